@@ -1,0 +1,39 @@
+# matrix-notify. `make demo` runs the main job on the bundled homeserver;
+# `make test` runs every test.
+GO      ?= go
+BIN     := bin/matrix-notify
+LDFLAGS := -s -w
+export CGO_ENABLED := 0
+
+.PHONY: all build test unit race fuzz vet fmt demo fetch-netdata clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./plugin
+
+# Everything: formatting, vet, the race-checked tests (the end-to-end ones
+# build and run the real binary), and a short run of every fuzz target.
+test: fetch-netdata vet fmt build
+	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz
+
+fetch-netdata:
+	@bash scripts/fetch-netdata.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+FUZZTIME ?= 10s
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZTIME)
+
+demo: build
+	$(GO) run ./scripts/demo -bin $(BIN)
+
+clean:
+	rm -rf bin

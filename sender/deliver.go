@@ -1,0 +1,142 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Transport sends one message to its room and returns the event id the
+// homeserver assigned. Implementations must be safe for concurrent use.
+type Transport interface {
+	Send(ctx context.Context, m Message) (eventID string, err error)
+}
+
+// DefaultConcurrency is how many rooms are sent to at once by default.
+const DefaultConcurrency = 8
+
+// Sender fans messages out to their rooms concurrently.
+type Sender struct {
+	Transport Transport
+	// Concurrency limits the sends in flight; <= 0 means DefaultConcurrency.
+	Concurrency int
+	// Log receives one line per message; nil discards.
+	Log *slog.Logger
+}
+
+// Result is the outcome of one message.
+type Result struct {
+	Message  Message
+	EventID  string
+	Err      error
+	Duration time.Duration
+}
+
+// Report is the outcome of a Deliver call, one Result per message in the
+// order the messages were given.
+type Report struct {
+	Results []Result
+}
+
+// Delivered reports whether every message reached its room.
+func (r Report) Delivered() bool {
+	for _, res := range r.Results {
+		if res.Err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Failed returns the results that did not reach their room.
+func (r Report) Failed() []Result {
+	var failed []Result
+	for _, res := range r.Results {
+		if res.Err != nil {
+			failed = append(failed, res)
+		}
+	}
+	return failed
+}
+
+// Deliver sends every message, at most Concurrency at a time, until all are
+// done or ctx ends. One failure does not stop the others: every room gets its
+// own chance, and its own line in the log.
+func (s *Sender) Deliver(ctx context.Context, msgs []Message) Report {
+	limit := s.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	log := s.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	results := make([]Result, len(msgs))
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i, m := range msgs {
+		g.Go(func() error {
+			start := time.Now()
+			eventID, err := s.Transport.Send(ctx, m)
+			results[i] = Result{Message: m, EventID: eventID, Err: err, Duration: time.Since(start)}
+			if err != nil {
+				log.Error(fmt.Sprintf("failed to send Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
+			} else {
+				log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (event %s)", m.Summary, m.Room, eventID))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // goroutines never return errors; results carry them
+	return Report{Results: results}
+}
+
+// SendError is a failed send as the homeserver (or the network) reported it.
+// It carries what a retry policy needs to decide, and never the access token.
+type SendError struct {
+	Room string
+	// Status is the HTTP status, 0 when no answer arrived.
+	Status int
+	// ErrCode is the Matrix errcode (M_FORBIDDEN, ...), "" when none.
+	ErrCode string
+	// Message is the homeserver's error text or the network error.
+	Message string
+	// RetryAfter is how long the homeserver asked us to wait (429), 0 if not said.
+	RetryAfter time.Duration
+	// Err is the underlying error, for errors.Is (e.g. context.DeadlineExceeded).
+	Err error
+}
+
+func (e *SendError) Error() string {
+	var hint string
+	switch e.ErrCode {
+	case "M_UNKNOWN_TOKEN", "M_MISSING_TOKEN":
+		hint = " (the access token was rejected: check MATRIX_ACCESSTOKEN or access_token)"
+	case "M_FORBIDDEN":
+		hint = fmt.Sprintf(" (is the bot joined to room %s? invite it and let it join)", e.Room)
+	}
+	switch {
+	case e.Status == 0:
+		return fmt.Sprintf("no answer from homeserver: %s", e.Message)
+	case e.ErrCode != "":
+		return fmt.Sprintf("HTTP %d %s: %s%s", e.Status, e.ErrCode, e.Message, hint)
+	default:
+		return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
+	}
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Temporary reports whether trying again later may succeed: rate limits,
+// server errors and network failures, as opposed to a rejected token or a
+// room the bot may not post in.
+func (e *SendError) Temporary() bool {
+	if e.Status == 0 {
+		return !errors.Is(e.Err, context.Canceled)
+	}
+	return e.Status == 429 || e.Status >= 500
+}
