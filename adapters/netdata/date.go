@@ -1,0 +1,360 @@
+package netdata
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultDateLayout is GNU date's output without a format in the C locale
+// (alarm-notify.sh exports LC_ALL=C): "Mon Nov 23 23:17:50 UTC 2026".
+const DefaultDateLayout = "%a %b %e %H:%M:%S %Z %Y"
+
+// whenRE is what GNU date accepts after --date=@ once the unquoted ${when}
+// has been word-split (no spaces survive): seconds with an optional sign and
+// fraction ('.' or ',').
+var whenRE = regexp.MustCompile(`^[+-]?[0-9]+([.,][0-9]+)?$`)
+
+// parseWhen returns the instant `date --date=@${when}` denotes.
+func parseWhen(when string) (time.Time, bool) {
+	if !whenRE.MatchString(when) {
+		return time.Time{}, false
+	}
+	intPart, frac := when, ""
+	if i := strings.IndexAny(when, ".,"); i >= 0 {
+		intPart, frac = when[:i], when[i+1:]
+	}
+	sec, err := strconv.ParseInt(intPart, 10, 64)
+	if err != nil || sec > 1<<55 || sec < -(1<<55) {
+		return time.Time{}, false
+	}
+	var nsec int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		nsec, _ = strconv.ParseInt(frac, 10, 64)
+		if strings.HasPrefix(intPart, "-") {
+			nsec = -nsec
+		}
+	}
+	return time.Unix(sec, nsec), true
+}
+
+// AlarmDate computes alarm-notify.sh's ${date} (or ${date_utc} with loc =
+// time.UTC), whose fallback chain is:
+//
+//	date=$(date --date=@${when} "${date_format}")
+//	[ -z "${date}" ] && date=$(date "${date_format}")
+//	[ -z "${date}" ] && date=$(date --date=@${when})
+//	[ -z "${date}" ] && date=$(date)
+//
+// A date_format not starting with '+' (including the stock empty one) makes
+// the first two fail, giving the default "Mon Nov 23 23:17:50 UTC 2026"
+// style; an unparsable when falls back to now. A format whose output is
+// empty (after $(...) strips trailing newlines) also falls through.
+// Deviation: `date "FORMAT"` without '+' would try to set the clock and can
+// print a date; we treat any such format as failing.
+func AlarmDate(when, dateFormat string, loc *time.Location, now time.Time) string {
+	if loc == nil {
+		loc = time.Local
+	}
+	t, whenOK := parseWhen(when)
+	t = t.In(loc)
+	now = now.In(loc)
+	if f, ok := strings.CutPrefix(dateFormat, "+"); ok {
+		if whenOK {
+			if s := strings.TrimRight(Strftime(t, f), "\n"); s != "" {
+				return s
+			}
+		}
+		if s := strings.TrimRight(Strftime(now, f), "\n"); s != "" {
+			return s
+		}
+	}
+	if whenOK {
+		return Strftime(t, DefaultDateLayout)
+	}
+	return Strftime(now, DefaultDateLayout)
+}
+
+var (
+	shortDays   = []string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
+	longDays    = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+	shortMonths = []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+	longMonths  = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
+)
+
+// Strftime formats t like GNU date's +FORMAT in the C locale. Supported
+// conversions: %a %A %b %B %c %C %d %D %e %F %g %G %h %H %I %j %k %l %m %M
+// %n %N %p %P %q %r %R %s %S %t %T %u %U %V %w %W %x %X %y %Y %z %:z %::z
+// %:::z %Z %%, with the flags - _ 0 ^ #, a field width, and the E and O
+// modifiers (ignored, as in the C locale). An unknown conversion is copied
+// literally, padded to its width, as GNU date does. Not reproduced: a
+// flag or width on %z (GNU pads the hours: "%-:z" is "+0:00") and on
+// "%N%" forms like "%5%".
+func Strftime(t time.Time, format string) string {
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		c := format[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		start := i
+		i++
+		// flags
+		var pad byte // 0: default
+		upper, swap := false, false
+		for ; i < len(format); i++ {
+			switch format[i] {
+			case '-', '_', '0':
+				pad = format[i]
+				continue
+			case '^':
+				upper = true
+				continue
+			case '#':
+				swap = true
+				continue
+			}
+			break
+		}
+		width := -1
+		for ; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
+			if width < 0 {
+				width = 0
+			}
+			width = width*10 + int(format[i]-'0')
+			if width > 1024 {
+				width = 1024
+			}
+		}
+		colons := 0
+		for ; i < len(format) && format[i] == ':'; i++ {
+			colons++
+		}
+		if colons == 0 {
+			for i < len(format) && (format[i] == 'E' || format[i] == 'O') {
+				i++
+			}
+		}
+		if i >= len(format) {
+			b.WriteString(format[start:])
+			break
+		}
+		conv := format[i]
+		if colons > 0 && (conv != 'z' || colons > 3) {
+			b.WriteString(padField(format[start:i+1], false, pad, ' ', width, 0))
+			continue
+		}
+		s, numeric, defPad, defWidth, ok := strftimeConv(t, conv, colons)
+		if !ok || conv == '%' && i != start+1 {
+			// unknown: copied literally, padded like a string
+			b.WriteString(padField(format[start:i+1], false, pad, ' ', width, 0))
+			continue
+		}
+		if conv == 'N' && width > 0 {
+			// GNU date: the width of %N is a precision.
+			s = (fmt.Sprintf("%09d", t.Nanosecond()) + strings.Repeat("0", width))[:width]
+			numeric, width = false, -1
+		}
+		if swap {
+			switch conv {
+			case 'p', 'Z':
+				s = strings.ToLower(s)
+			case 'P':
+			default:
+				s = strings.ToUpper(s)
+			}
+		}
+		if upper {
+			s = strings.ToUpper(s)
+		}
+		b.WriteString(padField(s, numeric, pad, defPad, width, defWidth))
+	}
+	return b.String()
+}
+
+// padField applies GNU strftime padding. Numeric fields carry their
+// default width and pad; '-' strips padding, '_' pads with spaces, '0' with
+// zeros; a width overrides the default.
+func padField(s string, numeric bool, pad, defPad byte, width, defWidth int) string {
+	if !numeric {
+		if pad == '-' || width < 0 || len(s) >= width {
+			return s
+		}
+		p := " "
+		if pad == '0' {
+			p = "0"
+		}
+		return strings.Repeat(p, width-len(s)) + s
+	}
+	sign, digits := "", s
+	if strings.HasPrefix(s, "-") {
+		sign, digits = "-", s[1:]
+	}
+	w := defWidth
+	if width >= 0 {
+		w = width
+	}
+	p := defPad
+	switch pad {
+	case '-':
+		w = 0
+	case '_':
+		p = ' '
+	case '0':
+		p = '0'
+	}
+	n := w - len(sign) - len(digits)
+	if n <= 0 {
+		return sign + digits
+	}
+	if p == '0' {
+		return sign + strings.Repeat("0", n) + digits
+	}
+	return strings.Repeat(" ", n) + sign + digits
+}
+
+// strftimeConv returns one conversion's text; numeric fields are returned
+// unpadded with their default pad and width.
+func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, defPad byte, defWidth int, ok bool) {
+	num := func(v, w int) (string, bool, byte, int, bool) { return strconv.Itoa(v), true, '0', w, true }
+	spc := func(v, w int) (string, bool, byte, int, bool) { return strconv.Itoa(v), true, ' ', w, true }
+	str := func(v string) (string, bool, byte, int, bool) { return v, false, ' ', 0, true }
+	hour12 := t.Hour() % 12
+	if hour12 == 0 {
+		hour12 = 12
+	}
+	isoYear, isoWeek := t.ISOWeek()
+	switch conv {
+	case 'a':
+		return str(shortDays[t.Weekday()])
+	case 'A':
+		return str(longDays[t.Weekday()])
+	case 'b', 'h':
+		return str(shortMonths[t.Month()-1])
+	case 'B':
+		return str(longMonths[t.Month()-1])
+	case 'c':
+		return str(Strftime(t, "%a %b %e %H:%M:%S %Y"))
+	case 'C':
+		return num(floorDiv(t.Year(), 100), 2)
+	case 'd':
+		return num(t.Day(), 2)
+	case 'D', 'x':
+		return str(Strftime(t, "%m/%d/%y"))
+	case 'e':
+		return spc(t.Day(), 2)
+	case 'F':
+		return str(Strftime(t, "%Y-%m-%d"))
+	case 'g':
+		return num(((isoYear%100)+100)%100, 2)
+	case 'G':
+		return num(isoYear, 1)
+	case 'H':
+		return num(t.Hour(), 2)
+	case 'I':
+		return num(hour12, 2)
+	case 'j':
+		return num(t.YearDay(), 3)
+	case 'k':
+		return spc(t.Hour(), 2)
+	case 'l':
+		return spc(hour12, 2)
+	case 'm':
+		return num(int(t.Month()), 2)
+	case 'M':
+		return num(t.Minute(), 2)
+	case 'n':
+		return str("\n")
+	case 'N':
+		return num(t.Nanosecond(), 9)
+	case 'p':
+		if t.Hour() < 12 {
+			return str("AM")
+		}
+		return str("PM")
+	case 'P':
+		if t.Hour() < 12 {
+			return str("am")
+		}
+		return str("pm")
+	case 'q':
+		return num((int(t.Month())-1)/3+1, 1)
+	case 'r':
+		return str(Strftime(t, "%I:%M:%S %p"))
+	case 'R':
+		return str(Strftime(t, "%H:%M"))
+	case 's':
+		return strconv.FormatInt(t.Unix(), 10), true, '0', 1, true
+	case 'S':
+		return num(t.Second(), 2)
+	case 't':
+		return str("\t")
+	case 'T', 'X':
+		return str(Strftime(t, "%H:%M:%S"))
+	case 'u':
+		wd := int(t.Weekday())
+		if wd == 0 {
+			wd = 7
+		}
+		return num(wd, 1)
+	case 'U':
+		return num((t.YearDay()+6-int(t.Weekday()))/7, 2)
+	case 'V':
+		return num(isoWeek, 2)
+	case 'w':
+		return num(int(t.Weekday()), 1)
+	case 'W':
+		return num((t.YearDay()+6-(int(t.Weekday())+6)%7)/7, 2)
+	case 'y':
+		return num(((t.Year()%100)+100)%100, 2)
+	case 'Y':
+		return num(t.Year(), 1)
+	case 'z':
+		return str(numericZone(t, colons))
+	case 'Z':
+		name, _ := t.Zone()
+		return str(name)
+	case '%':
+		return str("%")
+	}
+	return "", false, 0, 0, false
+}
+
+func floorDiv(a, b int) int {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func numericZone(t time.Time, colons int) string {
+	_, off := t.Zone()
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	h, m, s := off/3600, off/60%60, off%60
+	two := func(v int) string { return string([]byte{byte('0' + v/10), byte('0' + v%10)}) }
+	switch colons {
+	case 0:
+		return string(sign) + two(h) + two(m)
+	case 1:
+		return string(sign) + two(h) + ":" + two(m)
+	case 2:
+		return string(sign) + two(h) + ":" + two(m) + ":" + two(s)
+	}
+	// %:::z: as many fields as needed
+	out := string(sign) + two(h)
+	if m != 0 || s != 0 {
+		out += ":" + two(m)
+	}
+	if s != 0 {
+		out += ":" + two(s)
+	}
+	return out
+}

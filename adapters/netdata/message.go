@@ -1,0 +1,103 @@
+package netdata
+
+import (
+	"html"
+	"net/url"
+	"strings"
+
+	"matrix-notify/sender"
+)
+
+// Emoji is send_matrix's status emoji: WARNING ⚠️, CRITICAL 🔴, CLEAR ✅,
+// anything else ⚪️.
+func Emoji(status string) string {
+	switch status {
+	case StatusWarning:
+		return "\u26a0\ufe0f"
+	case StatusCritical:
+		return "\U0001f534"
+	case StatusClear:
+		return "\u2705"
+	}
+	return "\u26aa\ufe0f"
+}
+
+// Content builds the m.room.message content of netdata master's
+// send_matrix, same words in the same order:
+//
+//	body:           EMOJI HOST STATUS_MESSAGE - NAME CHART GOTO_URL ALARM INFO
+//	formatted_body: EMOJI HOST STATUS_MESSAGE - <b>NAME</b><br>CHART<br><a href="GOTO_URL">ALARM</a><br><i>INFO</i>
+//
+// where NAME is ${name//_/ } (master uses name here and summary only in
+// ALARM, see Fields.DisplayName) and CHART is the chart alone (1.37 had
+// "CHART (FAMILY)"). Unlike the script, every value is escaped:
+// formatted_body HTML-escapes each field (the href too) and turns newlines
+// into <br>; the link is only made for an http(s) goto_url that net/url
+// parses (a chart name with control characters, which goes into goto_url
+// raw, makes it plain text), otherwise ALARM is plain text. Invalid UTF-8
+// and NUL become U+FFFD in both bodies, so the JSON is valid and lossless.
+func Content(f Fields) sender.Content {
+	a := f.Alarm
+	emoji := Emoji(a.Status)
+	name := strings.ReplaceAll(a.Name, "_", " ")
+	body := emoji + " " + f.Host + " " + f.StatusMessage + " - " + name + " " + a.Chart + " " +
+		f.GotoURL + " " + f.AlarmText + " " + a.Info
+
+	link := htmlText(f.AlarmText)
+	if isHTTPURL(f.GotoURL) {
+		link = `<a href="` + html.EscapeString(valid(f.GotoURL)) + `">` + link + `</a>`
+	}
+	formatted := emoji + " " + htmlText(f.Host) + " " + htmlText(f.StatusMessage) + " - <b>" + htmlText(name) +
+		"</b><br>" + htmlText(a.Chart) + "<br>" + link + "<br><i>" + htmlText(a.Info) + "</i>"
+
+	return sender.Content{
+		MsgType:       "m.notice",
+		Body:          valid(body),
+		Format:        sender.FormatHTML,
+		FormattedBody: formatted,
+	}
+}
+
+// valid replaces invalid UTF-8, and NUL (which homeservers storing events
+// in PostgreSQL reject), with U+FFFD.
+func valid(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
+}
+
+var newlines = strings.NewReplacer("\r\n", "<br>", "\r", "<br>", "\n", "<br>")
+
+// htmlText is s as literal HTML text: valid UTF-8, escaped, newlines as <br>.
+func htmlText(s string) string {
+	return newlines.Replace(html.EscapeString(valid(s)))
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		return true
+	}
+	return false
+}
+
+// Notification wraps a's message for the sender, to rooms. Identity is
+// args_host|unique_id|alarm_id|event_id|when: unique_id and alarm_id with
+// event_id name one transition of one alarm on one host, and netdata
+// re-running the same transition passes the same values, so retries map to
+// the same Matrix txn ids; when is added because the ids restart for some
+// invocations (test mode always uses unique_id 1, alarm_id 1, event_id
+// 1..3), so two test runs, or ids reused after netdata's alarm log is reset,
+// are not swallowed by the homeserver's txn-id deduplication. Summary is
+// the script's log text "host chart.name is STATUS".
+func Notification(a Alarm, f Fields, rooms []string) sender.Notification {
+	return sender.Notification{
+		Source:   "netdata",
+		Identity: strings.Join([]string{f.ArgsHost, a.UniqueID, a.AlarmID, a.EventID, a.When}, "|"),
+		Summary:  f.Host + " " + a.Chart + "." + a.Name + " is " + a.Status,
+		Rooms:    rooms,
+		Content:  Content(f),
+	}
+}

@@ -1,0 +1,210 @@
+package netdata
+
+import (
+	"bytes"
+	"encoding/json"
+	"html"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"matrix-notify/sender"
+)
+
+var testEnv = Env{RegistryUniqueID: "agent-1", ShortHostname: "self", Location: time.UTC, Now: time.Unix(0, 0)}
+
+// allowedTag matches the markup Content itself emits.
+var allowedTag = regexp.MustCompile(`<b>|</b>|<br>|<i>|</i>|</a>|<a href="[^"<>]*">`)
+
+// checkContent asserts the invariants every message has: valid JSON and
+// UTF-8, and a formatted_body whose only markup is ours.
+func checkContent(t testing.TB, c sender.Content) {
+	t.Helper()
+	b, err := json.Marshal(c)
+	if err != nil || !json.Valid(b) {
+		t.Fatalf("invalid JSON: %v %s", err, b)
+	}
+	var back sender.Content
+	if err := json.Unmarshal(b, &back); err != nil || back != c {
+		t.Fatalf("JSON does not round-trip: %v", err)
+	}
+	if !utf8.ValidString(c.Body) || !utf8.ValidString(c.FormattedBody) {
+		t.Fatalf("invalid UTF-8")
+	}
+	if c.MsgType != "m.notice" || c.Format != sender.FormatHTML {
+		t.Fatalf("msgtype/format %q %q", c.MsgType, c.Format)
+	}
+	text := allowedTag.ReplaceAllString(c.FormattedBody, "")
+	if strings.ContainsAny(text, "<>\"") {
+		t.Fatalf("unescaped markup in formatted_body: %q", c.FormattedBody)
+	}
+	for _, m := range regexp.MustCompile(`&[^;]*;?`).FindAllString(text, -1) {
+		switch m {
+		case "&amp;", "&lt;", "&gt;", "&#34;", "&#39;":
+		default:
+			t.Fatalf("stray & in formatted_body: %q in %q", m, c.FormattedBody)
+		}
+	}
+}
+
+func TestContentMasterStructure(t *testing.T) {
+	a, _ := ParseArgs(argv2())
+	f := Derive(a, testEnv)
+	c := Content(f)
+	checkContent(t, c)
+	wantBody := "🔴 web1 is critical - disk space usage disk_space._ " + f.GotoURL + " Disk space usage high = 97.5% disk / space usage"
+	if c.Body != wantBody {
+		t.Errorf("body\n got %q\nwant %q", c.Body, wantBody)
+	}
+	wantHTML := `🔴 web1 is critical - <b>disk space usage</b><br>disk_space._<br><a href="` + html.EscapeString(f.GotoURL) +
+		`">Disk space usage high = 97.5%</a><br><i>disk / space usage</i>`
+	if c.FormattedBody != wantHTML {
+		t.Errorf("formatted_body\n got %q\nwant %q", c.FormattedBody, wantHTML)
+	}
+	if !strings.Contains(c.FormattedBody, "&amp;chart=disk_space._") {
+		t.Errorf("href not escaped: %q", c.FormattedBody)
+	}
+}
+
+func TestEmoji(t *testing.T) {
+	for st, want := range map[string]string{"WARNING": "⚠️", "CRITICAL": "🔴", "CLEAR": "✅", "REMOVED": "⚪️", "": "⚪️"} {
+		if got := Emoji(st); got != want {
+			t.Errorf("Emoji(%q) = %q, want %q", st, got, want)
+		}
+	}
+}
+
+func TestContentLinkOnlyHTTP(t *testing.T) {
+	for url, link := range map[string]bool{
+		"https://x.example/a?b=1&c=2": true, "http://x.example": true, "HTTPS://X.EXAMPLE/": true,
+		"javascript:alert(1)": false, "": false, "/relative": false, "ftp://x.example": false,
+		"https://": false, "data:text/html,<script>": false,
+	} {
+		f := Derive(Alarm{Status: "WARNING", Name: "n", ValueString: "1"}, testEnv)
+		f.GotoURL = url
+		c := Content(f)
+		checkContent(t, c)
+		if got := strings.Contains(c.FormattedBody, "<a href="); got != link {
+			t.Errorf("goto_url %q: link=%v, want %v (%q)", url, got, link, c.FormattedBody)
+		}
+		if !strings.Contains(c.FormattedBody, "n = 1") {
+			t.Errorf("alarm text lost for %q", url)
+		}
+	}
+}
+
+const hostile = "<script>alert(\"x\")</script> & 'q' \\ \" \x00\x01\x1b[31m \xff\xfe \xc3( é 🔴 \u2028 line1\nline2\r\nline3\r<b>&amp;"
+
+func TestContentHostileEveryField(t *testing.T) {
+	base, _ := ParseArgs(argv2())
+	for i := 0; i < 33; i++ {
+		args := base.Args()
+		args[i] = hostile + args[i]
+		a, _ := ParseArgs(args)
+		f := Derive(a, Env{ShortHostname: hostile, Location: time.UTC, Now: time.Unix(0, 0)})
+		c := Content(f)
+		checkContent(t, c)
+	}
+	// each displayed field shows the text literally
+	a := base
+	a.Host, a.Name, a.Chart, a.Info, a.ValueString, a.Summary = hostile, hostile, hostile, hostile, hostile, hostile
+	f := Derive(a, testEnv)
+	c := Content(f)
+	checkContent(t, c)
+	lit := strings.ReplaceAll(strings.ToValidUTF8(hostile, "\ufffd"), "\x00", "\ufffd")
+	if !strings.Contains(c.Body, lit) {
+		t.Errorf("body does not carry the text literally: %q", c.Body)
+	}
+	// formatted_body: unescaping the text between our tags gives back the input
+	// (newlines as <br>)
+	want := html.EscapeString(lit)
+	want = strings.NewReplacer("\r\n", "<br>", "\r", "<br>", "\n", "<br>").Replace(want)
+	if !strings.Contains(c.FormattedBody, "<i>"+want+"</i>") {
+		t.Errorf("info not escaped literally:\n%q", c.FormattedBody)
+	}
+	if strings.Contains(c.FormattedBody, "<script>") || strings.Contains(c.FormattedBody, "\n") {
+		t.Errorf("raw markup or newline in formatted_body")
+	}
+	if !strings.Contains(c.FormattedBody, "- <b>"+strings.ReplaceAll(want, "_", " ")) {
+		t.Errorf("name not escaped literally")
+	}
+}
+
+// TestContentGolden pins complete messages (body, formatted_body and the
+// JSON the homeserver gets) for representative alarms.
+func TestContentGolden(t *testing.T) {
+	a1, _ := ParseArgs(argv1())
+	a2, _ := ParseArgs(argv2())
+	tests := TestAlarms("", "host.example.org", time.Unix(1700000000, 0), "/usr/libexec/netdata/plugins.d/alarm-notify.sh")
+	hostileArgs := argv2()
+	hostileArgs[16] = `Usage > 95% on "/" <i>really</i>` + "\nsecond line \xff"
+	hostileArgs[6] = `bad_"name"_<x>`
+	ah, _ := ParseArgs(hostileArgs)
+	cases := map[string]Alarm{
+		"layout1_escalated": a1,
+		"layout2_escalated": a2,
+		"test_warning":      tests[0],
+		"test_critical":     tests[1],
+		"test_clear":        tests[2],
+		"hostile":           ah,
+	}
+	for name, a := range cases {
+		f := Derive(a, testEnv)
+		n := Notification(a, f, []string{"!room:example.org", "#alias:example.org"})
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(n); err != nil {
+			t.Fatal(err)
+		}
+		checkContent(t, n.Content)
+		path := filepath.Join("testdata", "message_"+name+".golden.json")
+		if *update {
+			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run with -update)", err)
+		}
+		if !bytes.Equal(buf.Bytes(), want) {
+			t.Errorf("%s differs from %s:\n%s", name, path, buf.String())
+		}
+	}
+}
+
+func TestNotification(t *testing.T) {
+	a, _ := ParseArgs(argv2())
+	f := Derive(a, testEnv)
+	n := Notification(a, f, []string{"!r:hs"})
+	if n.Source != "netdata" || n.Identity != "web1|1001|17|3|1700000000" ||
+		n.Summary != "web1 disk_space._.disk_space_usage is CRITICAL" || len(n.Rooms) != 1 {
+		t.Errorf("%+v", n)
+	}
+	// identity is stable across runs and distinct per transition
+	n2 := Notification(a, Derive(a, testEnv), []string{"!r:hs"})
+	if n2.Identity != n.Identity {
+		t.Error("identity not stable")
+	}
+	a.EventID = "4"
+	if Notification(a, f, nil).Identity == n.Identity {
+		t.Error("identity ignores event_id")
+	}
+	// test runs at different times do not collide
+	t1 := TestAlarms("", "h", time.Unix(100, 0), "p")[0]
+	t2 := TestAlarms("", "h", time.Unix(200, 0), "p")[0]
+	if Notification(t1, Derive(t1, testEnv), nil).Identity == Notification(t2, Derive(t2, testEnv), nil).Identity {
+		t.Error("test runs collide")
+	}
+	// empty host: the short hostname
+	a.Host = ""
+	if n := Notification(a, Derive(a, testEnv), nil); !strings.HasPrefix(n.Identity, "self|") || !strings.HasPrefix(n.Summary, "self ") {
+		t.Errorf("empty host: %q %q", n.Identity, n.Summary)
+	}
+}
