@@ -90,12 +90,14 @@ func isHTTPURL(s string) bool {
 // the same Matrix txn ids; when is added because the ids restart for some
 // invocations (test mode always uses unique_id 1, alarm_id 1, event_id
 // 1..3), so two test runs, or ids reused after netdata's alarm log is reset,
-// are not swallowed by the homeserver's txn-id deduplication. Summary is
+// are not swallowed by the homeserver's txn-id deduplication; status and
+// old_status because a txn id must never be reused for different content,
+// even if a caller passes the same ids for another transition. Summary is
 // the script's log text "host chart.name is STATUS".
 func Notification(a Alarm, f Fields, rooms []string) sender.Notification {
 	return sender.Notification{
 		Source:   "netdata",
-		Identity: strings.Join([]string{f.ArgsHost, a.UniqueID, a.AlarmID, a.EventID, a.When}, "|"),
+		Identity: strings.Join([]string{f.ArgsHost, a.UniqueID, a.AlarmID, a.EventID, a.When, a.Status, a.OldStatus}, "|"),
 		Summary:  f.Host + " " + a.Chart + "." + a.Name + " is " + a.Status,
 		Rooms:    rooms,
 		Content:  Content(f),

@@ -183,7 +183,7 @@ func TestNotification(t *testing.T) {
 	a, _ := ParseArgs(argv2())
 	f := Derive(a, testEnv)
 	n := Notification(a, f, []string{"!r:hs"})
-	if n.Source != "netdata" || n.Identity != "web1|1001|17|3|1700000000" ||
+	if n.Source != "netdata" || n.Identity != "web1|1001|17|3|1700000000|CRITICAL|WARNING" ||
 		n.Summary != "web1 disk_space._.disk_space_usage is CRITICAL" || len(n.Rooms) != 1 {
 		t.Errorf("%+v", n)
 	}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// fileConfig is matrix-notify's own TOML file. Keys not listed here are
+// reported, not rejected, so a file written for a newer version still loads.
+type fileConfig struct {
+	Matrix struct {
+		Homeserver      string   `toml:"homeserver"`
+		AccessToken     string   `toml:"access_token"`
+		AccessTokenFile string   `toml:"access_token_file"`
+		Rooms           []string `toml:"rooms"`
+		Concurrency     int      `toml:"concurrency"`
+		Timeout         duration `toml:"timeout"`
+	} `toml:"matrix"`
+	Timezone string `toml:"timezone"`
+}
+
+// duration reads "30s", "1m30s" from TOML.
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration like \"30s\": %q", b)
+	}
+	if v <= 0 {
+		return fmt.Errorf("must be positive, got %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// DefaultTimeout bounds one invocation's delivery, all rooms together.
+const DefaultTimeout = 30 * time.Second
+
+// settings is the merged configuration of one invocation. Order, later wins:
+// health_alarm_notify.conf, TOML, environment, flags.
+type settings struct {
+	Homeserver  string
+	AccessToken string
+	Rooms       []string
+	Concurrency int
+	Timeout     time.Duration
+	Location    *time.Location
+	DryRun      bool
+}
+
+// loadFileConfig reads the TOML file at path. A missing file is an error only
+// when required (given by --config or MATRIX_NOTIFY_CONFIG).
+func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, error) {
+	var fc fileConfig
+	if path == "" {
+		return &fc, nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !required {
+		return &fc, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	md, err := toml.Decode(string(data), &fc)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, k := range md.Undecoded() {
+		log.Warn(fmt.Sprintf("%s: unknown key %q ignored", path, k.String()))
+	}
+	if fc.Matrix.AccessToken != "" {
+		warnIfReadableByOthers(path, log)
+	}
+	if fc.Matrix.AccessTokenFile != "" {
+		tok, err := os.ReadFile(fc.Matrix.AccessTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: matrix.access_token_file: %w", path, err)
+		}
+		warnIfReadableByOthers(fc.Matrix.AccessTokenFile, log)
+		if fc.Matrix.AccessToken == "" {
+			fc.Matrix.AccessToken = strings.TrimSpace(string(tok))
+		}
+	}
+	if fc.Matrix.Concurrency < 0 {
+		return nil, fmt.Errorf("%s: matrix.concurrency: must be positive, got %d", path, fc.Matrix.Concurrency)
+	}
+	return &fc, nil
+}
+
+// warnIfReadableByOthers tells the admin when a file holding the token can be
+// read by group or others: it should be 0600.
+func warnIfReadableByOthers(path string, log *slog.Logger) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		log.Warn(fmt.Sprintf("%s holds the access token but has mode %04o: run chmod 600 %s", path, st.Mode().Perm(), path))
+	}
+}
+
+// apply merges the TOML file over s.
+func (fc *fileConfig) apply(s *settings) error {
+	if fc.Matrix.Homeserver != "" {
+		s.Homeserver = fc.Matrix.Homeserver
+	}
+	if fc.Matrix.AccessToken != "" {
+		s.AccessToken = fc.Matrix.AccessToken
+	}
+	if len(fc.Matrix.Rooms) > 0 {
+		s.Rooms = fc.Matrix.Rooms
+	}
+	if fc.Matrix.Concurrency > 0 {
+		s.Concurrency = fc.Matrix.Concurrency
+	}
+	if fc.Matrix.Timeout.Duration > 0 {
+		s.Timeout = fc.Matrix.Timeout.Duration
+	}
+	if fc.Timezone != "" {
+		loc, err := time.LoadLocation(fc.Timezone)
+		if err != nil {
+			return fmt.Errorf("config: timezone %q: %w", fc.Timezone, err)
+		}
+		s.Location = loc
+	}
+	return nil
+}
+
+// applyEnv merges netdata's variable names from the environment over s.
+func applyEnv(s *settings, getenv func(string) string) {
+	if v := getenv("MATRIX_HOMESERVER"); v != "" {
+		s.Homeserver = v
+	}
+	if v := getenv("MATRIX_ACCESSTOKEN"); v != "" {
+		s.AccessToken = v
+	}
+	if v := getenv("MATRIX_NOTIFY_DRY_RUN"); v != "" && v != "0" && !strings.EqualFold(v, "no") && !strings.EqualFold(v, "false") {
+		s.DryRun = true
+	}
+}

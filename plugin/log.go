@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// logHandler writes netdata's log style, one line per record:
+//
+//	2026-11-23 23:17:50: matrix-notify: INFO: message
+//
+// Netdata copies a notifier's stderr into its error log, so lines look like
+// alarm-notify.sh's. Any secret registered with redact is replaced before the
+// line is written: the token must never reach a log, whatever an error quotes.
+type logHandler struct {
+	mu      *sync.Mutex
+	w       io.Writer
+	program string
+	level   slog.Level
+	secrets *[]string
+	attrs   []slog.Attr
+	now     func() time.Time
+}
+
+func newLogger(w io.Writer, debug bool) (*slog.Logger, *logHandler) {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	h := &logHandler{mu: &sync.Mutex{}, w: w, program: "matrix-notify", level: level, secrets: new([]string), now: time.Now}
+	return slog.New(h), h
+}
+
+// redact registers a secret that must never be written.
+func (h *logHandler) redact(secret string) {
+	if len(secret) < 4 { // too short to redact without mangling ordinary words
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	*h.secrets = append(*h.secrets, secret)
+}
+
+func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func levelName(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "ERROR"
+	case l >= slog.LevelWarn:
+		return "WARNING"
+	case l >= slog.LevelInfo:
+		return "INFO"
+	default:
+		return "DEBUG"
+	}
+}
+
+func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s: %s: %s", h.now().Format("2006-01-02 15:04:05"), h.program, levelName(r.Level), r.Message)
+	for _, a := range h.attrs {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	line := b.String()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range *h.secrets {
+		line = strings.ReplaceAll(line, s, "<redacted>")
+	}
+	// One record is one line: a newline inside an alarm's text must not
+	// forge a second log line.
+	line = strings.ReplaceAll(line, "\n", `\n`)
+	_, err := io.WriteString(h.w, line+"\n")
+	return err
+}
+
+func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	h2 := *h
+	h2.attrs = append(append([]slog.Attr(nil), h.attrs...), attrs...)
+	return &h2
+}
+
+// WithGroup is flat: netdata's log has no structure to nest into.
+func (h *logHandler) WithGroup(string) slog.Handler { return h }

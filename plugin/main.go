@@ -1,0 +1,253 @@
+// Command matrix-notify delivers Netdata alarms (and, later, Uptime Kuma
+// notifications) to Matrix rooms. This package only wires the adapters to the
+// sender: the CLI, configuration loading and exit codes live here, the rest
+// lives in adapters/ and sender/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"matrix-notify/adapters/netdata"
+	"matrix-notify/sender"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitDelivered = 0 // delivered to every target
+	exitNothing   = 1 // nothing to send by rule, as alarm-notify.sh
+	exitUsage     = 2 // usage or configuration error
+	exitFailed    = 3 // delivery failed (or, later, left queued)
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{
+		getenv:   os.Getenv,
+		stdin:    os.Stdin,
+		stdout:   os.Stdout,
+		stderr:   os.Stderr,
+		now:      time.Now,
+		hostname: os.Hostname,
+		location: time.Local,
+	}
+	os.Exit(a.run(ctx, os.Args[1:]))
+}
+
+// app is one invocation: its environment and streams, injectable for tests.
+type app struct {
+	getenv   func(string) string
+	stdin    io.Reader
+	stdout   io.Writer
+	stderr   io.Writer
+	now      func() time.Time
+	hostname func() (string, error)
+	location *time.Location // time.Local unless TOML's timezone says otherwise
+	// transport, when set, replaces the Matrix client (tests).
+	transport sender.Transport
+
+	log  *slog.Logger
+	logh *logHandler
+}
+
+// usageError is a mistake in how the program was called or configured.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+const usageText = `usage:
+  matrix-notify ROLES HOST UNIQUE_ID ALARM_ID EVENT_ID WHEN NAME CHART ...
+                                       netdata exec mode: alarm-notify.sh's arguments
+  matrix-notify test [ROLE] [flags]    send WARNING, CRITICAL and CLEAR test alarms
+  matrix-notify custom-sender "ROOMS" [flags]
+                                       from netdata's custom_sender(): fields from the environment
+  matrix-notify help
+
+flags (after the subcommand; in netdata exec mode use the environment):
+  --config FILE     TOML configuration (env MATRIX_NOTIFY_CONFIG)
+  --dry-run         print the requests that would be sent, send nothing (env MATRIX_NOTIFY_DRY_RUN=1)
+  --timeout D       overall delivery deadline (default 30s)
+  --concurrency N   rooms sent to at once (default 8)
+
+exit codes: 0 delivered to every room; 1 nothing to send by rule; 2 usage or
+configuration error; 3 delivery failed.
+`
+
+func (a *app) run(ctx context.Context, args []string) int {
+	debug := a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1"
+	a.log, a.logh = newLogger(a.stderr, debug)
+	a.logh.now = a.now
+
+	var err error
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(a.stderr, usageText)
+		return exitUsage
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		fmt.Fprint(a.stdout, usageText)
+		return exitDelivered
+	case isTestInvocation(args):
+		err = a.runTest(ctx, args)
+	case args[0] == "custom-sender":
+		err = a.runCustomSender(ctx, args[1:])
+	default:
+		err = a.runExec(ctx, args)
+	}
+	return a.exitCode(err)
+}
+
+// isTestInvocation is alarm-notify.sh's rule for `test [ROLE]` / `ROLE test`,
+// applied to the words once flags are set aside.
+func isTestInvocation(args []string) bool {
+	_, words, err := parseFlags("test", args, io.Discard)
+	if err != nil {
+		return false
+	}
+	_, ok := netdata.TestInvocation(words)
+	return ok && len(words) > 0
+}
+
+// errNothingToSend means a rule decided not to send (exit 1). It is logged
+// where it is decided, as alarm-notify.sh does.
+var errNothingToSend = errors.New("nothing to send")
+
+// errNotDelivered means at least one room did not get its message (exit 3).
+var errNotDelivered = errors.New("not delivered")
+
+func (a *app) exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitDelivered
+	case errors.Is(err, errNothingToSend):
+		return exitNothing
+	case errors.Is(err, errNotDelivered):
+		return exitFailed
+	case errors.As(err, &ue):
+		a.log.Error(err.Error())
+		return exitUsage
+	default:
+		a.log.Error(err.Error())
+		return exitFailed
+	}
+}
+
+// commonFlags are the flags every subcommand takes.
+type commonFlags struct {
+	config      string
+	dryRun      bool
+	timeout     time.Duration
+	concurrency int
+}
+
+// parseFlags parses flags anywhere among the arguments (flags follow the
+// subcommand, interleaved with its words) and returns the other words.
+func parseFlags(name string, args []string, stderr io.Writer) (commonFlags, []string, error) {
+	var cf commonFlags
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cf.config, "config", "", "TOML configuration file")
+	fs.BoolVar(&cf.dryRun, "dry-run", false, "print the requests, send nothing")
+	fs.DurationVar(&cf.timeout, "timeout", 0, "overall delivery deadline")
+	fs.IntVar(&cf.concurrency, "concurrency", 0, "rooms sent to at once")
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return cf, nil, usagef("%s: %v", name, err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			words = append(words, rest...)
+			break
+		}
+		words = append(words, rest[0])
+		args = rest[1:]
+	}
+	if cf.concurrency < 0 {
+		return cf, nil, usagef("%s: --concurrency must be positive", name)
+	}
+	return cf, words, nil
+}
+
+// baseSettings returns the defaults every mode starts from.
+func (a *app) baseSettings() settings {
+	return settings{Concurrency: sender.DefaultConcurrency, Timeout: DefaultTimeout, Location: a.location}
+}
+
+// configPath returns the TOML file to read and whether it must exist.
+func (a *app) configPath(flagValue, fallback string) (string, bool) {
+	if flagValue != "" {
+		return flagValue, true
+	}
+	if v := a.getenv("MATRIX_NOTIFY_CONFIG"); v != "" {
+		return v, true
+	}
+	return fallback, false
+}
+
+// finishSettings applies the TOML file, the environment and the flags over s.
+func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string) error {
+	path, required := a.configPath(cf.config, fallbackConfig)
+	fc, err := loadFileConfig(path, required, a.log)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := fc.apply(s); err != nil {
+		return usageError{err}
+	}
+	applyEnv(s, a.getenv)
+	if cf.dryRun {
+		s.DryRun = true
+	}
+	if cf.timeout > 0 {
+		s.Timeout = cf.timeout
+	}
+	if cf.concurrency > 0 {
+		s.Concurrency = cf.concurrency
+	}
+	a.logh.redact(s.AccessToken)
+	return nil
+}
+
+// deliver sends (or, in a dry run, prints) n's messages and reports the
+// outcome as an error for exitCode.
+func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) error {
+	msgs := sender.Messages(n)
+	if s.DryRun {
+		if err := sender.WriteDryRun(a.stdout, msgs); err != nil {
+			return err
+		}
+		return nil
+	}
+	tr := a.transport
+	if tr == nil {
+		mt, err := sender.NewMatrixTransport(s.Homeserver, s.AccessToken, nil)
+		if err != nil {
+			return usageError{err}
+		}
+		tr = mt
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	snd := &sender.Sender{Transport: tr, Concurrency: s.Concurrency, Log: a.log}
+	report := snd.Deliver(ctx, msgs)
+	if !report.Delivered() {
+		return fmt.Errorf("%w: %d of %d rooms failed", errNotDelivered, len(report.Failed()), len(report.Results))
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"matrix-notify/adapters/netdata"
+	"matrix-notify/adapters/netdata/healthconf"
+)
+
+// netdataDirs are netdata's directories, with alarm-notify.sh's defaults.
+type netdataDirs struct {
+	user, stock, cache string
+}
+
+func (a *app) netdataDirs() netdataDirs {
+	d := netdataDirs{
+		user:  a.getenv("NETDATA_USER_CONFIG_DIR"),
+		stock: a.getenv("NETDATA_STOCK_CONFIG_DIR"),
+		cache: a.getenv("NETDATA_CACHE_DIR"),
+	}
+	if d.user == "" {
+		d.user = "/etc/netdata"
+	}
+	if d.stock == "" {
+		d.stock = "/usr/lib/netdata/conf.d"
+	}
+	if d.cache == "" {
+		d.cache = "/var/cache/netdata"
+	}
+	return d
+}
+
+// loadHealthConf reads the stock then the user health_alarm_notify.conf over
+// what alarm-notify.sh defines before sourcing them.
+func (a *app) loadHealthConf(d netdataDirs) (*healthconf.Vars, error) {
+	vars := healthconf.NewVars()
+	for _, kv := range environ(a) {
+		vars.Scalars[kv[0]] = kv[1]
+	}
+	vars.Scalars["SEND_MATRIX"] = "YES"
+	vars.Scalars["MATRIX_HOMESERVER"] = ""
+	vars.Scalars["MATRIX_ACCESSTOKEN"] = ""
+	vars.Scalars["images_base_url"] = "https://registry.my-netdata.io"
+	vars.Scalars["use_fqdn"] = "NO"
+	vars.Arrays["role_recipients_matrix"] = map[string]string{}
+	warnings, err := healthconf.Load(vars,
+		filepath.Join(d.stock, "health_alarm_notify.conf"),
+		filepath.Join(d.user, "health_alarm_notify.conf"))
+	if err != nil {
+		return nil, usageError{err}
+	}
+	for _, w := range warnings {
+		a.log.Debug(w.String())
+	}
+	return vars, nil
+}
+
+// environ lists the environment variables netdata hands a notifier that a
+// health_alarm_notify.conf may refer to.
+func environ(a *app) [][2]string {
+	var out [][2]string
+	for _, name := range []string{
+		"NETDATA_USER_CONFIG_DIR", "NETDATA_STOCK_CONFIG_DIR", "NETDATA_CACHE_DIR",
+		"NETDATA_REGISTRY_URL", "NETDATA_REGISTRY_CLOUD_BASE_URL", "NETDATA_REGISTRY_UNIQUE_ID",
+		"NETDATA_HOSTNAME", "HOME", "PATH", "USER", "HOSTNAME",
+	} {
+		if v := a.getenv(name); v != "" {
+			out = append(out, [2]string{name, v})
+		}
+	}
+	return out
+}
+
+// netdataSettings merges health_alarm_notify.conf, the TOML file, the
+// environment and the flags.
+func (a *app) netdataSettings(vars *healthconf.Vars, d netdataDirs, cf commonFlags) (settings, error) {
+	s := a.baseSettings()
+	s.Homeserver = vars.Get("MATRIX_HOMESERVER")
+	s.AccessToken = vars.Get("MATRIX_ACCESSTOKEN")
+	a.logh.redact(s.AccessToken)
+	if err := a.finishSettings(&s, cf, filepath.Join(d.user, "matrix-notify.toml")); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// netdataEnv is what the derived fields depend on besides the alarm: netdata's
+// environment, the conf's date_format/use_fqdn/images_base_url, host names,
+// the time zone and the clock.
+func (a *app) netdataEnv(s settings, vars *healthconf.Vars) netdata.Env {
+	env := netdata.EnvFromOS(a.getenv)
+	env.FQDN, env.ShortHostname = "", ""
+	if h, err := a.hostname(); err == nil {
+		env.FQDN = h
+		env.ShortHostname, _, _ = strings.Cut(h, ".")
+	}
+	env.UseFQDN = vars.Get("use_fqdn") == "YES"
+	env.DateFormat = vars.Get("date_format")
+	env.ImagesBaseURL = vars.Get("images_base_url")
+	env.Location = s.Location
+	env.Now = a.now()
+	return env
+}
+
+// shortHostname is `hostname -s`.
+func (a *app) shortHostname() string {
+	h, err := a.hostname()
+	if err != nil {
+		return ""
+	}
+	short, _, _ := strings.Cut(h, ".")
+	return short
+}
+
+// runExec is netdata exec mode: argv exactly as alarm-notify.sh receives it.
+// Flags are not accepted here (netdata owns argv): their environment
+// equivalents apply.
+func (a *app) runExec(ctx context.Context, args []string) error {
+	alarm, err := netdata.ParseArgs(args)
+	if err != nil {
+		return usageError{err}
+	}
+	return a.sendAlarm(ctx, alarm, commonFlags{})
+}
+
+// runTest sends WARNING, CRITICAL and CLEAR test alarms like
+// `alarm-notify.sh test [ROLE]`.
+func (a *app) runTest(ctx context.Context, args []string) error {
+	cf, words, err := parseFlags("test", args, a.stderr)
+	if err != nil {
+		return err
+	}
+	role, ok := netdata.TestInvocation(words)
+	if !ok {
+		return usagef("usage: matrix-notify test [ROLE]")
+	}
+	host, _ := a.hostname() // the script uses $(hostname), not -s
+	var failed error
+	for _, alarm := range netdata.TestAlarms(role, host, a.now(), "matrix-notify") {
+		a.log.Info(fmt.Sprintf("sending test %s alarm to role: %s", alarm.Status, role))
+		if err := a.sendAlarm(ctx, alarm, cf); err != nil {
+			if _, ok := err.(usageError); ok {
+				return err
+			}
+			failed = err
+		}
+	}
+	return failed
+}
+
+// sendAlarm screens, routes and delivers one netdata alarm.
+func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags) error {
+	if alarm.Host == "" {
+		alarm.Host = a.shortHostname()
+	}
+	// alarm-notify.sh screens before it sources the configuration, so only
+	// the environment can set clear_alarm_always.
+	if ok, reason := netdata.Screen(alarm, netdata.ClearAlarmAlways(a.getenv)); !ok {
+		a.log.Info(reason)
+		return errNothingToSend
+	}
+	d := a.netdataDirs()
+	vars, err := a.loadHealthConf(d)
+	if err != nil {
+		return err
+	}
+	s, err := a.netdataSettings(vars, d, cf)
+	if err != nil {
+		return err
+	}
+	if vars.Get("SEND_MATRIX") != "YES" {
+		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: SEND_MATRIX is %q", alarm.Host, alarm.Chart, alarm.Name, vars.Get("SEND_MATRIX")))
+		return errNothingToSend
+	}
+	if s.Homeserver == "" || s.AccessToken == "" {
+		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN must both be set (health_alarm_notify.conf, %s, or the environment)",
+			alarm.Host, alarm.Chart, alarm.Name, "matrix-notify.toml"))
+		return errNothingToSend
+	}
+	if len(s.Rooms) > 0 {
+		// [matrix] rooms in the TOML file is the default recipient list:
+		// it comes later than health_alarm_notify.conf, so it wins.
+		vars.Scalars["DEFAULT_RECIPIENT_MATRIX"] = strings.Join(s.Rooms, " ")
+	}
+	rooms := netdata.Recipients(vars, alarm.Roles, alarm, d.cache, a.logFunc())
+	if len(rooms) == 0 {
+		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s is %s to roles '%s': no recipients", alarm.Host, alarm.Chart, alarm.Name, alarm.Status, alarm.Roles))
+		return errNothingToSend
+	}
+	fields := netdata.Derive(alarm, a.netdataEnv(s, vars))
+	return a.deliver(ctx, s, netdata.Notification(alarm, fields, rooms))
+}
+
+// runCustomSender is called from netdata's custom_sender(): the recipients are
+// the words of the first argument (already filtered by alarm-notify.sh), the
+// alarm fields come from the environment under netdata's names.
+func (a *app) runCustomSender(ctx context.Context, args []string) error {
+	cf, words, err := parseFlags("custom-sender", args, a.stderr)
+	if err != nil {
+		return err
+	}
+	var rooms []string
+	for _, w := range words {
+		rooms = append(rooms, strings.FieldsFunc(w, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })...)
+	}
+	d := a.netdataDirs()
+	vars, err := a.loadHealthConf(d)
+	if err != nil {
+		return err
+	}
+	s, err := a.netdataSettings(vars, d, cf)
+	if err != nil {
+		return err
+	}
+	if len(rooms) == 0 {
+		rooms = s.Rooms
+	}
+	rooms = dedupe(rooms)
+	alarm, fields := netdata.FromEnv(a.getenv)
+	if len(rooms) == 0 {
+		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: no rooms given and no [matrix] rooms configured", alarm.Host, alarm.Chart, alarm.Name))
+		return errNothingToSend
+	}
+	if s.Homeserver == "" || s.AccessToken == "" {
+		return usagef("custom-sender: MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN must both be set (health_alarm_notify.conf, the TOML file, or the environment)")
+	}
+	return a.deliver(ctx, s, netdata.Notification(alarm, fields, rooms))
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (a *app) logFunc() func(level, msg string) {
+	return func(level, msg string) {
+		switch strings.ToUpper(level) {
+		case "ERROR":
+			a.log.Error(msg)
+		case "WARNING", "WARN":
+			a.log.Warn(msg)
+		case "DEBUG":
+			a.log.Debug(msg)
+		default:
+			a.log.Info(msg)
+		}
+	}
+}
