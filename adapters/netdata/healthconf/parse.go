@@ -300,6 +300,9 @@ func describe(c syntax.Command) string {
 		}
 		return "while loop"
 	case *syntax.ForClause:
+		if c.Select {
+			return "select loop"
+		}
 		return "for loop"
 	case *syntax.CaseClause:
 		return "case statement"
