@@ -1,9 +1,11 @@
 package sender
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // DryRunRequest is one line of --dry-run output: the request that would be
@@ -34,4 +36,21 @@ func WriteDryRun(w io.Writer, msgs []Message) error {
 		}
 	}
 	return nil
+}
+
+// DryRunTransport prints each message as WriteDryRun does instead of sending
+// it, for long-running modes (serve) where messages arrive concurrently.
+type DryRunTransport struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+// Send implements Transport.
+func (t *DryRunTransport) Send(_ context.Context, m Message) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := WriteDryRun(t.W, []Message{m}); err != nil {
+		return "", err
+	}
+	return "$dry-run-" + m.TxnID, nil
 }

@@ -313,3 +313,22 @@ func TestMatrixTransportErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestDryRunTransportConcurrent(t *testing.T) {
+	var buf bytes.Buffer
+	tr := &DryRunTransport{W: &buf}
+	report := (&Sender{Transport: tr, Concurrency: 4}).Deliver(context.Background(), rooms(20))
+	if !report.Delivered() {
+		t.Fatal("dry run failed")
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 20 {
+		t.Fatalf("want 20 lines, got %d", len(lines))
+	}
+	for _, l := range lines {
+		var req DryRunRequest
+		if err := json.Unmarshal([]byte(l), &req); err != nil || req.Method != "PUT" {
+			t.Errorf("bad line %q: %v", l, err)
+		}
+	}
+}
