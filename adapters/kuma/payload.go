@@ -1,0 +1,407 @@
+// Package kuma reads Uptime Kuma's Webhook notification in every shape Kuma
+// sends it (JSON, multipart form-data, GET query, custom bodies), and turns
+// it into what the sender needs: Kuma's own template context, a default
+// Matrix message, and a stable identity for transaction ids.
+//
+// Facts are from louislam/uptime-kuma (2.x): webhook.js, the
+// NotificationProvider base (renderTemplate, extractAddress),
+// Monitor.sendNotification and Heartbeat.toJSONAsync.
+package kuma
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Status is a heartbeat's status, Kuma's src/util.ts numbering.
+type Status int
+
+// Kuma's heartbeat statuses.
+const (
+	Down        Status = 0
+	Up          Status = 1
+	Pending     Status = 2
+	Maintenance Status = 3
+)
+
+// String is the upper-case name ("DOWN", "UP", "PENDING", "MAINTENANCE").
+func (s Status) String() string {
+	switch s {
+	case Down:
+		return "DOWN"
+	case Up:
+		return "UP"
+	case Pending:
+		return "PENDING"
+	case Maintenance:
+		return "MAINTENANCE"
+	}
+	return "STATUS(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Heartbeat is the typed part of Kuma's heartbeatJSON that this package
+// uses. Absent and null fields are zero.
+type Heartbeat struct {
+	Status Status
+	// MonitorID is monitorID as JavaScript prints it ("42"), "" if absent.
+	MonitorID string
+	// Time is the beat's UTC time, "YYYY-MM-DD HH:mm:ss.SSS".
+	Time string
+	// Msg is the beat's message ("N/A" when Kuma had none).
+	Msg string
+	// Ping is the response time in ms, nil when null or absent.
+	Ping *float64
+	// Timezone, TimezoneOffset ("+01:00") and LocalDateTime
+	// ("YYYY-MM-DD HH:mm:ss") are the server's zone and the time in it.
+	Timezone       string
+	TimezoneOffset string
+	LocalDateTime  string
+	// LastDownTime is the time of the last important DOWN beat, sent with
+	// UP beats since Kuma 2.x.
+	LastDownTime string
+}
+
+// Monitor is the typed part of Kuma's monitorJSON that this package uses.
+// Absent and null fields are "".
+type Monitor struct {
+	// ID is id as JavaScript prints it ("42").
+	ID       string
+	Name     string
+	Type     string
+	Subtype  string
+	URL      string
+	Hostname string
+	// Port as JavaScript prints it, "" when null or absent.
+	Port string
+
+	fields map[string]any // the whole object, for Kuma's exact rules
+}
+
+// Payload is one Kuma notification. Heartbeat and Monitor are nil for test
+// and certificate/domain-expiry notifications, which carry only Msg.
+type Payload struct {
+	Msg       string
+	Heartbeat *Heartbeat
+	Monitor   *Monitor
+
+	// The objects as templates see them (ordered, see decodeObject); nil
+	// when null or absent.
+	heartbeatJSON any
+	monitorJSON   any
+}
+
+// HeartbeatJSON is the heartbeat object handed to templates, nil if none.
+func (p Payload) HeartbeatJSON() any { return p.heartbeatJSON }
+
+// MonitorJSON is the monitor object handed to templates, nil if none.
+func (p Payload) MonitorJSON() any { return p.monitorJSON }
+
+// FieldError is a payload that is valid JSON but not shaped like Kuma's:
+// Field names the offending member ("heartbeat.status"), Problem what was
+// expected and what came.
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// ErrTooLarge is wrapped by the errors of payloads over the size limit
+// (HTTP 413).
+var ErrTooLarge = errors.New("payload too large")
+
+// ErrUnsupportedMediaType is wrapped by the error of a request whose
+// Content-Type is none that Kuma sends (HTTP 415).
+var ErrUnsupportedMediaType = errors.New("unsupported media type")
+
+// DecodeJSON decodes a Webhook JSON body, {"heartbeat":…,"monitor":…,
+// "msg":…}, as Kuma posts with content type json (and inside form-data's
+// data field). Errors name the member and what was expected.
+func DecodeJSON(body []byte) (Payload, error) {
+	return decodeDocument(body, "body")
+}
+
+// decodeDocument decodes a whole payload document; where names it in errors
+// ("body", or "data" for the form field).
+func decodeDocument(doc []byte, where string) (Payload, error) {
+	if len(bytes.TrimSpace(doc)) == 0 {
+		return Payload{}, &FieldError{where, "empty (expected a JSON object: {\"heartbeat\":…,\"monitor\":…,\"msg\":…})"}
+	}
+	var top any
+	if err := unmarshal(doc, &top, where); err != nil {
+		return Payload{}, err
+	}
+	if _, ok := top.(map[string]any); !ok {
+		return Payload{}, &FieldError{where, "expected a JSON object, got " + typeName(top)}
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &raw); err != nil { // cannot fail after the above
+		return Payload{}, &FieldError{where, err.Error()}
+	}
+	return build(raw)
+}
+
+// build checks and types the three members. A nil RawMessage is an absent
+// member.
+func build(raw map[string]json.RawMessage) (Payload, error) {
+	var p Payload
+	msgRaw, ok := raw["msg"]
+	if !ok {
+		return p, &FieldError{"msg", "missing (expected a string)"}
+	}
+	var msg any
+	if err := unmarshal(msgRaw, &msg, "msg"); err != nil {
+		return p, err
+	}
+	s, ok := msg.(string)
+	if !ok {
+		return p, &FieldError{"msg", "expected a string, got " + typeName(msg)}
+	}
+	p.Msg = s
+
+	hb, hbObj, err := member(raw, "heartbeat")
+	if err != nil {
+		return p, err
+	}
+	if hb != nil {
+		if p.Heartbeat, err = heartbeatOf(hb); err != nil {
+			return p, err
+		}
+		p.heartbeatJSON = hbObj
+	}
+	mon, monObj, err := member(raw, "monitor")
+	if err != nil {
+		return p, err
+	}
+	if mon != nil {
+		if p.Monitor, err = monitorOf(mon); err != nil {
+			return p, err
+		}
+		p.monitorJSON = monObj
+	}
+	return p, nil
+}
+
+// member decodes an object-or-null member twice: as a plain map for the
+// checks, and as the ordered object templates see. Both are nil when the
+// member is null or absent.
+func member(raw map[string]json.RawMessage, name string) (map[string]any, any, error) {
+	r, ok := raw[name]
+	if !ok {
+		return nil, nil, nil
+	}
+	var v any
+	if err := unmarshal(r, &v, name); err != nil {
+		return nil, nil, err
+	}
+	if v == nil {
+		return nil, nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil, &FieldError{name, "expected an object or null, got " + typeName(v)}
+	}
+	obj, err := decodeObject(r)
+	if err != nil {
+		return nil, nil, &FieldError{name, err.Error()}
+	}
+	return m, obj, nil
+}
+
+// unmarshal is json.Unmarshal with syntax errors as
+// "WHERE: invalid JSON at offset N: …".
+func unmarshal(data []byte, v any, where string) error {
+	err := json.Unmarshal(data, v)
+	if err == nil {
+		return nil
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		// Offset counts the bytes read, the bad one included; report the
+		// 0-based offset of the bad byte (of the end, for truncated input).
+		off := se.Offset
+		if off > 0 && off <= int64(len(data)) && !strings.HasPrefix(se.Error(), "unexpected end") {
+			off--
+		}
+		return &FieldError{where, fmt.Sprintf("invalid JSON at offset %d: %s", off, se.Error())}
+	}
+	return &FieldError{where, "invalid JSON: " + err.Error()}
+}
+
+func heartbeatOf(m map[string]any) (*Heartbeat, error) {
+	h := &Heartbeat{}
+	v, ok := m["status"]
+	if !ok {
+		return nil, &FieldError{"heartbeat.status", "missing (expected a number 0-3)"}
+	}
+	f, isNum := v.(float64)
+	switch {
+	case !isNum:
+		return nil, &FieldError{"heartbeat.status", "expected a number 0-3, got " + typeName(v)}
+	case f != math.Trunc(f) || f < 0 || f > 3:
+		return nil, &FieldError{"heartbeat.status", "expected a number 0-3, got " + jsNumber(f)}
+	}
+	h.Status = Status(f)
+
+	var err error
+	if h.MonitorID, err = optNumber(m, "heartbeat", "monitorID"); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{
+		{"time", &h.Time}, {"msg", &h.Msg}, {"timezone", &h.Timezone},
+		{"timezoneOffset", &h.TimezoneOffset}, {"localDateTime", &h.LocalDateTime},
+		{"lastDownTime", &h.LastDownTime},
+	} {
+		if *f.dst, err = optString(m, "heartbeat", f.key); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := m["ping"]; ok && v != nil {
+		f, isNum := v.(float64)
+		if !isNum {
+			return nil, &FieldError{"heartbeat.ping", "expected a number or null, got " + typeName(v)}
+		}
+		h.Ping = &f
+	}
+	return h, nil
+}
+
+func monitorOf(m map[string]any) (*Monitor, error) {
+	mon := &Monitor{fields: m}
+	var err error
+	if mon.ID, err = optNumber(m, "monitor", "id"); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{
+		{"name", &mon.Name}, {"type", &mon.Type}, {"subtype", &mon.Subtype},
+		{"url", &mon.URL}, {"hostname", &mon.Hostname},
+	} {
+		if *f.dst, err = optString(m, "monitor", f.key); err != nil {
+			return nil, err
+		}
+	}
+	switch v := m["port"].(type) {
+	case nil:
+	case float64:
+		if v != 0 {
+			mon.Port = jsNumber(v)
+		}
+	case string: // not Kuma's, but JavaScript would print it as is
+		mon.Port = v
+	default:
+		return nil, &FieldError{"monitor.port", "expected a number or null, got " + typeName(v)}
+	}
+	return mon, nil
+}
+
+func optString(m map[string]any, obj, key string) (string, error) {
+	switch v := m[key].(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	default:
+		return "", &FieldError{obj + "." + key, "expected a string or null, got " + typeName(v)}
+	}
+}
+
+func optNumber(m map[string]any, obj, key string) (string, error) {
+	switch v := m[key].(type) {
+	case nil:
+		return "", nil
+	case float64:
+		return jsNumber(v), nil
+	default:
+		return "", &FieldError{obj + "." + key, "expected a number or null, got " + typeName(v)}
+	}
+}
+
+// typeName names a decoded JSON value's type for error messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// jsNumber formats f as JavaScript's Number.prototype.toString does.
+func jsNumber(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	case f == 0:
+		return "0" // also -0
+	}
+	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	s := strconv.FormatFloat(f, 'e', -1, 64) // 1e+21, 1.5e-07
+	mant, exp, _ := strings.Cut(s, "e")
+	sign := exp[:1]
+	exp = strings.TrimLeft(exp[1:], "0")
+	return mant + "e" + sign + exp
+}
+
+// jsString is String(v) for the values JSON decodes to.
+func jsString(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return v
+	case float64:
+		return jsNumber(v)
+	case bool:
+		return strconv.FormatBool(v)
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			if e != nil {
+				parts[i] = jsString(e)
+			}
+		}
+		return strings.Join(parts, ",")
+	}
+	return "[object Object]"
+}
+
+// jsTruthy is JavaScript's truthiness for the values JSON decodes to.
+func jsTruthy(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case string:
+		return v != ""
+	case float64:
+		return v != 0 && !math.IsNaN(v)
+	case bool:
+		return v
+	}
+	return true
+}

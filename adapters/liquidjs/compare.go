@@ -1,0 +1,244 @@
+package liquidjs
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/osteele/liquid/render"
+)
+
+// literal is LiquidJS's blank and empty: they print as "" and compare as
+// LiquidJS's BlankDrop and EmptyDrop.
+type literal int
+
+const (
+	emptyLiteral literal = iota + 1
+	blankLiteral
+)
+
+// String is how the literal prints: nothing.
+func (literal) String() string { return "" }
+
+// literalEquals is EmptyDrop.equals / BlankDrop.equals.
+func (l literal) equals(v any) bool {
+	if _, ok := v.(literal); ok {
+		return false
+	}
+	if l == blankLiteral {
+		switch x := v.(type) {
+		case nil, NullValue:
+			return true
+		case bool:
+			if !x {
+				return true
+			}
+		case string:
+			return strings.TrimFunc(x, jsIsSpace) == ""
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		return x == ""
+	case []any:
+		return len(x) == 0
+	case *Object:
+		return x.Size() == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// jsEquals is LiquidJS's equals: blank/empty compare by their rules, arrays
+// element by element, everything else as JavaScript's ===.
+func jsEquals(a, b any) bool {
+	if l, ok := a.(literal); ok {
+		return l.equals(b)
+	}
+	if l, ok := b.(literal); ok {
+		return l.equals(a)
+	}
+	switch x := a.(type) {
+	case nil, NullValue:
+		return isNil(b)
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !jsEquals(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case *Object:
+		y, ok := b.(*Object)
+		return ok && x == y
+	}
+	if fa, ok := toFloat(a); ok {
+		fb, ok := toFloat(b)
+		return ok && fa == fb
+	}
+	if b == nil {
+		return false
+	}
+	ra, rb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if ra.Type() == rb.Type() && ra.Type().Comparable() {
+		return a == b
+	}
+	return false
+}
+
+// jsPrimitive is ToPrimitive for the relational operators.
+func jsPrimitive(v any) any {
+	switch x := v.(type) {
+	case *Object, map[string]any:
+		return "[object Object]"
+	case []any:
+		return jsString(x)
+	case literal:
+		return ""
+	}
+	return v
+}
+
+// jsLess is JavaScript's a < b (false when either side is NaN).
+func jsLess(a, b any) bool {
+	a, b = jsPrimitive(a), jsPrimitive(b)
+	sa, okA := a.(string)
+	sb, okB := b.(string)
+	if okA && okB {
+		return compareUTF16(sa, sb) < 0
+	}
+	fa, fb := jsToNumber(a), jsToNumber(b)
+	return fa < fb
+}
+
+func compareUTF16(a, b string) int {
+	if isASCII(a) && isASCII(b) {
+		return strings.Compare(a, b)
+	}
+	ua, ub := utf16Units(a), utf16Units(b)
+	for i := 0; i < len(ua) && i < len(ub); i++ {
+		if ua[i] != ub[i] {
+			if ua[i] < ub[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(ua) - len(ub)
+}
+
+// jsCompare applies a LiquidJS comparison operator.
+func jsCompare(a any, op string, b any) (bool, error) {
+	_, la := a.(literal)
+	_, lb := b.(literal)
+	switch op {
+	case "==":
+		return jsEquals(a, b), nil
+	case "!=":
+		return !jsEquals(a, b), nil
+	}
+	if la || lb {
+		return false, nil // EmptyDrop's gt/lt/geq/leq are false
+	}
+	switch op {
+	case "<":
+		return jsLess(a, b), nil
+	case ">":
+		return jsLess(b, a), nil
+	case "<=":
+		return jsLessEq(a, b), nil
+	case ">=":
+		return jsLessEq(b, a), nil
+	}
+	return false, fmt.Errorf("unknown operator %q", op)
+}
+
+// jsLessEq is a <= b: !(b < a) unless NaN is involved.
+func jsLessEq(a, b any) bool {
+	pa, pb := jsPrimitive(a), jsPrimitive(b)
+	sa, okA := pa.(string)
+	sb, okB := pb.(string)
+	if okA && okB {
+		return compareUTF16(sa, sb) <= 0
+	}
+	fa, fb := jsToNumber(pa), jsToNumber(pb)
+	return fa <= fb
+}
+
+// toEnumerable is LiquidJS's toEnumerable for {% for %}.
+func toEnumerable(v any) any {
+	switch x := v.(type) {
+	case nil, NullValue, literal, bool:
+		return []any{}
+	case string:
+		if x == "" {
+			return []any{}
+		}
+		return []any{x}
+	case []any, *Object:
+		return v
+	case map[string]any:
+		return toArray(NewObjectFromMap(x))
+	}
+	if _, ok := toFloat(v); ok {
+		return []any{}
+	}
+	return v // ranges and other iterables
+}
+
+// NewObjectFromMap makes an Object of a plain map, keys sorted.
+func NewObjectFromMap(m map[string]any) *Object {
+	o := NewObject()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		o.Set(k, m[k])
+	}
+	return o
+}
+
+func (e *Engine) registerTags() {
+	e.cfg.AddFilter(cmpFilter, func(a any, op string, b any) (bool, error) { return jsCompare(a, op, b) })
+	e.cfg.AddFilter(enumFilter, toEnumerable)
+	e.cfg.AddFilter(truthyFilter, func(v any) bool { return !isNil(v) && v != false })
+	// increment/decrement: counters start at 0; increment prints then adds,
+	// decrement subtracts then prints.
+	counter := func(delta int) render.TagCompiler {
+		return func(args string) (func(io.Writer, render.Context) error, error) {
+			name := strings.TrimSpace(args)
+			return func(w io.Writer, ctx render.Context) error {
+				n, ok := toFloat(ctx.Get(name))
+				if !ok {
+					n = 0
+				}
+				if delta < 0 {
+					n--
+					ctx.Set(name, n)
+					_, err := io.WriteString(w, jsNumber(n))
+					return err
+				}
+				ctx.Set(name, n+1)
+				_, err := io.WriteString(w, jsNumber(n))
+				return err
+			}, nil
+		}
+	}
+	e.cfg.AddTag("increment", counter(1))
+	e.cfg.AddTag("decrement", counter(-1))
+}

@@ -1,0 +1,231 @@
+// Package liquidjs is a Liquid engine that renders as Uptime Kuma's LiquidJS
+// (npm liquidjs ~10.26.0) does, built on github.com/osteele/liquid v1.9.2.
+//
+// Kuma renders with `new Liquid({root: "./no-such-directory-uptime-kuma",
+// relativeReference: false, dynamicPartials: false})`: no strict variables,
+// no strict filters (an unknown filter passes its input through), no output
+// escaping, dates in the process's time zone. This engine does the same,
+// with LiquidJS's versions of date, json, strip_newlines, newline_to_br, the
+// string and math filters, the {% liquid %} and {% echo %} tags, inline
+// comments {% # ... %}, and the literals blank, empty and null.
+//
+// Parse once with Engine.Parse; a *Template renders concurrently.
+// scripts/liquidjs/render.js renders the corpus in testdata/templates with
+// the real LiquidJS; TestLiquidJSOracle compares, and
+// testdata/templates/known-differences.txt lists what still differs and why.
+package liquidjs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/osteele/liquid/filters"
+	"github.com/osteele/liquid/parser"
+	"github.com/osteele/liquid/render"
+	"github.com/osteele/liquid/tags"
+)
+
+// Options configures an Engine.
+type Options struct {
+	// Location is the zone dates are shown in: Kuma's process zone. The
+	// caller passes the TOML `timezone` key when set; nil means time.Local
+	// (the TZ environment variable).
+	Location *time.Location
+	// Now is the clock of "now" and "today"; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine parses templates. It is safe for concurrent use once made.
+type Engine struct {
+	cfg      render.Config
+	loc      *time.Location
+	zoneName string
+	nowFn    func() time.Time
+}
+
+// New makes an engine with LiquidJS's filters and tags.
+func New(opts Options) *Engine {
+	e := &Engine{loc: opts.Location, nowFn: opts.Now}
+	if e.loc == nil {
+		e.loc = time.Local
+	}
+	if e.nowFn == nil {
+		e.nowFn = time.Now
+	}
+	e.zoneName = zoneDisplayName(e.loc)
+	e.cfg = render.NewConfig()
+	e.cfg.LaxFilters = true // unknown filters pass the value through, as LiquidJS
+	e.cfg.TemplateStore = noTemplates{}
+	filters.AddStandardFilters(&e.cfg)
+	tags.AddStandardTags(&e.cfg)
+	e.registerFilters()
+	e.registerTags()
+	return e
+}
+
+// Location is the engine's zone.
+func (e *Engine) Location() *time.Location { return e.loc }
+
+func (e *Engine) now() time.Time { return e.nowFn() }
+
+// noTemplates makes {% include %} and {% render %} fail as in Kuma, whose
+// root is a directory that does not exist.
+type noTemplates struct{}
+
+func (noTemplates) ReadTemplate(name string) ([]byte, error) {
+	return nil, fmt.Errorf("ENOENT: Failed to lookup %q in \"./no-such-directory-uptime-kuma\"", name)
+}
+
+// Template is a parsed template. Render is safe for concurrent use.
+type Template struct {
+	name   string
+	source string
+	root   render.Node
+	e      *Engine
+}
+
+// Name is the name given to Parse.
+func (t *Template) Name() string { return t.name }
+
+// Source is the template text.
+func (t *Template) Source() string { return t.source }
+
+// ParseError is a template that does not parse.
+type ParseError struct {
+	Name      string
+	Line, Col int // 1-based; 0 when unknown
+	Msg       string
+}
+
+// ErrPanic is wrapped by the error of a Render that panicked inside
+// osteele/liquid or a filter (and was recovered): a bug, not a template error.
+var ErrPanic = errors.New("liquidjs: internal panic")
+
+func (e *ParseError) Error() string {
+	switch {
+	case e.Line > 0 && e.Col > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.Name, e.Line, e.Col, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Name, e.Msg)
+}
+
+// Parse parses source; name is used in errors ("name:LINE:COL: message").
+func (e *Engine) Parse(name, source string) (t *Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// osteele's expression parser panics on some invalid input
+			// ("syntax error in identifier ۟", a number literal out of
+			// range): the template does not parse.
+			t, err = nil, &ParseError{Name: name, Msg: fmt.Sprint(r)}
+		}
+	}()
+	src := preprocess(source)
+	root, perr := e.cfg.Compile(src, parser.SourceLoc{LineNo: 1})
+	if perr != nil {
+		return nil, newParseError(name, source, src, perr)
+	}
+	return &Template{name: name, source: source, root: root, e: e}, nil
+}
+
+var rLiquidError = regexp.MustCompile(`(?s)^Liquid error(?: \(line (\d+)\))?: (.*?)(?: in (\{[{%].*))?$`)
+
+func newParseError(name, orig, src string, perr parser.Error) *ParseError {
+	pe := &ParseError{Name: name, Line: perr.LineNumber(), Msg: perr.Error()}
+	m := rLiquidError.FindStringSubmatch(perr.Error())
+	if m == nil {
+		return pe
+	}
+	pe.Msg = m[2]
+	if tok := m[3]; tok != "" {
+		pe.Col = columnOf(src, pe.Line, tok)
+		if pe.Col == 0 {
+			pe.Col = columnOf(orig, pe.Line, tok)
+		}
+		pe.Msg += " in " + strconv.Quote(shorten(tok, 60))
+	}
+	return pe
+}
+
+// columnOf finds tok starting on line (1-based) and returns its 1-based
+// column in characters, or 0.
+func columnOf(src string, line int, tok string) int {
+	if line < 1 {
+		return 0
+	}
+	start := 0
+	for l := 1; l < line; l++ {
+		i := strings.IndexByte(src[start:], '\n')
+		if i < 0 {
+			return 0
+		}
+		start += i + 1
+	}
+	end := strings.IndexByte(src[start:], '\n')
+	if end < 0 {
+		end = len(src)
+	} else {
+		end += start
+	}
+	for off := start; off <= end; {
+		i := strings.Index(src[off:], tok)
+		if i < 0 || off+i > end {
+			break
+		}
+		return utf8.RuneCountInString(src[start:off+i]) + 1
+	}
+	return 0
+}
+
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// Render renders the template with ctx, as LiquidJS renders a context
+// object. ctx is not modified. The literals blank, empty and null are bound
+// unless ctx defines them.
+func (t *Template) Render(ctx map[string]any) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", fmt.Errorf("%s: %w: %v", t.name, ErrPanic, r)
+		}
+	}()
+	vars := make(map[string]any, len(ctx)+3)
+	vars["blank"] = blankLiteral
+	vars["empty"] = emptyLiteral
+	vars["null"] = nil
+	for k, v := range ctx {
+		vars[k] = v
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(t.source) + 64)
+	if rerr := render.Render(t.root, &buf, vars, t.e.cfg); rerr != nil {
+		return "", fmt.Errorf("%s: %w", t.name, rerr)
+	}
+	return buf.String(), nil
+}
+
+// RenderOr renders t, and on any failure (an error, a panic, a nil template)
+// returns fallback with the error, so that a broken template never loses an
+// alert: the caller sends the fallback (the default message) and logs err.
+func RenderOr(t *Template, ctx map[string]any, fallback string) (string, error) {
+	if t == nil {
+		return fallback, fmt.Errorf("liquidjs: no template")
+	}
+	out, err := t.Render(ctx)
+	if err != nil {
+		return fallback, err
+	}
+	return out, nil
+}

@@ -1,0 +1,732 @@
+package liquidjs
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strings"
+	"unicode/utf16"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
+)
+
+// Filters with LiquidJS's semantics. osteele/liquid's own versions follow
+// Ruby (integer division, rune counts, sorted JSON, no "now"...); these
+// replace them for every filter an alert template is likely to use.
+
+// StandardFilters is the set of filter names LiquidJS 10.26 defines; a name
+// outside it (and outside ExtraFilters) is an unknown filter, which LiquidJS
+// and this engine pass through silently and Lint warns about.
+var StandardFilters = []string{
+	"escape", "xml_escape", "escape_once", "newline_to_br", "strip_html",
+	"abs", "at_least", "at_most", "ceil", "divided_by", "floor", "minus", "plus", "modulo", "times", "round",
+	"url_decode", "url_encode", "cgi_escape", "uri_escape", "slugify",
+	"join", "last", "first", "reverse", "sort", "sort_natural", "size", "map", "sum", "compact", "concat",
+	"push", "unshift", "pop", "shift", "slice", "where", "reject", "where_exp", "reject_exp",
+	"group_by", "group_by_exp", "has", "has_exp", "find_index", "find_index_exp", "find", "find_exp",
+	"uniq", "sample",
+	"date", "date_to_xmlschema", "date_to_rfc822", "date_to_string", "date_to_long_string",
+	"append", "prepend", "lstrip", "downcase", "upcase", "remove", "remove_first", "remove_last",
+	"rstrip", "split", "strip", "strip_newlines", "capitalize", "replace", "replace_first", "replace_last",
+	"truncate", "truncatewords", "normalize_whitespace", "number_of_words", "array_to_sentence_string",
+	"base64_encode", "base64_decode", "sha256", "hmac_sha256",
+	"default", "raw", "jsonify", "to_integer", "json", "inspect",
+}
+
+// UnsupportedFilters are LiquidJS filters this engine does not implement:
+// it passes their input through unchanged (LaxFilters), where LiquidJS would
+// apply them. Lint warns about them.
+var UnsupportedFilters = []string{
+	"group_by", "group_by_exp", "where_exp", "reject", "reject_exp", "has", "has_exp",
+	"find_index", "find_index_exp", "find", "find_exp", "push", "unshift", "pop", "shift", "sample",
+	"slugify", "uri_escape", "number_of_words", "array_to_sentence_string", "hmac_sha256",
+}
+
+// osteeleOnlyFilters are osteele/liquid filters LiquidJS lacks: LiquidJS
+// passes the value through, so this engine does too.
+var osteeleOnlyFilters = []string{"handle", "handleize", "pluralize", "type"}
+
+func (e *Engine) registerFilters() {
+	add := e.cfg.AddFilter
+	for _, name := range osteeleOnlyFilters {
+		add(name, func(v any, _ ...any) any { return v })
+	}
+
+	// dates
+	add("date", func(v any, args ...any) (any, error) {
+		var format, tz any
+		if len(args) > 0 {
+			format = args[0]
+		}
+		if len(args) > 1 {
+			tz = args[1]
+		}
+		return e.dateFilter(v, format, tz, len(args) > 1)
+	})
+	add("date_to_xmlschema", func(v any) (any, error) {
+		return e.dateFilter(v, "%Y-%m-%dT%H:%M:%S%:z", nil, false)
+	})
+	add("date_to_rfc822", func(v any) (any, error) {
+		return e.dateFilter(v, "%a, %d %b %Y %H:%M:%S %z", nil, false)
+	})
+	add("date_to_string", func(v any, args ...any) (any, error) { return e.stringifyDate(v, "%b", args) })
+	add("date_to_long_string", func(v any, args ...any) (any, error) { return e.stringifyDate(v, "%B", args) })
+
+	// JSON
+	jsonFilter := func(v any, args ...any) (any, error) {
+		var space any
+		if len(args) > 0 {
+			space = args[0]
+		}
+		return jsonStringify(v, space)
+	}
+	add("json", jsonFilter)
+	add("jsonify", jsonFilter)
+	add("inspect", jsonFilter)
+
+	// newlines
+	add("strip_newlines", func(v any) string { return rNewline.ReplaceAllString(stringify(v), "") })
+	add("newline_to_br", func(v any) string { return rNewline.ReplaceAllString(stringify(v), "<br />\n") })
+	add("strip_html", func(v any) string { return stripHTML(stringify(v)) })
+	add("normalize_whitespace", func(v any) string { return rJSSpaces.ReplaceAllString(stringify(v), " ") })
+
+	// HTML and URL
+	add("escape", func(v any) string { return htmlEscaper.Replace(stringify(v)) })
+	add("xml_escape", func(v any) string { return htmlEscaper.Replace(stringify(v)) })
+	add("escape_once", func(v any) string {
+		return htmlEscaper.Replace(htmlUnescaper.Replace(stringify(v)))
+	})
+	add("url_encode", func(v any) string {
+		return strings.ReplaceAll(encodeURIComponent(stringify(v)), "%20", "+")
+	})
+	add("cgi_escape", func(v any) string {
+		s := strings.ReplaceAll(encodeURIComponent(stringify(v)), "%20", "+")
+		return strings.NewReplacer("!", "%21", "'", "%27", "(", "%28", ")", "%29", "*", "%2A").Replace(s)
+	})
+	add("url_decode", func(v any) (string, error) {
+		s, err := url.PathUnescape(stringify(v))
+		if err != nil {
+			return "", errors.New("URIError: URI malformed")
+		}
+		return strings.ReplaceAll(s, "+", " "), nil
+	})
+	add("base64_encode", func(v any) string { return base64.StdEncoding.EncodeToString([]byte(stringify(v))) })
+	add("base64_decode", func(v any) string {
+		s := strings.TrimRight(stringify(v), "=")
+		b, err := base64.RawStdEncoding.DecodeString(s)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	})
+	add("sha256", func(v any) string {
+		sum := sha256.Sum256([]byte(stringify(v)))
+		return hex.EncodeToString(sum[:])
+	})
+
+	// strings
+	add("append", func(v any, args ...any) string { return stringify(v) + stringify(arg(args, 0)) })
+	add("prepend", func(v any, args ...any) string { return stringify(arg(args, 0)) + stringify(v) })
+	add("downcase", func(v any) string { return jsLower(stringify(v)) })
+	add("upcase", func(v any) string { return jsUpper(stringify(v)) })
+	add("capitalize", func(v any) string {
+		s := stringify(v)
+		for i, r := range s {
+			rest := jsLower(s[i+len(string(r)):])
+			if r < 0x10000 {
+				return jsUpper(string(r)) + rest
+			}
+			return string(r) + rest
+		}
+		return ""
+	})
+	add("remove", func(v any, args ...any) string { return jsReplaceAll(stringify(v), stringify(arg(args, 0)), "") })
+	add("remove_first", func(v any, args ...any) string {
+		return strings.Replace(stringify(v), stringify(arg(args, 0)), "", 1)
+	})
+	add("remove_last", func(v any, args ...any) string { return replaceLast(stringify(v), stringify(arg(args, 0)), "") })
+	add("replace", func(v any, args ...any) string {
+		return jsReplaceAll(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)))
+	})
+	add("replace_first", func(v any, args ...any) string {
+		return strings.Replace(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)), 1)
+	})
+	add("replace_last", func(v any, args ...any) string {
+		return replaceLast(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)))
+	})
+	add("strip", func(v any, args ...any) string { return stripChars(stringify(v), arg(args, 0), true, true) })
+	add("lstrip", func(v any, args ...any) string { return stripChars(stringify(v), arg(args, 0), true, false) })
+	add("rstrip", func(v any, args ...any) string { return stripChars(stringify(v), arg(args, 0), false, true) })
+	add("split", func(v any, args ...any) []any {
+		parts := jsSplit(stringify(v), stringify(arg(args, 0)))
+		for len(parts) > 0 && parts[len(parts)-1] == "" {
+			parts = parts[:len(parts)-1]
+		}
+		out := make([]any, len(parts))
+		for i, p := range parts {
+			out[i] = p
+		}
+		return out
+	})
+	add("truncate", func(v any, args ...any) any {
+		s := stringify(v)
+		l := 50.0
+		if len(args) > 0 && args[0] != nil {
+			l = jsToNumber(args[0])
+		}
+		o := "..."
+		if len(args) > 1 && args[1] != nil {
+			o = stringify(args[1])
+		}
+		if float64(jsLength(s)) <= l {
+			return v
+		}
+		end := l - float64(jsLength(o))
+		if end != end || end < 0 {
+			end = 0
+		}
+		return jsSubstring(s, 0, int(end)) + o
+	})
+	add("truncatewords", func(v any, args ...any) string {
+		s := stringify(v)
+		words := 15.0
+		if len(args) > 0 && args[0] != nil {
+			words = jsToNumber(args[0])
+		}
+		o := "..."
+		if len(args) > 1 && args[1] != nil {
+			o = stringify(args[1])
+		}
+		arr := jsSplitSpaces(s)
+		if words <= 0 {
+			words = 1
+		}
+		n := len(arr)
+		if words < float64(n) {
+			n = int(words)
+		}
+		ret := strings.Join(arr[:n], " ")
+		if float64(len(arr)) >= words {
+			ret += o
+		}
+		return ret
+	})
+	add("size", func(v any) any {
+		switch x := v.(type) {
+		case string:
+			return jsLength(x)
+		case []any:
+			return len(x)
+		case *Object:
+			if n, ok := x.Get("length"); ok && n != nil && n != false && n != "" && n != 0.0 {
+				return n
+			}
+			return 0
+		}
+		rv := reflect.ValueOf(v)
+		if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+			return rv.Len()
+		}
+		return 0
+	})
+	add("slice", func(v any, args ...any) any {
+		if isNil(v) {
+			return []any{}
+		}
+		begin := int(toNumber(arg(args, 0)))
+		length := 1
+		if len(args) > 1 && args[1] != nil {
+			length = int(toNumber(args[1]))
+		}
+		if arr, ok := v.([]any); ok {
+			if begin < 0 {
+				begin += len(arr)
+			}
+			b, e := jsRelIndex(begin, len(arr)), jsRelIndex(begin+length, len(arr))
+			if b >= e {
+				return []any{}
+			}
+			return append([]any(nil), arr[b:e]...)
+		}
+		u := utf16Units(stringify(v))
+		if begin < 0 {
+			begin += len(u)
+		}
+		b, e := jsRelIndex(begin, len(u)), jsRelIndex(begin+length, len(u))
+		if b >= e {
+			return ""
+		}
+		return fromUTF16(u[b:e])
+	})
+	add("first", func(v any) any {
+		switch x := v.(type) {
+		case []any:
+			if len(x) > 0 {
+				return x[0]
+			}
+			return nil
+		case string:
+			u := utf16Units(x)
+			if len(u) > 0 {
+				return fromUTF16(u[:1])
+			}
+			return nil
+		}
+		return ""
+	})
+	add("last", func(v any) any {
+		switch x := v.(type) {
+		case []any:
+			if len(x) > 0 {
+				return x[len(x)-1]
+			}
+			return nil
+		case string:
+			u := utf16Units(x)
+			if len(u) > 0 {
+				return fromUTF16(u[len(u)-1:])
+			}
+			return nil
+		}
+		return ""
+	})
+	add("join", func(v any, args ...any) string {
+		sep := " "
+		if len(args) > 0 && args[0] != nil {
+			sep = stringify(args[0])
+		}
+		arr := toArray(v)
+		parts := make([]string, len(arr))
+		for i, x := range arr {
+			parts[i] = jsString(x)
+		}
+		return strings.Join(parts, sep)
+	})
+	add("default", func(v any, args ...any) any {
+		def := arg(args, 0)
+		switch x := v.(type) {
+		case string:
+			if x == "" {
+				return def
+			}
+			return v
+		case []any:
+			if len(x) == 0 {
+				return def
+			}
+			return v
+		case bool:
+			if !x {
+				for _, a := range args[min(1, len(args)):] {
+					if kw, ok := a.(map[string]any); ok {
+						if af, ok := kw["allow_false"]; ok && af != nil && af != false {
+							return false
+						}
+					}
+				}
+				return def
+			}
+		case nil, NullValue:
+			return def
+		}
+		return v
+	})
+	add("map", func(v any, args ...any) []any {
+		prop := stringify(arg(args, 0))
+		arr := toArray(v)
+		out := make([]any, len(arr))
+		for i, x := range arr {
+			out[i] = getProperty(x, prop)
+		}
+		return out
+	})
+	add("where", func(v any, args ...any) []any {
+		prop := stringify(arg(args, 0))
+		out := []any{}
+		for _, x := range toArray(v) {
+			p := getProperty(x, prop)
+			if len(args) < 2 {
+				if !isNil(p) && p != false {
+					out = append(out, x)
+				}
+			} else if jsEquals(p, args[1]) {
+				out = append(out, x)
+			}
+		}
+		return out
+	})
+	add("reverse", func(v any) []any {
+		arr := toArray(v)
+		out := make([]any, len(arr))
+		for i, x := range arr {
+			out[len(arr)-1-i] = x
+		}
+		return out
+	})
+	add("concat", func(v any, args ...any) []any {
+		out := append([]any{}, toArray(v)...)
+		return append(out, toArray(arg(args, 0))...)
+	})
+	add("sum", func(v any, args ...any) float64 {
+		total := 0.0
+		for _, x := range toArray(v) {
+			if len(args) > 0 && args[0] != nil {
+				x = getProperty(x, stringify(args[0]))
+			}
+			if f := jsToNumber(x); f == f {
+				total += f
+			}
+		}
+		return total
+	})
+	add("compact", func(v any) []any {
+		out := []any{}
+		for _, x := range toArray(v) {
+			if !isNil(x) {
+				out = append(out, x)
+			}
+		}
+		return out
+	})
+	add("to_integer", func(v any) float64 { return jsToNumber(v) })
+
+	// math, with JavaScript numbers (toNumber: +v || 0)
+	num1 := func(f func(float64) float64) func(any) float64 {
+		return func(v any) float64 { return f(toNumber(v)) }
+	}
+	num2 := func(f func(a, b float64) float64) func(any, ...any) float64 {
+		return func(v any, args ...any) float64 {
+			if len(args) == 0 {
+				return f(toNumber(v), math.NaN())
+			}
+			return f(toNumber(v), toNumber(args[0]))
+		}
+	}
+	add("abs", num1(math.Abs))
+	add("ceil", num1(math.Ceil))
+	add("floor", num1(math.Floor))
+	add("at_least", num2(func(a, b float64) float64 {
+		if b != b {
+			return a
+		}
+		return math.Max(a, b)
+	}))
+	add("at_most", num2(func(a, b float64) float64 {
+		if b != b {
+			return a
+		}
+		return math.Min(a, b)
+	}))
+	add("plus", num2(func(a, b float64) float64 { return a + b }))
+	add("minus", num2(func(a, b float64) float64 { return a - b }))
+	add("times", num2(func(a, b float64) float64 { return a * b }))
+	add("modulo", num2(math.Mod))
+	add("divided_by", func(v any, args ...any) float64 {
+		a, b := toNumber(v), math.NaN()
+		if len(args) > 0 {
+			b = toNumber(args[0])
+		}
+		if len(args) > 1 && args[1] != nil && toNumber(args[1]) != 0 {
+			return math.Floor(a / b)
+		}
+		return a / b
+	})
+	add("round", func(v any, args ...any) float64 {
+		x := toNumber(v)
+		amp := math.Pow(10, toNumber(arg(args, 0)))
+		scaled := math.Abs(x * amp)
+		r := math.Floor(scaled + 0.5)
+		sign := 0.0
+		switch {
+		case x > 0:
+			sign = 1
+		case x < 0:
+			sign = -1
+		}
+		return sign * r / amp
+	})
+}
+
+func arg(args []any, i int) any {
+	if i < len(args) {
+		return args[i]
+	}
+	return nil
+}
+
+func (e *Engine) dateFilter(v, format, tz any, withTZ bool) (any, error) {
+	d, ok, err := e.parseDate(v, tz, withTZ)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return v, nil
+	}
+	f := DefaultDateFormat
+	if format != nil {
+		f = stringify(format)
+	}
+	return strftime(d, f), nil
+}
+
+func (e *Engine) stringifyDate(v any, month string, args []any) (any, error) {
+	d, ok, err := e.parseDate(v, nil, false)
+	if err != nil || !ok {
+		return v, err
+	}
+	if arg(args, 0) == "ordinal" {
+		day := d.disp.Day()
+		if arg(args, 1) == "US" {
+			return strftime(d, fmt.Sprintf("%s %d%%q, %%Y", month, day)), nil
+		}
+		return strftime(d, fmt.Sprintf("%d%%q %s %%Y", day, month)), nil
+	}
+	return strftime(d, "%d "+month+" %Y"), nil
+}
+
+var (
+	rNewline      = regexp.MustCompile(`\r?\n`)
+	rJSSpaces     = regexp.MustCompile(`[\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]+`)
+	htmlEscaper   = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
+	htmlUnescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'")
+)
+
+// encodeURIComponent leaves A-Z a-z 0-9 - _ . ! ~ * ' ( ) and escapes the rest.
+func encodeURIComponent(s string) string {
+	const hexUpper = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexUpper[c>>4])
+		b.WriteByte(hexUpper[c&15])
+	}
+	return b.String()
+}
+
+// jsSplit is String.prototype.split with a string separator.
+func jsSplit(s, sep string) []string {
+	if sep == "" {
+		u := utf16Units(s)
+		out := make([]string, len(u))
+		for i := range u {
+			out[i] = string(utf16.Decode(u[i : i+1]))
+		}
+		return out
+	}
+	return strings.Split(s, sep)
+}
+
+func jsReplaceAll(s, pattern, repl string) string {
+	return strings.Join(jsSplit(s, pattern), repl)
+}
+
+func replaceLast(s, pattern, repl string) string {
+	i := strings.LastIndex(s, pattern)
+	if i < 0 {
+		return s
+	}
+	return s[:i] + repl + s[i+len(pattern):]
+}
+
+// stripChars is LiquidJS's strip/lstrip/rstrip: white space, or the given
+// characters (as UTF-16 units).
+func stripChars(s string, chars any, left, right bool) string {
+	if chars == nil || chars == false || chars == "" || chars == 0.0 {
+		switch {
+		case left && right:
+			return jsTrim(s)
+		case left:
+			return jsTrimLeft(s)
+		default:
+			return jsTrimRight(s)
+		}
+	}
+	set := map[uint16]bool{}
+	for _, c := range utf16Units(stringify(chars)) {
+		set[c] = true
+	}
+	u := utf16Units(s)
+	i, j := 0, len(u)
+	if left {
+		for i < j && set[u[i]] {
+			i++
+		}
+	}
+	if right {
+		for j > i && set[u[j-1]] {
+			j--
+		}
+	}
+	return fromUTF16(u[i:j])
+}
+
+// jsSplitSpaces is str.split(/\s+/).
+func jsSplitSpaces(s string) []string {
+	return rJSSpaces.Split(s, -1)
+}
+
+// jsRelIndex clamps a relative index as Array.prototype.slice does.
+func jsRelIndex(i, n int) int {
+	if i < 0 {
+		i += n
+		if i < 0 {
+			return 0
+		}
+		return i
+	}
+	if i > n {
+		return n
+	}
+	return i
+}
+
+// toArray is LiquidJS's toArray.
+func toArray(v any) []any {
+	switch x := v.(type) {
+	case []any:
+		return x
+	case nil, NullValue:
+		return nil
+	case string:
+		if x == "" {
+			return nil
+		}
+		return []any{x}
+	case *Object:
+		out := make([]any, 0, x.Size())
+		for i := 0; i < x.Len(); i++ {
+			out = append(out, x.Index(i))
+		}
+		return out
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = rv.Index(i).Interface()
+		}
+		return out
+	}
+	return []any{v}
+}
+
+// jsString is String(v) as Array.prototype.join applies it to elements.
+func jsString(v any) string {
+	switch x := v.(type) {
+	case nil, NullValue:
+		return ""
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = jsString(e)
+		}
+		return strings.Join(parts, ",")
+	}
+	return stringify(v)
+}
+
+// stripHTML is LiquidJS's strip_html: <script>, <style> and comment blocks
+// go whole, any other <...> goes; an unclosed opener ends the stripping.
+func stripHTML(str string) string {
+	blocks := [][2]string{{"<script", "</script>"}, {"<style", "</style>"}, {"<!--", "-->"}, {"<", ">"}}
+	dead := map[string]bool{}
+	var out strings.Builder
+	i := 0
+	for i < len(str) {
+		lt := strings.IndexByte(str[i:], '<')
+		if lt < 0 {
+			out.WriteString(str[i:])
+			return out.String()
+		}
+		lt += i
+		out.WriteString(str[i:lt])
+		i = lt
+		for _, bl := range blocks {
+			if dead[bl[0]] || !strings.HasPrefix(str[lt:], bl[0]) {
+				continue
+			}
+			if e := strings.Index(str[lt+len(bl[0]):], bl[1]); e >= 0 {
+				i = lt + len(bl[0]) + e + len(bl[1])
+				break
+			}
+			dead[bl[0]] = true
+		}
+		if i == lt {
+			out.WriteString(str[lt:])
+			return out.String()
+		}
+	}
+	return out.String()
+}
+
+// jsUpper and jsLower are toUpperCase/toLowerCase: Unicode's full case
+// mappings (ß is SS), which strings.ToUpper lacks.
+func jsUpper(s string) string {
+	if isASCII(s) {
+		return strings.ToUpper(s)
+	}
+	return cases.Upper(language.Und).String(s)
+}
+
+func jsLower(s string) string {
+	if isASCII(s) {
+		return strings.ToLower(s)
+	}
+	return cases.Lower(language.Und).String(s)
+}
+
+// getProperty reads a dotted property path as LiquidJS's _getFromScope.
+func getProperty(v any, path string) any {
+	for _, key := range strings.Split(path, ".") {
+		switch x := v.(type) {
+		case *Object:
+			val, ok := x.Get(key)
+			if !ok {
+				if key == "size" {
+					return x.Size()
+				}
+				return nil
+			}
+			v = val
+		case NullValue:
+			return Null
+		case map[string]any:
+			v = x[key]
+		case []any:
+			switch key {
+			case "size":
+				v = len(x)
+			case "first":
+				v = arg(x, 0)
+			case "last":
+				if len(x) == 0 {
+					return nil
+				}
+				v = x[len(x)-1]
+			default:
+				return nil
+			}
+		case string:
+			if key == "size" {
+				v = jsLength(x)
+			} else {
+				return nil
+			}
+		default:
+			return nil
+		}
+	}
+	return v
+}

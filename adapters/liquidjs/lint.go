@@ -1,0 +1,420 @@
+package liquidjs
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Diagnostic is one finding of Lint.
+type Diagnostic struct {
+	Line, Col int    // 1-based; Col counts characters
+	Severity  string // "error" or "warning"
+	Msg       string
+}
+
+func (d Diagnostic) String() string {
+	return fmt.Sprintf("%d:%d: %s: %s", d.Line, d.Col, d.Severity, d.Msg)
+}
+
+// Severities.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+)
+
+// KumaVariables are the names Kuma's renderTemplate binds.
+var KumaVariables = []string{"status", "name", "hostnameOrURL", "msg", "monitorJSON", "heartbeatJSON", "STATUS", "NAME", "HOSTNAME_OR_URL"}
+
+// Lint checks a template: parse errors (errors, with line and column), and
+// warnings for variables whose top-level name is neither in known nor
+// defined by the template, for filters LiquidJS does not define (they pass
+// their input through silently), and for Kuma's trap of comparing status
+// (or STATUS) with 1 or 0: in Kuma status is "✅ Up" or "🔴 Down", so such a
+// test is never what it seems; heartbeatJSON.status == 1 is. Only parse
+// errors are errors. Diagnostics are sorted by position.
+func Lint(name, source string, known []string) []Diagnostic {
+	var diags []Diagnostic
+	if _, err := lintEngine.Parse(name, source); err != nil {
+		d := Diagnostic{Line: 1, Col: 1, Severity: SeverityError, Msg: err.Error()}
+		if pe, ok := err.(*ParseError); ok {
+			d.Msg = pe.Msg
+			if pe.Line > 0 {
+				d.Line = pe.Line
+			}
+			if pe.Col > 0 {
+				d.Col = pe.Col
+			}
+		}
+		diags = append(diags, d)
+	}
+	l := &linter{src: source, defined: map[string]bool{}, filters: map[string]bool{}, unsupported: map[string]bool{}}
+	for _, f := range UnsupportedFilters {
+		l.unsupported[f] = true
+	}
+	for _, k := range known {
+		l.defined[k] = true
+	}
+	for _, k := range []string{"forloop", "tablerowloop", "blank", "empty", "nil", "null", "true", "false"} {
+		l.defined[k] = true
+	}
+	for _, f := range StandardFilters {
+		l.filters[f] = true
+	}
+	l.scan()
+	// Definitions anywhere count (a loop may use a name assigned later).
+	reported := map[string]bool{}
+	for _, u := range l.uses {
+		if l.defined[u.name] || reported[u.name] {
+			continue
+		}
+		reported[u.name] = true
+		diags = append(diags, Diagnostic{Line: u.line, Col: u.col, Severity: SeverityWarning,
+			Msg: fmt.Sprintf("unknown variable %q (renders empty)", u.name)})
+	}
+	diags = append(diags, l.diags...)
+	sort.SliceStable(diags, func(i, j int) bool {
+		if diags[i].Line != diags[j].Line {
+			return diags[i].Line < diags[j].Line
+		}
+		return diags[i].Col < diags[j].Col
+	})
+	return diags
+}
+
+var lintEngine = New(Options{Location: time.UTC})
+
+type use struct {
+	name      string
+	line, col int
+}
+
+type linter struct {
+	src     string
+	defined map[string]bool
+	filters map[string]bool
+	// unsupported are LiquidJS filters this engine passes through.
+	unsupported map[string]bool
+	uses        []use
+	diags       []Diagnostic
+	caseSub     []string // subjects of open case tags
+}
+
+// pos converts a byte offset of src to line and column.
+func (l *linter) pos(off int) (int, int) {
+	if off > len(l.src) {
+		off = len(l.src)
+	}
+	line := 1 + strings.Count(l.src[:off], "\n")
+	start := strings.LastIndexByte(l.src[:off], '\n') + 1
+	return line, utf8.RuneCountInString(l.src[start:off]) + 1
+}
+
+func (l *linter) warn(off int, format string, a ...any) {
+	line, col := l.pos(off)
+	l.diags = append(l.diags, Diagnostic{Line: line, Col: col, Severity: SeverityWarning, Msg: fmt.Sprintf(format, a...)})
+}
+
+func (l *linter) scan() {
+	src := l.src
+	i := 0
+	for i < len(src) {
+		j := strings.Index(src[i:], "{")
+		if j < 0 {
+			return
+		}
+		start := i + j
+		if start+1 >= len(src) {
+			return
+		}
+		switch src[start+1] {
+		case '{':
+			end := strings.Index(src[start+2:], "}}")
+			if end < 0 {
+				return
+			}
+			inner, off := trimDelims(src[start+2:start+2+end], start+2)
+			l.expr(inner, off)
+			i = start + 2 + end + 2
+		case '%':
+			end := strings.Index(src[start+2:], "%}")
+			if end < 0 {
+				return
+			}
+			inner, off := trimDelims(src[start+2:start+2+end], start+2)
+			stop := start + 2 + end + 2
+			name, args, argOff := splitWord(inner, off)
+			switch name {
+			case "raw", "comment":
+				stop = l.skipBlock(stop, "end"+name)
+			default:
+				l.tag(name, args, argOff)
+			}
+			i = stop
+		default:
+			i = start + 1
+		}
+	}
+}
+
+func trimDelims(s string, off int) (string, int) {
+	if strings.HasPrefix(s, "-") {
+		s, off = s[1:], off+1
+	}
+	s = strings.TrimSuffix(s, "-")
+	return s, off
+}
+
+// splitWord returns the first word of s (a tag name, or "#"), the rest, and
+// the rest's offset.
+func splitWord(s string, off int) (string, string, int) {
+	n := 0
+	for n < len(s) && isSpaceByte(s[n]) {
+		n++
+	}
+	if n < len(s) && s[n] == '#' {
+		return "#", s[n+1:], off + n + 1
+	}
+	m := n
+	for m < len(s) && isWordByte(s[m]) {
+		m++
+	}
+	return s[n:m], s[m:], off + m
+}
+
+func (l *linter) skipBlock(from int, endName string) int {
+	i := from
+	for {
+		j := strings.Index(l.src[i:], "{%")
+		if j < 0 {
+			return len(l.src)
+		}
+		start := i + j
+		end := strings.Index(l.src[start+2:], "%}")
+		if end < 0 {
+			return len(l.src)
+		}
+		inner, off := trimDelims(l.src[start+2:start+2+end], start+2)
+		if name, _, _ := splitWord(inner, off); name == endName {
+			return start + 2 + end + 2
+		}
+		i = start + 2
+	}
+}
+
+func (l *linter) tag(name, args string, off int) {
+	switch name {
+	case "liquid":
+		// One tag per line.
+		lineOff := off
+		for _, line := range strings.SplitAfter(args, "\n") {
+			n, a, aOff := splitWord(line, lineOff)
+			if n == "echo" {
+				l.expr(a, aOff)
+			} else if n != "" && n != "#" {
+				l.tag(n, a, aOff)
+			}
+			lineOff += len(line)
+		}
+	case "echo":
+		l.expr(args, off)
+	case "if", "elsif", "unless":
+		l.expr(args, off)
+		l.statusTrap(args, off)
+	case "case":
+		l.expr(args, off)
+		l.caseSub = append(l.caseSub, strings.TrimSpace(args))
+	case "endcase":
+		if len(l.caseSub) > 0 {
+			l.caseSub = l.caseSub[:len(l.caseSub)-1]
+		}
+	case "when":
+		l.expr(args, off)
+		if len(l.caseSub) > 0 {
+			if s := l.caseSub[len(l.caseSub)-1]; s == "status" || s == "STATUS" {
+				for _, v := range strings.FieldsFunc(args, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+					if v == "or" {
+						continue
+					}
+					if want, ok := trapLiteral(v); ok {
+						l.warn(off, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: this branch never runs; test heartbeatJSON.status == %s instead", s, v, want)
+						break
+					}
+				}
+			}
+		}
+	case "assign":
+		lhs, rhs, ok := strings.Cut(args, "=")
+		if v := strings.TrimSpace(lhs); v != "" {
+			l.defined[strings.SplitN(v, ".", 2)[0]] = true
+		}
+		if ok {
+			l.expr(rhs, off+len(lhs)+1)
+		}
+	case "capture", "increment", "decrement":
+		if v := strings.TrimSpace(args); v != "" {
+			l.defined[strings.Fields(v)[0]] = true
+		}
+	case "for", "tablerow":
+		v, rest, ok := cutWord(args, "in")
+		if vs := strings.TrimSpace(v); vs != "" {
+			l.defined[vs] = true
+		}
+		if ok {
+			l.expr(rest, off+len(args)-len(rest))
+		}
+	case "cycle":
+		l.expr(args, off)
+	}
+}
+
+func cutWord(s, w string) (string, string, bool) {
+	pos := -1
+	scanTop(s, func(i int) bool {
+		if isWordAt(s, i, w) {
+			pos = i
+			return false
+		}
+		return true
+	})
+	if pos < 0 {
+		return s, "", false
+	}
+	return s[:pos], s[pos+len(w):], true
+}
+
+var exprKeywords = map[string]bool{
+	"and": true, "or": true, "contains": true, "not": true, "in": true, "reversed": true,
+	"true": true, "false": true, "nil": true, "null": true, "empty": true, "blank": true,
+}
+
+// expr records variable uses and filter names of an expression at off.
+func (l *linter) expr(s string, off int) {
+	afterPipe := false
+	prevDot := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\'':
+			j := strings.IndexByte(s[i+1:], c)
+			if j < 0 {
+				return
+			}
+			i += j + 2
+			prevDot = false
+			continue
+		case c == '|':
+			afterPipe = true
+			i++
+			continue
+		case c == '.':
+			prevDot = true
+			i++
+			continue
+		case c >= '0' && c <= '9':
+			for i < len(s) && (isWordByte(s[i]) || s[i] == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9') {
+				i++
+			}
+			prevDot = false
+			continue
+		case isWordByte(c):
+			j := i
+			for j < len(s) && (isWordByte(s[j]) || s[j] == '-' || s[j] == '?') {
+				j++
+			}
+			word := s[i:j]
+			k := j
+			for k < len(s) && isSpaceByte(s[k]) {
+				k++
+			}
+			isKeywordArg := k < len(s) && s[k] == ':'
+			switch {
+			case afterPipe:
+				switch {
+				case !l.filters[word]:
+					l.warn(off+i, "unknown filter %q: LiquidJS passes the value through unchanged", word)
+				case l.unsupported[word]:
+					l.warn(off+i, "filter %q is not implemented by matrix-notify: it passes the value through unchanged", word)
+				}
+				afterPipe = false
+			case prevDot || isKeywordArg || exprKeywords[word]:
+			default:
+				line, col := l.pos(off + i)
+				l.uses = append(l.uses, use{word, line, col})
+			}
+			prevDot = false
+			i = j
+			continue
+		case isSpaceByte(c):
+			i++
+			continue
+		}
+		prevDot = false
+		i++
+	}
+}
+
+// trapLiteral reports whether v is 1, 0, '1', '0', "1" or "0", and the
+// heartbeatJSON.status number to suggest.
+func trapLiteral(v string) (string, bool) {
+	switch strings.TrimSpace(v) {
+	case "1", "'1'", `"1"`:
+		return "1", true
+	case "0", "'0'", `"0"`:
+		return "0", true
+	}
+	return "", false
+}
+
+// statusTrap warns about status == '1' and friends in a condition.
+func (l *linter) statusTrap(args string, off int) {
+	var segs []string
+	var offs []int
+	last := 0
+	scanTop(args, func(i int) bool {
+		for _, w := range []string{"and", "or"} {
+			if isWordAt(args, i, w) {
+				segs, offs = append(segs, args[last:i]), append(offs, last)
+				last = i + len(w)
+			}
+		}
+		return true
+	})
+	segs, offs = append(segs, args[last:]), append(offs, last)
+	for k, seg := range segs {
+		pos, op := -1, ""
+		scanTop(seg, func(i int) bool {
+			for _, o := range []string{"==", "!=", "<>"} {
+				if strings.HasPrefix(seg[i:], o) {
+					pos, op = i, o
+					return false
+				}
+			}
+			return true
+		})
+		if pos < 0 {
+			continue
+		}
+		left, right := strings.TrimSpace(seg[:pos]), strings.TrimSpace(seg[pos+len(op):])
+		subject, lit := left, right
+		if right == "status" || right == "STATUS" {
+			subject, lit = right, left
+		}
+		if subject != "status" && subject != "STATUS" {
+			continue
+		}
+		want, ok := trapLiteral(lit)
+		if !ok {
+			continue
+		}
+		suggest := "heartbeatJSON.status == " + want
+		if op != "==" {
+			suggest = "heartbeatJSON.status != " + want
+		}
+		at := off + offs[k] + strings.Index(seg, subject)
+		l.warn(at, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: `%s %s %s` is always %v; use %s",
+			subject, lit, subject, op, lit, op != "==", suggest)
+	}
+}

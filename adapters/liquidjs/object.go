@@ -1,0 +1,325 @@
+package liquidjs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/osteele/liquid/values"
+)
+
+// Object is a JSON object that keeps its keys in document order, as a
+// JavaScript object does. It is what DecodeJSON makes of a JSON object, and
+// how Kuma's monitorJSON and heartbeatJSON reach templates: osteele/liquid
+// sees it as a values.Value, so property access ({{ heartbeatJSON.status }},
+// {{ monitorJSON.tags[0].name }}, obj["key"]), `size`, `for` loops (over
+// [key, value] pairs, as LiquidJS) and comparisons work, while the `json`
+// filter receives the Object itself and writes its keys in order.
+//
+// An Object is not safe for concurrent modification; templates only read it,
+// so one Object may be rendered from many goroutines.
+type Object struct {
+	keys []string
+	vals map[string]any
+}
+
+// NewObject returns an empty Object.
+func NewObject() *Object { return &Object{vals: map[string]any{}} }
+
+// Set sets key to v; a new key goes last, an existing key keeps its place.
+func (o *Object) Set(key string, v any) {
+	if o.vals == nil {
+		o.vals = map[string]any{}
+	}
+	if _, ok := o.vals[key]; !ok {
+		o.keys = append(o.keys, key)
+	}
+	o.vals[key] = v
+}
+
+// Get returns the value of key and whether it is present.
+func (o *Object) Get(key string) (any, bool) {
+	if o == nil {
+		return nil, false
+	}
+	v, ok := o.vals[key]
+	return v, ok
+}
+
+// Keys returns the keys in order. The caller must not modify the slice.
+func (o *Object) Keys() []string {
+	if o == nil {
+		return nil
+	}
+	return o.keys
+}
+
+// Size is the number of keys.
+func (o *Object) Size() int {
+	if o == nil {
+		return 0
+	}
+	return len(o.keys)
+}
+
+// String is how LiquidJS prints an object: {{ monitorJSON }} is "[object Object]".
+func (o Object) String() string { return "[object Object]" }
+
+// MarshalJSON writes the object with its keys in order, as JSON.stringify.
+func (o *Object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	if err := writeJSON(&b, o, "", "", 0); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Map returns the object as a plain map (nested objects stay *Object).
+func (o *Object) Map() map[string]any {
+	m := make(map[string]any, o.Size())
+	for _, k := range o.Keys() {
+		m[k] = o.vals[k]
+	}
+	return m
+}
+
+// --- values.Value: how osteele/liquid evaluates an Object -----------------
+
+var _ values.Value = (*Object)(nil)
+
+// Interface returns the Object itself, so that filters receive it whole.
+func (o *Object) Interface() any { return o }
+
+// Int is what osteele asks of a loop bound or index; an object is not one.
+func (o *Object) Int() int { return 0 }
+
+// Equal is JavaScript's identity of objects.
+func (o *Object) Equal(v values.Value) bool {
+	other, ok := v.Interface().(*Object)
+	return ok && other == o
+}
+
+// Less is false: LiquidJS compares objects as NaN.
+func (o *Object) Less(values.Value) bool { return false }
+
+// Contains reports whether the object has the key (LiquidJS: `obj contains "k"`
+// is false for plain objects, which have no indexOf; osteele's maps test the
+// key; we follow LiquidJS).
+func (o *Object) Contains(values.Value) bool { return false }
+
+// IndexValue is obj[key]; a number key is its JavaScript string form.
+func (o *Object) IndexValue(k values.Value) values.Value {
+	if v, ok := o.Get(propertyKey(k.Interface())); ok {
+		return values.ValueOf(v)
+	}
+	return values.ValueOf(nil)
+}
+
+// PropertyValue is obj.key, with LiquidJS's size/first/last fallbacks.
+func (o *Object) PropertyValue(k values.Value) values.Value {
+	key := propertyKey(k.Interface())
+	if v, ok := o.Get(key); ok {
+		return values.ValueOf(v)
+	}
+	if key == "size" {
+		return values.ValueOf(o.Size())
+	}
+	return values.ValueOf(nil)
+}
+
+// Test is JavaScript truthiness of an object: always true.
+func (o *Object) Test() bool { return true }
+
+// Len and Index make an Object iterable by osteele's for tag: LiquidJS
+// iterates an object as its [key, value] pairs in key order.
+func (o *Object) Len() int { return o.Size() }
+
+// Index returns the i-th [key, value] pair.
+func (o *Object) Index(i int) any {
+	k := o.keys[i]
+	return []any{k, o.vals[k]}
+}
+
+func propertyKey(k any) string {
+	switch k := k.(type) {
+	case string:
+		return k
+	case nil:
+		return "undefined"
+	default:
+		return stringify(k)
+	}
+}
+
+// --- decoding --------------------------------------------------------------
+
+// DecodeJSON decodes one JSON value as JavaScript's JSON.parse would for a
+// template: objects become *Object with their keys in document order (a
+// repeated key keeps its first place and its last value, as in JS), arrays
+// []any, numbers float64, strings, booleans, and null Null.
+func DecodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	v, err := decodeValue(dec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("liquidjs: trailing data after JSON value")
+	}
+	return v, nil
+}
+
+const maxJSONDepth = 10000
+
+func decodeValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > maxJSONDepth {
+		return nil, errors.New("liquidjs: JSON nested too deeply")
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			o := NewObject()
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				key, ok := kt.(string)
+				if !ok {
+					return nil, fmt.Errorf("liquidjs: bad object key %v", kt)
+				}
+				v, err := decodeValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				o.Set(key, v)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			return o, nil
+		case '[':
+			arr := []any{}
+			for dec.More() {
+				v, err := decodeValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			return arr, nil
+		}
+		return nil, fmt.Errorf("liquidjs: unexpected %v", t)
+	case nil:
+		return Null, nil
+	default:
+		return t, nil // float64, string, bool
+	}
+}
+
+// DecodeContext decodes a JSON object into a template context: the top-level
+// keys become the map's keys, nested values are as DecodeJSON makes them.
+func DecodeContext(data []byte) (map[string]any, error) {
+	v, err := DecodeJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	o, ok := v.(*Object)
+	if !ok {
+		return nil, errors.New("liquidjs: a template context must be a JSON object")
+	}
+	return o.Map(), nil
+}
+
+// jsNumber formats a float64 as JavaScript's Number.prototype.toString.
+func jsNumber(f float64) string {
+	switch {
+	case f != f:
+		return "NaN"
+	case f > 1.7976931348623157e308:
+		return "Infinity"
+	case f < -1.7976931348623157e308:
+		return "-Infinity"
+	case f == 0:
+		return "0"
+	}
+	abs := f
+	if abs < 0 {
+		abs = -abs
+	}
+	if abs >= 1e21 || abs < 1e-6 {
+		s := strconv.FormatFloat(f, 'e', -1, 64)
+		// Go writes 1e+21 and 1e-07; JavaScript 1e+21 and 1e-7.
+		if i := bytes.IndexByte([]byte(s), 'e'); i >= 0 {
+			mant, exp := s[:i], s[i+1:]
+			sign := exp[0]
+			digits := exp[1:]
+			for len(digits) > 1 && digits[0] == '0' {
+				digits = digits[1:]
+			}
+			return mant + "e" + string(sign) + digits
+		}
+		return s
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// NullValue is JSON's null as a template sees it. LiquidJS tells null (a
+// JSON null: heartbeatJSON of a test notification, heartbeatJSON.ping of a
+// DOWN beat) from undefined (a missing variable or key): `null < 100` is
+// true and `undefined < 100` false, `{{ null | json }}` is "null" and
+// `{{ undefined | json }}` is "". DecodeJSON returns Null for null; a Go nil in
+// a context is undefined. Both print as "" and are falsy.
+type NullValue struct{}
+
+// Null is the JSON null.
+var Null = NullValue{}
+
+var _ values.Value = Null
+
+// String prints nothing.
+func (NullValue) String() string { return "" }
+
+// MarshalJSON is "null".
+func (NullValue) MarshalJSON() ([]byte, error) { return []byte("null"), nil }
+
+// Interface returns Null itself, so that filters see null, not undefined.
+func (NullValue) Interface() any { return Null }
+
+// Int is 0.
+func (NullValue) Int() int { return 0 }
+
+// Equal: null equals null and undefined (LiquidJS's nil literal is a
+// NullDrop, equal to both).
+func (NullValue) Equal(v values.Value) bool {
+	x := v.Interface()
+	return x == nil || x == Null
+}
+
+// Less is false.
+func (NullValue) Less(values.Value) bool { return false }
+
+// Contains is false.
+func (NullValue) Contains(values.Value) bool { return false }
+
+// IndexValue is null: LiquidJS reads any property of null as null.
+func (NullValue) IndexValue(values.Value) values.Value { return Null }
+
+// PropertyValue is null, as IndexValue.
+func (NullValue) PropertyValue(values.Value) values.Value { return Null }
+
+// Test is false: null is falsy.
+func (NullValue) Test() bool { return false }
+
+func isNil(v any) bool { return v == nil || v == Null }

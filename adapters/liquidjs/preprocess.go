@@ -1,0 +1,234 @@
+package liquidjs
+
+import (
+	"strings"
+)
+
+// preprocess rewrites the LiquidJS syntax osteele/liquid v1.9.2 lacks into
+// syntax it has, before parsing, keeping line numbers (and, except inside
+// {% liquid %}, columns):
+//
+//	{% echo expr %}      -> {{      expr }}   (same length)
+//	{% # a comment %}    -> {{ nil         }} (same length, renders nothing)
+//	{% liquid            -> one {% tag %} or {{ expr }} per line, the line
+//	   assign x = 1         breaks kept inside the delimiters so that they
+//	   echo x %}            print nothing
+//
+// {% raw %} bodies are left alone.
+func preprocess(src string) string {
+	if !strings.Contains(src, "{%") {
+		return src
+	}
+	var b strings.Builder
+	b.Grow(len(src) + 16)
+	i := 0
+	for i < len(src) {
+		j := strings.Index(src[i:], "{%")
+		k := strings.Index(src[i:], "{{")
+		if j < 0 {
+			b.WriteString(src[i:])
+			break
+		}
+		if k >= 0 && k < j {
+			// Copy an output verbatim: a "{%" inside a string there is text.
+			end := strings.Index(src[i+k+2:], "}}")
+			if end >= 0 {
+				stop := i + k + 2 + end + 2
+				b.WriteString(src[i:stop])
+				i = stop
+				continue
+			}
+		}
+		start := i + j
+		b.WriteString(src[i:start])
+		endRel := strings.Index(src[start+2:], "%}")
+		if endRel < 0 {
+			b.WriteString(src[start:])
+			break
+		}
+		end := start + 2 + endRel + 2 // after "%}"
+		tag := src[start:end]
+		name, _ := tagName(tag)
+		switch name {
+		case "raw":
+			// Copy through the matching {% endraw %}.
+			stop := findEndRaw(src, end)
+			b.WriteString(src[start:stop])
+			i = stop
+			continue
+		case "echo":
+			b.WriteString(rewriteEcho(tag))
+		case "#":
+			b.WriteString(rewriteComment(tag))
+		case "liquid":
+			b.WriteString(rewriteLiquid(tag))
+		default:
+			b.WriteString(rewriteTag(tag))
+		}
+		i = end
+	}
+	return b.String()
+}
+
+// tagParts splits "{%- name args -%}" into its pieces.
+type tagParts struct {
+	trimL, trimR bool
+	lead         string // white space before the name
+	name         string
+	args         string // everything between the name and the closing trim/delimiter
+}
+
+func splitTag(tag string) (tagParts, bool) {
+	var p tagParts
+	inner := tag[2 : len(tag)-2]
+	if strings.HasPrefix(inner, "-") {
+		p.trimL = true
+		inner = inner[1:]
+	}
+	if strings.HasSuffix(inner, "-") {
+		p.trimR = true
+		inner = inner[:len(inner)-1]
+	}
+	n := 0
+	for n < len(inner) && isSpaceByte(inner[n]) {
+		n++
+	}
+	p.lead = inner[:n]
+	rest := inner[n:]
+	if strings.HasPrefix(rest, "#") {
+		p.name, p.args = "#", rest[1:]
+		return p, true
+	}
+	m := 0
+	for m < len(rest) && isWordByte(rest[m]) {
+		m++
+	}
+	if m == 0 {
+		return p, false
+	}
+	p.name, p.args = rest[:m], rest[m:]
+	return p, true
+}
+
+func tagName(tag string) (string, bool) {
+	p, ok := splitTag(tag)
+	return p.name, ok
+}
+
+func isSpaceByte(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func trimMarks(p tagParts) (string, string) {
+	l, r := "", ""
+	if p.trimL {
+		l = "-"
+	}
+	if p.trimR {
+		r = "-"
+	}
+	return l, r
+}
+
+func rewriteEcho(tag string) string {
+	p, _ := splitTag(tag)
+	l, r := trimMarks(p)
+	if strings.TrimSpace(p.args) == "" {
+		return "{{" + l + p.lead + "nil " + p.args + r + "}}"
+	}
+	return "{{" + l + p.lead + "    " + p.args + r + "}}"
+}
+
+func rewriteComment(tag string) string {
+	p, _ := splitTag(tag)
+	l, r := trimMarks(p)
+	// Keep the line breaks, blank the rest.
+	body := p.lead + " " + p.args
+	var b strings.Builder
+	b.WriteString("{{" + l + " nil")
+	for i := 4; i < len(body); i++ {
+		if body[i] == '\n' {
+			b.WriteByte('\n')
+		} else if body[i] < 0x80 || body[i] >= 0xc0 {
+			b.WriteByte(' ')
+		}
+	}
+	b.WriteString(" " + r + "}}")
+	return b.String()
+}
+
+func rewriteLiquid(tag string) string {
+	p, _ := splitTag(tag)
+	l, r := trimMarks(p)
+	lines := strings.Split(p.args, "\n")
+	var tags []string // each without its closing delimiter
+	var closers []string
+	pending := strings.Count(p.lead, "\n")
+	for idx, line := range lines {
+		if idx > 0 {
+			pending++
+		}
+		s := strings.TrimSpace(line)
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		nl := strings.Repeat("\n", pending)
+		pending = 0
+		word := s
+		if i := strings.IndexAny(s, " \t"); i >= 0 {
+			word = s[:i]
+		}
+		if word == "echo" {
+			expr := strings.TrimSpace(strings.TrimPrefix(s, "echo"))
+			if expr == "" {
+				expr = "nil"
+			}
+			tags = append(tags, "{{"+nl+" "+expr+" ")
+			closers = append(closers, "}}")
+		} else {
+			t := rewriteTag("{% " + s + " %}")
+			tags = append(tags, "{%"+nl+t[2:len(t)-2])
+			closers = append(closers, "%}")
+		}
+	}
+	nl := strings.Repeat("\n", pending)
+	if len(tags) == 0 {
+		return "{%" + l + " comment %}" + nl + "{% endcomment " + r + "%}"
+	}
+	var b strings.Builder
+	for i, t := range tags {
+		if i == 0 && l != "" {
+			t = t[:2] + l + t[2:]
+		}
+		b.WriteString(t)
+		if i == len(tags)-1 {
+			b.WriteString(nl + r)
+		}
+		b.WriteString(closers[i])
+	}
+	return b.String()
+}
+
+func findEndRaw(src string, from int) int {
+	i := from
+	for {
+		j := strings.Index(src[i:], "{%")
+		if j < 0 {
+			return len(src)
+		}
+		start := i + j
+		endRel := strings.Index(src[start+2:], "%}")
+		if endRel < 0 {
+			return len(src)
+		}
+		end := start + 2 + endRel + 2
+		if name, _ := tagName(src[start:end]); name == "endraw" {
+			return end
+		}
+		i = start + 2
+	}
+}

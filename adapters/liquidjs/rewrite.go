@@ -1,0 +1,210 @@
+package liquidjs
+
+import (
+	"strings"
+)
+
+// Rewrites of tag arguments that give osteele/liquid LiquidJS's semantics:
+//
+//   - in if/elsif/unless, every comparison `A op B` becomes
+//     `A | __liquidjs_cmp: "op", B`, evaluated with JavaScript's == / < / >
+//     and LiquidJS's blank, empty and nil; a bare operand `A` becomes
+//     `A | __liquidjs_truthy` (JSON null is falsy); a chain of and/or is grouped
+//     from the right (`a and b or c` is `a and (b or c)`), as LiquidJS
+//     evaluates it;
+//   - in for/tablerow, the collection goes through `| __liquidjs_enum`, which
+//     is LiquidJS's toEnumerable (nil iterates nothing, so {% else %} shows;
+//     a string is a one-element list).
+
+const (
+	cmpFilter    = "__liquidjs_cmp"
+	enumFilter   = "__liquidjs_enum"
+	truthyFilter = "__liquidjs_truthy"
+)
+
+// rewriteTag rewrites the arguments of tag (a whole "{% ... %}") if needed.
+func rewriteTag(tag string) string {
+	p, ok := splitTag(tag)
+	if !ok {
+		return tag
+	}
+	var args string
+	switch p.name {
+	case "if", "elsif", "unless":
+		args = rewriteCondition(p.args)
+	case "for", "tablerow":
+		args = rewriteLoop(p.args)
+	default:
+		return tag
+	}
+	if args == p.args {
+		return tag
+	}
+	l, r := trimMarks(p)
+	return "{%" + l + p.lead + p.name + args + r + "%}"
+}
+
+// scanTop calls f for each byte offset of s outside quotes and brackets.
+func scanTop(s string, f func(i int) bool) {
+	var quote byte
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+			continue
+		case c == '"' || c == '\'':
+			quote = c
+			continue
+		case c == '[' || c == '(':
+			depth++
+			continue
+		case c == ']' || c == ')':
+			if depth > 0 {
+				depth--
+			}
+			continue
+		}
+		if depth == 0 && !f(i) {
+			return
+		}
+	}
+}
+
+func isWordAt(s string, i int, w string) bool {
+	if !strings.HasPrefix(s[i:], w) {
+		return false
+	}
+	if i > 0 && !isSpaceByte(s[i-1]) {
+		return false
+	}
+	j := i + len(w)
+	return j == len(s) || isSpaceByte(s[j])
+}
+
+func rewriteCondition(args string) string {
+	// Split on top-level and/or.
+	var segs, ops []string
+	last := 0
+	scanTop(args, func(i int) bool {
+		for _, w := range []string{"and", "or"} {
+			if isWordAt(args, i, w) {
+				segs = append(segs, args[last:i])
+				ops = append(ops, w)
+				last = i + len(w)
+			}
+		}
+		return true
+	})
+	segs = append(segs, args[last:])
+	changed := false
+	for i, s := range segs {
+		if r := rewriteComparison(s); r != s {
+			segs[i] = r
+			changed = true
+		}
+	}
+	if !changed && len(ops) < 2 {
+		return args
+	}
+	// Right-to-left grouping: s0 op0 (s1 op1 (s2 ...)).
+	var b strings.Builder
+	for i, s := range segs {
+		if i > 0 {
+			b.WriteString(ops[i-1])
+			if i < len(segs)-1 {
+				b.WriteString(" (")
+			}
+		}
+		b.WriteString(s)
+	}
+	if len(segs) > 2 {
+		b.WriteString(strings.Repeat(")", len(segs)-2))
+	}
+	return b.String()
+}
+
+var cmpOps = []string{"==", "!=", "<>", ">=", "<=", ">", "<"}
+
+func rewriteComparison(seg string) string {
+	pos, op := -1, ""
+	scanTop(seg, func(i int) bool {
+		for _, o := range cmpOps {
+			if strings.HasPrefix(seg[i:], o) {
+				pos, op = i, o
+				return false
+			}
+		}
+		return true
+	})
+	if pos < 0 {
+		// A bare operand: LiquidJS's truthiness (null is falsy), which
+		// osteele's if tag (nil and false only) lacks.
+		t := strings.TrimSpace(seg)
+		if t == "" || strings.Contains(t, "|") || hasTopWord(t, "contains") {
+			return seg
+		}
+		return " " + t + " | " + truthyFilter + " "
+	}
+	left := strings.TrimSpace(seg[:pos])
+	right := strings.TrimSpace(seg[pos+len(op):])
+	if left == "" || right == "" || strings.Contains(left, "|") || strings.Contains(right, "|") {
+		return seg
+	}
+	if op == "<>" {
+		op = "!="
+	}
+	return " " + left + " | " + cmpFilter + ": \"" + op + "\", " + right + " "
+}
+
+func rewriteLoop(args string) string {
+	// "var in EXPR modifiers..."
+	in := -1
+	scanTop(args, func(i int) bool {
+		if isWordAt(args, i, "in") {
+			in = i
+			return false
+		}
+		return true
+	})
+	if in < 0 {
+		return args
+	}
+	rest := args[in+2:]
+	end := len(rest)
+	first := 0
+	for first < len(rest) && isSpaceByte(rest[first]) {
+		first++
+	}
+	scanTop(rest, func(i int) bool {
+		if i > first && isSpaceByte(rest[i-1]) {
+			for _, m := range []string{"limit", "offset", "cols", "reversed"} {
+				if strings.HasPrefix(rest[i:], m) {
+					end = i
+					return false
+				}
+			}
+		}
+		return true
+	})
+	expr := strings.TrimRight(rest[:end], " \t\r\n")
+	if strings.TrimSpace(expr) == "" {
+		return args
+	}
+	return args[:in+2] + expr + " | " + enumFilter + " " + rest[end:]
+}
+
+func hasTopWord(s, w string) bool {
+	found := false
+	scanTop(s, func(i int) bool {
+		if isWordAt(s, i, w) {
+			found = true
+			return false
+		}
+		return true
+	})
+	return found
+}
