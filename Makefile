@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/matrix-notify
 LDFLAGS := -s -w
 
-.PHONY: all build test unit race fuzz vet fmt demo fetch-netdata clean
+.PHONY: all build test fuzz vet fmt demo fetch-netdata liquidjs-deps clean
 
 all: build
 
@@ -12,10 +12,15 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./plugin
 
 # Everything: formatting, vet, the race-checked tests (the end-to-end ones
-# build and run the real binary), and a short run of every fuzz target.
-test: fetch-netdata vet fmt build
-	$(GO) test -race -count=1 ./...
+# build and run the real binary; the oracle ones run Debian's alarm-notify.sh
+# and npm's liquidjs), and a short run of every fuzz target.
+test: fetch-netdata liquidjs-deps vet fmt build
+	LIQUIDJS_ORACLE=required $(GO) test -race -count=1 ./...
 	$(MAKE) fuzz
+
+# LiquidJS at Kuma's pinned version, the reference renderer for templates.
+liquidjs-deps:
+	@[ -d scripts/liquidjs/node_modules/liquidjs ] || npm ci --prefix scripts/liquidjs --no-audit --no-fund
 
 fetch-netdata:
 	@bash scripts/fetch-netdata.sh

@@ -23,7 +23,29 @@ type fileConfig struct {
 		Concurrency     int      `toml:"concurrency"`
 		Timeout         duration `toml:"timeout"`
 	} `toml:"matrix"`
+	Kuma    templateConfig `toml:"kuma"`
+	Netdata templateConfig `toml:"netdata"`
+	Serve   struct {
+		Listen     string `toml:"listen"`
+		Secret     string `toml:"secret"`
+		SecretFile string `toml:"secret_file"`
+		MaxBody    int64  `toml:"max_body"`
+	} `toml:"serve"`
 	Timezone string `toml:"timezone"`
+
+	dir string // the file's directory: relative template files are found there
+}
+
+// templateConfig is a [kuma] or [netdata] section: Liquid templates for the
+// plain body and the HTML body, inline or from a file, and (kuma) rooms per
+// route of the webhook receiver.
+type templateConfig struct {
+	Template         string              `toml:"template"`
+	TemplateFile     string              `toml:"template_file"`
+	HTMLTemplate     string              `toml:"html_template"`
+	HTMLTemplateFile string              `toml:"html_template_file"`
+	Rooms            []string            `toml:"rooms"`
+	Routes           map[string][]string `toml:"routes"`
 }
 
 // duration reads "30s", "1m30s" from TOML.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -73,6 +74,11 @@ const usageText = `usage:
   matrix-notify test [ROLE] [flags]    send WARNING, CRITICAL and CLEAR test alarms
   matrix-notify custom-sender "ROOMS" [flags]
                                        from netdata's custom_sender(): fields from the environment
+  matrix-notify kuma [flags]           one Uptime Kuma webhook payload (JSON) on stdin
+  matrix-notify serve [--listen ADDR] [flags]
+                                       HTTP receiver for Kuma's Webhook notification
+  matrix-notify check-template FILE [--source kuma|netdata]
+                                       lint a Liquid template
   matrix-notify help
 
 flags (after the subcommand; in netdata exec mode use the environment):
@@ -102,6 +108,12 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = a.runTest(ctx, args)
 	case args[0] == "custom-sender":
 		err = a.runCustomSender(ctx, args[1:])
+	case args[0] == "kuma":
+		err = a.runKuma(ctx, args[1:])
+	case args[0] == "serve":
+		err = a.runServe(ctx, args[1:])
+	case args[0] == "check-template":
+		err = a.runCheckTemplate(args[1:])
 	default:
 		err = a.runExec(ctx, args)
 	}
@@ -131,7 +143,7 @@ func (a *app) exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitDelivered
-	case errors.Is(err, errNothingToSend):
+	case errors.Is(err, errNothingToSend), errors.Is(err, errTemplateHasErrors):
 		return exitNothing
 	case errors.Is(err, errNotDelivered):
 		return exitFailed
@@ -201,14 +213,15 @@ func (a *app) configPath(flagValue, fallback string) (string, bool) {
 }
 
 // finishSettings applies the TOML file, the environment and the flags over s.
-func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string) error {
+func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string) (*fileConfig, error) {
 	path, required := a.configPath(cf.config, fallbackConfig)
 	fc, err := loadFileConfig(path, required, a.log)
 	if err != nil {
-		return usageError{err}
+		return nil, usageError{err}
 	}
+	fc.dir = filepath.Dir(path)
 	if err := fc.apply(s); err != nil {
-		return usageError{err}
+		return nil, usageError{err}
 	}
 	applyEnv(s, a.getenv)
 	if cf.dryRun {
@@ -221,7 +234,7 @@ func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string)
 		s.Concurrency = cf.concurrency
 	}
 	a.logh.redact(s.AccessToken)
-	return nil
+	return fc, nil
 }
 
 // deliver sends (or, in a dry run, prints) n's messages and reports the

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"matrix-notify/adapters/liquidjs"
 	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
+	"matrix-notify/sender"
 )
 
 // netdataDirs are netdata's directories, with alarm-notify.sh's defaults.
@@ -76,15 +78,36 @@ func environ(a *app) [][2]string {
 
 // netdataSettings merges health_alarm_notify.conf, the TOML file, the
 // environment and the flags.
-func (a *app) netdataSettings(vars *healthconf.Vars, d netdataDirs, cf commonFlags) (settings, error) {
+func (a *app) netdataSettings(vars *healthconf.Vars, d netdataDirs, cf commonFlags) (settings, *fileConfig, error) {
 	s := a.baseSettings()
 	s.Homeserver = vars.Get("MATRIX_HOMESERVER")
 	s.AccessToken = vars.Get("MATRIX_ACCESSTOKEN")
 	a.logh.redact(s.AccessToken)
-	if err := a.finishSettings(&s, cf, filepath.Join(d.user, "matrix-notify.toml")); err != nil {
-		return s, err
+	fc, err := a.finishSettings(&s, cf, filepath.Join(d.user, "matrix-notify.toml"))
+	return s, fc, err
+}
+
+// netdataContent is the message: the [netdata] templates over netdata's
+// variables when configured, else the stock wording. A template that does
+// not parse is logged and the stock wording goes out: netdata runs us once
+// per alarm, and a broken template must not cost the alarm.
+func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields) sender.Content {
+	def := netdata.Content(f)
+	tc := fc.Netdata
+	if tc.Template == "" && tc.TemplateFile == "" && tc.HTMLTemplate == "" && tc.HTMLTemplateFile == "" {
+		return def
 	}
-	return s, nil
+	engine := liquidjs.New(liquidjs.Options{Location: s.Location, Now: a.now})
+	mt, err := loadTemplates(engine, "netdata", tc, fc.dir)
+	if err != nil {
+		a.log.Error(fmt.Sprintf("%v: sending the default message", err))
+		return def
+	}
+	vars := map[string]any{}
+	for k, v := range f.Map() {
+		vars[k] = v
+	}
+	return mt.content(vars, def, a.log)
 }
 
 // netdataEnv is what the derived fields depend on besides the alarm: netdata's
@@ -167,7 +190,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags
 	if err != nil {
 		return err
 	}
-	s, err := a.netdataSettings(vars, d, cf)
+	s, fc, err := a.netdataSettings(vars, d, cf)
 	if err != nil {
 		return err
 	}
@@ -191,7 +214,9 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags
 		return errNothingToSend
 	}
 	fields := netdata.Derive(alarm, a.netdataEnv(s, vars))
-	return a.deliver(ctx, s, netdata.Notification(alarm, fields, rooms))
+	n := netdata.Notification(alarm, fields, rooms)
+	n.Content = a.netdataContent(s, fc, fields)
+	return a.deliver(ctx, s, n)
 }
 
 // runCustomSender is called from netdata's custom_sender(): the recipients are
@@ -211,7 +236,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := a.netdataSettings(vars, d, cf)
+	s, fc, err := a.netdataSettings(vars, d, cf)
 	if err != nil {
 		return err
 	}
@@ -227,7 +252,9 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	if s.Homeserver == "" || s.AccessToken == "" {
 		return usagef("custom-sender: MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN must both be set (health_alarm_notify.conf, the TOML file, or the environment)")
 	}
-	return a.deliver(ctx, s, netdata.Notification(alarm, fields, rooms))
+	n := netdata.Notification(alarm, fields, rooms)
+	n.Content = a.netdataContent(s, fc, fields)
+	return a.deliver(ctx, s, n)
 }
 
 func dedupe(in []string) []string {

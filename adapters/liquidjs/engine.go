@@ -145,6 +145,13 @@ func newParseError(name, orig, src string, perr parser.Error) *ParseError {
 	}
 	pe.Msg = m[2]
 	if tok := m[3]; tok != "" {
+		if strings.Contains(tok, "__liquidjs_") {
+			// The tag as we rewrote it means nothing to the user: quote
+			// their own tag instead.
+			if o := originalTag(orig, pe.Line, tok); o != "" {
+				tok = o
+			}
+		}
 		pe.Col = columnOf(src, pe.Line, tok)
 		if pe.Col == 0 {
 			pe.Col = columnOf(orig, pe.Line, tok)
@@ -152,6 +159,34 @@ func newParseError(name, orig, src string, perr parser.Error) *ParseError {
 		pe.Msg += " in " + strconv.Quote(shorten(tok, 60))
 	}
 	return pe
+}
+
+var rTagKeyword = regexp.MustCompile(`^\{%-?\s*(\w+)`)
+
+// originalTag returns the first tag on line (1-based) of orig whose keyword
+// is the same as rewritten's ("{% if ... %}"), or "".
+func originalTag(orig string, line int, rewritten string) string {
+	m := rTagKeyword.FindStringSubmatch(rewritten)
+	lines := strings.Split(orig, "\n")
+	if m == nil || line < 1 || line > len(lines) {
+		return ""
+	}
+	text := lines[line-1]
+	for off := 0; off < len(text); {
+		i := strings.Index(text[off:], "{%")
+		if i < 0 {
+			return ""
+		}
+		start := off + i
+		if km := rTagKeyword.FindStringSubmatch(text[start:]); km != nil && km[1] == m[1] {
+			if end := strings.Index(text[start:], "%}"); end >= 0 {
+				return text[start : start+end+2]
+			}
+			return text[start:]
+		}
+		off = start + 2
+	}
+	return ""
 }
 
 // columnOf finds tok starting on line (1-based) and returns its 1-based

@@ -1,0 +1,20 @@
+package liquidjs
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestParseErrorQuotesTheUsersTag: an error in a tag we rewrite internally
+// must quote the template as written, not our rewrite.
+func TestParseErrorQuotesTheUsersTag(t *testing.T) {
+	e := New(Options{})
+	_, err := e.Parse("t", "{{ name }}\n{% if status == \"✅ Up\" %}up")
+	if err == nil {
+		t.Fatal("want a parse error")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "__liquidjs") || !strings.Contains(msg, `{% if status == \"✅ Up\" %}`) || !strings.HasPrefix(msg, "t:2:") {
+		t.Errorf("error = %q", msg)
+	}
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"matrix-notify/adapters/kuma"
+	"matrix-notify/adapters/liquidjs"
+	"matrix-notify/adapters/netdata"
+)
+
+// errTemplateHasErrors makes check-template exit 1.
+var errTemplateHasErrors = errors.New("template has errors")
+
+// contextKeys lists the top-level variables a source's templates can use.
+func contextKeys(source string) ([]string, error) {
+	var m map[string]any
+	switch source {
+	case "kuma":
+		m = kuma.Payload{}.Context()
+	case "netdata":
+		m = map[string]any{}
+		for k := range (netdata.Fields{}).Map() {
+			m[k] = nil
+		}
+	default:
+		return nil, usagef("check-template: --source must be kuma or netdata, not %q", source)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// runCheckTemplate lints a template: parse errors (exit 1), and warnings
+// for unknown variables and filters and Kuma's status trap (exit 0).
+func (a *app) runCheckTemplate(args []string) error {
+	fs := flag.NewFlagSet("check-template", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	source := fs.String("source", "kuma", "kuma or netdata: whose variables the template sees")
+	var words []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return usagef("check-template: %v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		words = append(words, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(words) != 1 {
+		return usagef("usage: matrix-notify check-template FILE [--source kuma|netdata]")
+	}
+	known, err := contextKeys(*source)
+	if err != nil {
+		return err
+	}
+	src, err := os.ReadFile(words[0])
+	if err != nil {
+		return usagef("check-template: %v", err)
+	}
+	diags := liquidjs.Lint(words[0], string(src), known)
+	errs := 0
+	for _, d := range diags {
+		fmt.Fprintf(a.stdout, "%s:%d:%d: %s: %s\n", words[0], d.Line, d.Col, d.Severity, d.Msg)
+		if d.Severity == "error" {
+			errs++
+		}
+	}
+	if errs > 0 {
+		return errTemplateHasErrors
+	}
+	if len(diags) == 0 {
+		fmt.Fprintf(a.stdout, "%s: ok\n", words[0])
+	}
+	return nil
+}

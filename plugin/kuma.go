@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"matrix-notify/adapters/kuma"
+	"matrix-notify/adapters/liquidjs"
+	"matrix-notify/sender"
+)
+
+// kumaPipeline turns Kuma payloads into notifications: rooms per route,
+// templates parsed once, one transport for every request.
+type kumaPipeline struct {
+	app          *app
+	defaultRooms []string
+	routes       map[string][]string
+	tpl          messageTemplates
+}
+
+// defaultConfigPath is the TOML file `kuma` and `serve` read when neither
+// --config nor MATRIX_NOTIFY_CONFIG names one.
+func (a *app) defaultConfigPath() string {
+	if dir := a.getenv("XDG_CONFIG_HOME"); dir != "" {
+		return filepath.Join(dir, "matrix-notify", "config.toml")
+	}
+	if home := a.getenv("HOME"); home != "" {
+		return filepath.Join(home, ".config", "matrix-notify", "config.toml")
+	}
+	return "/etc/matrix-notify/config.toml"
+}
+
+// standaloneSettings are the settings of the modes netdata does not run
+// (kuma, serve): TOML, then environment, then flags.
+func (a *app) standaloneSettings(cf commonFlags) (settings, *fileConfig, error) {
+	s := a.baseSettings()
+	fc, err := a.finishSettings(&s, cf, a.defaultConfigPath())
+	return s, fc, err
+}
+
+// newKumaPipeline parses the [kuma] templates. strict (serve) rejects a
+// template that does not parse; otherwise (one payload on stdin) it is
+// logged and the default message goes out, so the alert is not lost.
+func (a *app) newKumaPipeline(s settings, fc *fileConfig, strict bool) (*kumaPipeline, error) {
+	engine := liquidjs.New(liquidjs.Options{Location: s.Location, Now: a.now})
+	tpl, err := loadTemplates(engine, "kuma", fc.Kuma, fc.dir)
+	if err != nil {
+		if strict {
+			return nil, usageError{err}
+		}
+		a.log.Error(fmt.Sprintf("%v: sending the default message", err))
+		tpl = messageTemplates{section: "kuma"}
+	}
+	p := &kumaPipeline{app: a, defaultRooms: fc.Kuma.Rooms, routes: fc.Kuma.Routes, tpl: tpl}
+	if len(p.defaultRooms) == 0 {
+		p.defaultRooms = s.Rooms
+	}
+	return p, nil
+}
+
+// rooms returns the rooms of a route ("" is the default route).
+func (p *kumaPipeline) rooms(route string) ([]string, bool) {
+	if route == "" {
+		return p.defaultRooms, true
+	}
+	rooms, ok := p.routes[route]
+	return rooms, ok
+}
+
+func (p *kumaPipeline) notification(pl kuma.Payload, rooms []string, received time.Time) sender.Notification {
+	content := p.tpl.content(pl.Context(), pl.DefaultContent(), p.app.log)
+	return sender.Notification{
+		Source:   "kuma",
+		Identity: pl.Identity(received),
+		Summary:  pl.Summary(),
+		Rooms:    rooms,
+		Content:  content,
+	}
+}
+
+// runKuma delivers one Kuma webhook payload read from stdin.
+func (a *app) runKuma(ctx context.Context, args []string) error {
+	cf, words, err := parseFlags("kuma", args, a.stderr)
+	if err != nil {
+		return err
+	}
+	if len(words) > 0 {
+		return usagef("kuma: unexpected argument %q (the payload is read from stdin)", words[0])
+	}
+	s, fc, err := a.standaloneSettings(cf)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(a.stdin, DefaultMaxBody+1))
+	if err != nil {
+		return usagef("kuma: reading stdin: %v", err)
+	}
+	if len(body) > DefaultMaxBody {
+		return usagef("kuma: payload on stdin is over %d bytes", DefaultMaxBody)
+	}
+	pl, err := kuma.DecodeJSON(body)
+	if err != nil {
+		return usagef("kuma: stdin: %v", err)
+	}
+	if !s.DryRun && (s.Homeserver == "" || s.AccessToken == "") {
+		return usagef("kuma: [matrix] homeserver and access_token (or MATRIX_HOMESERVER / MATRIX_ACCESSTOKEN) must be set")
+	}
+	pipe, err := a.newKumaPipeline(s, fc, false)
+	if err != nil {
+		return err
+	}
+	rooms := pipe.defaultRooms
+	if len(rooms) == 0 {
+		a.log.Info(fmt.Sprintf("not sending %s: no rooms ([kuma] rooms or [matrix] rooms)", pl.Summary()))
+		return errNothingToSend
+	}
+	return a.deliver(ctx, s, pipe.notification(pl, rooms, a.now()))
+}

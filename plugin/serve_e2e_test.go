@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"matrix-notify/sender/sendertest"
+)
+
+// serveProc is `matrix-notify serve` running as a process.
+type serveProc struct {
+	cmd    *exec.Cmd
+	base   string
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+
+func startServe(t *testing.T, config string, extraArgs ...string) *serveProc {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--config", cfg}, extraArgs...)
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TZ=UTC"}
+	stderrPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderrPipe)
+		for sc.Scan() {
+			line := sc.Text()
+			p.stderr.Write([]byte(line + "\n"))
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				found <- m[1]
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	select {
+	case p.base = <-found:
+	case err := <-p.done:
+		t.Fatalf("serve exited early (%v):\n%s", err, p.stderr.String())
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("serve did not start:\n%s", p.stderr.String())
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+func serveConfig(hs *sendertest.Server, secret string) string {
+	return fmt.Sprintf(`[matrix]
+homeserver = %q
+access_token = %q
+rooms = ["!kuma:hs.test"]
+
+[kuma.routes]
+db = ["!db:hs.test", "!kuma:hs.test"]
+
+[serve]
+secret = %q
+`, hs.URL(), hs.Token(), secret)
+}
+
+const kumaDown = `{"heartbeat":{"monitorID":3,"status":0,"time":"2026-11-23 10:00:00.000","msg":"connect ECONNREFUSED","ping":null,"important":true,"duration":60},"monitor":{"id":3,"name":"Shop \"API\"","url":"https://shop.example.org/health","type":"http"},"msg":"[Shop \"API\"] [🔴 Down] connect ECONNREFUSED"}`
+
+func post(t *testing.T, url, contentType string, body io.Reader, auth string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestE2EServe(t *testing.T) {
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!kuma:hs.test", "!db:hs.test"}})
+	defer hs.Close()
+	const secret = "kuma-webhook-secret-1234"
+	p := startServe(t, serveConfig(hs, secret))
+	bearer := "Bearer " + secret
+
+	resp, err := http.Get(p.base + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	tests := []struct {
+		name        string
+		path, ctype string
+		body        func() io.Reader
+		auth        string
+		wantStatus  int
+		wantInBody  string
+	}{
+		{"no auth", "/kuma", "application/json", func() io.Reader { return strings.NewReader(kumaDown) }, "", 401, "secret"},
+		{"wrong secret", "/kuma", "application/json", func() io.Reader { return strings.NewReader(kumaDown) }, "Bearer nope", 401, "secret"},
+		{"malformed", "/kuma", "application/json", func() io.Reader { return strings.NewReader(`{"heartbeat": 5, "msg": "x"}`) }, bearer, 400, "heartbeat"},
+		{"oversized", "/kuma", "application/json", func() io.Reader { return bytes.NewReader(bytes.Repeat([]byte(" "), 2<<20)) }, bearer, 413, ""},
+		{"unknown route", "/kuma/nope", "application/json", func() io.Reader { return strings.NewReader(kumaDown) }, bearer, 404, "nope"},
+		{"json", "/kuma", "application/json", func() io.Reader { return strings.NewReader(kumaDown) }, bearer, 200, "event_ids"},
+	}
+	for _, tt := range tests {
+		status, body := post(t, p.base+tt.path, tt.ctype, tt.body(), tt.auth)
+		if status != tt.wantStatus || !strings.Contains(body, tt.wantInBody) {
+			t.Errorf("%s: %d %s, want %d containing %q", tt.name, status, body, tt.wantStatus, tt.wantInBody)
+		}
+	}
+
+	// form-data, basic auth, a route with two rooms
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	mw.WriteField("data", strings.Replace(kumaDown, `"monitorID":3`, `"monitorID":4`, 1))
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/kuma/db", &mp)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.SetBasicAuth("kuma", secret)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("form-data: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// GET with query parameters, as Kuma's "GET" method sends
+	q := url.Values{"msg": {"[Shop] [✅ Up] 200 - OK"}, "heartbeat": {`{"monitorID":3,"status":1,"time":"2026-11-23 10:05:00.000","msg":"200 - OK","ping":42}`},
+		"monitor": {`{"id":3,"name":"Shop","url":"https://shop.example.org/health","type":"http"}`}}
+	req, _ = http.NewRequest(http.MethodGet, p.base+"/kuma?"+q.Encode(), nil)
+	req.Header.Set("Authorization", bearer)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// 50 concurrent webhooks, each a different beat.
+	var wg sync.WaitGroup
+	errs := make(chan string, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			body := strings.Replace(kumaDown, `"time":"2026-11-23 10:00:00.000"`, fmt.Sprintf(`"time":"2026-11-23 11:%02d:00.000"`, i), 1)
+			if status, b := post(t, p.base+"/kuma", "application/json", strings.NewReader(body), bearer); status != 200 {
+				errs <- fmt.Sprintf("request %d: %d %s", i, status, b)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+
+	// json once + 50 concurrent + GET + form-data(route also posts here)
+	if got := len(hs.Events("!kuma:hs.test")); got != 53 {
+		t.Errorf("!kuma got %d events, want 53", got)
+	}
+	if got := len(hs.Events("!db:hs.test")); got != 1 {
+		t.Errorf("!db got %d events, want 1", got)
+	}
+	// The same webhook again is the same beat: no duplicate.
+	if status, _ := post(t, p.base+"/kuma", "application/json", strings.NewReader(kumaDown), bearer); status != 200 {
+		t.Fatalf("repeat: %d", status)
+	}
+	if got := len(hs.Events("!kuma:hs.test")); got != 53 {
+		t.Errorf("a repeated webhook posted again: %d events", got)
+	}
+	var c struct{ MsgType, Body string }
+	json.Unmarshal(hs.Events("!kuma:hs.test")[0].Content, &c)
+	if c.Body != `[Shop "API"] [🔴 Down] connect ECONNREFUSED` {
+		t.Errorf("default body = %q, want Kuma's msg", c.Body)
+	}
+	if strings.Contains(p.stderr.String(), secret) || strings.Contains(p.stderr.String(), hs.Token()) {
+		t.Errorf("a secret reached the log:\n%s", p.stderr.String())
+	}
+}
+
+func TestE2EServeShutdownFinishesInFlight(t *testing.T) {
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!kuma:hs.test"}})
+	defer hs.Close()
+	// A slow answer: the event is recorded at once, the answer comes later,
+	// so the request is provably in flight when SIGTERM arrives.
+	hs.Inject(sendertest.Slow(time.Second))
+	p := startServe(t, serveConfig(hs, "s3cret-value"))
+	result := make(chan int, 1)
+	go func() {
+		status, _ := post(t, p.base+"/kuma", "application/json", strings.NewReader(kumaDown), "Bearer s3cret-value")
+		result <- status
+	}()
+	for deadline := time.Now().Add(10 * time.Second); len(hs.Events("!kuma:hs.test")) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook never reached the homeserver")
+		}
+		time.Sleep(10 * time.Millisecond) // polling for a state change
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if status := <-result; status != 200 {
+		t.Errorf("in-flight request got %d, want 200", status)
+	}
+	if err := <-p.done; err != nil {
+		t.Errorf("serve exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	}
+	p.done <- nil // for the cleanup
+	if len(hs.Events("!kuma:hs.test")) != 1 {
+		t.Error("the in-flight notification was not delivered")
+	}
+}
+
+func TestE2EServeRefusesOpenListenWithoutSecret(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(cfg, []byte("[matrix]\nhomeserver = \"http://127.0.0.1:1\"\naccess_token = \"x\"\n"), 0o600)
+	cmd := exec.Command(binPath, "serve", "--listen", "0.0.0.0:0", "--config", cfg)
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "refusing to listen on 0.0.0.0:0 without a secret") {
+		t.Fatalf("%v: %s", err, out)
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"matrix-notify/adapters/liquidjs"
+	"matrix-notify/sender"
+)
+
+// messageTemplates are a section's user templates, parsed once.
+type messageTemplates struct {
+	section     string
+	plain, html *liquidjs.Template
+}
+
+// templateSource returns the inline template or the file's content. A
+// relative file name is relative to the TOML file's directory.
+func templateSource(inline, file, configDir, key string) (name, src string, err error) {
+	if inline != "" && file != "" {
+		return "", "", fmt.Errorf("set %s or %s_file, not both", key, key)
+	}
+	if inline != "" {
+		return key, inline, nil
+	}
+	if file == "" {
+		return "", "", nil
+	}
+	if !filepath.IsAbs(file) && configDir != "" {
+		file = filepath.Join(configDir, file)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", "", fmt.Errorf("%s_file: %w", key, err)
+	}
+	return file, string(b), nil
+}
+
+// loadTemplates parses a [kuma] or [netdata] section's templates.
+func loadTemplates(e *liquidjs.Engine, section string, tc templateConfig, configDir string) (messageTemplates, error) {
+	mt := messageTemplates{section: section}
+	for _, t := range []struct {
+		key, inline, file string
+		dst               **liquidjs.Template
+	}{
+		{section + ".template", tc.Template, tc.TemplateFile, &mt.plain},
+		{section + ".html_template", tc.HTMLTemplate, tc.HTMLTemplateFile, &mt.html},
+	} {
+		name, src, err := templateSource(t.inline, t.file, configDir, t.key)
+		if err != nil {
+			return mt, fmt.Errorf("config: %w", err)
+		}
+		if src == "" {
+			continue
+		}
+		tpl, err := e.Parse(name, src)
+		if err != nil {
+			return mt, fmt.Errorf("config: %w", err) // names the key or file, line and column
+		}
+		*t.dst = tpl
+	}
+	return mt, nil
+}
+
+// content renders the templates over ctx. A template that fails at render
+// time never loses the alert: the default message goes out instead, with a
+// warning.
+func (mt messageTemplates) content(ctx map[string]any, def sender.Content, log *slog.Logger) sender.Content {
+	if mt.plain == nil && mt.html == nil {
+		return def
+	}
+	c := def
+	if mt.plain != nil {
+		body, err := mt.plain.Render(ctx)
+		if err != nil {
+			log.Warn(fmt.Sprintf("[%s] template failed, sending the default message: %v", mt.section, err))
+			return def
+		}
+		c.Body = body
+	}
+	if mt.html != nil {
+		html, err := mt.html.Render(ctx)
+		if err != nil {
+			log.Warn(fmt.Sprintf("[%s] html_template failed, sending the default message: %v", mt.section, err))
+			return def
+		}
+		c.Format, c.FormattedBody = sender.FormatHTML, html
+	} else if mt.plain != nil {
+		// A plain template replaces the text; the default HTML would say
+		// something else, so it goes.
+		c.Format, c.FormattedBody = "", ""
+	}
+	return c
+}
