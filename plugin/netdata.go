@@ -76,15 +76,20 @@ func environ(a *app) [][2]string {
 	return out
 }
 
-// netdataSettings merges health_alarm_notify.conf, the TOML file, the
-// environment and the flags.
-func (a *app) netdataSettings(vars *healthconf.Vars, d netdataDirs, cf commonFlags) (settings, *fileConfig, error) {
+// netdataConfig reads netdata's directories, its health_alarm_notify.conf
+// files, and merges them with the TOML file, the environment and the flags.
+func (a *app) netdataConfig(cf commonFlags) (netdataDirs, *healthconf.Vars, settings, *fileConfig, error) {
+	d := a.netdataDirs()
 	s := a.baseSettings()
+	vars, err := a.loadHealthConf(d)
+	if err != nil {
+		return d, nil, s, nil, err
+	}
 	s.Homeserver = vars.Get("MATRIX_HOMESERVER")
 	s.AccessToken = vars.Get("MATRIX_ACCESSTOKEN")
 	a.logh.redact(s.AccessToken)
 	fc, err := a.finishSettings(&s, cf, filepath.Join(d.user, "matrix-notify.toml"))
-	return s, fc, err
+	return d, vars, s, fc, err
 }
 
 // netdataContent is the message: the [netdata] templates over netdata's
@@ -185,12 +190,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags
 		a.log.Info(reason)
 		return errNothingToSend
 	}
-	d := a.netdataDirs()
-	vars, err := a.loadHealthConf(d)
-	if err != nil {
-		return err
-	}
-	s, fc, err := a.netdataSettings(vars, d, cf)
+	d, vars, s, fc, err := a.netdataConfig(cf)
 	if err != nil {
 		return err
 	}
@@ -231,12 +231,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	for _, w := range words {
 		rooms = append(rooms, strings.FieldsFunc(w, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })...)
 	}
-	d := a.netdataDirs()
-	vars, err := a.loadHealthConf(d)
-	if err != nil {
-		return err
-	}
-	s, fc, err := a.netdataSettings(vars, d, cf)
+	_, _, s, fc, err := a.netdataConfig(cf)
 	if err != nil {
 		return err
 	}

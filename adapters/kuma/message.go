@@ -2,13 +2,13 @@ package kuma
 
 import (
 	"html"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
 )
 
@@ -57,7 +57,7 @@ var certExpiry = regexp.MustCompile(`(?s)^\[(.*?)\]\[(.*?)\] (.*)$`)
 func (p Payload) DefaultContent() sender.Content {
 	return sender.Content{
 		MsgType:       "m.text",
-		Body:          valid(p.plainBody()),
+		Body:          matrixhtml.Valid(p.plainBody()),
 		Format:        sender.FormatHTML,
 		FormattedBody: p.htmlBody(),
 	}
@@ -90,19 +90,19 @@ func (p Payload) htmlBody() string {
 	if h == nil {
 		warn := `<span data-mx-color="` + colorPending + "\"><b>\u26a0\ufe0f</b></span> "
 		if m := certExpiry.FindStringSubmatch(p.Msg); m != nil {
-			return warn + "<b>" + htmlText(m[1]) + "</b> " + addressHTML(m[2]) + "<br>" + htmlText(m[3])
+			return warn + "<b>" + matrixhtml.Text(m[1]) + "</b> " + addressHTML(m[2]) + "<br>" + matrixhtml.Text(m[3])
 		}
-		return warn + htmlText(p.plainBody())
+		return warn + matrixhtml.Text(p.plainBody())
 	}
 	label, color := statusLabel(h.Status)
-	lines := []string{`<span data-mx-color="` + color + `"><b>` + label + `</b></span> <b>` + htmlText(p.name()) + `</b>`}
+	lines := []string{`<span data-mx-color="` + color + `"><b>` + label + `</b></span> <b>` + matrixhtml.Text(p.name()) + `</b>`}
 	if p.Monitor != nil && p.Monitor.Type != "push" {
 		if addr := p.HostnameOrURL(); addr != "" {
 			lines = append(lines, addressHTML(addr))
 		}
 	}
 	if msg := strings.TrimRight(h.Msg, " \t\r\n"); msg != "" {
-		lines = append(lines, htmlText(msg))
+		lines = append(lines, matrixhtml.Text(msg))
 	}
 	var details []string
 	if h.Ping != nil {
@@ -122,17 +122,17 @@ func (p Payload) htmlBody() string {
 		}
 	}
 	if len(details) > 0 {
-		lines = append(lines, "<i>"+htmlText(strings.Join(details, " \u00b7 "))+"</i>")
+		lines = append(lines, "<i>"+matrixhtml.Text(strings.Join(details, " \u00b7 "))+"</i>")
 	}
 	return strings.Join(lines, "<br>")
 }
 
 // addressHTML is a link for an http(s) URL, code otherwise.
 func addressHTML(addr string) string {
-	if isHTTPURL(addr) {
-		return `<a href="` + html.EscapeString(valid(addr)) + `">` + htmlText(addr) + `</a>`
+	if matrixhtml.IsHTTPURL(addr) {
+		return `<a href="` + html.EscapeString(matrixhtml.Valid(addr)) + `">` + matrixhtml.Text(addr) + `</a>`
 	}
-	return "<code>" + htmlText(addr) + "</code>"
+	return "<code>" + matrixhtml.Text(addr) + "</code>"
 }
 
 // kumaTimes are the layouts of heartbeat times (2.x has milliseconds).
@@ -234,35 +234,10 @@ func logText(s string, max int) string {
 			return ' '
 		}
 		return r
-	}, valid(s))
+	}, matrixhtml.Valid(s))
 	if utf8.RuneCountInString(s) > max {
 		s = string([]rune(s)[:max-1]) + "\u2026"
 	}
 	return s
 }
 
-// valid replaces invalid UTF-8, and NUL (which homeservers storing events
-// in PostgreSQL reject), with U+FFFD.
-func valid(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
-}
-
-var newlines = strings.NewReplacer("\r\n", "<br>", "\r", "<br>", "\n", "<br>")
-
-// htmlText is s as literal HTML text: valid UTF-8, escaped, newlines as
-// <br>.
-func htmlText(s string) string {
-	return newlines.Replace(html.EscapeString(valid(s)))
-}
-
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "http", "https":
-		return true
-	}
-	return false
-}

@@ -2,9 +2,9 @@ package netdata
 
 import (
 	"html"
-	"net/url"
 	"strings"
 
+	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
 )
 
@@ -43,45 +43,21 @@ func Content(f Fields) sender.Content {
 	body := emoji + " " + f.Host + " " + f.StatusMessage + " - " + name + " " + a.Chart + " " +
 		f.GotoURL + " " + f.AlarmText + " " + a.Info
 
-	link := htmlText(f.AlarmText)
-	if isHTTPURL(f.GotoURL) {
-		link = `<a href="` + html.EscapeString(valid(f.GotoURL)) + `">` + link + `</a>`
+	link := matrixhtml.Text(f.AlarmText)
+	if matrixhtml.IsHTTPURL(f.GotoURL) {
+		link = `<a href="` + html.EscapeString(matrixhtml.Valid(f.GotoURL)) + `">` + link + `</a>`
 	}
-	formatted := emoji + " " + htmlText(f.Host) + " " + htmlText(f.StatusMessage) + " - <b>" + htmlText(name) +
-		"</b><br>" + htmlText(a.Chart) + "<br>" + link + "<br><i>" + htmlText(a.Info) + "</i>"
+	formatted := emoji + " " + matrixhtml.Text(f.Host) + " " + matrixhtml.Text(f.StatusMessage) + " - <b>" + matrixhtml.Text(name) +
+		"</b><br>" + matrixhtml.Text(a.Chart) + "<br>" + link + "<br><i>" + matrixhtml.Text(a.Info) + "</i>"
 
 	return sender.Content{
 		MsgType:       "m.notice",
-		Body:          valid(body),
+		Body:          matrixhtml.Valid(body),
 		Format:        sender.FormatHTML,
 		FormattedBody: formatted,
 	}
 }
 
-// valid replaces invalid UTF-8, and NUL (which homeservers storing events
-// in PostgreSQL reject), with U+FFFD.
-func valid(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
-}
-
-var newlines = strings.NewReplacer("\r\n", "<br>", "\r", "<br>", "\n", "<br>")
-
-// htmlText is s as literal HTML text: valid UTF-8, escaped, newlines as <br>.
-func htmlText(s string) string {
-	return newlines.Replace(html.EscapeString(valid(s)))
-}
-
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "http", "https":
-		return true
-	}
-	return false
-}
 
 // Notification wraps a's message for the sender, to rooms. Identity is
 // args_host|unique_id|alarm_id|event_id|when: unique_id and alarm_id with

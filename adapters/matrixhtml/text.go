@@ -1,0 +1,39 @@
+// Package matrixhtml builds the parts of a Matrix message both adapters
+// share: text made safe for an event (valid UTF-8, no NUL) and for its
+// org.matrix.custom.html body (escaped, newlines as <br>), and the check for
+// a link worth making clickable.
+package matrixhtml
+
+import (
+	"html"
+	"net/url"
+	"strings"
+)
+
+// Valid replaces invalid UTF-8, and NUL (which homeservers storing events in
+// PostgreSQL reject), with U+FFFD, so the event is valid JSON everywhere.
+func Valid(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
+}
+
+var newlines = strings.NewReplacer("\r\n", "<br>", "\r", "<br>", "\n", "<br>")
+
+// Text is s as literal HTML text: valid UTF-8, escaped, newlines as <br>.
+func Text(s string) string {
+	return newlines.Replace(html.EscapeString(Valid(s)))
+}
+
+// IsHTTPURL reports whether s is an absolute http or https URL, the only
+// links we put in an href (Matrix clients also allow ftp, mailto and magnet,
+// but an alert's link is a web page).
+func IsHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		return true
+	}
+	return false
+}
