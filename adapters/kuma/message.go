@@ -240,4 +240,3 @@ func logText(s string, max int) string {
 	}
 	return s
 }
-

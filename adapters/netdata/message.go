@@ -58,7 +58,6 @@ func Content(f Fields) sender.Content {
 	}
 }
 
-
 // Notification wraps a's message for the sender, to rooms. Identity is
 // args_host|unique_id|alarm_id|event_id|when: unique_id and alarm_id with
 // event_id name one transition of one alarm on one host, and netdata
