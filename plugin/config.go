@@ -22,6 +22,12 @@ type fileConfig struct {
 		Rooms           []string `toml:"rooms"`
 		Concurrency     int      `toml:"concurrency"`
 		Timeout         duration `toml:"timeout"`
+		// StateDir holds the outbox and caches (discovery, aliases).
+		StateDir string   `toml:"state_dir"`
+		MaxAge   duration `toml:"max_age"`
+		// AutoJoin (default true) joins a room on M_FORBIDDEN, which
+		// accepts a pending invite, and resends once.
+		AutoJoin *bool `toml:"auto_join"`
 	} `toml:"matrix"`
 	Kuma    templateConfig `toml:"kuma"`
 	Netdata templateConfig `toml:"netdata"`
@@ -76,7 +82,13 @@ type settings struct {
 	Timeout     time.Duration
 	Location    *time.Location
 	DryRun      bool
+	StateDir    string        // "" until resolved per mode (stateDir)
+	MaxAge      time.Duration // outbox entries older than this are dropped, loudly
+	AutoJoin    bool
 }
+
+// DefaultMaxAge is how long an undelivered alert is kept.
+const DefaultMaxAge = 24 * time.Hour
 
 // loadFileConfig reads the TOML file at path. A missing file is an error only
 // when required (given by --config or MATRIX_NOTIFY_CONFIG).
@@ -150,6 +162,15 @@ func (fc *fileConfig) apply(s *settings) error {
 	}
 	if fc.Matrix.Timeout.Duration > 0 {
 		s.Timeout = fc.Matrix.Timeout.Duration
+	}
+	if fc.Matrix.StateDir != "" {
+		s.StateDir = fc.Matrix.StateDir
+	}
+	if fc.Matrix.MaxAge.Duration > 0 {
+		s.MaxAge = fc.Matrix.MaxAge.Duration
+	}
+	if fc.Matrix.AutoJoin != nil {
+		s.AutoJoin = *fc.Matrix.AutoJoin
 	}
 	if fc.Timezone != "" {
 		loc, err := time.LoadLocation(fc.Timezone)
