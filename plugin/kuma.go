@@ -38,6 +38,9 @@ func (a *app) defaultConfigPath() string {
 func (a *app) standaloneSettings(cf commonFlags) (settings, *fileConfig, error) {
 	s := a.baseSettings()
 	fc, err := a.finishSettings(&s, cf, a.defaultConfigPath())
+	if s.StateDir == "" {
+		s.StateDir = a.defaultStateDir(false)
+	}
 	return s, fc, err
 }
 

@@ -77,8 +77,14 @@ const usageText = `usage:
   matrix-notify kuma [flags]           one Uptime Kuma webhook payload (JSON) on stdin
   matrix-notify serve [--listen ADDR] [flags]
                                        HTTP receiver for Kuma's Webhook notification
+  matrix-notify flush [flags]          deliver what waits in the outbox
+  matrix-notify queue [flags]          list what waits in the outbox
   matrix-notify check-template FILE [--source kuma|netdata]
                                        lint a Liquid template
+  matrix-notify login [--homeserver HS] [--user U] [--config F] [--print]
+                                       log in (password asked, never in argv), save the token
+  matrix-notify doctor [--config F] [--join]
+                                       check the token and every configured room
   matrix-notify help
 
 flags (after the subcommand; in netdata exec mode use the environment):
@@ -88,7 +94,7 @@ flags (after the subcommand; in netdata exec mode use the environment):
   --concurrency N   rooms sent to at once (default 8)
 
 exit codes: 0 delivered to every room; 1 nothing to send by rule; 2 usage or
-configuration error; 3 delivery failed.
+configuration error; 3 delivery failed or left queued.
 `
 
 func (a *app) run(ctx context.Context, args []string) int {
@@ -112,8 +118,16 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = a.runKuma(ctx, args[1:])
 	case args[0] == "serve":
 		err = a.runServe(ctx, args[1:])
+	case args[0] == "flush":
+		err = a.runFlush(ctx, args[1:])
+	case args[0] == "queue":
+		err = a.runQueue(args[1:])
 	case args[0] == "check-template":
 		err = a.runCheckTemplate(args[1:])
+	case args[0] == "login":
+		err = a.runLogin(ctx, args[1:])
+	case args[0] == "doctor":
+		err = a.runDoctor(ctx, args[1:])
 	default:
 		err = a.runExec(ctx, args)
 	}
@@ -236,32 +250,4 @@ func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string)
 	}
 	a.logh.redact(s.AccessToken)
 	return fc, nil
-}
-
-// deliver sends (or, in a dry run, prints) n's messages and reports the
-// outcome as an error for exitCode.
-func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) error {
-	msgs := sender.Messages(n)
-	if s.DryRun {
-		if err := sender.WriteDryRun(a.stdout, msgs); err != nil {
-			return err
-		}
-		return nil
-	}
-	tr := a.transport
-	if tr == nil {
-		mt, err := sender.NewMatrixTransport(s.Homeserver, s.AccessToken, nil)
-		if err != nil {
-			return usageError{err}
-		}
-		tr = mt
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
-	defer cancel()
-	snd := &sender.Sender{Transport: tr, Concurrency: s.Concurrency, Log: a.log}
-	report := snd.Deliver(ctx, msgs)
-	if !report.Delivered() {
-		return fmt.Errorf("%w: %d of %d rooms failed", errNotDelivered, len(report.Failed()), len(report.Results))
-	}
-	return nil
 }

@@ -89,6 +89,9 @@ func (a *app) netdataConfig(cf commonFlags) (netdataDirs, *healthconf.Vars, sett
 	s.AccessToken = vars.Get("MATRIX_ACCESSTOKEN")
 	a.logh.redact(s.AccessToken)
 	fc, err := a.finishSettings(&s, cf, filepath.Join(d.user, "matrix-notify.toml"))
+	if s.StateDir == "" {
+		s.StateDir = a.defaultStateDir(true)
+	}
 	return d, vars, s, fc, err
 }
 

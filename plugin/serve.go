@@ -31,8 +31,13 @@ type receiver struct {
 	s         settings
 	kuma      *kumaPipeline
 	transport sender.Transport
-	secret    string
-	maxBody   int64
+	// outbox, when set, takes each notification durably and the answer
+	// is 202 at once; drain delivers in the background. Nil in a dry run,
+	// where the answer waits for the (printed) delivery.
+	outbox  *sender.Outbox
+	wake    chan struct{}
+	secret  string
+	maxBody int64
 }
 
 func (a *app) runServe(ctx context.Context, args []string) error {
@@ -64,10 +69,15 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	}
 	srv := &http.Server{Handler: rcv.routes(), ReadHeaderTimeout: 10 * time.Second}
 	a.log.Info(fmt.Sprintf("listening on http://%s (POST /kuma, /kuma/{route}; GET /healthz)", ln.Addr()))
+	drainCtx, stopDrain := context.WithCancel(context.Background())
+	drained := make(chan struct{})
+	go func() { defer close(drained); rcv.drain(drainCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		stopDrain()
+		<-drained
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -75,7 +85,20 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	a.log.Info("shutting down: finishing requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.Timeout+5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	err = srv.Shutdown(shutdownCtx)
+	stopDrain() // the drain in progress finishes its round, bounded by the deadline
+	<-drained
+	if rcv.outbox != nil {
+		// What the last requests queued goes now; what cannot stays queued
+		// for the next start or `matrix-notify flush`.
+		flushCtx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+		fr := rcv.outbox.Flush(flushCtx, rcv.transport, s.Concurrency)
+		cancel()
+		if fr.Remaining > 0 {
+			a.log.Warn(fmt.Sprintf("%d notifications left queued in %s", fr.Remaining, rcv.outbox.Dir()))
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("serve: shutdown: %w", err)
 	}
 	return nil
@@ -109,18 +132,48 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 	if rcv.maxBody <= 0 {
 		rcv.maxBody = DefaultMaxBody
 	}
-	switch {
-	case rcv.transport != nil:
-	case s.DryRun:
+	if s.DryRun {
 		rcv.transport = &sender.DryRunTransport{W: a.stdout}
-	default:
-		mt, err := sender.NewMatrixTransport(s.Homeserver, s.AccessToken, nil)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		rcv.transport = mt
+		return rcv, nil
 	}
+	if rcv.transport, err = a.matrixTransport(s); err != nil {
+		return nil, err
+	}
+	if rcv.outbox, err = a.openOutbox(s); err != nil {
+		return nil, usageError{err}
+	}
+	rcv.wake = make(chan struct{}, 1)
 	return rcv, nil
+}
+
+// drainInterval is how often serve retries what is queued when nothing new
+// arrives.
+const drainInterval = 5 * time.Second
+
+// drain delivers the outbox whenever a webhook is queued, and every
+// drainInterval for what earlier rounds could not deliver, until ctx ends.
+// The round in progress when ctx ends runs to its own deadline: a
+// notification is never cut off mid-send on SIGTERM.
+func (rc *receiver) drain(ctx context.Context) {
+	if rc.outbox == nil {
+		return
+	}
+	tick := time.NewTicker(drainInterval)
+	defer tick.Stop()
+	for {
+		roundCtx, cancel := context.WithTimeout(context.Background(), rc.s.Timeout)
+		fr := rc.outbox.Flush(roundCtx, rc.transport, rc.s.Concurrency)
+		cancel()
+		if fr.Remaining > 0 {
+			rc.app.log.Warn(fmt.Sprintf("%d notifications still queued: %v", fr.Remaining, fr.Err()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-rc.wake:
+		case <-tick.C:
+		}
+	}
 }
 
 func parseServeFlags(args []string) (commonFlags, string, []string, error) {
@@ -216,6 +269,20 @@ func (rc *receiver) handleKuma(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := rc.kuma.notification(p, rooms, rc.app.now())
+	if rc.outbox != nil {
+		msgs := sender.Messages(n)
+		if err := rc.outbox.Enqueue(msgs); err != nil {
+			rc.app.log.Error(fmt.Sprintf("could not queue %s: %v", n.Summary, err))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "could not queue the notification: " + err.Error()})
+			return
+		}
+		select {
+		case rc.wake <- struct{}{}:
+		default: // a drain is already due
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"queued": len(msgs)})
+		return
+	}
 	// The request's context ends if Kuma gives up; the delivery still
 	// gets its own deadline so a slow client does not cut it short.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rc.s.Timeout)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -114,10 +115,19 @@ type SendError struct {
 func (e *SendError) Error() string {
 	var hint string
 	switch e.ErrCode {
-	case "M_UNKNOWN_TOKEN", "M_MISSING_TOKEN":
-		hint = " (the access token was rejected: check MATRIX_ACCESSTOKEN or access_token)"
+	case "M_UNKNOWN_TOKEN":
+		hint = " (the access token was rejected: run `matrix-notify login`)"
+	case "M_MISSING_TOKEN":
+		hint = " (no access token was sent: set access_token or MATRIX_ACCESSTOKEN, or run `matrix-notify login`)"
 	case "M_FORBIDDEN":
-		hint = fmt.Sprintf(" (is the bot joined to room %s? invite it and let it join)", e.Room)
+		switch msg := strings.ToLower(e.Message); {
+		case strings.Contains(msg, "power level") || strings.Contains(msg, "permission"):
+			hint = fmt.Sprintf(" (the bot may not post in room %s: raise its power level)", e.Room)
+		case strings.Contains(msg, "auto_join failed"):
+			hint = fmt.Sprintf(" (the bot is not in room %s: invite it)", e.Room)
+		default:
+			hint = fmt.Sprintf(" (the bot is not in room %s: invite it, or enable auto_join)", e.Room)
+		}
 	}
 	switch {
 	case e.Status == 0:

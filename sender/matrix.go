@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,15 +23,79 @@ const UserAgent = "matrix-notify"
 
 // MatrixTransport sends messages with the mautrix-go client: v3 PUT with our
 // own txn id and the token in the Authorization header, never in the URL.
+//
+// A message's Room is what the user configured: a room id (!id:server, or
+// !id alone since room version 12: used as given, a server is never
+// appended) or an alias (#name:server), resolved here and cached. With
+// AutoJoin, a send refused with M_FORBIDDEN joins the room (which accepts a
+// pending invite) and is sent once more with the same txn id.
 type MatrixTransport struct {
 	client *mautrix.Client
+	opts   Options
+
+	// The homeserver given as a server name is discovered on first use.
+	discoverMu sync.Mutex
+	discovered bool
+	hsInput    string
+
+	aliasMu sync.Mutex
+	aliases map[string]string // alias -> room id, this process
 }
 
-// NewMatrixTransport returns a transport for the homeserver base URL. httpc
-// may be nil for a default client; deadlines come from the context.
+// Options configure a MatrixTransport beyond the homeserver and token.
+type Options struct {
+	// HTTPClient may be nil for a default client; deadlines come from the
+	// context.
+	HTTPClient *http.Client
+	// AutoJoin joins a room on M_FORBIDDEN and resends once (same txn id).
+	AutoJoin bool
+	// CacheDir holds resolved aliases (rooms.json) and discovered
+	// homeservers (homeserver.json) between runs; "" keeps aliases in
+	// memory only.
+	CacheDir string
+	// AliasTTL is how long a resolved alias is reused from CacheDir; 0
+	// means DefaultAliasTTL. Within a process an alias is resolved once.
+	AliasTTL time.Duration
+	// Discover tunes homeserver discovery when the homeserver is a server
+	// name rather than a URL (its CacheDir defaults to CacheDir above).
+	Discover DiscoverOptions
+	// Log gets a line when the transport joins a room; nil discards.
+	Log *slog.Logger
+}
+
+// DefaultAliasTTL bounds how long an alias resolved by an earlier run is
+// trusted: an alias can be moved to another room.
+const DefaultAliasTTL = time.Hour
+
+// DefaultOptions are the options of NewMatrixTransport: auto-join on, no
+// cache directory.
+func DefaultOptions() Options { return Options{AutoJoin: true} }
+
+// NewMatrixTransport returns a transport for the homeserver with
+// DefaultOptions and the given HTTP client (nil for a default one).
 func NewMatrixTransport(homeserver, accessToken string, httpc *http.Client) (*MatrixTransport, error) {
-	homeserver = strings.TrimRight(homeserver, "/")
-	cli, err := mautrix.NewClient(homeserver, "", accessToken)
+	opts := DefaultOptions()
+	opts.HTTPClient = httpc
+	return NewMatrixTransportWithOptions(homeserver, accessToken, opts)
+}
+
+// NewMatrixTransportWithOptions returns a transport for homeserver: a base
+// URL (a trailing slash is dropped), or a server name such as example.org,
+// discovered through .well-known on first use (see Discover).
+func NewMatrixTransportWithOptions(homeserver, accessToken string, opts Options) (*MatrixTransport, error) {
+	homeserver = strings.TrimRight(strings.TrimSpace(homeserver), "/")
+	t := &MatrixTransport{opts: opts, aliases: map[string]string{}}
+	base := homeserver
+	if !strings.Contains(homeserver, "://") {
+		if homeserver == "" {
+			return nil, errors.New("no homeserver given")
+		}
+		t.hsInput = homeserver
+		base = "https://discovery.invalid" // replaced on first use
+	} else {
+		t.discovered = true
+	}
+	cli, err := mautrix.NewClient(base, "", accessToken)
 	if err != nil {
 		// mautrix's error quotes the URL only, never the token.
 		return nil, fmt.Errorf("homeserver %q: %w", homeserver, err)
@@ -37,20 +104,123 @@ func NewMatrixTransport(homeserver, accessToken string, httpc *http.Client) (*Ma
 	cli.DefaultHTTPRetries = 0
 	cli.Log = zerolog.Nop()
 	cli.UserAgent = UserAgent
-	if httpc != nil {
-		cli.Client = httpc
+	if opts.HTTPClient != nil {
+		cli.Client = opts.HTTPClient
 	}
-	return &MatrixTransport{client: cli}, nil
+	t.client = cli
+	if t.opts.Log == nil {
+		t.opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if t.opts.AliasTTL <= 0 {
+		t.opts.AliasTTL = DefaultAliasTTL
+	}
+	if t.opts.Discover.CacheDir == "" {
+		t.opts.Discover.CacheDir = opts.CacheDir
+	}
+	return t, nil
+}
+
+// ready discovers the homeserver once, when it was given as a server name.
+// A failed discovery is tried again by the next call.
+func (t *MatrixTransport) ready(ctx context.Context) error {
+	t.discoverMu.Lock()
+	defer t.discoverMu.Unlock()
+	if t.discovered {
+		return nil
+	}
+	hs, err := Discover(ctx, t.client.Client, t.hsInput, t.opts.Discover)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(hs.BaseURL)
+	if err != nil {
+		return fmt.Errorf("homeserver %q: %w", hs.BaseURL, err)
+	}
+	t.client.HomeserverURL = u
+	t.discovered = true
+	return nil
+}
+
+// HomeserverURL is the base URL requests go to ("" while a server name is
+// not discovered yet).
+func (t *MatrixTransport) HomeserverURL() string {
+	t.discoverMu.Lock()
+	defer t.discoverMu.Unlock()
+	if !t.discovered {
+		return ""
+	}
+	return t.client.HomeserverURL.String()
 }
 
 // Send implements Transport.
 func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
-	resp, err := t.client.SendMessageEvent(ctx, id.RoomID(m.Room), event.EventMessage, m.Content,
-		mautrix.ReqSendEvent{TransactionID: m.TxnID})
+	if err := t.ready(ctx); err != nil {
+		return "", &SendError{Room: m.Room, Message: err.Error(), Err: err}
+	}
+	roomID, fromFile, err := t.resolve(ctx, m.Room)
 	if err != nil {
 		return "", toSendError(m.Room, err)
 	}
+	eventID, err := t.send(ctx, roomID, m)
+	if err == nil {
+		return eventID, nil
+	}
+	se := toSendError(m.Room, err)
+	if se.ErrCode != "M_FORBIDDEN" {
+		return "", se
+	}
+	if fromFile {
+		// The alias may have moved since an earlier run resolved it.
+		t.forget(m.Room)
+	}
+	if !t.opts.AutoJoin {
+		return "", se
+	}
+	// Joining accepts a pending invite; joining a room we are in is a no-op
+	// (then the resend fails again, e.g. for lack of power, and says so).
+	target := roomID
+	if isAlias(m.Room) {
+		target = m.Room // the server resolves it, with the servers to join via
+	}
+	joined, jerr := t.client.JoinRoom(ctx, target, nil)
+	if jerr != nil {
+		je := toSendError(m.Room, jerr)
+		se.Message = fmt.Sprintf("%s; auto_join failed: %s", se.Message, joinFailure(je))
+		return "", se
+	}
+	if joined.RoomID != "" && joined.RoomID.String() != roomID {
+		roomID = joined.RoomID.String()
+		if isAlias(m.Room) {
+			t.remember(m.Room, roomID)
+		}
+	}
+	t.opts.Log.Info(fmt.Sprintf("joined room '%s' to deliver to it (auto_join)", m.Room))
+	eventID, err = t.send(ctx, roomID, m) // once, same txn id
+	if err != nil {
+		return "", toSendError(m.Room, err)
+	}
+	return eventID, nil
+}
+
+func (t *MatrixTransport) send(ctx context.Context, roomID string, m Message) (string, error) {
+	resp, err := t.client.SendMessageEvent(ctx, id.RoomID(roomID), event.EventMessage, m.Content,
+		mautrix.ReqSendEvent{TransactionID: m.TxnID})
+	if err != nil {
+		return "", err
+	}
 	return resp.EventID.String(), nil
+}
+
+// joinFailure words a failed join for the send error.
+func joinFailure(je *SendError) string {
+	switch {
+	case je.Status == 0:
+		return je.Message
+	case je.ErrCode != "":
+		return fmt.Sprintf("HTTP %d %s: %s", je.Status, je.ErrCode, je.Message)
+	default:
+		return fmt.Sprintf("HTTP %d: %s", je.Status, je.Message)
+	}
 }
 
 // toSendError turns mautrix's error into a SendError with what a retry

@@ -155,7 +155,7 @@ func TestDeliverOneFailureDoesNotStopOthers(t *testing.T) {
 	if got := strings.Count(logBuf.String(), "\n"); got != 3 {
 		t.Errorf("want one log line per room, got %d:\n%s", got, logBuf.String())
 	}
-	if !strings.Contains(logBuf.String(), "is the bot joined to room !r1:hs") {
+	if !strings.Contains(logBuf.String(), "the bot is not in room !r1:hs") {
 		t.Errorf("log lacks the actionable hint:\n%s", logBuf.String())
 	}
 }

@@ -191,11 +191,24 @@ func (s *Server) route(r *http.Request, rec *Request) reply {
 		}
 		return ok(versions)
 	}
+	if path == "/.well-known/matrix/client" {
+		if r.Method != http.MethodGet {
+			return badMethod()
+		}
+		return s.serveWellKnown()
+	}
 	rest, found := strings.CutPrefix(path, "/_matrix/client/")
 	if !found {
 		return unrecognized()
 	}
 	raw := strings.Split(rest, "/")
+	// GET .../state/{type}/ is the state event with an empty state key
+	// (mautrix and Synapse both use the trailing slash): the one place an
+	// empty segment is a route.
+	stateEmptyKey := len(raw) == 6 && raw[1] == "rooms" && raw[3] == "state" && raw[5] == ""
+	if stateEmptyKey {
+		raw = raw[:5]
+	}
 	switch raw[0] {
 	case "v3":
 	case "r0":
@@ -220,6 +233,29 @@ func (s *Server) route(r *http.Request, rec *Request) reply {
 			return badMethod()
 		}
 		return s.whoami(r, rec)
+	case len(seg) == 1 && seg[0] == "login":
+		switch r.Method {
+		case http.MethodGet:
+			return ok(map[string]any{"flows": []map[string]string{{"type": "m.login.password"}}})
+		case http.MethodPost:
+			return s.login(r)
+		}
+		return badMethod()
+	case len(seg) == 1 && seg[0] == "sync":
+		if !method(http.MethodGet) {
+			return badMethod()
+		}
+		return s.sync(r)
+	case len(seg) == 4 && seg[0] == "rooms" && seg[2] == "state",
+		len(seg) == 5 && seg[0] == "rooms" && seg[2] == "state":
+		if !method(http.MethodGet) {
+			return badMethod()
+		}
+		stateKey := ""
+		if len(seg) == 5 {
+			stateKey = seg[4]
+		}
+		return s.stateEvent(r, seg[1], seg[3], stateKey)
 	case len(seg) == 1 && seg[0] == "joined_rooms":
 		if !method(http.MethodGet) {
 			return badMethod()
@@ -295,18 +331,157 @@ func (s *Server) authenticate(r *http.Request) (string, *reply) {
 	default:
 		return missing("Missing access token.")
 	}
-	if subtle.ConstantTimeCompare([]byte(token), []byte(s.token)) != 1 {
+	if _, valid := s.deviceOf(token); !valid {
 		rep := fail(http.StatusUnauthorized, "M_UNKNOWN_TOKEN", "Invalid access token passed.")
 		return "", &rep
 	}
 	return token, nil
 }
 
+// deviceOf returns the device a valid token is bound to.
+func (s *Server) deviceOf(token string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	found, device := false, ""
+	for t, d := range s.tokens {
+		if subtle.ConstantTimeCompare([]byte(token), []byte(t)) == 1 {
+			found, device = true, d
+		}
+	}
+	return device, found
+}
+
 func (s *Server) whoami(r *http.Request, _ *Request) reply {
+	token, bad := s.authenticate(r)
+	if bad != nil {
+		return *bad
+	}
+	device, _ := s.deviceOf(token)
+	return ok(map[string]any{"user_id": s.userID, "device_id": device, "is_guest": false})
+}
+
+// serveWellKnown answers /.well-known/matrix/client, or 404 when none is set.
+func (s *Server) serveWellKnown() reply {
+	s.mu.Lock()
+	base := s.wellKnown
+	s.mu.Unlock()
+	if base == "" {
+		return fail(http.StatusNotFound, "M_NOT_FOUND", "No .well-known file")
+	}
+	return ok(map[string]any{"m.homeserver": map[string]string{"base_url": base}})
+}
+
+// login is POST /login with m.login.password, for the bot only. A device id
+// already known reuses that device (and, as Synapse does, invalidates the
+// device's older tokens); a new one, or none, creates a device.
+func (s *Server) login(r *http.Request) reply {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return fail(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", "Request body too large")
+	}
+	obj, bad := parseObject(body)
+	if bad != nil {
+		return *bad
+	}
+	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return v }
+	if typ := str(obj, "type"); typ != "m.login.password" {
+		return fail(http.StatusBadRequest, "M_UNKNOWN", fmt.Sprintf("Unknown login type %s", typ))
+	}
+	user := str(obj, "user") // deprecated form
+	if ident, isObj := obj["identifier"].(map[string]any); isObj {
+		if str(ident, "type") != "m.id.user" {
+			return fail(http.StatusBadRequest, "M_UNKNOWN", "Unknown login identifier type")
+		}
+		user = str(ident, "user")
+	}
+	if user == "" {
+		return fail(http.StatusBadRequest, "M_MISSING_PARAM", "Missing parameter: identifier")
+	}
+	local, _, _ := strings.Cut(strings.TrimPrefix(s.userID, "@"), ":")
+	userMatches := strings.EqualFold(user, local) || strings.EqualFold(user, s.userID)
+	password := str(obj, "password")
+	if s.password == "" || !userMatches || subtle.ConstantTimeCompare([]byte(password), []byte(s.password)) != 1 {
+		return fail(http.StatusForbidden, "M_FORBIDDEN", "Invalid username or password")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	device := str(obj, "device_id")
+	if device == "" {
+		device = fmt.Sprintf("GEN%08d", s.seq)
+	}
+	if _, known := s.devices[device]; known {
+		for t, d := range s.tokens {
+			if d == device {
+				delete(s.tokens, t)
+			}
+		}
+	} else {
+		s.devices[device] = str(obj, "initial_device_display_name")
+	}
+	h := sha256.New()
+	binary.Write(h, binary.BigEndian, s.seed)
+	binary.Write(h, binary.BigEndian, s.seq)
+	h.Write([]byte(device))
+	token := "syt_" + base64.RawURLEncoding.EncodeToString(h.Sum(nil))[:32]
+	s.tokens[token] = device
+	return ok(map[string]any{"user_id": s.userID, "access_token": token, "device_id": device})
+}
+
+// sync is a minimal GET /sync: the rooms the bot is joined to or invited to,
+// with no events. Filters, since and timeout are accepted and ignored.
+func (s *Server) sync(r *http.Request) reply {
 	if _, bad := s.authenticate(r); bad != nil {
 		return *bad
 	}
-	return ok(map[string]any{"user_id": s.userID, "device_id": s.deviceID, "is_guest": false})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	join, invite := map[string]any{}, map[string]any{}
+	for id, st := range s.rooms {
+		switch {
+		case st.joined:
+			join[id] = map[string]any{}
+		case st.invited:
+			invite[id] = map[string]any{"invite_state": map[string]any{"events": []any{}}}
+		}
+	}
+	return ok(map[string]any{"next_batch": fmt.Sprintf("s%d", s.seq), "rooms": map[string]any{"join": join, "invite": invite}})
+}
+
+// stateEvent is GET /rooms/{id}/state/{type}/{key}: the content of the few
+// state events a sender looks at. Like Synapse, only a member may read it.
+func (s *Server) stateEvent(r *http.Request, room, evType, stateKey string) reply {
+	if _, bad := s.authenticate(r); bad != nil {
+		return *bad
+	}
+	if !strings.HasPrefix(room, "!") {
+		return invalidRoomID(room)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.rooms[room]
+	if st == nil || !st.joined {
+		return fail(http.StatusForbidden, "M_FORBIDDEN", fmt.Sprintf("User %s not in room %s", s.userID, room))
+	}
+	notFound := fail(http.StatusNotFound, "M_NOT_FOUND", "Event not found.")
+	switch {
+	case evType == "m.room.power_levels" && stateKey == "":
+		return ok(st.levels())
+	case evType == "m.room.encryption" && stateKey == "":
+		if !st.encrypted {
+			return notFound
+		}
+		return ok(map[string]any{"algorithm": "m.megolm.v1.aes-sha2"})
+	case evType == "m.room.create" && stateKey == "":
+		version := "10"
+		if serverPart(room) == "" {
+			version = "12"
+		}
+		return ok(map[string]any{"room_version": version})
+	case evType == "m.room.member" && stateKey == s.userID:
+		return ok(map[string]any{"membership": "join"})
+	}
+	return notFound
 }
 
 func (s *Server) joinedRooms(r *http.Request, _ *Request) reply {
@@ -506,8 +681,14 @@ func (s *Server) sendEvent(r *http.Request, rec *Request, room, evType, txn stri
 		return fail(http.StatusRequestEntityTooLarge, "M_TOO_LARGE",
 			fmt.Sprintf("event too large: %d bytes > %d", size, MaxEventSize))
 	}
-	if st := s.rooms[room]; st == nil || !st.joined {
+	st := s.rooms[room]
+	if st == nil || !st.joined {
 		return fail(http.StatusForbidden, "M_FORBIDDEN", fmt.Sprintf("User %s not in room %s", s.userID, room))
+	}
+	if pl := st.levels(); pl.level(s.userID) < pl.required(evType) {
+		return fail(http.StatusForbidden, "M_FORBIDDEN", fmt.Sprintf(
+			"You don't have permission to post that to the room. user_level (%d) < send_level (%d)",
+			pl.level(s.userID), pl.required(evType)))
 	}
 
 	s.seq++

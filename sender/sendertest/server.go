@@ -1,7 +1,8 @@
 // Package sendertest is an in-memory Matrix homeserver for tests, demos and
 // benchmarks of matrix-notify. It implements the few client-server endpoints
-// a notification sender touches (send, join, alias lookup, whoami, versions)
-// as strictly as Synapse does, records every request and event so a test can
+// a notification sender touches (send, join, alias lookup, whoami, versions,
+// password login, joined rooms, a minimal sync, the few state events a
+// sender checks, and .well-known/matrix/client) as strictly as Synapse does, records every request and event so a test can
 // assert on what arrived, and injects faults on demand (429 with either
 // Retry-After flavour, 5xx, slow answers, dropped connections, a global rate
 // limit) so retry logic can be tested without a real server.
@@ -61,8 +62,16 @@ type Options struct {
 	// Aliases maps "#alias:server" to a room id. A room only reachable through
 	// an alias is known but invite-only: joining it is M_FORBIDDEN.
 	Aliases map[string]string
-	Delay   time.Duration // added before every /_matrix answer
-	Seed    int64         // seeds the probabilistic faults and event ids
+	// Encrypted rooms have an m.room.encryption state event.
+	Encrypted []string
+	// Password, when set, lets the bot log in with POST /login
+	// (m.login.password); each login returns a new token bound to its device.
+	Password string
+	// WellKnown is the m.homeserver.base_url served at
+	// /.well-known/matrix/client; empty answers 404 (see SetWellKnown).
+	WellKnown string
+	Delay     time.Duration // added before every /_matrix answer
+	Seed      int64         // seeds the probabilistic faults and event ids
 }
 
 // Event is one event the server accepted.
@@ -101,22 +110,75 @@ type Server struct {
 	deviceID   string
 	serverName string
 	seed       int64
+	password   string
 
-	mu       sync.Mutex
-	rooms    map[string]*roomState
-	aliases  map[string]string
-	txns     map[txnKey]string
-	events   []Event
-	requests []Request
-	seq      uint64
-	faults   []Fault
-	rates    FaultRates
-	rng      *rand.Rand
-	delay    time.Duration
-	limit    bucket
+	mu        sync.Mutex
+	tokens    map[string]string // access token -> device id
+	devices   map[string]string // device id -> display name
+	wellKnown string
+	rooms     map[string]*roomState
+	aliases   map[string]string
+	txns      map[txnKey]string
+	events    []Event
+	requests  []Request
+	seq       uint64
+	faults    []Fault
+	rates     FaultRates
+	rng       *rand.Rand
+	delay     time.Duration
+	limit     bucket
 }
 
-type roomState struct{ joined, invited, public bool }
+type roomState struct {
+	joined, invited, public, encrypted bool
+	powerLevels                        *PowerLevels // nil: DefaultPowerLevels
+}
+
+// PowerLevels is the content of a room's m.room.power_levels event, as far as
+// sending messages goes.
+type PowerLevels struct {
+	Users         map[string]int `json:"users"`
+	UsersDefault  int            `json:"users_default"`
+	Events        map[string]int `json:"events"`
+	EventsDefault int            `json:"events_default"`
+	StateDefault  int            `json:"state_default"`
+}
+
+// DefaultPowerLevels are a room's power levels unless SetPowerLevels says
+// otherwise: everyone may send messages (events_default 0), as in a room
+// created with the private_chat preset.
+func DefaultPowerLevels() PowerLevels {
+	return PowerLevels{
+		Users:         map[string]int{},
+		Events:        map[string]int{"m.room.power_levels": 100, "m.room.encryption": 100},
+		EventsDefault: 0,
+		StateDefault:  50,
+	}
+}
+
+// levels returns the room's power levels.
+func (st *roomState) levels() PowerLevels {
+	if st.powerLevels != nil {
+		return *st.powerLevels
+	}
+	return DefaultPowerLevels()
+}
+
+// level is the power level of user.
+func (pl PowerLevels) level(user string) int {
+	if l, found := pl.Users[user]; found {
+		return l
+	}
+	return pl.UsersDefault
+}
+
+// required is the level needed to send an event of type evType.
+func (pl PowerLevels) required(evType string) int {
+	if l, found := pl.Events[evType]; found {
+		return l
+	}
+	return pl.EventsDefault
+}
 
 // txnKey scopes idempotency like the spec: per access token and endpoint.
 // The endpoint is keyed by its decoded parts, so r0 and v3, or an encoded and
@@ -140,12 +202,18 @@ func NewHandler(opts Options) *Server {
 		userID:   orDefault(opts.UserID, DefaultUserID),
 		deviceID: orDefault(opts.DeviceID, DefaultDeviceID),
 		seed:     opts.Seed,
+		password: opts.Password,
+		tokens:   map[string]string{},
+		devices:  map[string]string{},
 		rooms:    map[string]*roomState{},
 		aliases:  map[string]string{},
 		txns:     map[txnKey]string{},
 		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x5e4de7)),
 		delay:    opts.Delay,
 	}
+	s.wellKnown = opts.WellKnown
+	s.tokens[s.token] = s.deviceID
+	s.devices[s.deviceID] = ""
 	s.serverName = serverPart(s.userID)
 	for _, r := range opts.Public {
 		s.room(r).public = true
@@ -155,6 +223,9 @@ func NewHandler(opts Options) *Server {
 	}
 	for _, r := range opts.Joined {
 		s.room(r).joined = true
+	}
+	for _, r := range opts.Encrypted {
+		s.room(r).encrypted = true
 	}
 	for a, r := range opts.Aliases {
 		s.AddAlias(a, r)
@@ -205,8 +276,54 @@ func (s *Server) Close() {
 	}
 }
 
-// Token is the access token the server accepts.
+// Token is the access token the server starts with (bound to DeviceID). A
+// login with DeviceID's device id replaces it, as on Synapse.
 func (s *Server) Token() string { return s.token }
+
+// Devices returns the bot's device ids, sorted: the initial device and one
+// per login with a new device id.
+func (s *Server) Devices() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.devices))
+	for d := range s.devices {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// DeviceName is the display name a login gave device (its
+// initial_device_display_name), "" for none.
+func (s *Server) DeviceName(device string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.devices[device]
+}
+
+// SetWellKnown sets the m.homeserver.base_url served at
+// /.well-known/matrix/client; "" makes it answer 404.
+func (s *Server) SetWellKnown(baseURL string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wellKnown = baseURL
+}
+
+// SetPowerLevels replaces a room's m.room.power_levels content. Sends are
+// checked against it: below the level needed the answer is M_FORBIDDEN.
+func (s *Server) SetPowerLevels(room string, pl PowerLevels) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.room(room).powerLevels = &pl
+}
+
+// SetEncrypted gives a room an m.room.encryption state event (or removes it;
+// a real room cannot turn encryption off, a test may).
+func (s *Server) SetEncrypted(room string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.room(room).encrypted = on
+}
 
 // UserID is the bot's user id, the sender of every event.
 func (s *Server) UserID() string { return s.userID }

@@ -161,10 +161,10 @@ func TestSendErrors(t *testing.T) {
 		{"put without txn", "PUT", "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/send/m.room.message", msg, 405, "M_UNRECOGNIZED"},
 		{"post with txn", "POST", sendPath(room, "a"), msg, 405, "M_UNRECOGNIZED"},
 		{"empty txn", "PUT", sendPath(room, ""), msg, 404, "M_UNRECOGNIZED"},
-		{"unknown endpoint", "GET", "/_matrix/client/v3/sync", "", 404, "M_UNRECOGNIZED"},
+		{"unknown endpoint", "GET", "/_matrix/client/v3/devices", "", 404, "M_UNRECOGNIZED"},
 		{"unknown version", "PUT", strings.Replace(sendPath(room, "a"), "/v3/", "/v1/", 1), msg, 404, "M_UNRECOGNIZED"},
 		{"double slash", "PUT", "/" + sendPath(room, "a"), msg, 404, "M_UNRECOGNIZED"},
-		{"not matrix", "GET", "/.well-known/matrix/client", "", 404, "M_UNRECOGNIZED"},
+		{"not matrix", "GET", "/.well-known/matrix/server", "", 404, "M_UNRECOGNIZED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

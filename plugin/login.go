@@ -1,0 +1,525 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"matrix-notify/sender"
+)
+
+// loginTimeout bounds the network part of `login` (discovery and the login
+// request), not the time the user takes to type.
+const loginTimeout = 60 * time.Second
+
+// runLogin is `matrix-notify login`: the curl step of the tutorials. It asks
+// for the homeserver, the user and the password (never from argv: the
+// password is read from the terminal without echo, or as a line of stdin
+// when stdin is not a terminal), logs in on a device whose id is derived from
+// the user and the homeserver (so logging in again reuses it), and writes
+// the homeserver and token into the TOML file (or prints the token).
+func (a *app) runLogin(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("login", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	homeserver := fs.String("homeserver", "", "homeserver URL or server name")
+	user := fs.String("user", "", "user name or @user:server")
+	config := fs.String("config", "", "TOML file to write")
+	printOnly := fs.Bool("print", false, "print the token on stdout, write no file")
+	if err := fs.Parse(args); err != nil {
+		return usagef("login: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("login: unexpected argument %q (the password is asked for, never given on the command line)", fs.Arg(0))
+	}
+
+	path, _ := a.configPath(*config, a.defaultConfigPath())
+	var existing *fileConfig
+	if !*printOnly {
+		fc, err := loadFileConfig(path, false, a.log)
+		if err != nil {
+			return usageError{err}
+		}
+		existing = fc
+	}
+
+	in := newPrompter(a.stdin, a.stderr)
+	defer in.close()
+	hsInput := strings.TrimSpace(*homeserver)
+	userInput := strings.TrimSpace(*user)
+	if hsInput == "" && !(strings.HasPrefix(userInput, "@") && strings.Contains(userInput, ":")) {
+		def := ""
+		if existing != nil {
+			def = existing.Matrix.Homeserver
+		}
+		v, err := in.ask(ctx, "Homeserver (example.org or https://matrix.example.org)", def)
+		if err != nil {
+			return err
+		}
+		hsInput = v
+	}
+	if userInput == "" {
+		v, err := in.ask(ctx, "User (bot or @bot:example.org)", "")
+		if err != nil {
+			return err
+		}
+		userInput = v
+	}
+	if userInput == "" {
+		return usagef("login: no user given")
+	}
+	if hsInput == "" {
+		_, server, _ := strings.Cut(userInput, ":")
+		hsInput = server
+	}
+	if hsInput == "" {
+		return usagef("login: no homeserver given")
+	}
+	password, err := in.secret(ctx, "Password for "+userInput)
+	if err != nil {
+		return err
+	}
+	a.logh.redact(password)
+	if password == "" {
+		return usagef("login: empty password")
+	}
+
+	nctx, cancel := context.WithTimeout(ctx, loginTimeout)
+	defer cancel()
+	hs, err := sender.Discover(nctx, nil, hsInput, sender.DiscoverOptions{})
+	if err != nil {
+		return err
+	}
+	if hs.Via == "well-known" {
+		a.log.Info(fmt.Sprintf("homeserver of %s is %s (from .well-known)", hsInput, hs.BaseURL))
+	}
+	res, err := sender.Login(nctx, nil, hs.BaseURL, userInput, password)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "login refused") {
+			return usageError{err}
+		}
+		return err
+	}
+	a.logh.redact(res.AccessToken)
+	a.log.Info(fmt.Sprintf("logged in as %s on %s (device %s)", res.UserID, hs.BaseURL, res.DeviceID))
+
+	if *printOnly {
+		_, err := fmt.Fprintln(a.stdout, res.AccessToken)
+		return err
+	}
+	where, err := saveLogin(path, existing, hs.BaseURL, res.AccessToken)
+	if err != nil {
+		return fmt.Errorf("login succeeded but the token was not saved: %w (run again with --print to see it)", err)
+	}
+	a.log.Info(fmt.Sprintf("saved the homeserver and access token in %s (mode 0600); check the rooms with: matrix-notify doctor --config %s", where, path))
+	return nil
+}
+
+// prompter asks questions on stderr and reads answers from stdin, one line
+// each. When stdin is a terminal, secrets are read with echo off (stty).
+type prompter struct {
+	out   io.Writer
+	lines chan lineResult
+	tty   *os.File // stdin, when it is a terminal
+	stty  string   // the terminal's settings before echo was turned off
+	quit  chan struct{}
+}
+
+type lineResult struct {
+	line string
+	err  error
+}
+
+func newPrompter(stdin io.Reader, out io.Writer) *prompter {
+	p := &prompter{out: out, lines: make(chan lineResult), quit: make(chan struct{})}
+	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
+		p.tty = f
+	}
+	// One reader goroutine for all lines, so that a question can be given
+	// up on (Ctrl-C: the context ends) while a read is blocked.
+	go func() {
+		r := bufio.NewReader(stdin)
+		for {
+			line, err := r.ReadString('\n')
+			if err == io.EOF && line != "" {
+				err = nil
+			}
+			select {
+			case p.lines <- lineResult{strings.TrimRight(line, "\r\n"), err}:
+			case <-p.quit:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+func (p *prompter) close() {
+	p.restoreEcho()
+	close(p.quit)
+}
+
+func (p *prompter) read(ctx context.Context, what string) (string, error) {
+	select {
+	case <-ctx.Done():
+		return "", fmt.Errorf("login: interrupted: %w", ctx.Err())
+	case res := <-p.lines:
+		if res.err != nil {
+			if errors.Is(res.err, io.EOF) {
+				return "", usagef("login: no %s on stdin", what)
+			}
+			return "", usagef("login: reading %s: %v", what, res.err)
+		}
+		return res.line, nil
+	}
+}
+
+// ask reads a visible answer; an empty one takes def.
+func (p *prompter) ask(ctx context.Context, question, def string) (string, error) {
+	if def != "" {
+		fmt.Fprintf(p.out, "%s [%s]: ", question, def)
+	} else {
+		fmt.Fprintf(p.out, "%s: ", question)
+	}
+	v, err := p.read(ctx, strings.ToLower(strings.SplitN(question, " ", 2)[0]))
+	if err != nil {
+		return "", err
+	}
+	if v = strings.TrimSpace(v); v == "" {
+		v = def
+	}
+	return v, nil
+}
+
+// secret reads an answer that must not be shown: with echo off on a
+// terminal, as a plain line otherwise (a pipe or a file shows nothing).
+func (p *prompter) secret(ctx context.Context, question string) (string, error) {
+	fmt.Fprintf(p.out, "%s: ", question)
+	if p.tty != nil {
+		if err := p.echoOff(); err != nil {
+			return "", fmt.Errorf("login: cannot turn off echo on the terminal: %w", err)
+		}
+		defer func() {
+			p.restoreEcho()
+			fmt.Fprintln(p.out)
+		}()
+	}
+	return p.read(ctx, "password")
+}
+
+// isTerminal reports whether f is a terminal: stty can read its settings.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil || st.Mode()&fs.ModeCharDevice == 0 {
+		return false
+	}
+	return stty(f, "-g") == nil
+}
+
+func (p *prompter) echoOff() error {
+	out, err := sttyOutput(p.tty, "-g")
+	if err != nil {
+		return err
+	}
+	p.stty = strings.TrimSpace(out)
+	return stty(p.tty, "-echo")
+}
+
+func (p *prompter) restoreEcho() {
+	if p.tty == nil || p.stty == "" {
+		return
+	}
+	stty(p.tty, p.stty)
+	p.stty = ""
+}
+
+func stty(f *os.File, args ...string) error {
+	_, err := sttyOutput(f, args...)
+	return err
+}
+
+func sttyOutput(f *os.File, args ...string) (string, error) {
+	cmd := exec.Command("stty", args...)
+	cmd.Stdin = f
+	out, err := cmd.Output()
+	return string(out), err
+}
+
+// saveLogin writes the homeserver and token into the TOML file at path. A new
+// file gets a [matrix] section; an existing one keeps every other line and
+// comment, and only its [matrix] homeserver and access_token lines change (or
+// are added). When the file names an access_token_file and has no
+// access_token, the token goes into that file instead. Files holding the
+// token are written 0600. It returns where the token went.
+func saveLogin(path string, existing *fileConfig, homeserver, token string) (string, error) {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	tokenFile := ""
+	if existing != nil && existing.Matrix.AccessTokenFile != "" && !hasMatrixKey(string(old), "access_token") {
+		tokenFile = existing.Matrix.AccessTokenFile
+	}
+	keys := [][2]string{{"homeserver", homeserver}}
+	if tokenFile == "" {
+		keys = append(keys, [2]string{"access_token", token})
+	}
+	updated, err := setMatrixKeys(string(old), keys)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	// The edit must decode to what we meant, or the file is left alone.
+	var check fileConfig
+	if _, err := toml.Decode(updated, &check); err != nil {
+		return "", fmt.Errorf("%s: the updated file would not parse (%v): edit it by hand", path, err)
+	}
+	if check.Matrix.Homeserver != homeserver || (tokenFile == "" && check.Matrix.AccessToken != token) {
+		return "", fmt.Errorf("%s: could not update [matrix] homeserver and access_token: edit it by hand", path)
+	}
+	if tokenFile != "" {
+		if err := writeFile0600(tokenFile, []byte(token+"\n")); err != nil {
+			return "", err
+		}
+	}
+	if err := writeFile0600(path, []byte(updated)); err != nil {
+		return "", err
+	}
+	if tokenFile != "" {
+		return tokenFile, nil
+	}
+	return path, nil
+}
+
+// writeFile0600 replaces path atomically with data, mode 0600, keeping the
+// owner of the file it replaces when allowed (root editing netdata's file).
+func writeFile0600(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if st, err := os.Stat(path); err == nil {
+		if uid, gid, ok := fileOwner(st); ok {
+			os.Chown(tmp.Name(), uid, gid) // best effort: only root may give a file away
+		}
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// fileOwner reads the owner from a FileInfo's Sys() (syscall.Stat_t on Unix)
+// without naming the platform's type, so this file builds everywhere.
+func fileOwner(st fs.FileInfo) (uid, gid int, ok bool) {
+	v := reflect.ValueOf(st.Sys())
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return 0, 0, false
+	}
+	u, g := v.FieldByName("Uid"), v.FieldByName("Gid")
+	if !u.IsValid() || !g.IsValid() || !u.CanUint() || !g.CanUint() {
+		return 0, 0, false
+	}
+	return int(u.Uint()), int(g.Uint()), true
+}
+
+// tomlHeader returns the table name of a [table] line ("" for anything else,
+// [[array]] headers included, which are not tables we edit).
+func tomlHeader(line string) (name string, isHeader bool) {
+	t := strings.TrimSpace(line)
+	if !strings.HasPrefix(t, "[") {
+		return "", false
+	}
+	if strings.HasPrefix(t, "[[") {
+		return "", true
+	}
+	end := strings.Index(t, "]")
+	if end < 0 {
+		return "", false
+	}
+	if rest := strings.TrimSpace(t[end+1:]); rest != "" && !strings.HasPrefix(rest, "#") {
+		return "", false // e.g. a line of a multi-line array: ["a"], "b"
+	}
+	return strings.TrimSpace(t[1:end]), true
+}
+
+// keyOf returns the bare key of a `key = value` line, "" otherwise.
+func keyOf(line string) string {
+	k, _, found := strings.Cut(line, "=")
+	if !found {
+		return ""
+	}
+	k = strings.TrimSpace(k)
+	return strings.Trim(k, `"'`)
+}
+
+func hasMatrixKey(content, key string) bool {
+	section := ""
+	for _, line := range strings.Split(content, "\n") {
+		if name, ok := tomlHeader(line); ok {
+			section = name
+			continue
+		}
+		if section == "matrix" && keyOf(line) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// setMatrixKeys sets keys of the [matrix] table in a TOML document, editing
+// only those lines: a key present is rewritten in place (its trailing
+// comment kept), a key missing is added right after the [matrix] header, and
+// a document without [matrix] gets the table appended.
+func setMatrixKeys(content string, keys [][2]string) (string, error) {
+	if content == "" {
+		var b strings.Builder
+		b.WriteString("[matrix]\n")
+		for _, kv := range keys {
+			fmt.Fprintf(&b, "%s = %s\n", kv[0], tomlQuote(kv[1]))
+		}
+		return b.String(), nil
+	}
+	lines := strings.Split(content, "\n")
+	section, header := "", -1
+	done := map[string]bool{}
+	for i, line := range lines {
+		if name, ok := tomlHeader(line); ok {
+			section = name
+			if name == "matrix" && header < 0 {
+				header = i
+			}
+			continue
+		}
+		if section != "matrix" {
+			continue
+		}
+		for _, kv := range keys {
+			if keyOf(line) != kv[0] {
+				continue
+			}
+			repl, err := replaceValue(line, tomlQuote(kv[1]))
+			if err != nil {
+				return "", fmt.Errorf("[matrix] %s: %w", kv[0], err)
+			}
+			lines[i] = repl
+			done[kv[0]] = true
+		}
+	}
+	var missing []string
+	for _, kv := range keys {
+		if !done[kv[0]] {
+			missing = append(missing, fmt.Sprintf("%s = %s", kv[0], tomlQuote(kv[1])))
+		}
+	}
+	if len(missing) == 0 {
+		return strings.Join(lines, "\n"), nil
+	}
+	if header < 0 {
+		out := strings.Join(lines, "\n")
+		if !strings.HasSuffix(out, "\n") {
+			out += "\n"
+		}
+		return out + "\n[matrix]\n" + strings.Join(missing, "\n") + "\n", nil
+	}
+	cr := ""
+	if strings.HasSuffix(lines[header], "\r") {
+		cr = "\r"
+	}
+	for i := range missing {
+		missing[i] += cr
+	}
+	lines = append(lines[:header+1], append(missing, lines[header+1:]...)...)
+	return strings.Join(lines, "\n"), nil
+}
+
+// replaceValue rewrites the value of a `key = value` line, keeping the
+// indentation, the key as written and a trailing comment.
+func replaceValue(line, value string) (string, error) {
+	eq := strings.Index(line, "=")
+	rest := strings.TrimLeft(line[eq+1:], " \t")
+	tail := ""
+	switch {
+	case strings.HasPrefix(rest, `"""`), strings.HasPrefix(rest, "'''"):
+		return "", errors.New("a multi-line string: edit it by hand")
+	case strings.HasPrefix(rest, `"`):
+		end := -1
+		for i := 1; i < len(rest); i++ {
+			if rest[i] == '\\' {
+				i++
+				continue
+			}
+			if rest[i] == '"' {
+				end = i
+				break
+			}
+		}
+		if end < 0 {
+			return "", errors.New("an unterminated string: edit it by hand")
+		}
+		tail = rest[end+1:]
+	case strings.HasPrefix(rest, "'"):
+		end := strings.Index(rest[1:], "'")
+		if end < 0 {
+			return "", errors.New("an unterminated string: edit it by hand")
+		}
+		tail = rest[end+2:]
+	default:
+		if strings.HasSuffix(rest, "\r") {
+			tail = "\r"
+		}
+	}
+	return strings.TrimRight(line[:eq], " \t") + " = " + value + tail, nil
+}
+
+// tomlQuote writes s as a TOML basic string.
+func tomlQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\u%04X", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -1,0 +1,893 @@
+package sender
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// DefaultMaxAge is how long an undelivered message is kept in the outbox. It
+// matches how long Synapse remembers txn ids (about a day): a message re-sent
+// later than that could be duplicated if an earlier attempt did arrive.
+const DefaultMaxAge = 24 * time.Hour
+
+// The outbox on disk, under the directory given to OpenOutbox:
+//
+//	rooms/<key>.lock        flock(2) target serialising delivery to one room
+//	rooms/<key>/<id>.json   one queued message (an entry)
+//	rooms/<key>/<id>.dropped a dropped entry, kept an hour so a concurrent
+//	                        invocation waiting for the lock can report it
+//	rooms/<key>/.tmp-*      a file being written (renamed into place when whole)
+//	corrupt/<key>-<id>.json an entry that could not be read, set aside
+//
+// key is the first 16 hex digits of sha256(room id). id is
+// "<unix nanos, 20 digits>-<pid>-<counter>", so names sort in enqueue order.
+const (
+	roomsDirName   = "rooms"
+	corruptDirName = "corrupt"
+	entryExt       = ".json"
+	droppedExt     = ".dropped"
+	tmpPrefix      = ".tmp-"
+	// leftoverAge is when a tombstone or an orphaned temp file is removed.
+	leftoverAge  = time.Hour
+	entryVersion = 1
+)
+
+// OutboxOptions configure an Outbox. The zero value is usable.
+type OutboxOptions struct {
+	// MaxAge drops entries queued longer than this, with an ERROR line;
+	// 0 means DefaultMaxAge.
+	MaxAge time.Duration
+	// Log receives one line per message handled; nil discards.
+	Log *slog.Logger
+	// Now is the clock (enqueue time, age); nil means time.Now.
+	Now func() time.Time
+}
+
+// Outbox is a crash-safe, multi-process queue of messages on disk, one FIFO
+// per room. Every message is written (and fsync'ed) before its first send
+// attempt and removed only after the homeserver accepted it, so an invocation
+// killed at any point loses nothing: the next one sends what is left, with the
+// same txn id, and the homeserver answers a repeat with the first event.
+// Delivery to a room is serialised across processes by a lock, and goes
+// oldest first, stopping at the first failure, so a newer alert never
+// overtakes a queued older one.
+//
+// An Outbox is safe for concurrent use, and any number of processes may share
+// one directory.
+type Outbox struct {
+	dir, roomsDir string
+	maxAge        time.Duration
+	log           *slog.Logger
+	now           func() time.Time
+}
+
+// OpenOutbox opens (creating it if needed) the outbox in dir.
+func OpenOutbox(dir string, opts OutboxOptions) (*Outbox, error) {
+	if !lockSupported {
+		_, err := lockFile(context.Background(), "")
+		return nil, err
+	}
+	o := &Outbox{
+		dir:      dir,
+		roomsDir: filepath.Join(dir, roomsDirName),
+		maxAge:   cmp.Or(opts.MaxAge, DefaultMaxAge),
+		log:      opts.Log,
+		now:      opts.Now,
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if err := os.MkdirAll(o.roomsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	// Fail now, not at the first alert, if the directory is not writable.
+	f, err := os.CreateTemp(o.roomsDir, tmpPrefix+"probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return o, nil
+}
+
+// Dir is the directory the outbox lives in.
+func (o *Outbox) Dir() string { return o.dir }
+
+// outboxEntry is one queued message as stored.
+type outboxEntry struct {
+	Version  int       `json:"v"`
+	Room     string    `json:"room"`
+	TxnID    string    `json:"txn_id"`
+	Summary  string    `json:"summary,omitempty"`
+	Content  Content   `json:"content"`
+	Enqueued time.Time `json:"enqueued"`
+	// Attempts counts failed send attempts, retries included.
+	Attempts    int       `json:"attempts,omitempty"`
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	// Dropped is why the entry was dropped; set in tombstones only.
+	Dropped string `json:"dropped,omitempty"`
+}
+
+func (e *outboxEntry) message() Message {
+	return Message{Room: e.Room, TxnID: e.TxnID, Summary: e.Summary, Content: e.Content}
+}
+
+// roomKey names a room's directory and lock: room ids may hold any character.
+func roomKey(room string) string {
+	sum := sha256.Sum256([]byte(room))
+	return hex.EncodeToString(sum[:8])
+}
+
+var (
+	entryIDCounter atomic.Uint64
+	entryIDLast    atomic.Int64
+	outboxPID      = os.Getpid()
+)
+
+// newID returns an entry id that sorts after every id this process made
+// before, even if the clock steps back.
+func newID(now time.Time) string {
+	n := now.UnixNano()
+	for {
+		last := entryIDLast.Load()
+		if n <= last {
+			n = last + 1
+		}
+		if entryIDLast.CompareAndSwap(last, n) {
+			break
+		}
+	}
+	return fmt.Sprintf("%020d-%07d-%06d", n, outboxPID, entryIDCounter.Add(1)%1000000)
+}
+
+// crashHook, when set (by tests only), is called at the points where a crash
+// matters: "enqueued" (written, not sent), "sent" (accepted by the
+// homeserver, not yet removed), "renaming" (a rewrite's temp file complete,
+// not yet in place).
+var crashHook func(point string)
+
+func crashPoint(point string) {
+	if crashHook != nil {
+		crashHook(point)
+	}
+}
+
+// writeFileAtomic writes data to dir/name through a synced temp file and a
+// rename: a reader, or the next process after a crash, sees the old file or
+// the new one, never a part.
+func writeFileAtomic(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		crashPoint("renaming")
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// syncDir makes the names in dir (a create, a rename) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// roomDir returns the directory of a room key, creating it (durably) if needed.
+func (o *Outbox) roomDir(key string) (string, error) {
+	dir := filepath.Join(o.roomsDir, key)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return dir, syncDir(o.roomsDir)
+}
+
+// enqueue writes every message durably; ids[i] is the entry id of msgs[i],
+// or "" with errs[i] saying why it could not be written.
+func (o *Outbox) enqueue(msgs []Message) (ids []string, errs []error) {
+	ids = make([]string, len(msgs))
+	errs = make([]error, len(msgs))
+	dirty := map[string][]int{} // room dir -> messages written there
+	for i, m := range msgs {
+		dir, err := o.roomDir(roomKey(m.Room))
+		if err == nil {
+			now := o.now()
+			e := outboxEntry{Version: entryVersion, Room: m.Room, TxnID: m.TxnID, Summary: m.Summary, Content: m.Content, Enqueued: now}
+			var data []byte
+			if data, err = json.Marshal(&e); err == nil {
+				id := newID(now)
+				if err = writeFileAtomic(dir, id+entryExt, data); err == nil {
+					ids[i] = id
+					dirty[dir] = append(dirty[dir], i)
+				}
+			}
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("outbox: %w", err)
+		}
+	}
+	for dir, idx := range dirty {
+		if err := syncDir(dir); err != nil {
+			// The entries are there for the next process (a kill leaves them),
+			// only a power loss could lose them: report, but keep them queued.
+			for _, i := range idx {
+				errs[i] = fmt.Errorf("outbox: %w", err)
+			}
+		}
+	}
+	crashPoint("enqueued")
+	return ids, errs
+}
+
+// Enqueue stores msgs durably without sending them: when it returns nil, they
+// survive a crash and will be delivered by the next Deliver or Flush that
+// reaches their rooms (serve answers 202 at this point, then drains).
+func (o *Outbox) Enqueue(msgs []Message) error {
+	_, errs := o.enqueue(msgs)
+	return errors.Join(errs...)
+}
+
+// Outcome is what became of one message.
+type Outcome int
+
+const (
+	// OutcomeDelivered: the homeserver accepted it (perhaps through a
+	// concurrent invocation that drained the room first).
+	OutcomeDelivered Outcome = iota + 1
+	// OutcomeQueued: not delivered yet, safe in the outbox; a later Deliver
+	// or Flush sends it.
+	OutcomeQueued
+	// OutcomeDropped: removed from the outbox undelivered, with an ERROR line:
+	// the homeserver refused its content, or it outlived MaxAge.
+	OutcomeDropped
+	// OutcomeFailed: not delivered and not queued (the outbox could not
+	// store it and the direct send failed): lost unless the caller retries.
+	OutcomeFailed
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeDelivered:
+		return "delivered"
+	case OutcomeQueued:
+		return "queued"
+	case OutcomeDropped:
+		return "dropped"
+	case OutcomeFailed:
+		return "failed"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// OutboxResult is the outcome of one message of a Deliver call. Err is nil
+// only for OutcomeDelivered; for OutcomeQueued it is what kept the message
+// back.
+type OutboxResult struct {
+	Result
+	Outcome Outcome
+	// ID is the outbox entry id, "" if the message could not be stored.
+	ID string
+	// ByOther is set when another invocation, draining the room first,
+	// delivered or dropped the message (EventID is then unknown).
+	ByOther bool
+}
+
+// OutboxReport is the outcome of Outbox.Deliver: one result per message of
+// the call, in the order given, and what else happened in those rooms.
+type OutboxReport struct {
+	Results []OutboxResult
+	// OlderDelivered and OlderDropped count entries queued by earlier
+	// invocations that this call delivered or dropped on the way.
+	OlderDelivered, OlderDropped int
+	// Pending is how many entries (this call's and older ones) are still
+	// queued for the rooms of this call.
+	Pending int
+}
+
+// Delivered reports whether every message of the call reached its room.
+func (r OutboxReport) Delivered() bool {
+	return r.Count(OutcomeDelivered) == len(r.Results)
+}
+
+// Count is the number of messages of the call with the given outcome.
+func (r OutboxReport) Count(o Outcome) int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+// Report returns the plain per-message Report (Err set on every message that
+// was not delivered), for code written against Sender.Deliver.
+func (r OutboxReport) Report() Report {
+	out := Report{Results: make([]Result, len(r.Results))}
+	for i, res := range r.Results {
+		out.Results[i] = res.Result
+	}
+	return out
+}
+
+// roomDrain is the outcome of draining one room.
+type roomDrain struct {
+	room                          string
+	delivered, dropped, remaining int
+	olderDelivered, olderDropped  int
+	err                           error // what stopped the drain early, if anything
+}
+
+// Deliver stores msgs durably, then delivers, for every room involved (up to
+// concurrency rooms at once; <= 0 means DefaultConcurrency), the room's
+// queued entries oldest first, this call's and those left by earlier
+// invocations, within ctx. What is not delivered when ctx ends, or behind a
+// failure, stays queued. t should carry the retry policy (RetryTransport).
+//
+// A message the outbox cannot store (disk full, unwritable directory) is sent
+// directly instead, once the room's queue has been handled: better out of
+// order than lost.
+func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concurrency int) OutboxReport {
+	results := make([]OutboxResult, len(msgs))
+	for i, m := range msgs {
+		results[i].Message = m
+	}
+	ids, errs := o.enqueue(msgs)
+
+	type group struct {
+		key    string
+		mine   map[string]int // entry id -> index in msgs
+		direct []int          // messages not stored
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for i, m := range msgs {
+		key := roomKey(m.Room)
+		g := byKey[key]
+		if g == nil {
+			g = &group{key: key, mine: map[string]int{}}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		results[i].ID = ids[i]
+		if ids[i] == "" {
+			o.log.Error(fmt.Sprintf("cannot queue Matrix notification for: %s to '%s' (%v): sending it without the outbox", m.Summary, m.Room, errs[i]))
+			g.direct = append(g.direct, i)
+		} else {
+			if errs[i] != nil {
+				o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s', but not durably: %v", m.Summary, m.Room, errs[i]))
+			}
+			g.mine[ids[i]] = i
+		}
+	}
+
+	var (
+		mu     sync.Mutex
+		report = OutboxReport{Results: results}
+	)
+	var eg errgroup.Group
+	eg.SetLimit(cmp.Or(max(concurrency, 0), DefaultConcurrency))
+	for _, g := range groups {
+		eg.Go(func() error {
+			var d roomDrain
+			if len(g.mine) > 0 {
+				d = o.drainRoom(ctx, t, g.key, g.mine, results)
+			}
+			for _, i := range g.direct {
+				results[i] = o.sendDirect(ctx, t, msgs[i])
+			}
+			mu.Lock()
+			report.OlderDelivered += d.olderDelivered
+			report.OlderDropped += d.olderDropped
+			report.Pending += d.remaining
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = eg.Wait() // goroutines never fail; results carry the errors
+	return report
+}
+
+// sendDirect sends a message the outbox could not store.
+func (o *Outbox) sendDirect(ctx context.Context, t Transport, m Message) OutboxResult {
+	start := time.Now()
+	eventID, err := t.Send(ctx, m)
+	res := OutboxResult{Result: Result{Message: m, EventID: eventID, Err: err, Duration: time.Since(start)}}
+	if err != nil {
+		res.Outcome = OutcomeFailed
+		o.log.Error(fmt.Sprintf("failed to send Matrix notification for: %s to '%s': %v (not queued: it is lost)", m.Summary, m.Room, err))
+	} else {
+		res.Outcome = OutcomeDelivered
+		o.log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (event %s)", m.Summary, m.Room, eventID))
+	}
+	return res
+}
+
+// ContentRejected reports whether the homeserver refused a message for its
+// content (400 M_BAD_JSON or M_NOT_JSON, 413 or M_TOO_LARGE): it would refuse
+// it on every retry, so keeping it queued would block its room for good.
+func ContentRejected(err error) bool {
+	var se *SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch {
+	case se.Status == 413, se.ErrCode == "M_TOO_LARGE":
+		return true
+	case se.Status == 400:
+		return se.ErrCode == "M_BAD_JSON" || se.ErrCode == "M_NOT_JSON"
+	}
+	return false
+}
+
+// roomListing is what a room directory holds.
+type roomListing struct {
+	entries    []string // entry ids, oldest first
+	tombstones map[string]bool
+	leftovers  []string // temp files and tombstones past leftoverAge
+}
+
+func (o *Outbox) list(dir string) (roomListing, error) {
+	var l roomListing
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return l, nil
+		}
+		return l, err
+	}
+	now := time.Now()
+	for _, de := range des {
+		name := de.Name()
+		old := func() bool {
+			info, err := de.Info()
+			return err == nil && now.Sub(info.ModTime()) > leftoverAge
+		}
+		switch {
+		case strings.HasPrefix(name, tmpPrefix):
+			if old() {
+				l.leftovers = append(l.leftovers, name)
+			}
+		case strings.HasSuffix(name, entryExt):
+			l.entries = append(l.entries, strings.TrimSuffix(name, entryExt))
+		case strings.HasSuffix(name, droppedExt):
+			if l.tombstones == nil {
+				l.tombstones = map[string]bool{}
+			}
+			l.tombstones[strings.TrimSuffix(name, droppedExt)] = true
+			if old() {
+				l.leftovers = append(l.leftovers, name)
+			}
+		}
+	}
+	slices.Sort(l.entries) // ReadDir sorts already; be explicit
+	return l, nil
+}
+
+func readEntry(path string) (outboxEntry, error) {
+	var e outboxEntry
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal(data, &e); err != nil {
+		return e, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	if e.Room == "" || e.TxnID == "" {
+		return e, fmt.Errorf("%s: no room or txn id", filepath.Base(path))
+	}
+	return e, nil
+}
+
+// drainRoom delivers the queued entries of one room, oldest first, under the
+// room's lock, until the room is empty, an entry fails or ctx ends. mine maps
+// the entry ids of the calling Deliver to indexes in results, which it fills
+// in; both are nil for Flush.
+func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine map[string]int, results []OutboxResult) roomDrain {
+	var d roomDrain
+	dir := filepath.Join(o.roomsDir, key)
+	set := func(id string, outcome Outcome, eventID string, err error, took time.Duration, byOther bool) {
+		if i, ok := mine[id]; ok {
+			r := &results[i]
+			r.Outcome, r.EventID, r.Err, r.Duration, r.ByOther = outcome, eventID, err, took, byOther
+		}
+	}
+	// vanished settles an entry of this call that a concurrent invocation
+	// delivered or dropped before this one got the lock.
+	vanished := func(id string, tombstone bool) {
+		m := results[mine[id]].Message
+		if tombstone {
+			reason := "dropped by a concurrent invocation"
+			if e, err := readEntry(filepath.Join(dir, id+droppedExt)); err == nil && e.Dropped != "" {
+				reason += ": " + e.Dropped
+			}
+			set(id, OutcomeDropped, "", errors.New(reason), 0, true)
+			o.log.Error(fmt.Sprintf("dropped Matrix notification for: %s to '%s': %s", m.Summary, m.Room, reason))
+			return
+		}
+		set(id, OutcomeDelivered, "", nil, 0, true)
+		o.log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (by a concurrent invocation)", m.Summary, m.Room))
+	}
+	// queueAll settles this call's messages when the room could not be
+	// looked at (the lock not taken in time): queued by err, unless gone.
+	queueAll := func(err error) roomDrain {
+		for _, id := range sortedKeys(mine) {
+			if _, serr := os.Stat(filepath.Join(dir, id+entryExt)); errors.Is(serr, fs.ErrNotExist) {
+				_, terr := os.Stat(filepath.Join(dir, id+droppedExt))
+				vanished(id, terr == nil)
+				continue
+			}
+			m := results[mine[id]].Message
+			set(id, OutcomeQueued, "", err, 0, false)
+			o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
+		}
+		l, _ := o.list(dir)
+		d.remaining, d.err = len(l.entries), err
+		return d
+	}
+
+	lock, err := lockFile(ctx, filepath.Join(o.roomsDir, key+".lock"))
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("another matrix-notify was still delivering to this room: %w", err)
+		} else {
+			err = fmt.Errorf("outbox: %w", err)
+		}
+		return queueAll(err)
+	}
+	defer lock.unlock()
+
+	l, err := o.list(dir)
+	if err != nil {
+		return queueAll(fmt.Errorf("outbox: %w", err))
+	}
+	for _, name := range l.leftovers {
+		os.Remove(filepath.Join(dir, name))
+	}
+
+	seen := map[string]bool{}
+	var (
+		blocked error    // what stopped the drain
+		tried   bool     // blocked by a failed send (else: ctx ended first)
+		behind  []string // this call's entries left untried
+		// logBlocker logs the failed send once the queue length is known.
+		logBlocker func()
+	)
+	for _, id := range l.entries {
+		seen[id] = true
+		_, isMine := mine[id]
+		if blocked == nil {
+			if err := ctx.Err(); err != nil {
+				blocked = err
+			}
+		}
+		if blocked != nil {
+			d.remaining++
+			if isMine {
+				behind = append(behind, id)
+			}
+			continue
+		}
+		path := filepath.Join(dir, id+entryExt)
+		e, err := readEntry(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				delete(seen, id)
+				continue
+			}
+			o.quarantine(key, id, err)
+			set(id, OutcomeFailed, "", err, 0, false)
+			continue
+		}
+		d.room = e.Room
+		m := e.message()
+		if age := o.now().Sub(e.Enqueued); age > o.maxAge {
+			reason := fmt.Sprintf("undelivered for %s, longer than max_age %s", age.Round(time.Second), o.maxAge)
+			if e.LastError != "" {
+				reason += fmt.Sprintf(" (%d attempts, last error: %s)", e.Attempts, e.LastError)
+			}
+			o.drop(dir, id, e, reason)
+			d.dropped++
+			if !isMine {
+				d.olderDropped++
+			}
+			set(id, OutcomeDropped, "", errors.New(reason), 0, false)
+			o.log.Error(fmt.Sprintf("dropped Matrix notification for: %s to '%s': %s", m.Summary, m.Room, reason))
+			continue
+		}
+
+		start := time.Now()
+		eventID, err := t.Send(ctx, m)
+		took := time.Since(start)
+		if err == nil {
+			crashPoint("sent")
+			if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				// It will be sent again, and the homeserver will recognise its txn id.
+				o.log.Error(fmt.Sprintf("outbox: cannot remove delivered entry %s: %v", path, rerr))
+			}
+			d.delivered++
+			set(id, OutcomeDelivered, eventID, nil, took, false)
+			if isMine {
+				o.log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (event %s)", m.Summary, m.Room, eventID))
+			} else {
+				d.olderDelivered++
+				o.log.Info(fmt.Sprintf("sent queued Matrix notification for: %s to '%s' (event %s, queued %s ago)",
+					m.Summary, m.Room, eventID, o.now().Sub(e.Enqueued).Round(time.Second)))
+			}
+			continue
+		}
+		if ContentRejected(err) {
+			reason := fmt.Sprintf("the homeserver refuses it and would on every retry: %v", err)
+			o.drop(dir, id, e, reason)
+			d.dropped++
+			if !isMine {
+				d.olderDropped++
+			}
+			set(id, OutcomeDropped, "", err, took, false)
+			o.log.Error(fmt.Sprintf("dropped Matrix notification for: %s to '%s': %s", m.Summary, m.Room, reason))
+			continue
+		}
+		// Keep it, and say why, for `matrix-notify queue`.
+		var re *RetryError
+		if errors.As(err, &re) {
+			e.Attempts += re.Attempts
+		} else {
+			e.Attempts++
+		}
+		e.LastAttempt = o.now()
+		e.LastError = err.Error()
+		if data, merr := json.Marshal(&e); merr == nil {
+			if werr := writeFileAtomic(dir, id+entryExt, data); werr != nil {
+				o.log.Error(fmt.Sprintf("outbox: cannot record the failed attempt in %s: %v", path, werr))
+			}
+		}
+		blocked, tried = err, true
+		d.remaining++
+		set(id, OutcomeQueued, "", err, took, false)
+		logBlocker = func() { // after the loop, when the count is known
+			what := "failed to send Matrix notification"
+			if !isMine {
+				what = "failed to send queued Matrix notification"
+			}
+			o.log.Error(fmt.Sprintf("%s for: %s to '%s': %v (kept in the outbox: %d queued for this room)",
+				what, m.Summary, m.Room, err, d.remaining))
+		}
+	}
+	if logBlocker != nil {
+		logBlocker()
+	}
+	for _, id := range behind {
+		m := results[mine[id]].Message
+		err := fmt.Errorf("not sent before the deadline, kept in the outbox: %w", blocked)
+		if tried {
+			err = fmt.Errorf("kept in the outbox behind an older message that failed: %w", blocked)
+		}
+		set(id, OutcomeQueued, "", err, 0, false)
+		o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
+	}
+	d.err = blocked
+
+	// This call's entries that were gone before we got the lock: a concurrent
+	// invocation handled them.
+	for _, id := range sortedKeys(mine) {
+		if !seen[id] {
+			vanished(id, l.tombstones[id])
+		}
+	}
+	return d
+}
+
+func sortedKeys(m map[string]int) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// drop replaces an entry by its tombstone, which says why.
+func (o *Outbox) drop(dir, id string, e outboxEntry, reason string) {
+	e.Dropped = reason
+	if data, err := json.Marshal(&e); err == nil {
+		writeFileAtomic(dir, id+droppedExt, data) // best effort: only for reports
+	}
+	if err := os.Remove(filepath.Join(dir, id+entryExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		o.log.Error(fmt.Sprintf("outbox: cannot remove dropped entry %s: %v", id, err))
+	}
+}
+
+// quarantine moves an unreadable entry out of the way, loudly, so it neither
+// blocks its room nor disappears.
+func (o *Outbox) quarantine(key, id string, cause error) {
+	cdir := filepath.Join(o.dir, corruptDirName)
+	dst := filepath.Join(cdir, key+"-"+id+entryExt)
+	err := os.MkdirAll(cdir, 0o700)
+	if err == nil {
+		err = os.Rename(filepath.Join(o.roomsDir, key, id+entryExt), dst)
+	}
+	if err != nil {
+		o.log.Error(fmt.Sprintf("outbox: unreadable entry %s (%v), and it cannot be set aside: %v", id, cause, err))
+		return
+	}
+	o.log.Error(fmt.Sprintf("outbox: unreadable entry %s (%v) moved to %s: it is not delivered", id, cause, dst))
+}
+
+// RoomFlush is the outcome of draining one room.
+type RoomFlush struct {
+	Room                          string
+	Delivered, Dropped, Remaining int
+	// Err is what stopped the drain with entries left, nil if it emptied.
+	Err error
+}
+
+// FlushReport is the outcome of Flush, one RoomFlush per room that had
+// entries, and the totals.
+type FlushReport struct {
+	Rooms                         []RoomFlush
+	Delivered, Dropped, Remaining int
+}
+
+// Err joins the errors of the rooms left with entries.
+func (r FlushReport) Err() error {
+	var errs []error
+	for _, rf := range r.Rooms {
+		if rf.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", rf.Room, rf.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Flush delivers the entries of every room, up to concurrency rooms at once,
+// oldest first per room, within ctx (matrix-notify flush; serve's continuous
+// drain).
+func (o *Outbox) Flush(ctx context.Context, t Transport, concurrency int) FlushReport {
+	var rep FlushReport
+	keys, err := o.roomKeys()
+	if err != nil {
+		rep.Rooms = append(rep.Rooms, RoomFlush{Err: fmt.Errorf("outbox: %w", err)})
+		return rep
+	}
+	var mu sync.Mutex
+	var eg errgroup.Group
+	eg.SetLimit(cmp.Or(max(concurrency, 0), DefaultConcurrency))
+	for _, key := range keys {
+		l, err := o.list(filepath.Join(o.roomsDir, key))
+		if err != nil || len(l.entries) == 0 {
+			continue
+		}
+		eg.Go(func() error {
+			d := o.drainRoom(ctx, t, key, nil, nil)
+			if d.room == "" {
+				// Not read under the lock (lock not taken): name it from an entry.
+				if e, err := readEntry(filepath.Join(o.roomsDir, key, l.entries[0]+entryExt)); err == nil {
+					d.room = e.Room
+				} else {
+					d.room = key
+				}
+			}
+			if d.delivered+d.dropped+d.remaining == 0 {
+				return nil // emptied by someone else meanwhile
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			rep.Rooms = append(rep.Rooms, RoomFlush{Room: d.room, Delivered: d.delivered, Dropped: d.dropped, Remaining: d.remaining, Err: d.err})
+			rep.Delivered += d.delivered
+			rep.Dropped += d.dropped
+			rep.Remaining += d.remaining
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	slices.SortFunc(rep.Rooms, func(a, b RoomFlush) int { return strings.Compare(a.Room, b.Room) })
+	return rep
+}
+
+func (o *Outbox) roomKeys() ([]string, error) {
+	des, err := os.ReadDir(o.roomsDir)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, de := range des {
+		if de.IsDir() {
+			keys = append(keys, de.Name())
+		}
+	}
+	return keys, nil
+}
+
+// QueuedEntry describes one queued message, for `matrix-notify queue`.
+type QueuedEntry struct {
+	ID       string
+	Room     string
+	TxnID    string
+	Summary  string
+	Enqueued time.Time
+	Age      time.Duration
+	// Attempts counts the failed send attempts (HTTP requests, retries
+	// included) over every delivery so far.
+	Attempts    int
+	LastAttempt time.Time
+	LastError   string
+}
+
+// List returns the queued entries, by room, oldest first within a room. It
+// takes no lock: it is a snapshot, and an entry delivered meanwhile may
+// still appear.
+func (o *Outbox) List() ([]QueuedEntry, error) {
+	keys, err := o.roomKeys()
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	now := o.now()
+	var out []QueuedEntry
+	var errs []error
+	for _, key := range keys {
+		dir := filepath.Join(o.roomsDir, key)
+		l, err := o.list(dir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, id := range l.entries {
+			e, err := readEntry(filepath.Join(dir, id+entryExt))
+			if err != nil {
+				if !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			out = append(out, QueuedEntry{
+				ID: id, Room: e.Room, TxnID: e.TxnID, Summary: e.Summary,
+				Enqueued: e.Enqueued, Age: now.Sub(e.Enqueued),
+				Attempts: e.Attempts, LastAttempt: e.LastAttempt, LastError: e.LastError,
+			})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b QueuedEntry) int {
+		return cmp.Or(strings.Compare(a.Room, b.Room), strings.Compare(a.ID, b.ID))
+	})
+	if len(errs) > 0 {
+		return out, fmt.Errorf("outbox: %w", errors.Join(errs...))
+	}
+	return out, nil
+}

@@ -1,0 +1,945 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package sender
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"matrix-notify/sender/sendertest"
+)
+
+// lockedBuffer is a log sink safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines returns the log lines containing every one of subs.
+func (b *lockedBuffer) lines(subs ...string) []string {
+	var out []string
+	for l := range strings.Lines(b.String()) {
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(l, s)
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func openTestOutbox(t *testing.T, dir string, opts OutboxOptions) *Outbox {
+	t.Helper()
+	ob, err := OpenOutbox(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ob
+}
+
+// quickSleep keeps the real waits tiny (the fake homeserver does not enforce
+// the waits it advertises), so the scenarios run fast.
+func quickSleep(ctx context.Context, d time.Duration) error {
+	return sleepCtx(ctx, min(d, time.Millisecond))
+}
+
+// hsTransport is the real transport to hs with the retry policy; maxAttempts
+// > 0 makes failures (and so queued entries) frequent.
+func hsTransport(t testing.TB, url, token string, maxAttempts int) Transport {
+	t.Helper()
+	tr, err := newHSTransport(url, token, maxAttempts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func newHSTransport(url, token string, maxAttempts int) (Transport, error) {
+	mt, err := NewMatrixTransport(url, token, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &RetryTransport{Next: mt, Policy: RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxAttempts: maxAttempts}, Sleep: quickSleep}, nil
+}
+
+// testAlarm is alarm number i of a source, to rooms.
+func testAlarm(source string, i int, rooms ...string) []Message {
+	return Messages(Notification{
+		Source:   source,
+		Identity: fmt.Sprintf("%s-%04d", source, i),
+		Summary:  fmt.Sprintf("%s alarm %d", source, i),
+		Rooms:    rooms,
+		Content:  Content{MsgType: "m.notice", Body: fmt.Sprintf("%s %04d", source, i)},
+	})
+}
+
+// roomBodies returns the bodies of a room's events, failing on a repeated txn id
+// or body.
+func roomBodies(t *testing.T, hs *sendertest.Server, room string) []string {
+	t.Helper()
+	var out []string
+	txns := map[string]bool{}
+	seen := map[string]bool{}
+	for _, e := range hs.Events(room) {
+		var c Content
+		if err := json.Unmarshal(e.Content, &c); err != nil {
+			t.Fatal(err)
+		}
+		if txns[e.TxnID] || seen[c.Body] {
+			t.Errorf("%s: duplicate event txn %s body %q", room, e.TxnID, c.Body)
+		}
+		txns[e.TxnID], seen[c.Body] = true, true
+		out = append(out, c.Body)
+	}
+	return out
+}
+
+func replayCount(hs *sendertest.Server) int {
+	n := 0
+	for _, r := range hs.Requests() {
+		if r.Replayed {
+			n++
+		}
+	}
+	return n
+}
+
+func testRooms(n int) []string {
+	rooms := make([]string, n)
+	for i := range rooms {
+		rooms[i] = fmt.Sprintf("!room%d:sendertest.localhost", i)
+	}
+	return rooms
+}
+
+func listLen(t *testing.T, ob *Outbox) int {
+	t.Helper()
+	l, err := ob.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(l)
+}
+
+// TestOutboxFlakyHomeserver is scenario (a): 200 alarms to 5 rooms, one
+// Deliver after another, against a homeserver that answers 30% 429 (both
+// flavours), 10% 5xx and drops 5% of connections. Every alarm arrives in
+// every room exactly once, in order.
+func TestOutboxFlakyHomeserver(t *testing.T) {
+	rooms := testRooms(5)
+	hs := sendertest.New(sendertest.Options{Joined: rooms, Seed: 7})
+	defer hs.Close()
+	hs.SetFaultRates(sendertest.FaultRates{RateLimit: 0.3, ServerError: 0.1, Drop: 0.05, RetryAfter: 20 * time.Millisecond})
+	var logs lockedBuffer
+	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{Log: newTestLogger(&logs)})
+	tr := hsTransport(t, hs.URL(), hs.Token(), 3)
+
+	const n = 200
+	var queued, older int
+	for i := range n {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		rep := ob.Deliver(ctx, tr, testAlarm("netdata", i, rooms...), len(rooms))
+		cancel()
+		if got := rep.Count(OutcomeDelivered) + rep.Count(OutcomeQueued); got != len(rooms) {
+			t.Fatalf("alarm %d: %d delivered or queued of %d: %+v", i, got, len(rooms), rep)
+		}
+		queued += rep.Count(OutcomeQueued)
+		older += rep.OlderDelivered
+	}
+	if queued == 0 || older == 0 {
+		t.Errorf("queued %d, older delivered %d: the scenario did not exercise the queue", queued, older)
+	}
+	hs.SetFaultRates(sendertest.FaultRates{})
+	fr := ob.Flush(context.Background(), tr, 0)
+	if fr.Remaining != 0 || fr.Err() != nil {
+		t.Fatalf("flush left %d: %v", fr.Remaining, fr.Err())
+	}
+	want := make([]string, n)
+	for i := range want {
+		want[i] = fmt.Sprintf("netdata %04d", i)
+	}
+	for _, room := range rooms {
+		if got := roomBodies(t, hs, room); !slices.Equal(got, want) {
+			t.Errorf("%s: %d events, not the 200 alarms in order:\n%v", room, len(got), got)
+		}
+	}
+	if l := listLen(t, ob); l != 0 {
+		t.Errorf("%d entries left", l)
+	}
+	if got := len(logs.lines("level=ERROR", "dropped")); got != 0 {
+		t.Errorf("%d entries dropped", got)
+	}
+	t.Logf("%d queued by one call and delivered by a later one (%d older deliveries), %d replayed requests, %d requests",
+		queued, older, replayCount(hs), len(hs.Requests()))
+}
+
+// TestOutboxHomeserverDown is scenario (b): a homeserver down for whole calls
+// leaves every message queued, and the report says so; a flush against the
+// server once back delivers all, in order, once.
+func TestOutboxHomeserverDown(t *testing.T) {
+	rooms := testRooms(2)
+	down := sendertest.New(sendertest.Options{Joined: rooms})
+	url := down.URL()
+	down.Close()
+	var logs lockedBuffer
+	dir := t.TempDir()
+	ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
+	tr := hsTransport(t, url, sendertest.DefaultToken, 4)
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		rep := ob.Deliver(ctx, tr, testAlarm("kuma", i, rooms...), 0)
+		cancel()
+		if rep.Delivered() || rep.Count(OutcomeQueued) != 2 || rep.Pending != 2*(i+1) {
+			t.Fatalf("call %d: %+v", i, rep)
+		}
+		for _, r := range rep.Results {
+			var se *SendError
+			if !errors.As(r.Err, &se) || se.Status != 0 || r.ID == "" {
+				t.Errorf("call %d: result %+v: want the network error and an entry id", i, r)
+			}
+			if i > 0 && !strings.Contains(r.Err.Error(), "behind an older message") {
+				t.Errorf("call %d: %v: want queued behind the older one", i, r.Err)
+			}
+		}
+		if rr := rep.Report(); rr.Delivered() || len(rr.Failed()) != 2 {
+			t.Errorf("plain report %+v", rr)
+		}
+	}
+	entries, err := ob.List()
+	if err != nil || len(entries) != 6 {
+		t.Fatalf("list: %d entries, %v", len(entries), err)
+	}
+	for _, e := range entries {
+		if e.Room == rooms[0] && e.Summary == "kuma alarm 0" && (e.Attempts != 3*4 || !strings.Contains(e.LastError, "no answer from homeserver")) {
+			t.Errorf("entry %+v: want 3 deliveries of 4 failed attempts each, with the last error", e)
+		}
+	}
+	if got := len(logs.lines("level=ERROR", "failed to send")); got == 0 {
+		t.Errorf("no ERROR line for the failures:\n%s", logs.String())
+	}
+
+	// Back up, "at the same state": a new server with the rooms.
+	up := sendertest.New(sendertest.Options{Joined: rooms})
+	defer up.Close()
+	ob2 := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)}) // a later process
+	fr := ob2.Flush(context.Background(), hsTransport(t, up.URL(), up.Token(), 0), 1)
+	if fr.Delivered != 6 || fr.Remaining != 0 || fr.Dropped != 0 || len(fr.Rooms) != 2 || fr.Err() != nil {
+		t.Fatalf("flush %+v", fr)
+	}
+	for _, room := range rooms {
+		if got := roomBodies(t, up, room); !slices.Equal(got, []string{"kuma 0000", "kuma 0001", "kuma 0002"}) {
+			t.Errorf("%s got %v", room, got)
+		}
+	}
+	if got := len(logs.lines("level=INFO", "sent queued Matrix notification for: kuma alarm")); got != 6 {
+		t.Errorf("%d INFO lines for queued deliveries, want 6", got)
+	}
+	if fr := ob2.Flush(context.Background(), hsTransport(t, up.URL(), up.Token(), 0), 1); len(fr.Rooms) != 0 {
+		t.Errorf("second flush %+v", fr)
+	}
+}
+
+// TestHelperProcess is not a test: the subprocess tests run the test binary
+// again with MN_HELPER set to be a matrix-notify invocation that can die.
+func TestHelperProcess(t *testing.T) {
+	switch os.Getenv("MN_HELPER") {
+	case "crash":
+		helperCrash()
+	case "worker":
+		helperWorker()
+	default:
+		return
+	}
+	os.Exit(0)
+}
+
+func helperEnvInt(name string) int {
+	n, err := strconv.Atoi(os.Getenv(name))
+	if err != nil {
+		panic(name + ": " + err.Error())
+	}
+	return n
+}
+
+// helperCrash delivers MN_ALARMS alarms to one room in one call, and kills
+// itself with SIGKILL at the MN_AT-th time it reaches crash point MN_POINT.
+func helperCrash() {
+	point, at := os.Getenv("MN_POINT"), helperEnvInt("MN_AT")
+	var seen atomic.Int32
+	crashHook = func(p string) {
+		if p == point && int(seen.Add(1)) == at {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+	ob, err := OpenOutbox(os.Getenv("MN_DIR"), OutboxOptions{})
+	if err != nil {
+		panic(err)
+	}
+	var msgs []Message
+	for i := range helperEnvInt("MN_ALARMS") {
+		msgs = append(msgs, testAlarm("crash", i, os.Getenv("MN_ROOMS"))...)
+	}
+	tr, err := newHSTransport(os.Getenv("MN_URL"), os.Getenv("MN_TOKEN"), 1)
+	if err != nil {
+		panic(err)
+	}
+	ob.Deliver(context.Background(), tr, msgs, 1)
+	fmt.Println("survived")
+}
+
+// helperWorker is one of many concurrent invocations sharing an outbox.
+func helperWorker() {
+	w, n := helperEnvInt("MN_WORKER"), helperEnvInt("MN_ALARMS")
+	rooms := strings.Split(os.Getenv("MN_ROOMS"), ",")
+	ob, err := OpenOutbox(os.Getenv("MN_DIR"), OutboxOptions{})
+	if err != nil {
+		panic(err)
+	}
+	tr, err := newHSTransport(os.Getenv("MN_URL"), os.Getenv("MN_TOKEN"), 3)
+	if err != nil {
+		panic(err)
+	}
+	counts := map[string]int{}
+	for i := range n {
+		msgs := testAlarm(fmt.Sprintf("w%02d", w), i, rooms...)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if i%5 == 4 { // as serve does: queue, then drain
+			if err := ob.Enqueue(msgs); err != nil {
+				panic(err)
+			}
+			fr := ob.Flush(ctx, tr, len(rooms))
+			counts["flushed"] += fr.Delivered
+		} else {
+			rep := ob.Deliver(ctx, tr, msgs, len(rooms))
+			for _, r := range rep.Results {
+				counts[r.Outcome.String()]++
+				if r.ByOther {
+					counts["by-other"]++
+				}
+			}
+			counts["older"] += rep.OlderDelivered
+		}
+		cancel()
+	}
+	json.NewEncoder(os.Stdout).Encode(counts)
+}
+
+func helperCmd(t *testing.T, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+// TestOutboxKill9 is scenario (c): an invocation killed (SIGKILL, for real)
+// at each point that matters loses nothing that Deliver had stored, and the
+// next run delivers it without a duplicate.
+func TestOutboxKill9(t *testing.T) {
+	const room = "!crash:sendertest.localhost"
+	tests := []struct {
+		name        string
+		point       string
+		at          int
+		inject      []sendertest.Fault
+		before      int // events before recovery
+		queued      int // entries left by the dead process
+		delivered   int // events after recovery
+		replayCount int // sends after recovery that the txn cache answered
+	}{
+		{name: "after enqueue, before any send", point: "enqueued", at: 1, before: 0, queued: 3, delivered: 3},
+		{name: "accepted, not yet removed", point: "sent", at: 2, before: 2, queued: 2, delivered: 3, replayCount: 1},
+		{name: "while recording a failure", point: "renaming", at: 4, inject: []sendertest.Fault{sendertest.ServerError(500)},
+			before: 0, queued: 3, delivered: 3},
+		// Killed while storing: Deliver never returned, the caller saw no
+		// success; what was stored before is delivered, the rest was never queued.
+		{name: "while enqueueing", point: "renaming", at: 2, before: 0, queued: 1, delivered: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := sendertest.New(sendertest.Options{Joined: []string{room}})
+			defer hs.Close()
+			hs.Inject(tt.inject...)
+			dir := t.TempDir()
+			cmd := helperCmd(t, "MN_HELPER=crash", "MN_DIR="+dir, "MN_URL="+hs.URL(), "MN_TOKEN="+hs.Token(),
+				"MN_ROOMS="+room, "MN_ALARMS=3", "MN_POINT="+tt.point, "MN_AT="+strconv.Itoa(tt.at))
+			out, err := cmd.Output()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() {
+				t.Fatalf("helper was not killed: %v\n%s", err, out)
+			}
+			if got := len(hs.Events(room)); got != tt.before {
+				t.Errorf("before recovery: %d events, want %d", got, tt.before)
+			}
+			ob := openTestOutbox(t, dir, OutboxOptions{})
+			if got := listLen(t, ob); got != tt.queued {
+				t.Errorf("dead process left %d entries, want %d", got, tt.queued)
+			}
+			fr := ob.Flush(context.Background(), hsTransport(t, hs.URL(), hs.Token(), 0), 1)
+			if fr.Remaining != 0 || fr.Err() != nil {
+				t.Fatalf("flush %+v", fr)
+			}
+			var want []string
+			for i := range tt.delivered {
+				want = append(want, fmt.Sprintf("crash %04d", i))
+			}
+			if got := roomBodies(t, hs, room); !slices.Equal(got, want) {
+				t.Errorf("events %v, want %v", got, want)
+			}
+			if got := replayCount(hs); got != tt.replayCount {
+				t.Errorf("%d replayed sends, want %d", got, tt.replayCount)
+			}
+		})
+	}
+}
+
+// TestOutboxManyProcesses is scenario (d): 20 processes share one outbox,
+// each delivering 10 alarms to the same 3 rooms against a flaky homeserver,
+// picking up each other's leftovers. Nothing is corrupted, lost or
+// duplicated, and each process's alarms keep their order in every room.
+func TestOutboxManyProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns 20 processes")
+	}
+	const workers, alarms = 20, 10
+	rooms := testRooms(3)
+	hs := sendertest.New(sendertest.Options{Joined: rooms, Seed: 3})
+	defer hs.Close()
+	hs.SetFaultRates(sendertest.FaultRates{RateLimit: 0.15, ServerError: 0.05, Drop: 0.03, RetryAfter: 20 * time.Millisecond})
+	dir := t.TempDir()
+
+	var wg sync.WaitGroup
+	outs := make([][]byte, workers)
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			cmd := helperCmd(t, "MN_HELPER=worker", "MN_DIR="+dir, "MN_URL="+hs.URL(), "MN_TOKEN="+hs.Token(),
+				"MN_ROOMS="+strings.Join(rooms, ","), "MN_WORKER="+strconv.Itoa(w), "MN_ALARMS="+strconv.Itoa(alarms))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			outs[w], errs[w] = cmd.Output()
+			if errs[w] != nil {
+				errs[w] = fmt.Errorf("%w: %s", errs[w], stderr.String())
+			}
+		})
+	}
+	wg.Wait()
+	totals := map[string]int{}
+	for w := range workers {
+		if errs[w] != nil {
+			t.Fatalf("worker %d: %v", w, errs[w])
+		}
+		var counts map[string]int
+		if err := json.Unmarshal(outs[w], &counts); err != nil {
+			t.Fatalf("worker %d: %q: %v", w, outs[w], err)
+		}
+		for k, v := range counts {
+			totals[k] += v
+		}
+	}
+	t.Logf("outcomes over all workers: %v", totals)
+	if totals["failed"]+totals["dropped"] != 0 {
+		t.Errorf("failed or dropped: %v", totals)
+	}
+
+	hs.SetFaultRates(sendertest.FaultRates{})
+	ob := openTestOutbox(t, dir, OutboxOptions{})
+	if fr := ob.Flush(context.Background(), hsTransport(t, hs.URL(), hs.Token(), 0), 0); fr.Remaining != 0 || fr.Err() != nil {
+		t.Fatalf("final flush %+v", fr)
+	}
+	for _, room := range rooms {
+		got := roomBodies(t, hs, room)
+		if len(got) != workers*alarms {
+			t.Errorf("%s: %d events, want %d", room, len(got), workers*alarms)
+		}
+		next := map[string]int{} // worker -> next alarm expected
+		for _, b := range got {
+			src, num, _ := strings.Cut(b, " ")
+			i, _ := strconv.Atoi(num)
+			if i != next[src] {
+				t.Errorf("%s: %s arrived when alarm %d of %s was expected", room, b, next[src], src)
+			}
+			next[src] = i + 1
+		}
+		if len(next) != workers {
+			t.Errorf("%s: alarms of %d workers, want %d", room, len(next), workers)
+		}
+	}
+	if l := listLen(t, ob); l != 0 {
+		t.Errorf("%d entries left", l)
+	}
+	if _, err := os.Stat(filepath.Join(dir, corruptDirName)); err == nil {
+		t.Errorf("entries were set aside as corrupt")
+	}
+	t.Logf("%d requests, %d replayed", len(hs.Requests()), replayCount(hs))
+}
+
+// fakeClock is a settable clock for OutboxOptions.Now.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
+func (c *fakeClock) Now() time.Time  { return time.Unix(0, c.ns.Load()) }
+
+// TestOutboxMaxAge is scenario (e): an entry older than max_age is dropped,
+// with an ERROR line, and the room moves on.
+func TestOutboxMaxAge(t *testing.T) {
+	const room = "!r:sendertest.localhost"
+	hs := sendertest.New(sendertest.Options{Joined: []string{room}})
+	defer hs.Close()
+	var clk fakeClock
+	start := time.Now()
+	clk.Set(start.Add(-25 * time.Hour))
+	var logs lockedBuffer
+	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{Log: newTestLogger(&logs), Now: clk.Now})
+	if err := ob.Enqueue(testAlarm("old", 0, room)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(start.Add(-23 * time.Hour))
+	if err := ob.Enqueue(testAlarm("old", 1, room)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(start)
+	rep := ob.Deliver(context.Background(), hsTransport(t, hs.URL(), hs.Token(), 0), testAlarm("new", 0, room), 0)
+	if !rep.Delivered() || rep.OlderDropped != 1 || rep.OlderDelivered != 1 || rep.Pending != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if got := roomBodies(t, hs, room); !slices.Equal(got, []string{"old 0001", "new 0000"}) {
+		t.Errorf("events %v", got)
+	}
+	lines := logs.lines("level=ERROR", "dropped Matrix notification for: old alarm 0 to '"+room+"'", "longer than max_age 24h0m0s")
+	if len(lines) != 1 {
+		t.Errorf("want one ERROR line for the expired entry, log:\n%s", logs.String())
+	}
+	// A message of this call is judged like any other (a custom MaxAge).
+	ob2 := openTestOutbox(t, t.TempDir(), OutboxOptions{Log: newTestLogger(&logs), Now: clk.Now, MaxAge: time.Minute})
+	clk.Set(start.Add(-2 * time.Minute))
+	ob2.Enqueue(testAlarm("stale", 0, room))
+	clk.Set(start)
+	fr := ob2.Flush(context.Background(), hsTransport(t, hs.URL(), hs.Token(), 0), 0)
+	if fr.Dropped != 1 || fr.Delivered != 0 || fr.Remaining != 0 {
+		t.Errorf("flush %+v", fr)
+	}
+}
+
+// funcTransport answers with a function.
+type funcTransport func(ctx context.Context, m Message) (string, error)
+
+func (f funcTransport) Send(ctx context.Context, m Message) (string, error) { return f(ctx, m) }
+
+// TestOutboxErrorHandling is scenario (f) as a table: content errors drop the
+// entry (with an ERROR line) and let the room move on; everything else keeps
+// it queued, in front of the newer ones, with the error recorded.
+func TestOutboxErrorHandling(t *testing.T) {
+	const room = "!r:hs"
+	tests := []struct {
+		name string
+		err  error
+		drop bool
+	}{
+		{"400 M_BAD_JSON", &SendError{Room: room, Status: 400, ErrCode: "M_BAD_JSON", Message: "bad"}, true},
+		{"400 M_NOT_JSON", &SendError{Room: room, Status: 400, ErrCode: "M_NOT_JSON", Message: "bad"}, true},
+		{"413 M_TOO_LARGE", &SendError{Room: room, Status: 413, ErrCode: "M_TOO_LARGE", Message: "big"}, true},
+		{"413 from a proxy", &SendError{Room: room, Status: 413, Message: "Request Entity Too Large"}, true},
+		{"401 M_UNKNOWN_TOKEN", &SendError{Room: room, Status: 401, ErrCode: "M_UNKNOWN_TOKEN", Message: "no"}, false},
+		{"403 M_FORBIDDEN", &SendError{Room: room, Status: 403, ErrCode: "M_FORBIDDEN", Message: "not in room"}, false},
+		{"404 M_NOT_FOUND", &SendError{Room: room, Status: 404, ErrCode: "M_NOT_FOUND", Message: "?"}, false},
+		{"400 M_INVALID_PARAM (the room, not the content)", &SendError{Room: room, Status: 400, ErrCode: "M_INVALID_PARAM", Message: "room"}, false},
+		{"429 after retries", &RetryError{Attempts: 3, Err: &SendError{Room: room, Status: 429, ErrCode: "M_LIMIT_EXCEEDED"}}, false},
+		{"503", &SendError{Room: room, Status: 503, Message: "bad gateway"}, false},
+		{"network", &SendError{Room: room, Message: "connection refused", Err: syscall.ECONNREFUSED}, false},
+		{"not a SendError", errors.New("something else"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs lockedBuffer
+			ob := openTestOutbox(t, t.TempDir(), OutboxOptions{Log: newTestLogger(&logs)})
+			msgs := append(testAlarm("a", 0, room), testAlarm("a", 1, room)...)
+			bad := msgs[0].TxnID
+			var sent []string
+			tr := funcTransport(func(_ context.Context, m Message) (string, error) {
+				if m.TxnID == bad {
+					return "", tt.err
+				}
+				sent = append(sent, m.TxnID)
+				return "$" + m.TxnID, nil
+			})
+			rep := ob.Deliver(context.Background(), tr, msgs, 0)
+			first, second := rep.Results[0], rep.Results[1]
+			if tt.drop {
+				if first.Outcome != OutcomeDropped || second.Outcome != OutcomeDelivered || rep.Pending != 0 || listLen(t, ob) != 0 {
+					t.Fatalf("want the first dropped and the second delivered: %+v", rep)
+				}
+				if len(logs.lines("level=ERROR", "dropped Matrix notification for: a alarm 0 to '!r:hs'", "every retry")) != 1 {
+					t.Errorf("no ERROR line for the drop:\n%s", logs.String())
+				}
+				return
+			}
+			if first.Outcome != OutcomeQueued || second.Outcome != OutcomeQueued || len(sent) != 0 || rep.Pending != 2 {
+				t.Fatalf("want both queued, nothing sent past the failure: %+v, sent %v", rep, sent)
+			}
+			if !errors.Is(first.Err, tt.err) || !strings.Contains(second.Err.Error(), "behind an older message") {
+				t.Errorf("errors %v / %v", first.Err, second.Err)
+			}
+			wantAttempts := 1
+			if re := (*RetryError)(nil); errors.As(tt.err, &re) {
+				wantAttempts = re.Attempts
+			}
+			entries, _ := ob.List()
+			if len(entries) != 2 || entries[0].TxnID != bad || entries[0].Attempts != wantAttempts || entries[0].LastError != tt.err.Error() || entries[1].Attempts != 0 {
+				t.Errorf("entries %+v", entries)
+			}
+			if len(logs.lines("level=ERROR", "failed to send Matrix notification for: a alarm 0", "kept in the outbox: 2 queued")) != 1 ||
+				len(logs.lines("level=ERROR", "queued Matrix notification for: a alarm 1")) != 1 {
+				t.Errorf("log:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestOutboxRealErrors: the same with the fake homeserver's own answers: an
+// oversized event (413) is dropped, a room the bot is not in (403) keeps its
+// messages until the bot is invited, and a bad token (401) too.
+func TestOutboxRealErrors(t *testing.T) {
+	const joined, notJoined = "!joined:sendertest.localhost", "!elsewhere:sendertest.localhost"
+	hs := sendertest.New(sendertest.Options{Joined: []string{joined}})
+	defer hs.Close()
+	var logs lockedBuffer
+	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{Log: newTestLogger(&logs)})
+	tr := hsTransport(t, hs.URL(), hs.Token(), 0)
+
+	huge := testAlarm("big", 0, joined)
+	huge[0].Content.Body = strings.Repeat("x", 70000)
+	msgs := append(huge, testAlarm("small", 0, joined, notJoined)...)
+	rep := ob.Deliver(context.Background(), tr, msgs, 0)
+	if got := []Outcome{rep.Results[0].Outcome, rep.Results[1].Outcome, rep.Results[2].Outcome}; !slices.Equal(got, []Outcome{OutcomeDropped, OutcomeDelivered, OutcomeQueued}) {
+		t.Fatalf("outcomes %v: %+v", got, rep)
+	}
+	if len(logs.lines("level=ERROR", "dropped Matrix notification for: big alarm 0", "M_TOO_LARGE")) != 1 {
+		t.Errorf("no ERROR line for the oversized event:\n%s", logs.String())
+	}
+	if len(logs.lines("level=ERROR", "the bot is not in room "+notJoined+": invite it")) != 1 {
+		t.Errorf("no actionable line for the 403:\n%s", logs.String())
+	}
+	bad := hsTransport(t, hs.URL(), "wrong-token", 0)
+	if rep := ob.Deliver(context.Background(), bad, testAlarm("small", 1, joined), 0); rep.Results[0].Outcome != OutcomeQueued ||
+		!strings.Contains(rep.Results[0].Err.Error(), "run `matrix-notify login`") {
+		t.Errorf("401: %+v", rep)
+	}
+	hs.Join(notJoined)
+	fr := ob.Flush(context.Background(), tr, 0)
+	if fr.Delivered != 2 || fr.Remaining != 0 {
+		t.Fatalf("flush %+v", fr)
+	}
+	if got := roomBodies(t, hs, joined); !slices.Equal(got, []string{"small 0000", "small 0001"}) {
+		t.Errorf("%s: %v", joined, got)
+	}
+	if got := roomBodies(t, hs, notJoined); !slices.Equal(got, []string{"small 0000"}) {
+		t.Errorf("%s: %v", notJoined, got)
+	}
+}
+
+// TestOutboxConcurrentInvocation: another invocation drains the room between
+// this call's enqueue and its turn: the report says delivered (or dropped, and
+// why) by a concurrent invocation.
+func TestOutboxConcurrentInvocation(t *testing.T) {
+	const room = "!r:hs"
+	for _, reject := range []bool{false, true} {
+		dir := t.TempDir()
+		var logs lockedBuffer
+		ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
+		other := openTestOutbox(t, dir, OutboxOptions{})
+		var sends atomic.Int32
+		tr := funcTransport(func(_ context.Context, m Message) (string, error) {
+			sends.Add(1)
+			if reject {
+				return "", &SendError{Room: m.Room, Status: 400, ErrCode: "M_BAD_JSON", Message: "bad"}
+			}
+			return "$x", nil
+		})
+		crashHook = func(p string) {
+			if p == "enqueued" {
+				crashHook = nil
+				other.Flush(context.Background(), tr, 1)
+			}
+		}
+		rep := ob.Deliver(context.Background(), tr, testAlarm("a", 0, room), 1)
+		crashHook = nil
+		r := rep.Results[0]
+		if sends.Load() != 1 || !r.ByOther {
+			t.Fatalf("reject=%v: %d sends, result %+v", reject, sends.Load(), r)
+		}
+		if reject {
+			if r.Outcome != OutcomeDropped || !strings.Contains(r.Err.Error(), "M_BAD_JSON") {
+				t.Errorf("result %+v", r)
+			}
+			if len(logs.lines("level=ERROR", "dropped Matrix notification for: a alarm 0", "concurrent invocation")) != 1 {
+				t.Errorf("log:\n%s", logs.String())
+			}
+		} else if r.Outcome != OutcomeDelivered || r.Err != nil {
+			t.Errorf("result %+v", r)
+		}
+	}
+}
+
+// TestOutboxLockWait: a room locked by another invocation for longer than the
+// deadline leaves this call's message queued, for the lock holder or the next
+// run.
+func TestOutboxLockWait(t *testing.T) {
+	const room = "!r:hs"
+	dir := t.TempDir()
+	ob := openTestOutbox(t, dir, OutboxOptions{})
+	lock, err := lockFile(context.Background(), filepath.Join(dir, roomsDirName, roomKey(room)+".lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var sends atomic.Int32
+	tr := funcTransport(func(context.Context, Message) (string, error) { sends.Add(1); return "$x", nil })
+	rep := ob.Deliver(ctx, tr, testAlarm("a", 0, room), 0)
+	if r := rep.Results[0]; r.Outcome != OutcomeQueued || !strings.Contains(r.Err.Error(), "another matrix-notify") || sends.Load() != 0 || rep.Pending != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	lock.unlock()
+	if fr := ob.Flush(context.Background(), tr, 0); fr.Delivered != 1 || sends.Load() != 1 {
+		t.Fatalf("flush %+v", fr)
+	}
+}
+
+// TestOutboxLockWaitDeliveredMeanwhile: while this call waits for the lock,
+// the holder delivers its message: the report says delivered, not queued.
+func TestOutboxLockWaitDeliveredMeanwhile(t *testing.T) {
+	const room = "!r:hs"
+	dir := t.TempDir()
+	ob := openTestOutbox(t, dir, OutboxOptions{})
+	lock, err := lockFile(context.Background(), filepath.Join(dir, roomsDirName, roomKey(room)+".lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.unlock()
+	crashHook = func(p string) {
+		if p == "enqueued" { // the holder "delivers" it: removes the entry
+			rdir := filepath.Join(dir, roomsDirName, roomKey(room))
+			des, _ := os.ReadDir(rdir)
+			for _, de := range des {
+				os.Remove(filepath.Join(rdir, de.Name()))
+			}
+		}
+	}
+	defer func() { crashHook = nil }()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	tr := funcTransport(func(context.Context, Message) (string, error) { t.Error("sent"); return "", nil })
+	rep := ob.Deliver(ctx, tr, testAlarm("a", 0, room), 0)
+	if r := rep.Results[0]; r.Outcome != OutcomeDelivered || !r.ByOther || r.Err != nil {
+		t.Fatalf("result %+v", r)
+	}
+}
+
+// TestOutboxDeadlineBeforeTurn: with the context already over, messages are
+// stored and reported queued, nothing is sent.
+func TestOutboxDeadlineBeforeTurn(t *testing.T) {
+	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tr := funcTransport(func(context.Context, Message) (string, error) { t.Error("sent"); return "", nil })
+	rep := ob.Deliver(ctx, tr, testAlarm("a", 0, "!a:hs", "!b:hs"), 0)
+	if rep.Count(OutcomeQueued) != 2 || listLen(t, ob) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+// TestOutboxCorruptEntry: an unreadable file is set aside, loudly, and does
+// not block the room.
+func TestOutboxCorruptEntry(t *testing.T) {
+	const room = "!r:hs"
+	dir := t.TempDir()
+	var logs lockedBuffer
+	ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
+	if err := ob.Enqueue(testAlarm("a", 1, room)); err != nil {
+		t.Fatal(err)
+	}
+	rdir := filepath.Join(dir, roomsDirName, roomKey(room))
+	if err := os.WriteFile(filepath.Join(rdir, "00000000000000000001-0000001-000001.json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	tr := funcTransport(func(_ context.Context, m Message) (string, error) { sent = append(sent, m.Summary); return "$x", nil })
+	fr := ob.Flush(context.Background(), tr, 0)
+	if fr.Delivered != 1 || len(sent) != 1 || fr.Remaining != 0 {
+		t.Fatalf("flush %+v, sent %v", fr, sent)
+	}
+	if len(logs.lines("level=ERROR", "unreadable entry", "moved to")) != 1 {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	if des, _ := os.ReadDir(filepath.Join(dir, corruptDirName)); len(des) != 1 {
+		t.Errorf("corrupt dir holds %d files", len(des))
+	}
+}
+
+// TestOutboxStoreFailure: a message the outbox cannot store is sent directly,
+// and if that fails the report says it is lost, not queued.
+func TestOutboxStoreFailure(t *testing.T) {
+	const room = "!r:hs"
+	dir := t.TempDir()
+	var logs lockedBuffer
+	ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
+	// A file where the room's directory should be.
+	if err := os.WriteFile(filepath.Join(dir, roomsDirName, roomKey(room)), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok := funcTransport(func(context.Context, Message) (string, error) { return "$direct", nil })
+	rep := ob.Deliver(context.Background(), ok, testAlarm("a", 0, room), 0)
+	if r := rep.Results[0]; r.Outcome != OutcomeDelivered || r.EventID != "$direct" || r.ID != "" {
+		t.Fatalf("result %+v", r)
+	}
+	fail := funcTransport(func(context.Context, Message) (string, error) { return "", &SendError{Status: 503, Message: "down"} })
+	rep = ob.Deliver(context.Background(), fail, testAlarm("a", 1, room), 0)
+	if r := rep.Results[0]; r.Outcome != OutcomeFailed || r.Err == nil {
+		t.Fatalf("result %+v", r)
+	}
+	if len(logs.lines("level=ERROR", "cannot queue Matrix notification for: a alarm 1")) != 1 ||
+		len(logs.lines("level=ERROR", "not queued: it is lost")) != 1 {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	if _, err := OpenOutbox(filepath.Join(dir, roomsDirName, roomKey(room), "sub"), OutboxOptions{}); err == nil {
+		t.Error("OpenOutbox under a file succeeded")
+	}
+}
+
+// TestOutboxOnDisk pins the on-disk format that other versions and `queue`
+// read.
+func TestOutboxOnDisk(t *testing.T) {
+	const room = "!r:hs"
+	dir := t.TempDir()
+	var clk fakeClock
+	clk.Set(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
+	ob := openTestOutbox(t, dir, OutboxOptions{Now: clk.Now})
+	m := Message{Room: room, TxnID: "mntxn", Summary: "disk full", Content: Content{MsgType: "m.notice", Body: "b", Mentions: &Mentions{}}}
+	if err := ob.Enqueue([]Message{m, m}); err != nil {
+		t.Fatal(err)
+	}
+	rdir := filepath.Join(dir, "rooms", roomKey(room))
+	if len(roomKey(room)) != 16 {
+		t.Errorf("room key %q", roomKey(room))
+	}
+	des, err := os.ReadDir(rdir)
+	if err != nil || len(des) != 2 {
+		t.Fatalf("%v %v", des, err)
+	}
+	if des[0].Name() >= des[1].Name() {
+		t.Errorf("names do not sort in enqueue order: %s %s", des[0].Name(), des[1].Name())
+	}
+	info, _ := des[0].Info()
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("entry mode %v, want 0600", info.Mode().Perm())
+	}
+	data, _ := os.ReadFile(filepath.Join(rdir, des[0].Name()))
+	want := `{"v":1,"room":"!r:hs","txn_id":"mntxn","summary":"disk full","content":{"msgtype":"m.notice","body":"b","m.mentions":{}},"enqueued":"2026-11-24T10:00:00Z"}`
+	if string(data) != want {
+		t.Errorf("entry\n got %s\nwant %s", data, want)
+	}
+	entries, err := ob.List()
+	if err != nil || len(entries) != 2 || entries[0].Room != room || entries[0].TxnID != "mntxn" || entries[0].Summary != "disk full" || entries[0].Age != 0 {
+		t.Errorf("list %+v %v", entries, err)
+	}
+}
+
+// TestOutboxPersistsWholeMessage fails when Message gains a field the outbox
+// does not store: add it to entry (and entry.message) first.
+func TestOutboxPersistsWholeMessage(t *testing.T) {
+	var fields []string
+	mt := reflect.TypeFor[Message]()
+	for i := range mt.NumField() {
+		fields = append(fields, mt.Field(i).Name)
+	}
+	if !slices.Equal(fields, []string{"Room", "TxnID", "Summary", "Content"}) {
+		t.Errorf("Message fields %v: persist the new ones in the outbox entry", fields)
+	}
+	m := Message{Room: "!r:hs", TxnID: "t", Summary: "s", Content: Content{MsgType: "m.text", Body: "b", Format: FormatHTML, FormattedBody: "<b>b</b>", Mentions: &Mentions{UserIDs: []string{"@u:hs"}, Room: true}}}
+	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{})
+	ob.Enqueue([]Message{m})
+	var got Message
+	ob.Flush(context.Background(), funcTransport(func(_ context.Context, sm Message) (string, error) { got = sm; return "$x", nil }), 0)
+	if !reflect.DeepEqual(got, m) {
+		t.Errorf("round trip\n got %+v\nwant %+v", got, m)
+	}
+}
+
+// TestOutboxLeftovers: temp files of a crashed write and old tombstones are
+// cleaned up by the next delivery to the room, fresh ones are left alone.
+func TestOutboxLeftovers(t *testing.T) {
+	const room = "!r:hs"
+	dir := t.TempDir()
+	ob := openTestOutbox(t, dir, OutboxOptions{})
+	ob.Enqueue(testAlarm("a", 0, room))
+	rdir := filepath.Join(dir, roomsDirName, roomKey(room))
+	old := time.Now().Add(-2 * time.Hour)
+	for _, name := range []string{".tmp-old", "x.dropped", ".tmp-fresh"} {
+		p := filepath.Join(rdir, name)
+		os.WriteFile(p, []byte("{}"), 0o600)
+		if name != ".tmp-fresh" {
+			os.Chtimes(p, old, old)
+		}
+	}
+	ob.Flush(context.Background(), funcTransport(func(context.Context, Message) (string, error) { return "$x", nil }), 0)
+	des, _ := os.ReadDir(rdir)
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	if !slices.Equal(names, []string{".tmp-fresh"}) {
+		t.Errorf("left %v", names)
+	}
+}
+
+func TestContentRejected(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&SendError{Status: 400, ErrCode: "M_BAD_JSON"}, true},
+		{&SendError{Status: 400, ErrCode: "M_NOT_JSON"}, true},
+		{&SendError{Status: 413}, true},
+		{&RetryError{Err: &SendError{Status: 413, ErrCode: "M_TOO_LARGE"}}, true},
+		{&SendError{Status: 400, ErrCode: "M_INVALID_PARAM"}, false},
+		{&SendError{Status: 400}, false},
+		{&SendError{Status: 403, ErrCode: "M_FORBIDDEN"}, false},
+		{&SendError{Status: 500}, false},
+		{errors.New("x"), false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		if got := ContentRejected(tt.err); got != tt.want {
+			t.Errorf("ContentRejected(%v) = %v", tt.err, got)
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Defaults of RetryPolicy.
+const (
+	DefaultRetryBase = 250 * time.Millisecond
+	// DefaultRetryMax caps the backoff. The spec suggests about 5 minutes for
+	// long-lived clients; an alert invocation has a deadline far shorter, and
+	// what is left undelivered waits in the outbox for the next one.
+	DefaultRetryMax = 30 * time.Second
+)
+
+// RetryPolicy is the one retry decision for every integration: it decides,
+// from a failed attempt, whether to try again and after how long.
+//
+//   - 429 M_LIMIT_EXCEEDED: wait what the homeserver asked for (Retry-After,
+//     in seconds or as an HTTP date, or retry_after_ms; SendError.RetryAfter
+//     carries either), never less; exponential backoff if it said nothing.
+//   - 5xx, timeouts and dropped connections: exponential backoff with jitter.
+//   - anything else (401, 403, 400, 404, 413, a canceled context, an error
+//     that is not temporary): no retry.
+//
+// The zero value is usable: DefaultRetryBase, DefaultRetryMax, unlimited
+// attempts (the context deadline bounds them), math/rand jitter.
+type RetryPolicy struct {
+	// Base is the first backoff; each further attempt doubles it.
+	Base time.Duration
+	// Max caps the backoff (not a wait the homeserver asked for).
+	Max time.Duration
+	// MaxAttempts bounds the attempts of one send, the first included;
+	// <= 0 means no bound other than the context.
+	MaxAttempts int
+	// Rand returns a number in [0, 1) for the jitter; nil means math/rand.
+	Rand func() float64
+}
+
+// Next decides after the attempt-th failed attempt (1 for the first) that
+// ended with err: retry says whether to try again, wait how long to wait
+// first. It does not know the deadline: RetryTransport checks that.
+func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry bool) {
+	if err == nil || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
+		return 0, false
+	}
+	if errors.Is(err, context.Canceled) {
+		return 0, false
+	}
+	var tmp interface{ Temporary() bool }
+	if !errors.As(err, &tmp) || !tmp.Temporary() {
+		return 0, false
+	}
+	var se *SendError
+	if errors.As(err, &se) && se.Status == 429 && se.RetryAfter > 0 {
+		return se.RetryAfter, true
+	}
+	return p.backoff(attempt), true
+}
+
+// backoff is Base·2^(attempt-1), capped at Max, with "equal jitter": a
+// random point in its upper half, so waits grow steadily and clients that
+// failed together do not come back together.
+func (p RetryPolicy) backoff(attempt int) time.Duration {
+	base, limit := p.Base, p.Max
+	if base <= 0 {
+		base = DefaultRetryBase
+	}
+	if limit <= 0 {
+		limit = DefaultRetryMax
+	}
+	d := base
+	for i := 1; i < attempt && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	r := rand.Float64
+	if p.Rand != nil {
+		r = p.Rand
+	}
+	f := min(max(r(), 0), 1)
+	return d/2 + time.Duration(f*float64(d/2))
+}
+
+// RetryTransport retries the sends of Next as Policy says, within the
+// context: it never sleeps past the context's deadline; when the next wait
+// would cross it, it stops and returns the last error. Every attempt sends
+// the same Message, so the same txn id: a retry of a send the homeserver did
+// accept is answered with the first event id and creates nothing.
+type RetryTransport struct {
+	Next   Transport
+	Policy RetryPolicy
+	// Sleep waits d or until ctx ends; nil means a timer. Tests inject one
+	// that counts and returns at once.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock the deadline is compared with; nil means time.Now.
+	Now func() time.Time
+}
+
+// RetryError is the last error of a send that was tried more than once, or
+// whose next retry was cut by the deadline. It unwraps to that error, so
+// errors.As finds the SendError.
+type RetryError struct {
+	Attempts int
+	// Cut is the wait that was not started because it would have crossed the
+	// context deadline; 0 when the policy itself gave up.
+	Cut time.Duration
+	Err error
+}
+
+func (e *RetryError) Error() string {
+	if e.Cut > 0 {
+		return fmt.Sprintf("%v (%d attempts; next retry in %s would pass the deadline)", e.Err, e.Attempts, e.Cut.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("%v (after %d attempts)", e.Err, e.Attempts)
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// Temporary forwards the last error's verdict.
+func (e *RetryError) Temporary() bool {
+	var tmp interface{ Temporary() bool }
+	return errors.As(e.Err, &tmp) && tmp.Temporary()
+}
+
+// Send implements Transport.
+func (t *RetryTransport) Send(ctx context.Context, m Message) (string, error) {
+	sleep := t.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	now := t.Now
+	if now == nil {
+		now = time.Now
+	}
+	for attempt := 1; ; attempt++ {
+		eventID, err := t.Next.Send(ctx, m)
+		if err == nil {
+			return eventID, nil
+		}
+		giveUp := func(cut time.Duration) error {
+			if attempt == 1 && cut == 0 {
+				return err
+			}
+			return &RetryError{Attempts: attempt, Cut: cut, Err: err}
+		}
+		if ctx.Err() != nil {
+			return "", giveUp(0)
+		}
+		wait, retry := t.Policy.Next(attempt, err)
+		if !retry {
+			return "", giveUp(0)
+		}
+		if deadline, ok := ctx.Deadline(); ok && now().Add(wait).After(deadline) {
+			return "", giveUp(max(wait, 1))
+		}
+		if sleep(ctx, wait) != nil {
+			return "", giveUp(0)
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
