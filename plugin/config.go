@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"matrix-notify/sender"
 )
 
 // fileConfig is matrix-notify's own TOML file. Keys not listed here are
@@ -28,6 +30,10 @@ type fileConfig struct {
 		// AutoJoin (default true) joins a room on M_FORBIDDEN, which
 		// accepts a pending invite, and resends once.
 		AutoJoin *bool `toml:"auto_join"`
+		// RetryBase and RetryMax shape the backoff on 5xx and network
+		// errors (429s wait what the homeserver says).
+		RetryBase duration `toml:"retry_base"`
+		RetryMax  duration `toml:"retry_max"`
 	} `toml:"matrix"`
 	Kuma    templateConfig `toml:"kuma"`
 	Netdata templateConfig `toml:"netdata"`
@@ -83,6 +89,7 @@ type settings struct {
 	Location    *time.Location
 	DryRun      bool
 	StateDir    string        // "" until resolved per mode (stateDir)
+	Retry       sender.RetryPolicy
 	MaxAge      time.Duration // outbox entries older than this are dropped, loudly
 	AutoJoin    bool
 }
@@ -171,6 +178,12 @@ func (fc *fileConfig) apply(s *settings) error {
 	}
 	if fc.Matrix.AutoJoin != nil {
 		s.AutoJoin = *fc.Matrix.AutoJoin
+	}
+	if fc.Matrix.RetryBase.Duration > 0 {
+		s.Retry.Base = fc.Matrix.RetryBase.Duration
+	}
+	if fc.Matrix.RetryMax.Duration > 0 {
+		s.Retry.Max = fc.Matrix.RetryMax.Duration
 	}
 	if fc.Timezone != "" {
 		loc, err := time.LoadLocation(fc.Timezone)

@@ -47,7 +47,7 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return &sender.RetryTransport{Next: mt}, nil
+	return &sender.RetryTransport{Next: mt, Policy: s.Retry}, nil
 }
 
 // openOutbox opens the outbox of s's homeserver. Txn ids are scoped to an
