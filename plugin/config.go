@@ -88,7 +88,7 @@ type settings struct {
 	Timeout     time.Duration
 	Location    *time.Location
 	DryRun      bool
-	StateDir    string        // "" until resolved per mode (stateDir)
+	StateDir    string // "" until resolved per mode (stateDir)
 	Retry       sender.RetryPolicy
 	MaxAge      time.Duration // outbox entries older than this are dropped, loudly
 	AutoJoin    bool
