@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/matrix-notify
 LDFLAGS := -s -w
 
-.PHONY: all build test fuzz vet fmt demo fetch-netdata liquidjs-deps clean
+.PHONY: all build test fuzz vet fmt demo fetch-netdata liquidjs-deps clean bench
 
 all: build
 
@@ -35,6 +35,12 @@ fmt:
 FUZZTIME ?= 10s
 fuzz:
 	@bash scripts/fuzz.sh $(FUZZTIME)
+
+# Performance against alarm-notify.sh and curl on a loopback homeserver, the
+# storm, serve under load and the Go benchmarks; checks BENCHMARKS.md's
+# budget (PASS/MISS) and writes scripts/bench/results.md and fanout.png.
+bench: fetch-netdata build
+	$(GO) run ./scripts/bench -bin $(BIN)
 
 demo: build
 	$(GO) run ./scripts/demo -bin $(BIN)
