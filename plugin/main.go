@@ -91,7 +91,7 @@ flags (after the subcommand; in netdata exec mode use the environment):
   --config FILE     TOML configuration (env MATRIX_NOTIFY_CONFIG)
   --dry-run         print the requests that would be sent, send nothing (env MATRIX_NOTIFY_DRY_RUN=1)
   --timeout D       overall delivery deadline (default 30s)
-  --concurrency N   rooms sent to at once (default 8)
+  --concurrency N   rooms sent to at once (default 32)
 
 exit codes: 0 delivered to every room; 1 nothing to send by rule; 2 usage or
 configuration error; 3 delivery failed or left queued.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -43,6 +44,7 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 	opts.AutoJoin = s.AutoJoin
 	opts.CacheDir = filepath.Join(s.StateDir, "cache")
 	opts.Log = a.log
+	opts.HTTPClient = a.httpClient(s)
 	mt, err := sender.NewMatrixTransportWithOptions(s.Homeserver, s.AccessToken, opts)
 	if err != nil {
 		return nil, usageError{err}
@@ -53,6 +55,15 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 // openOutbox opens the outbox of s's homeserver. Txn ids are scoped to an
 // account, so each homeserver gets its own directory: two configured bots
 // never send each other's entries.
+// httpClient keeps connections to the homeserver alive for every room sent
+// to at once (net/http keeps two per host by default, so a fan-out or serve
+// under load would open a new connection for most requests).
+func (a *app) httpClient(s settings) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(s.Concurrency, 2)
+	return &http.Client{Transport: tr}
+}
+
 func (a *app) openOutbox(s settings) (*sender.Outbox, error) {
 	sum := sha256.Sum256([]byte(strings.TrimRight(s.Homeserver, "/")))
 	dir := filepath.Join(s.StateDir, "outbox", hex.EncodeToString(sum[:6]))

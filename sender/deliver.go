@@ -17,8 +17,10 @@ type Transport interface {
 	Send(ctx context.Context, m Message) (eventID string, err error)
 }
 
-// DefaultConcurrency is how many rooms are sent to at once by default.
-const DefaultConcurrency = 8
+// DefaultConcurrency is how many rooms are sent to at once by default: wide
+// enough that the usual fan-out (up to a few dozen rooms) goes out in one
+// wave, so an alarm costs one round trip, not one per eight rooms.
+const DefaultConcurrency = 32
 
 // Sender fans messages out to their rooms concurrently.
 type Sender struct {

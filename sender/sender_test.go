@@ -136,7 +136,7 @@ func TestDeliverAllRoomsConcurrentlyWithLimit(t *testing.T) {
 
 func TestDeliverDefaultConcurrency(t *testing.T) {
 	ft := &fakeTransport{delay: 20 * time.Millisecond}
-	(&Sender{Transport: ft}).Deliver(context.Background(), rooms(20))
+	(&Sender{Transport: ft}).Deliver(context.Background(), rooms(2*DefaultConcurrency))
 	if got := ft.maxSeen.Load(); got != DefaultConcurrency {
 		t.Errorf("max concurrent sends = %d, want %d", got, DefaultConcurrency)
 	}
