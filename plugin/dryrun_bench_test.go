@@ -25,17 +25,8 @@ import (
 // BenchmarkLoadStock in adapters/netdata/healthconf).
 // Profile: go test -run '^$' -bench DryRunAlarm -cpuprofile cpu.out ./plugin
 func BenchmarkDryRunAlarm(b *testing.B) {
-	stockConf := filepath.Join("..", "testdata", ".cache", "netdata", "usr", "lib", "netdata", "conf.d", "health_alarm_notify.conf")
-	if _, err := os.Stat(stockConf); err != nil {
-		b.Skipf("Debian's health_alarm_notify.conf is not here (%v): run scripts/fetch-netdata.sh", err)
-	}
-	tmp := b.TempDir()
-	user, stock, cache := filepath.Join(tmp, "etc"), filepath.Join(tmp, "stock"), filepath.Join(tmp, "cache")
-	for _, d := range []string{user, stock, cache} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			b.Fatal(err)
-		}
-	}
+	stockConf := debianStockConf(b)
+	user, stock, cache := netdataTree(b, b.TempDir())
 	data, err := os.ReadFile(stockConf)
 	if err != nil {
 		b.Fatal(err)

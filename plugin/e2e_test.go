@@ -43,13 +43,8 @@ type netdataHome struct {
 
 func newNetdataHome(t *testing.T, conf string) *netdataHome {
 	t.Helper()
-	root := t.TempDir()
-	h := &netdataHome{user: filepath.Join(root, "etc"), stock: filepath.Join(root, "stock"), cache: filepath.Join(root, "cache")}
-	for _, d := range []string{h.user, h.stock, h.cache} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h := &netdataHome{}
+	h.user, h.stock, h.cache = netdataTree(t, t.TempDir())
 	if err := os.WriteFile(filepath.Join(h.user, "health_alarm_notify.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -38,12 +38,25 @@ type goldenCase struct {
 // fixedNow is the clock of every golden case.
 var fixedNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-func debianStockConf(t *testing.T) string {
+func debianStockConf(tb testing.TB) string {
 	p := filepath.Join("..", "testdata", ".cache", "netdata", "usr", "lib", "netdata", "conf.d", "health_alarm_notify.conf")
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("Debian's health_alarm_notify.conf is not here (%v): run scripts/fetch-netdata.sh (make test does)", err)
+		tb.Skipf("Debian's health_alarm_notify.conf is not here (%v): run scripts/fetch-netdata.sh (make test does)", err)
 	}
 	return p
+}
+
+// netdataTree makes netdata's user config, stock config and cache
+// directories under root.
+func netdataTree(tb testing.TB, root string) (user, stock, cache string) {
+	tb.Helper()
+	user, stock, cache = filepath.Join(root, "etc"), filepath.Join(root, "stock"), filepath.Join(root, "cache")
+	for _, d := range []string{user, stock, cache} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return user, stock, cache
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -82,12 +95,7 @@ func runGoldenCase(t *testing.T, dir string) {
 		t.Fatalf("case.json: %v", err)
 	}
 	tmp := t.TempDir()
-	user, stock, cache := filepath.Join(tmp, "etc"), filepath.Join(tmp, "stock"), filepath.Join(tmp, "cache")
-	for _, d := range []string{user, stock, cache} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	user, stock, cache := netdataTree(t, tmp)
 	switch gc.Stock {
 	case "":
 	case "debian":
