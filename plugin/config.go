@@ -34,6 +34,9 @@ type fileConfig struct {
 		// errors (429s wait what the homeserver says).
 		RetryBase duration `toml:"retry_base"`
 		RetryMax  duration `toml:"retry_max"`
+		// Lifecycle is how an alert's later transitions relate to the
+		// message that raised it: thread (default), reply, edit or none.
+		Lifecycle string `toml:"lifecycle"`
 	} `toml:"matrix"`
 	Kuma    templateConfig `toml:"kuma"`
 	Netdata templateConfig `toml:"netdata"`
@@ -90,6 +93,7 @@ type settings struct {
 	DryRun      bool
 	StateDir    string // "" until resolved per mode (stateDir)
 	Retry       sender.RetryPolicy
+	Lifecycle   sender.Lifecycle
 	MaxAge      time.Duration // outbox entries older than this are dropped, loudly
 	AutoJoin    bool
 }
@@ -184,6 +188,13 @@ func (fc *fileConfig) apply(s *settings) error {
 	}
 	if fc.Matrix.RetryMax.Duration > 0 {
 		s.Retry.Max = fc.Matrix.RetryMax.Duration
+	}
+	if fc.Matrix.Lifecycle != "" {
+		l, err := sender.ParseLifecycle(fc.Matrix.Lifecycle)
+		if err != nil {
+			return fmt.Errorf("config: matrix.lifecycle: %w", err)
+		}
+		s.Lifecycle = l
 	}
 	if fc.Timezone != "" {
 		loc, err := time.LoadLocation(fc.Timezone)

@@ -275,3 +275,19 @@ func TestE2ECustomSender(t *testing.T) {
 		t.Fatalf("events: %+v", cs)
 	}
 }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func removeAll(path string) error { return os.RemoveAll(path) }
+
+// execIn is the binary with h's environment, for callers that set stdin.
+func execIn(h *netdataHome, args ...string) *exec.Cmd {
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = h.env
+	return cmd
+}

@@ -75,12 +75,15 @@ func (p *kumaPipeline) rooms(route string) ([]string, bool) {
 
 func (p *kumaPipeline) notification(pl kuma.Payload, rooms []string, received time.Time) sender.Notification {
 	content := p.tpl.content(pl.Context(), pl.DefaultContent(), p.app.log)
+	key, phase := pl.Lifecycle()
 	return sender.Notification{
 		Source:   "kuma",
 		Identity: pl.Identity(received),
 		Summary:  pl.Summary(),
 		Rooms:    rooms,
 		Content:  content,
+		AlertKey: key,
+		Phase:    phase,
 	}
 }
 

@@ -213,7 +213,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (commonFlags, []st
 // baseSettings returns the defaults every mode starts from.
 func (a *app) baseSettings() settings {
 	return settings{Concurrency: sender.DefaultConcurrency, Timeout: DefaultTimeout, Location: a.location,
-		MaxAge: DefaultMaxAge, AutoJoin: true}
+		MaxAge: DefaultMaxAge, AutoJoin: true, Lifecycle: sender.DefaultLifecycle}
 }
 
 // configPath returns the TOML file to read and whether it must exist.

@@ -219,6 +219,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags
 	fields := netdata.Derive(alarm, a.netdataEnv(s, vars))
 	n := netdata.Notification(alarm, fields, rooms)
 	n.Content = a.netdataContent(s, fc, fields)
+	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
 	return a.deliver(ctx, s, n)
 }
 
@@ -252,6 +253,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	}
 	n := netdata.Notification(alarm, fields, rooms)
 	n.Content = a.netdataContent(s, fc, fields)
+	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
 	return a.deliver(ctx, s, n)
 }
 

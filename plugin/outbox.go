@@ -49,7 +49,17 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return &sender.RetryTransport{Next: mt, Policy: s.Retry}, nil
+	var tr sender.Transport = &sender.RetryTransport{Next: mt, Policy: s.Retry}
+	if s.Lifecycle != sender.LifecycleNone {
+		store, err := sender.OpenAlertStore(filepath.Join(s.StateDir, "alerts"), sender.AlertStoreOptions{Now: a.now})
+		if err != nil {
+			// Alerts still go out, only unthreaded.
+			a.log.Error(fmt.Sprintf("%v: transitions are posted without relating them to their alert", err))
+		} else {
+			tr = &sender.LifecycleTransport{Next: tr, Store: store, Mode: s.Lifecycle, Log: a.log}
+		}
+	}
+	return tr, nil
 }
 
 // openOutbox opens the outbox of s's homeserver. Txn ids are scoped to an

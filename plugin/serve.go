@@ -160,7 +160,16 @@ func (rc *receiver) drain(ctx context.Context) {
 	}
 	tick := time.NewTicker(drainInterval)
 	defer tick.Stop()
+	var pruned time.Time
 	for {
+		if lt, ok := rc.transport.(*sender.LifecycleTransport); ok && time.Since(pruned) > time.Hour {
+			// Forget alerts whose life ended long ago (resolved ones are
+			// forgotten at once).
+			if _, err := lt.Store.Prune(); err != nil {
+				rc.app.log.Warn(fmt.Sprintf("alert store: %v", err))
+			}
+			pruned = time.Now()
+		}
 		roundCtx, cancel := context.WithTimeout(context.Background(), rc.s.Timeout)
 		fr := rc.outbox.Flush(roundCtx, rc.transport, rc.s.Concurrency)
 		cancel()

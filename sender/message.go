@@ -19,7 +19,34 @@ type Content struct {
 	Format        string    `json:"format,omitempty"`
 	FormattedBody string    `json:"formatted_body,omitempty"`
 	Mentions      *Mentions `json:"m.mentions,omitempty"`
+	// RelatesTo and NewContent are set by LifecycleTransport only (threads,
+	// replies, edits); adapters leave them nil. Appended last so the JSON of
+	// a plain message is what it always was.
+	RelatesTo  *RelatesTo `json:"m.relates_to,omitempty"`
+	NewContent *Content   `json:"m.new_content,omitempty"`
 }
+
+// RelatesTo is the m.relates_to object of an event: a thread
+// (rel_type m.thread, with the reply fallback), a reply (InReplyTo alone) or
+// an edit (rel_type m.replace).
+type RelatesTo struct {
+	RelType       string     `json:"rel_type,omitempty"`
+	EventID       string     `json:"event_id,omitempty"`
+	IsFallingBack bool       `json:"is_falling_back,omitempty"`
+	InReplyTo     *InReplyTo `json:"m.in_reply_to,omitempty"`
+}
+
+// InReplyTo is the m.in_reply_to object of a reply (or of a thread event's
+// reply fallback).
+type InReplyTo struct {
+	EventID string `json:"event_id"`
+}
+
+// Relation types LifecycleTransport uses.
+const (
+	RelThread  = "m.thread"
+	RelReplace = "m.replace"
+)
 
 // Mentions is the m.mentions object of an event.
 type Mentions struct {
@@ -42,7 +69,28 @@ type Notification struct {
 	Summary string
 	Rooms   []string
 	Content Content
+	// AlertKey names the alert across its transitions, stably (Netdata:
+	// host and alarm id; Kuma: monitor id): the raise, updates and
+	// resolution of one alert share it, and LifecycleTransport relates them.
+	// "" means the notification is not part of a life (sent as is).
+	AlertKey string `json:",omitempty"`
+	// Phase is where in its alert's life this transition is; "" as AlertKey.
+	Phase Phase `json:",omitempty"`
 }
+
+// Phase is the place of a transition in its alert's life.
+type Phase string
+
+const (
+	// PhaseRaise starts a life: the alert fired (WARNING/CRITICAL from
+	// CLEAR, Kuma DOWN). Its event becomes the root the others relate to.
+	PhaseRaise Phase = "raise"
+	// PhaseUpdate is a change while raised: escalation or demotion
+	// (WARNING -> CRITICAL -> WARNING).
+	PhaseUpdate Phase = "update"
+	// PhaseResolve ends the life (Netdata CLEAR, Kuma UP).
+	PhaseResolve Phase = "resolve"
+)
 
 // Message is one event to send to one room.
 type Message struct {
@@ -50,6 +98,11 @@ type Message struct {
 	TxnID   string
 	Summary string
 	Content Content
+	// Source, AlertKey and Phase are the Notification's, for
+	// LifecycleTransport (an outbox flush mixes sources in one transport).
+	Source   string `json:",omitempty"`
+	AlertKey string `json:",omitempty"`
+	Phase    Phase  `json:",omitempty"`
 }
 
 // Messages expands n into one Message per room, in the order of n.Rooms.
@@ -57,10 +110,13 @@ func Messages(n Notification) []Message {
 	msgs := make([]Message, 0, len(n.Rooms))
 	for _, room := range n.Rooms {
 		msgs = append(msgs, Message{
-			Room:    room,
-			TxnID:   TxnID(n.Source, n.Identity, room),
-			Summary: n.Summary,
-			Content: n.Content,
+			Room:     room,
+			TxnID:    TxnID(n.Source, n.Identity, room),
+			Summary:  n.Summary,
+			Content:  n.Content,
+			Source:   n.Source,
+			AlertKey: n.AlertKey,
+			Phase:    n.Phase,
 		})
 	}
 	return msgs

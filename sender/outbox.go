@@ -127,10 +127,17 @@ type outboxEntry struct {
 	LastError   string    `json:"last_error,omitempty"`
 	// Dropped is why the entry was dropped; set in tombstones only.
 	Dropped string `json:"dropped,omitempty"`
+	// Source, AlertKey and Phase let LifecycleTransport relate the message
+	// when it is finally sent (a raise queued while the homeserver was down
+	// still becomes its alert's root).
+	Source   string `json:"source,omitempty"`
+	AlertKey string `json:"alert_key,omitempty"`
+	Phase    Phase  `json:"phase,omitempty"`
 }
 
 func (e *outboxEntry) message() Message {
-	return Message{Room: e.Room, TxnID: e.TxnID, Summary: e.Summary, Content: e.Content}
+	return Message{Room: e.Room, TxnID: e.TxnID, Summary: e.Summary, Content: e.Content,
+		Source: e.Source, AlertKey: e.AlertKey, Phase: e.Phase}
 }
 
 // roomKey names a room's directory and lock: room ids may hold any character.
@@ -234,7 +241,8 @@ func (o *Outbox) enqueue(msgs []Message) (ids []string, errs []error) {
 		dir, err := o.roomDir(roomKey(m.Room))
 		if err == nil {
 			now := o.now()
-			e := outboxEntry{Version: entryVersion, Room: m.Room, TxnID: m.TxnID, Summary: m.Summary, Content: m.Content, Enqueued: now}
+			e := outboxEntry{Version: entryVersion, Room: m.Room, TxnID: m.TxnID, Summary: m.Summary, Content: m.Content,
+				Source: m.Source, AlertKey: m.AlertKey, Phase: m.Phase, Enqueued: now}
 			var data []byte
 			if data, err = json.Marshal(&e); err == nil {
 				id := newID(now)

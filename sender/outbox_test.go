@@ -881,10 +881,13 @@ func TestOutboxPersistsWholeMessage(t *testing.T) {
 	for i := range mt.NumField() {
 		fields = append(fields, mt.Field(i).Name)
 	}
-	if !slices.Equal(fields, []string{"Room", "TxnID", "Summary", "Content"}) {
+	if !slices.Equal(fields, []string{"Room", "TxnID", "Summary", "Content", "Source", "AlertKey", "Phase"}) {
 		t.Errorf("Message fields %v: persist the new ones in the outbox entry", fields)
 	}
-	m := Message{Room: "!r:hs", TxnID: "t", Summary: "s", Content: Content{MsgType: "m.text", Body: "b", Format: FormatHTML, FormattedBody: "<b>b</b>", Mentions: &Mentions{UserIDs: []string{"@u:hs"}, Room: true}}}
+	m := Message{Room: "!r:hs", TxnID: "t", Summary: "s", Content: Content{MsgType: "m.text", Body: "b", Format: FormatHTML, FormattedBody: "<b>b</b>", Mentions: &Mentions{UserIDs: []string{"@u:hs"}, Room: true},
+		RelatesTo:  &RelatesTo{RelType: RelThread, EventID: "$root", IsFallingBack: true, InReplyTo: &InReplyTo{EventID: "$latest"}},
+		NewContent: &Content{MsgType: "m.text", Body: "n"}},
+		Source: "netdata", AlertKey: "host/1", Phase: PhaseUpdate}
 	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{})
 	ob.Enqueue([]Message{m})
 	var got Message
