@@ -361,8 +361,10 @@ func TestRealScriptStockSenderSideBySide(t *testing.T) {
 	defer hs.Close()
 	// One configuration for both: the stock sender posts to
 	// DEFAULT_RECIPIENT_MATRIX, ours to the TOML's rooms, which replace it.
+	// Ours posts each transition on its own (lifecycle none), as the stock
+	// sender does: this compares the messages, threading has its own tests.
 	h := newRealHome(t, confFor(hs, stockRoom))
-	h.writeTOML(t, fmt.Sprintf("[matrix]\nrooms = [%q]\n", ourRoom))
+	h.writeTOML(t, fmt.Sprintf("[matrix]\nrooms = [%q]\nlifecycle = \"none\"\n", ourRoom))
 	registry := envValue(h.env, "NETDATA_REGISTRY_URL")
 
 	// run sends a with both and returns the new requests and events of each.
