@@ -11,6 +11,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"matrix-notify/adapters/severity"
 	"matrix-notify/sender"
 )
 
@@ -37,6 +38,13 @@ type fileConfig struct {
 		// Lifecycle is how an alert's later transitions relate to the
 		// message that raised it: thread (default), reply, edit or none.
 		Lifecycle string `toml:"lifecycle"`
+		// MsgType per severity (critical, warning, clear, info): m.text
+		// notifies, m.notice never does (mentions included).
+		MsgType           map[string]string `toml:"msgtype"`
+		MentionOnCritical []string          `toml:"mention_on_critical"`
+		MentionOnWarning  []string          `toml:"mention_on_warning"`
+		// MentionRoomOn lists the severities that mention @room.
+		MentionRoomOn []string `toml:"mention_room_on"`
 	} `toml:"matrix"`
 	Kuma    templateConfig `toml:"kuma"`
 	Netdata templateConfig `toml:"netdata"`
@@ -94,6 +102,7 @@ type settings struct {
 	StateDir    string // "" until resolved per mode (stateDir)
 	Retry       sender.RetryPolicy
 	Lifecycle   sender.Lifecycle
+	Severity    severity.Policy
 	MaxAge      time.Duration // outbox entries older than this are dropped, loudly
 	AutoJoin    bool
 }
@@ -189,6 +198,9 @@ func (fc *fileConfig) apply(s *settings) error {
 	if fc.Matrix.RetryMax.Duration > 0 {
 		s.Retry.Max = fc.Matrix.RetryMax.Duration
 	}
+	if err := fc.severityPolicy(&s.Severity); err != nil {
+		return err
+	}
 	if fc.Matrix.Lifecycle != "" {
 		l, err := sender.ParseLifecycle(fc.Matrix.Lifecycle)
 		if err != nil {
@@ -202,6 +214,54 @@ func (fc *fileConfig) apply(s *settings) error {
 			return fmt.Errorf("config: timezone %q: %w", fc.Timezone, err)
 		}
 		s.Location = loc
+	}
+	return nil
+}
+
+// severityPolicy reads msgtype and mentions per severity.
+func (fc *fileConfig) severityPolicy(p *severity.Policy) error {
+	parse := func(key, name string) (severity.Severity, error) {
+		sev, ok := severity.Parse(name)
+		if !ok {
+			return "", fmt.Errorf("config: matrix.%s: unknown severity %q (critical, warning, clear, info)", key, name)
+		}
+		return sev, nil
+	}
+	for name, mt := range fc.Matrix.MsgType {
+		sev, err := parse("msgtype", name)
+		if err != nil {
+			return err
+		}
+		if mt != "m.text" && mt != "m.notice" {
+			return fmt.Errorf("config: matrix.msgtype.%s: %q is neither m.text nor m.notice", name, mt)
+		}
+		if p.MsgType == nil {
+			p.MsgType = map[severity.Severity]string{}
+		}
+		p.MsgType[sev] = mt
+	}
+	for sev, users := range map[severity.Severity][]string{severity.Critical: fc.Matrix.MentionOnCritical, severity.Warning: fc.Matrix.MentionOnWarning} {
+		for _, u := range users {
+			if !severity.ValidUserID(u) {
+				return fmt.Errorf("config: matrix.mention_on_%s: %q is not a Matrix user id (@user:server)", sev, u)
+			}
+		}
+		if len(users) > 0 {
+			if p.MentionUsers == nil {
+				p.MentionUsers = map[severity.Severity][]string{}
+			}
+			p.MentionUsers[sev] = users
+		}
+	}
+	for _, name := range fc.Matrix.MentionRoomOn {
+		sev, err := parse("mention_room_on", name)
+		if err != nil {
+			return err
+		}
+		if p.MentionRoom == nil {
+			p.MentionRoom = map[severity.Severity]bool{}
+		}
+		p.MentionRoom[sev] = true
 	}
 	return nil
 }

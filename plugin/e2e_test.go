@@ -149,7 +149,8 @@ func TestE2EDeliversToEveryRoomOnce(t *testing.T) {
 			t.Fatalf("%s got %d events after running the same alarm twice, want 1", room, len(cs))
 		}
 		c := cs[0]
-		if c.MsgType != "m.notice" || c.Format != "org.matrix.custom.html" {
+		// A CRITICAL is m.text by default: it notifies (an m.notice never does).
+		if c.MsgType != "m.text" || c.Format != "org.matrix.custom.html" {
 			t.Errorf("%s: %+v", room, c)
 		}
 		if !strings.Contains(c.Body, info) || !strings.Contains(c.FormattedBody, "&lt;low&gt; &amp; \\falling") {
@@ -290,4 +291,25 @@ func execIn(h *netdataHome, args ...string) *exec.Cmd {
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = h.env
 	return cmd
+}
+
+// TestE2EOversizedAlarm: an alarm far over the event size limit is
+// truncated and accepted by a homeserver that enforces the limit, in every
+// lifecycle mode's first message and its edit.
+func TestE2EOversizedAlarm(t *testing.T) {
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!a:hs.test"}})
+	defer hs.Close()
+	h := newNetdataHome(t, confFor(hs, "!a:hs.test"))
+	h.writeTOML(t, "[matrix]\nlifecycle = \"edit\"\n")
+	huge := strings.Repeat("é<&>\"", 15000) // 105 kB: over the event limit, under the kernel's 128 kB per argument
+	for i, st := range [][2]string{{"CRITICAL", "CLEAR"}, {"CLEAR", "CRITICAL"}} {
+		r := h.run(t, nil, alarmArgs("sysadmin", fmt.Sprint(900+i), fmt.Sprint(i+1), st[0], st[1], huge)...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", st[0], r.code, r.stderr)
+		}
+	}
+	cs := eventContents(t, hs, "!a:hs.test")
+	if len(cs) != 2 || !strings.Contains(cs[0].Body, "[truncated: ") {
+		t.Fatalf("want 2 events, the first truncated with a marker; got %d", len(cs))
+	}
 }

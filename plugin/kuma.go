@@ -9,6 +9,7 @@ import (
 
 	"matrix-notify/adapters/kuma"
 	"matrix-notify/adapters/liquidjs"
+	"matrix-notify/adapters/severity"
 	"matrix-notify/sender"
 )
 
@@ -16,6 +17,7 @@ import (
 // templates parsed once, one transport for every request.
 type kumaPipeline struct {
 	app          *app
+	severity     severity.Policy
 	defaultRooms []string
 	routes       map[string][]string
 	tpl          messageTemplates
@@ -57,7 +59,7 @@ func (a *app) newKumaPipeline(s settings, fc *fileConfig, strict bool) (*kumaPip
 		a.log.Error(fmt.Sprintf("%v: sending the default message", err))
 		tpl = messageTemplates{section: "kuma"}
 	}
-	p := &kumaPipeline{app: a, defaultRooms: fc.Kuma.Rooms, routes: fc.Kuma.Routes, tpl: tpl}
+	p := &kumaPipeline{app: a, severity: s.Severity, defaultRooms: fc.Kuma.Rooms, routes: fc.Kuma.Routes, tpl: tpl}
 	if len(p.defaultRooms) == 0 {
 		p.defaultRooms = s.Rooms
 	}
@@ -75,6 +77,11 @@ func (p *kumaPipeline) rooms(route string) ([]string, bool) {
 
 func (p *kumaPipeline) notification(pl kuma.Payload, rooms []string, received time.Time) sender.Notification {
 	content := p.tpl.content(pl.Context(), pl.DefaultContent(), p.app.log)
+	sev := severity.Info
+	if h := pl.Heartbeat; h != nil {
+		sev = severity.FromKuma(true, int(h.Status))
+	}
+	content = finishContent(content, sev, p.severity)
 	key, phase := pl.Lifecycle()
 	return sender.Notification{
 		Source:   "kuma",

@@ -238,6 +238,9 @@ func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string)
 	if err := fc.apply(s); err != nil {
 		return nil, usageError{err}
 	}
+	for _, w := range s.Severity.Validate() {
+		a.log.Warn("config: " + w)
+	}
 	applyEnv(s, a.getenv)
 	if cf.dryRun {
 		s.DryRun = true

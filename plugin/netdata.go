@@ -9,6 +9,7 @@ import (
 	"matrix-notify/adapters/liquidjs"
 	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
+	"matrix-notify/adapters/severity"
 	"matrix-notify/sender"
 )
 
@@ -220,6 +221,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags
 	n := netdata.Notification(alarm, fields, rooms)
 	n.Content = a.netdataContent(s, fc, fields)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
+	n.Content = finishContent(n.Content, severity.FromNetdata(alarm.Status), s.Severity)
 	return a.deliver(ctx, s, n)
 }
 
@@ -254,6 +256,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	n := netdata.Notification(alarm, fields, rooms)
 	n.Content = a.netdataContent(s, fc, fields)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
+	n.Content = finishContent(n.Content, severity.FromNetdata(alarm.Status), s.Severity)
 	return a.deliver(ctx, s, n)
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"matrix-notify/adapters/liquidjs"
+	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
 )
 
@@ -86,7 +87,11 @@ func (mt messageTemplates) content(ctx map[string]any, def sender.Content, log *
 			log.Warn(fmt.Sprintf("[%s] html_template failed, sending the default message: %v", mt.section, err))
 			return def
 		}
-		c.Format, c.FormattedBody = sender.FormatHTML, html
+		c.Format, c.FormattedBody = sender.FormatHTML, matrixhtml.Sanitize(html)
+		if mt.plain == nil {
+			// The plain body says what the HTML says, not the default text.
+			c.Body = matrixhtml.PlainText(c.FormattedBody)
+		}
 	} else if mt.plain != nil {
 		// A plain template replaces the text; the default HTML would say
 		// something else, so it goes.

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
 )
 
@@ -29,6 +30,10 @@ func checkContent(t testing.TB, c sender.Content) (text string, elems []string) 
 	}
 	if c.MsgType != "m.text" || c.Format != sender.FormatHTML || c.Body == "" || c.FormattedBody == "" {
 		t.Errorf("content = %+v", c)
+	}
+	// only markup Matrix allows: the sanitizer has nothing to change
+	if got := matrixhtml.Sanitize(c.FormattedBody); got != c.FormattedBody {
+		t.Errorf("Sanitize changes formatted_body:\n%q\n%q", c.FormattedBody, got)
 	}
 	return parseFormatted(t, c.FormattedBody)
 }

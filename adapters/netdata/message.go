@@ -2,6 +2,7 @@ package netdata
 
 import (
 	"html"
+	"strconv"
 	"strings"
 
 	"matrix-notify/adapters/matrixhtml"
@@ -23,10 +24,15 @@ func Emoji(status string) string {
 }
 
 // Content builds the m.room.message content of netdata master's
-// send_matrix, same words in the same order:
+// send_matrix, same words in the same order, plus the host's alarm counts:
 //
 //	body:           EMOJI HOST STATUS_MESSAGE - NAME CHART GOTO_URL ALARM INFO
 //	formatted_body: EMOJI HOST STATUS_MESSAGE - <b>NAME</b><br>CHART<br><a href="GOTO_URL">ALARM</a><br><i>INFO</i>
+//
+// and, when netdata passes the host's alarm counts (total_warnings,
+// total_critical) and they are not both 0, a last line (see Totals):
+//
+//	HOST: 2 warnings, 1 critical
 //
 // where NAME is ${name//_/ } (master uses name here and summary only in
 // ALARM, see Fields.DisplayName) and CHART is the chart alone (1.37 had
@@ -49,6 +55,11 @@ func Content(f Fields) sender.Content {
 	}
 	formatted := emoji + " " + matrixhtml.Text(f.Host) + " " + matrixhtml.Text(f.StatusMessage) + " - <b>" + matrixhtml.Text(name) +
 		"</b><br>" + matrixhtml.Text(a.Chart) + "<br>" + link + "<br><i>" + matrixhtml.Text(a.Info) + "</i>"
+
+	if t := Totals(f.Host, a.TotalWarnings, a.TotalCritical); t != "" {
+		body += "\n" + t
+		formatted += "<br>" + matrixhtml.Text(t)
+	}
 
 	return sender.Content{
 		MsgType:       "m.notice",
@@ -77,4 +88,32 @@ func Notification(a Alarm, f Fields, rooms []string) sender.Notification {
 		Rooms:    rooms,
 		Content:  Content(f),
 	}
+}
+
+// Totals is the line with the host's raised alarms, "web01: 2 warnings,
+// 1 critical", from netdata's total_warnings and total_critical: a count
+// that is empty or not a number is left out ("web01: 1 critical"), and
+// there is no line ("") when neither is known or both are 0.
+func Totals(host, warnings, critical string) string {
+	count := func(s string) (uint64, bool) {
+		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+		return n, err == nil
+	}
+	w, wok := count(warnings)
+	c, cok := count(critical)
+	if (!wok || w == 0) && (!cok || c == 0) {
+		return ""
+	}
+	var parts []string
+	if wok {
+		word := " warnings"
+		if w == 1 {
+			word = " warning"
+		}
+		parts = append(parts, strconv.FormatUint(w, 10)+word)
+	}
+	if cok {
+		parts = append(parts, strconv.FormatUint(c, 10)+" critical")
+	}
+	return host + ": " + strings.Join(parts, ", ")
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
 )
 
@@ -38,6 +39,10 @@ func checkContent(t testing.TB, c sender.Content) {
 	if c.MsgType != "m.notice" || c.Format != sender.FormatHTML {
 		t.Fatalf("msgtype/format %q %q", c.MsgType, c.Format)
 	}
+	// only markup Matrix allows: the sanitizer has nothing to change
+	if got := matrixhtml.Sanitize(c.FormattedBody); got != c.FormattedBody {
+		t.Fatalf("Sanitize changes formatted_body:\n%q\n%q", c.FormattedBody, got)
+	}
 	text := allowedTag.ReplaceAllString(c.FormattedBody, "")
 	if strings.ContainsAny(text, "<>\"") {
 		t.Fatalf("unescaped markup in formatted_body: %q", c.FormattedBody)
@@ -56,17 +61,69 @@ func TestContentMasterStructure(t *testing.T) {
 	f := Derive(a, testEnv)
 	c := Content(f)
 	checkContent(t, c)
-	wantBody := "🔴 web1 is critical - disk space usage disk_space._ " + f.GotoURL + " Disk space usage high = 97.5% disk / space usage"
+	wantBody := "🔴 web1 is critical - disk space usage disk_space._ " + f.GotoURL + " Disk space usage high = 97.5% disk / space usage" +
+		"\nweb1: 2 warnings, 1 critical"
 	if c.Body != wantBody {
 		t.Errorf("body\n got %q\nwant %q", c.Body, wantBody)
 	}
 	wantHTML := `🔴 web1 is critical - <b>disk space usage</b><br>disk_space._<br><a href="` + html.EscapeString(f.GotoURL) +
-		`">Disk space usage high = 97.5%</a><br><i>disk / space usage</i>`
+		`">Disk space usage high = 97.5%</a><br><i>disk / space usage</i><br>web1: 2 warnings, 1 critical`
 	if c.FormattedBody != wantHTML {
 		t.Errorf("formatted_body\n got %q\nwant %q", c.FormattedBody, wantHTML)
 	}
 	if !strings.Contains(c.FormattedBody, "&amp;chart=disk_space._") {
 		t.Errorf("href not escaped: %q", c.FormattedBody)
+	}
+}
+
+func TestTotals(t *testing.T) {
+	tests := []struct{ w, c, want string }{
+		{"2", "1", "web01: 2 warnings, 1 critical"},
+		{"1", "0", "web01: 1 warning, 0 critical"},
+		{"0", "3", "web01: 0 warnings, 3 critical"},
+		{"0", "0", ""},
+		{"", "", ""},
+		{"", "0", ""},
+		{"", "2", "web01: 2 critical"},
+		{"5", "", "web01: 5 warnings"},
+		{" 07 ", "1", "web01: 7 warnings, 1 critical"},
+		{"x", "y", ""},
+		{"-1", "2", "web01: 2 critical"},
+		{"1.5", "0", ""},
+		{"<b>", "1", "web01: 1 critical"},
+	}
+	for _, tt := range tests {
+		if got := Totals("web01", tt.w, tt.c); got != tt.want {
+			t.Errorf("Totals(%q, %q) = %q, want %q", tt.w, tt.c, got, tt.want)
+		}
+	}
+}
+
+// TestContentTotals: the totals line is the last line of both bodies, only
+// when there is something to say, and the host in it is escaped.
+func TestContentTotals(t *testing.T) {
+	a, _ := ParseArgs(argv2())
+	for _, tt := range []struct {
+		host, w, c string
+		body, html string // wanted suffix; "" = no totals line
+	}{
+		{"web1", "2", "1", "\nweb1: 2 warnings, 1 critical", "<br>web1: 2 warnings, 1 critical"},
+		{"web1", "0", "0", "", ""},
+		{"web1", "", "", "", ""},
+		{"<h&st>", "1", "0", "\n<h&st>: 1 warning, 0 critical", "<br>&lt;h&amp;st&gt;: 1 warning, 0 critical"},
+	} {
+		a.Host, a.TotalWarnings, a.TotalCritical = tt.host, tt.w, tt.c
+		c := Content(Derive(a, testEnv))
+		checkContent(t, c)
+		if tt.body == "" {
+			if strings.Contains(c.Body, "\n") || strings.Contains(c.Body, "critical,") || strings.Contains(c.FormattedBody, "warning") {
+				t.Errorf("%+v: unexpected totals: %q / %q", tt, c.Body, c.FormattedBody)
+			}
+			continue
+		}
+		if !strings.HasSuffix(c.Body, tt.body) || !strings.HasSuffix(c.FormattedBody, tt.html) {
+			t.Errorf("%+v: got %q / %q", tt, c.Body, c.FormattedBody)
+		}
 	}
 }
 

@@ -1,0 +1,367 @@
+package matrixhtml
+
+import (
+	"html"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	xhtml "golang.org/x/net/html"
+)
+
+// MaxDepth is how deeply Sanitize lets elements nest. The Matrix spec asks
+// clients to limit the depth they render (100 is its suggestion); deeper
+// tags are dropped and their text kept.
+const MaxDepth = 100
+
+// allowedTags are the elements Matrix clients render in an
+// org.matrix.custom.html body (Matrix spec, m.room.message "HTML").
+var allowedTags = map[string]bool{
+	"del": true, "h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true,
+	"blockquote": true, "p": true, "a": true, "ul": true, "ol": true, "sup": true, "sub": true,
+	"li": true, "b": true, "i": true, "u": true, "strong": true, "em": true, "s": true,
+	"code": true, "hr": true, "br": true, "div": true, "table": true, "thead": true,
+	"tbody": true, "tr": true, "th": true, "td": true, "caption": true, "pre": true,
+	"span": true, "img": true, "details": true, "summary": true,
+}
+
+// voidTags have no content and no end tag.
+var voidTags = map[string]bool{"br": true, "hr": true, "img": true}
+
+// droppedTags lose their content too: code, styling, metadata, embedded
+// documents and form controls, none of which is text for a reader.
+var droppedTags = map[string]bool{
+	"script": true, "style": true, "title": true, "head": true, "template": true,
+	"iframe": true, "frameset": true, "frame": true, "noframes": true, "noembed": true,
+	"noscript": true, "object": true, "applet": true, "svg": true, "math": true,
+	"textarea": true, "select": true, "xmp": true, "plaintext": true, "canvas": true,
+	"audio": true, "video": true,
+}
+
+// Attributes Matrix allows, per element (see sanitizeAttrs for values).
+var allowedAttrs = map[string]map[string]bool{
+	"span": {"data-mx-color": true, "data-mx-bg-color": true, "data-mx-spoiler": true},
+	"a":    {"href": true, "target": true},
+	"img":  {"src": true},
+	"ol":   {"start": true},
+	"code": {"class": true},
+}
+
+// AllowedTag reports whether Matrix allows the element name (lower case).
+func AllowedTag(name string) bool { return allowedTags[name] }
+
+// AllowedAttr reports whether Matrix allows the attribute on the element.
+func AllowedAttr(tag, attr string) bool { return allowedAttrs[tag][attr] }
+
+var (
+	hexColor3 = regexp.MustCompile(`^#[0-9a-fA-F]{3}$`)
+	hexColor6 = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+	langClass = regexp.MustCompile(`^language-[A-Za-z0-9_+#.-]+$`)
+	mxcURI    = regexp.MustCompile(`^mxc://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9_-]+$`)
+)
+
+// Color is c as "#rrggbb" (lower case), the only colour form Matrix
+// clients accept in data-mx-color and data-mx-bg-color; "#rgb" is
+// expanded. ok is false for anything else (names, rgb(), CSS).
+func Color(c string) (string, bool) {
+	c = strings.TrimSpace(c)
+	switch {
+	case hexColor6.MatchString(c):
+		return strings.ToLower(c), true
+	case hexColor3.MatchString(c):
+		c = strings.ToLower(c)
+		return "#" + c[1:2] + c[1:2] + c[2:3] + c[2:3] + c[3:4] + c[3:4], true
+	}
+	return "", false
+}
+
+// SafeHref reports whether href is a link Matrix clients allow: an absolute
+// http, https or ftp URL with a host, or a mailto or magnet URI. It
+// returns the href with surrounding white space trimmed.
+func SafeHref(href string) (string, bool) {
+	href = strings.TrimSpace(href)
+	u, err := url.Parse(href)
+	if err != nil || href == "" {
+		return "", false
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https", "ftp":
+		if u.Host == "" {
+			return "", false
+		}
+	case "mailto", "magnet":
+		if u.Opaque == "" && u.RawQuery == "" {
+			return "", false
+		}
+	default:
+		return "", false
+	}
+	return href, true
+}
+
+// open is an element Sanitize has open: in is the input's tag name, out
+// the element written ("" when the tag was dropped but its end tag must
+// still match it, as for <a> without a safe href or <font> without a
+// valid colour).
+type open struct{ in, out string }
+
+// Sanitize returns s cut down to what Matrix allows in formatted_body, for
+// the default messages and user templates alike. Nothing is refused:
+//
+//   - elements outside the allow-list are dropped and their text kept,
+//     except script, style, head, iframe, svg and the like, whose content
+//     goes too; comments and doctypes are dropped;
+//   - attributes outside the allow-list are removed; an <a> whose href is
+//     not http(s), ftp, mailto or magnet loses the link and keeps its text;
+//     target is kept only as "_blank"; an <img> whose src is not an mxc://
+//     URI becomes its alt text; ol start must be a number; code class must
+//     be language-*; data-mx-color and data-mx-bg-color must be #rrggbb
+//     (#rgb is expanded); <font color="#hex"> becomes
+//     <span data-mx-color="#hex">;
+//   - the output is well-formed: every element is closed in order, stray
+//     end tags are dropped, nesting stops at MaxDepth, text and attribute
+//     values are escaped, and invalid UTF-8 and NUL become U+FFFD.
+func Sanitize(s string) string {
+	var out strings.Builder
+	out.Grow(len(s))
+	var stack []open
+	depth := 0 // elements written and still open
+	skip, skipDepth := "", 0
+
+	z := xhtml.NewTokenizer(strings.NewReader(Valid(s)))
+	for {
+		tt := z.Next()
+		if tt == xhtml.ErrorToken {
+			break
+		}
+		tok := z.Token()
+		name := tok.Data
+		if skip != "" {
+			switch {
+			case tt == xhtml.StartTagToken && name == skip:
+				skipDepth++
+			case tt == xhtml.EndTagToken && name == skip:
+				skipDepth--
+				if skipDepth == 0 {
+					skip = ""
+				}
+			}
+			continue
+		}
+		switch tt {
+		case xhtml.TextToken:
+			out.WriteString(escape(tok.Data))
+
+		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
+			if droppedTags[name] {
+				if tt == xhtml.StartTagToken {
+					skip, skipDepth = name, 1
+				}
+				continue
+			}
+			outName, attrs, ok := element(name, tok.Attr)
+			if !ok {
+				if name == "img" {
+					for _, a := range tok.Attr {
+						if a.Key == "alt" {
+							out.WriteString(escape(a.Val))
+						}
+					}
+				}
+				// keep <a>/<font> on the stack so their end tag matches
+				if (name == "a" || name == "font") && tt == xhtml.StartTagToken && len(stack) < 2*MaxDepth {
+					stack = append(stack, open{in: name})
+				}
+				continue
+			}
+			// implied end tags, as an HTML parser reads them: <li>one<li>two
+			// is two items, <p>a<div> closes the paragraph
+			if i := impliedEnd(stack, outName); i >= 0 {
+				depth -= closeFrom(&out, stack, i)
+				stack = stack[:i]
+			}
+			if depth >= MaxDepth && !voidTags[outName] {
+				continue
+			}
+			out.WriteString("<" + outName + attrs + ">")
+			switch {
+			case voidTags[outName]:
+			case tt == xhtml.SelfClosingTagToken:
+				out.WriteString("</" + outName + ">")
+			default:
+				stack = append(stack, open{in: name, out: outName})
+				depth++
+			}
+
+		case xhtml.EndTagToken:
+			if name == "br" { // </br> is <br> in HTML
+				out.WriteString("<br>")
+				continue
+			}
+			for i := len(stack) - 1; i >= 0; i-- {
+				if stack[i].in != name {
+					continue
+				}
+				depth -= closeFrom(&out, stack, i)
+				stack = stack[:i]
+				break
+			}
+		}
+	}
+	closeFrom(&out, stack, 0)
+	return out.String()
+}
+
+// closeFrom writes the end tags of stack[i:], innermost first, and returns
+// how many it wrote.
+func closeFrom(out *strings.Builder, stack []open, i int) int {
+	n := 0
+	for j := len(stack) - 1; j >= i; j-- {
+		if stack[j].out != "" {
+			out.WriteString("</" + stack[j].out + ">")
+			n++
+		}
+	}
+	return n
+}
+
+// closesP are the elements whose start closes an open <p>.
+var closesP = map[string]bool{
+	"p": true, "div": true, "ul": true, "ol": true, "table": true, "blockquote": true,
+	"pre": true, "hr": true, "details": true, "summary": true,
+	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true,
+}
+
+// impliedEnd is the index in stack of the element that the start of tag
+// closes (with everything inside it), as HTML's parser does for <li>,
+// <td>/<th>, <tr> and <p>; -1 if none.
+func impliedEnd(stack []open, tag string) int {
+	var closes, stops []string
+	switch {
+	case tag == "li":
+		closes, stops = []string{"li"}, []string{"ul", "ol", "table", "td", "th"}
+	case tag == "td" || tag == "th":
+		closes, stops = []string{"td", "th"}, []string{"tr", "table"}
+	case tag == "tr":
+		closes, stops = []string{"tr"}, []string{"table", "thead", "tbody"}
+	case closesP[tag]:
+		closes, stops = []string{"p"}, []string{"table", "td", "th", "caption"}
+	default:
+		return -1
+	}
+	for i := len(stack) - 1; i >= 0; i-- {
+		name := stack[i].out
+		switch {
+		case slices.Contains(closes, name):
+			return i
+		case slices.Contains(stops, name):
+			return -1
+		}
+	}
+	return -1
+}
+
+var crlf = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
+// escape is text or an attribute value as HTML, valid UTF-8 without NUL,
+// line ends as \n (what an HTML parser reads a CR as).
+func escape(s string) string { return html.EscapeString(crlf.Replace(Valid(s))) }
+
+// element is the tag written for an input tag (name and filtered
+// attributes, each as ` key="value"`), or ok false to drop it.
+func element(name string, attrs []xhtml.Attribute) (out, attr string, ok bool) {
+	var b strings.Builder
+	add := func(k, v string) { b.WriteString(" " + k + `="` + escape(v) + `"`) }
+	seen := map[string]bool{}
+	get := func(k string) (string, bool) {
+		for _, a := range attrs {
+			if a.Namespace == "" && a.Key == k {
+				return a.Val, true
+			}
+		}
+		return "", false
+	}
+	switch name {
+	case "font":
+		// <font color> is deprecated in Matrix; span data-mx-color is its
+		// replacement.
+		for _, k := range []string{"data-mx-color", "data-mx-bg-color"} {
+			if v, ok := get(k); ok {
+				if c, ok := Color(v); ok {
+					add(k, c)
+					seen[k] = true
+				}
+			}
+		}
+		if v, ok := get("color"); ok && !seen["data-mx-color"] {
+			if c, ok := Color(v); ok {
+				add("data-mx-color", c)
+				seen["data-mx-color"] = true
+			}
+		}
+		if len(seen) == 0 {
+			return "", "", false
+		}
+		return "span", b.String(), true
+	case "a":
+		v, ok := get("href")
+		href, safe := SafeHref(v)
+		if !ok || !safe {
+			return "", "", false
+		}
+		add("href", href)
+		if t, ok := get("target"); ok && t == "_blank" {
+			add("target", t)
+		}
+		return name, b.String(), true
+	case "img":
+		v, _ := get("src")
+		if !mxcURI.MatchString(strings.TrimSpace(v)) {
+			return "", "", false
+		}
+		add("src", strings.TrimSpace(v))
+		return name, b.String(), true
+	}
+	if !allowedTags[name] {
+		return "", "", false
+	}
+	for _, a := range attrs {
+		if a.Namespace != "" || !allowedAttrs[name][a.Key] || seen[a.Key] {
+			continue
+		}
+		switch a.Key {
+		case "data-mx-color", "data-mx-bg-color":
+			c, ok := Color(a.Val)
+			if !ok {
+				continue
+			}
+			add(a.Key, c)
+		case "data-mx-spoiler":
+			add(a.Key, a.Val)
+		case "start":
+			n, err := strconv.Atoi(strings.TrimSpace(a.Val))
+			if err != nil || n < -1e9 || n > 1e9 {
+				continue
+			}
+			add(a.Key, strconv.Itoa(n))
+		case "class":
+			lang := ""
+			for _, c := range strings.Fields(a.Val) {
+				if langClass.MatchString(c) {
+					lang = c
+					break
+				}
+			}
+			if lang == "" {
+				continue
+			}
+			add(a.Key, lang)
+		default:
+			continue
+		}
+		seen[a.Key] = true
+	}
+	return name, b.String(), true
+}

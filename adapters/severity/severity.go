@@ -1,0 +1,238 @@
+// Package severity maps an alert's severity to how its Matrix message
+// goes out: the msgtype (m.text notifies, m.notice does not) and who is
+// mentioned. It knows Matrix content and nothing of Netdata or Kuma beyond
+// their status words.
+package severity
+
+import (
+	"fmt"
+	"html"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"matrix-notify/adapters/matrixhtml"
+	"matrix-notify/sender"
+)
+
+// Severity is how bad an alert transition is.
+type Severity string
+
+const (
+	Critical Severity = "critical" // netdata CRITICAL, Kuma DOWN
+	Warning  Severity = "warning"  // netdata WARNING, Kuma PENDING
+	Clear    Severity = "clear"    // netdata CLEAR, Kuma UP
+	Info     Severity = "info"     // tests, expiry notices, maintenance, anything else
+)
+
+// All are the severities, worst first.
+var All = []Severity{Critical, Warning, Clear, Info}
+
+// Parse reads a severity as written in the configuration: critical,
+// warning, clear, info, or the status words down, up, pending, test,
+// maintenance (any case).
+func Parse(s string) (Severity, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "critical", "down":
+		return Critical, true
+	case "warning", "pending":
+		return Warning, true
+	case "clear", "up":
+		return Clear, true
+	case "info", "test", "maintenance":
+		return Info, true
+	}
+	return "", false
+}
+
+// FromNetdata is the severity of a netdata status: CRITICAL, WARNING,
+// CLEAR, and Info for the rest (REMOVED, UNDEFINED, UNINITIALIZED).
+func FromNetdata(status string) Severity {
+	switch status {
+	case "CRITICAL":
+		return Critical
+	case "WARNING":
+		return Warning
+	case "CLEAR":
+		return Clear
+	}
+	return Info
+}
+
+// FromKuma is the severity of an Uptime Kuma heartbeat status (0 down, 1
+// up, 2 pending, 3 maintenance); hasHeartbeat false (a test, certificate
+// or domain expiry notification) is Info.
+func FromKuma(hasHeartbeat bool, status int) Severity {
+	if !hasHeartbeat {
+		return Info
+	}
+	switch status {
+	case 0:
+		return Critical
+	case 1:
+		return Clear
+	case 2:
+		return Warning
+	}
+	return Info
+}
+
+// DefaultMsgType is the msgtype of a severity without configuration:
+// m.text (notifies) for critical and warning, m.notice (silent) for clear
+// and info.
+func DefaultMsgType(s Severity) string {
+	switch s {
+	case Critical, Warning:
+		return "m.text"
+	}
+	return "m.notice"
+}
+
+// Policy is the configured treatment of each severity. The zero Policy
+// sends the default msgtypes and mentions nobody.
+type Policy struct {
+	// MsgType overrides DefaultMsgType: "m.text" or "m.notice".
+	MsgType map[Severity]string
+	// MentionUsers are the Matrix user ids mentioned (mention_on_critical
+	// = ["@oncall:example.org"]).
+	MentionUsers map[Severity][]string
+	// MentionRoom mentions the whole room (@room); it needs the sender to
+	// have the room's notifications.room power level.
+	MentionRoom map[Severity]bool
+}
+
+// MsgTypeFor is the msgtype the policy gives s.
+func (p Policy) MsgTypeFor(s Severity) string {
+	if t := p.MsgType[s]; t != "" {
+		return t
+	}
+	return DefaultMsgType(s)
+}
+
+// userID is a Matrix user id, historical characters included:
+// @localpart:server[:port].
+var userID = regexp.MustCompile(`^@[\x21-\x39\x3b-\x7e]+:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`)
+
+// ValidUserID reports whether id is a Matrix user id (@local:server).
+func ValidUserID(id string) bool { return len(id) <= 255 && userID.MatchString(id) }
+
+// Validate lists what is wrong or useless in the policy, one warning per
+// problem: unknown severities, msgtypes other than m.text and m.notice,
+// invalid user ids (Apply leaves them out), and mentions on a severity
+// sent as m.notice: the default push rule .m.rule.suppress_notices runs
+// before the mention rules, so an m.notice never notifies anyone, mentions
+// included.
+func (p Policy) Validate() []string {
+	var warns []string
+	known := func(s Severity) bool { return slices.Contains(All, s) }
+	for _, s := range sortedKeys(p.MsgType) {
+		if !known(s) {
+			warns = append(warns, fmt.Sprintf("msgtype for unknown severity %q (known: critical, warning, clear, info)", s))
+		}
+		if t := p.MsgType[s]; t != "m.text" && t != "m.notice" {
+			warns = append(warns, fmt.Sprintf("msgtype %q for %s: use m.text or m.notice", t, s))
+		}
+	}
+	for _, s := range sortedKeys(p.MentionUsers) {
+		if !known(s) {
+			warns = append(warns, fmt.Sprintf("mentions for unknown severity %q (known: critical, warning, clear, info)", s))
+		}
+		for _, id := range p.MentionUsers[s] {
+			if !ValidUserID(id) {
+				warns = append(warns, fmt.Sprintf("mention_on_%s: %q is not a Matrix user id (@user:server); ignored", s, id))
+			}
+		}
+	}
+	for _, s := range sortedKeys(p.MentionRoom) {
+		if !known(s) && p.MentionRoom[s] {
+			warns = append(warns, fmt.Sprintf("@room for unknown severity %q (known: critical, warning, clear, info)", s))
+		}
+	}
+	for _, s := range All {
+		if (len(p.MentionUsers[s]) > 0 || p.MentionRoom[s]) && p.MsgTypeFor(s) == "m.notice" {
+			warns = append(warns, fmt.Sprintf("mentions on %s are sent as m.notice, which never notifies (push rule .m.rule.suppress_notices runs first): set its msgtype to m.text", s))
+		}
+	}
+	return warns
+}
+
+func sortedKeys[V any](m map[Severity]V) []Severity {
+	keys := make([]Severity, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}
+
+// Apply gives c the policy's treatment of sev:
+//
+//   - msgtype: MsgTypeFor(sev);
+//   - m.mentions is always set (an empty object {} when nobody is
+//     mentioned: Matrix clients then know the message mentions no one), with
+//     the severity's valid user ids (merged with any c already has, no
+//     duplicates) and room: true for @room;
+//   - when someone is mentioned, body starts "@room @oncall:example.org: "
+//     and formatted_body with "@room <a href="https://matrix.to/#/@oncall:example.org">@oncall:example.org</a>: "
+//     (the pill clients show). A content without HTML gets a
+//     formatted_body, its body as HTML text, so the pill can be shown.
+//
+// Apply does not modify c's slices.
+func Apply(c sender.Content, sev Severity, p Policy) sender.Content {
+	c.MsgType = p.MsgTypeFor(sev)
+	m := &sender.Mentions{}
+	if c.Mentions != nil {
+		m.UserIDs = slices.Clone(c.Mentions.UserIDs)
+		m.Room = c.Mentions.Room
+	}
+	var users []string
+	for _, id := range p.MentionUsers[sev] {
+		if ValidUserID(id) && !slices.Contains(users, id) {
+			users = append(users, id)
+		}
+	}
+	room := p.MentionRoom[sev]
+	for _, id := range users {
+		if !slices.Contains(m.UserIDs, id) {
+			m.UserIDs = append(m.UserIDs, id)
+		}
+	}
+	m.Room = m.Room || room
+	c.Mentions = m
+
+	if len(users) == 0 && !room {
+		return c
+	}
+	var plain, rich []string
+	if room {
+		plain, rich = append(plain, "@room"), append(rich, "@room")
+	}
+	for _, id := range users {
+		plain = append(plain, id)
+		rich = append(rich, `<a href="`+html.EscapeString(Permalink(id))+`">`+html.EscapeString(id)+`</a>`)
+	}
+	if c.Format != sender.FormatHTML || c.FormattedBody == "" {
+		c.Format, c.FormattedBody = sender.FormatHTML, matrixhtml.Text(c.Body)
+	}
+	c.Body = strings.Join(plain, " ") + ": " + c.Body
+	c.FormattedBody = strings.Join(rich, " ") + ": " + c.FormattedBody
+	return c
+}
+
+// Permalink is the matrix.to link of a user id, the href clients turn into
+// a pill: https://matrix.to/#/@oncall:example.org, with characters beyond
+// letters, digits and @:._=-/+[] percent-encoded.
+func Permalink(id string) string {
+	var b strings.Builder
+	b.WriteString("https://matrix.to/#/")
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("@:._=-/+[]", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
