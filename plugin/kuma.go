@@ -96,7 +96,7 @@ func (p *kumaPipeline) notification(pl kuma.Payload, rooms []string, received ti
 
 // runKuma delivers one Kuma webhook payload read from stdin.
 func (a *app) runKuma(ctx context.Context, args []string) error {
-	cf, words, err := parseFlags("kuma", args, a.stderr)
+	cf, words, err := parseFlags("kuma", args)
 	if err != nil {
 		return err
 	}

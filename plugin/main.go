@@ -1,5 +1,5 @@
-// Command matrix-notify delivers Netdata alarms (and, later, Uptime Kuma
-// notifications) to Matrix rooms. This package only wires the adapters to the
+// Command matrix-notify delivers Netdata alarms and Uptime Kuma
+// notifications to Matrix rooms. This package only wires the adapters to the
 // sender: the CLI, configuration loading and exit codes live here, the rest
 // lives in adapters/ and sender/.
 package main
@@ -26,7 +26,7 @@ const (
 	exitDelivered = 0 // delivered to every target
 	exitNothing   = 1 // nothing to send by rule, as alarm-notify.sh
 	exitUsage     = 2 // usage or configuration error
-	exitFailed    = 3 // delivery failed (or, later, left queued)
+	exitFailed    = 3 // not delivered: left queued in the outbox (or dropped, loudly)
 )
 
 func main() {
@@ -53,8 +53,6 @@ type app struct {
 	now      func() time.Time
 	hostname func() (string, error)
 	location *time.Location // time.Local unless TOML's timezone says otherwise
-	// transport, when set, replaces the Matrix client (tests).
-	transport sender.Transport
 
 	log  *slog.Logger
 	logh *logHandler
@@ -137,7 +135,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 // isTestInvocation is alarm-notify.sh's rule for `test [ROLE]` / `ROLE test`,
 // applied to the words once flags are set aside.
 func isTestInvocation(args []string) bool {
-	_, words, err := parseFlags("test", args, io.Discard)
+	_, words, err := parseFlags("test", args)
 	if err != nil {
 		return false
 	}
@@ -180,7 +178,7 @@ type commonFlags struct {
 
 // parseFlags parses flags anywhere among the arguments (flags follow the
 // subcommand, interleaved with its words) and returns the other words.
-func parseFlags(name string, args []string, stderr io.Writer) (commonFlags, []string, error) {
+func parseFlags(name string, args []string) (commonFlags, []string, error) {
 	var cf commonFlags
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

@@ -161,7 +161,7 @@ func (a *app) runExec(ctx context.Context, args []string) error {
 // runTest sends WARNING, CRITICAL and CLEAR test alarms like
 // `alarm-notify.sh test [ROLE]`.
 func (a *app) runTest(ctx context.Context, args []string) error {
-	cf, words, err := parseFlags("test", args, a.stderr)
+	cf, words, err := parseFlags("test", args)
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags
 // the words of the first argument (already filtered by alarm-notify.sh), the
 // alarm fields come from the environment under netdata's names.
 func (a *app) runCustomSender(ctx context.Context, args []string) error {
-	cf, words, err := parseFlags("custom-sender", args, a.stderr)
+	cf, words, err := parseFlags("custom-sender", args)
 	if err != nil {
 		return err
 	}

@@ -37,9 +37,6 @@ func (a *app) defaultStateDir(netdataMode bool) string {
 
 // transport is the Matrix client with our retry policy around it.
 func (a *app) matrixTransport(s settings) (sender.Transport, error) {
-	if a.transport != nil {
-		return a.transport, nil
-	}
 	opts := sender.DefaultOptions()
 	opts.AutoJoin = s.AutoJoin
 	opts.CacheDir = filepath.Join(s.StateDir, "cache")
@@ -128,7 +125,7 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 // outboxSettings are the settings of flush and queue: the TOML file and the
 // environment; the state directory as netdata's when NETDATA_CACHE_DIR is set.
 func (a *app) outboxSettings(name string, args []string) (settings, error) {
-	cf, words, err := parseFlags(name, args, a.stderr)
+	cf, words, err := parseFlags(name, args)
 	if err != nil {
 		return settings{}, err
 	}

@@ -128,7 +128,7 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 	if err != nil {
 		return nil, err
 	}
-	rcv := &receiver{app: a, s: s, kuma: pipe, transport: a.transport, secret: secret, maxBody: fc.Serve.MaxBody}
+	rcv := &receiver{app: a, s: s, kuma: pipe, secret: secret, maxBody: fc.Serve.MaxBody}
 	if rcv.maxBody <= 0 {
 		rcv.maxBody = DefaultMaxBody
 	}
@@ -202,7 +202,7 @@ func parseServeFlags(args []string) (commonFlags, string, []string, error) {
 			rest = append(rest, args[i])
 		}
 	}
-	cf, words, err := parseFlags("serve", rest, nil)
+	cf, words, err := parseFlags("serve", rest)
 	return cf, listen, words, err
 }
 
