@@ -35,7 +35,8 @@ func (a *app) defaultStateDir(netdataMode bool) string {
 	return a.xdgStateDir()
 }
 
-// transport is the Matrix client with our retry policy around it.
+// matrixTransport is the Matrix client with our retry policy around it, and
+// around that the alert lifecycle (threads, replies, edits) unless it is off.
 func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 	opts := sender.DefaultOptions()
 	opts.AutoJoin = s.AutoJoin
@@ -59,9 +60,6 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 	return tr, nil
 }
 
-// openOutbox opens the outbox of s's homeserver. Txn ids are scoped to an
-// account, so each homeserver gets its own directory: two configured bots
-// never send each other's entries.
 // httpClient keeps connections to the homeserver alive for every room sent
 // to at once (net/http keeps two per host by default, so a fan-out or serve
 // under load would open a new connection for most requests).
@@ -71,6 +69,9 @@ func (a *app) httpClient(s settings) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// openOutbox opens the outbox of s's homeserver. Txn ids are scoped to an
+// account, so each homeserver gets its own directory: two configured bots
+// never send each other's entries.
 func (a *app) openOutbox(s settings) (*sender.Outbox, error) {
 	sum := sha256.Sum256([]byte(strings.TrimRight(s.Homeserver, "/")))
 	dir := filepath.Join(s.StateDir, "outbox", hex.EncodeToString(sum[:6]))
