@@ -60,15 +60,17 @@ type fileConfig struct {
 }
 
 // templateConfig is a [kuma] or [netdata] section: Liquid templates for the
-// plain body and the HTML body, inline or from a file, and (kuma) rooms per
-// route of the webhook receiver.
+// plain body and the HTML body, or one Markdown template for both, inline
+// or from a file, and (kuma) rooms per route of the webhook receiver.
 type templateConfig struct {
-	Template         string              `toml:"template"`
-	TemplateFile     string              `toml:"template_file"`
-	HTMLTemplate     string              `toml:"html_template"`
-	HTMLTemplateFile string              `toml:"html_template_file"`
-	Rooms            []string            `toml:"rooms"`
-	Routes           map[string][]string `toml:"routes"`
+	Template             string              `toml:"template"`
+	TemplateFile         string              `toml:"template_file"`
+	HTMLTemplate         string              `toml:"html_template"`
+	HTMLTemplateFile     string              `toml:"html_template_file"`
+	MarkdownTemplate     string              `toml:"markdown_template"`
+	MarkdownTemplateFile string              `toml:"markdown_template_file"`
+	Rooms                []string            `toml:"rooms"`
+	Routes               map[string][]string `toml:"routes"`
 }
 
 // duration reads "30s", "1m30s" from TOML.

@@ -103,7 +103,8 @@ func (a *app) netdataConfig(cf commonFlags) (netdataDirs, *healthconf.Vars, sett
 func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields) sender.Content {
 	def := netdata.Content(f)
 	tc := fc.Netdata
-	if tc.Template == "" && tc.TemplateFile == "" && tc.HTMLTemplate == "" && tc.HTMLTemplateFile == "" {
+	if tc.Template == "" && tc.TemplateFile == "" && tc.HTMLTemplate == "" && tc.HTMLTemplateFile == "" &&
+		tc.MarkdownTemplate == "" && tc.MarkdownTemplateFile == "" {
 		return def
 	}
 	engine := liquidjs.New(liquidjs.Options{Location: s.Location, Now: a.now})

@@ -11,10 +11,11 @@ import (
 	"matrix-notify/sender"
 )
 
-// messageTemplates are a section's user templates, parsed once.
+// messageTemplates are a section's user templates, parsed once. markdown
+// excludes the other two.
 type messageTemplates struct {
-	section     string
-	plain, html *liquidjs.Template
+	section               string
+	plain, html, markdown *liquidjs.Template
 }
 
 // templateSource returns the inline template or the file's content. A
@@ -39,15 +40,38 @@ func templateSource(inline, file, configDir, key string) (name, src string, err 
 	return file, string(b), nil
 }
 
+// templateKey is the key set for a template: key or key_file, "" if
+// neither.
+func templateKey(key, inline, file string) string {
+	switch {
+	case inline != "":
+		return key
+	case file != "":
+		return key + "_file"
+	}
+	return ""
+}
+
 // loadTemplates parses a [kuma] or [netdata] section's templates.
 func loadTemplates(e *liquidjs.Engine, section string, tc templateConfig, configDir string) (messageTemplates, error) {
 	mt := messageTemplates{section: section}
+	if md := templateKey(section+".markdown_template", tc.MarkdownTemplate, tc.MarkdownTemplateFile); md != "" {
+		for _, other := range []string{
+			templateKey(section+".template", tc.Template, tc.TemplateFile),
+			templateKey(section+".html_template", tc.HTMLTemplate, tc.HTMLTemplateFile),
+		} {
+			if other != "" {
+				return mt, fmt.Errorf("config: set %s or %s, not both: the Markdown template makes both bodies", md, other)
+			}
+		}
+	}
 	for _, t := range []struct {
 		key, inline, file string
 		dst               **liquidjs.Template
 	}{
 		{section + ".template", tc.Template, tc.TemplateFile, &mt.plain},
 		{section + ".html_template", tc.HTMLTemplate, tc.HTMLTemplateFile, &mt.html},
+		{section + ".markdown_template", tc.MarkdownTemplate, tc.MarkdownTemplateFile, &mt.markdown},
 	} {
 		name, src, err := templateSource(t.inline, t.file, configDir, t.key)
 		if err != nil {
@@ -69,10 +93,22 @@ func loadTemplates(e *liquidjs.Engine, section string, tc templateConfig, config
 // time never loses the alert: the default message goes out instead, with a
 // warning.
 func (mt messageTemplates) content(ctx map[string]any, def sender.Content, log *slog.Logger) sender.Content {
-	if mt.plain == nil && mt.html == nil {
+	if mt.plain == nil && mt.html == nil && mt.markdown == nil {
 		return def
 	}
 	c := def
+	if mt.markdown != nil {
+		md, err := mt.markdown.Render(ctx)
+		if err != nil {
+			log.Warn(fmt.Sprintf("[%s] markdown_template failed, sending the default message: %v", mt.section, err))
+			return def
+		}
+		// Markdown reads as text: the body is the template's output as
+		// written, the HTML body its rendering.
+		c.Body = md
+		c.Format, c.FormattedBody = sender.FormatHTML, matrixhtml.Sanitize(matrixhtml.Markdown(md))
+		return c
+	}
 	if mt.plain != nil {
 		body, err := mt.plain.Render(ctx)
 		if err != nil {
