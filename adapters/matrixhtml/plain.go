@@ -99,8 +99,7 @@ func PlainText(s string) string {
 		links     []openLink
 		pre       int
 		cellCount []int // cells so far in each open <tr>
-		skip      string
-		skipDepth int
+		dropped   droppedContent
 	)
 	z := xhtml.NewTokenizer(strings.NewReader(Valid(s)))
 	for {
@@ -110,27 +109,13 @@ func PlainText(s string) string {
 		}
 		tok := z.Token()
 		name := tok.Data
-		if skip != "" {
-			switch {
-			case tt == xhtml.StartTagToken && name == skip:
-				skipDepth++
-			case tt == xhtml.EndTagToken && name == skip:
-				if skipDepth--; skipDepth == 0 {
-					skip = ""
-				}
-			}
+		if dropped.skip(tt, name) {
 			continue
 		}
 		switch tt {
 		case xhtml.TextToken:
 			w.text(Valid(tok.Data), pre > 0)
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			if droppedTags[name] {
-				if tt == xhtml.StartTagToken {
-					skip, skipDepth = name, 1
-				}
-				continue
-			}
 			selfClosing := tt == xhtml.SelfClosingTagToken
 			switch name {
 			case "br":

@@ -128,7 +128,7 @@ func Sanitize(s string) string {
 	out.Grow(len(s))
 	var stack []open
 	depth := 0 // elements written and still open
-	skip, skipDepth := "", 0
+	var dropped droppedContent
 
 	z := xhtml.NewTokenizer(strings.NewReader(Valid(s)))
 	for {
@@ -138,16 +138,7 @@ func Sanitize(s string) string {
 		}
 		tok := z.Token()
 		name := tok.Data
-		if skip != "" {
-			switch {
-			case tt == xhtml.StartTagToken && name == skip:
-				skipDepth++
-			case tt == xhtml.EndTagToken && name == skip:
-				skipDepth--
-				if skipDepth == 0 {
-					skip = ""
-				}
-			}
+		if dropped.skip(tt, name) {
 			continue
 		}
 		switch tt {
@@ -155,12 +146,6 @@ func Sanitize(s string) string {
 			out.WriteString(escape(tok.Data))
 
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			if droppedTags[name] {
-				if tt == xhtml.StartTagToken {
-					skip, skipDepth = name, 1
-				}
-				continue
-			}
 			outName, attrs, ok := element(name, tok.Attr)
 			if !ok {
 				if name == "img" {
@@ -364,4 +349,33 @@ func element(name string, attrs []xhtml.Attribute) (out, attr string, ok bool) {
 		seen[a.Key] = true
 	}
 	return name, b.String(), true
+}
+
+// droppedContent skips what is inside an element dropped with its content
+// (script, style, ...), counting nested tags of the same name.
+type droppedContent struct {
+	name  string
+	depth int
+}
+
+// skip reports whether the token is, or is inside, such an element.
+func (d *droppedContent) skip(tt xhtml.TokenType, name string) bool {
+	if d.name != "" {
+		switch {
+		case tt == xhtml.StartTagToken && name == d.name:
+			d.depth++
+		case tt == xhtml.EndTagToken && name == d.name:
+			if d.depth--; d.depth == 0 {
+				d.name = ""
+			}
+		}
+		return true
+	}
+	if droppedTags[name] && (tt == xhtml.StartTagToken || tt == xhtml.SelfClosingTagToken) {
+		if tt == xhtml.StartTagToken {
+			d.name, d.depth = name, 1
+		}
+		return true
+	}
+	return false
 }
