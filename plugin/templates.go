@@ -96,11 +96,20 @@ func (mt messageTemplates) content(ctx map[string]any, def sender.Content, log *
 	if mt.plain == nil && mt.html == nil && mt.markdown == nil {
 		return def
 	}
+	// render renders t; a failure is logged and reported, and the caller
+	// sends the default message.
+	render := func(t *liquidjs.Template, key string) (string, bool) {
+		out, err := t.Render(ctx)
+		if err != nil {
+			log.Warn(fmt.Sprintf("[%s] %s failed, sending the default message: %v", mt.section, key, err))
+			return "", false
+		}
+		return out, true
+	}
 	c := def
 	if mt.markdown != nil {
-		md, err := mt.markdown.Render(ctx)
-		if err != nil {
-			log.Warn(fmt.Sprintf("[%s] markdown_template failed, sending the default message: %v", mt.section, err))
+		md, ok := render(mt.markdown, "markdown_template")
+		if !ok {
 			return def
 		}
 		// Markdown reads as text: the body is the template's output as
@@ -110,17 +119,15 @@ func (mt messageTemplates) content(ctx map[string]any, def sender.Content, log *
 		return c
 	}
 	if mt.plain != nil {
-		body, err := mt.plain.Render(ctx)
-		if err != nil {
-			log.Warn(fmt.Sprintf("[%s] template failed, sending the default message: %v", mt.section, err))
+		body, ok := render(mt.plain, "template")
+		if !ok {
 			return def
 		}
 		c.Body = body
 	}
 	if mt.html != nil {
-		html, err := mt.html.Render(ctx)
-		if err != nil {
-			log.Warn(fmt.Sprintf("[%s] html_template failed, sending the default message: %v", mt.section, err))
+		html, ok := render(mt.html, "html_template")
+		if !ok {
 			return def
 		}
 		c.Format, c.FormattedBody = sender.FormatHTML, matrixhtml.Sanitize(html)
