@@ -43,13 +43,7 @@ func BenchmarkDryRunAlarm(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(user, "health_alarm_notify.conf"), []byte(conf), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	env := map[string]string{
-		"NETDATA_USER_CONFIG_DIR":  user,
-		"NETDATA_STOCK_CONFIG_DIR": stock,
-		"NETDATA_CACHE_DIR":        cache,
-		"NETDATA_REGISTRY_URL":     "https://netdata.example.org:19999",
-		"MATRIX_NOTIFY_DRY_RUN":    "1",
-	}
+	env := netdataTestEnv(user, stock, cache)
 	args := []string{"sysadmin", "web01", "1001", "42", "7", "1763899200", "disk_space_usage", "disk_space._",
 		"/", "CRITICAL", "WARNING", "98.7", "91.3", "health.d/disks.conf:12", "300", "900", "%",
 		"disk / space utilization", "98.7%", "91.3%", "$this > 90", "${this} = 98.7", "1", "0", "", "",

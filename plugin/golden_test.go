@@ -46,6 +46,18 @@ func debianStockConf(tb testing.TB) string {
 	return p
 }
 
+// netdataTestEnv is the environment netdata gives a notifier, over the
+// directories of netdataTree, in a dry run.
+func netdataTestEnv(user, stock, cache string) map[string]string {
+	return map[string]string{
+		"NETDATA_USER_CONFIG_DIR":  user,
+		"NETDATA_STOCK_CONFIG_DIR": stock,
+		"NETDATA_CACHE_DIR":        cache,
+		"NETDATA_REGISTRY_URL":     "https://netdata.example.org:19999",
+		"MATRIX_NOTIFY_DRY_RUN":    "1",
+	}
+}
+
 // netdataTree makes netdata's user config, stock config and cache
 // directories under root.
 func netdataTree(tb testing.TB, root string) (user, stock, cache string) {
@@ -111,29 +123,14 @@ func runGoldenCase(t *testing.T, dir string) {
 
 	var out strings.Builder
 	for i, step := range gc.Steps {
-		env := map[string]string{
-			"NETDATA_USER_CONFIG_DIR":  user,
-			"NETDATA_STOCK_CONFIG_DIR": stock,
-			"NETDATA_CACHE_DIR":        cache,
-			"NETDATA_REGISTRY_URL":     "https://netdata.example.org:19999",
-			"MATRIX_NOTIFY_DRY_RUN":    "1",
-		}
+		env := netdataTestEnv(user, stock, cache)
 		for k, v := range gc.Env {
 			env[k] = v
 		}
 		for k, v := range step.Env {
 			env[k] = v
 		}
-		var stdout, stderr bytes.Buffer
-		a := &app{
-			getenv:   func(k string) string { return env[k] },
-			stdin:    strings.NewReader(""),
-			stdout:   &stdout,
-			stderr:   &stderr,
-			now:      func() time.Time { return fixedNow },
-			hostname: func() (string, error) { return "testhost.example.org", nil },
-			location: time.UTC,
-		}
+		a, stdout, stderr := newGoldenApp("", env)
 		args := step.Args
 		if step.Quoted {
 			args = make([]string, len(step.Args))
