@@ -112,6 +112,9 @@ type SendError struct {
 	RetryAfter time.Duration
 	// Err is the underlying error, for errors.Is (e.g. context.DeadlineExceeded).
 	Err error
+	// JoinFailed is set when auto_join tried to join the room after an
+	// M_FORBIDDEN and could not: inviting the bot is then the only fix.
+	JoinFailed bool
 }
 
 func (e *SendError) Error() string {
@@ -125,7 +128,7 @@ func (e *SendError) Error() string {
 		switch msg := strings.ToLower(e.Message); {
 		case strings.Contains(msg, "power level") || strings.Contains(msg, "permission"):
 			hint = fmt.Sprintf(" (the bot may not post in room %s: raise its power level)", e.Room)
-		case strings.Contains(msg, "auto_join failed"):
+		case e.JoinFailed:
 			hint = fmt.Sprintf(" (the bot is not in room %s: invite it)", e.Room)
 		default:
 			hint = fmt.Sprintf(" (the bot is not in room %s: invite it, or enable auto_join)", e.Room)

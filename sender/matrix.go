@@ -186,6 +186,7 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 	if jerr != nil {
 		je := toSendError(m.Room, jerr)
 		se.Message = fmt.Sprintf("%s; auto_join failed: %s", se.Message, joinFailure(je))
+		se.JoinFailed = true
 		return "", se
 	}
 	if joined.RoomID != "" && joined.RoomID.String() != roomID {
