@@ -24,21 +24,39 @@ const DefaultListen = "127.0.0.1:8087"
 const DefaultMaxBody = 1 << 20
 
 // receiver is the HTTP side of `serve`: Kuma's Webhook notification posts
-// here, and every request is answered only once its notification is
-// delivered, so a 2xx means the rooms have it.
+// here, and every request is answered once its notification is stored
+// durably (202), or, in a dry run, printed (200).
 type receiver struct {
 	app       *app
 	s         settings
 	kuma      *kumaPipeline
 	transport sender.Transport
-	// outbox, when set, takes each notification durably and the answer
-	// is 202 at once; drain delivers in the background. Nil in a dry run,
-	// where the answer waits for the (printed) delivery.
-	outbox  *sender.Outbox
-	wake    chan struct{}
-	secret  string
-	maxBody int64
+	// outbox, when set, takes each notification durably (commit groups
+	// the webhooks that arrive together into one batch) and the answer is
+	// 202; deliver sends the batches in the background, and drain retries
+	// what they leave queued. Nil in a dry run, where the answer waits for
+	// the (printed) delivery.
+	outbox *sender.Outbox
+	// accepts carries webhooks to commit; committed (closed by commit when
+	// it stops) carries the batches to deliver, in order.
+	accepts   chan acceptRequest
+	committed chan *sender.Accepted
+	// commitStopped is closed when commit has stopped: a request still
+	// arriving then is refused, not left waiting.
+	commitStopped chan struct{}
+	secret        string
+	maxBody       int64
 }
+
+// acceptRequest is one webhook's messages waiting for the group commit, and
+// where its outcome goes.
+type acceptRequest struct {
+	msgs []sender.Message
+	done chan error
+}
+
+// maxBatch bounds the webhooks stored in one batch.
+const maxBatch = 512
 
 func (a *app) runServe(ctx context.Context, args []string) error {
 	cf, listenFlag, words, err := parseServeFlags(args)
@@ -72,12 +90,32 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	drainCtx, stopDrain := context.WithCancel(context.Background())
 	drained := make(chan struct{})
 	go func() { defer close(drained); rcv.drain(drainCtx) }()
+	stopCommit := make(chan struct{})
+	delivered := make(chan struct{})
+	if rcv.outbox != nil {
+		go rcv.commit(stopCommit)
+		go func() { defer close(delivered); rcv.deliver() }()
+	} else {
+		close(delivered)
+	}
+	// stopBackground stops taking webhooks, lets the batches stored so
+	// far be delivered (bounded: what is left is recovered by the next
+	// start or `flush`), and stops the drain.
+	stopBackground := func() {
+		close(stopCommit)
+		select {
+		case <-delivered:
+		case <-time.After(s.Timeout):
+			a.log.Warn("stopping with notifications still being delivered: the next start (or `matrix-notify flush`) delivers them")
+		}
+		stopDrain() // the drain in progress finishes its round, bounded by the deadline
+		<-drained
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		stopDrain()
-		<-drained
+		stopBackground()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -86,8 +124,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.Timeout+5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
-	stopDrain() // the drain in progress finishes its round, bounded by the deadline
-	<-drained
+	stopBackground()
 	if rcv.outbox != nil {
 		// What the last requests queued goes now; what cannot stays queued
 		// for the next start or `matrix-notify flush`.
@@ -142,16 +179,79 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 	if rcv.outbox, err = a.openOutbox(s); err != nil {
 		return nil, usageError{err}
 	}
-	rcv.wake = make(chan struct{}, 1)
+	rcv.accepts = make(chan acceptRequest)
+	rcv.committed = make(chan *sender.Accepted, 64)
+	rcv.commitStopped = make(chan struct{})
 	return rcv, nil
+}
+
+// commit stores webhooks in batches until stop is closed: every webhook that
+// arrives while one batch is being written and synced goes into the next, so
+// a burst costs one file and two fsyncs per batch, not per webhook. Each
+// request is answered as soon as its batch is durable; the batch then goes to
+// deliver (waiting while deliver is behind: back-pressure on the webhooks).
+func (rc *receiver) commit(stop <-chan struct{}) {
+	defer close(rc.committed)
+	defer close(rc.commitStopped)
+	for {
+		var batch []acceptRequest
+		select {
+		case req := <-rc.accepts:
+			batch = append(batch, req)
+		case <-stop:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-rc.accepts:
+				batch = append(batch, req)
+			default:
+				break more
+			}
+		}
+		var msgs []sender.Message
+		for _, req := range batch {
+			msgs = append(msgs, req.msgs...)
+		}
+		acc, err := rc.outbox.Accept(msgs)
+		for _, req := range batch {
+			req.done <- err
+		}
+		if err == nil {
+			rc.committed <- acc
+		}
+	}
+}
+
+// accept hands msgs to commit and waits until they are stored.
+func (rc *receiver) accept(msgs []sender.Message) error {
+	req := acceptRequest{msgs: msgs, done: make(chan error, 1)}
+	select {
+	case rc.accepts <- req:
+		return <-req.done
+	case <-rc.commitStopped:
+		return errors.New("shutting down")
+	}
+}
+
+// deliver sends the committed batches, one at a time and in order (so that a
+// room's notifications keep theirs), each within the delivery timeout;
+// what a batch cannot deliver stays queued for drain.
+func (rc *receiver) deliver() {
+	for acc := range rc.committed {
+		ctx, cancel := context.WithTimeout(context.Background(), rc.s.Timeout)
+		rc.outbox.DeliverAccepted(ctx, rc.transport, acc, rc.s.Concurrency)
+		cancel()
+	}
 }
 
 // drainInterval is how often serve retries what is queued when nothing new
 // arrives.
 const drainInterval = 5 * time.Second
 
-// drain delivers the outbox whenever a webhook is queued, and every
-// drainInterval for what earlier rounds could not deliver, until ctx ends.
+// drain delivers the outbox at start and every drainInterval, for what
+// earlier rounds or batches could not deliver, until ctx ends.
 // The round in progress when ctx ends runs to its own deadline: a
 // notification is never cut off mid-send on SIGTERM.
 func (rc *receiver) drain(ctx context.Context) {
@@ -179,7 +279,6 @@ func (rc *receiver) drain(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-rc.wake:
 		case <-tick.C:
 		}
 	}
@@ -280,14 +379,10 @@ func (rc *receiver) handleKuma(w http.ResponseWriter, r *http.Request) {
 	n := rc.kuma.notification(p, rooms, rc.app.now())
 	if rc.outbox != nil {
 		msgs := sender.Messages(n)
-		if err := rc.outbox.Enqueue(msgs); err != nil {
+		if err := rc.accept(msgs); err != nil {
 			rc.app.log.Error(fmt.Sprintf("could not queue %s: %v", n.Summary, err))
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "could not queue the notification: " + err.Error()})
 			return
-		}
-		select {
-		case rc.wake <- struct{}{}:
-		default: // a drain is already due
 		}
 		writeJSON(w, http.StatusAccepted, map[string]any{"queued": len(msgs)})
 		return

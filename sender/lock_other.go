@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 )
 
@@ -20,3 +21,9 @@ func lockFile(context.Context, string) (*fileLock, error) {
 }
 
 func (*fileLock) unlock() error { return nil }
+
+func tryLock(*os.File) (bool, error) { return false, errors.ErrUnsupported }
+
+func dirWritable(string) error { return nil }
+
+func processRunning(int) bool { return false }

@@ -50,3 +50,32 @@ func lockFile(ctx context.Context, path string) (*fileLock, error) {
 func (l *fileLock) unlock() error {
 	return l.f.Close()
 }
+
+// tryLock takes f's lock if it is free, without waiting.
+func tryLock(f *os.File) (bool, error) {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return false, nil
+	}
+	return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+}
+
+// dirWritable reports why dir is not writable by this process, if it is not.
+func dirWritable(dir string) error {
+	if err := syscall.Access(dir, 0x2 /* W_OK */); err != nil {
+		return &os.PathError{Op: "access", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// processRunning reports whether a process with this pid exists.
+func processRunning(pid int) bool {
+	if pid <= 0 { // kill(0) and kill(-n) name process groups
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,22 +31,23 @@ const DefaultMaxAge = 24 * time.Hour
 
 // The outbox on disk, under the directory given to OpenOutbox:
 //
+//	inflight/<id>.json      the messages of one Deliver call in progress (a
+//	                        journal), flock(2)ed by that call while it lives
 //	rooms/<key>.lock        flock(2) target serialising delivery to one room
 //	rooms/<key>/<id>.json   one queued message (an entry)
-//	rooms/<key>/<id>.dropped a dropped entry, kept an hour so a concurrent
-//	                        invocation waiting for the lock can report it
-//	rooms/<key>/.tmp-*      a file being written (renamed into place when whole)
-//	corrupt/<key>-<id>.json an entry that could not be read, set aside
+//	*/.tmp-*                a file being written (renamed into place when whole)
+//	corrupt/<key>-<id>.json an entry (or inflight-<id>.json, a journal) that
+//	                        could not be read, set aside
 //
 // key is the first 16 hex digits of sha256(room id). id is
 // "<unix nanos, 20 digits>-<pid>-<counter>", so names sort in enqueue order.
 const (
-	roomsDirName   = "rooms"
-	corruptDirName = "corrupt"
-	entryExt       = ".json"
-	droppedExt     = ".dropped"
-	tmpPrefix      = ".tmp-"
-	// leftoverAge is when a tombstone or an orphaned temp file is removed.
+	inflightDirName = "inflight"
+	roomsDirName    = "rooms"
+	corruptDirName  = "corrupt"
+	entryExt        = ".json"
+	tmpPrefix       = ".tmp-"
+	// leftoverAge is when an orphaned temp file is removed.
 	leftoverAge  = time.Hour
 	entryVersion = 1
 )
@@ -107,16 +110,15 @@ func OpenOutbox(dir string, opts OutboxOptions) (*Outbox, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
-	if err := os.MkdirAll(o.roomsDir, 0o700); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
+	for _, dir := range []string{o.roomsDir, filepath.Join(dir, inflightDirName)} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		// Fail now, not at the first alert, if it is not writable.
+		if err := dirWritable(dir); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
 	}
-	// Fail now, not at the first alert, if the directory is not writable.
-	f, err := os.CreateTemp(o.roomsDir, tmpPrefix+"probe-*")
-	if err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	f.Close()
-	os.Remove(f.Name())
 	return o, nil
 }
 
@@ -135,8 +137,6 @@ type outboxEntry struct {
 	Attempts    int       `json:"attempts,omitempty"`
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
-	// Dropped is why the entry was dropped; set in tombstones only.
-	Dropped string `json:"dropped,omitempty"`
 	// Source, AlertKey and Phase let LifecycleTransport relate the message
 	// when it is finally sent (a raise queued while the homeserver was down
 	// still becomes its alert's root).
@@ -266,26 +266,37 @@ func (o *Outbox) makeDurable(dir string, ids []string) error {
 	return nil
 }
 
-// enqueue writes every message; ids[i] is the entry id of msgs[i], or ""
-// with errs[i] saying why it could not be written. With durable, files and
-// directories are fsync'ed before it returns; without, a message is safe from
-// a crash of the process, not yet from a power loss (see Outbox).
-func (o *Outbox) enqueue(msgs []Message, durable bool) (ids []string, entries []outboxEntry, errs []error) {
-	ids = make([]string, len(msgs))
-	entries = make([]outboxEntry, len(msgs))
-	errs = make([]error, len(msgs))
-	dirty := map[string][]int{} // room dir -> messages written there
+func newEntry(m Message, now time.Time) outboxEntry {
+	return outboxEntry{Version: entryVersion, Room: m.Room, TxnID: m.TxnID, Summary: m.Summary, Content: m.Content,
+		Source: m.Source, AlertKey: m.AlertKey, Phase: m.Phase, Enqueued: now}
+}
+
+func newEntries(msgs []Message, now time.Time) []outboxEntry {
+	entries := make([]outboxEntry, len(msgs))
 	for i, m := range msgs {
-		dir, err := o.roomDir(roomKey(m.Room))
+		entries[i] = newEntry(m, now)
+	}
+	return entries
+}
+
+// writeEntries writes entries to their rooms' queues, in order; ids[i] is the
+// entry id of entries[i], or "" with errs[i] saying why it could not be
+// written. With durable, files and directories are fsync'ed before it
+// returns; without, an entry is safe from a crash of the process, not yet
+// from a power loss (see Outbox).
+func (o *Outbox) writeEntries(entries []outboxEntry, durable bool) (ids []string, errs []error) {
+	ids = make([]string, len(entries))
+	errs = make([]error, len(entries))
+	dirty := map[string][]int{} // room dir -> entries written there
+	for i := range entries {
+		e := &entries[i]
+		dir, err := o.roomDir(roomKey(e.Room))
 		if err == nil {
-			now := o.now()
-			e := outboxEntry{Version: entryVersion, Room: m.Room, TxnID: m.TxnID, Summary: m.Summary, Content: m.Content,
-				Source: m.Source, AlertKey: m.AlertKey, Phase: m.Phase, Enqueued: now}
 			var data []byte
-			if data, err = json.Marshal(&e); err == nil {
-				id := newID(now)
+			if data, err = json.Marshal(e); err == nil {
+				id := newID(o.now())
 				if err = writeFileAtomic(dir, id+entryExt, data, durable); err == nil {
-					ids[i], entries[i] = id, e
+					ids[i] = id
 					dirty[dir] = append(dirty[dir], i)
 				}
 			}
@@ -305,16 +316,195 @@ func (o *Outbox) enqueue(msgs []Message, durable bool) (ids []string, entries []
 			}
 		}
 	}
-	crashPoint("enqueued")
-	return ids, entries, errs
+	return ids, errs
 }
 
 // Enqueue stores msgs durably without sending them: when it returns nil, they
 // survive a crash and will be delivered by the next Deliver or Flush that
 // reaches their rooms (serve answers 202 at this point, then drains).
 func (o *Outbox) Enqueue(msgs []Message) error {
-	_, _, errs := o.enqueue(msgs, true)
+	_, errs := o.writeEntries(newEntries(msgs, o.now()), true)
+	crashPoint("enqueued")
 	return errors.Join(errs...)
+}
+
+// journal is the on-disk record of one Deliver call's messages while they
+// are in flight (see Deliver). The call holds f's lock until it has removed
+// the file, so a journal whose lock is free belongs to a call that died.
+type journal struct {
+	path string
+	f    *os.File
+}
+
+type journalFile struct {
+	Version int           `json:"v"`
+	Entries []outboxEntry `json:"entries"`
+}
+
+// writeJournal records msgs in a new journal, locked, fsync'ed with durable.
+func (o *Outbox) writeJournal(msgs []Message, durable bool) (*journal, error) {
+	now := o.now()
+	data, err := json.Marshal(&journalFile{Version: entryVersion, Entries: newEntries(msgs, now)})
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(o.dir, inflightDirName)
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if errors.Is(err, fs.ErrNotExist) { // removed under us
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			f, err = os.CreateTemp(dir, tmpPrefix+"*")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, newID(now)+entryExt)
+	// Locked before it has its name: a recovering Flush never sees it free.
+	_, err = tryLock(f)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if err == nil {
+		crashPoint("renaming")
+		err = os.Rename(f.Name(), path)
+	}
+	if err == nil && durable {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		os.Remove(path)
+		f.Close()
+		return nil, err
+	}
+	return &journal{path: path, f: f}, nil
+}
+
+// remove deletes the journal, then releases its lock; a nil journal (one
+// that could not be written) is a no-op.
+func (j *journal) remove(log *slog.Logger) {
+	if j == nil {
+		return
+	}
+	if err := os.Remove(j.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		log.Error(fmt.Sprintf("outbox: cannot remove %s: %v (its notifications will be sent again; the homeserver recognises their txn ids)", j.path, err))
+	}
+	j.f.Close()
+}
+
+// recoverJournals turns every journal left by a call that died into entries
+// of their rooms, durably, and removes it. Its messages may have been
+// delivered before the call died: they are sent again with their txn ids,
+// which the homeserver recognises. They queue behind whatever their rooms
+// hold by then.
+func (o *Outbox) recoverJournals() {
+	dir := filepath.Join(o.dir, inflightDirName)
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			o.log.Error(fmt.Sprintf("outbox: cannot look for notifications left in flight: %v", err))
+		}
+		return
+	}
+	for _, de := range des {
+		name := de.Name()
+		path := filepath.Join(dir, name)
+		switch {
+		case strings.HasPrefix(name, tmpPrefix):
+			// A journal not yet renamed: its call is alive, or died before
+			// sending anything (and failed).
+			if info, err := de.Info(); err == nil && time.Since(info.ModTime()) > leftoverAge {
+				os.Remove(path)
+			}
+		case strings.HasSuffix(name, entryExt):
+			if journalOwnerRunning(name) {
+				continue // the common case, decided without opening the file
+			}
+			if err := o.recoverJournal(path); err != nil {
+				o.log.Error(fmt.Sprintf("outbox: notifications left in flight in %s: %v", path, err))
+			}
+		}
+	}
+}
+
+// journalOwnerRunning reports whether the process named in a journal's name
+// (see newID) is running. A false "running" (its pid reused) only delays the
+// recovery; a "not running" is checked against the journal's lock.
+func journalOwnerRunning(name string) bool {
+	parts := strings.Split(strings.TrimSuffix(name, entryExt), "-")
+	if len(parts) != 3 {
+		return false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	return err == nil && pid != outboxPID && processRunning(pid)
+}
+
+func (o *Outbox) recoverJournal(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // its call finished meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if free, err := tryLock(f); err != nil || !free {
+		return err // its call is alive
+	}
+	// The call is gone, unless it removed the file before unlocking.
+	held, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if cur, err := os.Stat(path); err != nil || !os.SameFile(held, cur) {
+		return nil
+	}
+	data, err := io.ReadAll(f)
+	var jf journalFile
+	if err == nil {
+		err = json.Unmarshal(data, &jf)
+	}
+	if err == nil && jf.Version != entryVersion {
+		err = fmt.Errorf("unknown version %d", jf.Version)
+	}
+	if err != nil {
+		o.quarantine(path, "inflight-"+filepath.Base(path), err)
+		return nil
+	}
+	// A message its call was queueing when it died may be an entry already.
+	queued := map[string]bool{} // room \x00 txn id
+	listed := map[string]bool{}
+	for _, e := range jf.Entries {
+		key := roomKey(e.Room)
+		if listed[key] {
+			continue
+		}
+		listed[key] = true
+		l, _ := o.list(filepath.Join(o.roomsDir, key))
+		for _, id := range l.entries {
+			if qe, err := readEntry(filepath.Join(o.roomsDir, key, id+entryExt)); err == nil {
+				queued[qe.Room+"\x00"+qe.TxnID] = true
+			}
+		}
+	}
+	entries := slices.DeleteFunc(jf.Entries, func(e outboxEntry) bool { return queued[e.Room+"\x00"+e.TxnID] })
+	ids, errs := o.writeEntries(entries, true)
+	var failed []error
+	for i, id := range ids {
+		e := entries[i]
+		if id == "" {
+			failed = append(failed, errs[i])
+			continue
+		}
+		o.log.Warn(fmt.Sprintf("queued Matrix notification for: %s to '%s', left in flight by a matrix-notify that stopped (%s)", e.Summary, e.Room, filepath.Base(path)))
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...) // kept, for the next try
+	}
+	return os.Remove(path)
 }
 
 // Outcome is what became of one message.
@@ -355,11 +545,9 @@ func (o Outcome) String() string {
 type OutboxResult struct {
 	Result
 	Outcome Outcome
-	// ID is the outbox entry id, "" if the message could not be stored.
+	// ID is the outbox entry id of a message left queued (or delivered
+	// after older entries), "" otherwise.
 	ID string
-	// ByOther is set when another invocation, draining the room first,
-	// delivered or dropped the message (EventID is then unknown).
-	ByOther bool
 }
 
 // OutboxReport is the outcome of Outbox.Deliver: one result per message of
@@ -408,47 +596,82 @@ type roomDrain struct {
 	err                           error // what stopped the drain early, if anything
 }
 
-// Deliver stores msgs durably, then delivers, for every room involved (up to
-// concurrency rooms at once; <= 0 means DefaultConcurrency), the room's
-// queued entries oldest first, this call's and those left by earlier
-// invocations, within ctx. What is not delivered when ctx ends, or behind a
-// failure, stays queued. t should carry the retry policy (RetryTransport).
+// Deliver delivers msgs, for every room involved (up to concurrency rooms at
+// once; <= 0 means DefaultConcurrency), within ctx. t should carry the retry
+// policy (RetryTransport).
 //
-// A message the outbox cannot store (disk full, unwritable directory) is sent
-// directly instead, once the room's queue has been handled: better out of
-// order than lost.
+// The call's messages are first written together to one in-flight journal
+// (one file, not synced: see Outbox), which the call holds locked while it
+// lives. Then, per room, under the room's lock: if nothing older is queued
+// for the room, the messages are sent straight away (the common case: no
+// entry file is written at all); otherwise they are queued behind the older
+// entries and the room is drained oldest first. A message that is not
+// delivered (its attempt failed, ctx ended, an older entry failed) becomes an
+// entry of its room, made durable. Only then is the journal removed. A call
+// killed before that leaves its journal, which the next Flush turns into
+// entries (see Flush): nothing is lost, and what was already sent is sent
+// again with its txn id, which the homeserver recognises.
+//
+// A message the outbox cannot store (disk full, unwritable directory) is
+// still sent; only if that fails is it lost (OutcomeFailed), loudly.
 func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concurrency int) OutboxReport {
+	// What a call that died left in flight is older than this call's
+	// messages: it goes first.
+	o.recoverJournals()
+	j, err := o.writeJournal(msgs, false)
+	if err != nil {
+		o.log.Error(fmt.Sprintf("outbox: cannot record the notifications in flight (%v): sending them anyway", err))
+	}
+	crashPoint("enqueued")
+	return o.deliverJournal(ctx, t, j, msgs, concurrency)
+}
+
+// Accepted is a batch of messages stored by Accept, for DeliverAccepted.
+type Accepted struct {
+	j    *journal
+	msgs []Message
+}
+
+// Len is the number of messages in the batch.
+func (a *Accepted) Len() int { return len(a.msgs) }
+
+// Accept stores msgs durably (one file and two fsyncs for the whole batch:
+// serve's group commit), in a journal this process holds until
+// DeliverAccepted has delivered or queued every message. When it returns
+// nil, the messages survive a crash or a power loss: if this process dies
+// first, the next Flush queues them. Batches must be delivered in the order
+// they were accepted, one at a time, for a room's messages to keep theirs.
+func (o *Outbox) Accept(msgs []Message) (*Accepted, error) {
+	j, err := o.writeJournal(msgs, true)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	crashPoint("enqueued")
+	return &Accepted{j: j, msgs: msgs}, nil
+}
+
+// DeliverAccepted delivers a batch stored by Accept, as Deliver does.
+func (o *Outbox) DeliverAccepted(ctx context.Context, t Transport, a *Accepted, concurrency int) OutboxReport {
+	return o.deliverJournal(ctx, t, a.j, a.msgs, concurrency)
+}
+
+// deliverJournal delivers msgs, recorded in j (nil if that failed), and
+// removes j when every message is delivered, dropped or queued.
+func (o *Outbox) deliverJournal(ctx context.Context, t Transport, j *journal, msgs []Message, concurrency int) OutboxReport {
 	results := make([]OutboxResult, len(msgs))
 	for i, m := range msgs {
 		results[i].Message = m
 	}
-	ids, written, errs := o.enqueue(msgs, false)
 
-	type group struct {
-		key    string
-		mine   map[string]int // entry id -> index in msgs
-		direct []int          // messages not stored
-	}
-	var groups []*group
-	byKey := map[string]*group{}
+	// Rooms in order of first appearance, each with its messages in order.
+	var keys []string
+	byKey := map[string][]int{}
 	for i, m := range msgs {
 		key := roomKey(m.Room)
-		g := byKey[key]
-		if g == nil {
-			g = &group{key: key, mine: map[string]int{}}
-			byKey[key] = g
-			groups = append(groups, g)
+		if _, ok := byKey[key]; !ok {
+			keys = append(keys, key)
 		}
-		results[i].ID = ids[i]
-		if ids[i] == "" {
-			o.log.Error(fmt.Sprintf("cannot queue Matrix notification for: %s to '%s' (%v): sending it without the outbox", m.Summary, m.Room, errs[i]))
-			g.direct = append(g.direct, i)
-		} else {
-			if errs[i] != nil {
-				o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s', but not durably: %v", m.Summary, m.Room, errs[i]))
-			}
-			g.mine[ids[i]] = i
-		}
+		byKey[key] = append(byKey[key], i)
 	}
 
 	var (
@@ -457,15 +680,9 @@ func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concu
 	)
 	var eg errgroup.Group
 	eg.SetLimit(cmp.Or(max(concurrency, 0), DefaultConcurrency))
-	for _, g := range groups {
+	for _, key := range keys {
 		eg.Go(func() error {
-			var d roomDrain
-			if len(g.mine) > 0 {
-				d = o.drainRoom(ctx, t, g.key, g.mine, written, results)
-			}
-			for _, i := range g.direct {
-				results[i] = o.sendDirect(ctx, t, msgs[i])
-			}
+			d := o.deliverRoom(ctx, t, key, msgs, byKey[key], results)
 			mu.Lock()
 			report.OlderDelivered += d.olderDelivered
 			report.OlderDropped += d.olderDropped
@@ -475,7 +692,139 @@ func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concu
 		})
 	}
 	_ = eg.Wait() // goroutines never fail; results carry the errors
+	// Every message is now delivered, dropped, or an entry of its room.
+	j.remove(o.log)
 	return report
+}
+
+// deliverRoom delivers msgs[idx...] (all for the room of key, in order),
+// filling results. See Deliver.
+func (o *Outbox) deliverRoom(ctx context.Context, t Transport, key string, msgs []Message, idx []int, results []OutboxResult) roomDrain {
+	dir := filepath.Join(o.roomsDir, key)
+	lock, err := lockFile(ctx, filepath.Join(o.roomsDir, key+".lock"))
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("another matrix-notify was still delivering to this room: %w", err)
+		} else {
+			err = fmt.Errorf("outbox: %w", err)
+		}
+		o.queue(msgs, idx, results, err, nil)
+		l, _ := o.list(dir)
+		return roomDrain{room: msgs[idx[0]].Room, remaining: len(l.entries), err: err}
+	}
+	defer lock.unlock()
+
+	l, err := o.list(dir)
+	if err != nil || len(l.entries) > 0 {
+		// Older entries wait for this room (or it cannot be listed): this
+		// call's messages go behind them, and the room is drained in order.
+		written := newEntries(messagesAt(msgs, idx), o.now())
+		ids, errs := o.writeEntries(written, false)
+		mine := map[string]int{}
+		writtenAt := make([]outboxEntry, len(msgs))
+		var direct []int
+		for k, i := range idx {
+			results[i].ID = ids[k]
+			if ids[k] == "" {
+				o.log.Error(fmt.Sprintf("cannot queue Matrix notification for: %s to '%s' (%v): sending it without the outbox", msgs[i].Summary, msgs[i].Room, errs[k]))
+				direct = append(direct, i)
+				continue
+			}
+			mine[ids[k]], writtenAt[i] = i, written[k]
+		}
+		d := o.drainLocked(ctx, t, key, mine, writtenAt, results)
+		for _, i := range direct {
+			results[i] = o.sendDirect(ctx, t, msgs[i])
+		}
+		return d
+	}
+
+	// Nothing older waits: send straight away, in order, stopping at the
+	// first failure (what follows it must not overtake it).
+	d := roomDrain{room: msgs[idx[0]].Room}
+	for k, i := range idx {
+		m := msgs[i]
+		if err := ctx.Err(); err != nil {
+			o.queue(msgs, idx[k:], results, fmt.Errorf("not sent before the deadline, kept in the outbox: %w", err), nil)
+			d.remaining, d.err = len(idx)-k, err
+			return d
+		}
+		start := time.Now()
+		eventID, err := t.Send(ctx, m)
+		took := time.Since(start)
+		r := &results[i]
+		r.EventID, r.Err, r.Duration = eventID, err, took
+		switch {
+		case err == nil:
+			crashPoint("sent")
+			r.Outcome = OutcomeDelivered
+			d.delivered++
+			o.log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (event %s)", m.Summary, m.Room, eventID))
+		case ContentRejected(err):
+			r.Outcome = OutcomeDropped
+			d.dropped++
+			o.log.Error(fmt.Sprintf("dropped Matrix notification for: %s to '%s': the homeserver refuses it and would on every retry: %v", m.Summary, m.Room, err))
+		default:
+			o.queue(msgs, idx[k:], results, err, err)
+			d.remaining, d.err = len(idx)-k, err
+			o.log.Error(fmt.Sprintf("failed to send Matrix notification for: %s to '%s': %v (kept in the outbox: %d queued for this room)",
+				m.Summary, m.Room, err, d.remaining))
+			return d
+		}
+	}
+	return d
+}
+
+func messagesAt(msgs []Message, idx []int) []Message {
+	out := make([]Message, len(idx))
+	for k, i := range idx {
+		out[k] = msgs[i]
+	}
+	return out
+}
+
+// queue makes msgs[idx...] durable entries of their room, in order, and
+// reports them queued by err (the first one's Err is failed, when its
+// attempt failed, with the attempts recorded in the entry). One that cannot
+// be written is lost: OutcomeFailed, loudly.
+func (o *Outbox) queue(msgs []Message, idx []int, results []OutboxResult, err, failed error) {
+	entries := newEntries(messagesAt(msgs, idx), o.now())
+	if failed != nil {
+		e := &entries[0]
+		var re *RetryError
+		if errors.As(failed, &re) {
+			e.Attempts = re.Attempts
+		} else {
+			e.Attempts = 1
+		}
+		e.LastAttempt, e.LastError = e.Enqueued, failed.Error()
+	}
+	ids, errs := o.writeEntries(entries, true)
+	for k, i := range idx {
+		r := &results[i]
+		r.ID = ids[k]
+		if ids[k] == "" {
+			r.Outcome = OutcomeFailed
+			if r.Err == nil {
+				r.Err = err
+			}
+			o.log.Error(fmt.Sprintf("failed to send Matrix notification for: %s to '%s': %v, and it cannot be queued: %v (it is lost)", msgs[i].Summary, msgs[i].Room, err, errs[k]))
+			continue
+		}
+		r.Outcome = OutcomeQueued
+		if k == 0 && failed != nil {
+			continue // logged by the caller, with the queue length
+		}
+		if failed != nil {
+			r.Err = fmt.Errorf("kept in the outbox behind an older message that failed: %w", failed)
+		} else {
+			r.Err = err
+		}
+		if errs[k] != nil {
+			o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s', but not durably: %v", msgs[i].Summary, msgs[i].Room, errs[k]))
+		}
+		o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", msgs[i].Summary, msgs[i].Room, r.Err))
+	}
 }
 
 // sendDirect sends a message the outbox could not store.
@@ -512,9 +861,8 @@ func ContentRejected(err error) bool {
 
 // roomListing is what a room directory holds.
 type roomListing struct {
-	entries    []string // entry ids, oldest first
-	tombstones map[string]bool
-	leftovers  []string // temp files and tombstones past leftoverAge
+	entries   []string // entry ids, oldest first
+	leftovers []string // temp files past leftoverAge
 }
 
 func (o *Outbox) list(dir string) (roomListing, error) {
@@ -534,17 +882,9 @@ func (o *Outbox) list(dir string) (roomListing, error) {
 			return err == nil && now.Sub(info.ModTime()) > leftoverAge
 		}
 		switch {
-		case strings.HasPrefix(name, tmpPrefix):
-			if old() {
-				l.leftovers = append(l.leftovers, name)
-			}
-		case strings.HasSuffix(name, entryExt):
+		case strings.HasSuffix(name, entryExt) && !strings.HasPrefix(name, tmpPrefix):
 			l.entries = append(l.entries, strings.TrimSuffix(name, entryExt))
-		case strings.HasSuffix(name, droppedExt):
-			if l.tombstones == nil {
-				l.tombstones = map[string]bool{}
-			}
-			l.tombstones[strings.TrimSuffix(name, droppedExt)] = true
+		case strings.HasPrefix(name, tmpPrefix):
 			if old() {
 				l.leftovers = append(l.leftovers, name)
 			}
@@ -569,57 +909,8 @@ func readEntry(path string) (outboxEntry, error) {
 	return e, nil
 }
 
-// drainRoom delivers the queued entries of one room, oldest first, under the
-// room's lock, until the room is empty, an entry fails or ctx ends. mine maps
-// the entry ids of the calling Deliver to indexes in results, which it fills
-// in, and in written, which holds what enqueue wrote (so they need not be read
-// back); all are nil for Flush. Whatever stays queued is made durable.
-func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine map[string]int, written []outboxEntry, results []OutboxResult) roomDrain {
-	var d roomDrain
-	dir := filepath.Join(o.roomsDir, key)
-	set := func(id string, outcome Outcome, eventID string, err error, took time.Duration, byOther bool) {
-		if i, ok := mine[id]; ok {
-			r := &results[i]
-			r.Outcome, r.EventID, r.Err, r.Duration, r.ByOther = outcome, eventID, err, took, byOther
-		}
-	}
-	// vanished settles an entry of this call that a concurrent invocation
-	// delivered or dropped before this one got the lock.
-	vanished := func(id string, tombstone bool) {
-		m := results[mine[id]].Message
-		if tombstone {
-			reason := "dropped by a concurrent invocation"
-			if e, err := readEntry(filepath.Join(dir, id+droppedExt)); err == nil && e.Dropped != "" {
-				reason += ": " + e.Dropped
-			}
-			set(id, OutcomeDropped, "", errors.New(reason), 0, true)
-			o.log.Error(fmt.Sprintf("dropped Matrix notification for: %s to '%s': %s", m.Summary, m.Room, reason))
-			return
-		}
-		set(id, OutcomeDelivered, "", nil, 0, true)
-		o.log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (by a concurrent invocation)", m.Summary, m.Room))
-	}
-	// queueAll settles this call's messages when the room could not be
-	// looked at (the lock not taken in time): queued by err, unless gone.
-	queueAll := func(err error) roomDrain {
-		var kept []string
-		for _, id := range sortedKeys(mine) {
-			if _, serr := os.Stat(filepath.Join(dir, id+entryExt)); errors.Is(serr, fs.ErrNotExist) {
-				_, terr := os.Stat(filepath.Join(dir, id+droppedExt))
-				vanished(id, terr == nil)
-				continue
-			}
-			m := results[mine[id]].Message
-			set(id, OutcomeQueued, "", err, 0, false)
-			o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
-			kept = append(kept, id)
-		}
-		o.keep(dir, kept)
-		l, _ := o.list(dir)
-		d.remaining, d.err = len(l.entries), err
-		return d
-	}
-
+// drainRoom takes the room's lock and drains it (Flush).
+func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string) roomDrain {
 	lock, err := lockFile(ctx, filepath.Join(o.roomsDir, key+".lock"))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -627,19 +918,44 @@ func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine ma
 		} else {
 			err = fmt.Errorf("outbox: %w", err)
 		}
-		return queueAll(err)
+		l, _ := o.list(filepath.Join(o.roomsDir, key))
+		return roomDrain{remaining: len(l.entries), err: err}
 	}
 	defer lock.unlock()
+	return o.drainLocked(ctx, t, key, nil, nil, nil)
+}
 
+// drainLocked delivers the queued entries of one room, oldest first, until
+// the room is empty, an entry fails or ctx ends; the caller holds the room's
+// lock. mine maps the entry ids of the calling Deliver to indexes in results,
+// which it fills in, and in written, which holds what was written (so they
+// need not be read back); all are nil for Flush. Whatever stays queued is
+// made durable.
+func (o *Outbox) drainLocked(ctx context.Context, t Transport, key string, mine map[string]int, written []outboxEntry, results []OutboxResult) roomDrain {
+	var d roomDrain
+	dir := filepath.Join(o.roomsDir, key)
+	set := func(id string, outcome Outcome, eventID string, err error, took time.Duration) {
+		if i, ok := mine[id]; ok {
+			r := &results[i]
+			r.Outcome, r.EventID, r.Err, r.Duration = outcome, eventID, err, took
+		}
+	}
 	l, err := o.list(dir)
 	if err != nil {
-		return queueAll(fmt.Errorf("outbox: %w", err))
+		err = fmt.Errorf("outbox: %w", err)
+		for _, id := range sortedKeys(mine) {
+			m := results[mine[id]].Message
+			set(id, OutcomeQueued, "", err, 0)
+			o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
+		}
+		o.keep(dir, sortedKeys(mine))
+		d.remaining, d.err = len(mine), err
+		return d
 	}
 	for _, name := range l.leftovers {
 		os.Remove(filepath.Join(dir, name))
 	}
 
-	seen := map[string]bool{}
 	var kept []string // entries left in the room, to make durable
 	var (
 		blocked error    // what stopped the drain
@@ -649,7 +965,6 @@ func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine ma
 		logBlocker func()
 	)
 	for _, id := range l.entries {
-		seen[id] = true
 		_, isMine := mine[id]
 		if blocked == nil {
 			if err := ctx.Err(); err != nil {
@@ -665,25 +980,13 @@ func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine ma
 			continue
 		}
 		path := filepath.Join(dir, id+entryExt)
-		var (
-			e   outboxEntry
-			err error
-		)
+		var e outboxEntry
 		if isMine {
-			// Listed under the lock, so still there, as written (only a
-			// failed attempt by another invocation rewrites it, and that is
-			// read back below before it is recorded).
-			e = written[mine[id]]
-		} else {
-			e, err = readEntry(path)
-		}
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				delete(seen, id)
-				continue
+			e = written[mine[id]] // written under this lock: as it is on disk
+		} else if e, err = readEntry(path); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				o.quarantine(path, key+"-"+id+entryExt, err)
 			}
-			o.quarantine(key, id, err)
-			set(id, OutcomeFailed, "", err, 0, false)
 			continue
 		}
 		d.room = e.Room
@@ -693,12 +996,12 @@ func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine ma
 			if e.LastError != "" {
 				reason += fmt.Sprintf(" (%d attempts, last error: %s)", e.Attempts, e.LastError)
 			}
-			o.drop(dir, id, e, reason)
+			o.drop(dir, id, reason)
 			d.dropped++
 			if !isMine {
 				d.olderDropped++
 			}
-			set(id, OutcomeDropped, "", errors.New(reason), 0, false)
+			set(id, OutcomeDropped, "", errors.New(reason), 0)
 			o.log.Error(fmt.Sprintf("dropped Matrix notification for: %s to '%s': %s", m.Summary, m.Room, reason))
 			continue
 		}
@@ -713,7 +1016,7 @@ func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine ma
 				o.log.Error(fmt.Sprintf("outbox: cannot remove delivered entry %s: %v", path, rerr))
 			}
 			d.delivered++
-			set(id, OutcomeDelivered, eventID, nil, took, false)
+			set(id, OutcomeDelivered, eventID, nil, took)
 			if isMine {
 				o.log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (event %s)", m.Summary, m.Room, eventID))
 			} else {
@@ -725,21 +1028,16 @@ func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine ma
 		}
 		if ContentRejected(err) {
 			reason := fmt.Sprintf("the homeserver refuses it and would on every retry: %v", err)
-			o.drop(dir, id, e, reason)
+			o.drop(dir, id, reason)
 			d.dropped++
 			if !isMine {
 				d.olderDropped++
 			}
-			set(id, OutcomeDropped, "", err, took, false)
+			set(id, OutcomeDropped, "", err, took)
 			o.log.Error(fmt.Sprintf("dropped Matrix notification for: %s to '%s': %s", m.Summary, m.Room, reason))
 			continue
 		}
 		// Keep it, and say why, for `matrix-notify queue`.
-		if isMine {
-			if cur, rerr := readEntry(path); rerr == nil {
-				e = cur // with the attempts of earlier invocations
-			}
-		}
 		var re *RetryError
 		if errors.As(err, &re) {
 			e.Attempts += re.Attempts
@@ -756,7 +1054,7 @@ func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine ma
 		blocked, tried = err, true
 		d.remaining++
 		kept = append(kept, id)
-		set(id, OutcomeQueued, "", err, took, false)
+		set(id, OutcomeQueued, "", err, took)
 		logBlocker = func() { // after the loop, when the count is known
 			what := "failed to send Matrix notification"
 			if !isMine {
@@ -775,17 +1073,16 @@ func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string, mine ma
 		if tried {
 			err = fmt.Errorf("kept in the outbox behind an older message that failed: %w", blocked)
 		}
-		set(id, OutcomeQueued, "", err, 0, false)
+		set(id, OutcomeQueued, "", err, 0)
 		o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
 	}
 	d.err = blocked
 	o.keep(dir, kept)
-
-	// This call's entries that were gone before we got the lock: a concurrent
-	// invocation handled them.
 	for _, id := range sortedKeys(mine) {
-		if !seen[id] {
-			vanished(id, l.tombstones[id])
+		if results[mine[id]].Outcome == 0 { // removed from under the lock by hand
+			m := results[mine[id]].Message
+			set(id, OutcomeFailed, "", errors.New("its outbox entry disappeared"), 0)
+			o.log.Error(fmt.Sprintf("failed to send Matrix notification for: %s to '%s': its outbox entry disappeared before it was sent", m.Summary, m.Room))
 		}
 	}
 	return d
@@ -806,31 +1103,27 @@ func (o *Outbox) keep(dir string, ids []string) {
 	}
 }
 
-// drop replaces an entry by its tombstone, which says why.
-func (o *Outbox) drop(dir, id string, e outboxEntry, reason string) {
-	e.Dropped = reason
-	if data, err := json.Marshal(&e); err == nil {
-		writeFileAtomic(dir, id+droppedExt, data, false) // best effort: only for reports
-	}
+// drop removes an entry that will not be delivered (the caller logs why).
+func (o *Outbox) drop(dir, id, reason string) {
 	if err := os.Remove(filepath.Join(dir, id+entryExt)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		o.log.Error(fmt.Sprintf("outbox: cannot remove dropped entry %s: %v", id, err))
+		o.log.Error(fmt.Sprintf("outbox: cannot remove dropped entry %s (%s): %v", id, reason, err))
 	}
 }
 
-// quarantine moves an unreadable entry out of the way, loudly, so it neither
-// blocks its room nor disappears.
-func (o *Outbox) quarantine(key, id string, cause error) {
+// quarantine moves an unreadable file to corrupt/name, loudly, so it
+// neither blocks its room nor disappears.
+func (o *Outbox) quarantine(path, name string, cause error) {
 	cdir := filepath.Join(o.dir, corruptDirName)
-	dst := filepath.Join(cdir, key+"-"+id+entryExt)
+	dst := filepath.Join(cdir, name)
 	err := os.MkdirAll(cdir, 0o700)
 	if err == nil {
-		err = os.Rename(filepath.Join(o.roomsDir, key, id+entryExt), dst)
+		err = os.Rename(path, dst)
 	}
 	if err != nil {
-		o.log.Error(fmt.Sprintf("outbox: unreadable entry %s (%v), and it cannot be set aside: %v", id, cause, err))
+		o.log.Error(fmt.Sprintf("outbox: unreadable %s (%v), and it cannot be set aside: %v", path, cause, err))
 		return
 	}
-	o.log.Error(fmt.Sprintf("outbox: unreadable entry %s (%v) moved to %s: it is not delivered", id, cause, dst))
+	o.log.Error(fmt.Sprintf("outbox: unreadable %s (%v) moved to %s: it is not delivered", filepath.Base(path), cause, dst))
 }
 
 // RoomFlush is the outcome of draining one room.
@@ -864,6 +1157,7 @@ func (r FlushReport) Err() error {
 // drain).
 func (o *Outbox) Flush(ctx context.Context, t Transport, concurrency int) FlushReport {
 	var rep FlushReport
+	o.recoverJournals()
 	keys, err := o.roomKeys()
 	if err != nil {
 		rep.Rooms = append(rep.Rooms, RoomFlush{Err: fmt.Errorf("outbox: %w", err)})
@@ -878,7 +1172,7 @@ func (o *Outbox) Flush(ctx context.Context, t Transport, concurrency int) FlushR
 			continue
 		}
 		eg.Go(func() error {
-			d := o.drainRoom(ctx, t, key, nil, nil, nil)
+			d := o.drainRoom(ctx, t, key)
 			if d.room == "" {
 				// Not read under the lock (lock not taken): name it from an entry.
 				if e, err := readEntry(filepath.Join(o.roomsDir, key, l.entries[0]+entryExt)); err == nil {
@@ -933,10 +1227,12 @@ type QueuedEntry struct {
 	LastError   string
 }
 
-// List returns the queued entries, by room, oldest first within a room. It
-// takes no lock: it is a snapshot, and an entry delivered meanwhile may
-// still appear.
+// List returns the queued entries, by room, oldest first within a room,
+// after turning what calls that died left in flight into entries (as Flush
+// does). It takes no room lock: it is a snapshot, and an entry delivered
+// meanwhile may still appear.
 func (o *Outbox) List() ([]QueuedEntry, error) {
+	o.recoverJournals()
 	keys, err := o.roomKeys()
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,9 +344,6 @@ func helperWorker() {
 			rep := ob.Deliver(ctx, tr, msgs, len(rooms))
 			for _, r := range rep.Results {
 				counts[r.Outcome.String()]++
-				if r.ByOther {
-					counts["by-other"]++
-				}
 			}
 			counts["older"] += rep.OlderDelivered
 		}
@@ -375,13 +373,18 @@ func TestOutboxKill9(t *testing.T) {
 		delivered   int // events after recovery
 		replayCount int // sends after recovery that the txn cache answered
 	}{
-		{name: "after enqueue, before any send", point: "enqueued", at: 1, before: 0, queued: 3, delivered: 3},
-		{name: "accepted, not yet removed", point: "sent", at: 2, before: 2, queued: 2, delivered: 3, replayCount: 1},
-		{name: "while recording a failure", point: "renaming", at: 4, inject: []sendertest.Fault{sendertest.ServerError(500)},
+		{name: "after the journal, before any send", point: "enqueued", at: 1, before: 0, queued: 3, delivered: 3},
+		// The journal is not updated per send: all three are queued again,
+		// and the two sent are answered from the txn cache.
+		{name: "accepted, not yet removed", point: "sent", at: 2, before: 2, queued: 3, delivered: 3, replayCount: 2},
+		// Renames: the journal, then the three entries queued after the
+		// failure; killed before the third: the journal supplies it, and
+		// not the two already queued a second time.
+		{name: "while queueing after a failure", point: "renaming", at: 4, inject: []sendertest.Fault{sendertest.ServerError(500)},
 			before: 0, queued: 3, delivered: 3},
-		// Killed while storing: Deliver never returned, the caller saw no
-		// success; what was stored before is delivered, the rest was never queued.
-		{name: "while enqueueing", point: "renaming", at: 2, before: 0, queued: 1, delivered: 1},
+		// Killed while writing the journal: Deliver never returned, the
+		// caller saw no success, nothing was sent or kept.
+		{name: "while writing the journal", point: "renaming", at: 1, before: 0, queued: 0, delivered: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -666,9 +669,8 @@ func TestOutboxRealErrors(t *testing.T) {
 	}
 }
 
-// TestOutboxConcurrentInvocation: another invocation drains the room between
-// this call's enqueue and its turn: the report says delivered (or dropped, and
-// why) by a concurrent invocation.
+// TestOutboxConcurrentInvocation: a Flush by another invocation while this
+// call's messages are in flight neither sends them nor queues them again.
 func TestOutboxConcurrentInvocation(t *testing.T) {
 	const room = "!r:hs"
 	for _, reject := range []bool{false, true} {
@@ -687,24 +689,35 @@ func TestOutboxConcurrentInvocation(t *testing.T) {
 		crashHook = func(p string) {
 			if p == "enqueued" {
 				crashHook = nil
-				other.Flush(context.Background(), tr, 1)
+				if fr := other.Flush(context.Background(), tr, 1); fr.Delivered+fr.Dropped+fr.Remaining != 0 {
+					t.Errorf("concurrent flush %+v", fr)
+				}
+				if l := listLen(t, other); l != 0 {
+					t.Errorf("concurrent list: %d entries", l)
+				}
 			}
 		}
 		rep := ob.Deliver(context.Background(), tr, testAlarm("a", 0, room), 1)
 		crashHook = nil
 		r := rep.Results[0]
-		if sends.Load() != 1 || !r.ByOther {
+		if sends.Load() != 1 {
 			t.Fatalf("reject=%v: %d sends, result %+v", reject, sends.Load(), r)
 		}
 		if reject {
 			if r.Outcome != OutcomeDropped || !strings.Contains(r.Err.Error(), "M_BAD_JSON") {
 				t.Errorf("result %+v", r)
 			}
-			if len(logs.lines("level=ERROR", "dropped Matrix notification for: a alarm 0", "concurrent invocation")) != 1 {
+			if len(logs.lines("level=ERROR", "dropped Matrix notification for: a alarm 0", "would on every retry")) != 1 {
 				t.Errorf("log:\n%s", logs.String())
 			}
-		} else if r.Outcome != OutcomeDelivered || r.Err != nil {
+		} else if r.Outcome != OutcomeDelivered || r.Err != nil || r.EventID != "$x" {
 			t.Errorf("result %+v", r)
+		}
+		if l := listLen(t, ob); l != 0 {
+			t.Errorf("%d entries left", l)
+		}
+		if des, _ := os.ReadDir(filepath.Join(dir, inflightDirName)); len(des) != 0 {
+			t.Errorf("journals left: %v", des)
 		}
 	}
 }
@@ -734,33 +747,71 @@ func TestOutboxLockWait(t *testing.T) {
 	}
 }
 
-// TestOutboxLockWaitDeliveredMeanwhile: while this call waits for the lock,
-// the holder delivers its message: the report says delivered, not queued.
-func TestOutboxLockWaitDeliveredMeanwhile(t *testing.T) {
+// TestOutboxJournalRecovery: the journal of a call that died is turned into
+// entries once, by the first Flush or List; one whose call lives is left
+// alone; an unreadable one is set aside.
+func TestOutboxJournalRecovery(t *testing.T) {
 	const room = "!r:hs"
 	dir := t.TempDir()
-	ob := openTestOutbox(t, dir, OutboxOptions{})
-	lock, err := lockFile(context.Background(), filepath.Join(dir, roomsDirName, roomKey(room)+".lock"))
+	var logs lockedBuffer
+	ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
+
+	dead, err := ob.writeJournal(testAlarm("dead", 0, room), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.unlock()
-	crashHook = func(p string) {
-		if p == "enqueued" { // the holder "delivers" it: removes the entry
-			rdir := filepath.Join(dir, roomsDirName, roomKey(room))
-			des, _ := os.ReadDir(rdir)
-			for _, de := range des {
-				os.Remove(filepath.Join(rdir, de.Name()))
-			}
+	dead.f.Close() // died: the lock is released, the file stays
+	live, err := ob.writeJournal(testAlarm("live", 0, room), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Died while queueing its messages after a failure: one is an entry.
+	half, err := ob.writeJournal(testAlarm("half", 0, room, "!s:hs"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half.f.Close()
+	if err := ob.Enqueue(testAlarm("half", 0, room)); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, inflightDirName, "00000000000000000001-0000000-000001.json")
+	if err := os.WriteFile(garbage, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	entries, err := ob.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Room+" "+e.Summary)
+	}
+	slices.Sort(got)
+	if want := []string{"!r:hs dead alarm 0", "!r:hs half alarm 0", "!s:hs half alarm 0"}; !slices.Equal(got, want) {
+		t.Errorf("entries %q, want %q", got, want)
+	}
+	if _, err := os.Stat(live.path); err != nil {
+		t.Errorf("live journal: %v", err)
+	}
+	for _, j := range []*journal{dead, half} {
+		if _, err := os.Stat(j.path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("recovered journal %s: %v", j.path, err)
 		}
 	}
-	defer func() { crashHook = nil }()
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	tr := funcTransport(func(context.Context, Message) (string, error) { t.Error("sent"); return "", nil })
-	rep := ob.Deliver(ctx, tr, testAlarm("a", 0, room), 0)
-	if r := rep.Results[0]; r.Outcome != OutcomeDelivered || !r.ByOther || r.Err != nil {
-		t.Fatalf("result %+v", r)
+	if des, _ := os.ReadDir(filepath.Join(dir, corruptDirName)); len(des) != 1 || des[0].Name() != "inflight-"+filepath.Base(garbage) {
+		t.Errorf("corrupt dir: %v", des)
+	}
+	if len(logs.lines("level=WARN", "left in flight by a matrix-notify that stopped")) != 2 {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	// Recovered once only.
+	if entries, _ := ob.List(); len(entries) != 3 {
+		t.Errorf("second list: %d entries", len(entries))
+	}
+	live.remove(ob.log)
+	if des, _ := os.ReadDir(filepath.Join(dir, inflightDirName)); len(des) != 0 {
+		t.Errorf("journals left: %v", des)
 	}
 }
 
@@ -788,7 +839,7 @@ func TestOutboxCorruptEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	rdir := filepath.Join(dir, roomsDirName, roomKey(room))
-	if err := os.WriteFile(filepath.Join(rdir, "00000000000000000001-0000001-000001.json"), []byte("{not json"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(rdir, "00000000000000000001-0000000-000001.json"), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var sent []string
@@ -797,7 +848,7 @@ func TestOutboxCorruptEntry(t *testing.T) {
 	if fr.Delivered != 1 || len(sent) != 1 || fr.Remaining != 0 {
 		t.Fatalf("flush %+v, sent %v", fr, sent)
 	}
-	if len(logs.lines("level=ERROR", "unreadable entry", "moved to")) != 1 {
+	if len(logs.lines("level=ERROR", "unreadable", "moved to")) != 1 {
 		t.Errorf("log:\n%s", logs.String())
 	}
 	if des, _ := os.ReadDir(filepath.Join(dir, corruptDirName)); len(des) != 1 {
@@ -897,8 +948,7 @@ func TestOutboxPersistsWholeMessage(t *testing.T) {
 	}
 }
 
-// TestOutboxLeftovers: temp files of a crashed write and old tombstones are
-// cleaned up by the next delivery to the room, fresh ones are left alone.
+// TestOutboxLeftovers: temp files of a crashed write are cleaned up by the next delivery to the room, fresh ones are left alone.
 func TestOutboxLeftovers(t *testing.T) {
 	const room = "!r:hs"
 	dir := t.TempDir()
@@ -906,7 +956,7 @@ func TestOutboxLeftovers(t *testing.T) {
 	ob.Enqueue(testAlarm("a", 0, room))
 	rdir := filepath.Join(dir, roomsDirName, roomKey(room))
 	old := time.Now().Add(-2 * time.Hour)
-	for _, name := range []string{".tmp-old", "x.dropped", ".tmp-fresh"} {
+	for _, name := range []string{".tmp-old", ".tmp-fresh"} {
 		p := filepath.Join(rdir, name)
 		os.WriteFile(p, []byte("{}"), 0o600)
 		if name != ".tmp-fresh" {
@@ -944,5 +994,45 @@ func TestContentRejected(t *testing.T) {
 		if got := ContentRejected(tt.err); got != tt.want {
 			t.Errorf("ContentRejected(%v) = %v", tt.err, got)
 		}
+	}
+}
+
+// TestOutboxAccept: a batch stored by Accept is one durable journal; it is
+// left alone while this process holds it, delivered in order by
+// DeliverAccepted, and removed then.
+func TestOutboxAccept(t *testing.T) {
+	const room = "!r:hs"
+	dir := t.TempDir()
+	ob := openTestOutbox(t, dir, OutboxOptions{})
+	msgs := append(testAlarm("a", 0, room, "!s:hs"), testAlarm("a", 1, room)...)
+	acc, err := ob.Accept(msgs)
+	if err != nil || acc.Len() != 3 {
+		t.Fatalf("accept: %v %v", acc, err)
+	}
+	des, _ := os.ReadDir(filepath.Join(dir, inflightDirName))
+	if len(des) != 1 {
+		t.Fatalf("journals %v", des)
+	}
+	var mu sync.Mutex
+	var got []string
+	tr := funcTransport(func(_ context.Context, m Message) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m.Room+" "+m.Content.Body)
+		return "$x", nil
+	})
+	if fr := ob.Flush(context.Background(), tr, 0); fr.Delivered != 0 || len(got) != 0 {
+		t.Fatalf("flush took the batch in flight: %+v %v", fr, got)
+	}
+	rep := ob.DeliverAccepted(context.Background(), tr, acc, 0)
+	if !rep.Delivered() {
+		t.Fatalf("report %+v", rep)
+	}
+	slices.Sort(got)
+	if want := []string{"!r:hs a 0000", "!r:hs a 0001", "!s:hs a 0000"}; !slices.Equal(got, want) {
+		t.Errorf("sent %v, want %v", got, want)
+	}
+	if des, _ := os.ReadDir(filepath.Join(dir, inflightDirName)); len(des) != 0 {
+		t.Errorf("journals left: %v", des)
 	}
 }
