@@ -4,6 +4,7 @@ import (
 	"html"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -36,8 +37,10 @@ func statusLabel(s Status) (label, color string) {
 }
 
 // certExpiry matches Kuma's certificate and domain expiry messages,
-// "[NAME][URL] …".
-var certExpiry = regexp.MustCompile(`(?s)^\[(.*?)\]\[(.*?)\] (.*)$`)
+// "[NAME][URL] …", compiled on first use (netdata's runs never need it).
+var certExpiry = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?s)^\[(.*?)\]\[(.*?)\] (.*)$`)
+})
 
 // DefaultContent is the message sent when no template is configured: Kuma's
 // msg as the plain body (what Kuma's own Matrix provider sends), msgtype
@@ -89,7 +92,7 @@ func (p Payload) htmlBody() string {
 	h := p.Heartbeat
 	if h == nil {
 		warn := `<span data-mx-color="` + colorPending + "\"><b>\u26a0\ufe0f</b></span> "
-		if m := certExpiry.FindStringSubmatch(p.Msg); m != nil {
+		if m := certExpiry().FindStringSubmatch(p.Msg); m != nil {
 			return warn + "<b>" + matrixhtml.Text(m[1]) + "</b> " + addressHTML(m[2]) + "<br>" + matrixhtml.Text(m[3])
 		}
 		return warn + matrixhtml.Text(p.plainBody())

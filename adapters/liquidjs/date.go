@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,31 +146,41 @@ func loadLocation(name string) (*time.Location, error) {
 	return l, nil
 }
 
-// icuZoneAliases are the zones whose canonical ICU id (what node's
-// Intl.DateTimeFormat().resolvedOptions().timeZone prints) is the older name.
-var icuZoneAliases = map[string]string{
-	"Asia/Kolkata":                   "Asia/Calcutta",
-	"Asia/Kathmandu":                 "Asia/Katmandu",
-	"Asia/Ho_Chi_Minh":               "Asia/Saigon",
-	"Asia/Yangon":                    "Asia/Rangoon",
-	"Europe/Kyiv":                    "Europe/Kiev",
-	"America/Nuuk":                   "America/Godthab",
-	"Atlantic/Faroe":                 "Atlantic/Faeroe",
-	"Pacific/Chuuk":                  "Pacific/Truk",
-	"Pacific/Pohnpei":                "Pacific/Ponape",
-	"Pacific/Kanton":                 "Pacific/Enderbury",
-	"America/Argentina/Buenos_Aires": "America/Buenos_Aires",
-	"America/Indiana/Indianapolis":   "America/Indianapolis",
-	"America/Kentucky/Louisville":    "America/Louisville",
-	"Etc/UTC":                        "UTC",
-	"Etc/UCT":                        "UTC",
-	"Etc/Universal":                  "UTC",
-	"Etc/Zulu":                       "UTC",
-	"Universal":                      "UTC",
-	"Zulu":                           "UTC",
-	"UCT":                            "UTC",
-	"Etc/GMT":                        "UTC",
-	"GMT":                            "UTC",
+// icuZoneAlias is the older name that is the canonical ICU id (what node's
+// Intl.DateTimeFormat().resolvedOptions().timeZone prints) of zone name,
+// if it has one.
+func icuZoneAlias(name string) (string, bool) {
+	switch name {
+	case "Asia/Kolkata":
+		return "Asia/Calcutta", true
+	case "Asia/Kathmandu":
+		return "Asia/Katmandu", true
+	case "Asia/Ho_Chi_Minh":
+		return "Asia/Saigon", true
+	case "Asia/Yangon":
+		return "Asia/Rangoon", true
+	case "Europe/Kyiv":
+		return "Europe/Kiev", true
+	case "America/Nuuk":
+		return "America/Godthab", true
+	case "Atlantic/Faroe":
+		return "Atlantic/Faeroe", true
+	case "Pacific/Chuuk":
+		return "Pacific/Truk", true
+	case "Pacific/Pohnpei":
+		return "Pacific/Ponape", true
+	case "Pacific/Kanton":
+		return "Pacific/Enderbury", true
+	case "America/Argentina/Buenos_Aires":
+		return "America/Buenos_Aires", true
+	case "America/Indiana/Indianapolis":
+		return "America/Indianapolis", true
+	case "America/Kentucky/Louisville":
+		return "America/Louisville", true
+	case "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Universal", "Zulu", "UCT", "Etc/GMT", "GMT":
+		return "UTC", true
+	}
+	return "", false
 }
 
 // zoneDisplayName is %Z for the engine's zone: the IANA id as node prints it.
@@ -180,7 +189,7 @@ func zoneDisplayName(loc *time.Location) string {
 	if name == "Local" {
 		name = localZoneName()
 	}
-	if a, ok := icuZoneAliases[name]; ok {
+	if a, ok := icuZoneAlias(name); ok {
 		return a
 	}
 	return name
@@ -215,10 +224,10 @@ var (
 	// ISO 8601 as ECMAScript's Date Time String Format, extended as V8 does:
 	// a space instead of T, any number of fraction digits, offsets with or
 	// without a colon, and a trailing " UTC"/" GMT"/" Z".
-	rISODate = regexp.MustCompile(`^([+-]\d{6}|\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$`)
-	rISOTime = regexp.MustCompile(`^([+-]\d{6}|\d{4})-(\d{1,2})-(\d{1,2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([zZ]| UTC| GMT)|([+-])(\d{2}):?(\d{2}))?$`)
+	rISODate = lazyRegexp(`^([+-]\d{6}|\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$`)
+	rISOTime = lazyRegexp(`^([+-]\d{6}|\d{4})-(\d{1,2})-(\d{1,2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([zZ]| UTC| GMT)|([+-])(\d{2}):?(\d{2}))?$`)
 	// Dates V8's legacy parser reads as local midnight.
-	rLooseDate = regexp.MustCompile(`^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$`)
+	rLooseDate = lazyRegexp(`^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$`)
 )
 
 var rfcLayouts = []string{
@@ -252,7 +261,7 @@ var localLayouts = []string{
 // is likely to meet; it reports false for anything else (LiquidJS then
 // passes the input through).
 func parseJSDate(s string, loc *time.Location) (time.Time, bool) {
-	if m := rISODate.FindStringSubmatch(s); m != nil {
+	if m := rISODate().FindStringSubmatch(s); m != nil {
 		// Date-only ISO forms are UTC.
 		y, _ := strconv.Atoi(m[1])
 		mo, d := 1, 1
@@ -267,7 +276,7 @@ func parseJSDate(s string, loc *time.Location) (time.Time, bool) {
 		}
 		return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC), true
 	}
-	if m := rISOTime.FindStringSubmatch(s); m != nil {
+	if m := rISOTime().FindStringSubmatch(s); m != nil {
 		y, _ := strconv.Atoi(m[1])
 		mo, _ := strconv.Atoi(m[2])
 		d, _ := strconv.Atoi(m[3])
@@ -304,7 +313,7 @@ func parseJSDate(s string, loc *time.Location) (time.Time, bool) {
 		}
 		return time.Date(y, time.Month(mo), d, h, mi, sec, ms*1e6, zone), true
 	}
-	if m := rLooseDate.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
+	if m := rLooseDate().FindStringSubmatch(strings.TrimSpace(s)); m != nil {
 		y, _ := strconv.Atoi(m[1])
 		mo, _ := strconv.Atoi(m[2])
 		d, _ := strconv.Atoi(m[3])
@@ -331,11 +340,22 @@ func parseJSDate(s string, loc *time.Location) (time.Time, bool) {
 var (
 	longMonths  = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
 	longDays    = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
-	padWidths   = map[byte]int{'d': 2, 'e': 2, 'H': 2, 'I': 2, 'j': 3, 'k': 2, 'l': 2, 'L': 3, 'm': 2, 'M': 2, 'S': 2, 'U': 2, 'W': 2}
 	padSpace    = "aAbBceklpP"
 	flagChars   = "-_0^#:"
 	strftimeSet = "aAbBcCdeHIjklLmMNpPqsSuUwWxXyYzZtnh%"
 )
+
+// defaultPadWidth is the width conversion conv is padded to without a
+// width in the pattern.
+func defaultPadWidth(conv byte) int {
+	switch conv {
+	case 'd', 'e', 'H', 'I', 'k', 'l', 'm', 'M', 'S', 'U', 'W':
+		return 2
+	case 'j', 'L':
+		return 3
+	}
+	return 0
+}
 
 // strftime is LiquidJS's strftime: the pattern %([-_0^#:]+)?(\d+)?([EO])?(.)
 // applied left to right; an unknown conversion is left as written.
@@ -504,7 +524,7 @@ func formatConv(d *liquidDate, conv byte, flags, width string) string {
 	if strings.IndexByte(padSpace, conv) >= 0 {
 		padChar = " "
 	}
-	padWidth := padWidths[conv]
+	padWidth := defaultPadWidth(conv)
 	if width != "" {
 		padWidth, _ = strconv.Atoi(width)
 		if padWidth > 1024 {

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -67,6 +68,12 @@ func New(opts Options) *Engine {
 	e.registerFilters()
 	e.registerTags()
 	return e
+}
+
+// lazyRegexp is regexp.MustCompile(expr), run on the first call: most runs
+// never render a template, and a process runs once per alarm.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
 
 // Location is the engine's zone.
@@ -135,11 +142,11 @@ func (e *Engine) Parse(name, source string) (t *Template, err error) {
 	return &Template{name: name, source: source, root: root, e: e}, nil
 }
 
-var rLiquidError = regexp.MustCompile(`(?s)^Liquid error(?: \(line (\d+)\))?: (.*?)(?: in (\{[{%].*))?$`)
+var rLiquidError = lazyRegexp(`(?s)^Liquid error(?: \(line (\d+)\))?: (.*?)(?: in (\{[{%].*))?$`)
 
 func newParseError(name, orig, src string, perr parser.Error) *ParseError {
 	pe := &ParseError{Name: name, Line: perr.LineNumber(), Msg: perr.Error()}
-	m := rLiquidError.FindStringSubmatch(perr.Error())
+	m := rLiquidError().FindStringSubmatch(perr.Error())
 	if m == nil {
 		return pe
 	}
@@ -161,12 +168,12 @@ func newParseError(name, orig, src string, perr parser.Error) *ParseError {
 	return pe
 }
 
-var rTagKeyword = regexp.MustCompile(`^\{%-?\s*(\w+)`)
+var rTagKeyword = lazyRegexp(`^\{%-?\s*(\w+)`)
 
 // originalTag returns the first tag on line (1-based) of orig whose keyword
 // is the same as rewritten's ("{% if ... %}"), or "".
 func originalTag(orig string, line int, rewritten string) string {
-	m := rTagKeyword.FindStringSubmatch(rewritten)
+	m := rTagKeyword().FindStringSubmatch(rewritten)
 	lines := strings.Split(orig, "\n")
 	if m == nil || line < 1 || line > len(lines) {
 		return ""
@@ -178,7 +185,7 @@ func originalTag(orig string, line int, rewritten string) string {
 			return ""
 		}
 		start := off + i
-		if km := rTagKeyword.FindStringSubmatch(text[start:]); km != nil && km[1] == m[1] {
+		if km := rTagKeyword().FindStringSubmatch(text[start:]); km != nil && km[1] == m[1] {
 			if end := strings.Index(text[start:], "%}"); end >= 0 {
 				return text[start : start+end+2]
 			}

@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/url"
 	"reflect"
-	"regexp"
 	"strings"
 	"unicode/utf16"
 
@@ -92,10 +91,10 @@ func (e *Engine) registerFilters() {
 	add("inspect", jsonFilter)
 
 	// newlines
-	add("strip_newlines", func(v any) string { return rNewline.ReplaceAllString(stringify(v), "") })
-	add("newline_to_br", func(v any) string { return rNewline.ReplaceAllString(stringify(v), "<br />\n") })
+	add("strip_newlines", func(v any) string { return stripNewlines.Replace(stringify(v)) })
+	add("newline_to_br", func(v any) string { return newlinesToBR.Replace(stringify(v)) })
 	add("strip_html", func(v any) string { return stripHTML(stringify(v)) })
-	add("normalize_whitespace", func(v any) string { return rJSSpaces.ReplaceAllString(stringify(v), " ") })
+	add("normalize_whitespace", func(v any) string { return rJSSpaces().ReplaceAllString(stringify(v), " ") })
 
 	// HTML and URL
 	add("escape", func(v any) string { return htmlEscaper.Replace(stringify(v)) })
@@ -492,8 +491,10 @@ func (e *Engine) stringifyDate(v any, month string, args []any) (any, error) {
 }
 
 var (
-	rNewline      = regexp.MustCompile(`\r?\n`)
-	rJSSpaces     = regexp.MustCompile(`[\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]+`)
+	// the matches of /\r?\n/g, replaced
+	stripNewlines = strings.NewReplacer("\r\n", "", "\n", "")
+	newlinesToBR  = strings.NewReplacer("\r\n", "<br />\n", "\n", "<br />\n")
+	rJSSpaces     = lazyRegexp(`[\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]+`)
 	htmlEscaper   = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
 	htmlUnescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'")
 )
@@ -574,7 +575,7 @@ func stripChars(s string, chars any, left, right bool) string {
 
 // jsSplitSpaces is str.split(/\s+/).
 func jsSplitSpaces(s string) []string {
-	return rJSSpaces.Split(s, -1)
+	return rJSSpaces().Split(s, -1)
 }
 
 // jsRelIndex clamps a relative index as Array.prototype.slice does.

@@ -3,7 +3,6 @@ package liquidjs
 import (
 	"math"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -102,7 +101,7 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-var rDecimal = regexp.MustCompile(`^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$`)
+var rDecimal = lazyRegexp(`^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$`)
 
 // jsToNumber is JavaScript's Number(v) (NaN when it is not a number).
 func jsToNumber(v any) float64 {
@@ -166,7 +165,7 @@ func stringToNumber(s string) float64 {
 			return float64(n)
 		}
 	}
-	if !rDecimal.MatchString(s) {
+	if !rDecimal().MatchString(s) {
 		return math.NaN()
 	}
 	f, err := strconv.ParseFloat(s, 64)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -37,7 +38,7 @@ var KumaVariables = []string{"status", "name", "hostnameOrURL", "msg", "monitorJ
 // errors are errors. Diagnostics are sorted by position.
 func Lint(name, source string, known []string) []Diagnostic {
 	var diags []Diagnostic
-	if _, err := lintEngine.Parse(name, source); err != nil {
+	if _, err := lintEngine().Parse(name, source); err != nil {
 		d := Diagnostic{Line: 1, Col: 1, Severity: SeverityError, Msg: err.Error()}
 		if pe, ok := err.(*ParseError); ok {
 			d.Msg = pe.Msg
@@ -84,7 +85,8 @@ func Lint(name, source string, known []string) []Diagnostic {
 	return diags
 }
 
-var lintEngine = New(Options{Location: time.UTC})
+// lintEngine parses for Lint; made on first use.
+var lintEngine = sync.OnceValue(func() *Engine { return New(Options{Location: time.UTC}) })
 
 type use struct {
 	name      string
@@ -285,9 +287,14 @@ func cutWord(s, w string) (string, string, bool) {
 	return s[:pos], s[pos+len(w):], true
 }
 
-var exprKeywords = map[string]bool{
-	"and": true, "or": true, "contains": true, "not": true, "in": true, "reversed": true,
-	"true": true, "false": true, "nil": true, "null": true, "empty": true, "blank": true,
+// exprKeyword reports the words of an expression that are not variables.
+func exprKeyword(word string) bool {
+	switch word {
+	case "and", "or", "contains", "not", "in", "reversed",
+		"true", "false", "nil", "null", "empty", "blank":
+		return true
+	}
+	return false
 }
 
 // expr records variable uses and filter names of an expression at off.
@@ -339,7 +346,7 @@ func (l *linter) expr(s string, off int) {
 					l.warn(off+i, "filter %q is not implemented by matrix-notify: it passes the value through unchanged", word)
 				}
 				afterPipe = false
-			case prevDot || isKeywordArg || exprKeywords[word]:
+			case prevDot || isKeywordArg || exprKeyword(word):
 			default:
 				line, col := l.pos(off + i)
 				l.uses = append(l.uses, use{word, line, col})

@@ -91,14 +91,13 @@ func split(budget, a, b int) (int, int) {
 	return budget / 2, budget - budget/2
 }
 
-// jsonCost[c] is the JSON-encoded size of ASCII byte c in a string.
-var jsonCost [utf8.RuneSelf]int
-
-func init() {
-	for c := range utf8.RuneSelf {
-		b, _ := json.Marshal(string(rune(c)))
-		jsonCost[c] = len(b) - 2
-	}
+// jsonExtra[c] is how many bytes more than one ASCII character c takes in
+// a JSON string as encoding/json writes it: \" \\ \b \f \n \r \t, and
+// \u00XX for the other control characters and for <, > and & (HTML-safe).
+var jsonExtra = [utf8.RuneSelf]uint8{
+	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5, // 0x00-0x0f: \b \t \n \f \r are short
+	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, // 0x10-0x1f
+	'"': 1, '&': 5, '<': 5, '>': 5, '\\': 1,
 }
 
 // runeCost is the JSON-encoded size of r (width bytes of UTF-8 in the
@@ -106,7 +105,7 @@ func init() {
 func runeCost(r rune, width int) int {
 	switch {
 	case r < utf8.RuneSelf:
-		return jsonCost[r]
+		return 1 + int(jsonExtra[r])
 	case r == utf8.RuneError && width == 1, r == '\u2028', r == '\u2029':
 		return 6
 	}
@@ -211,7 +210,7 @@ loop:
 			break loop
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
 			tag := tok.String()
-			void := tt == xhtml.SelfClosingTagToken || voidTags[tok.Data] || isVoid(tok.Data)
+			void := tt == xhtml.SelfClosingTagToken || voidTag(tok.Data) || isVoid(tok.Data)
 			c := jsonLen(tag)
 			extra := 0
 			if !void {

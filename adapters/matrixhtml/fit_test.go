@@ -19,6 +19,12 @@ func TestJSONLen(t *testing.T) {
 			t.Errorf("jsonLen(%q) = %d, want %d", s, got, len(b)-2)
 		}
 	}
+	for c := range utf8.RuneSelf {
+		b, _ := json.Marshal(string(rune(c)))
+		if got := runeCost(rune(c), 1); got != len(b)-2 {
+			t.Errorf("runeCost(%q) = %d, want %d", rune(c), got, len(b)-2)
+		}
+	}
 }
 
 func TestFitUnchanged(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -46,14 +47,20 @@ type mdBlock struct {
 	para         bool
 }
 
+// The block patterns, compiled on first use: most runs never render
+// Markdown, and a process runs once per alarm.
 var (
-	mdHeading = regexp.MustCompile(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$`)
-	mdFence   = regexp.MustCompile("^( {0,3})(`{3,})[ \t]*([^`]*)$")
-	mdBullet  = regexp.MustCompile(`^( {0,3})([-*+])(?:[ \t]+(.*))?$`)
-	mdOrdered = regexp.MustCompile(`^( {0,3})([0-9]{1,9})([.)])(?:[ \t]+(.*))?$`)
-	mdQuote   = regexp.MustCompile(`^ {0,3}>[ \t]?(.*)$`)
-	mdLang    = regexp.MustCompile(`^[A-Za-z0-9_+#.-]+$`)
+	mdHeading = lazyRegexp(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$`)
+	mdFence   = lazyRegexp("^( {0,3})(`{3,})[ \t]*([^`]*)$")
+	mdBullet  = lazyRegexp(`^( {0,3})([-*+])(?:[ \t]+(.*))?$`)
+	mdOrdered = lazyRegexp(`^( {0,3})([0-9]{1,9})([.)])(?:[ \t]+(.*))?$`)
+	mdQuote   = lazyRegexp(`^ {0,3}>[ \t]?(.*)$`)
 )
+
+// lazyRegexp is regexp.MustCompile(expr), run on the first call.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
 
@@ -67,10 +74,10 @@ type mdItem struct {
 }
 
 func listItem(line string) (mdItem, bool) {
-	if m := mdBullet.FindStringSubmatch(line); m != nil {
+	if m := mdBullet().FindStringSubmatch(line); m != nil {
 		return mdItem{marker: m[2], indent: len(m[1]) + 2, content: m[3]}, true
 	}
-	if m := mdOrdered.FindStringSubmatch(line); m != nil {
+	if m := mdOrdered().FindStringSubmatch(line); m != nil {
 		n, _ := strconv.Atoi(m[2])
 		return mdItem{ordered: true, marker: m[3], num: n, indent: len(m[1]) + len(m[2]) + 2, content: m[4]}, true
 	}
@@ -81,13 +88,13 @@ func listItem(line string) (mdItem, bool) {
 // block. Lists interrupt a paragraph only with content and, numbered,
 // when they start at 1 (as in CommonMark).
 func startsBlock(line string, depth int) bool {
-	if mdFence.MatchString(line) || mdHeading.MatchString(line) {
+	if mdFence().MatchString(line) || mdHeading().MatchString(line) {
 		return true
 	}
 	if depth+2 > mdMaxBlockDepth {
 		return false
 	}
-	if mdQuote.MatchString(line) {
+	if mdQuote().MatchString(line) {
 		return true
 	}
 	if it, ok := listItem(line); ok && !isBlank(it.content) && (!it.ordered || it.num == 1) {
@@ -140,7 +147,7 @@ func mdBlocks(lines []string, depth int, tight bool) []mdBlock {
 			continue
 		}
 		// fenced code
-		if m := mdFence.FindStringSubmatch(line); m != nil {
+		if m := mdFence().FindStringSubmatch(line); m != nil {
 			ind, fence := len(m[1]), m[2]
 			var code []string
 			for i++; i < len(lines); i++ {
@@ -152,24 +159,24 @@ func mdBlocks(lines []string, depth int, tight bool) []mdBlock {
 				code = append(code, dedent(lines[i], ind))
 			}
 			class := ""
-			if f := strings.Fields(m[3]); len(f) > 0 && mdLang.MatchString(f[0]) {
+			if f := strings.Fields(m[3]); len(f) > 0 && isLangName(f[0]) {
 				class = ` class="language-` + html.EscapeString(f[0]) + `"`
 			}
 			add("<pre><code" + class + ">" + html.EscapeString(strings.Join(code, "\n")) + "</code></pre>")
 			continue
 		}
 		// heading
-		if m := mdHeading.FindStringSubmatch(line); m != nil {
+		if m := mdHeading().FindStringSubmatch(line); m != nil {
 			h := "h" + strconv.Itoa(len(m[1]))
 			add("<" + h + ">" + mdInline(strings.TrimSpace(m[2]), 0, false) + "</" + h + ">")
 			i++
 			continue
 		}
 		// quote
-		if depth+1 <= mdMaxBlockDepth && mdQuote.MatchString(line) {
+		if depth+1 <= mdMaxBlockDepth && mdQuote().MatchString(line) {
 			var inner []string
 			for ; i < len(lines); i++ {
-				m := mdQuote.FindStringSubmatch(lines[i])
+				m := mdQuote().FindStringSubmatch(lines[i])
 				if m == nil {
 					break
 				}

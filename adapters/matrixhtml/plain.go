@@ -7,14 +7,18 @@ import (
 	xhtml "golang.org/x/net/html"
 )
 
-// blockTags start and end a line in PlainText.
-var blockTags = map[string]bool{
-	"p": true, "div": true, "li": true, "tr": true, "h1": true, "h2": true, "h3": true,
-	"h4": true, "h5": true, "h6": true, "blockquote": true, "ul": true, "ol": true,
-	"table": true, "thead": true, "tbody": true, "tfoot": true, "caption": true, "pre": true,
-	"details": true, "summary": true, "section": true, "article": true, "header": true,
-	"footer": true, "dl": true, "dt": true, "dd": true, "figure": true, "address": true,
-	"hr": true,
+// blockTag reports the elements that start and end a line in PlainText.
+func blockTag(name string) bool {
+	switch name {
+	case "p", "div", "li", "tr", "h1", "h2", "h3",
+		"h4", "h5", "h6", "blockquote", "ul", "ol",
+		"table", "thead", "tbody", "tfoot", "caption", "pre",
+		"details", "summary", "section", "article", "header",
+		"footer", "dl", "dt", "dd", "figure", "address",
+		"hr":
+		return true
+	}
+	return false
 }
 
 // plainWriter collapses white space into single spaces, except inside
@@ -170,7 +174,7 @@ func PlainText(s string) string {
 					cellCount[n-1]++
 				}
 			}
-			if blockTags[name] {
+			if blockTag(name) {
 				w.softNewline()
 			}
 			if name == "li" {
@@ -220,7 +224,7 @@ func PlainText(s string) string {
 					}
 				}
 			}
-			if blockTags[name] {
+			if blockTag(name) {
 				w.softNewline()
 			}
 		}

@@ -3,7 +3,6 @@ package matrixhtml
 import (
 	"html"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,51 +15,113 @@ import (
 // tags are dropped and their text kept.
 const MaxDepth = 100
 
-// allowedTags are the elements Matrix clients render in an
-// org.matrix.custom.html body (Matrix spec, m.room.message "HTML").
-var allowedTags = map[string]bool{
-	"del": true, "h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true,
-	"blockquote": true, "p": true, "a": true, "ul": true, "ol": true, "sup": true, "sub": true,
-	"li": true, "b": true, "i": true, "u": true, "strong": true, "em": true, "s": true,
-	"code": true, "hr": true, "br": true, "div": true, "table": true, "thead": true,
-	"tbody": true, "tr": true, "th": true, "td": true, "caption": true, "pre": true,
-	"span": true, "img": true, "details": true, "summary": true,
+// AllowedTag reports whether Matrix allows the element name (lower case):
+// the elements Matrix clients render in an org.matrix.custom.html body
+// (Matrix spec, m.room.message "HTML").
+func AllowedTag(name string) bool {
+	switch name {
+	case "del", "h1", "h2", "h3", "h4", "h5", "h6",
+		"blockquote", "p", "a", "ul", "ol", "sup", "sub",
+		"li", "b", "i", "u", "strong", "em", "s",
+		"code", "hr", "br", "div", "table", "thead",
+		"tbody", "tr", "th", "td", "caption", "pre",
+		"span", "img", "details", "summary":
+		return true
+	}
+	return false
 }
 
-// voidTags have no content and no end tag.
-var voidTags = map[string]bool{"br": true, "hr": true, "img": true}
+// voidTag reports the allowed elements that have no content and no end tag.
+func voidTag(name string) bool { return name == "br" || name == "hr" || name == "img" }
 
-// droppedTags lose their content too: code, styling, metadata, embedded
-// documents and form controls, none of which is text for a reader.
-var droppedTags = map[string]bool{
-	"script": true, "style": true, "title": true, "head": true, "template": true,
-	"iframe": true, "frameset": true, "frame": true, "noframes": true, "noembed": true,
-	"noscript": true, "object": true, "applet": true, "svg": true, "math": true,
-	"textarea": true, "select": true, "xmp": true, "plaintext": true, "canvas": true,
-	"audio": true, "video": true,
+// droppedTag reports the elements that lose their content too: code,
+// styling, metadata, embedded documents and form controls, none of which
+// is text for a reader.
+func droppedTag(name string) bool {
+	switch name {
+	case "script", "style", "title", "head", "template",
+		"iframe", "frameset", "frame", "noframes", "noembed",
+		"noscript", "object", "applet", "svg", "math",
+		"textarea", "select", "xmp", "plaintext", "canvas",
+		"audio", "video":
+		return true
+	}
+	return false
 }
 
-// Attributes Matrix allows, per element (see sanitizeAttrs for values).
-var allowedAttrs = map[string]map[string]bool{
-	"span": {"data-mx-color": true, "data-mx-bg-color": true, "data-mx-spoiler": true},
-	"a":    {"href": true, "target": true},
-	"img":  {"src": true},
-	"ol":   {"start": true},
-	"code": {"class": true},
+// AllowedAttr reports whether Matrix allows the attribute on the element
+// (see element for values).
+func AllowedAttr(tag, attr string) bool {
+	switch tag {
+	case "span":
+		return attr == "data-mx-color" || attr == "data-mx-bg-color" || attr == "data-mx-spoiler"
+	case "a":
+		return attr == "href" || attr == "target"
+	case "img":
+		return attr == "src"
+	case "ol":
+		return attr == "start"
+	case "code":
+		return attr == "class"
+	}
+	return false
 }
 
-// AllowedTag reports whether Matrix allows the element name (lower case).
-func AllowedTag(name string) bool { return allowedTags[name] }
+// all reports whether s is not empty and every byte of it is in set.
+func all(s string, set func(byte) bool) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !set(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
-// AllowedAttr reports whether Matrix allows the attribute on the element.
-func AllowedAttr(tag, attr string) bool { return allowedAttrs[tag][attr] }
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
-var (
-	hexColor3 = regexp.MustCompile(`^#[0-9a-fA-F]{3}$`)
-	hexColor6 = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
-	langClass = regexp.MustCompile(`^language-[A-Za-z0-9_+#.-]+$`)
-	mxcURI    = regexp.MustCompile(`^mxc://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9_-]+$`)
-)
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// isHexColor reports whether c is "#" and n hex digits (^#[0-9a-fA-F]{n}$).
+func isHexColor(c string, n int) bool {
+	return len(c) == n+1 && c[0] == '#' && all(c[1:], isHex)
+}
+
+// isLangName reports whether s is a code block's language,
+// ^[A-Za-z0-9_+#.-]+$.
+func isLangName(s string) bool {
+	return all(s, func(c byte) bool {
+		return isAlnum(c) || c == '_' || c == '+' || c == '#' || c == '.' || c == '-'
+	})
+}
+
+// isLangClass reports whether c is a code element's class,
+// ^language-[A-Za-z0-9_+#.-]+$.
+func isLangClass(c string) bool {
+	name, ok := strings.CutPrefix(c, "language-")
+	return ok && isLangName(name)
+}
+
+// isMxcURI reports whether s is a Matrix content URI,
+// ^mxc://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9_-]+$.
+func isMxcURI(s string) bool {
+	rest, ok := strings.CutPrefix(s, "mxc://")
+	if !ok {
+		return false
+	}
+	server, media, ok := strings.Cut(rest, "/")
+	return ok &&
+		all(server, func(c byte) bool {
+			return isAlnum(c) || c == '.' || c == ':' || c == '[' || c == ']' || c == '-'
+		}) &&
+		all(media, func(c byte) bool { return isAlnum(c) || c == '_' || c == '-' })
+}
 
 // Color is c as "#rrggbb" (lower case), the only colour form Matrix
 // clients accept in data-mx-color and data-mx-bg-color; "#rgb" is
@@ -68,9 +129,9 @@ var (
 func Color(c string) (string, bool) {
 	c = strings.TrimSpace(c)
 	switch {
-	case hexColor6.MatchString(c):
+	case isHexColor(c, 6):
 		return strings.ToLower(c), true
-	case hexColor3.MatchString(c):
+	case isHexColor(c, 3):
 		c = strings.ToLower(c)
 		return "#" + c[1:2] + c[1:2] + c[2:3] + c[2:3] + c[3:4] + c[3:4], true
 	}
@@ -167,12 +228,12 @@ func Sanitize(s string) string {
 				depth -= closeFrom(&out, stack, i)
 				stack = stack[:i]
 			}
-			if depth >= MaxDepth && !voidTags[outName] {
+			if depth >= MaxDepth && !voidTag(outName) {
 				continue
 			}
 			out.WriteString("<" + outName + attrs + ">")
 			switch {
-			case voidTags[outName]:
+			case voidTag(outName):
 			case tt == xhtml.SelfClosingTagToken:
 				out.WriteString("</" + outName + ">")
 			default:
@@ -212,11 +273,15 @@ func closeFrom(out *strings.Builder, stack []open, i int) int {
 	return n
 }
 
-// closesP are the elements whose start closes an open <p>.
-var closesP = map[string]bool{
-	"p": true, "div": true, "ul": true, "ol": true, "table": true, "blockquote": true,
-	"pre": true, "hr": true, "details": true, "summary": true,
-	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true,
+// closesP reports the elements whose start closes an open <p>.
+func closesP(tag string) bool {
+	switch tag {
+	case "p", "div", "ul", "ol", "table", "blockquote",
+		"pre", "hr", "details", "summary",
+		"h1", "h2", "h3", "h4", "h5", "h6":
+		return true
+	}
+	return false
 }
 
 // impliedEnd is the index in stack of the element that the start of tag
@@ -231,7 +296,7 @@ func impliedEnd(stack []open, tag string) int {
 		closes, stops = []string{"td", "th"}, []string{"tr", "table"}
 	case tag == "tr":
 		closes, stops = []string{"tr"}, []string{"table", "thead", "tbody"}
-	case closesP[tag]:
+	case closesP(tag):
 		closes, stops = []string{"p"}, []string{"table", "td", "th", "caption"}
 	default:
 		return -1
@@ -303,17 +368,17 @@ func element(name string, attrs []xhtml.Attribute) (out, attr string, ok bool) {
 		return name, b.String(), true
 	case "img":
 		v, _ := get("src")
-		if !mxcURI.MatchString(strings.TrimSpace(v)) {
+		if !isMxcURI(strings.TrimSpace(v)) {
 			return "", "", false
 		}
 		add("src", strings.TrimSpace(v))
 		return name, b.String(), true
 	}
-	if !allowedTags[name] {
+	if !AllowedTag(name) {
 		return "", "", false
 	}
 	for _, a := range attrs {
-		if a.Namespace != "" || !allowedAttrs[name][a.Key] || seen[a.Key] {
+		if a.Namespace != "" || !AllowedAttr(name, a.Key) || seen[a.Key] {
 			continue
 		}
 		switch a.Key {
@@ -334,7 +399,7 @@ func element(name string, attrs []xhtml.Attribute) (out, attr string, ok bool) {
 		case "class":
 			lang := ""
 			for _, c := range strings.Fields(a.Val) {
-				if langClass.MatchString(c) {
+				if isLangClass(c) {
 					lang = c
 					break
 				}
@@ -371,7 +436,7 @@ func (d *droppedContent) skip(tt xhtml.TokenType, name string) bool {
 		}
 		return true
 	}
-	if droppedTags[name] && (tt == xhtml.StartTagToken || tt == xhtml.SelfClosingTagToken) {
+	if droppedTag(name) && (tt == xhtml.StartTagToken || tt == xhtml.SelfClosingTagToken) {
 		if tt == xhtml.StartTagToken {
 			d.name, d.depth = name, 1
 		}

@@ -64,7 +64,7 @@ func checkMatrixHTML(s string) error {
 			if tok.Data == "a" && !seen["href"] {
 				return fmt.Errorf("a without href")
 			}
-			if !voidTags[tok.Data] {
+			if !voidTag(tok.Data) {
 				stack = append(stack, tok.Data)
 				if len(stack) > MaxDepth {
 					return fmt.Errorf("nesting deeper than %d", MaxDepth)

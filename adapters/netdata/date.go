@@ -2,7 +2,6 @@ package netdata
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,14 +11,31 @@ import (
 // (alarm-notify.sh exports LC_ALL=C): "Mon Nov 23 23:17:50 UTC 2026".
 const DefaultDateLayout = "%a %b %e %H:%M:%S %Z %Y"
 
-// whenRE is what GNU date accepts after --date=@ once the unquoted ${when}
-// has been word-split (no spaces survive): seconds with an optional sign and
-// fraction ('.' or ',').
-var whenRE = regexp.MustCompile(`^[+-]?[0-9]+([.,][0-9]+)?$`)
+// validWhen reports whether when is what GNU date accepts after --date=@
+// once the unquoted ${when} has been word-split (no spaces survive):
+// seconds with an optional sign and fraction ('.' or ','), that is
+// ^[+-]?[0-9]+([.,][0-9]+)?$.
+func validWhen(when string) bool {
+	digits := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return s != ""
+	}
+	if when != "" && (when[0] == '+' || when[0] == '-') {
+		when = when[1:]
+	}
+	if i := strings.IndexAny(when, ".,"); i >= 0 {
+		return digits(when[:i]) && digits(when[i+1:])
+	}
+	return digits(when)
+}
 
 // parseWhen returns the instant `date --date=@${when}` denotes.
 func parseWhen(when string) (time.Time, bool) {
-	if !whenRE.MatchString(when) {
+	if !validWhen(when) {
 		return time.Time{}, false
 	}
 	intPart, frac := when, ""

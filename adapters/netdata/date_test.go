@@ -1,7 +1,9 @@
 package netdata
 
 import (
+	"math/rand/v2"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +96,28 @@ func TestAlarmDateFallbacks(t *testing.T) {
 		if got := AlarmDate(c.when, c.format, time.UTC, now); got != c.want {
 			t.Errorf("AlarmDate(%q, %q) = %q, want %q", c.when, c.format, got, c.want)
 		}
+	}
+}
+
+// TestValidWhen checks validWhen against the pattern it implements.
+func TestValidWhen(t *testing.T) {
+	re := regexp.MustCompile(`^[+-]?[0-9]+([.,][0-9]+)?$`)
+	check := func(s string) {
+		if got, want := validWhen(s), re.MatchString(s); got != want {
+			t.Errorf("validWhen(%q) = %v, pattern says %v", s, got, want)
+		}
+	}
+	for _, s := range append(dateWhens, "", "+", "-", ".", ",", "1.", ".5", "1.2.3", "1,2,3", "1.2,3", "--1",
+		"+-1", "1+", " 1", "1 ", "1\n", "١", "0x10", "1e5", "12345678901234567890.5") {
+		check(s)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "+-.,0123456789 \nx"
+	for range 50000 {
+		b := make([]byte, rng.IntN(7))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		check(string(b))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
@@ -111,11 +112,14 @@ func (p Policy) MsgTypeFor(s Severity) string {
 }
 
 // userID is a Matrix user id, historical characters included:
-// @localpart:server[:port].
-var userID = regexp.MustCompile(`^@[\x21-\x39\x3b-\x7e]+:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`)
+// @localpart:server[:port]. It is compiled on first use: most runs
+// configure no mentions.
+var userID = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^@[\x21-\x39\x3b-\x7e]+:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`)
+})
 
 // ValidUserID reports whether id is a Matrix user id (@local:server).
-func ValidUserID(id string) bool { return len(id) <= 255 && userID.MatchString(id) }
+func ValidUserID(id string) bool { return len(id) <= 255 && userID().MatchString(id) }
 
 // Validate lists what is wrong or useless in the policy, one warning per
 // problem: unknown severities, msgtypes other than m.text and m.notice,
