@@ -604,8 +604,9 @@ type roomDrain struct {
 // (one file, not synced: see Outbox), which the call holds locked while it
 // lives. Then, per room, under the room's lock: if nothing older is queued
 // for the room, the messages are sent straight away (the common case: no
-// entry file is written at all); otherwise they are queued behind the older
-// entries and the room is drained oldest first. A message that is not
+// entry file is written at all), each alert's in order and different alerts
+// at once; otherwise they are queued behind the older entries and the room
+// is drained oldest first. A message that is not
 // delivered (its attempt failed, ctx ended, an older entry failed) becomes an
 // entry of its room, made durable. Only then is the journal removed. A call
 // killed before that leaves its journal, which the next Flush turns into
@@ -640,7 +641,7 @@ func (a *Accepted) Len() int { return len(a.msgs) }
 // DeliverAccepted has delivered or queued every message. When it returns
 // nil, the messages survive a crash or a power loss: if this process dies
 // first, the next Flush queues them. Batches must be delivered in the order
-// they were accepted, one at a time, for a room's messages to keep theirs.
+// they were accepted, one at a time, for an alert's messages to keep theirs.
 func (o *Outbox) Accept(msgs []Message) (*Accepted, error) {
 	j, err := o.writeJournal(msgs, true)
 	if err != nil {
@@ -682,7 +683,7 @@ func (o *Outbox) deliverJournal(ctx context.Context, t Transport, j *journal, ms
 	eg.SetLimit(cmp.Or(max(concurrency, 0), DefaultConcurrency))
 	for _, key := range keys {
 		eg.Go(func() error {
-			d := o.deliverRoom(ctx, t, key, msgs, byKey[key], results)
+			d := o.deliverRoom(ctx, t, key, msgs, byKey[key], results, concurrency)
 			mu.Lock()
 			report.OlderDelivered += d.olderDelivered
 			report.OlderDropped += d.olderDropped
@@ -698,8 +699,8 @@ func (o *Outbox) deliverJournal(ctx context.Context, t Transport, j *journal, ms
 }
 
 // deliverRoom delivers msgs[idx...] (all for the room of key, in order),
-// filling results. See Deliver.
-func (o *Outbox) deliverRoom(ctx context.Context, t Transport, key string, msgs []Message, idx []int, results []OutboxResult) roomDrain {
+// filling results, sending up to concurrency at once. See Deliver.
+func (o *Outbox) deliverRoom(ctx context.Context, t Transport, key string, msgs []Message, idx []int, results []OutboxResult, concurrency int) roomDrain {
 	dir := filepath.Join(o.roomsDir, key)
 	lock, err := lockFile(ctx, filepath.Join(o.roomsDir, key+".lock"))
 	if err != nil {
@@ -739,8 +740,51 @@ func (o *Outbox) deliverRoom(ctx context.Context, t Transport, key string, msgs 
 		return d
 	}
 
-	// Nothing older waits: send straight away, in order, stopping at the
-	// first failure (what follows it must not overtake it).
+	// Nothing older waits: send straight away. Only the transitions of one
+	// alert must keep their order (a raise before its resolution; a thread
+	// root before its replies): each alert's messages go one after another,
+	// stopping at the first failure, and different alerts go at once (serve
+	// delivers many webhooks to one room in a batch).
+	var alerts [][]int
+	byAlert := map[string]int{}
+	for _, i := range idx {
+		a, ok := byAlert[msgs[i].AlertKey]
+		if !ok {
+			a = len(alerts)
+			byAlert[msgs[i].AlertKey] = a
+			alerts = append(alerts, nil)
+		}
+		alerts[a] = append(alerts[a], i)
+	}
+	if len(alerts) == 1 {
+		return o.sendInOrder(ctx, t, msgs, idx, results)
+	}
+	var (
+		mu sync.Mutex
+		d  = roomDrain{room: msgs[idx[0]].Room}
+		eg errgroup.Group
+	)
+	eg.SetLimit(cmp.Or(max(concurrency, 0), DefaultConcurrency))
+	for _, seq := range alerts {
+		eg.Go(func() error {
+			sd := o.sendInOrder(ctx, t, msgs, seq, results)
+			mu.Lock()
+			defer mu.Unlock()
+			d.delivered += sd.delivered
+			d.dropped += sd.dropped
+			d.remaining += sd.remaining
+			d.err = cmp.Or(d.err, sd.err)
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	return d
+}
+
+// sendInOrder sends msgs[idx...] one after another, stopping at the first
+// failure: that message and those after it are queued (what follows a
+// failure must not overtake it).
+func (o *Outbox) sendInOrder(ctx context.Context, t Transport, msgs []Message, idx []int, results []OutboxResult) roomDrain {
 	d := roomDrain{room: msgs[idx[0]].Room}
 	for k, i := range idx {
 		m := msgs[i]

@@ -1036,3 +1036,42 @@ func TestOutboxAccept(t *testing.T) {
 		t.Errorf("journals left: %v", des)
 	}
 }
+
+// TestOutboxAlertsInOneRoom: in one room, each alert's messages keep their
+// order and stop at its first failure; another alert's go on.
+func TestOutboxAlertsInOneRoom(t *testing.T) {
+	const room = "!r:hs"
+	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{})
+	var msgs []Message
+	for i := range 3 {
+		for _, alert := range []string{"ok", "bad"} {
+			msgs = append(msgs, Message{Room: room, TxnID: fmt.Sprintf("%s%d", alert, i), Summary: alert, AlertKey: alert,
+				Content: Content{MsgType: "m.notice", Body: fmt.Sprintf("%s %d", alert, i)}})
+		}
+	}
+	var mu sync.Mutex
+	var sent []string
+	tr := funcTransport(func(_ context.Context, m Message) (string, error) {
+		if m.TxnID == "bad1" {
+			return "", &SendError{Status: 503, Message: "down"}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, m.Content.Body)
+		return "$x", nil
+	})
+	rep := ob.Deliver(context.Background(), tr, msgs, 0)
+	if want := []string{"ok 0", "ok 1", "ok 2"}; !slices.Equal(slices.DeleteFunc(slices.Clone(sent), func(b string) bool { return strings.HasPrefix(b, "bad") }), want) {
+		t.Errorf("ok alert sent %v", sent)
+	}
+	if !slices.Contains(sent, "bad 0") || slices.Contains(sent, "bad 2") {
+		t.Errorf("bad alert: sent %v", sent)
+	}
+	if rep.Count(OutcomeQueued) != 2 || rep.Pending != 2 {
+		t.Errorf("report %+v", rep)
+	}
+	entries, _ := ob.List()
+	if len(entries) != 2 || entries[0].TxnID != "bad1" || entries[1].TxnID != "bad2" || entries[0].Attempts != 1 {
+		t.Errorf("queued %+v", entries)
+	}
+}
