@@ -137,6 +137,11 @@ func Parse(name string, src io.Reader, vars *Vars) ([]Warning, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading: %w", name, err)
 	}
+	return parseData(name, data, vars)
+}
+
+// parseData is Parse of what it read from src: at most MaxFileSize+1 bytes.
+func parseData(name string, data []byte, vars *Vars) ([]Warning, error) {
 	p := &parser{file: name, src: data}
 	if !utf8.Valid(data) {
 		// The parser rejects invalid UTF-8 anywhere, even in comments,
@@ -171,6 +176,11 @@ func Parse(name string, src io.Reader, vars *Vars) ([]Warning, error) {
 // tooManyOpeners returns the offset of the first bracket over maxOpeners,
 // or -1.
 func tooManyOpeners(data []byte) int {
+	// Counting each bracket with bytes.Count is several times faster than
+	// the loop below, which only runs to find the offset to report.
+	if bytes.Count(data, []byte{'('})+bytes.Count(data, []byte{'{'})+bytes.Count(data, []byte{'['}) <= maxOpeners {
+		return -1
+	}
 	n := 0
 	for i, c := range data {
 		if c == '(' || c == '{' || c == '[' {
@@ -194,6 +204,22 @@ type parser struct {
 	escaped bool
 
 	lineStarts []int // offsets where lines begin; built on first use
+
+	// lineOff and lineNo cache the last answer of line: warnings come in
+	// source order, so each one only counts the newlines since the last.
+	lineOff, lineNo int
+}
+
+// line is the 1-based line of a byte offset: lineCol's line, without building
+// the table of line starts (a warning needs no column).
+func (p *parser) line(off int) int {
+	off = max(0, min(off, len(p.src)))
+	if p.lineNo == 0 || off < p.lineOff {
+		p.lineOff, p.lineNo = 0, 1
+	}
+	p.lineNo += bytes.Count(p.src[p.lineOff:off], []byte{'\n'})
+	p.lineOff = off
+	return p.lineNo
 }
 
 // lineCol turns a byte offset into 1-based line and column. It counts from
@@ -243,7 +269,10 @@ func (p *parser) parseError(err error) error {
 }
 
 func (p *parser) warn(pos syntax.Pos, kind WarningKind, format string, args ...any) {
-	line, _ := p.posLine(pos)
+	line := max(int(pos.Line()), 1)
+	if pos.IsValid() {
+		line = p.line(int(pos.Offset()))
+	}
 	p.warns = append(p.warns, Warning{File: p.file, Line: line, Kind: kind, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -707,13 +736,16 @@ func unquoteLits(w *syntax.Word) {
 	if w == nil {
 		return
 	}
-	parts := make([]syntax.WordPart, 0, len(w.Parts))
-	for _, part := range w.Parts {
+	var parts []syntax.WordPart // nil until a part changes
+	for k, part := range w.Parts {
 		switch part := part.(type) {
 		case *syntax.Lit:
 			i := strings.IndexByte(part.Value, '\\')
 			if i < 0 {
 				break
+			}
+			if parts == nil {
+				parts = append(make([]syntax.WordPart, 0, len(w.Parts)+1), w.Parts[:k]...)
 			}
 			var sb strings.Builder
 			rest := part.Value[i:]
@@ -734,9 +766,13 @@ func unquoteLits(w *syntax.Word) {
 				unquoteLits(part.Exp.Word)
 			}
 		}
-		parts = append(parts, part)
+		if parts != nil {
+			parts = append(parts, part)
+		}
 	}
-	w.Parts = parts
+	if parts != nil {
+		w.Parts = parts
+	}
 }
 
 // escapeInvalid replaces each byte that is not part of valid UTF-8 with a
@@ -798,6 +834,9 @@ func (p *parser) recoverExpand(err *error) {
 // unsafe says why a node cannot be evaluated without running something (or
 // without unbounded memory), or "" if it can.
 func unsafe(n syntax.Node) string {
+	if plain(n) {
+		return ""
+	}
 	why := ""
 	syntax.Walk(n, func(n syntax.Node) bool {
 		switch n := n.(type) {
@@ -819,6 +858,65 @@ func unsafe(n syntax.Node) string {
 		return why == ""
 	})
 	return why
+}
+
+// plain is unsafe's fast path for what nearly every assignment of a real
+// file is made of: it reports true only when n is built of literals, quotes
+// and ${name} or ${name:-word} expansions of such words, which unsafe's walk
+// would visit without finding anything. Anything else (false) gets the walk.
+func plain(n syntax.Node) bool {
+	switch n := n.(type) {
+	case *syntax.Assign:
+		if n.Array != nil {
+			for _, el := range n.Array.Elems {
+				if !plainIndex(el.Index) || !plainWord(el.Value) {
+					return false
+				}
+			}
+		}
+		return plainIndex(n.Index) && plainWord(n.Value)
+	case *syntax.Word:
+		return plainWord(n)
+	}
+	return false
+}
+
+func plainIndex(x syntax.ArithmExpr) bool {
+	if x == nil {
+		return true
+	}
+	w, ok := x.(*syntax.Word)
+	return ok && plainWord(w)
+}
+
+func plainWord(w *syntax.Word) bool {
+	if w == nil {
+		return true
+	}
+	for _, part := range w.Parts {
+		if !plainPart(part) {
+			return false
+		}
+	}
+	return true
+}
+
+func plainPart(part syntax.WordPart) bool {
+	switch part := part.(type) {
+	case *syntax.Lit, *syntax.SglQuoted:
+		return true
+	case *syntax.DblQuoted:
+		for _, q := range part.Parts {
+			if !plainPart(q) {
+				return false
+			}
+		}
+		return true
+	case *syntax.ParamExp:
+		return part.Flags == nil && part.NestedParam == nil && part.Index == nil &&
+			part.Slice == nil && part.Repl == nil && (part.Exp == nil || plainWord(part.Exp.Word))
+	}
+	return false
 }
 
 func isDigits(s string) bool {
