@@ -1,15 +1,18 @@
 package sender
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,14 +26,40 @@ const DefaultAlertMaxAge = 7 * 24 * time.Hour
 // The alert store on disk, under the directory given to OpenAlertStore
 // (e.g. <state_dir>/alerts):
 //
-//	<key>.json   one alert's life in one room (AlertState, with its ref)
-//	.tmp-*       a file being written (renamed into place when whole)
+//	<bb>.json    a bucket: {"v":2,"states":[...]}, the lives (AlertState,
+//	             each with its ref) whose key starts with bb
+//	<key>.json   a life in the previous layout (one file per ref, "v":1):
+//	             no longer read, removed by Prune once past MaxAge
+//	.tmp-*       a write of the previous layout cut short: removed by Prune
 //
-// key is the first 32 hex digits of sha256(source \0 alert key \0 room).
-// Every write goes through a synced temp file and a rename, so a reader, or
-// the next process after a crash, sees the old state or the new one, never a
-// part.
-const alertFileVersion = 1
+// key is the first 32 hex digits of sha256(source \0 alert key \0 room), bb
+// its first two: 256 buckets, so the rooms of one alert land, in all
+// likelihood, in different ones.
+//
+// A bucket is updated in place, so that steady use allocates no inode (a
+// new file per state, temp file and rename, was the largest cost of a
+// fanned-out alarm, in the kernel's inode allocator; only the first write
+// to each bucket creates one): Put, Delete and Prune open it (Put creating
+// it), take its flock exclusively, read it, drop its expired states, write
+// the new content at offset 0 and truncate the file to that length; Get
+// reads it under a shared flock. A change rewrites the whole bucket, so its
+// cost grows with the states the bucket holds (one in 256 of the live
+// ones). Only the first JSON value of a bucket is read, so a process killed
+// between the write and the truncate (new content, then the end of the
+// old) leaves a bucket that still reads right. Nothing is fsync'ed: the
+// store is an aid (a lost state costs a thread, not an alert: the next
+// transition is posted plainly), and a bucket that does not decode (a power
+// loss, a write cut short) is an error for Get, everything in it unknown,
+// and is replaced by the next Put to it. A bucket is never removed, even
+// empty: a lock taken on a removed file would not exclude the next
+// process's.
+const (
+	alertBucketVersion = 2
+	// alertTmpPrefix and alertLeftoverAge: the previous layout's temp files,
+	// and when one is an orphan.
+	alertTmpPrefix   = ".tmp-"
+	alertLeftoverAge = time.Hour
+)
 
 // AlertRef names one alert's life in one room.
 type AlertRef struct {
@@ -56,14 +85,23 @@ type AlertState struct {
 	Updated time.Time `json:"updated"`
 }
 
-// alertFile is an AlertState as stored: with its ref, so that a file can be
-// told apart from a hash collision and read by a person.
-type alertFile struct {
-	Version int    `json:"v"`
-	Source  string `json:"source"`
-	Alert   string `json:"alert"`
-	Room    string `json:"room"`
+// alertEntry is an AlertState as stored: with its ref, so that the states
+// of a bucket can be told apart and read by a person.
+type alertEntry struct {
+	Source string `json:"source"`
+	Alert  string `json:"alert"`
+	Room   string `json:"room"`
 	AlertState
+}
+
+func (e *alertEntry) is(ref AlertRef) bool {
+	return e.Source == ref.Source && e.Alert == ref.Alert && e.Room == ref.Room
+}
+
+// alertBucket is the content of a bucket file.
+type alertBucket struct {
+	Version int          `json:"v"`
+	States  []alertEntry `json:"states"`
 }
 
 // AlertStoreOptions configure an AlertStore. The zero value is usable.
@@ -76,21 +114,28 @@ type AlertStoreOptions struct {
 }
 
 // AlertStore remembers, per (source, alert, room), the events of an alert's
-// life, one small JSON file each, so that its updates and resolution can be
-// related to the event that raised it, across invocations.
+// life, in a fixed set of small JSON bucket files, so that its updates and
+// resolution can be related to the event that raised it, across
+// invocations.
 //
-// Concurrency: the store itself takes no lock; a Get, Put or Delete is
-// atomic on its own (last writer wins). A read-send-write by
-// LifecycleTransport is serialised per (source, alert, room) within a
+// Concurrency: a Get, Put or Delete is atomic on its own, and the updates of
+// two refs that share a bucket never lose each other, whoever makes them:
+// each call opens the bucket and holds its flock (exclusive to change it,
+// shared to read it) for the read-modify-write, and flock locks belong to
+// the open file, so goroutines of one process exclude each other as
+// processes do. The lock is held only around local file I/O, never across a
+// send. A read-send-write by LifecycleTransport (Get, send, Put) is not
+// atomic as a whole: it is serialised per (source, alert, room) within a
 // process by the transport, and across processes by the outbox's per-room
 // lock, under which every queued message is sent: the ref contains the room,
-// so two processes never race on one file. Used without the outbox (a plain
+// so two processes never race on one ref. Used without the outbox (a plain
 // Sender), two processes delivering transitions of the same alert to the
 // same room at the same moment may both read the old state: each event is
 // still sent and related to a valid earlier event of the life, and the last
-// write wins. Prune runs outside those locks: a state it finds expired and
-// that is rewritten in the same instant may be removed (the next transition
-// is then posted unrelated, as for any lost state).
+// write wins. Prune takes the same locks: it removes only what is expired
+// when it looks (a transition recorded after it is kept). On a platform
+// without flock (lockSupported false) buckets are not locked: two writers
+// of one bucket at the same moment may lose one update.
 type AlertStore struct {
 	dir    string
 	maxAge time.Duration
@@ -112,62 +157,196 @@ func OpenAlertStore(dir string, opts AlertStoreOptions) (*AlertStore, error) {
 // Dir is the directory the store lives in.
 func (s *AlertStore) Dir() string { return s.dir }
 
-func alertFileName(ref AlertRef) string {
+// alertKey is the 32 hex digits that name ref: its file in the previous
+// layout, and by its first two its bucket.
+func alertKey(ref AlertRef) string {
 	h := sha256.New()
 	for _, part := range []string{ref.Source, ref.Alert, ref.Room} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16]) + ".json"
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// alertBucketName is the file of ref's bucket.
+func alertBucketName(ref AlertRef) string { return alertKey(ref)[:2] + ".json" }
+
+// isHexName reports whether name is n lower-case hex digits and ".json".
+func isHexName(name string, n int) bool {
+	stem, ok := strings.CutSuffix(name, ".json")
+	if !ok || len(stem) != n {
+		return false
+	}
+	for _, c := range []byte(stem) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *AlertStore) expired(st AlertState) bool {
 	return s.now().Sub(st.Updated) > s.maxAge
 }
 
-// Get returns the state of ref; ok is false when none is known (never
-// recorded, resolved, expired: an expired file is removed). An unreadable
-// file is an error, and ok false.
-func (s *AlertStore) Get(ref AlertRef) (st AlertState, ok bool, err error) {
-	path := filepath.Join(s.dir, alertFileName(ref))
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, false, nil
+// openBucket is a bucket file, open and locked, and what it holds.
+type openBucket struct {
+	f    *os.File
+	name string
+	size int64     // of the file as read
+	mod  time.Time // the file's modification time
+	b    alertBucket
+	bad  error // why the content does not decode (b is then empty)
+}
+
+// openBucket opens and locks (exclusive or shared) the bucket name, and
+// reads it. A bucket that does not exist is created with create, and is
+// nil otherwise. An error is of the file, not of its content (see bad).
+func (s *AlertStore) openBucket(name string, create, exclusive bool) (*openBucket, error) {
+	path := filepath.Join(s.dir, name)
+	flag := os.O_RDONLY
+	if create {
+		flag = os.O_RDWR | os.O_CREATE
+	} else if exclusive {
+		flag = os.O_RDWR
 	}
+	f, err := openFile(path, flag, 0o600)
+	if create && errors.Is(err, fs.ErrNotExist) { // the directory was removed under us
+		if err = os.MkdirAll(s.dir, 0o700); err == nil {
+			f, err = openFile(path, flag, 0o600)
+		}
+	}
+	if !create && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ob := &openBucket{f: f, name: name}
+	if err := ob.read(exclusive); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return ob, nil
+}
+
+func (ob *openBucket) read(exclusive bool) error {
+	if err := flockWait(ob.f, exclusive); err != nil {
+		return err
+	}
+	fi, err := ob.f.Stat()
+	if err != nil {
+		return err
+	}
+	ob.size, ob.mod = fi.Size(), fi.ModTime()
+	ob.b = alertBucket{Version: alertBucketVersion}
+	if ob.size == 0 {
+		return nil // new, or cut short before its first write
+	}
+	// The lock keeps the size: one read.
+	data := make([]byte, ob.size)
+	n, err := io.ReadFull(ob.f, data)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	// The first value only: what follows it may be the end of a longer
+	// content that a killed writer did not truncate.
+	var b alertBucket
+	switch err := json.NewDecoder(bytes.NewReader(data[:n])).Decode(&b); {
+	case err != nil:
+		ob.bad = err
+	case b.Version != alertBucketVersion:
+		ob.bad = fmt.Errorf("version %d, want %d", b.Version, alertBucketVersion)
+	default:
+		ob.b = b
+	}
+	return nil
+}
+
+// dropExpired removes the states past MaxAge (and any without a root), and
+// returns how many.
+func (ob *openBucket) dropExpired(s *AlertStore) int {
+	n := len(ob.b.States)
+	ob.b.States = slices.DeleteFunc(ob.b.States, func(e alertEntry) bool { return e.Root == "" || s.expired(e.AlertState) })
+	return n - len(ob.b.States)
+}
+
+// write replaces the file's content with the bucket: at offset 0, then
+// truncated to its length (unless it grew).
+func (ob *openBucket) write() error {
+	if ob.b.States == nil {
+		ob.b.States = []alertEntry{} // "states":[], not null
+	}
+	data, err := json.Marshal(ob.b)
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	if _, err := ob.f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	if int64(len(data)) < ob.size {
+		if err := ob.f.Truncate(int64(len(data))); err != nil {
+			return err
+		}
+	}
+	ob.size = int64(len(data))
+	return nil
+}
+
+// close closes the file, releasing its lock, and returns err or the close's
+// error.
+func (ob *openBucket) close(err error) error {
+	if cerr := ob.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Get returns the state of ref; ok is false when none is known (never
+// recorded, resolved, expired: an expired state is dropped by the next
+// change to its bucket, or by Prune). A bucket that does not decode is an
+// error, and ok false: everything in it is unknown until a Put rewrites it.
+func (s *AlertStore) Get(ref AlertRef) (st AlertState, ok bool, err error) {
+	name := alertBucketName(ref)
+	ob, err := s.openBucket(name, false, false)
 	if err != nil {
 		return st, false, fmt.Errorf("alert store: %w", err)
 	}
-	if len(data) == 0 {
-		return st, false, nil // written, not synced, then a power loss (see Put)
-	}
-	var f alertFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return st, false, fmt.Errorf("alert store: %s: %w", filepath.Base(path), err)
-	}
-	if f.Source != ref.Source || f.Alert != ref.Alert || f.Room != ref.Room || f.Root == "" {
-		return st, false, nil // a collision, or garbage: unknown, and overwritten by the next Put
-	}
-	if s.expired(f.AlertState) {
-		os.Remove(path)
+	if ob == nil {
 		return st, false, nil
 	}
-	return f.AlertState, true, nil
+	ob.close(nil) // read-only: nothing to lose
+	if ob.bad != nil {
+		return st, false, fmt.Errorf("alert store: %s: %w", name, ob.bad)
+	}
+	for _, e := range ob.b.States {
+		if e.is(ref) {
+			if e.Root == "" || s.expired(e.AlertState) {
+				break
+			}
+			return e.AlertState, true, nil
+		}
+	}
+	return st, false, nil
 }
 
-// Put records st for ref. It is not fsync'ed: the store is an aid (a lost
-// entry costs a thread, not an alert: the next message is posted plainly),
-// and two syncs per room and alarm were a third of an exec's time
-// (BENCHMARKS.md). The temp file and rename keep it whole after a crash of
-// the process; after a power loss, an empty or stale file reads as unknown.
+// Put records st for ref, replacing its state, and drops the expired states
+// of its bucket. A bucket that does not decode is replaced (what it held
+// was lost already). It is not fsync'ed: see the store's layout, and
+// BENCHMARKS.md (two syncs per room and alarm were a third of an exec's
+// time).
 func (s *AlertStore) Put(ref AlertRef, st AlertState) error {
-	data, err := json.Marshal(alertFile{Version: alertFileVersion, Source: ref.Source, Alert: ref.Alert, Room: ref.Room, AlertState: st})
+	ob, err := s.openBucket(alertBucketName(ref), true, true)
 	if err == nil {
-		err = writeFileAtomic(s.dir, alertFileName(ref), data, false)
-		if errors.Is(err, fs.ErrNotExist) { // the directory was removed under us
-			if err = os.MkdirAll(s.dir, 0o700); err == nil {
-				err = writeFileAtomic(s.dir, alertFileName(ref), data, false)
-			}
+		ob.dropExpired(s)
+		e := alertEntry{Source: ref.Source, Alert: ref.Alert, Room: ref.Room, AlertState: st}
+		if i := slices.IndexFunc(ob.b.States, func(o alertEntry) bool { return o.is(ref) }); i >= 0 {
+			ob.b.States[i] = e
+		} else {
+			ob.b.States = append(ob.b.States, e)
 		}
+		err = ob.close(ob.write())
 	}
 	if err != nil {
 		return fmt.Errorf("alert store: %w", err)
@@ -175,17 +354,36 @@ func (s *AlertStore) Put(ref AlertRef, st AlertState) error {
 	return nil
 }
 
-// Delete forgets ref (its alert was resolved).
+// Delete forgets ref (its alert was resolved), and drops the expired states
+// of its bucket. A bucket that does not exist is not created, nor one that
+// does not decode rewritten (ref is unknown there already).
 func (s *AlertStore) Delete(ref AlertRef) error {
-	if err := os.Remove(filepath.Join(s.dir, alertFileName(ref))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	ob, err := s.openBucket(alertBucketName(ref), false, true)
+	if err == nil && ob != nil {
+		var werr error
+		if ob.bad == nil {
+			n := len(ob.b.States)
+			ob.b.States = slices.DeleteFunc(ob.b.States, func(e alertEntry) bool { return e.is(ref) })
+			if len(ob.b.States) < n || ob.dropExpired(s) > 0 {
+				werr = ob.write()
+			}
+		}
+		err = ob.close(werr)
+	}
+	if err != nil {
 		return fmt.Errorf("alert store: %w", err)
 	}
 	return nil
 }
 
-// Prune removes the states past MaxAge, unreadable files, and temp files
-// left by a crashed write, and returns how many files it removed. Get prunes
-// lazily what it reads; Prune is for the rest (serve calls it now and then).
+// Prune drops the states past MaxAge from every bucket, empties the buckets
+// that have not decoded for an hour (a fresh one may be mid-edit by hand; a
+// Put replaces it anyway), and removes the previous layout's files: its
+// temp files older than an hour, its per-ref files once past MaxAge (kept
+// until then only for a downgrade; they are never read). It returns how
+// many states and files it removed, an emptied bucket counting one. Put and
+// Delete drop the expired states of the bucket they change; Prune is for the
+// rest (serve calls it hourly).
 func (s *AlertStore) Prune() (int, error) {
 	des, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -195,34 +393,26 @@ func (s *AlertStore) Prune() (int, error) {
 	var errs []error
 	for _, de := range des {
 		name := de.Name()
-		path := filepath.Join(s.dir, name)
+		if isHexName(name, 2) {
+			m, err := s.pruneBucket(name)
+			n += m
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+			continue
+		}
 		var stale bool
 		switch {
-		case strings.HasPrefix(name, tmpPrefix):
+		case strings.HasPrefix(name, alertTmpPrefix):
 			info, err := de.Info()
-			stale = err == nil && time.Since(info.ModTime()) > leftoverAge
-		case strings.HasSuffix(name, ".json"):
-			data, err := os.ReadFile(path)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			var f alertFile
-			if err == nil {
-				err = json.Unmarshal(data, &f)
-			}
-			// Unreadable for long: garbage (a fresh one may be mid-write by
-			// hand; a Put replaces it anyway).
-			if err != nil {
-				info, ierr := de.Info()
-				stale = ierr == nil && time.Since(info.ModTime()) > leftoverAge
-			} else {
-				stale = s.expired(f.AlertState)
-			}
+			stale = err == nil && time.Since(info.ModTime()) > alertLeftoverAge
+		case isHexName(name, 32):
+			stale = s.oldFileExpired(filepath.Join(s.dir, name), de)
 		}
 		if !stale {
 			continue
 		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 			continue
 		}
@@ -232,4 +422,50 @@ func (s *AlertStore) Prune() (int, error) {
 		return n, fmt.Errorf("alert store: %w", errors.Join(errs...))
 	}
 	return n, nil
+}
+
+// pruneBucket drops the expired states of a bucket, or empties it if it has
+// not decoded for long.
+func (s *AlertStore) pruneBucket(name string) (int, error) {
+	ob, err := s.openBucket(name, false, true)
+	if err != nil || ob == nil {
+		return 0, err
+	}
+	n := 0
+	var werr error
+	switch {
+	case ob.bad != nil:
+		if time.Since(ob.mod) > alertLeftoverAge {
+			ob.b = alertBucket{Version: alertBucketVersion}
+			n, werr = 1, ob.write()
+		}
+	default:
+		if n = ob.dropExpired(s); n > 0 {
+			werr = ob.write()
+		}
+	}
+	if err := ob.close(werr); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// oldFileExpired reports whether a state file of the previous layout is past
+// MaxAge (or, unreadable, older than an hour).
+func (s *AlertStore) oldFileExpired(path string, de fs.DirEntry) bool {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	var old struct {
+		Updated time.Time `json:"updated"`
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &old)
+	}
+	if err != nil {
+		info, ierr := de.Info()
+		return ierr == nil && time.Since(info.ModTime()) > alertLeftoverAge
+	}
+	return s.expired(AlertState{Updated: old.Updated})
 }

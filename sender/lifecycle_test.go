@@ -292,6 +292,7 @@ func golden(t *testing.T, hs *sendertest.Server, room, name string) {
 	}
 }
 
+// storeFiles lists the files in the store's directory.
 func storeFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	des, err := os.ReadDir(dir)
@@ -331,8 +332,8 @@ func TestLifecycleModes(t *testing.T) {
 				}
 			}
 			golden(t, hs, lcOps, string(mode))
-			if files := storeFiles(t, dir); len(files) != 0 {
-				t.Errorf("store not emptied by the resolutions: %v", files)
+			if states := storeStates(t, dir); len(states) != 0 {
+				t.Errorf("store not emptied by the resolutions: %v", states)
 			}
 		})
 	}
@@ -506,8 +507,8 @@ func TestLifecycleOutbox(t *testing.T) {
 	for _, room := range rooms {
 		checkLives(t, up, room, LifecycleThread, life, k)
 	}
-	if files := storeFiles(t, stDir); len(files) != 0 {
-		t.Errorf("store not emptied: %v", files)
+	if states := storeStates(t, stDir); len(states) != 0 {
+		t.Errorf("store not emptied: %v", states)
 	}
 }
 
@@ -619,72 +620,6 @@ func TestLifecycleSendFailure(t *testing.T) {
 	// Source comes from the transport when the message names none.
 	if _, ok, _ := store.Get(AlertRef{Source: "kuma", Alert: "7", Room: lcOps}); !ok {
 		t.Error("root not recorded under the transport's source")
-	}
-}
-
-// TestAlertStore: round trip, expiry (lazy and Prune), temp leftovers,
-// garbage files, Delete.
-func TestAlertStore(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	dir := t.TempDir()
-	s, err := OpenAlertStore(dir, AlertStoreOptions{MaxAge: time.Hour, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := AlertRef{Source: "netdata", Alert: "h|1", Room: lcOps}
-	b := AlertRef{Source: "netdata", Alert: "h|2", Room: lcOps}
-	c := AlertRef{Source: "kuma", Alert: "h|1", Room: lcOps}
-	st := AlertState{Root: "$r", Latest: "$l", RootContent: Content{MsgType: "m.notice", Body: "x"}, Content: Content{MsgType: "m.notice", Body: "y"}, Created: now, Updated: now}
-	for _, r := range []AlertRef{a, b} {
-		if err := s.Put(r, st); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got, ok, err := s.Get(a); !ok || err != nil || got.Root != "$r" || got.Content.Body != "y" || !got.Updated.Equal(now) {
-		t.Errorf("get %+v %v %v", got, ok, err)
-	}
-	if _, ok, _ := s.Get(c); ok {
-		t.Error("another source's alert found")
-	}
-	// The file names the ref, readably.
-	raw, _ := os.ReadFile(filepath.Join(dir, alertFileName(a)))
-	if !strings.Contains(string(raw), `"source":"netdata","alert":"h|1","room":"!ops:sendertest.localhost","root":"$r"`) {
-		t.Errorf("file %s", raw)
-	}
-
-	os.WriteFile(filepath.Join(dir, alertFileName(c)), []byte("{garbage"), 0o600)
-	if _, ok, err := s.Get(c); ok || err == nil {
-		t.Errorf("garbage: ok %v err %v", ok, err)
-	}
-	old := time.Now().Add(-2 * time.Hour)
-	os.Chtimes(filepath.Join(dir, alertFileName(c)), old, old)
-	os.WriteFile(filepath.Join(dir, ".tmp-old"), nil, 0o600)
-	os.Chtimes(filepath.Join(dir, ".tmp-old"), old, old)
-	os.WriteFile(filepath.Join(dir, ".tmp-fresh"), nil, 0o600)
-
-	now = now.Add(30 * time.Minute)
-	st.Updated = now
-	s.Put(b, st) // b refreshed, a not
-	now = now.Add(45 * time.Minute)
-	if _, ok, _ := s.Get(a); ok {
-		t.Error("expired state returned")
-	}
-	if _, err := os.Stat(filepath.Join(dir, alertFileName(a))); !os.IsNotExist(err) {
-		t.Errorf("expired state not removed on access: %v", err)
-	}
-	n, err := s.Prune()
-	if err != nil || n != 2 { // .tmp-old and the garbage
-		t.Errorf("prune %d %v", n, err)
-	}
-	if files := storeFiles(t, dir); !slices.Equal(files, []string{".tmp-fresh", alertFileName(b)}) {
-		t.Errorf("left %v", files)
-	}
-	now = now.Add(2 * time.Hour)
-	if n, err := s.Prune(); err != nil || n != 1 {
-		t.Errorf("prune expired %d %v", n, err)
-	}
-	if err := s.Delete(b); err != nil {
-		t.Errorf("delete of a gone state: %v", err)
 	}
 }
 

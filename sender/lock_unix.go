@@ -79,3 +79,38 @@ func processRunning(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+// flockWait takes f's flock, exclusive or shared, waiting for it without a
+// deadline: it is for locks held only around local file I/O (the alert
+// store's buckets), never across a network call. Closing f releases it.
+func flockWait(f *os.File, exclusive bool) error {
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EINTR) {
+			return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+		}
+	}
+}
+
+// openFile is os.OpenFile for a regular file, without the poller
+// registration os.OpenFile attempts on every file (a regular file cannot be
+// polled: the attempt costs four fcntl and an epoll_ctl per open). The file
+// is in blocking mode.
+func openFile(path string, flag int, perm uint32) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(path, flag|syscall.O_CLOEXEC, perm)
+		if err == nil {
+			return os.NewFile(uintptr(fd), path), nil
+		}
+		if !errors.Is(err, syscall.EINTR) {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
+}

@@ -1,0 +1,93 @@
+//go:build unix
+
+package sender
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is the CPU time (user and system) this process has used so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per op since start (cpu-ns/op): on a busy
+// machine ns/op measures the neighbours as much as the code.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
+}
+
+// benchRooms are the ten rooms of a fanned-out alarm.
+var benchRooms = func() []string {
+	var out []string
+	for i := range 10 {
+		out = append(out, fmt.Sprintf("!room%d:sendertest.localhost", i))
+	}
+	return out
+}()
+
+// BenchmarkAlertStorePut: a new alert each iteration, recorded in ten rooms
+// (what a raise fanned out to ten rooms writes).
+func BenchmarkAlertStorePut(b *testing.B) {
+	s, err := OpenAlertStore(b.TempDir(), AlertStoreOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	st := AlertState{Root: "$root", Latest: "$root", RootContent: Content{MsgType: "m.text", Body: "🔴 web1 disk space is critical"},
+		Content: Content{MsgType: "m.text", Body: "🔴 web1 disk space is critical"}, Created: now, Updated: now}
+	i := 0
+	start := cpuTime(b)
+	for b.Loop() {
+		i++
+		for _, room := range benchRooms {
+			if err := s.Put(AlertRef{Source: "netdata", Alert: fmt.Sprintf("web1|%d", i), Room: room}, st); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	reportCPU(b, start)
+}
+
+// BenchmarkAlertStoreLife: a new alert each iteration, raised, updated and
+// resolved in ten rooms, with the store calls LifecycleTransport makes
+// (Get then Put, Get then Put, Get then Delete): the steady state of a
+// long-running serve, where states come and go.
+func BenchmarkAlertStoreLife(b *testing.B) {
+	s, err := OpenAlertStore(b.TempDir(), AlertStoreOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	st := AlertState{Root: "$root", Latest: "$root", RootContent: Content{MsgType: "m.text", Body: "🔴 web1 disk space is critical"},
+		Content: Content{MsgType: "m.text", Body: "🔴 web1 disk space is critical"}, Created: now, Updated: now}
+	i := 0
+	start := cpuTime(b)
+	for b.Loop() {
+		i++
+		for step := range 3 {
+			for _, room := range benchRooms {
+				ref := AlertRef{Source: "netdata", Alert: fmt.Sprintf("web1|%d", i), Room: room}
+				if _, _, err := s.Get(ref); err != nil {
+					b.Fatal(err)
+				}
+				if step < 2 {
+					err = s.Put(ref, st)
+				} else {
+					err = s.Delete(ref)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	reportCPU(b, start)
+}
