@@ -76,13 +76,14 @@ type AlertState struct {
 	// Latest is the last event of the life (Root until the first update),
 	// the reply fallback of the next threaded event.
 	Latest string `json:"latest"`
-	// RootContent is the content the root was sent with.
-	RootContent Content `json:"root_content"`
-	// Content is the content of the last transition as the adapter made it
-	// (no relation, no "* "): in edit mode, what the root shows now.
-	Content Content   `json:"content"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	// RootContent is the content the root was sent with, and Content the
+	// content of the last transition as the adapter made it (no relation,
+	// no "* "): what the root shows now. LifecycleTransport keeps them in
+	// edit mode only, the one that needs them.
+	RootContent Content   `json:"root_content,omitzero"`
+	Content     Content   `json:"content,omitzero"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
 }
 
 // alertEntry is an AlertState as stored: with its ref, so that the states

@@ -178,9 +178,18 @@ func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error
 	case m.Phase == PhaseResolve:
 		serr = t.Store.Delete(ref)
 	case !known: // a raise, or an update that takes the root's place
-		serr = t.Store.Put(ref, AlertState{Root: eventID, Latest: eventID, RootContent: plain, Content: plain, Created: now, Updated: now})
+		st = AlertState{Root: eventID, Latest: eventID, Created: now, Updated: now}
+		if mode == LifecycleEdit {
+			st.RootContent, st.Content = plain, plain
+		}
+		serr = t.Store.Put(ref, st)
 	default:
-		st.Latest, st.Content, st.Updated = eventID, plain, now
+		st.Latest, st.Updated = eventID, now
+		if mode == LifecycleEdit {
+			// Only an edit needs what the root shows; threads and replies
+			// keep the store small (it is read and rewritten per message).
+			st.Content = plain
+		}
 		serr = t.Store.Put(ref, st)
 	}
 	if serr != nil {

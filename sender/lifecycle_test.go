@@ -663,3 +663,24 @@ func TestEditMentionsAndSize(t *testing.T) {
 		t.Errorf("resolve lost the old text: new content body of %d bytes", len(c.NewContent.Body))
 	}
 }
+
+// TestLifecycleStoresContentForEditsOnly: the state of an open alert holds
+// what the root shows in edit mode, and only ids and times otherwise.
+func TestLifecycleStoresContentForEditsOnly(t *testing.T) {
+	for _, mode := range []Lifecycle{LifecycleThread, LifecycleReply, LifecycleEdit} {
+		hs := sendertest.New(sendertest.Options{Joined: []string{lcOps}, Seed: 1})
+		store := lcStore(t, t.TempDir())
+		lt := &LifecycleTransport{Next: lcRetry(t, hs.URL(), 1), Store: store, Mode: mode}
+		life := netdataLife(lcOps)
+		deliverAll(t, lt, life[:2]) // raised and updated, not resolved
+		m := Messages(life[0])[0]
+		st, ok, err := store.Get(AlertRef{Source: m.Source, Alert: m.AlertKey, Room: lcOps})
+		if err != nil || !ok || st.Root == "" || st.Latest == st.Root {
+			t.Fatalf("%s: state %+v %v %v", mode, st, ok, err)
+		}
+		if stored := st.Content.Body != "" && st.RootContent.Body != ""; stored != (mode == LifecycleEdit) {
+			t.Errorf("%s: content stored = %v", mode, stored)
+		}
+		hs.Close()
+	}
+}
