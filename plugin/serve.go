@@ -180,7 +180,7 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 		return nil, usageError{err}
 	}
 	rcv.accepts = make(chan acceptRequest)
-	rcv.committed = make(chan *sender.Accepted, 64)
+	rcv.committed = make(chan *sender.Accepted, 4096)
 	rcv.commitStopped = make(chan struct{})
 	return rcv, nil
 }
@@ -235,13 +235,26 @@ func (rc *receiver) accept(msgs []sender.Message) error {
 	}
 }
 
-// deliver sends the committed batches, one at a time and in order (so that a
-// room's notifications keep theirs), each within the delivery timeout;
-// what a batch cannot deliver stays queued for drain.
+// deliver sends the committed batches in order (so that an alert's
+// notifications keep theirs): all those waiting at once, in one round within
+// the delivery timeout. What a round cannot deliver stays queued for drain.
 func (rc *receiver) deliver() {
 	for acc := range rc.committed {
+		round := []*sender.Accepted{acc}
+	more:
+		for {
+			select {
+			case acc, ok := <-rc.committed:
+				if !ok {
+					break more
+				}
+				round = append(round, acc)
+			default:
+				break more
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), rc.s.Timeout)
-		rc.outbox.DeliverAccepted(ctx, rc.transport, acc, rc.s.Concurrency)
+		rc.outbox.DeliverAccepted(ctx, rc.transport, rc.s.Concurrency, round...)
 		cancel()
 	}
 }

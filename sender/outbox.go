@@ -624,7 +624,7 @@ func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concu
 		o.log.Error(fmt.Sprintf("outbox: cannot record the notifications in flight (%v): sending them anyway", err))
 	}
 	crashPoint("enqueued")
-	return o.deliverJournal(ctx, t, j, msgs, concurrency)
+	return o.deliverJournals(ctx, t, []*journal{j}, msgs, concurrency)
 }
 
 // Accepted is a batch of messages stored by Accept, for DeliverAccepted.
@@ -641,7 +641,8 @@ func (a *Accepted) Len() int { return len(a.msgs) }
 // DeliverAccepted has delivered or queued every message. When it returns
 // nil, the messages survive a crash or a power loss: if this process dies
 // first, the next Flush queues them. Batches must be delivered in the order
-// they were accepted, one at a time, for an alert's messages to keep theirs.
+// they were accepted, by one DeliverAccepted at a time, for an alert's
+// messages to keep theirs.
 func (o *Outbox) Accept(msgs []Message) (*Accepted, error) {
 	j, err := o.writeJournal(msgs, true)
 	if err != nil {
@@ -651,14 +652,24 @@ func (o *Outbox) Accept(msgs []Message) (*Accepted, error) {
 	return &Accepted{j: j, msgs: msgs}, nil
 }
 
-// DeliverAccepted delivers a batch stored by Accept, as Deliver does.
-func (o *Outbox) DeliverAccepted(ctx context.Context, t Transport, a *Accepted, concurrency int) OutboxReport {
-	return o.deliverJournal(ctx, t, a.j, a.msgs, concurrency)
+// DeliverAccepted delivers batches stored by Accept, given in the order they
+// were accepted, as Deliver does, all together: the messages of many small
+// batches go at once.
+func (o *Outbox) DeliverAccepted(ctx context.Context, t Transport, concurrency int, batches ...*Accepted) OutboxReport {
+	var (
+		js   []*journal
+		msgs []Message
+	)
+	for _, a := range batches {
+		js = append(js, a.j)
+		msgs = append(msgs, a.msgs...)
+	}
+	return o.deliverJournals(ctx, t, js, msgs, concurrency)
 }
 
-// deliverJournal delivers msgs, recorded in j (nil if that failed), and
-// removes j when every message is delivered, dropped or queued.
-func (o *Outbox) deliverJournal(ctx context.Context, t Transport, j *journal, msgs []Message, concurrency int) OutboxReport {
+// deliverJournals delivers msgs, recorded in js (nil where that failed), and
+// removes js when every message is delivered, dropped or queued.
+func (o *Outbox) deliverJournals(ctx context.Context, t Transport, js []*journal, msgs []Message, concurrency int) OutboxReport {
 	results := make([]OutboxResult, len(msgs))
 	for i, m := range msgs {
 		results[i].Message = m
@@ -694,7 +705,9 @@ func (o *Outbox) deliverJournal(ctx context.Context, t Transport, j *journal, ms
 	}
 	_ = eg.Wait() // goroutines never fail; results carry the errors
 	// Every message is now delivered, dropped, or an entry of its room.
-	j.remove(o.log)
+	for _, j := range js {
+		j.remove(o.log)
+	}
 	return report
 }
 

@@ -1024,7 +1024,7 @@ func TestOutboxAccept(t *testing.T) {
 	if fr := ob.Flush(context.Background(), tr, 0); fr.Delivered != 0 || len(got) != 0 {
 		t.Fatalf("flush took the batch in flight: %+v %v", fr, got)
 	}
-	rep := ob.DeliverAccepted(context.Background(), tr, acc, 0)
+	rep := ob.DeliverAccepted(context.Background(), tr, 0, acc)
 	if !rep.Delivered() {
 		t.Fatalf("report %+v", rep)
 	}
