@@ -64,23 +64,25 @@ type OutboxOptions struct {
 }
 
 // Outbox is a crash-safe, multi-process queue of messages on disk, one FIFO
-// per room. Every message is written before its first send attempt and
-// removed only after the homeserver accepted it, so an invocation killed at
-// any point loses nothing: the next one sends what is left, with the same txn
-// id, and the homeserver answers a repeat with the first event.
+// per room. Every message is written before its first send attempt (in its
+// call's journal, see Deliver) and removed only after the homeserver accepted
+// it, so an invocation killed at any point loses nothing: the next one sends
+// what is left, with the same txn id, and the homeserver answers a repeat
+// with the first event.
 //
-// Durability against a power loss is bought only where it is needed: a
-// message Deliver is about to send is written without fsync (the page cache
-// survives the process; a kill, an OOM or a timeout cannot lose it), and is
+// Durability against a power loss is bought only where it is needed: the
+// journal of a Deliver call is written without fsync (the page cache survives
+// the process; a kill, an OOM or a timeout cannot lose it), and a message is
 // fsync'ed, file and directories, as soon as it stays queued (its attempt
 // failed, the deadline came, an older entry blocks it). A machine that loses
 // power during the one round trip of a first attempt can lose that message;
-// the cost saved is ~0.5 ms of I/O and ~0.25 ms of CPU per room and alarm
-// (BENCHMARKS.md). Enqueue, which answers "stored" to a caller that then
-// forgets the message (serve's 202), syncs before it returns.
-// Delivery to a room is serialised across processes by a lock, and goes
-// oldest first, stopping at the first failure, so a newer alert never
-// overtakes a queued older one.
+// the cost saved was a third of an exec's time (BENCHMARKS.md). Enqueue and
+// Accept, which answer "stored" to a caller that then forgets the message
+// (serve's 202), sync before they return.
+//
+// Delivery to a room is serialised across processes by a lock. A room with
+// queued entries is drained oldest first, stopping at the first failure, so
+// a newer alert never overtakes a queued older one.
 //
 // An Outbox is safe for concurrent use, and any number of processes may share
 // one directory.
@@ -1005,7 +1007,9 @@ func (o *Outbox) drainLocked(ctx context.Context, t Transport, key string, mine 
 			set(id, OutcomeQueued, "", err, 0)
 			o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
 		}
-		o.keep(dir, sortedKeys(mine))
+		if len(mine) > 0 {
+			o.keep(dir, sortedKeys(mine))
+		}
 		d.remaining, d.err = len(mine), err
 		return d
 	}
@@ -1013,7 +1017,12 @@ func (o *Outbox) drainLocked(ctx context.Context, t Transport, key string, mine 
 		os.Remove(filepath.Join(dir, name))
 	}
 
-	var kept []string // entries left in the room, to make durable
+	// This call's entries (written without fsync) left in the room, and
+	// whether an entry was rewritten: what must be made durable.
+	var (
+		kept      []string
+		rewritten bool
+	)
 	var (
 		blocked error    // what stopped the drain
 		tried   bool     // blocked by a failed send (else: ctx ended first)
@@ -1030,8 +1039,8 @@ func (o *Outbox) drainLocked(ctx context.Context, t Transport, key string, mine 
 		}
 		if blocked != nil {
 			d.remaining++
-			kept = append(kept, id)
 			if isMine {
+				kept = append(kept, id)
 				behind = append(behind, id)
 			}
 			continue
@@ -1104,13 +1113,18 @@ func (o *Outbox) drainLocked(ctx context.Context, t Transport, key string, mine 
 		e.LastAttempt = o.now()
 		e.LastError = err.Error()
 		if data, merr := json.Marshal(&e); merr == nil {
-			if werr := writeFileAtomic(dir, id+entryExt, data, false); werr != nil {
+			// Synced: it replaces a durable entry.
+			if werr := writeFileAtomic(dir, id+entryExt, data, true); werr != nil {
 				o.log.Error(fmt.Sprintf("outbox: cannot record the failed attempt in %s: %v", path, werr))
+			} else {
+				rewritten = true
 			}
 		}
 		blocked, tried = err, true
 		d.remaining++
-		kept = append(kept, id)
+		if isMine {
+			kept = append(kept, id)
+		}
 		set(id, OutcomeQueued, "", err, took)
 		logBlocker = func() { // after the loop, when the count is known
 			what := "failed to send Matrix notification"
@@ -1134,7 +1148,9 @@ func (o *Outbox) drainLocked(ctx context.Context, t Transport, key string, mine 
 		o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
 	}
 	d.err = blocked
-	o.keep(dir, kept)
+	if len(kept) > 0 || rewritten {
+		o.keep(dir, kept)
+	}
 	for _, id := range sortedKeys(mine) {
 		if results[mine[id]].Outcome == 0 { // removed from under the lock by hand
 			m := results[mine[id]].Message
@@ -1149,12 +1165,10 @@ func sortedKeys(m map[string]int) []string {
 	return slices.Sorted(maps.Keys(m))
 }
 
-// keep makes the entries that stay queued in dir durable (see Outbox); the
-// failure only costs durability against a power loss, so it is logged.
+// keep makes entries of dir written without fsync, and dir's names, durable
+// (see Outbox); a failure only costs durability against a power loss, so it
+// is logged.
 func (o *Outbox) keep(dir string, ids []string) {
-	if len(ids) == 0 {
-		return
-	}
 	if err := o.makeDurable(dir, ids); err != nil {
 		o.log.Error(fmt.Sprintf("queued Matrix notifications are kept, but a power loss could lose them: %v", err))
 	}
