@@ -432,6 +432,42 @@ func (o *Outbox) recoverJournals() {
 	}
 }
 
+// orphanJournal opens the journal at path if the call that wrote it is gone,
+// and decodes it; f (nil if the call is alive or finished, or on an error
+// opening it) holds the journal's lock until closed. An undecodable journal
+// is returned open, with the decoding error.
+func orphanJournal(path string) (f *os.File, jf journalFile, err error) {
+	f, err = os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, jf, nil // its call finished meanwhile
+	}
+	if err != nil {
+		return nil, jf, err
+	}
+	if free, err := tryLock(f); err != nil || !free {
+		f.Close()
+		return nil, jf, err // its call is alive
+	}
+	// The call is gone, unless it removed the file before unlocking.
+	held, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, jf, err
+	}
+	if cur, err := os.Stat(path); err != nil || !os.SameFile(held, cur) {
+		f.Close()
+		return nil, jf, nil
+	}
+	data, err := io.ReadAll(f)
+	if err == nil {
+		err = json.Unmarshal(data, &jf)
+	}
+	if err == nil && jf.Version != entryVersion {
+		err = fmt.Errorf("unknown version %d", jf.Version)
+	}
+	return f, jf, err
+}
+
 // journalOwnerRunning reports whether the process named in a journal's name
 // (see newID) is running. A false "running" (its pid reused) only delays the
 // recovery; a "not running" is checked against the journal's lock.
@@ -445,33 +481,11 @@ func journalOwnerRunning(name string) bool {
 }
 
 func (o *Outbox) recoverJournal(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // its call finished meanwhile
-	}
-	if err != nil {
+	f, jf, err := orphanJournal(path)
+	if f == nil {
 		return err
 	}
 	defer f.Close()
-	if free, err := tryLock(f); err != nil || !free {
-		return err // its call is alive
-	}
-	// The call is gone, unless it removed the file before unlocking.
-	held, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if cur, err := os.Stat(path); err != nil || !os.SameFile(held, cur) {
-		return nil
-	}
-	data, err := io.ReadAll(f)
-	var jf journalFile
-	if err == nil {
-		err = json.Unmarshal(data, &jf)
-	}
-	if err == nil && jf.Version != entryVersion {
-		err = fmt.Errorf("unknown version %d", jf.Version)
-	}
 	if err != nil {
 		o.quarantine(path, "inflight-"+filepath.Base(path), err)
 		return nil
@@ -1298,12 +1312,12 @@ type QueuedEntry struct {
 	LastError   string
 }
 
-// List returns the queued entries, by room, oldest first within a room,
-// after turning what calls that died left in flight into entries (as Flush
-// does). It takes no room lock: it is a snapshot, and an entry delivered
-// meanwhile may still appear.
+// List returns the queued entries, by room, oldest first within a room, and
+// the messages calls that died left in flight (the next Deliver or Flush
+// queues them; their ID is "inflight/<journal>"). It changes nothing and
+// takes no room lock: it is a snapshot, and an entry delivered meanwhile may
+// still appear.
 func (o *Outbox) List() ([]QueuedEntry, error) {
-	o.recoverJournals()
 	keys, err := o.roomKeys()
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
@@ -1330,6 +1344,38 @@ func (o *Outbox) List() ([]QueuedEntry, error) {
 				ID: id, Room: e.Room, TxnID: e.TxnID, Summary: e.Summary,
 				Enqueued: e.Enqueued, Age: now.Sub(e.Enqueued),
 				Attempts: e.Attempts, LastAttempt: e.LastAttempt, LastError: e.LastError,
+			})
+		}
+	}
+	queued := map[string]bool{} // room \x00 txn id
+	for _, e := range out {
+		queued[e.Room+"\x00"+e.TxnID] = true
+	}
+	des, _ := os.ReadDir(filepath.Join(o.dir, inflightDirName))
+	for _, de := range des {
+		name := de.Name()
+		if strings.HasPrefix(name, tmpPrefix) || !strings.HasSuffix(name, entryExt) || journalOwnerRunning(name) {
+			continue
+		}
+		f, jf, err := orphanJournal(filepath.Join(o.dir, inflightDirName, name))
+		if f == nil {
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		f.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		for _, e := range jf.Entries {
+			if queued[e.Room+"\x00"+e.TxnID] {
+				continue // queued already (its call died queueing it)
+			}
+			out = append(out, QueuedEntry{
+				ID: inflightDirName + "/" + strings.TrimSuffix(name, entryExt), Room: e.Room, TxnID: e.TxnID, Summary: e.Summary,
+				Enqueued: e.Enqueued, Age: now.Sub(e.Enqueued),
 			})
 		}
 	}

@@ -747,9 +747,9 @@ func TestOutboxLockWait(t *testing.T) {
 	}
 }
 
-// TestOutboxJournalRecovery: the journal of a call that died is turned into
-// entries once, by the first Flush or List; one whose call lives is left
-// alone; an unreadable one is set aside.
+// TestOutboxJournalRecovery: the journal of a call that died is listed by
+// List and turned into entries once, by the next Deliver or Flush; one whose
+// call lives is left alone; an unreadable one is set aside.
 func TestOutboxJournalRecovery(t *testing.T) {
 	const room = "!r:hs"
 	dir := t.TempDir()
@@ -779,7 +779,28 @@ func TestOutboxJournalRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// List shows the dead calls' messages and changes nothing.
 	entries, err := ob.List()
+	if err == nil || !strings.Contains(err.Error(), "00000000000000000001-0000000-000001.json") {
+		t.Errorf("list error %v, want the garbage journal named", err)
+	}
+	inflight := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.ID, inflightDirName+"/") {
+			inflight++
+		}
+	}
+	if len(entries) != 3 || inflight != 2 { // the half-queued one once
+		t.Errorf("list before recovery: %+v", entries)
+	}
+	for _, j := range []*journal{dead, half} {
+		if _, err := os.Stat(j.path); err != nil {
+			t.Errorf("List removed %s: %v", j.path, err)
+		}
+	}
+
+	ob.recoverJournals()
+	entries, err = ob.List()
 	if err != nil {
 		t.Fatal(err)
 	}
