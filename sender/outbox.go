@@ -731,13 +731,8 @@ func (o *Outbox) deliverJournals(ctx context.Context, t Transport, js []*journal
 // filling results, sending up to concurrency at once. See Deliver.
 func (o *Outbox) deliverRoom(ctx context.Context, t Transport, key string, msgs []Message, idx []int, results []OutboxResult, concurrency int) roomDrain {
 	dir := filepath.Join(o.roomsDir, key)
-	lock, err := lockFile(ctx, filepath.Join(o.roomsDir, key+".lock"))
+	lock, err := o.lockRoom(ctx, key)
 	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("another matrix-notify was still delivering to this room: %w", err)
-		} else {
-			err = fmt.Errorf("outbox: %w", err)
-		}
 		o.queue(msgs, idx, results, err, nil)
 		l, _ := o.list(dir)
 		return roomDrain{room: msgs[idx[0]].Room, remaining: len(l.entries), err: err}
@@ -982,15 +977,22 @@ func readEntry(path string) (outboxEntry, error) {
 	return e, nil
 }
 
+// lockRoom takes the lock of the room of key, waiting until ctx ends.
+func (o *Outbox) lockRoom(ctx context.Context, key string) (*fileLock, error) {
+	lock, err := lockFile(ctx, filepath.Join(o.roomsDir, key+".lock"))
+	switch {
+	case err == nil:
+		return lock, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("another matrix-notify was still delivering to this room: %w", err)
+	}
+	return nil, fmt.Errorf("outbox: %w", err)
+}
+
 // drainRoom takes the room's lock and drains it (Flush).
 func (o *Outbox) drainRoom(ctx context.Context, t Transport, key string) roomDrain {
-	lock, err := lockFile(ctx, filepath.Join(o.roomsDir, key+".lock"))
+	lock, err := o.lockRoom(ctx, key)
 	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("another matrix-notify was still delivering to this room: %w", err)
-		} else {
-			err = fmt.Errorf("outbox: %w", err)
-		}
 		l, _ := o.list(filepath.Join(o.roomsDir, key))
 		return roomDrain{remaining: len(l.entries), err: err}
 	}
