@@ -3,7 +3,9 @@
 package sender
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -84,6 +86,36 @@ func BenchmarkAlertStoreLife(b *testing.B) {
 					err = s.Delete(ref)
 				}
 				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	reportCPU(b, start)
+}
+
+// BenchmarkLifecycleLife: a new alert each iteration, raised, updated and
+// resolved in ten rooms through LifecycleTransport (threads) over a
+// homeserver that answers at once: the store's part of a life's sends.
+func BenchmarkLifecycleLife(b *testing.B) {
+	s, err := OpenAlertStore(b.TempDir(), AlertStoreOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	lt := &LifecycleTransport{Next: funcTransportLC(func(context.Context, Message) (string, error) {
+		n++
+		return "$e" + strconv.Itoa(n), nil
+	}), Store: s, Source: "netdata"}
+	ctx := context.Background()
+	i := 0
+	start := cpuTime(b)
+	for b.Loop() {
+		i++
+		for _, phase := range []Phase{PhaseRaise, PhaseUpdate, PhaseResolve} {
+			for _, room := range benchRooms {
+				m := Message{Room: room, AlertKey: fmt.Sprintf("web1|%d", i), Phase: phase, Content: Content{MsgType: "m.text", Body: "🔴 web1 disk space is critical"}}
+				if _, err := lt.Send(ctx, m); err != nil {
 					b.Fatal(err)
 				}
 			}

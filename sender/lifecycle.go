@@ -155,12 +155,14 @@ func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error
 
 	plain := m.Content
 	plain.RelatesTo, plain.NewContent = nil, nil // a root is never a relation
-	st, known, err := t.Store.Get(ref)
-	if err != nil {
-		t.logError(fmt.Sprintf("alert lifecycle: %v: sending %s to '%s' unrelated", err, m.Summary, m.Room))
-	}
-	if m.Phase == PhaseRaise {
-		known = false
+	var st AlertState
+	var known bool
+	if m.Phase != PhaseRaise { // a raise starts a new life: what is known of the last one is moot
+		var err error
+		st, known, err = t.Store.Get(ref)
+		if err != nil {
+			t.logError(fmt.Sprintf("alert lifecycle: %v: sending %s to '%s' unrelated", err, m.Summary, m.Room))
+		}
 	}
 	out := m
 	out.Content = plain

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -682,5 +683,44 @@ func TestLifecycleStoresContentForEditsOnly(t *testing.T) {
 			t.Errorf("%s: content stored = %v", mode, stored)
 		}
 		hs.Close()
+	}
+}
+
+// TestLifecycleRaiseSkipsRead: a raise starts a new life without reading
+// the store (a bucket that does not decode is not even noticed), and its
+// root replaces what was there; an update does read it.
+func TestLifecycleRaiseSkipsRead(t *testing.T) {
+	store := lcStore(t, t.TempDir())
+	ref := AlertRef{Source: "kuma", Alert: "7", Room: lcOps}
+	bucket := filepath.Join(store.Dir(), alertBucketName(ref))
+	if err := os.WriteFile(bucket, []byte(`{"v":2,"sta`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var sent []Message
+	tr := funcTransportLC(func(_ context.Context, m Message) (string, error) {
+		sent = append(sent, m)
+		return fmt.Sprintf("$e%d", len(sent)), nil
+	})
+	lt := &LifecycleTransport{Next: tr, Store: store, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	m := Message{Room: lcOps, TxnID: "t1", Source: "kuma", AlertKey: "7", Phase: PhaseRaise, Content: Content{MsgType: "m.text", Body: "down"}}
+	if _, err := lt.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("a raise read the store: %s", logs.String())
+	}
+	if st, ok, err := store.Get(ref); !ok || err != nil || st.Root != "$e1" {
+		t.Fatalf("root not recorded: %+v %v %v", st, ok, err)
+	}
+	if err := os.WriteFile(bucket, []byte(`{"v":2,"sta`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.TxnID, m.Phase = "t2", PhaseUpdate
+	if _, err := lt.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "unrelated") || sent[1].Content.RelatesTo != nil {
+		t.Errorf("an update over a corrupt bucket: log %q, relation %+v", logs.String(), sent[1].Content.RelatesTo)
 	}
 }
