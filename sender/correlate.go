@@ -149,8 +149,21 @@ func OpenAlertStore(dir string, opts AlertStoreOptions) (*AlertStore, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if _, err := os.Stat(dir); err == nil {
+		return s, nil
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("alert store: %w", err)
+	}
+	// A new store gets all its (empty) buckets at once: creating a file is
+	// the dearest part of a Put (an inode allocation, 0.2-0.4 ms of CPU on
+	// ext4 under churn), better paid once here than by the first few
+	// hundred alarm-room pairs while they send. Best effort: a bucket that
+	// is not there is created by its first Put.
+	for i := range 256 {
+		if f, err := openFile(filepath.Join(dir, fmt.Sprintf("%02x.json", i)), os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+			f.Close()
+		}
 	}
 	return s, nil
 }

@@ -442,3 +442,36 @@ func TestAlertStoreConcurrent(t *testing.T) {
 		t.Errorf("store holds\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestOpenAlertStoreBuckets: a new store gets its 256 buckets, empty, so no
+// Put pays for creating a file; an existing store is left as it is.
+func TestOpenAlertStoreBuckets(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "alerts")
+	s, err := OpenAlertStore(dir, AlertStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	des, _ := os.ReadDir(dir)
+	if len(des) != 256 {
+		t.Fatalf("%d files", len(des))
+	}
+	for _, de := range des {
+		info, _ := de.Info()
+		if !isHexName(de.Name(), 2) || info.Size() != 0 || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %d bytes", de.Name(), info.Mode(), info.Size())
+		}
+	}
+	ref := AlertRef{Source: "kuma", Alert: "1", Room: lcOps}
+	if _, ok, err := s.Get(ref); ok || err != nil {
+		t.Errorf("get in a new store: %v %v", ok, err)
+	}
+	if err := os.Remove(filepath.Join(dir, "00.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenAlertStore(dir, AlertStoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "00.json")); !os.IsNotExist(err) {
+		t.Errorf("an existing store was filled in: %v", err)
+	}
+}
