@@ -189,7 +189,8 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 // arrives while one batch is being written and synced goes into the next, so
 // a burst costs one file and two fsyncs per batch, not per webhook. Each
 // request is answered as soon as its batch is durable; the batch then goes to
-// deliver (waiting while deliver is behind: back-pressure on the webhooks).
+// deliver (waiting only when thousands of batches are behind: back-pressure
+// on the webhooks before memory runs out).
 func (rc *receiver) commit(stop <-chan struct{}) {
 	defer close(rc.committed)
 	defer close(rc.commitStopped)
