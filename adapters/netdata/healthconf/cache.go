@@ -3,7 +3,6 @@ package healthconf
 import (
 	"bytes"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -233,38 +232,51 @@ func executableID() string {
 }
 
 // elfGoBuildID finds the Go build ID note (name "Go", type 4) in the first
-// bytes of an ELF file, as cmd/internal/buildid does. It changes data.
+// bytes of an ELF file, as cmd/internal/buildid does, reading the program
+// headers by hand (debug/elf would add its tables to every exec's binary).
 func elfGoBuildID(data []byte) string {
-	if len(data) < 64 || !bytes.HasPrefix(data, []byte(elf.ELFMAG)) {
+	if len(data) < 64 || string(data[:4]) != "\x7fELF" {
 		return ""
 	}
-	// Zero the section header table's offset and count so that
-	// elf.NewFile decodes the program headers only: the section headers
-	// are at the end of the file, not in data.
-	switch elf.Class(data[elf.EI_CLASS]) {
-	case elf.ELFCLASS32:
-		clear(data[32:36])
-		clear(data[48:50])
-	case elf.ELFCLASS64:
-		clear(data[40:48])
-		clear(data[60:62])
+	var bo binary.ByteOrder
+	switch data[5] { // EI_DATA
+	case 1:
+		bo = binary.LittleEndian
+	case 2:
+		bo = binary.BigEndian
 	default:
 		return ""
 	}
-	ef, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil {
+	// Where the program headers are, and where in one are its type,
+	// offset and size in the file, per class.
+	var phoff, phentsize, phnum, offOff, sizeOff uint64
+	var word func([]byte) uint64
+	switch data[4] { // EI_CLASS
+	case 1:
+		phoff, phentsize, phnum = uint64(bo.Uint32(data[28:])), uint64(bo.Uint16(data[42:])), uint64(bo.Uint16(data[44:]))
+		offOff, sizeOff, word = 4, 16, func(b []byte) uint64 { return uint64(bo.Uint32(b)) }
+	case 2:
+		phoff, phentsize, phnum = bo.Uint64(data[32:]), uint64(bo.Uint16(data[54:])), uint64(bo.Uint16(data[56:]))
+		offOff, sizeOff, word = 8, 32, bo.Uint64
+	default:
 		return ""
 	}
-	const goBuildIDTag = 4
-	for _, p := range ef.Progs {
-		if p.Type != elf.PT_NOTE || p.Off > uint64(len(data)) || p.Filesz > uint64(len(data))-p.Off {
+	const ptNote, goBuildIDTag = 4, 4
+	for i := range phnum {
+		ph := phoff + i*phentsize
+		if phentsize < sizeOff+8 || ph > uint64(len(data)) || phentsize > uint64(len(data))-ph {
+			break
+		}
+		p := data[ph : ph+phentsize]
+		off, size := word(p[offOff:]), word(p[sizeOff:])
+		if bo.Uint32(p) != ptNote || off > uint64(len(data)) || size > uint64(len(data))-off {
 			continue
 		}
-		note := data[p.Off : p.Off+p.Filesz]
+		note := data[off : off+size]
 		for len(note) >= 16 {
-			nameSize := uint64(ef.ByteOrder.Uint32(note))
-			descSize := uint64(ef.ByteOrder.Uint32(note[4:]))
-			tag := ef.ByteOrder.Uint32(note[8:])
+			nameSize := uint64(bo.Uint32(note))
+			descSize := uint64(bo.Uint32(note[4:]))
+			tag := bo.Uint32(note[8:])
 			descOff := 12 + (nameSize+3)&^3
 			if descOff > uint64(len(note)) || descSize > uint64(len(note))-descOff {
 				break

@@ -3,6 +3,7 @@ package healthconf
 import (
 	"bytes"
 	"errors"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -93,5 +94,16 @@ func FuzzDecodeCachePayload(f *testing.F) {
 		if !reflect.DeepEqual(got.Scalars, again.Scalars) || len(got.Arrays) != len(again.Arrays) {
 			t.Fatalf("round trip changed the vars: %v / %v", got.Scalars, again.Scalars)
 		}
+	})
+}
+
+// FuzzElfGoBuildID: reading the build ID note from any bytes never panics.
+func FuzzElfGoBuildID(f *testing.F) {
+	if exe, err := os.ReadFile("/proc/self/exe"); err == nil && len(exe) > 8<<10 {
+		f.Add(exe[:8<<10])
+	}
+	f.Add([]byte("\x7fELF\x02\x01\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		elfGoBuildID(data)
 	})
 }
