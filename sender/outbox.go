@@ -76,9 +76,9 @@ type OutboxOptions struct {
 // fsync'ed, file and directories, as soon as it stays queued (its attempt
 // failed, the deadline came, an older entry blocks it). A machine that loses
 // power during the one round trip of a first attempt can lose that message;
-// the cost saved was a third of an exec's time (BENCHMARKS.md). Enqueue and
-// Accept, which answer "stored" to a caller that then forgets the message
-// (serve's 202), sync before they return.
+// the cost saved was a third of an exec's time (BENCHMARKS.md). Accept,
+// which answers "stored" to a caller that then forgets the messages (serve's
+// 202), syncs before it returns.
 //
 // Delivery to a room is serialised across processes by a lock. A room with
 // queued entries is drained oldest first, stopping at the first failure, so
@@ -319,15 +319,6 @@ func (o *Outbox) writeEntries(entries []outboxEntry, durable bool) (ids []string
 		}
 	}
 	return ids, errs
-}
-
-// Enqueue stores msgs durably without sending them: when it returns nil, they
-// survive a crash and will be delivered by the next Deliver or Flush that
-// reaches their rooms (serve answers 202 at this point, then drains).
-func (o *Outbox) Enqueue(msgs []Message) error {
-	_, errs := o.writeEntries(newEntries(msgs, o.now()), true)
-	crashPoint("enqueued")
-	return errors.Join(errs...)
 }
 
 // journal is the on-disk record of one Deliver call's messages while they

@@ -334,19 +334,20 @@ func helperWorker() {
 	for i := range n {
 		msgs := testAlarm(fmt.Sprintf("w%02d", w), i, rooms...)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		if i%5 == 4 { // as serve does: queue, then drain
-			if err := ob.Enqueue(msgs); err != nil {
+		var rep OutboxReport
+		if i%5 == 4 { // as serve does: store, answer, then deliver
+			acc, err := ob.Accept(msgs)
+			if err != nil {
 				panic(err)
 			}
-			fr := ob.Flush(ctx, tr, len(rooms))
-			counts["flushed"] += fr.Delivered
+			rep = ob.DeliverAccepted(ctx, tr, len(rooms), acc)
 		} else {
-			rep := ob.Deliver(ctx, tr, msgs, len(rooms))
-			for _, r := range rep.Results {
-				counts[r.Outcome.String()]++
-			}
-			counts["older"] += rep.OlderDelivered
+			rep = ob.Deliver(ctx, tr, msgs, len(rooms))
 		}
+		for _, r := range rep.Results {
+			counts[r.Outcome.String()]++
+		}
+		counts["older"] += rep.OlderDelivered
 		cancel()
 	}
 	json.NewEncoder(os.Stdout).Encode(counts)
@@ -1095,4 +1096,11 @@ func TestOutboxAlertsInOneRoom(t *testing.T) {
 	if len(entries) != 2 || entries[0].TxnID != "bad1" || entries[1].TxnID != "bad2" || entries[0].Attempts != 1 {
 		t.Errorf("queued %+v", entries)
 	}
+}
+
+// Enqueue queues msgs as entries of their rooms, durably, without sending
+// them: the state a call leaves when its sends failed.
+func (o *Outbox) Enqueue(msgs []Message) error {
+	_, errs := o.writeEntries(newEntries(msgs, o.now()), true)
+	return errors.Join(errs...)
 }
