@@ -147,6 +147,18 @@ type outboxEntry struct {
 	Phase    Phase  `json:"phase,omitempty"`
 }
 
+// recordFailure counts a failed delivery (its HTTP requests, retries
+// included) and keeps why, for `matrix-notify queue`.
+func (e *outboxEntry) recordFailure(err error, at time.Time) {
+	var re *RetryError
+	if errors.As(err, &re) {
+		e.Attempts += re.Attempts
+	} else {
+		e.Attempts++
+	}
+	e.LastAttempt, e.LastError = at, err.Error()
+}
+
 func (e *outboxEntry) message() Message {
 	return Message{Room: e.Room, TxnID: e.TxnID, Summary: e.Summary, Content: e.Content,
 		Source: e.Source, AlertKey: e.AlertKey, Phase: e.Phase}
@@ -849,14 +861,7 @@ func messagesAt(msgs []Message, idx []int) []Message {
 func (o *Outbox) queue(msgs []Message, idx []int, results []OutboxResult, err, failed error) {
 	entries := newEntries(messagesAt(msgs, idx), o.now())
 	if failed != nil {
-		e := &entries[0]
-		var re *RetryError
-		if errors.As(failed, &re) {
-			e.Attempts = re.Attempts
-		} else {
-			e.Attempts = 1
-		}
-		e.LastAttempt, e.LastError = e.Enqueued, failed.Error()
+		entries[0].recordFailure(failed, entries[0].Enqueued)
 	}
 	ids, errs := o.writeEntries(entries, true)
 	for k, i := range idx {
@@ -1111,14 +1116,7 @@ func (o *Outbox) drainLocked(ctx context.Context, t Transport, key string, mine 
 			continue
 		}
 		// Keep it, and say why, for `matrix-notify queue`.
-		var re *RetryError
-		if errors.As(err, &re) {
-			e.Attempts += re.Attempts
-		} else {
-			e.Attempts++
-		}
-		e.LastAttempt = o.now()
-		e.LastError = err.Error()
+		e.recordFailure(err, o.now())
 		if data, merr := json.Marshal(&e); merr == nil {
 			// Synced: it replaces a durable entry.
 			if werr := writeFileAtomic(dir, id+entryExt, data, true); werr != nil {
