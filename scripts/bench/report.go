@@ -309,6 +309,29 @@ func (r *report) markdown() string {
 			}
 			b.WriteString("\n")
 		}
+		// The RSS budget is a maximum, and fan-out is what moves it.
+		b.WriteString("\nPeak RSS MB, median [max]:\n\n| rooms |")
+		for _, tool := range r.execTools {
+			fmt.Fprintf(&b, " %s |", tool)
+		}
+		b.WriteString("\n|---|")
+		for range r.execTools {
+			b.WriteString("---|")
+		}
+		b.WriteString("\n")
+		for _, n := range fanoutRooms {
+			fmt.Fprintf(&b, "| %d |", n)
+			for _, tool := range r.execTools {
+				ss := r.exec[execKey{tool, 50 * time.Millisecond, n}]
+				if len(ss) == 0 {
+					b.WriteString(" – |")
+					continue
+				}
+				m := summarize(rssMB(ss))
+				fmt.Fprintf(&b, " %.1f [%.1f] |", m.med, m.max)
+			}
+			b.WriteString("\n")
+		}
 	}
 
 	if len(r.storms) > 0 {
