@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +52,7 @@ type options struct {
 	serveClients                   int
 	serveDuration                  time.Duration
 	serveMax                       int
+	serveMonitors                  []int
 	goBench                        bool
 	benchtime                      string
 	sections                       string
@@ -72,10 +74,19 @@ func main() {
 	flag.IntVar(&o.serveClients, "serve-clients", 32, "concurrent webhook clients")
 	flag.DurationVar(&o.serveDuration, "serve-duration", 5*time.Second, "serve load duration")
 	flag.IntVar(&o.serveMax, "serve-max", 30000, "serve load: at most this many requests")
+	monitors := flag.String("serve-monitors", "1000,1", "comma-separated: one serve run per value, webhooks from that many Kuma monitors (the first run is the budget's)")
 	flag.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks")
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime")
 	flag.StringVar(&o.sections, "sections", "exec,storm,serve,gobench", "comma-separated sections to run")
 	flag.Parse()
+	for _, f := range strings.Split(*monitors, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -serve-monitors: %q is not a positive number\n", f)
+			os.Exit(2)
+		}
+		o.serveMonitors = append(o.serveMonitors, n)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -21,6 +21,7 @@ import (
 
 type serveResult struct {
 	clients        int
+	monitors       int // distinct Kuma monitors the webhooks come from
 	requests       int
 	statuses       map[int]int
 	errors         int
@@ -30,6 +31,7 @@ type serveResult struct {
 	cpu            time.Duration // the serve process's user+sys over its life
 	events         int           // events the homeserver recorded
 	drained        time.Duration // from the start until events reached the 2xx count (0: by the load's end)
+	eventsAtEnd    int           // events the homeserver had when the load ended
 }
 
 // accepted counts the 2xx answers: 200 (delivered before answering) or 202
@@ -58,35 +60,61 @@ func (r serveResult) rate() float64 {
 
 var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 
-// kumaBody is a DOWN heartbeat as Kuma's Webhook notification posts it,
-// unique per i (the beat's time and msg), so that every webhook is a new
-// message and none is answered from the txn cache.
-func kumaBody(i int) []byte {
+// kumaBody is webhook i as Kuma's Webhook notification posts it: from
+// monitor i mod monitors, which goes DOWN and UP in turn (its 1st, 3rd...
+// webhook is DOWN, the others UP), unique per i (the beat's time and msg), so
+// that every webhook is a new message and none is answered from the txn
+// cache. A DOWN is an alert's update (the first becomes its thread root), an
+// UP its resolution: the alert store is read and written as in production.
+func kumaBody(i, monitors int) []byte {
 	t := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond).Format("2006-01-02 15:04:05.000")
-	return fmt.Appendf(nil, `{"heartbeat":{"monitorID":3,"status":0,"time":%q,"msg":"connect ECONNREFUSED #%d","ping":null,"important":true,"duration":60},"monitor":{"id":3,"name":"Shop API","url":"https://shop.example.org/health","type":"http"},"msg":"[Shop API] [🔴 Down] connect ECONNREFUSED #%d"}`, t, i, i)
+	id := 1 + i%monitors
+	status, word, icon, msg := 0, "Down", "🔴", fmt.Sprintf("connect ECONNREFUSED #%d", i)
+	if (i/monitors)%2 == 1 {
+		status, word, icon, msg = 1, "Up", "✅", fmt.Sprintf("200 - OK #%d", i)
+	}
+	return fmt.Appendf(nil, `{"heartbeat":{"monitorID":%d,"status":%d,"time":%q,"msg":%q,"ping":null,"important":true,"duration":60},"monitor":{"id":%d,"name":"API %d","url":"https://api%d.example.org/health","type":"http"},"msg":"[API %d] [%s %s] %s"}`,
+		id, status, t, msg, id, id, id, id, icon, word, msg)
 }
 
 func (b *bench) serveSection() error {
+	for _, m := range b.o.serveMonitors {
+		res, err := b.serveRun(m)
+		if err != nil {
+			return err
+		}
+		b.report.serves = append(b.report.serves, res)
+	}
+	return nil
+}
+
+// serveRun loads a fresh `matrix-notify serve` with webhooks from monitors
+// monitors.
+func (b *bench) serveRun(monitors int) (*serveResult, error) {
 	o := b.o
 	room := "!k01:bench.test"
 	hs, err := b.startHS([]string{room})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer hs.stop()
-	cfg := filepath.Join(b.tmp, "serve.toml")
+	dir := filepath.Join(b.tmp, fmt.Sprintf("serve-%d", monitors))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(dir, "serve.toml")
 	toml := fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\nrooms = [%q]\n", hs.url, "syt_sendertest_token", room)
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
-		return err
+		return nil, err
 	}
 	cmd := exec.Command(b.bin, "serve", "--listen", "127.0.0.1:0", "--config", cfg)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TZ=UTC", "HOME=" + b.tmp}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TZ=UTC", "HOME=" + dir}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	done := make(chan error, 1)
 	found := make(chan string, 1)
@@ -106,18 +134,18 @@ func (b *bench) serveSection() error {
 	select {
 	case base = <-found:
 	case err := <-done:
-		return fmt.Errorf("serve exited at start: %v", err)
+		return nil, fmt.Errorf("serve exited at start: %v", err)
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
-		return fmt.Errorf("serve did not start")
+		return nil, fmt.Errorf("serve did not start")
 	}
-	step("serve: %d concurrent clients, at most %d webhooks or %s", o.serveClients, o.serveMax, o.serveDuration)
+	step("serve: %d concurrent clients, %d monitor(s), at most %d webhooks or %s", o.serveClients, monitors, o.serveMax, o.serveDuration)
 
 	tr := &http.Transport{MaxIdleConnsPerHost: o.serveClients, MaxConnsPerHost: o.serveClients, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	var next atomic.Int64
 	var mu sync.Mutex
-	res := serveResult{clients: o.serveClients, statuses: map[int]int{}}
+	res := serveResult{clients: o.serveClients, monitors: monitors, statuses: map[int]int{}}
 	var lats []time.Duration
 	deadline := time.Now().Add(o.serveDuration)
 	var wg sync.WaitGroup
@@ -135,7 +163,7 @@ func (b *bench) serveSection() error {
 					break
 				}
 				t0 := time.Now()
-				resp, err := client.Post(base+"/kuma", "application/json", bytes.NewReader(kumaBody(i)))
+				resp, err := client.Post(base+"/kuma", "application/json", bytes.NewReader(kumaBody(i, monitors)))
 				if err != nil {
 					errs++
 					continue
@@ -156,6 +184,9 @@ func (b *bench) serveSection() error {
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
+	if n, err := countEvents(hs.url); err == nil {
+		res.eventsAtEnd = n
+	}
 	res.requests = len(lats) + res.errors
 	slices.Sort(lats)
 	if len(lats) > 0 {
@@ -168,7 +199,7 @@ func (b *bench) serveSection() error {
 	for {
 		n, err := countEvents(hs.url)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		res.events = n
 		if n >= res.accepted() || time.Since(start) > res.elapsed+30*time.Second {
@@ -191,8 +222,7 @@ func (b *bench) serveSection() error {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	b.report.serve = &res
-	return nil
+	return &res, nil
 }
 
 // procStatusKB reads a "Name:  123 kB" line of /proc/PID/status.
