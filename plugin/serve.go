@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -55,6 +56,9 @@ type acceptRequest struct {
 	done chan error
 }
 
+// serveGCPercent is serve's GOGC unless the environment sets one.
+const serveGCPercent = 400
+
 // maxBatch bounds the webhooks stored in one batch.
 const maxBatch = 512
 
@@ -80,6 +84,12 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	rcv, err := a.newReceiver(s, fc, listen)
 	if err != nil {
 		return err
+	}
+	if a.getenv("GOGC") == "" {
+		// serve's live heap is a few MB and it allocates per webhook: at the
+		// default GOGC (100) the collector took ~6 % of its CPU under load.
+		// Fewer, larger cycles: the heap may grow to 5x the live data.
+		debug.SetGCPercent(serveGCPercent)
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

@@ -831,7 +831,7 @@ func TestOutboxJournalRecovery(t *testing.T) {
 	if entries, _ := ob.List(); len(entries) != 3 {
 		t.Errorf("second list: %d entries", len(entries))
 	}
-	live.remove(ob.log)
+	live.discard(ob.log)
 	if des, _ := os.ReadDir(filepath.Join(dir, inflightDirName)); len(des) != 0 {
 		t.Errorf("journals left: %v", des)
 	}
@@ -1021,7 +1021,8 @@ func TestContentRejected(t *testing.T) {
 
 // TestOutboxAccept: a batch stored by Accept is one durable journal; it is
 // left alone while this process holds it, delivered in order by
-// DeliverAccepted, and removed then.
+// DeliverAccepted, and emptied then, kept for the next Accept; an emptied
+// journal whose process is gone is removed by the next recovery.
 func TestOutboxAccept(t *testing.T) {
 	const room = "!r:hs"
 	dir := t.TempDir()
@@ -1054,8 +1055,52 @@ func TestOutboxAccept(t *testing.T) {
 	if want := []string{"!r:hs a 0000", "!r:hs a 0001", "!s:hs a 0000"}; !slices.Equal(got, want) {
 		t.Errorf("sent %v, want %v", got, want)
 	}
-	if des, _ := os.ReadDir(filepath.Join(dir, inflightDirName)); len(des) != 0 {
+	inflight := filepath.Join(dir, inflightDirName)
+	spare := func() os.FileInfo {
+		t.Helper()
+		des, _ := os.ReadDir(inflight)
+		if len(des) != 1 {
+			t.Fatalf("journals left: %v, want one spare", des)
+		}
+		fi, err := os.Stat(filepath.Join(inflight, des[0].Name()))
+		if err != nil || fi.Size() != 0 {
+			t.Fatalf("spare journal: %v, %v", fi, err)
+		}
+		return fi
+	}
+	first := spare()
+
+	// The next batch reuses the spare: same file, a new name, its content.
+	acc, err = ob.Accept(testAlarm("b", 0, room))
+	if err != nil {
+		t.Fatal(err)
+	}
+	des, _ = os.ReadDir(inflight)
+	if len(des) != 1 || des[0].Name() == first.Name() {
+		t.Fatalf("journals %v (the spare was %s)", des, first.Name())
+	}
+	if fi, _ := os.Stat(filepath.Join(inflight, des[0].Name())); !os.SameFile(fi, first) || fi.Size() == 0 {
+		t.Errorf("second batch in %v, not in the spare", fi)
+	}
+	got = nil
+	if rep := ob.DeliverAccepted(context.Background(), tr, 0, acc); !rep.Delivered() || !slices.Equal(got, []string{"!r:hs b 0000"}) {
+		t.Fatalf("report %+v, sent %v", rep, got)
+	}
+	spare()
+
+	// The process that kept the spare is gone: the next recovery removes it.
+	for _, j := range ob.spare {
+		j.f.Close()
+	}
+	ob2 := openTestOutbox(t, dir, OutboxOptions{})
+	if fr := ob2.Flush(context.Background(), tr, 0); fr.Delivered != 0 || fr.Remaining != 0 {
+		t.Errorf("flush of an emptied journal: %+v", fr)
+	}
+	if des, _ := os.ReadDir(inflight); len(des) != 0 {
 		t.Errorf("journals left: %v", des)
+	}
+	if des, _ := os.ReadDir(filepath.Join(dir, corruptDirName)); len(des) != 0 {
+		t.Errorf("an emptied journal was quarantined: %v", des)
 	}
 }
 
