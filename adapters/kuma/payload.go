@@ -79,7 +79,7 @@ type Monitor struct {
 	// Port as JavaScript prints it, "" when null or absent.
 	Port string
 
-	fields map[string]any // the whole object, for Kuma's exact rules
+	fields map[string]any // monitorFields as sent (null is nil), for Kuma's exact rules
 }
 
 // Payload is one Kuma notification. Heartbeat and Monitor are nil for test
@@ -132,31 +132,37 @@ func decodeDocument(doc []byte, where string) (Payload, error) {
 	if len(bytes.TrimSpace(doc)) == 0 {
 		return Payload{}, &FieldError{where, "empty (expected a JSON object: {\"heartbeat\":…,\"monitor\":…,\"msg\":…})"}
 	}
-	var top any
-	if err := unmarshal(doc, &top, where); err != nil {
-		return Payload{}, err
+	top, m, err := splitDocument(doc)
+	if err != nil {
+		return Payload{}, invalidJSON(doc, where)
 	}
-	if _, ok := top.(map[string]any); !ok {
-		return Payload{}, &FieldError{where, "expected a JSON object, got " + typeName(top)}
+	if top != '{' {
+		v, _ := decodeValue(doc, false)
+		return Payload{}, &FieldError{where, "expected a JSON object, got " + typeName(v)}
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(doc, &raw); err != nil { // cannot fail after the above
-		return Payload{}, &FieldError{where, err.Error()}
-	}
-	return build(raw)
+	return build(m)
 }
 
-// build checks and types the three members. A nil RawMessage is an absent
-// member.
-func build(raw map[string]json.RawMessage) (Payload, error) {
+// invalidJSON is the error for data the reader rejected. encoding/json is
+// asked for it, so that it reads as this package's errors always have
+// ("WHERE: invalid JSON at offset N: …").
+func invalidJSON(data []byte, where string) error {
+	var v any
+	if err := unmarshal(data, &v, where); err != nil {
+		return err
+	}
+	return &FieldError{where, "invalid JSON"} // not reached: the reader and encoding/json agree
+}
+
+// build checks and types the three members, whose texts are valid JSON.
+func build(m members) (Payload, error) {
 	var p Payload
-	msgRaw, ok := raw["msg"]
-	if !ok {
+	if m.msg == nil {
 		return p, &FieldError{"msg", "missing (expected a string)"}
 	}
-	var msg any
-	if err := unmarshal(msgRaw, &msg, "msg"); err != nil {
-		return p, err
+	msg, err := decodeValue(m.msg, false)
+	if err != nil {
+		return p, invalidJSON(m.msg, "msg")
 	}
 	s, ok := msg.(string)
 	if !ok {
@@ -164,7 +170,7 @@ func build(raw map[string]json.RawMessage) (Payload, error) {
 	}
 	p.Msg = s
 
-	hb, hbObj, err := member(raw, "heartbeat")
+	hb, hbObj, err := member(m.heartbeat, "heartbeat", heartbeatFields)
 	if err != nil {
 		return p, err
 	}
@@ -174,7 +180,7 @@ func build(raw map[string]json.RawMessage) (Payload, error) {
 		}
 		p.heartbeatJSON = hbObj
 	}
-	mon, monObj, err := member(raw, "monitor")
+	mon, monObj, err := member(m.monitor, "monitor", monitorFields)
 	if err != nil {
 		return p, err
 	}
@@ -187,30 +193,31 @@ func build(raw map[string]json.RawMessage) (Payload, error) {
 	return p, nil
 }
 
-// member decodes an object-or-null member twice: as a plain map for the
-// checks, and as the ordered object templates see. Both are nil when the
-// member is null or absent.
-func member(raw map[string]json.RawMessage, name string) (map[string]any, any, error) {
-	r, ok := raw[name]
-	if !ok {
+// member decodes an object-or-null member from its text: the fields named
+// in keys for the checks (see objectFields), and the ordered object
+// templates see. Both are nil when the member is null or absent (nil).
+func member(text []byte, name string, keys []string) (map[string]any, any, error) {
+	if text == nil {
 		return nil, nil, nil
 	}
-	var v any
-	if err := unmarshal(r, &v, name); err != nil {
-		return nil, nil, err
-	}
-	if v == nil {
+	r := reader{data: text}
+	switch r.next() {
+	case 'n': // the text is valid, so it is null
 		return nil, nil, nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
+	case '{':
+	default:
+		v, _ := decodeValue(text, false)
 		return nil, nil, &FieldError{name, "expected an object or null, got " + typeName(v)}
 	}
-	obj, err := decodeObject(r)
+	obj, err := decodeObject(text)
 	if err != nil {
 		return nil, nil, &FieldError{name, err.Error()}
 	}
-	return m, obj, nil
+	fields, err := objectFields(text, keys)
+	if err != nil {
+		return nil, nil, invalidJSON(text, name)
+	}
+	return fields, obj, nil
 }
 
 // unmarshal is json.Unmarshal with syntax errors as
@@ -233,6 +240,17 @@ func unmarshal(data []byte, v any, where string) error {
 	return &FieldError{where, "invalid JSON: " + err.Error()}
 }
 
+// heartbeatFields and monitorFields are the members that heartbeatOf and
+// monitorOf (and through Monitor.fields, Context and extractAddress) read;
+// only they are decoded for the checks.
+var (
+	heartbeatFields = []string{"status", "monitorID", "time", "msg", "timezone", "timezoneOffset",
+		"localDateTime", "lastDownTime", "ping"}
+	monitorFields = []string{"id", "name", "type", "subtype", "url", "hostname", "port"}
+)
+
+// heartbeatOf types the heartbeatFields of a heartbeat object, decoded as
+// encoding/json would into an any.
 func heartbeatOf(m map[string]any) (*Heartbeat, error) {
 	h := &Heartbeat{}
 	v, ok := m["status"]
@@ -274,6 +292,8 @@ func heartbeatOf(m map[string]any) (*Heartbeat, error) {
 	return h, nil
 }
 
+// monitorOf types the monitorFields of a monitor object, decoded as
+// encoding/json would into an any.
 func monitorOf(m map[string]any) (*Monitor, error) {
 	mon := &Monitor{fields: m}
 	var err error

@@ -94,25 +94,27 @@ func decodeFields(q url.Values, where string) (Payload, error) {
 	if !q.Has("msg") {
 		return Payload{}, &FieldError{"msg", "missing " + where + " parameter (expected msg, and heartbeat and monitor as JSON)"}
 	}
-	raw := map[string]json.RawMessage{}
-	msg, _ := json.Marshal(q.Get("msg"))
-	raw["msg"] = msg
-	for _, name := range []string{"heartbeat", "monitor"} {
-		if !q.Has(name) {
+	var m members
+	// As JSON text, which build decodes (invalid UTF-8 becomes U+FFFD).
+	m.msg, _ = json.Marshal(q.Get("msg"))
+	for _, f := range []struct {
+		name string
+		dst  *[]byte
+	}{{"heartbeat", &m.heartbeat}, {"monitor", &m.monitor}} {
+		if !q.Has(f.name) {
 			continue
 		}
-		v := q.Get(name)
-		if strings.TrimSpace(v) == "" {
-			return Payload{}, &FieldError{name, "empty " + where + " parameter (expected a JSON object)"}
+		v := []byte(q.Get(f.name))
+		if len(bytes.TrimSpace(v)) == 0 {
+			return Payload{}, &FieldError{f.name, "empty " + where + " parameter (expected a JSON object)"}
 		}
 		// Check it is one JSON document before handing the bytes on.
-		var probe any
-		if err := unmarshal([]byte(v), &probe, name); err != nil {
-			return Payload{}, err
+		if !validJSON(v) {
+			return Payload{}, invalidJSON(v, f.name)
 		}
-		raw[name] = json.RawMessage(v)
+		*f.dst = v
 	}
-	return build(raw)
+	return build(m)
 }
 
 // decodeMultipart finds the data field (or msg, heartbeat, monitor fields)
