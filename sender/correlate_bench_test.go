@@ -124,3 +124,53 @@ func BenchmarkLifecycleLife(b *testing.B) {
 	}
 	reportCPU(b, start)
 }
+
+// BenchmarkAlertStoreServe: the store under a long-running serve, ~1000
+// alerts open across the 256 buckets (about 4 states a bucket, thread mode:
+// no contents), one message per op: three in four an update (Get, Put), one
+// in four a resolve (Get, Delete) whose alert is raised anew (Put, no Get) so
+// that the number of open alerts holds.
+func BenchmarkAlertStoreServe(b *testing.B) {
+	const open = 1024
+	s, err := OpenAlertStore(b.TempDir(), AlertStoreOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	st := AlertState{Root: "$raise:sendertest.localhost", Latest: "$raise:sendertest.localhost", Created: now, Updated: now}
+	ref := func(slot, gen int) AlertRef {
+		return AlertRef{Source: "kuma", Alert: "monitor-" + strconv.Itoa(slot) + "|" + strconv.Itoa(gen), Room: "!ops:sendertest.localhost"}
+	}
+	gen := make([]int, open)
+	for slot := range open {
+		if err := s.Put(ref(slot, 0), st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	i := 0
+	start := cpuTime(b)
+	for b.Loop() {
+		slot := i % open
+		resolve := (i/open)%4 == 3
+		i++
+		r := ref(slot, gen[slot])
+		if _, ok, err := s.Get(r); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		if !resolve {
+			st.Latest, st.Updated = "$update:sendertest.localhost", time.Now()
+			if err := s.Put(r, st); err != nil {
+				b.Fatal(err)
+			}
+			continue
+		}
+		if err := s.Delete(r); err != nil {
+			b.Fatal(err)
+		}
+		gen[slot]++
+		if err := s.Put(ref(slot, gen[slot]), st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, start)
+}

@@ -1,10 +1,12 @@
 package sender
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -473,5 +475,253 @@ func TestOpenAlertStoreBuckets(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "00.json")); !os.IsNotExist(err) {
 		t.Errorf("an existing store was filled in: %v", err)
+	}
+}
+
+// codecStates are states of every shape the store writes, and some it
+// should not meet: contents with mentions and relations, HTML, non-ASCII,
+// invalid UTF-8, times in other zones.
+func codecStates() []alertEntry {
+	now := time.Date(2026, 3, 4, 5, 6, 7, 891011121, time.UTC)
+	rich := Content{MsgType: "m.text", Body: "🔴 web1 <disk> & \"space\"\n\t\u2028\u2029\x01\x7f",
+		Format: FormatHTML, FormattedBody: `<b>web1</b> <a href="x?a=1&b=2">disk</a>`,
+		Mentions: &Mentions{UserIDs: []string{"@a:b", "@c<d>:e"}, Room: true}}
+	rel := Content{MsgType: "m.notice", Body: "* x", RelatesTo: &RelatesTo{RelType: RelReplace, EventID: "$r"},
+		NewContent: &Content{MsgType: "m.notice", Body: "x", Mentions: &Mentions{}}}
+	return []alertEntry{
+		{Source: "kuma", Alert: "monitor-1|0", Room: "!ops:sendertest.localhost", AlertState: AlertState{Root: "$a", Latest: "$b", Created: now, Updated: now}},
+		{Source: "netdata", Alert: "web1|disk\\space", Room: "#alerts:example.org", AlertState: AlertState{Root: "$a", Latest: "$a", RootContent: rich, Content: rel,
+			Created: now.In(time.FixedZone("", 5*3600+30*60)), Updated: now.Add(time.Hour).In(time.FixedZone("", -7*3600))}},
+		{Source: "s\xff\xfe", Alert: "é\u00e9\U0001F600", Room: "", AlertState: AlertState{Content: Content{Body: "only a body"}}},
+		{},
+	}
+}
+
+// TestAppendAlertBucket: appendAlertBucket writes what json.Marshal does,
+// and the fast parser reads it back without help.
+func TestAppendAlertBucket(t *testing.T) {
+	all := codecStates()
+	for _, b := range []alertBucket{
+		{Version: alertBucketVersion},
+		{Version: alertBucketVersion, States: []alertEntry{}},
+		{Version: 0, States: all[:1]},
+		{Version: alertBucketVersion, States: all},
+	} {
+		want, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := appendAlertBucket([]byte("x"), &b)
+		if !ok || string(got) != "x"+string(want) {
+			t.Fatalf("appendAlertBucket %v:\n%s\nwant\n%s", ok, got, want)
+		}
+		checkDecodeAlertBucket(t, want)
+		if b.States != nil { // write never writes null
+			if _, ok := parseAlertBucket(want, nil); !ok {
+				t.Fatalf("the fast parser gave up on %s", want)
+			}
+		}
+	}
+	// A time json.Marshal does not encode: appendAlertBucket says so.
+	bad := alertBucket{Version: alertBucketVersion, States: []alertEntry{{AlertState: AlertState{Updated: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}}}
+	if _, ok := appendAlertBucket(nil, &bad); ok {
+		t.Error("year 10000 encoded")
+	}
+}
+
+// TestDecodeAlertBucket: what the fast parser leaves to encoding/json, and
+// that either way a bucket decodes as encoding/json decodes it.
+func TestDecodeAlertBucket(t *testing.T) {
+	canonical, _ := json.Marshal(alertBucket{Version: alertBucketVersion, States: codecStates()[:2]})
+	indented, _ := json.MarshalIndent(alertBucket{Version: alertBucketVersion, States: codecStates()[:2]}, "", "\t")
+	for _, tc := range []struct {
+		data string
+		fast bool // the fast parser takes it
+	}{
+		{string(canonical), true},
+		{string(canonical) + "\n" + string(canonical[:40]), true},
+		{"  " + string(indented) + "\n", true},
+		{`{"states":[],"v":2}`, true},
+		{`{"v":2,"states":[{"root":"$a","updated":"2026-01-01T00:00:00Z","alert":"x\u00e9\n","source":"s","room":"r"}]}`, true},
+		{`{"v":2,"states":[{"content":{"body":"a","m.mentions":{"room":true},"msgtype":"m.text"}}]}`, true},
+		{`{"v":2}`, true},
+		{`{}`, true},
+		{`{"v":2,"states":null}`, false},
+		{`{"V":2,"states":[]}`, false},
+		{`{"v":2,"states":[],"other":1}`, false},
+		{`{"v":2,"v":2,"states":[]}`, false},
+		{`{"v":2,"states":[{"root":"a","root":"b"}]}`, false},
+		{`{"v":2,"states":[{"Root":"a"}]}`, false},
+		{`{"v":2,"states":[{"root":null}]}`, false},
+		{`{"v":2,"states":[{"root":1}]}`, false},
+		{`{"v":2.0,"states":[]}`, false},
+		{`{"v":02,"states":[]}`, false},
+		{`{"v":-2,"states":[]}`, false},
+		{`{"v":2,"states":[{"updated":"yesterday"}]}`, false},
+		{`{"v":2,"states":[{"updated":"2026-01-01T00:00:00\u005a"}]}`, false},
+		{`{"v":2,"states":[{"content":{"m.mentions":{"room":"yes"}}}]}`, false},
+		{`{"v":2,"states":[{"content":{"m.mentions":{"room":true]}}]}`, false},
+		{`{"v":2,"states":[{"root":"a\x01"}]}`, false},
+		{`{"v":2,"states":[{"root":"\q"}]}`, false},
+		{`{"v":2,"states":[,]}`, false},
+		{`{"v":2,"states":[{}],}`, false},
+		{`{"v":2,"states":[{"source":"netd`, false},
+		{"\x00\x00\x00", false},
+		{"", false},
+		{`null`, false},
+	} {
+		if _, ok := parseAlertBucket([]byte(tc.data), nil); ok != tc.fast {
+			t.Errorf("%q: fast %v, want %v", tc.data, ok, tc.fast)
+		}
+		checkDecodeAlertBucket(t, []byte(tc.data))
+	}
+}
+
+// checkDecodeAlertBucket checks that decodeAlertBucket decodes data as
+// encoding/json's Decoder does, and that its fast parser takes only what
+// encoding/json decodes.
+func checkDecodeAlertBucket(t *testing.T, data []byte) {
+	t.Helper()
+	var std alertBucket
+	serr := json.NewDecoder(bytes.NewReader(data)).Decode(&std)
+	if fast, ok := parseAlertBucket(data, nil); ok {
+		if serr != nil {
+			t.Fatalf("%q: the fast parser took what encoding/json does not: %v", data, serr)
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%q: decoded\n%#v\nwant\n%#v", data, fast, std)
+		}
+	}
+	got, err := decodeAlertBucket(data, nil)
+	if (err != nil) != (serr != nil) || serr == nil && !reflect.DeepEqual(got, std) {
+		t.Fatalf("%q: decodeAlertBucket %v, want %v", data, err, serr)
+	}
+	// Only one ref's (Get): the first state of each ref the bucket holds,
+	// and one it does not.
+	refs := []AlertRef{{Source: "none"}}
+	for _, e := range std.States {
+		refs = append(refs, AlertRef{e.Source, e.Alert, e.Room})
+	}
+	for _, ref := range refs {
+		var want []alertEntry
+		if i := slices.IndexFunc(std.States, func(e alertEntry) bool { return e.is(ref) }); i >= 0 {
+			want = std.States[i : i+1]
+		}
+		fast, ok := parseAlertBucket(data, &ref)
+		if _, all := parseAlertBucket(data, nil); ok != all || ok && (fast.Version != std.Version || !reflect.DeepEqual(fast.States, want)) {
+			t.Fatalf("%q: the states of %v: %v %#v, want %#v", data, ref, ok, fast.States, want)
+		}
+	}
+}
+
+func FuzzDecodeAlertBucket(f *testing.F) {
+	states := codecStates()
+	for i := range states {
+		data, _ := json.Marshal(alertBucket{Version: alertBucketVersion, States: states[:i+1]})
+		f.Add(data)
+		f.Add(append(data, data[:len(data)/2]...))
+		data, _ = json.MarshalIndent(alertBucket{Version: alertBucketVersion, States: states[i : i+1]}, "", " ")
+		f.Add(data)
+	}
+	f.Add([]byte(`{"v":2,"states":[{"content":{"m.mentions":{"room":true,"user_ids":["@a:b"]},"m.relates_to":null,"body":"\ud83d\ude00\ud800"}}]}`))
+	f.Add([]byte(`{"v":2,"states":[{"created":"2026-01-01T00:00:00+05:30","updated":"2026-01-01T00:00:00.123456789-07:00"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecodeAlertBucket(t, data)
+	})
+}
+
+func FuzzAppendAlertBucket(f *testing.F) {
+	f.Add("netdata", "web1|disk", "!ops:example.org", "🔴 <b>&", "x\u2028\xff", int64(1767225600123456789), int32(3600), true, true)
+	f.Add("", "", "", "", "", int64(0), int32(0), false, false)
+	f.Fuzz(func(t *testing.T, source, alert, room, body, html string, unixNano int64, offset int32, mentions, rel bool) {
+		at := time.Unix(0, unixNano).In(time.FixedZone("", int(offset%(24*3600))))
+		c := Content{MsgType: "m.text", Body: body, FormattedBody: html}
+		if mentions {
+			c.Mentions = &Mentions{UserIDs: []string{body}}
+		}
+		if rel {
+			c.RelatesTo = &RelatesTo{RelType: RelThread, EventID: html, InReplyTo: &InReplyTo{EventID: room}}
+			c.NewContent = &Content{Body: alert}
+		}
+		b := alertBucket{Version: alertBucketVersion, States: []alertEntry{
+			{Source: source, Alert: alert, Room: room, AlertState: AlertState{Root: body, Latest: html, RootContent: c, Created: at, Updated: at}},
+			{Source: room, Alert: source, AlertState: AlertState{Content: c, Updated: at}},
+		}}
+		want, werr := json.Marshal(b)
+		got, ok := appendAlertBucket(nil, &b)
+		if ok != (werr == nil) || ok && !bytes.Equal(got, want) {
+			t.Fatalf("appendAlertBucket %v:\n%s\njson.Marshal %v:\n%s", ok, got, werr, want)
+		}
+		if ok {
+			checkDecodeAlertBucket(t, got)
+		}
+	})
+}
+
+// TestPlainASCII: every byte at every place of a word and of the rest.
+func TestPlainASCII(t *testing.T) {
+	for n := range 20 {
+		for at := range n {
+			for c := range 256 {
+				s := bytes.Repeat([]byte{'a'}, n)
+				s[at] = byte(c)
+				want := c >= 0x20 && c < 0x80 && c != '\\'
+				if got := bucketPlainASCII(s); got != want {
+					t.Fatalf("%q: %v", s, got)
+				}
+			}
+		}
+	}
+}
+
+// TestAlertBucketPath: a bucket's name is the first two digits of its key,
+// its path the directory's joined to it.
+func TestAlertBucketPath(t *testing.T) {
+	for i, ref := range []AlertRef{{}, {Source: "netdata", Alert: "web1|disk", Room: lcOps}, {Source: "kuma", Alert: strings.Repeat("x", 300), Room: "é"}} {
+		if got, want := alertBucketName(ref), alertKey(ref)[:2]+".json"; got != want {
+			t.Errorf("%d: name %s, want %s", i, got, want)
+		}
+		for _, dir := range []string{"", ".", "/", "alerts", "a/b/", "a/../b", "/var/lib//x/."} {
+			s := &AlertStore{dir: dir, prefix: bucketPrefix(dir)}
+			if got, want := s.bucketPath(ref), filepath.Join(dir, alertBucketName(ref)); got != want {
+				t.Errorf("%d: path in %q: %s, want %s", i, dir, got, want)
+			}
+		}
+	}
+}
+
+// TestAlertBucketCodecFields: the bucket codec knows every field of a state
+// (a new one must be added to appendAlertBucket and bucketParser, and to
+// codecStates), and encoding/json encodes them as the codec does.
+func TestAlertBucketCodecFields(t *testing.T) {
+	names := func(typ reflect.Type) []string {
+		var out []string
+		for f := range typ.Fields() {
+			if f.Anonymous {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			out = append(out, name)
+		}
+		return out
+	}
+	if got := names(reflect.TypeFor[alertEntry]()); !slices.Equal(got, alertEntryKeys[:3]) {
+		t.Errorf("alertEntry: %q, want %q", got, alertEntryKeys[:3])
+	}
+	if got := names(reflect.TypeFor[AlertState]()); !slices.Equal(got, alertEntryKeys[3:]) {
+		t.Errorf("AlertState: %q, want %q", got, alertEntryKeys[3:])
+	}
+	if got := names(reflect.TypeFor[Content]()); !slices.Equal(got, alertContentKeys) {
+		t.Errorf("Content: %q, want %q", got, alertContentKeys)
+	}
+	if got := names(reflect.TypeFor[alertBucket]()); !slices.Equal(got, alertBucketKeys) {
+		t.Errorf("alertBucket: %q, want %q", got, alertBucketKeys)
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[alertBucket](), reflect.TypeFor[alertEntry](), reflect.TypeFor[AlertState](), reflect.TypeFor[Content]()} {
+		for _, iface := range []reflect.Type{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[json.Unmarshaler]()} {
+			if typ.Implements(iface) || reflect.PointerTo(typ).Implements(iface) {
+				t.Errorf("%v is a %v: the bucket codec does not call it", typ, iface)
+			}
+		}
 	}
 }
