@@ -144,9 +144,28 @@ func fetchEvents(hs string) ([]serverEvent, error) {
 	return evs, nil
 }
 
+// hsStats is sendertest's GET /_sendertest/stats.
+type hsStats struct {
+	Events    int       `json:"events"`
+	LastEvent time.Time `json:"last_event"`
+}
+
+// fetchStats reads the homeserver's counts: cheap to poll, unlike the
+// events themselves (tens of MB after serve's load).
+func fetchStats(hs string) (hsStats, error) {
+	var st hsStats
+	resp, err := http.Get(hs + "/_sendertest/stats")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
+}
+
 func countEvents(hs string) (int, error) {
-	evs, err := fetchEvents(hs)
-	return len(evs), err
+	st, err := fetchStats(hs)
+	return st.Events, err
 }
 
 type serverRequest struct {

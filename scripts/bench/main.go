@@ -53,6 +53,7 @@ type options struct {
 	serveDuration                  time.Duration
 	serveMax                       int
 	serveMonitors                  []int
+	serveRuns                      int
 	goBench                        bool
 	benchtime                      string
 	sections                       string
@@ -74,6 +75,7 @@ func main() {
 	flag.IntVar(&o.serveClients, "serve-clients", 32, "concurrent webhook clients")
 	flag.DurationVar(&o.serveDuration, "serve-duration", 5*time.Second, "serve load duration")
 	flag.IntVar(&o.serveMax, "serve-max", 30000, "serve load: at most this many requests")
+	flag.IntVar(&o.serveRuns, "serve-runs", 3, "serve runs for the budget's monitor count (the median counts)")
 	monitors := flag.String("serve-monitors", "1000,1", "comma-separated: one serve run per value, webhooks from that many Kuma monitors (the first run is the budget's)")
 	flag.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks")
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime")

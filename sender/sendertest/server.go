@@ -14,8 +14,9 @@
 // without txn id, ?access_token=) is accepted but flagged in the records,
 // so a test can prove our sender never relies on it.
 //
-// An admin API on the same server, GET /_sendertest/events and
-// GET /_sendertest/requests, serves the records as JSON without a token, for
+// An admin API on the same server, GET /_sendertest/events,
+// GET /_sendertest/requests and GET /_sendertest/stats (their counts, the
+// time of the last event), serves the records as JSON without a token, for
 // processes (the demo, benchmarks) that drive the server from outside.
 package sendertest
 
@@ -346,6 +347,25 @@ func (s *Server) AllEvents() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.events)
+}
+
+// Stats counts the records; LastEvent is when the latest event was stored
+// (zero if none).
+type Stats struct {
+	Events    int       `json:"events"`
+	Requests  int       `json:"requests"`
+	LastEvent time.Time `json:"last_event"`
+}
+
+// Stats returns the counts of the records.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Events: len(s.events), Requests: len(s.requests)}
+	if n := len(s.events); n > 0 {
+		st.LastEvent = s.events[n-1].Time
+	}
+	return st
 }
 
 // Requests returns every recorded request, in the order answered.

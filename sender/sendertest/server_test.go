@@ -780,6 +780,11 @@ func TestAdminEndpoints(t *testing.T) {
 	if len(events) != 1 || events[0].Room != "!b:hs.test" {
 		t.Errorf("room filter: %+v", events)
 	}
+	var st Stats
+	get("/_sendertest/stats", &st)
+	if st.Events != 2 || st.Requests != 3 || !st.LastEvent.Equal(all[1].Time) {
+		t.Errorf("stats = %+v, want 2 events, 3 requests, the last at %v", st, all[1].Time)
+	}
 	var reqs []Request
 	get("/_sendertest/requests", &reqs)
 	if len(reqs) != 3 || reqs[2].Status != 401 || !strings.HasSuffix(reqs[2].Path, "?access_token=REDACTED") {
