@@ -146,7 +146,26 @@ type AlertStore struct {
 	prefix string // of a bucket's path: the directory, cleaned, and a separator
 	maxAge time.Duration
 	now    func() time.Time
+
+	// files keeps the buckets open between uses, by path: an open and a
+	// close per use were ~5 % of serve's CPU. See openBucket.
+	filesMu sync.Mutex
+	files   map[string]*bucketFile
 }
+
+// bucketFile is a bucket kept open. mu is held from openBucket to close:
+// flock locks belong to the open file, so they do not exclude the
+// goroutines that share it; mu does.
+type bucketFile struct {
+	mu     sync.Mutex
+	f      *os.File // nil until opened, or after an error
+	opened time.Time
+}
+
+// bucketReopen is how long a bucket is kept open before it is opened again
+// by path: should the file be removed or replaced (by hand, or the whole
+// store), changes reach the new one after this at the latest.
+const bucketReopen = 5 * time.Second
 
 // OpenAlertStore opens (creating it if needed) the store in dir.
 func OpenAlertStore(dir string, opts AlertStoreOptions) (*AlertStore, error) {
@@ -239,7 +258,8 @@ func (s *AlertStore) expired(st AlertState) bool {
 // openBucket is a bucket file, open and locked, and what it holds.
 type openBucket struct {
 	f    *os.File
-	size int64 // of the file as read
+	bf   *bucketFile // f's entry in the store's open files, locked; nil if f is not kept
+	size int64       // of the file as read
 	b    alertBucket
 	bad  error // why the content does not decode (b is then empty)
 }
@@ -251,27 +271,57 @@ type openBucket struct {
 // is of the file, not of its content (see bad). It is returned by value,
 // which keeps it off the heap.
 func (s *AlertStore) openBucket(path string, create, exclusive bool, only *AlertRef) (openBucket, error) {
-	flag := os.O_RDONLY
-	if create {
-		flag = os.O_RDWR | os.O_CREATE
-	} else if exclusive {
-		flag = os.O_RDWR
-	}
-	f, err := openFile(path, flag, 0o600)
-	if create && errors.Is(err, fs.ErrNotExist) { // the directory was removed under us
-		if err = os.MkdirAll(s.dir, 0o700); err == nil {
-			f, err = openFile(path, flag, 0o600)
+	s.filesMu.Lock()
+	bf := s.files[path]
+	if bf == nil {
+		if s.files == nil {
+			s.files = map[string]*bucketFile{}
 		}
+		bf = &bucketFile{}
+		s.files[path] = bf
 	}
-	if !create && errors.Is(err, fs.ErrNotExist) {
-		return openBucket{}, nil
+	s.filesMu.Unlock()
+
+	bf.mu.Lock()
+	if bf.f != nil && time.Since(bf.opened) > bucketReopen {
+		bf.f.Close()
+		bf.f = nil
 	}
-	if err != nil {
-		return openBucket{}, err
+	ob := openBucket{f: bf.f, bf: bf}
+	if ob.f == nil {
+		// Read-write even to read: the file is kept for the next use.
+		flag := os.O_RDWR
+		if create {
+			flag |= os.O_CREATE
+		}
+		f, err := openFile(path, flag, 0o600)
+		if create && errors.Is(err, fs.ErrNotExist) { // the directory was removed under us
+			if err = os.MkdirAll(s.dir, 0o700); err == nil {
+				f, err = openFile(path, flag, 0o600)
+			}
+		}
+		if !create && !exclusive && errors.Is(err, fs.ErrPermission) {
+			// Readable, not writable (another user's store): read it, keep
+			// nothing.
+			if f, err = openFile(path, os.O_RDONLY, 0); err == nil {
+				bf.mu.Unlock()
+				ob = openBucket{f: f}
+			}
+		}
+		if err != nil {
+			bf.mu.Unlock()
+			if !create && errors.Is(err, fs.ErrNotExist) {
+				return openBucket{}, nil
+			}
+			return openBucket{}, err
+		}
+		if ob.bf != nil {
+			bf.f, bf.opened = f, time.Now()
+		}
+		ob.f = f
 	}
-	ob := openBucket{f: f}
 	if err := ob.read(exclusive, only); err != nil {
-		f.Close()
+		ob.close(err)
 		return openBucket{}, err
 	}
 	return ob, nil
@@ -353,13 +403,23 @@ func (ob *openBucket) write() error {
 	return nil
 }
 
-// close closes the file, releasing its lock, and returns err or the close's
-// error.
+// close releases the file's lock, and the file: kept open for the next use,
+// unless err or the release failed (the next use opens it again), or it was
+// not to be kept. It returns err or the release's error.
 func (ob *openBucket) close(err error) error {
-	if cerr := ob.f.Close(); err == nil {
-		err = cerr
+	if ob.bf == nil {
+		if cerr := ob.f.Close(); err == nil {
+			err = cerr
+		}
+		return err
 	}
-	return err
+	uerr := funlock(ob.f)
+	if err != nil || uerr != nil {
+		ob.f.Close() // its lock goes with it
+		ob.bf.f = nil
+	}
+	ob.bf.mu.Unlock()
+	return cmp.Or(err, uerr)
 }
 
 // Get returns the state of ref; ok is false when none is known (never

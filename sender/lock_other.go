@@ -32,6 +32,8 @@ func processRunning(int) bool { return false }
 // two writers of one bucket at once may lose one update (see AlertStore).
 func flockWait(*os.File, bool) error { return nil }
 
+func funlock(*os.File) error { return nil }
+
 func openFile(path string, flag int, perm uint32) (*os.File, error) {
 	return os.OpenFile(path, flag, os.FileMode(perm))
 }

@@ -99,6 +99,14 @@ func flockWait(f *os.File, exclusive bool) error {
 	}
 }
 
+// funlock releases f's flock, keeping the file open.
+func funlock(f *os.File) error {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
+		return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
 // openFile is os.OpenFile for a regular file, without the poller
 // registration os.OpenFile attempts on every file (a regular file cannot be
 // polled: the attempt costs four fcntl and an epoll_ctl per open). The file

@@ -1019,6 +1019,19 @@ func TestContentRejected(t *testing.T) {
 	}
 }
 
+// orphanJournalContent decodes the journal at path as a recovery would,
+// ignoring whose it is.
+func orphanJournalContent(t *testing.T, path string) ([]byte, journalFile, error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jf journalFile
+	err = json.NewDecoder(bytes.NewReader(data)).Decode(&jf)
+	return data, jf, err
+}
+
 // TestOutboxAccept: a batch stored by Accept is one durable journal; it is
 // left alone while this process holds it, delivered in order by
 // DeliverAccepted, and emptied then, kept for the next Accept; an emptied
@@ -1062,9 +1075,14 @@ func TestOutboxAccept(t *testing.T) {
 		if len(des) != 1 {
 			t.Fatalf("journals left: %v, want one spare", des)
 		}
-		fi, err := os.Stat(filepath.Join(inflight, des[0].Name()))
-		if err != nil || fi.Size() != 0 {
-			t.Fatalf("spare journal: %v, %v", fi, err)
+		path := filepath.Join(inflight, des[0].Name())
+		data, err := os.ReadFile(path)
+		if err != nil || !bytes.HasPrefix(data, spareMark) {
+			t.Fatalf("spare journal: %q, %v", data, err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return fi
 	}
@@ -1079,8 +1097,12 @@ func TestOutboxAccept(t *testing.T) {
 	if len(des) != 1 || des[0].Name() == first.Name() {
 		t.Fatalf("journals %v (the spare was %s)", des, first.Name())
 	}
-	if fi, _ := os.Stat(filepath.Join(inflight, des[0].Name())); !os.SameFile(fi, first) || fi.Size() == 0 {
+	if fi, _ := os.Stat(filepath.Join(inflight, des[0].Name())); !os.SameFile(fi, first) {
 		t.Errorf("second batch in %v, not in the spare", fi)
+	}
+	// It is what a recovery would find, though written over a longer batch.
+	if _, jf, err := orphanJournalContent(t, filepath.Join(inflight, des[0].Name())); err != nil || len(jf.Entries) != 1 {
+		t.Errorf("second batch reads as %+v, %v", jf, err)
 	}
 	got = nil
 	if rep := ob.DeliverAccepted(context.Background(), tr, 0, acc); !rep.Delivered() || !slices.Equal(got, []string{"!r:hs b 0000"}) {
