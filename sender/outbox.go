@@ -410,24 +410,25 @@ func (o *Outbox) writeJournal(msgs []Message, durable bool) (*journal, error) {
 }
 
 // reuseJournal records data in j, a spare journal (marked empty, still
-// locked by this process), under a new name, and fsyncs it. It is written
+// locked by this process), under a new name, and syncs it. It is written
 // over the start of the file, not truncated first: what follows it, the end
 // of a longer earlier batch, is never read (only a journal's first JSON
 // value is).
 //
 // Why reuse: a new file costs an inode allocation and a directory fsync,
 // which on ext4 under serve's create/delete churn cost more CPU than the rest
-// of a batch's commit (BENCHMARKS.md). A reused file needs only its own
-// fsync: its directory entry is durable already. The rename gives it a name
-// of its batch's time, so that recovery after a crash, which goes by name,
-// queues batches in order; it is not fsync'ed, so after a power loss (not a
-// crash) the old name may come back, and with it only the order of the
-// recovered batches is lost, as documented for recovery anyway.
+// of a batch's commit (BENCHMARKS.md). A reused file needs only its data
+// synced (datasync: no inode write for its mtime): its directory entry is
+// durable already. The rename gives it a name of its batch's time, so that
+// recovery after a crash, which goes by name, queues batches in order; it
+// is not synced, so after a power loss (not a crash) the old name may come
+// back, and with it only the order of the recovered batches is lost, as
+// documented for recovery anyway.
 func reuseJournal(j *journal, dir string, data []byte, now time.Time) error {
 	if _, err := j.f.WriteAt(data, 0); err != nil {
 		return err
 	}
-	if err := j.f.Sync(); err != nil {
+	if err := datasync(j.f); err != nil {
 		return err
 	}
 	path := filepath.Join(dir, newID(now)+entryExt)
