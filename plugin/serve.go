@@ -144,6 +144,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		if fr.Remaining > 0 {
 			a.log.Warn(fmt.Sprintf("%d notifications left queued in %s", fr.Remaining, rcv.outbox.Dir()))
 		}
+		rcv.outbox.DropSpares()
 	}
 	if err != nil {
 		return fmt.Errorf("serve: shutdown: %w", err)

@@ -256,7 +256,8 @@ func TestE2EServeShutdownFinishesInFlight(t *testing.T) {
 	// A slow answer: the event is recorded at once, the answer comes later,
 	// so the request is provably in flight when SIGTERM arrives.
 	hs.Inject(sendertest.Slow(time.Second))
-	p := startServe(t, serveConfig(hs, "s3cret-value"))
+	state := t.TempDir()
+	p := startServe(t, strings.Replace(serveConfig(hs, "s3cret-value"), "[kuma.routes]", fmt.Sprintf("state_dir = %q\n\n[kuma.routes]", state), 1))
 	result := make(chan int, 1)
 	go func() {
 		status, _ := post(t, p.base+"/kuma", "application/json", strings.NewReader(kumaDown), "Bearer s3cret-value")
@@ -280,6 +281,11 @@ func TestE2EServeShutdownFinishesInFlight(t *testing.T) {
 	p.done <- nil // for the cleanup
 	if len(hs.Events("!kuma:hs.test")) != 1 {
 		t.Error("the in-flight notification was not delivered")
+	}
+	// Nothing in flight is left behind, not even the journals kept for reuse.
+	left, _ := filepath.Glob(filepath.Join(state, "outbox", "*", "inflight", "*"))
+	if len(left) != 0 {
+		t.Errorf("left in flight after a clean stop: %v", left)
 	}
 }
 

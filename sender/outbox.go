@@ -439,6 +439,19 @@ func reuseJournal(j *journal, dir string, data []byte, now time.Time) error {
 	return nil
 }
 
+// DropSpares removes the delivered journals Accept keeps for reuse (serve
+// calls it as it stops). What a process that dies keeps is removed by the
+// next recovery.
+func (o *Outbox) DropSpares() {
+	o.spareMu.Lock()
+	spare := o.spare
+	o.spare = nil
+	o.spareMu.Unlock()
+	for _, j := range spare {
+		j.discard(o.log)
+	}
+}
+
 // takeSpare returns a spare journal, or nil.
 func (o *Outbox) takeSpare() *journal {
 	o.spareMu.Lock()
