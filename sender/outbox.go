@@ -93,8 +93,8 @@ type Outbox struct {
 	log           *slog.Logger
 	now           func() time.Time
 
-	// spare holds Accept's delivered journals, emptied and still locked,
-	// for the next Accept to reuse (see reuseJournal).
+	// spare holds Accept's delivered journals, marked spare and still
+	// locked, for the next Accept to reuse (see reuseJournal, done).
 	spareMu sync.Mutex
 	spare   []*journal
 }
@@ -349,9 +349,9 @@ type journal struct {
 	reusable bool
 }
 
-// maxSpareJournals bounds the emptied journals kept for reuse (empty files):
-// under load serve's deliverer takes tens of batches in one round, and
-// releases them together.
+// maxSpareJournals bounds the delivered journals kept for reuse: under load
+// serve's deliverer takes tens of batches in one round, and releases them
+// together.
 const maxSpareJournals = 64
 
 type journalFile struct {
