@@ -314,51 +314,17 @@ func (r *report) markdown() string {
 				}
 			}
 		}
-		b.WriteString("\n## Fan-out at 50 ms server delay\n\nMedian wall ms [IQR]; ![fan-out](fanout.png)\n\n| rooms |")
-		for _, tool := range r.execTools {
-			fmt.Fprintf(&b, " %s |", tool)
-		}
-		b.WriteString("\n|---|")
-		for range r.execTools {
-			b.WriteString("---|")
-		}
-		b.WriteString("\n")
-		for _, n := range fanoutRooms {
-			fmt.Fprintf(&b, "| %d |", n)
-			for _, tool := range r.execTools {
-				ss := r.exec[execKey{tool, 50 * time.Millisecond, n}]
-				if len(ss) == 0 {
-					b.WriteString(" – |")
-					continue
-				}
-				w := summarize(wallMS(ss))
-				fmt.Fprintf(&b, " %.1f [%.1f–%.1f] |", w.med, w.q1, w.q3)
-			}
-			b.WriteString("\n")
-		}
+		b.WriteString("\n## Fan-out at 50 ms server delay\n\nMedian wall ms [IQR]; ![fan-out](fanout.png)\n\n")
+		r.fanoutTable(&b, func(ss []sample) string {
+			w := summarize(wallMS(ss))
+			return fmt.Sprintf("%.1f [%.1f–%.1f]", w.med, w.q1, w.q3)
+		})
 		// The RSS budget is a maximum, and fan-out is what moves it.
-		b.WriteString("\nPeak RSS MB, median [max]:\n\n| rooms |")
-		for _, tool := range r.execTools {
-			fmt.Fprintf(&b, " %s |", tool)
-		}
-		b.WriteString("\n|---|")
-		for range r.execTools {
-			b.WriteString("---|")
-		}
-		b.WriteString("\n")
-		for _, n := range fanoutRooms {
-			fmt.Fprintf(&b, "| %d |", n)
-			for _, tool := range r.execTools {
-				ss := r.exec[execKey{tool, 50 * time.Millisecond, n}]
-				if len(ss) == 0 {
-					b.WriteString(" – |")
-					continue
-				}
-				m := summarize(rssMB(ss))
-				fmt.Fprintf(&b, " %.1f [%.1f] |", m.med, m.max)
-			}
-			b.WriteString("\n")
-		}
+		b.WriteString("\nPeak RSS MB, median [max]:\n\n")
+		r.fanoutTable(&b, func(ss []sample) string {
+			m := summarize(rssMB(ss))
+			return fmt.Sprintf("%.1f [%.1f]", m.med, m.max)
+		})
 	}
 
 	if len(r.storms) > 0 {
@@ -406,4 +372,29 @@ func (r *report) markdown() string {
 
 func fmtDelay(d time.Duration) string {
 	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
+
+// fanoutTable writes a table of the fan-out points (rows) and tools
+// (columns) at 50 ms, cell saying what each point's samples show.
+func (r *report) fanoutTable(b *strings.Builder, cell func([]sample) string) {
+	b.WriteString("| rooms |")
+	for _, tool := range r.execTools {
+		fmt.Fprintf(b, " %s |", tool)
+	}
+	b.WriteString("\n|---|")
+	for range r.execTools {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, n := range fanoutRooms {
+		fmt.Fprintf(b, "| %d |", n)
+		for _, tool := range r.execTools {
+			if ss := r.exec[execKey{tool, 50 * time.Millisecond, n}]; len(ss) > 0 {
+				fmt.Fprintf(b, " %s |", cell(ss))
+			} else {
+				b.WriteString(" – |")
+			}
+		}
+		b.WriteString("\n")
+	}
 }
