@@ -25,8 +25,14 @@ func Text(s string) string {
 
 // IsHTTPURL reports whether s is an absolute http or https URL, the only
 // links we put in an href (Matrix clients also allow ftp, mailto and magnet,
-// but an alert's link is a web page).
+// but an alert's link is a web page), with no control character anywhere:
+// url.Parse lets them through in the fragment, and an HTML parser would
+// turn a CR there into LF (so the href would not survive sanitising as
+// sent).
 func IsHTTPURL(s string) bool {
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return false
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
 		return false

@@ -21,7 +21,8 @@ func TestIsHTTPURL(t *testing.T) {
 	for in, want := range map[string]bool{
 		"https://example.org/x?y=1": true, "HTTP://example.org": true, "http://": false,
 		"javascript:alert(1)": false, "ftp://example.org": false, "/relative": false, "": false,
-		"https://exa mple.org": false,
+		"https://exa mple.org": false, "https://example.org/#a\rb": false, "https://example.org/#a\x7fb": false,
+		"https://example.org/#a\tb": false,
 	} {
 		if got := IsHTTPURL(in); got != want {
 			t.Errorf("IsHTTPURL(%q) = %v, want %v", in, got, want)
