@@ -1126,6 +1126,54 @@ func TestOutboxAccept(t *testing.T) {
 	}
 }
 
+// TestOutboxReusedJournalRecovered: a reused journal holds its batch over
+// the end of a longer one; if its process dies before delivering, the next
+// run recovers that batch, and nothing of the old one.
+func TestOutboxReusedJournalRecovered(t *testing.T) {
+	const room = "!r:hs"
+	dir := t.TempDir()
+	ob := openTestOutbox(t, dir, OutboxOptions{})
+	var long []Message
+	for i := range 5 {
+		long = append(long, testAlarm("old", i, room)...)
+	}
+	var mu sync.Mutex
+	var got []string
+	tr := funcTransport(func(_ context.Context, m Message) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m.Content.Body)
+		return "$x", nil
+	})
+	acc, err := ob.Accept(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := ob.DeliverAccepted(context.Background(), tr, 0, acc); !rep.Delivered() || len(got) != 5 {
+		t.Fatalf("first batch: %+v, sent %v", rep, got)
+	}
+	acc, err = ob.Accept(testAlarm("new", 0, room))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ob.spare) != 0 {
+		t.Fatalf("the spare was not reused: %d left", len(ob.spare))
+	}
+	// The process dies with the short batch in flight.
+	acc.j.f.Close()
+	got = nil
+	ob2 := openTestOutbox(t, dir, OutboxOptions{})
+	if fr := ob2.Flush(context.Background(), tr, 0); fr.Delivered != 1 || fr.Remaining != 0 {
+		t.Errorf("recovery: %+v", fr)
+	}
+	if want := []string{"new 0000"}; !slices.Equal(got, want) {
+		t.Errorf("recovered and sent %v, want %v", got, want)
+	}
+	if des, _ := os.ReadDir(filepath.Join(dir, corruptDirName)); len(des) != 0 {
+		t.Errorf("quarantined: %v", des)
+	}
+}
+
 // TestOutboxAlertsInOneRoom: in one room, each alert's messages keep their
 // order and stop at its first failure; another alert's go on.
 func TestOutboxAlertsInOneRoom(t *testing.T) {
