@@ -153,15 +153,9 @@ type AlertStore struct {
 // flock locks belong to the open file, so they do not exclude the
 // goroutines that share it; mu does.
 type bucketFile struct {
-	mu     sync.Mutex
-	f      *os.File // nil until opened, or after an error
-	opened time.Time
+	mu sync.Mutex
+	f  *os.File // nil until opened, or after an error
 }
-
-// bucketReopen is how long a bucket is kept open before it is opened again
-// by path: should the file be removed or replaced (by hand, or the whole
-// store), changes reach the new one after this at the latest.
-const bucketReopen = 5 * time.Second
 
 // OpenAlertStore opens (creating it if needed) the store in dir.
 func OpenAlertStore(dir string, opts AlertStoreOptions) (*AlertStore, error) {
@@ -279,7 +273,9 @@ func (s *AlertStore) openBucket(path string, create, exclusive bool, only *Alert
 	s.filesMu.Unlock()
 
 	bf.mu.Lock()
-	if bf.f != nil && time.Since(bf.opened) > bucketReopen {
+	if bf.f != nil && !linked(bf.f) {
+		// Removed or replaced (by hand, or the whole store): the path's
+		// file is the bucket now.
 		bf.f.Close()
 		bf.f = nil
 	}
@@ -312,7 +308,7 @@ func (s *AlertStore) openBucket(path string, create, exclusive bool, only *Alert
 			return openBucket{}, err
 		}
 		if ob.bf != nil {
-			bf.f, bf.opened = f, time.Now()
+			bf.f = f
 		}
 		ob.f = f
 	}

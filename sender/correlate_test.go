@@ -248,6 +248,14 @@ func TestAlertStoreFiles(t *testing.T) {
 	if st, ok, err := s.Get(a); !ok || err != nil || st.Root != "$r2" {
 		t.Fatalf("get after the directory came back: %+v %v %v", st, ok, err)
 	}
+	// On disk, for other processes, not only in the file this store kept open.
+	other, err := OpenAlertStore(dir, AlertStoreOptions{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok, err := other.Get(a); !ok || err != nil || st.Root != "$r2" {
+		t.Fatalf("another store's get after the directory came back: %+v %v %v", st, ok, err)
+	}
 }
 
 // TestAlertStoreExpiry: past MaxAge a state is unknown, dropped by the next

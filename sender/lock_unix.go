@@ -99,6 +99,14 @@ func flockWait(f *os.File, exclusive bool) error {
 	}
 }
 
+// linked reports whether f still has a name (it was not removed, nor
+// replaced by a rename over it), by fstat: cheaper than opening the path
+// again.
+func linked(f *os.File) bool {
+	var st syscall.Stat_t
+	return syscall.Fstat(int(f.Fd()), &st) == nil && st.Nlink > 0
+}
+
 // funlock releases f's flock, keeping the file open.
 func funlock(f *os.File) error {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
