@@ -276,7 +276,13 @@ func applyEnv(s *settings, getenv func(string) string) {
 	if v := getenv("MATRIX_ACCESSTOKEN"); v != "" {
 		s.AccessToken = v
 	}
-	if v := getenv("MATRIX_NOTIFY_DRY_RUN"); v != "" && v != "0" && !strings.EqualFold(v, "no") && !strings.EqualFold(v, "false") {
+	if dryRunEnv(getenv) {
 		s.DryRun = true
 	}
+}
+
+// dryRunEnv reports whether MATRIX_NOTIFY_DRY_RUN asks for a dry run.
+func dryRunEnv(getenv func(string) string) bool {
+	v := getenv("MATRIX_NOTIFY_DRY_RUN")
+	return v != "" && v != "0" && !strings.EqualFold(v, "no") && !strings.EqualFold(v, "false")
 }

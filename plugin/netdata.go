@@ -172,6 +172,13 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 	if !ok {
 		return usagef("usage: matrix-notify test [ROLE]")
 	}
+	// A dry run writes no state (but the parse cache, which netdata's runs
+	// replace).
+	if !cf.dryRun && !dryRunEnv(a.getenv) {
+		if err := a.refuseForeignState("test", a.defaultStateDir(true)); err != nil {
+			return err
+		}
+	}
 	host, _ := a.hostname() // the script uses $(hostname), not -s
 	var failed error
 	for _, alarm := range netdata.TestAlarms(role, host, a.now(), "matrix-notify") {

@@ -123,6 +123,20 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 	return fmt.Errorf("%w: %d queued, %d dropped, %d failed of %d", errNotDelivered, queued, dropped, failed, len(msgs))
 }
 
+// refuseForeignState stops cmd, a command run by hand (flush, test), when it
+// runs as root in a state directory that belongs to another user: the files
+// it would leave there (queued entries, journals, alert-store buckets, the
+// parse cache) would be root's, and netdata, running as its own user, could
+// not read, replace or remove them. netdata's own invocations are never
+// refused: an alarm is sent whatever the directory's owner.
+func (a *app) refuseForeignState(cmd, dir string) error {
+	owned, uid, ok := foreignOwner(dir)
+	if !ok {
+		return nil
+	}
+	return usagef("%s: %s belongs to uid %d, not root: what root would write in %s, that user's matrix-notify (netdata's) could not read or remove. Run it as that user: sudo -u '#%d' matrix-notify %s ...", cmd, owned, uid, dir, uid, cmd)
+}
+
 // outboxSettings are the settings of flush and queue: the TOML file and the
 // environment; the state directory as netdata's when NETDATA_CACHE_DIR is set.
 func (a *app) outboxSettings(name string, args []string) (settings, error) {
@@ -145,6 +159,9 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	}
 	if s.Homeserver == "" || s.AccessToken == "" {
 		return usagef("flush: the homeserver and access token must be set ([matrix] in the TOML file, or MATRIX_HOMESERVER / MATRIX_ACCESSTOKEN)")
+	}
+	if err := a.refuseForeignState("flush", s.StateDir); err != nil {
+		return err
 	}
 	ob, err := a.openOutbox(s)
 	if err != nil {
