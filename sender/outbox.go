@@ -345,7 +345,8 @@ func (o *Outbox) writeEntries(entries []outboxEntry, durable bool) (ids []string
 type journal struct {
 	path string
 	f    *os.File
-	// reusable: written by Accept, so kept as a spare once delivered.
+	// reusable: durable (Accept's, serve's), so kept as a spare once
+	// delivered; a Deliver's journal goes with its process.
 	reusable bool
 }
 
@@ -406,7 +407,7 @@ func (o *Outbox) writeJournal(msgs []Message, durable bool) (*journal, error) {
 		f.Close()
 		return nil, err
 	}
-	return &journal{path: path, f: f}, nil
+	return &journal{path: path, f: f, reusable: durable}, nil
 }
 
 // reuseJournal records data in j, a spare journal (marked empty, still
@@ -784,7 +785,6 @@ func (o *Outbox) Accept(msgs []Message) (*Accepted, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	j.reusable = true
 	crashPoint("enqueued")
 	return &Accepted{j: j, msgs: msgs}, nil
 }
