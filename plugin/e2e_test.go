@@ -53,6 +53,7 @@ func newNetdataHome(t *testing.T, conf string) *netdataHome {
 		"PATH=" + os.Getenv("PATH"), "TZ=UTC",
 		"NETDATA_USER_CONFIG_DIR=" + h.user, "NETDATA_STOCK_CONFIG_DIR=" + h.stock, "NETDATA_CACHE_DIR=" + h.cache,
 		"NETDATA_REGISTRY_URL=https://netdata.example.org:19999",
+		backgroundFlushOff, // TestE2EOutageDeliveredWithoutAnotherAlarm turns it on
 	}
 	return h
 }

@@ -40,6 +40,7 @@ func main() {
 		now:      time.Now,
 		hostname: os.Hostname,
 		location: time.Local,
+		spawn:    spawnBackgroundFlush,
 	}
 	os.Exit(a.run(ctx, os.Args[1:]))
 }
@@ -53,6 +54,12 @@ type app struct {
 	now      func() time.Time
 	hostname func() (string, error)
 	location *time.Location // time.Local unless TOML's timezone says otherwise
+	// spawn starts the background flush (retrier.go); nil: never (tests
+	// running the app in-process).
+	spawn func(lockPath string, args []string) (pid int, err error)
+	// netdataWaits is set for the invocations netdata waits for (exec mode,
+	// custom-sender): they get the short exec deadline.
+	netdataWaits bool
 
 	log  *slog.Logger
 	logh *logHandler
@@ -116,6 +123,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = a.runKuma(ctx, args[1:])
 	case args[0] == "serve":
 		err = a.runServe(ctx, args[1:])
+	case args[0] == "flush" && isBackgroundFlush(args[1:]):
+		err = a.runBackgroundFlush(ctx, args[1:])
 	case args[0] == "flush":
 		err = a.runFlush(ctx, args[1:])
 	case args[0] == "queue":
@@ -210,8 +219,8 @@ func parseFlags(name string, args []string) (commonFlags, []string, error) {
 
 // baseSettings returns the defaults every mode starts from.
 func (a *app) baseSettings() settings {
-	return settings{Concurrency: sender.DefaultConcurrency, Timeout: DefaultTimeout, Location: a.location,
-		MaxAge: DefaultMaxAge, AutoJoin: true, Lifecycle: sender.DefaultLifecycle}
+	return settings{Concurrency: sender.DefaultConcurrency, Timeout: DefaultTimeout, ExecTimeout: DefaultExecTimeout,
+		Location: a.location, MaxAge: DefaultMaxAge, AutoJoin: true, Lifecycle: sender.DefaultLifecycle, BackgroundFlush: true}
 }
 
 // configPath returns the TOML file to read and whether it must exist.

@@ -95,6 +95,16 @@ func (a *app) netdataConfig(cf commonFlags) (netdataDirs, *healthconf.Vars, sett
 	if s.StateDir == "" {
 		s.StateDir = a.defaultStateDir(true)
 	}
+	s.origin = settingsOrigin{netdata: true, config: cf.config}
+	if a.netdataWaits {
+		// netdata's health runs its next pass only after us: a homeserver
+		// that is down or slow must cost it seconds at most. What is not
+		// delivered is queued, for the background flush.
+		if cf.timeout == 0 {
+			s.Timeout = min(s.Timeout, s.ExecTimeout)
+		}
+		s.Retry.FailFastUnreachable = true
+	}
 	return d, vars, s, fc, err
 }
 
@@ -158,6 +168,7 @@ func (a *app) runExec(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	a.netdataWaits = true
 	return a.sendAlarm(ctx, alarm, commonFlags{})
 }
 
@@ -243,6 +254,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	a.netdataWaits = true // alarm-notify.sh waits for us, and netdata for it
 	var rooms []string
 	for _, w := range words {
 		rooms = append(rooms, strings.FieldsFunc(w, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })...)
