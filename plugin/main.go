@@ -58,7 +58,8 @@ type app struct {
 	// running the app in-process).
 	spawn func(lockPath string, args []string) (pid int, err error)
 	// netdataWaits is set for the invocations netdata waits for (exec mode,
-	// custom-sender): they get the short exec deadline.
+	// custom-sender) and for `test`, which stands for them: they get the
+	// short exec deadline and give up at once on a refused connection.
 	netdataWaits bool
 
 	log  *slog.Logger

@@ -183,6 +183,7 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 	if !ok {
 		return usagef("usage: matrix-notify test [ROLE]")
 	}
+	a.netdataWaits = true // it tries the path netdata's alarms take
 	// A dry run writes no state (but the parse cache, which netdata's runs
 	// replace).
 	if !cf.dryRun && !dryRunEnv(a.getenv) {

@@ -97,7 +97,7 @@ func killFlushes(t *testing.T, cache string) {
 }
 
 var (
-	backgroundPID = regexp.MustCompile(`background flush \(pid (\d+)`)
+	backgroundPID = regexp.MustCompile(`background flush (?:already running )?\(pid (\d+)`)
 	backgroundLog = regexp.MustCompile(`background flush \(pid \d+, log (\S+\.flush\.log)\)`)
 )
 
@@ -171,5 +171,47 @@ func TestE2EOutageDeliveredWithoutAnotherAlarm(t *testing.T) {
 	t.Logf("the background flush's log:\n%s", data)
 	if !strings.Contains(string(data), "sent queued Matrix notification") || strings.Contains(string(data), hs.Token()) {
 		t.Errorf("the background flush's log lacks the delivery, or holds the token:\n%s", data)
+	}
+}
+
+// TestE2EOutageStormOneFlush: alarms fired one after another during an
+// outage each queue and exit 3; only the first starts a background flush,
+// the others find it running. When the homeserver is back every alarm
+// arrives exactly once, in order, with no further command.
+func TestE2EOutageStormOneFlush(t *testing.T) {
+	rooms := []string{"!a:hs.test", "!b:hs.test"}
+	addr := freeLoopbackAddr(t)
+	hs := sendertest.NewHandler(sendertest.Options{Joined: rooms})
+	defer hs.Close()
+	h := newNetdataHome(t, fmt.Sprintf("MATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n", "http://"+addr, hs.Token(), strings.Join(rooms, " ")))
+	h.env = withoutEnv(h.env, "MATRIX_NOTIFY_BACKGROUND_FLUSH")
+	t.Cleanup(func() { killFlushes(t, h.cache) })
+
+	const n = 6
+	pids := map[string]bool{}
+	for i := range n {
+		r := h.run(t, nil, alarmN(i)...)
+		if r.code != 3 {
+			t.Fatalf("alarm %d: exit %d, want 3\n%s", i, r.code, r.stderr)
+		}
+		m := backgroundPID.FindStringSubmatch(r.stderr)
+		if m == nil {
+			t.Fatalf("alarm %d names no background flush:\n%s", i, r.stderr)
+		}
+		pids[m[1]] = true
+		if i > 0 && !strings.Contains(r.stderr, "already running") {
+			t.Errorf("alarm %d did not find the flush running:\n%s", i, r.stderr)
+		}
+	}
+	if len(pids) != 1 {
+		t.Errorf("%d background flushes started, want 1: %v", len(pids), pids)
+	}
+	serveAt(t, hs, addr)
+	deadline := time.Now().Add(150 * time.Second)
+	for len(flushPIDs(t, h.cache)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, room := range rooms {
+		checkExactlyOnceInOrder(t, hs, room, n)
 	}
 }
