@@ -33,14 +33,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a := &app{
-		getenv:   os.Getenv,
-		stdin:    os.Stdin,
-		stdout:   os.Stdout,
-		stderr:   os.Stderr,
-		now:      time.Now,
-		hostname: os.Hostname,
-		location: time.Local,
-		spawn:    spawnBackgroundFlush,
+		getenv:     os.Getenv,
+		stdin:      os.Stdin,
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+		now:        time.Now,
+		hostname:   os.Hostname,
+		location:   time.Local,
+		spawn:      spawnBackgroundFlush,
+		executable: os.Executable,
 	}
 	os.Exit(a.run(ctx, os.Args[1:]))
 }
@@ -57,6 +58,9 @@ type app struct {
 	// spawn starts the background flush (retrier.go); nil: never (tests
 	// running the app in-process).
 	spawn func(lockPath string, args []string) (pid int, err error)
+	// executable is this program's path: `test` reads the alarm-notify.sh
+	// installed next to it. nil: none (tests running the app in-process).
+	executable func() (string, error)
 	// netdataWaits is set for the invocations netdata waits for (exec mode,
 	// custom-sender) and for `test`, which stands for them: they get the
 	// short exec deadline and give up at once on a refused connection.

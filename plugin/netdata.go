@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -193,7 +194,7 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 	}
 	host, _ := a.hostname() // the script uses $(hostname), not -s
 	var failed error
-	for _, alarm := range netdata.TestAlarms(role, host, a.now(), "matrix-notify") {
+	for _, alarm := range netdata.TestAlarms(a.installedLayout(), role, host, a.now(), "matrix-notify") {
 		a.log.Info(fmt.Sprintf("sending test %s alarm to role: %s", alarm.Status, role))
 		if err := a.sendAlarm(ctx, alarm, cf); err != nil {
 			if _, ok := err.(usageError); ok {
@@ -203,6 +204,24 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 		}
 	}
 	return failed
+}
+
+// installedLayout is the argv layout of the netdata installed with us: that
+// of the alarm-notify.sh next to this program in plugins.d (Layout2, master's,
+// when there is none), so that `test` sends what that netdata's test sends.
+func (a *app) installedLayout() netdata.Layout {
+	if a.executable == nil {
+		return netdata.Layout2
+	}
+	exe, err := a.executable()
+	if err != nil {
+		return netdata.Layout2
+	}
+	script, err := os.ReadFile(filepath.Join(filepath.Dir(exe), "alarm-notify.sh"))
+	if err != nil {
+		return netdata.Layout2
+	}
+	return netdata.ScriptLayout(script)
 }
 
 // sendAlarm screens, routes and delivers one netdata alarm.
