@@ -35,6 +35,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// backgroundFlushOff keeps the e2e tests that do not test it from leaving a
+// background flush behind (newNetdataHome sets it).
+const backgroundFlushOff = "MATRIX_NOTIFY_BACKGROUND_FLUSH=0"
+
 // netdataHome is a throwaway netdata: config dirs, cache dir, and the
 // environment netdata gives a notifier.
 type netdataHome struct {

@@ -20,10 +20,6 @@ import (
 	"matrix-notify/sender/sendertest"
 )
 
-// backgroundFlushOff keeps the e2e tests that do not test it from leaving a
-// background flush behind (newNetdataHome sets it).
-const backgroundFlushOff = "MATRIX_NOTIFY_BACKGROUND_FLUSH=0"
-
 // withoutEnv is env without name's entries.
 func withoutEnv(env []string, name string) []string {
 	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
