@@ -145,6 +145,16 @@ func (a alarm1) args() []string {
 		"Utilization", "netdata edit-config health.d/disks.conf=12", ""}
 }
 
+// args2 is the same transition as netdata 2.x passes it (33 arguments: no
+// family; transition id, summary, context, component and type at the end).
+func (a alarm1) args2(summary string) []string {
+	return []string{a.roles, a.host, a.uniqueID, a.alarmID, a.eventID, a.when, a.name, a.chart,
+		a.status, a.oldStatus, a.value, a.oldValue, a.src, a.duration, a.nonClearDuration, a.units, a.info,
+		a.valueString, a.oldValueString, "$this > 90", "${this} = " + a.value, "1", "0", "", "",
+		"Utilization", "netdata edit-config health.d/disks.conf=12", "", "t-" + a.uniqueID, summary,
+		"disk.space", "Disk", "System"}
+}
+
 // diskTransitions is one alarm going WARNING, CRITICAL, CLEAR. The CLEAR
 // reports non_clear_duration > duration: "(alarm was raised for 1 hour and 2
 // minutes)".
@@ -422,6 +432,39 @@ func TestRealScriptStockSenderSideBySide(t *testing.T) {
 			compareWithStock(t, te.Content, ourEvs[0].Content, stockDiffs(a, gotoURL1(registry, a)), oursOnly)
 		})
 	}
+
+	// The 2.x layout, against the same real 1.37 script given the 1.x argv of
+	// the same transition: what differs is exactly what master's send_matrix
+	// changed (src/health/notifications/alarm-notify.sh.in): the chart
+	// without "(family)", ${alarm} from the summary, master's goto_url.
+	t.Run("2.x argv: master's text", func(t *testing.T) {
+		const summary = "Disk space of / is running out"
+		a := diskTransitions("54")[1]
+		nStock, nOurs := len(hs.Events(stockRoom)), len(hs.Events(ourRoom))
+		theirs := h.exec(t, "alarm-notify.sh", a.args()...)
+		ours := h.exec(t, "matrix-notify", a.args2(summary)...)
+		theirEvs, ourEvs := newEvents(hs, stockRoom, nStock), newEvents(hs, ourRoom, nOurs)
+		if theirs.code != 0 || ours.code != 0 || len(theirEvs) != 1 || len(ourEvs) != 1 {
+			t.Fatalf("exit %d and %d, %d and %d events\n%s\n%s", theirs.code, ours.code, len(theirEvs), len(ourEvs), theirs.stderr, ours.stderr)
+		}
+		ourURL := regexp.MustCompile(`https?://\S+`).FindString(decodeContent(t, ourEvs[0]).Body)
+		if !strings.Contains(ourURL, "transition_id=t-"+a.uniqueID) {
+			t.Errorf("want master's goto_url (with the transition id), got %q", ourURL)
+		}
+		stockURL := gotoURL1(registry, a)
+		const master = "master's send_matrix prints the chart alone (2.x has no family), ${alarm} from the summary, and its own goto_url"
+		alarm1Text, alarm2Text := strings.ReplaceAll(a.name, "_", " ")+" = "+a.valueString, summary+" = "+a.valueString
+		diffs := []stockDiff{
+			{"body", " " + a.chart + " (" + a.family + ") " + stockURL + " " + alarm1Text + " ",
+				" " + a.chart + " " + ourURL + " " + alarm2Text + " ", master},
+			{"formatted_body", "<br>" + a.chart + " (" + a.family + ")<br>", "<br>" + a.chart + "<br>", master},
+			{"formatted_body", `href="` + stockURL + `">` + alarm1Text + "<", `href="` + html.EscapeString(ourURL) + `">` + alarm2Text + "<",
+				master + "; and we HTML-escape the href"},
+		}
+		diffs = append(diffs, stockDiffs(a, stockURL)[:2]...) // the totals line
+		compareWithStock(t, theirEvs[0].Content, ourEvs[0].Content, diffs,
+			map[string]any{"msgtype": "m.text", "m.mentions": map[string]any{}})
+	})
 
 	t.Run("info with quote and backslash: stock refused and lost, ours delivered", func(t *testing.T) {
 		info := `the "/" filesystem is full, see C:\data\logs`
