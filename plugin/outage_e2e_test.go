@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -58,33 +57,27 @@ func serveAt(t *testing.T, hs *sendertest.Server, addr string) {
 }
 
 // flushPIDs are the pids of the background flushes running for the outboxes
-// under cache.
+// under cache: those whose lock is held (the pid is the one written in it).
 func flushPIDs(t *testing.T, cache string) []int {
 	t.Helper()
 	locks, _ := filepath.Glob(filepath.Join(cache, "matrix-notify", "outbox", "*.flush.lock"))
 	var pids []int
 	for _, l := range locks {
-		data, err := os.ReadFile(l)
+		f, err := os.Open(l)
 		if err != nil {
 			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err == nil && pid > 0 && syscall.Kill(pid, 0) == nil && !zombie(pid) {
+		free := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+		f.Close()
+		if free {
+			continue
+		}
+		data, _ := os.ReadFile(l)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-// zombie reports whether pid has exited but not been reaped (its parent, our
-// alarm process, has exited too, so it is reparented and reaped soon).
-func zombie(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return errors.Is(err, os.ErrNotExist)
-	}
-	_, after, _ := strings.Cut(string(data), ") ")
-	return strings.HasPrefix(after, "Z")
 }
 
 // killFlushes ends the background flushes this test started, if any are left.

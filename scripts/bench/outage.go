@@ -126,26 +126,25 @@ func (b *bench) outage() (outageResult, error) {
 }
 
 // backgroundFlushes are the pids of the background flushes running for the
-// outboxes under cache (each writes its pid into its lock file).
+// outboxes under cache: those whose lock (flock) is held; each writes its
+// pid into its lock file.
 func backgroundFlushes(cache string) []int {
 	locks, _ := filepath.Glob(filepath.Join(cache, "matrix-notify", "outbox", "*.flush.lock"))
 	var pids []int
 	for _, l := range locks {
-		data, err := os.ReadFile(l)
+		f, err := os.Open(l)
 		if err != nil {
 			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil {
+		free := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+		f.Close()
+		if free {
 			continue
 		}
-		// A zombie has exited: its parent, the alarm, is gone too.
-		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if _, after, _ := strings.Cut(string(st), ") "); strings.HasPrefix(after, "Z") {
-				continue
-			}
+		data, _ := os.ReadFile(l)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+			pids = append(pids, pid)
 		}
-		pids = append(pids, pid)
 	}
 	return pids
 }
