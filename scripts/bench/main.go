@@ -38,7 +38,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -409,4 +408,3 @@ func runChild(ctx context.Context, path string, args, env []string) (sample, err
 	return sample{wall: time.Duration(wall), cpu: time.Duration(user + sys), rssKB: rss, code: code}, nil
 }
 
-func goVersion() string { return runtime.Version() }
