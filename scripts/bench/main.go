@@ -407,4 +407,3 @@ func runChild(ctx context.Context, path string, args, env []string) (sample, err
 	}
 	return sample{wall: time.Duration(wall), cpu: time.Duration(user + sys), rssKB: rss, code: code}, nil
 }
-
