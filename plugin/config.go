@@ -25,6 +25,12 @@ type fileConfig struct {
 		Rooms           []string `toml:"rooms"`
 		Concurrency     int      `toml:"concurrency"`
 		Timeout         duration `toml:"timeout"`
+		// ExecTimeout bounds an invocation netdata waits for (exec mode,
+		// custom-sender): netdata runs its next health pass only after it.
+		ExecTimeout duration `toml:"exec_timeout"`
+		// BackgroundFlush (default true): an invocation that leaves
+		// something queued starts the background flush (see retrier.go).
+		BackgroundFlush *bool `toml:"background_flush"`
 		// StateDir holds the outbox and caches (discovery, aliases).
 		StateDir string   `toml:"state_dir"`
 		MaxAge   duration `toml:"max_age"`
@@ -91,6 +97,12 @@ func (d *duration) UnmarshalText(b []byte) error {
 // DefaultTimeout bounds one invocation's delivery, all rooms together.
 const DefaultTimeout = 30 * time.Second
 
+// DefaultExecTimeout bounds an invocation netdata waits for. A homeserver
+// that answers at all answers well within it; one that refuses connections
+// costs no wait at all (RetryPolicy.FailFastUnreachable), and what is not
+// delivered is queued for the background flush.
+const DefaultExecTimeout = 5 * time.Second
+
 // settings is the merged configuration of one invocation. Order, later wins:
 // health_alarm_notify.conf, TOML, environment, flags.
 type settings struct {
@@ -99,6 +111,7 @@ type settings struct {
 	Rooms       []string
 	Concurrency int
 	Timeout     time.Duration
+	ExecTimeout time.Duration // Timeout of the invocations netdata waits for, when shorter
 	Location    *time.Location
 	DryRun      bool
 	StateDir    string // "" until resolved per mode (stateDir)
@@ -107,6 +120,10 @@ type settings struct {
 	Severity    severity.Policy
 	MaxAge      time.Duration // outbox entries older than this are dropped, loudly
 	AutoJoin    bool
+	// BackgroundFlush starts the background flush when something is left
+	// queued; origin is how to load these settings again in it.
+	BackgroundFlush bool
+	origin          settingsOrigin
 }
 
 // DefaultMaxAge is how long an undelivered alert is kept.
@@ -194,6 +211,12 @@ func (fc *fileConfig) apply(s *settings) error {
 	if fc.Matrix.AutoJoin != nil {
 		s.AutoJoin = *fc.Matrix.AutoJoin
 	}
+	if fc.Matrix.ExecTimeout.Duration > 0 {
+		s.ExecTimeout = fc.Matrix.ExecTimeout.Duration
+	}
+	if fc.Matrix.BackgroundFlush != nil {
+		s.BackgroundFlush = *fc.Matrix.BackgroundFlush
+	}
 	if fc.Matrix.RetryBase.Duration > 0 {
 		s.Retry.Base = fc.Matrix.RetryBase.Duration
 	}
@@ -279,6 +302,14 @@ func applyEnv(s *settings, getenv func(string) string) {
 	if dryRunEnv(getenv) {
 		s.DryRun = true
 	}
+	if v := getenv("MATRIX_NOTIFY_BACKGROUND_FLUSH"); v != "" {
+		s.BackgroundFlush = !isNo(v)
+	}
+}
+
+// isNo reads an environment switch set to off.
+func isNo(v string) bool {
+	return v == "0" || strings.EqualFold(v, "no") || strings.EqualFold(v, "false") || strings.EqualFold(v, "off")
 }
 
 // dryRunEnv reports whether MATRIX_NOTIFY_DRY_RUN asks for a dry run.

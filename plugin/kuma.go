@@ -43,6 +43,7 @@ func (a *app) standaloneSettings(cf commonFlags) (settings, *fileConfig, error) 
 	if s.StateDir == "" {
 		s.StateDir = a.defaultStateDir(false)
 	}
+	s.origin = settingsOrigin{config: cf.config}
 	return s, fc, err
 }
 

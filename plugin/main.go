@@ -33,13 +33,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a := &app{
-		getenv:   os.Getenv,
-		stdin:    os.Stdin,
-		stdout:   os.Stdout,
-		stderr:   os.Stderr,
-		now:      time.Now,
-		hostname: os.Hostname,
-		location: time.Local,
+		getenv:     os.Getenv,
+		stdin:      os.Stdin,
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+		now:        time.Now,
+		hostname:   os.Hostname,
+		location:   time.Local,
+		spawn:      spawnBackgroundFlush,
+		executable: os.Executable,
 	}
 	os.Exit(a.run(ctx, os.Args[1:]))
 }
@@ -53,6 +55,16 @@ type app struct {
 	now      func() time.Time
 	hostname func() (string, error)
 	location *time.Location // time.Local unless TOML's timezone says otherwise
+	// spawn starts the background flush (retrier.go); nil: never (tests
+	// running the app in-process).
+	spawn func(lockPath string, args []string) (pid int, err error)
+	// executable is this program's path: `test` reads the alarm-notify.sh
+	// installed next to it. nil: none (tests running the app in-process).
+	executable func() (string, error)
+	// netdataWaits is set for the invocations netdata waits for (exec mode,
+	// custom-sender) and for `test`, which stands for them: they get the
+	// short exec deadline and give up at once on a refused connection.
+	netdataWaits bool
 
 	log  *slog.Logger
 	logh *logHandler
@@ -131,6 +143,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = a.runKuma(ctx, args[1:])
 	case args[0] == "serve":
 		err = a.runServe(ctx, args[1:])
+	case args[0] == "flush" && isBackgroundFlush(args[1:]):
+		err = a.runBackgroundFlush(ctx, args[1:])
 	case args[0] == "flush":
 		err = a.runFlush(ctx, args[1:])
 	case args[0] == "queue":
@@ -251,8 +265,8 @@ func parseFlags(name string, args []string) (commonFlags, []string, error) {
 
 // baseSettings returns the defaults every mode starts from.
 func (a *app) baseSettings() settings {
-	return settings{Concurrency: sender.DefaultConcurrency, Timeout: DefaultTimeout, Location: a.location,
-		MaxAge: DefaultMaxAge, AutoJoin: true, Lifecycle: sender.DefaultLifecycle}
+	return settings{Concurrency: sender.DefaultConcurrency, Timeout: DefaultTimeout, ExecTimeout: DefaultExecTimeout,
+		Location: a.location, MaxAge: DefaultMaxAge, AutoJoin: true, Lifecycle: sender.DefaultLifecycle, BackgroundFlush: true}
 }
 
 // configPath returns the TOML file to read and whether it must exist.

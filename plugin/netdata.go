@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -93,6 +94,16 @@ func (a *app) netdataConfig(cf commonFlags) (netdataDirs, *healthconf.Vars, sett
 	if s.StateDir == "" {
 		s.StateDir = a.defaultStateDir(true)
 	}
+	s.origin = settingsOrigin{netdata: true, config: cf.config}
+	if a.netdataWaits {
+		// netdata's health runs its next pass only after us: a homeserver
+		// that is down or slow must cost it seconds at most. What is not
+		// delivered is queued, for the background flush.
+		if cf.timeout == 0 {
+			s.Timeout = min(s.Timeout, s.ExecTimeout)
+		}
+		s.Retry.FailFastUnreachable = true
+	}
 	return d, vars, s, fc, err
 }
 
@@ -156,6 +167,7 @@ func (a *app) runExec(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	a.netdataWaits = true
 	return a.sendAlarm(ctx, alarm, commonFlags{})
 }
 
@@ -170,6 +182,7 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 	if !ok {
 		return usagef("usage: matrix-notify test [ROLE]")
 	}
+	a.netdataWaits = true // it tries the path netdata's alarms take
 	// A dry run writes no state (but the parse cache, which netdata's runs
 	// replace).
 	if !cf.dryRun && !dryRunEnv(a.getenv) {
@@ -179,7 +192,7 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 	}
 	host, _ := a.hostname() // the script uses $(hostname), not -s
 	var failed error
-	for _, alarm := range netdata.TestAlarms(role, host, a.now(), "matrix-notify") {
+	for _, alarm := range netdata.TestAlarms(a.installedLayout(), role, host, a.now(), "matrix-notify") {
 		a.log.Info(fmt.Sprintf("sending test %s alarm to role: %s", alarm.Status, role))
 		if err := a.sendAlarm(ctx, alarm, cf); err != nil {
 			if _, ok := err.(usageError); ok {
@@ -189,6 +202,24 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 		}
 	}
 	return failed
+}
+
+// installedLayout is the argv layout of the netdata installed with us: that
+// of the alarm-notify.sh next to this program in plugins.d (Layout2, master's,
+// when there is none), so that `test` sends what that netdata's test sends.
+func (a *app) installedLayout() netdata.Layout {
+	if a.executable == nil {
+		return netdata.Layout2
+	}
+	exe, err := a.executable()
+	if err != nil {
+		return netdata.Layout2
+	}
+	script, err := os.ReadFile(filepath.Join(filepath.Dir(exe), "alarm-notify.sh"))
+	if err != nil {
+		return netdata.Layout2
+	}
+	return netdata.ScriptLayout(script)
 }
 
 // sendAlarm screens, routes and delivers one netdata alarm.
@@ -241,6 +272,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	a.netdataWaits = true // alarm-notify.sh waits for us, and netdata for it
 	var rooms []string
 	for _, w := range words {
 		rooms = append(rooms, strings.FieldsFunc(w, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })...)

@@ -84,7 +84,7 @@ func (r *Retrier) Run(ctx context.Context) error {
 		rep := r.Outbox.Flush(rctx, r.Transport, r.Concurrency)
 		cancel()
 		if rep.Delivered+rep.Dropped > 0 {
-			log.Info(fmt.Sprintf("retrier: %d delivered, %d dropped, %d still queued", rep.Delivered, rep.Dropped, rep.Remaining))
+			log.Info(fmt.Sprintf("retry round: %d delivered, %d dropped, %d still queued", rep.Delivered, rep.Dropped, rep.Remaining))
 		}
 		if rep.Remaining == 0 {
 			return nil
@@ -102,7 +102,7 @@ func (r *Retrier) Run(ctx context.Context) error {
 			return fmt.Errorf("%w: %w", ErrNeedsAction, rep.Err())
 		}
 		if failed == 1 || failed%10 == 0 {
-			log.Info(fmt.Sprintf("retrier: %d still queued, next round in %s: %v", rep.Remaining, wait.Round(time.Second), rep.Err()))
+			log.Info(fmt.Sprintf("retry round: %d still queued, next round in %s: %v", rep.Remaining, wait.Round(time.Second), rep.Err()))
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return err

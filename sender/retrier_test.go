@@ -37,7 +37,7 @@ func (f *scriptedFlusher) Flush(ctx context.Context, _ Transport, _ int) FlushRe
 func left(errs ...error) FlushReport {
 	var rep FlushReport
 	for i, err := range errs {
-		rep.Rooms = append(rep.Rooms, RoomFlush{Room: string(rune('a'+i)), Remaining: 1, Err: err})
+		rep.Rooms = append(rep.Rooms, RoomFlush{Room: string(rune('a' + i)), Remaining: 1, Err: err})
 		rep.Remaining++
 	}
 	return rep
