@@ -67,7 +67,8 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 	}
 	out := a.stdout
 	if len(sources) == 0 {
-		fmt.Fprintf(out, "configuration: none found (looked for %s)\n", configFile)
+		fmt.Fprintf(out, "configuration: none found (searched %s, %s, %s and the environment)\n",
+			filepath.Join(d.stock, "health_alarm_notify.conf"), filepath.Join(d.user, "health_alarm_notify.conf"), configFile)
 	} else {
 		fmt.Fprintf(out, "configuration: %s\n", strings.Join(sources, ", "))
 	}

@@ -118,8 +118,10 @@ func (a *app) runKuma(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("kuma: stdin: %v", err)
 	}
-	if !s.DryRun && (s.Homeserver == "" || s.AccessToken == "") {
-		return usagef("kuma: [matrix] homeserver and access_token (or MATRIX_HOMESERVER / MATRIX_ACCESSTOKEN) must be set")
+	if !s.DryRun {
+		if err := a.credentialsMissing("kuma", s, cf); err != nil {
+			return err
+		}
 	}
 	pipe, err := a.newKumaPipeline(s, fc, false)
 	if err != nil {

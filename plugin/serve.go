@@ -74,6 +74,11 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !s.DryRun {
+		if err := a.credentialsMissing("serve", s, cf); err != nil {
+			return err
+		}
+	}
 	listen := DefaultListen
 	if fc.Serve.Listen != "" {
 		listen = fc.Serve.Listen
