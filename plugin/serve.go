@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"matrix-notify/adapters/kuma"
@@ -69,7 +70,29 @@ type receiver struct {
 	deadline time.Duration
 	secret   string
 	maxBody  int64
+	// webhooks carries the requests to the batch runner; stopping is
+	// closed when it stops.
+	webhooks chan webhook
+	stopping <-chan struct{}
 }
+
+// webhook is one request's messages waiting for a batch, and where their
+// outcomes go.
+type webhook struct {
+	msgs []sender.Message
+	done chan []sender.OutboxResult
+}
+
+// Webhooks are delivered in batches, by one runner. Delivery to a room is
+// serialised by the outbox's room lock, which a send holds: one Deliver per
+// webhook made concurrent webhooks to a room wait on that lock one round
+// trip each (480 webhooks/s, p99 1.1 s, in scripts/bench). The runner takes
+// every webhook waiting and delivers them in one Deliver, whose alerts go to
+// each room at once, across rooms at once (3,200/s, p99 29 ms). Several
+// runners only contended for the same room lock (4,300/s but p99 135 ms).
+
+// maxBatch bounds the webhooks delivered in one batch.
+const maxBatch = 256
 
 // serveGCPercent is serve's GOGC unless the environment sets one.
 const serveGCPercent = 400
@@ -117,8 +140,18 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	drainCtx, stopDrain := context.WithCancel(context.Background())
 	drained := make(chan struct{})
 	go func() { defer close(drained); rcv.drain(drainCtx) }()
-	// stopBackground stops the drain; the round in progress finishes.
+	// The batch runner delivers until every handler has its answer.
+	stopRunner := make(chan struct{})
+	rcv.stopping = stopRunner
+	var runner sync.WaitGroup
+	if rcv.outbox != nil {
+		runner.Go(func() { rcv.runBatches(stopRunner) })
+	}
+	// stopBackground stops the runner (it finishes its batch) and the drain
+	// (its round in progress finishes).
 	stopBackground := func() {
+		close(stopRunner)
+		runner.Wait()
 		stopDrain()
 		<-drained
 	}
@@ -187,7 +220,55 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 	if rcv.outbox, err = a.openOutbox(s); err != nil {
 		return nil, usageError{err}
 	}
+	rcv.webhooks = make(chan webhook)
 	return rcv, nil
+}
+
+// runBatches delivers webhooks in batches until stop is closed: each batch
+// is every webhook waiting when the last one is done, in one Outbox.Deliver
+// within the deadline, and each request gets its own messages' outcomes.
+func (rc *receiver) runBatches(stop <-chan struct{}) {
+	for {
+		var batch []webhook
+		select {
+		case w := <-rc.webhooks:
+			batch = append(batch, w)
+		case <-stop:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-rc.webhooks:
+				batch = append(batch, w)
+			default:
+				break more
+			}
+		}
+		var msgs []sender.Message
+		for _, w := range batch {
+			msgs = append(msgs, w.msgs...)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), rc.deadline)
+		results := rc.outbox.Deliver(ctx, rc.transport, msgs, rc.s.Concurrency).Results
+		cancel()
+		for _, w := range batch {
+			w.done <- results[:len(w.msgs):len(w.msgs)]
+			results = results[len(w.msgs):]
+		}
+	}
+}
+
+// deliver hands msgs to the batch runner and waits for their outcomes; nil
+// when serve is stopping and the runner no longer takes them.
+func (rc *receiver) deliver(msgs []sender.Message) []sender.OutboxResult {
+	w := webhook{msgs: msgs, done: make(chan []sender.OutboxResult, 1)}
+	select {
+	case rc.webhooks <- w:
+		return <-w.done
+	case <-rc.stopping:
+		return nil
+	}
 }
 
 // drainInterval is how often serve retries what is queued when nothing new
@@ -310,6 +391,10 @@ func (rc *receiver) handleKuma(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, statusNoRoute, map[string]string{"error": fmt.Sprintf("no route %q in [kuma.routes]", route)})
 		return
 	}
+	if len(rooms) == 0 {
+		writeJSON(w, statusNoRoute, map[string]string{"error": "no rooms configured for /kuma: set [kuma] rooms or [matrix] rooms"})
+		return
+	}
 	p, err := kuma.DecodeRequest(r, rc.maxBody)
 	if err != nil {
 		status := statusBadRequest
@@ -325,14 +410,17 @@ func (rc *receiver) handleKuma(w http.ResponseWriter, r *http.Request) {
 	}
 	n := rc.kuma.notification(p, rooms, rc.app.now())
 	msgs := sender.Messages(n)
-	// The request's context ends if Kuma gives up; the delivery still gets
-	// its own deadline so a client that hangs up does not cut it short.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rc.deadline)
-	defer cancel()
 	var results []sender.OutboxResult
 	if rc.outbox != nil {
-		results = rc.outbox.Deliver(ctx, rc.transport, msgs, rc.s.Concurrency).Results
+		// Delivered in a batch with the webhooks that arrive meanwhile,
+		// within the deadline; a client that hangs up does not cut it short.
+		if results = rc.deliver(msgs); results == nil {
+			writeJSON(w, statusNotQueued, map[string]string{"error": "shutting down: send it again to the next matrix-notify serve"})
+			return
+		}
 	} else {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rc.deadline)
+		defer cancel()
 		report := (&sender.Sender{Transport: rc.transport, Concurrency: rc.s.Concurrency, Log: rc.app.log}).Deliver(ctx, msgs)
 		for _, res := range report.Results {
 			out := sender.OutboxResult{Result: res, Outcome: sender.OutcomeDelivered}

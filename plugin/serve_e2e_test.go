@@ -246,14 +246,6 @@ func waitEvents(t *testing.T, hs *sendertest.Server, room string, want int) {
 	}
 }
 
-func waitRequests(t *testing.T, hs *sendertest.Server, want int) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for len(hs.Requests()) < want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestE2EServeShutdownFinishesInFlight(t *testing.T) {
 	hs := sendertest.New(sendertest.Options{Joined: []string{"!kuma:hs.test"}})
 	defer hs.Close()
