@@ -72,6 +72,11 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 	} else {
 		fmt.Fprintf(out, "configuration: %s\n", strings.Join(sources, ", "))
 	}
+	if fc != nil {
+		for _, trap := range kumaTemplateTraps(fc) {
+			fmt.Fprintf(out, "template %s (every alert, UP and Test included, would read as DOWN)\n", trap)
+		}
+	}
 	if s.Homeserver == "" || s.AccessToken == "" {
 		return usagef("doctor: no homeserver or access token configured: run `matrix-notify login --config %s`", configFile)
 	}

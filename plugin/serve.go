@@ -206,6 +206,9 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 	if err != nil {
 		return nil, err
 	}
+	for _, trap := range kumaTemplateTraps(fc) {
+		a.log.Warn("template " + trap)
+	}
 	rcv := &receiver{app: a, s: s, kuma: pipe, secret: secret, maxBody: fc.Serve.MaxBody, deadline: min(serveDeadline, s.Timeout)}
 	if rcv.maxBody <= 0 {
 		rcv.maxBody = DefaultMaxBody

@@ -14,6 +14,9 @@ type Diagnostic struct {
 	Line, Col int    // 1-based; Col counts characters
 	Severity  string // "error" or "warning"
 	Msg       string
+	// NeverMatches marks Kuma's status trap: a comparison of status with 1
+	// or 0, which can never be what it seems (serve and doctor list these).
+	NeverMatches bool
 }
 
 func (d Diagnostic) String() string {
@@ -117,6 +120,12 @@ func (l *linter) pos(off int) (int, int) {
 func (l *linter) warn(off int, format string, a ...any) {
 	line, col := l.pos(off)
 	l.diags = append(l.diags, Diagnostic{Line: line, Col: col, Severity: SeverityWarning, Msg: fmt.Sprintf(format, a...)})
+}
+
+// warnNever is warn for a comparison that can never match.
+func (l *linter) warnNever(off int, format string, a ...any) {
+	l.warn(off, format, a...)
+	l.diags[len(l.diags)-1].NeverMatches = true
 }
 
 func (l *linter) scan() {
@@ -241,7 +250,7 @@ func (l *linter) tag(name, args string, off int) {
 						continue
 					}
 					if want, ok := trapLiteral(v); ok {
-						l.warn(off, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: this branch never runs; test heartbeatJSON.status == %s instead", s, v, want)
+						l.warnNever(off, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: this branch never runs; test heartbeatJSON.status == %s instead", s, v, want)
 						break
 					}
 				}
@@ -421,7 +430,7 @@ func (l *linter) statusTrap(args string, off int) {
 			suggest = "heartbeatJSON.status != " + want
 		}
 		at := off + offs[k] + strings.Index(seg, subject)
-		l.warn(at, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: `%s %s %s` is always %v; use %s",
+		l.warnNever(at, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: `%s %s %s` is always %v; use %s",
 			subject, lit, subject, op, lit, op != "==", suggest)
 	}
 }
