@@ -6,12 +6,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // Diagnostic is one finding of Lint.
 type Diagnostic struct {
-	Line, Col int    // 1-based; Col counts characters
+	Line, Col int    // 1-based; Col counts UTF-16 code units, as LiquidJS does
 	Severity  string // "error" or "warning"
 	Msg       string
 	// NeverMatches marks Kuma's status trap: a comparison of status with 1
@@ -41,7 +40,13 @@ var KumaVariables = []string{"status", "name", "hostnameOrURL", "msg", "monitorJ
 // errors are errors. Diagnostics are sorted by position.
 func Lint(name, source string, known []string) []Diagnostic {
 	var diags []Diagnostic
-	if _, err := lintEngine().Parse(name, source); err != nil {
+	_, err := lintEngine().Parse(name, source)
+	if err == nil {
+		if pe := checkPartials(name, source); pe != nil {
+			err = pe
+		}
+	}
+	if err != nil {
 		d := Diagnostic{Line: 1, Col: 1, Severity: SeverityError, Msg: err.Error()}
 		if pe, ok := err.(*ParseError); ok {
 			d.Msg = pe.Msg
@@ -114,7 +119,7 @@ func (l *linter) pos(off int) (int, int) {
 	}
 	line := 1 + strings.Count(l.src[:off], "\n")
 	start := strings.LastIndexByte(l.src[:off], '\n') + 1
-	return line, utf8.RuneCountInString(l.src[start:off]) + 1
+	return line, utf16Len(l.src[start:off]) + 1
 }
 
 func (l *linter) warn(off int, format string, a ...any) {
