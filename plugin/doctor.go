@@ -67,9 +67,15 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 	}
 	out := a.stdout
 	if len(sources) == 0 {
-		fmt.Fprintf(out, "configuration: none found (looked for %s)\n", configFile)
+		fmt.Fprintf(out, "configuration: none found (searched %s, %s, %s and the environment)\n",
+			filepath.Join(d.stock, "health_alarm_notify.conf"), filepath.Join(d.user, "health_alarm_notify.conf"), configFile)
 	} else {
 		fmt.Fprintf(out, "configuration: %s\n", strings.Join(sources, ", "))
+	}
+	if fc != nil {
+		for _, trap := range kumaTemplateTraps(fc) {
+			fmt.Fprintf(out, "template %s (every alert, UP and Test included, would read as DOWN)\n", trap)
+		}
 	}
 	if s.Homeserver == "" || s.AccessToken == "" {
 		return usagef("doctor: no homeserver or access token configured: run `matrix-notify login --config %s`", configFile)

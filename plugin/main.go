@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -278,6 +279,35 @@ func (a *app) configPath(flagValue, fallback string) (string, bool) {
 		return v, true
 	}
 	return fallback, false
+}
+
+// credentialsMissing is the error of cmd, a command that needs the
+// homeserver and the token, when s lacks either: it says where it looked
+// (the TOML file, the environment) and what each place lacked.
+func (a *app) credentialsMissing(cmd string, s settings, cf commonFlags) error {
+	if s.Homeserver != "" && s.AccessToken != "" {
+		return nil
+	}
+	path, _ := a.configPath(cf.config, a.defaultConfigPath())
+	var missing []string
+	if s.Homeserver == "" {
+		missing = append(missing, "homeserver")
+	}
+	if s.AccessToken == "" {
+		missing = append(missing, "access_token")
+	}
+	_, statErr := os.Stat(path)
+	exists := statErr == nil
+	file := path + " (not found)"
+	if exists {
+		file = fmt.Sprintf("%s (no [matrix] %s)", path, strings.Join(missing, " or "))
+	}
+	what := "no configuration found"
+	if exists || s.Homeserver != "" || s.AccessToken != "" {
+		what = fmt.Sprintf("no %s configured", strings.Join(missing, " or "))
+	}
+	return usagef("%s: %s: searched %s and the environment (MATRIX_HOMESERVER, MATRIX_ACCESSTOKEN); run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG",
+		cmd, what, file, path)
 }
 
 // finishSettings applies the TOML file, the environment and the flags over s.
