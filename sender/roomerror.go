@@ -17,8 +17,8 @@ import (
 //     (`eventauth: sender "@bot:hs" not in room`) for a room it knows, 400
 //     M_UNSUPPORTED_ROOM_VERSION ("QueryRoomVersionForRoom: missing room
 //     info for room !r:hs") for one it has never been in, whatever the form
-//     of the id, and 404 M_NOT_FOUND ("Room does not exist") for a room it
-//     only knows from an invite over federation;
+//     of the id, and 404 M_NOT_FOUND ("Room does not exist") for a room on
+//     another server that it only knows from an invite (a stub);
 //   - the bot may not post: Synapse's 403 says "You don't have permission
 //     to post that to the room. user_level (0) < send_level (50)",
 //     Dendrite's `eventauth: sender "@bot:hs" is not allowed to send event.

@@ -87,8 +87,9 @@ type Software string
 const (
 	// Synapse is the default.
 	Synapse Software = ""
-	// Dendrite answers as Dendrite v0.13.8 does (observed with curl, and
-	// read in its clientapi/routing/sendevent.go and joinroom.go):
+	// Dendrite answers as Dendrite v0.13.8 does (observed with curl, the
+	// stub room with two Dendrites federating over loopback; read in its
+	// clientapi/routing/sendevent.go and joinroom.go):
 	//   - a send to a room the server has never been in, whatever the form
 	//     of the id: 400 M_UNSUPPORTED_ROOM_VERSION "QueryRoomVersionForRoom:
 	//     missing room info for room <id>";
