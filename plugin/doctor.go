@@ -130,11 +130,7 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 				continue
 			}
 			if _, err := tr.Join(ctx, st.RoomID); err != nil {
-				msg := fmt.Sprintf("could not join %s: %v", st.Room, err)
-				if hint := sender.ClassifyJoinError(err).Hint(st.Room, true); hint != "" {
-					msg += " (" + hint + ")"
-				}
-				a.log.Warn(msg)
+				a.log.Warn(fmt.Sprintf("could not join %s: %v", st.Room, err))
 				continue
 			}
 			a.log.Info(fmt.Sprintf("joined %s (accepted the invite)", st.Room))

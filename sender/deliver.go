@@ -114,6 +114,9 @@ type SendError struct {
 	// refused because the bot is not in the room; nil when none was tried.
 	// Message then ends with it; ClassifyRoomError reads both.
 	JoinErr *SendError
+	// Join: the refused request was itself a join (MatrixTransport.Join),
+	// not a send.
+	Join bool
 }
 
 func (e *SendError) Error() string {
@@ -124,7 +127,7 @@ func (e *SendError) Error() string {
 	case "M_MISSING_TOKEN":
 		hint = " (no access token was sent: set access_token or MATRIX_ACCESSTOKEN, or run `matrix-notify login`)"
 	default:
-		if h := ClassifyRoomError(e).Hint(e.Room, e.JoinErr != nil); h != "" {
+		if h := ClassifyRoomError(e).Hint(e.Room, e.JoinErr != nil || e.Join); h != "" {
 			hint = " (" + h + ")"
 		}
 	}

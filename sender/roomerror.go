@@ -34,10 +34,10 @@ import (
 // support), so that answer means "not joined" there; from a join it means
 // what it says.
 //
-// ClassifyRoomError (and ClassifyJoinError for a join alone) is the one
-// place these are told apart: auto_join goes by it, SendError.Error words
-// its hint with RoomProblem.Hint (so the retry's, the outbox's and serve's
-// messages say the same for every homeserver), and doctor --join too.
+// ClassifyRoomError is the one place these are told apart: auto_join goes
+// by it, and SendError.Error words its hint with RoomProblem.Hint, so the
+// retry's, the outbox's, serve's and doctor --join's messages say the same
+// for every homeserver.
 // Every room problem is a 4xx, which the retry policy never retries.
 type RoomProblem int
 
@@ -83,12 +83,16 @@ func (p RoomProblem) String() string {
 }
 
 // ClassifyRoomError says what err, a failed send (with auto_join's failed
-// join, if any), means for the room. A join's answer, being the later and
-// more precise one, wins over the send's.
+// join, if any) or a failed join (MatrixTransport.Join), means for the
+// room. A join's answer, being the later and more precise one, wins over
+// the send's.
 func ClassifyRoomError(err error) RoomProblem {
 	var se *SendError
 	if !errors.As(err, &se) {
 		return RoomNoProblem
+	}
+	if se.Join {
+		return classifyJoin(se)
 	}
 	if se.JoinErr != nil {
 		if p := classifyJoin(se.JoinErr); p != RoomNoProblem {
@@ -96,16 +100,6 @@ func ClassifyRoomError(err error) RoomProblem {
 		}
 	}
 	return classifySend(se)
-}
-
-// ClassifyJoinError says what err, a failed join (MatrixTransport.Join),
-// means for the room.
-func ClassifyJoinError(err error) RoomProblem {
-	var se *SendError
-	if !errors.As(err, &se) {
-		return RoomNoProblem
-	}
-	return classifyJoin(se)
 }
 
 // classifySend reads the homeserver's answer to a send.

@@ -122,24 +122,36 @@ func denyMessages(hs *sendertest.Server, room string) {
 	hs.SetPowerLevels(room, pl)
 }
 
-func TestClassifyJoinError(t *testing.T) {
-	join := func(status int, code, msg string) error {
-		return &SendError{Room: "!r:hs", Status: status, ErrCode: code, Message: msg}
+// A join's own refusal (MatrixTransport.Join, doctor --join) is read as a
+// join's, hint included.
+func TestClassifyJoinRefusal(t *testing.T) {
+	join := func(status int, code, msg string) *SendError {
+		return &SendError{Room: "!r:hs", Status: status, ErrCode: code, Message: msg, Join: true}
 	}
 	tests := []struct {
-		err  error
+		err  *SendError
 		want RoomProblem
+		hint string
 	}{
-		{join(403, "M_FORBIDDEN", "You are not invited to this room."), RoomNotInvited},
-		{join(404, "M_NOT_FOUND", "room does not exist"), RoomNotFound},
-		{join(400, "M_UNKNOWN", `room ID or alias "garbage" is invalid`), RoomInvalidID},
-		{join(400, "M_UNSUPPORTED_ROOM_VERSION", "unsupported"), RoomVersionUnsupported},
-		{join(500, "", "Internal Server Error"), RoomNoProblem},
-		{errors.New("boom"), RoomNoProblem},
+		{join(403, "M_FORBIDDEN", "You are not invited to this room."), RoomNotInvited, "(the bot is not in room !r:hs: invite it)"},
+		{join(404, "M_NOT_FOUND", "room does not exist"), RoomNotFound, "the homeserver knows no such room"},
+		{join(400, "M_UNKNOWN", `room ID or alias "garbage" is invalid`), RoomInvalidID, "not a room id the homeserver accepts"},
+		{join(400, "M_UNSUPPORTED_ROOM_VERSION", "unsupported"), RoomVersionUnsupported, "does not support the version of room"},
+		{join(500, "", "Internal Server Error"), RoomNoProblem, ""},
 	}
 	for _, tt := range tests {
-		if got := ClassifyJoinError(tt.err); got != tt.want {
-			t.Errorf("ClassifyJoinError(%v) = %v, want %v", tt.err, got, tt.want)
+		if got := ClassifyRoomError(tt.err); got != tt.want {
+			t.Errorf("ClassifyRoomError(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+		if msg := tt.err.Error(); tt.hint != "" && !strings.Contains(msg, tt.hint) || tt.hint == "" && strings.Contains(msg, "(") {
+			t.Errorf("%q: want the hint %q", msg, tt.hint)
+		}
+	}
+	// Through the transport, as doctor --join calls it.
+	hs := sendertest.New(sendertest.Options{Software: sendertest.Dendrite})
+	defer hs.Close()
+	_, err := newTransport(t, hs, Options{}).Join(context.Background(), "!nonexistent:sendertest.localhost")
+	if got := ClassifyRoomError(err); got != RoomNotFound || !strings.Contains(err.Error(), "the homeserver knows no such room") {
+		t.Errorf("Join: %v (%v)", err, got)
 	}
 }
