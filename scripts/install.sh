@@ -10,7 +10,7 @@
 #   scripts/install.sh --dry-run                 say what would be done, do nothing
 #
 # The plugins directory is the one `netdata -W buildinfo` names (the
-# "Plugins" directory of netdata ≥ 1.41, or --libexecdir/netdata/plugins.d from
+# "Plugins" directory of newer netdata, or --libexecdir/netdata/plugins.d from
 # the configure options of older builds), else the first of the known layouts
 # that holds alarm-notify.sh:
 #   /usr/lib/netdata/plugins.d                      Debian and Ubuntu packages
@@ -60,7 +60,7 @@ candidates() {
     info="$("${nd}" -W buildinfo 2>/dev/null || true)"
   fi
   if [ -n "${info}" ]; then
-    # netdata >= 1.41: "    Plugins:  /usr/libexec/netdata/plugins.d" (the
+    # Newer netdata: "    Plugins:  /usr/libexec/netdata/plugins.d" (the
     # "Plugins:" heading of the feature list has no path after it).
     dir="$(printf '%s\n' "${info}" | sed -n 's|^[[:space:]]*Plugins:[[:space:]]*\(/[^[:space:]]*\).*|\1|p' | head -n 1)"
     [ -n "${dir}" ] && echo "${dir}"
