@@ -2,7 +2,9 @@
 # `make test` runs every test.
 GO      ?= go
 BIN     := bin/matrix-notify
-LDFLAGS := -s -w
+# The commit goes in too for `matrix-notify version` where the toolchain does
+# not stamp it (GOFLAGS=-buildvcs=false, git worktrees).
+LDFLAGS := -s -w -X main.buildCommit=$(shell git rev-parse --short=12 HEAD 2>/dev/null)
 
 .PHONY: all build test integration fuzz vet fmt demo fetch-netdata liquidjs-deps clean bench
 

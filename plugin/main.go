@@ -83,7 +83,8 @@ const usageText = `usage:
                                        log in (password asked, never in argv), save the token
   matrix-notify doctor [--config F] [--join]
                                        check the token and every configured room
-  matrix-notify help
+  matrix-notify version                print the version, commit and Go version (also --version)
+  matrix-notify help [COMMAND]         this text, or COMMAND's (also: matrix-notify COMMAND --help)
 
 flags (after the subcommand; in netdata exec mode use the environment):
   --config FILE     TOML configuration (env MATRIX_NOTIFY_CONFIG)
@@ -105,11 +106,25 @@ func (a *app) run(ctx context.Context, args []string) int {
 	case len(args) == 0:
 		fmt.Fprint(a.stderr, usageText)
 		return exitUsage
-	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
-		fmt.Fprint(a.stdout, usageText)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
+		return a.help(args[1:])
+	case args[0] == "version" || args[0] == "--version" || args[0] == "-version":
+		if len(args) > 1 && !wantsHelp(args[1:]) {
+			return a.exitCode(usagef("version: unexpected argument %q", args[1]))
+		}
+		if len(args) > 1 {
+			return a.help([]string{"version"})
+		}
+		printVersion(a.stdout)
 		return exitDelivered
+	case isCommand(args[0]) && wantsHelp(args[1:]):
+		return a.help(args[:1])
+	case len(args) > 1 && args[1] == "test" && wantsHelp(args[2:]): // ROLE test --help
+		return a.help([]string{"test"})
 	case isTestInvocation(args):
 		err = a.runTest(ctx, args)
+	case args[0] == "test":
+		err = a.runTest(ctx, args) // flags it does not know: runTest says so
 	case args[0] == "custom-sender":
 		err = a.runCustomSender(ctx, args[1:])
 	case args[0] == "kuma":
@@ -126,10 +141,36 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = a.runLogin(ctx, args[1:])
 	case args[0] == "doctor":
 		err = a.runDoctor(ctx, args[1:])
-	default:
+	case isNetdataArgv(args):
 		err = a.runExec(ctx, args)
+	default:
+		err = unknownCommand(args[0])
 	}
 	return a.exitCode(err)
+}
+
+// help prints the usage, or that of the command named in args, on stdout.
+func (a *app) help(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stdout, usageText)
+		return exitDelivered
+	}
+	name := args[0]
+	if wantsHelp(args) {
+		name = "help"
+	}
+	c, ok := lookupCommand(name)
+	if !ok {
+		return a.exitCode(unknownCommand(args[0]))
+	}
+	fmt.Fprint(a.stdout, c.usage)
+	return exitDelivered
+}
+
+// isCommand reports whether word names a subcommand.
+func isCommand(word string) bool {
+	_, ok := lookupCommand(word)
+	return ok
 }
 
 // isTestInvocation is alarm-notify.sh's rule for `test [ROLE]` / `ROLE test`,

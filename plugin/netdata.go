@@ -49,9 +49,7 @@ func (a *app) loadHealthConf(d netdataDirs) (*healthconf.Vars, error) {
 	vars.Scalars["images_base_url"] = "https://registry.my-netdata.io"
 	vars.Scalars["use_fqdn"] = "NO"
 	vars.Arrays["role_recipients_matrix"] = map[string]string{}
-	// Cached in the default state directory once it exists (the state_dir
-	// of matrix-notify.toml is only known after these files are read).
-	warnings, err := healthconf.LoadCached(a.defaultStateDir(true), vars,
+	warnings, err := healthconf.Load(vars,
 		filepath.Join(d.stock, "health_alarm_notify.conf"),
 		filepath.Join(d.user, "health_alarm_notify.conf"))
 	if err != nil {

@@ -2,7 +2,6 @@ package sender
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -148,10 +147,5 @@ func (e *SendError) Unwrap() error { return e.Err }
 
 // Temporary reports whether trying again later may succeed: rate limits,
 // server errors and network failures, as opposed to a rejected token or a
-// room the bot may not post in.
-func (e *SendError) Temporary() bool {
-	if e.Status == 0 {
-		return !errors.Is(e.Err, context.Canceled)
-	}
-	return e.Status == 429 || e.Status >= 500
-}
+// room the bot may not post in (Classify decides).
+func (e *SendError) Temporary() bool { return Classify(e).Retryable() }

@@ -2,6 +2,7 @@ package netdata
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -16,11 +17,22 @@ const (
 	DefaultCloudBaseURL2 = "https://app.netdata.cloud"
 	DefaultImagesBaseURL = "https://registry.my-netdata.io"
 	DefaultCacheDir      = "/var/cache/netdata"
-	// UniqueIDFile is where both versions read the agent's public unique
-	// id when NETDATA_REGISTRY_UNIQUE_ID is empty (master:
-	// @registrydir_POST@, /var/lib/netdata/registry on packages).
-	UniqueIDFile = "/var/lib/netdata/registry/netdata.public.unique.id"
+	// DefaultLibDir is NETDATA_LIB_DIR when netdata does not say.
+	DefaultLibDir = "/var/lib/netdata"
+	// UniqueIDFile is where, under NETDATA_LIB_DIR, both versions read the
+	// agent's public unique id when NETDATA_REGISTRY_UNIQUE_ID is empty
+	// (1.37.1 names /var/lib/netdata/registry/netdata.public.unique.id,
+	// master @registrydir_POST@: the same on packages).
+	UniqueIDFile = "registry/netdata.public.unique.id"
 )
+
+// LibDir is netdata's NETDATA_LIB_DIR as getenv tells it, or DefaultLibDir.
+func LibDir(getenv func(string) string) string {
+	if d := getenv("NETDATA_LIB_DIR"); d != "" {
+		return d
+	}
+	return DefaultLibDir
+}
 
 // Env is what, besides the alarm, the derived fields depend on: netdata's
 // environment, a few health_alarm_notify.conf settings, the host names and
@@ -42,7 +54,9 @@ type Env struct {
 
 // EnvFromOS fills Env from the process environment as alarm-notify.sh
 // sees it: the NETDATA_REGISTRY_* variables (the unique id falls back to
-// UniqueIDFile, trailing newlines stripped like $(cat)), the host name from
+// UniqueIDFile under LibDir(getenv), trailing newlines stripped like
+// $(cat): the file is found through getenv, so a caller, a test among
+// them, decides what is read), the host name from
 // os.Hostname (short = up to the first dot, FQDN = as returned; `hostname
 // -f` may consult DNS, we do not), time.Local. The conf settings
 // (DateFormat, UseFQDN, ImagesBaseURL) are the caller's.
@@ -54,7 +68,7 @@ func EnvFromOS(getenv func(string) string) Env {
 		Location:             time.Local,
 	}
 	if e.RegistryUniqueID == "" {
-		if b, err := os.ReadFile(UniqueIDFile); err == nil {
+		if b, err := os.ReadFile(filepath.Join(LibDir(getenv), UniqueIDFile)); err == nil {
 			e.RegistryUniqueID = strings.TrimRight(string(b), "\n")
 		}
 	}

@@ -192,8 +192,9 @@ func TestFromEnv(t *testing.T) {
 		t.Errorf("missing values not computed: %q %q %q", f.Severity, f.URLHost, f.RaisedFor)
 	}
 	// layout 1 when family is set; host falls back to $host
+	lib := t.TempDir() // no registry id here, whatever the host has
 	_, f = FromEnv(func(k string) string {
-		return map[string]string{"host": "h.example", "family": "fam", "status": "WARNING", "name": "a_b", "value_string": "1"}[k]
+		return map[string]string{"host": "h.example", "family": "fam", "status": "WARNING", "name": "a_b", "value_string": "1", "NETDATA_LIB_DIR": lib}[k]
 	})
 	if f.Alarm.Layout != Layout1 || f.Host != "h.example" || f.URLFamily != "fam" || f.AlarmText != "a b = 1" || f.StatusMessage != "needs attention" {
 		t.Errorf("1.x env: %+v", f)
@@ -209,6 +210,30 @@ func TestEnvFromOS(t *testing.T) {
 	}
 	if h, err := os.Hostname(); err == nil && (e.FQDN != h || strings.Contains(e.ShortHostname, ".")) {
 		t.Errorf("hostnames %q %q", e.ShortHostname, e.FQDN)
+	}
+}
+
+// TestEnvFromOSUniqueIDFile: without NETDATA_REGISTRY_UNIQUE_ID, the id is
+// read from registry/netdata.public.unique.id under NETDATA_LIB_DIR (found
+// through getenv, so no test reads the host's /var/lib/netdata), trailing
+// newlines stripped as $(cat) does; no file, no id.
+func TestEnvFromOSUniqueIDFile(t *testing.T) {
+	lib := t.TempDir()
+	getenv := func(k string) string { return map[string]string{"NETDATA_LIB_DIR": lib}[k] }
+	if e := EnvFromOS(getenv); e.RegistryUniqueID != "" {
+		t.Errorf("no file: unique id %q", e.RegistryUniqueID)
+	}
+	if err := os.MkdirAll(filepath.Join(lib, "registry"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lib, "registry", "netdata.public.unique.id"), []byte("a1b2-c3\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if e := EnvFromOS(getenv); e.RegistryUniqueID != "a1b2-c3" {
+		t.Errorf("unique id %q, want a1b2-c3", e.RegistryUniqueID)
+	}
+	if LibDir(func(string) string { return "" }) != "/var/lib/netdata" {
+		t.Errorf("default lib dir %q", LibDir(func(string) string { return "" }))
 	}
 }
 

@@ -3,8 +3,6 @@ package healthconf
 import (
 	"bytes"
 	"errors"
-	"os"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -56,54 +54,5 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%s is both scalar and array", name)
 			}
 		}
-	})
-}
-
-// FuzzDecodeCachePayload: the cache's payload decoder never panics on
-// damaged input (the checksum makes that unlikely, not impossible), checking
-// and decoding agree, and what decodes re-encodes to a payload that decodes
-// to the same Vars.
-func FuzzDecodeCachePayload(f *testing.F) {
-	vars := NewVars()
-	warns, err := Parse("f.conf", strings.NewReader("A=1\nB=(x y)\ndeclare -A h=([a]=1)\nexport E=2\nfoo() { :; }\n"), vars)
-	if err != nil {
-		f.Fatal(err)
-	}
-	var key [32]byte
-	file := encodeCache(key, warns, vars)
-	payload := file[len(cacheFormat)+len(key) : len(file)-32]
-	f.Add(payload)
-	f.Add([]byte{})
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
-	f.Add(payload[:len(payload)/2])
-	f.Fuzz(func(t *testing.T, payload []byte) {
-		_, checked := decodePayload(string(payload), nil)
-		got := NewVars()
-		ws, decoded := decodePayload(string(payload), got)
-		if checked != decoded {
-			t.Fatalf("check says %v, decode says %v", checked, decoded)
-		}
-		if !decoded {
-			return
-		}
-		again := NewVars()
-		re := encodeCache(key, ws, got)
-		if _, ok := decodePayload(string(re[len(cacheFormat)+len(key):len(re)-32]), again); !ok {
-			t.Fatal("re-encoded payload does not decode")
-		}
-		if !reflect.DeepEqual(got.Scalars, again.Scalars) || len(got.Arrays) != len(again.Arrays) {
-			t.Fatalf("round trip changed the vars: %v / %v", got.Scalars, again.Scalars)
-		}
-	})
-}
-
-// FuzzElfGoBuildID: reading the build ID note from any bytes never panics.
-func FuzzElfGoBuildID(f *testing.F) {
-	if exe, err := os.ReadFile("/proc/self/exe"); err == nil && len(exe) > 8<<10 {
-		f.Add(exe[:8<<10])
-	}
-	f.Add([]byte("\x7fELF\x02\x01\x01"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		elfGoBuildID(data)
 	})
 }
