@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -104,4 +105,35 @@ func TestRerunAfterRestart(t *testing.T) {
 		knownIssue(t, "13.4", "transaction ids are scoped to the access token: a re-run with a new token posts again")
 		t.Errorf("with another token of the bot, the re-run posted again:%s", bodies(msgs))
 	}
+}
+
+// TestOutageNoCommand: what an outage left queued arrives once the
+// homeserver is back although no further alarm fires and nobody runs
+// `flush` (issue 12 item 2: netdata calls us only on a change), within
+// 2 minutes, exactly once.
+func TestOutageNoCommand(t *testing.T) {
+	need(t)
+	r := newReader(t)
+	room := r.room(roomOpts{botJoined: true})
+	s := newSite(t)
+	s.healthConf(env.botToken, string(room))
+
+	env.hs.stop()
+	a := newAlarm(701, "lonely_alarm")
+	res := s.run("", a.args()...)
+	if err := env.hs.start(); err != nil {
+		t.Fatalf("restarting Dendrite: %v", err)
+	}
+	if res.code != 3 {
+		t.Fatalf("alarm during the outage: want exit 3 (queued), got %s", res)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(r.messages(room)) == 0 {
+		if time.Now().After(deadline) {
+			knownIssue(t, "12.2", "nothing delivers the queue when no further alarm fires")
+			t.Fatalf("the queued alarm did not arrive within 2 minutes of the homeserver's return")
+		}
+		time.Sleep(time.Second)
+	}
+	r.expectMessages(room, 1)
 }
