@@ -59,6 +59,22 @@ func TestKumaStdin(t *testing.T) {
 		t.Errorf("the UP is not in the DOWN's thread: %s", msgs[1].Raw)
 	}
 	checkMatrixHTML(t, msgs[0].FormattedBody)
+
+	// A monitor whose name and message hold markup, quotes, NUL and a lone
+	// surrogate: delivered, valid HTML, the markup shown as text.
+	hostile := r.room(roomOpts{botJoined: true})
+	cfg = kumaTOML(s, []id.RoomID{hostile}, "")
+	s.must(0, kumaPayload(t, "hostile"), "kuma", "--config", cfg)
+	if msgs := r.expectMessages(hostile, 1); len(msgs) == 1 {
+		m := msgs[0]
+		checkMatrixHTML(t, m.FormattedBody)
+		if text := htmlText(t, m.FormattedBody); !strings.Contains(text, "<script>alert(1)</script>") {
+			t.Errorf("the monitor's name is not shown literally in the HTML body: %q", text)
+		}
+		if !strings.Contains(m.Body, `<b>bold</b> & "quoted"`) {
+			t.Errorf("the message is not in the plain body literally: %q", m.Body)
+		}
+	}
 }
 
 // serveProc is a running `matrix-notify serve`.

@@ -108,12 +108,14 @@ func TestNetdataDaemon(t *testing.T) {
 					t.Errorf("clear in %s does not follow the raise: %s", room, msgs[1].Raw)
 				}
 			}
-			nd.checkOwnership()
+			nd.checkOwnership("")
 			if w.outage {
+				nd.rootCommands()
+				nd.checkOwnership("12.8")
 				nd.outage(r, rooms)
 			}
 			nd.stop()
-			nd.checkOwnership()
+			nd.checkOwnership("")
 		})
 	}
 }
@@ -460,9 +462,7 @@ func (nd *ndScratch) outage(r *reader, rooms []id.RoomID) {
 		t.Fatalf("restarting Dendrite: %v", err)
 	}
 	cmd := exec.Command("runuser", "-u", "netdata", "--", filepath.Join(nd.plugins, "matrix-notify"), "flush")
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		"NETDATA_USER_CONFIG_DIR=" + nd.user, "NETDATA_STOCK_CONFIG_DIR=" + nd.stock,
-		"NETDATA_CACHE_DIR=" + nd.cache, "NETDATA_LIB_DIR=" + nd.lib}
+	cmd.Env = nd.netdataEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		knownIssue(t, "12.1", "flush does not see what netdata's exec queued")
@@ -473,9 +473,32 @@ func (nd *ndScratch) outage(r *reader, rooms []id.RoomID) {
 	}
 }
 
+// netdataEnv is the environment netdata gives a notifier, for commands run
+// by hand against this tree.
+func (nd *ndScratch) netdataEnv() []string {
+	return []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"NETDATA_USER_CONFIG_DIR=" + nd.user, "NETDATA_STOCK_CONFIG_DIR=" + nd.stock,
+		"NETDATA_CACHE_DIR=" + nd.cache, "NETDATA_LIB_DIR=" + nd.lib}
+}
+
+// rootCommands: an admin runs the README's commands as root against
+// netdata's configuration and state (issue 12 item 8). Whatever they answer,
+// they must leave nothing netdata's next alarm cannot use.
+func (nd *ndScratch) rootCommands() {
+	nd.t.Helper()
+	for _, args := range [][]string{{"queue"}, {"test", "--dry-run"}, {"flush"}, {"doctor"}} {
+		cmd := exec.Command(filepath.Join(nd.plugins, "matrix-notify"), args...)
+		cmd.Env = nd.netdataEnv()
+		out, err := cmd.CombinedOutput()
+		nd.t.Logf("as root: matrix-notify %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
 // checkOwnership: nothing matrix-notify keeps under netdata's directories
-// belongs to root (a root-owned file there breaks the next alarm).
-func (nd *ndScratch) checkOwnership() {
+// belongs to root (a root-owned file there breaks the next alarm). With a
+// known issue item, what it finds is logged, not failed (unless
+// REALPEERS_STRICT=1), and the test goes on.
+func (nd *ndScratch) checkOwnership(known string) {
 	nd.t.Helper()
 	for _, d := range []string{nd.cache, nd.lib} {
 		filepath.WalkDir(d, func(path string, de fs.DirEntry, err error) error {
@@ -490,7 +513,11 @@ func (nd *ndScratch) checkOwnership() {
 				return nil
 			}
 			if st := info.Sys().(*syscall.Stat_t); int(st.Uid) != nd.ids.uid {
-				nd.t.Errorf("%s belongs to uid %d, not netdata", path, st.Uid)
+				if known != "" && os.Getenv("REALPEERS_STRICT") != "1" {
+					nd.t.Logf("known issue %s (not failed; REALPEERS_STRICT=1 fails it): %s belongs to uid %d, not netdata", known, path, st.Uid)
+				} else {
+					nd.t.Errorf("%s belongs to uid %d, not netdata", path, st.Uid)
+				}
 			}
 			return nil
 		})
