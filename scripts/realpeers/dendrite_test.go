@@ -280,6 +280,10 @@ func TestRoomErrors(t *testing.T) {
 			if res.code != 3 {
 				t.Errorf("want exit 3, got %s", res)
 			}
+			doc := s.run("", "doctor")
+			if doc.code != 3 || !strings.Contains(doc.stdout+doc.stderr, room) {
+				t.Errorf("doctor: want exit 3 naming %s, got %s", room, doc)
+			}
 			if !strings.Contains(res.stderr, "invite") {
 				t.Errorf("no actionable hint (invite the bot) for %s:\n%s", room, res)
 			}
