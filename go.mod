@@ -4,10 +4,14 @@ go 1.26.0
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/microcosm-cc/bluemonday v1.0.27
 	github.com/osteele/liquid v1.9.2
 	github.com/rs/zerolog v1.35.1
+	github.com/yuin/goldmark v1.7.13
 	golang.org/x/net v0.50.0
 	golang.org/x/sync v0.24.0
+	golang.org/x/sys v0.47.0
+	golang.org/x/term v0.45.0
 	golang.org/x/text v0.34.0
 	maunium.net/go/mautrix v0.26.0
 	mvdan.cc/sh/v3 v3.14.1
@@ -15,6 +19,8 @@ require (
 
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect
+	github.com/aymerick/douceur v0.2.0 // indirect
+	github.com/gorilla/css v1.0.1 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/osteele/tuesday v1.1.1 // indirect
@@ -25,6 +31,5 @@ require (
 	go.mau.fi/util v0.9.3 // indirect
 	golang.org/x/crypto v0.48.0 // indirect
 	golang.org/x/exp v0.0.0-20251113190631-e25ba8c21ef6 // indirect
-	golang.org/x/sys v0.47.0 // indirect
 	gopkg.in/yaml.v2 v2.4.0 // indirect
 )
