@@ -216,12 +216,8 @@ func columnOf(src string, line int, tok string) int {
 	} else {
 		end += start
 	}
-	for off := start; off <= end; {
-		i := strings.Index(src[off:], tok)
-		if i < 0 || off+i > end {
-			break
-		}
-		return utf8.RuneCountInString(src[start:off+i]) + 1
+	if i := strings.Index(src[start:], tok); i >= 0 && start+i <= end {
+		return utf8.RuneCountInString(src[start:start+i]) + 1
 	}
 	return 0
 }
