@@ -1,6 +1,7 @@
 package matrixhtml
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -243,20 +244,14 @@ func sameLink(text, href string) bool {
 	return text == href || norm(text) == norm(href)
 }
 
-// droppedTag reports the elements whose content is not text for a reader
-// (code, styling, metadata, embedded documents, form controls): PlainText
-// drops them whole, as Sanitize's policy does.
-func droppedTag(name string) bool {
-	switch name {
-	case "script", "style", "title", "head", "template",
-		"iframe", "frameset", "frame", "noframes", "noembed",
-		"noscript", "object", "applet", "svg", "math",
-		"textarea", "select", "xmp", "plaintext", "canvas",
-		"audio", "video":
-		return true
-	}
-	return false
-}
+// droppedTags are the elements whose content is not text for a reader
+// (code, styling, metadata, embedded documents, form controls): Sanitize's
+// policy and PlainText drop them whole.
+var droppedTags = []string{"script", "style", "title", "head", "template", "iframe", "frameset",
+	"frame", "noframes", "noembed", "noscript", "object", "applet", "svg", "math", "textarea",
+	"select", "xmp", "plaintext", "canvas", "audio", "video"}
+
+func droppedTag(name string) bool { return slices.Contains(droppedTags, name) }
 
 // droppedContent skips what is inside an element dropped with its content,
 // counting nested tags of the same name.

@@ -61,14 +61,7 @@ var policy = sync.OnceValue(func() *bluemonday.Policy {
 	p.AllowURLSchemeWithCustomPolicy("magnet", withTarget)
 	p.AllowURLSchemes("mxc") // img src only: a's href must match linkScheme
 
-	for _, name := range []string{"script", "style", "title", "head", "template", "iframe", "frameset",
-		"frame", "noframes", "noembed", "noscript", "object", "applet", "svg", "math", "textarea",
-		"select", "xmp", "plaintext", "canvas", "audio", "video"} {
-		if !droppedTag(name) {
-			panic("matrixhtml: " + name + " is missing from droppedTag")
-		}
-		p.SkipElementsContent(name)
-	}
+	p.SkipElementsContent(droppedTags...)
 	return p
 })
 
