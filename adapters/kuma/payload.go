@@ -403,10 +403,10 @@ func jsNumber(f float64) string {
 	return mant + "e" + sign + exp
 }
 
-// jsString is String(v) for the values JSON decodes to.
+// jsString is String(v) for the values decodeJSON makes.
 func jsString(v any) string {
 	switch v := v.(type) {
-	case nil:
+	case nil, liquidjs.NullValue:
 		return "null"
 	case string:
 		return v
@@ -417,7 +417,7 @@ func jsString(v any) string {
 	case []any:
 		parts := make([]string, len(v))
 		for i, e := range v {
-			if e != nil {
+			if e != nil && e != liquidjs.Null {
 				parts[i] = jsString(e)
 			}
 		}
@@ -426,10 +426,10 @@ func jsString(v any) string {
 	return "[object Object]"
 }
 
-// jsTruthy is JavaScript's truthiness for the values JSON decodes to.
+// jsTruthy is JavaScript's truthiness for the values decodeJSON makes.
 func jsTruthy(v any) bool {
 	switch v := v.(type) {
-	case nil:
+	case nil, liquidjs.NullValue:
 		return false
 	case string:
 		return v != ""
