@@ -31,11 +31,13 @@ var (
 
 // policy is Matrix's allow-list for an org.matrix.custom.html body, as a
 // bluemonday policy: the spec's elements and attributes, links only to
-// http, https, ftp (with a host), mailto and magnet, images only from mxc://
-// URIs. It also lets through what write converts: <font color> (deprecated
-// in Matrix) and an <img>'s alt text. Elements outside the list are dropped
-// and their text kept, except those whose content is not text for a reader
-// (scripts, styles, embedded documents, form controls), which go whole.
+// http, https, ftp, mailto and magnet (write checks the rest with
+// SafeHref, which keeps the href as written where bluemonday's own URL
+// check would re-encode it), images only from mxc:// URIs. It also lets
+// through what write converts: <font color> (deprecated in Matrix) and an
+// <img>'s alt text. Elements outside the list are dropped and their text
+// kept, except those whose content is not text for a reader (scripts,
+// styles, embedded documents, form controls), which go whole.
 var policy = sync.OnceValue(func() *bluemonday.Policy {
 	p := bluemonday.NewPolicy()
 	p.AllowElements("del", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "p", "a", "ul", "ol",
@@ -50,16 +52,6 @@ var policy = sync.OnceValue(func() *bluemonday.Policy {
 	p.AllowAttrs("alt").OnElements("img")
 	p.AllowAttrs("start").Matching(regexp.MustCompile(`^-?[0-9]{1,9}$`)).OnElements("ol")
 	p.AllowAttrs("class").Matching(codeClass).OnElements("code")
-
-	p.RequireParseableURLs(true)
-	withHost := func(u *url.URL) bool { return u.Host != "" }
-	withTarget := func(u *url.URL) bool { return u.Opaque != "" || u.RawQuery != "" }
-	for _, s := range []string{"http", "https", "ftp"} {
-		p.AllowURLSchemeWithCustomPolicy(s, withHost)
-	}
-	p.AllowURLSchemeWithCustomPolicy("mailto", withTarget)
-	p.AllowURLSchemeWithCustomPolicy("magnet", withTarget)
-	p.AllowURLSchemes("mxc") // img src only: a's href must match linkScheme
 
 	p.SkipElementsContent(droppedTags...)
 	return p
@@ -212,7 +204,8 @@ func element(n *xhtml.Node) (name, attrs string) {
 		}
 		return "span", b.String()
 	case "a":
-		href, ok := attr(n, "href")
+		v, _ := attr(n, "href")
+		href, ok := SafeHref(v)
 		if !ok {
 			return "", ""
 		}

@@ -198,7 +198,7 @@ func TestSanitize(t *testing.T) {
 		{`<font color="#abc" data-mx-bg-color="#ABCDEF">x</font>`, `<span data-mx-color="#aabbcc" data-mx-bg-color="#abcdef">x</span>`},
 		{`<a target="_blank" href="javascript:x">x</a>`, `x`},
 		{`<img alt="alt" src="https://e.org/x.png">`, `alt`},
-		{`<a href="https://e.org/a b">x</a>`, `x`},
+		{`<a href="HTTPS://e.org/ü?q=a b">x</a>`, `<a href="HTTPS://e.org/ü?q=a b">x</a>`}, // as written
 		{`x</p>`, `x<p></p>`},
 		{`<div>` + strings.Repeat("<b>", MaxDepth) + "<table><tr><td>x<i>y</i></td></tr></table></div>", `<div>` + strings.Repeat("<b>", MaxDepth-1) + "xy" + strings.Repeat("</b>", MaxDepth-1) + "</div>"},
 		// A cell past MaxDepth would put its text straight into a <tr>,
