@@ -68,7 +68,6 @@ func (m *Machine) sync(ctx context.Context, rooms []id.RoomID) error {
 	return nil
 }
 
-
 // rotateOnMemberChanges drops the outbound megolm session of each room
 // whose membership this sync changes from what the store knew, so the next
 // message goes in a new session shared with the members as they are now (a
