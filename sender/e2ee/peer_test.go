@@ -122,7 +122,9 @@ func (p *peer) createEncryptedRoom(invite ...id.UserID) id.RoomID {
 func (p *peer) sync(timeout time.Duration) {
 	p.t.Helper()
 	ctx := context.Background()
-	resp, err := p.cli.FullSyncRequest(ctx, mautrix.ReqSync{Since: p.since, Timeout: int(timeout.Milliseconds())})
+	resp, err := p.cli.FullSyncRequest(ctx, mautrix.ReqSync{Since: p.since, Timeout: int(timeout.Milliseconds()),
+		// Room for a burst of alarms: a limited timeline would skip some.
+		FilterID: `{"room":{"timeline":{"limit":200}}}`})
 	if err != nil {
 		p.t.Fatalf("peer sync: %v", err)
 	}
