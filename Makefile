@@ -3,6 +3,8 @@
 GO      ?= go
 BIN     := bin/matrix-notify
 LDFLAGS := -s -w
+# mautrix's pure-Go olm (sender/e2ee); without it the crypto packages need cgo and libolm.
+export GOFLAGS := $(strip $(GOFLAGS) -tags=goolm)
 
 .PHONY: all build test fuzz vet fmt demo fetch-netdata liquidjs-deps clean bench
 
