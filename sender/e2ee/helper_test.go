@@ -8,7 +8,6 @@ package e2ee
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -161,5 +160,3 @@ func textContent(body string) string {
 	})
 	return string(b)
 }
-
-func requestsOf(s sent) string { return fmt.Sprint(s.Requests) }
