@@ -18,12 +18,16 @@ import (
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("E2EE_HELPER") == "send" {
+	switch os.Getenv("E2EE_HELPER") {
+	case "send":
 		os.Exit(helperSend())
+	case "plain":
+		os.Exit(helperPlain())
 	}
 	code := m.Run()
 	hs.stop()
@@ -159,4 +163,23 @@ func textContent(body string) string {
 		"format": "org.matrix.custom.html", "formatted_body": "<b>" + body + "</b>",
 	})
 	return string(b)
+}
+
+// helperPlain is a plain send as the project makes it today: one PUT.
+func helperPlain() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cli, err := mautrix.NewClient(os.Getenv("E2EE_HS"), "", os.Getenv("E2EE_TOKEN"))
+	if err != nil {
+		return 1
+	}
+	cli.Log = zerolog.Nop()
+	cli.DefaultHTTPRetries = 0
+	_, err = cli.SendMessageEvent(ctx, id.RoomID(os.Getenv("E2EE_ROOM")), event.EventMessage,
+		json.RawMessage(os.Getenv("E2EE_CONTENT")), mautrix.ReqSendEvent{TransactionID: os.Getenv("E2EE_TXN")})
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		return 1
+	}
+	return 0
 }
