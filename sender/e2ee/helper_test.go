@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,6 +51,11 @@ type countingTransport struct {
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if k := os.Getenv("E2EE_KILL_AT"); k != "" && strings.Contains(r.URL.Path, k) {
+		// A crash at this point (kill -9: no deferred function runs).
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
 	c.mu.Lock()
 	c.reqs = append(c.reqs, r.Method+" "+r.URL.Path)
 	c.mu.Unlock()
@@ -126,6 +132,7 @@ func helperCmd(t *testing.T, b *bot, room id.RoomID, content, txn string) *exec.
 		"E2EE_CONTENT="+content,
 		"E2EE_TXN="+txn,
 		"E2EE_DEBUG="+os.Getenv("E2EE_DEBUG"),
+		"E2EE_KILL_AT=",
 	)
 	return cmd
 }
