@@ -170,6 +170,13 @@ func TestSyncFilter(t *testing.T) {
 // or not), and fails /keys/query: sharing a room key cannot succeed.
 func stubHomeserver(t *testing.T) *httptest.Server {
 	t.Helper()
+	return stubHomeserverFilters(t, nil)
+}
+
+// stubHomeserverFilters is stubHomeserver sending each /sync's filter to
+// filters.
+func stubHomeserverFilters(t *testing.T, filters chan<- string) *httptest.Server {
+	t.Helper()
 	state := func(encrypted bool) string {
 		evts := []map[string]any{
 			{"type": "m.room.member", "state_key": testUser, "sender": testUser, "event_id": "$m1", "content": map[string]any{"membership": "join"}},
@@ -183,6 +190,9 @@ func stubHomeserver(t *testing.T) *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_matrix/client/v3/sync", func(w http.ResponseWriter, r *http.Request) {
+		if filters != nil {
+			filters <- r.URL.Query().Get("filter")
+		}
 		w.Write([]byte(`{"next_batch":"s1"}`))
 	})
 	mux.HandleFunc("GET /_matrix/client/v3/rooms/{room}/state", func(w http.ResponseWriter, r *http.Request) {
@@ -259,4 +269,31 @@ func TestOpenTakesTheStoresDevice(t *testing.T) {
 		t.Fatalf("lock after Close: %v", err)
 	}
 	lk.unlock()
+}
+
+// The sync keeps every room an earlier run synced (rooms alternating
+// between runs stay covered), and EncryptAll refuses a room Open did not
+// sync: a member change there would have been missed.
+func TestSyncCoversEveryRoomEverSynced(t *testing.T) {
+	filters := make(chan string, 10)
+	srv := stubHomeserverFilters(t, filters)
+	path := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, rooms := range [][]id.RoomID{{"!a:example.org"}, {"!b:example.org"}} {
+		m, err := Open(ctx, testClient(t, srv.URL), rooms, Options{DBPath: path, PickleKey: testPickle})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := m.EncryptAll(ctx, []Plain{{Room: "!c:example.org", Content: map[string]string{"body": "x"}}})
+		if err == nil || sealed[0].Err == nil || !strings.Contains(err.Error(), "not given to Open") {
+			t.Errorf("EncryptAll for a room not synced: %v", err)
+		}
+		m.Close()
+	}
+	<-filters
+	second := <-filters
+	if !strings.Contains(second, `"rooms":["!a:example.org","!b:example.org"]`) {
+		t.Errorf("second sync's filter %s, want rooms a and b", second)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto"
@@ -75,6 +76,12 @@ func (m *Machine) seal(ctx context.Context, p Plain) Sealed {
 		typ = event.EventMessage
 	}
 	plain := Sealed{Room: p.Room, Type: typ, Content: p.Content}
+	if !slices.Contains(m.rooms, p.Room) {
+		// Its member changes were not synced: its session may lack a
+		// member, or include one who left.
+		plain.Err = fmt.Errorf("room %s was not given to Open", p.Room)
+		return plain
+	}
 	if err := m.ensureState(ctx, p.Room); err != nil {
 		plain.Err = fmt.Errorf("room %s: reading its state (is it encrypted?): %w", p.Room, err)
 		return plain

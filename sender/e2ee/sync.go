@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -46,7 +47,32 @@ func (m *Machine) sync(ctx context.Context, rooms []id.RoomID) error {
 	if err != nil {
 		return fmt.Errorf("crypto store: reading the sync token: %w", err)
 	}
-	filter, err := syncFilter(rooms)
+	// The token covers the rooms every earlier sync kept; a room new to
+	// the filter missed the changes before this token, so its members are
+	// read afresh (/state) and its session rotated. The filter keeps every
+	// room ever covered, so that rooms alternating between runs (serve's
+	// routes) stay covered rather than being read again each time.
+	covered, err := m.st.coveredRooms(ctx)
+	if err != nil {
+		return err
+	}
+	all := append([]id.RoomID(nil), covered...)
+	var added []id.RoomID
+	for _, r := range rooms {
+		if !slices.Contains(all, r) {
+			all = append(all, r)
+			added = append(added, r)
+		}
+	}
+	for _, r := range added {
+		if err := m.st.state.ClearCachedMembers(ctx, r); err != nil {
+			return fmt.Errorf("crypto store: %w", err)
+		}
+		if err := m.st.crypto.RemoveOutboundGroupSession(ctx, r); err != nil {
+			return fmt.Errorf("crypto store: %w", err)
+		}
+	}
+	filter, err := syncFilter(all)
 	if err != nil {
 		return err
 	}
@@ -61,6 +87,9 @@ func (m *Machine) sync(ctx context.Context, rooms []id.RoomID) error {
 	m.rotateOnMemberChanges(ctx, resp) // before the store learns them
 	if err := syncer.ProcessResponse(ctx, resp, since); err != nil {
 		return fmt.Errorf("processing /sync: %w", err)
+	}
+	if err := m.st.addCovered(ctx, added); err != nil {
+		return err
 	}
 	if err := m.st.crypto.PutNextBatch(ctx, resp.NextBatch); err != nil {
 		return fmt.Errorf("crypto store: saving the sync token: %w", err)
