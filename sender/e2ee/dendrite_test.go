@@ -100,6 +100,7 @@ func startDendrite(bin string) (*dendrite, error) {
 	d.cmd = exec.Command(filepath.Join(bin, "dendrite"), "-config", d.config, "-http-bind-address", addr)
 	d.cmd.Dir = dir
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	dieWithUs(d.cmd)
 	if err := d.cmd.Start(); err != nil {
 		return nil, err
 	}
