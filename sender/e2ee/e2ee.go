@@ -69,6 +69,7 @@ type Options struct {
 // account in memory). Not safe for concurrent use.
 type Machine struct {
 	opts   Options
+	rooms  []id.RoomID // given to Open: the ones the sync covered
 	cli    *mautrix.Client
 	st     *stores
 	mach   *crypto.OlmMachine
@@ -133,14 +134,14 @@ func open(ctx context.Context, cli *mautrix.Client, rooms []id.RoomID, opts Opti
 	if err != nil {
 		return fail(err)
 	}
-	m := &Machine{opts: opts, cli: c, st: st, lk: lk}
+	m := &Machine{opts: opts, rooms: rooms, cli: c, st: st, lk: lk}
 	m.mach = newOlmMachine(c, st, opts)
 	if err := m.mach.Load(ctx); err != nil {
 		return fail(fmt.Errorf("crypto store %s: loading the olm account (is the pickle key the one login wrote?): %w", opts.DBPath, err))
 	}
 	if !m.mach.GetAccount().Shared {
 		// login stored the account but died before uploading its keys.
-		if err := m.mach.ShareKeys(ctx, -1); err != nil {
+		if err := m.mach.ShareKeys(ctx, 0); err != nil {
 			return fail(fmt.Errorf("uploading device keys: %w", err))
 		}
 	}
