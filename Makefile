@@ -2,15 +2,11 @@
 # `make test` runs every test.
 GO      ?= go
 BIN     := bin/matrix-notify
-<<<<<<< HEAD
 # The commit goes in too for `matrix-notify version` where the toolchain does
 # not stamp it (GOFLAGS=-buildvcs=false, git worktrees).
 LDFLAGS := -s -w -X main.buildCommit=$(shell git rev-parse --short=12 HEAD 2>/dev/null)
-=======
-LDFLAGS := -s -w
 # mautrix's pure-Go olm (sender/e2ee); without it the crypto packages need cgo and libolm.
 export GOFLAGS := $(strip $(GOFLAGS) -tags=goolm)
->>>>>>> e2ee
 
 .PHONY: all build test integration fuzz vet fmt demo fetch-netdata liquidjs-deps clean bench
 
