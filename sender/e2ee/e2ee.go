@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
@@ -188,10 +189,16 @@ func clientFor(cli *mautrix.Client, st *stores) (*mautrix.Client, error) {
 // Device is the store's user and device.
 func (m *Machine) Device() (id.UserID, id.DeviceID) { return m.st.user, m.st.device }
 
-// IsEncrypted reports whether room has m.room.encryption, as far as the
-// store knows after Open's sync (EncryptAll fetches the state of a room the
-// store has never seen, so ask after EncryptAll for such a room).
+// IsEncrypted reports whether room (one given to Open) has
+// m.room.encryption, reading its state first if the store has never seen
+// it.
 func (m *Machine) IsEncrypted(ctx context.Context, room id.RoomID) (bool, error) {
+	if !slices.Contains(m.rooms, room) {
+		return false, fmt.Errorf("room %s was not given to Open", room)
+	}
+	if err := m.ensureState(ctx, room); err != nil {
+		return false, fmt.Errorf("room %s: reading its state: %w", room, err)
+	}
 	return m.st.state.IsEncrypted(ctx, room)
 }
 

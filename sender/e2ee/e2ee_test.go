@@ -222,6 +222,12 @@ func TestEncryptAllRefusesPlaintext(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if enc, err := m.IsEncrypted(ctx, "!enc:example.org"); !enc || err != nil {
+			t.Errorf("IsEncrypted(!enc) = %v, %v", enc, err)
+		}
+		if enc, err := m.IsEncrypted(ctx, "!plain:example.org"); enc || err != nil {
+			t.Errorf("IsEncrypted(!plain) = %v, %v", enc, err)
+		}
 		sealed, err := m.EncryptAll(ctx, msgs)
 		m.Close()
 		cancel()
