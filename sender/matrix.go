@@ -154,6 +154,16 @@ func (t *MatrixTransport) HomeserverURL() string {
 	return t.client.HomeserverURL.String()
 }
 
+// Client is the transport's mautrix client, once the homeserver is known
+// (discovered if it was given as a server name): for the encryption layer,
+// which copies what it needs and never changes it.
+func (t *MatrixTransport) Client(ctx context.Context) (*mautrix.Client, error) {
+	if err := t.ready(ctx); err != nil {
+		return nil, err
+	}
+	return t.client, nil
+}
+
 // Send implements Transport.
 func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 	if err := t.ready(ctx); err != nil {
@@ -208,7 +218,8 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 }
 
 func (t *MatrixTransport) send(ctx context.Context, roomID string, m Message) (string, error) {
-	resp, err := t.client.SendMessageEvent(ctx, id.RoomID(roomID), event.EventMessage, m.Content,
+	typ := event.Type{Type: m.WireType(), Class: event.MessageEventType}
+	resp, err := t.client.SendMessageEvent(ctx, id.RoomID(roomID), typ, m.WireContent(),
 		mautrix.ReqSendEvent{TransactionID: m.TxnID})
 	if err != nil {
 		return "", err

@@ -103,6 +103,15 @@ type Message struct {
 	Source   string `json:",omitempty"`
 	AlertKey string `json:",omitempty"`
 	Phase    Phase  `json:",omitempty"`
+	// EventType and Wire, when EventType is set, are what MatrixTransport
+	// PUTs instead of m.room.message and Content: EncryptTransport sets
+	// them (m.room.encrypted and the megolm ciphertext) on its way to the
+	// wire, under the message's own txn id. Nothing else sets them, and
+	// nothing keeps them: the outbox stores the plaintext Content, and a
+	// message sent again is encrypted again (a new megolm index, the same
+	// txn id, so the homeserver still deduplicates).
+	EventType string `json:"-"`
+	Wire      any    `json:"-"`
 }
 
 // Messages expands n into one Message per room, in the order of n.Rooms.
@@ -138,7 +147,36 @@ func TxnID(source, identity, room string) string {
 	return "mn" + strings.ToLower(txnEncoding.EncodeToString(sum[:20]))
 }
 
-// SendPath is the v3 client-server path of a message event send.
+// SendPath is the v3 client-server path of an m.room.message send: what a
+// dry run prints, for encrypted rooms too (the plaintext request, see
+// WriteDryRun).
 func SendPath(room, txnID string) string {
-	return "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/send/m.room.message/" + url.PathEscape(txnID)
+	return SendEventPath(room, EventMessage, txnID)
+}
+
+// SendEventPath is the v3 client-server path of a send of eventType.
+func SendEventPath(room, eventType, txnID string) string {
+	return "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/send/" + url.PathEscape(eventType) + "/" + url.PathEscape(txnID)
+}
+
+// Event types of what we send.
+const (
+	EventMessage   = "m.room.message"
+	EventEncrypted = "m.room.encrypted"
+)
+
+// WireType is the event type m is PUT as: EventType, or m.room.message.
+func (m Message) WireType() string {
+	if m.EventType != "" {
+		return m.EventType
+	}
+	return EventMessage
+}
+
+// WireContent is the content m is PUT with: Wire, or Content.
+func (m Message) WireContent() any {
+	if m.EventType != "" {
+		return m.Wire
+	}
+	return m.Content
 }

@@ -1,0 +1,26 @@
+package sender
+
+import "context"
+
+// Preparer is a Transport that wants to see a batch of messages before they
+// are sent one by one (as http.Flusher is an optional ResponseWriter): the
+// delivery path (Outbox.Deliver, Outbox.Flush) calls Prepare once, after
+// the messages are stored and before its fan-out. Prepare only makes the
+// sends cheaper; a message that was not prepared is sent all the same.
+// Decorators forward it (RetryTransport, LifecycleTransport).
+type Preparer interface {
+	Prepare(ctx context.Context, msgs []Message)
+}
+
+// Prepare calls t's Prepare if it has one.
+func Prepare(ctx context.Context, t Transport, msgs []Message) {
+	if p, ok := t.(Preparer); ok && len(msgs) > 0 {
+		p.Prepare(ctx, msgs)
+	}
+}
+
+// Prepare implements Preparer: the batch goes to Next unchanged (a retry
+// sends the same message).
+func (t *RetryTransport) Prepare(ctx context.Context, msgs []Message) {
+	Prepare(ctx, t.Next, msgs)
+}
