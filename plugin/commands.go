@@ -85,15 +85,24 @@ flags:
   --source S        kuma (default) or netdata: whose variables the template sees
 `},
 	{"login", `usage: matrix-notify login [--homeserver HS] [--user U] [--config F] [--print]
+                          [--recovery-key-file F] [--no-encryption]
 
-Logs in with a password (asked for, never given on the command line) on a
-stable device, and saves the access token in the TOML file.
+Logs in with a password (asked for, never given on the command line; piped
+in as the only line of stdin by scripts) on a stable device, and saves the
+access token in the TOML file. It also sets up end-to-end encryption once:
+the device's crypto store (its pickle_key and crypto_store go into the TOML
+file), cross-signed by the account. An account without a cross-signing
+identity gets one, and its recovery key is printed once: keep it. An
+account that has one needs its recovery key to sign the new device: asked
+on a terminal, or from --recovery-key-file / MATRIX_NOTIFY_RECOVERY_KEY.
 
 flags:
-  --homeserver HS   homeserver URL or server name
-  --user U          user name or @user:server
-  --config FILE     TOML file to write (env MATRIX_NOTIFY_CONFIG)
-  --print           print the token on stdout, write no file
+  --homeserver HS          homeserver URL or server name
+  --user U                 user name or @user:server
+  --config FILE            TOML file to write (env MATRIX_NOTIFY_CONFIG)
+  --print                  print the token on stdout, write no file (no encryption)
+  --recovery-key-file F    the account's recovery key, for scripts
+  --no-encryption          set up no end-to-end encryption
 `},
 	{"doctor", `usage: matrix-notify doctor [--config F] [--join] [--timeout D]
 

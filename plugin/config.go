@@ -6,11 +6,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"matrix-notify/adapters/severity"
 	"matrix-notify/sender"
+	"matrix-notify/sender/e2ee"
 )
 
 // fileConfig is matrix-notify's own TOML file. A key not listed here is an
@@ -50,6 +52,15 @@ type fileConfig struct {
 		MentionOnWarning  []string          `toml:"mention_on_warning"`
 		// MentionRoomOn lists the severities that mention @room.
 		MentionRoomOn []string `toml:"mention_room_on"`
+		// PickleKey encrypts the crypto store at rest and turns end-to-end
+		// encryption on: login writes it, a secret kept with the token.
+		PickleKey string `toml:"pickle_key"`
+		// CryptoStore is the crypto store's path (crypto.db), written by
+		// login; default <state_dir>/crypto.db.
+		CryptoStore string `toml:"crypto_store"`
+		// AllowPlaintextInEncryptedRooms sends plaintext into an encrypted
+		// room that could not be encrypted for (default false: it waits).
+		AllowPlaintextInEncryptedRooms bool `toml:"allow_plaintext_in_encrypted_rooms"`
 	} `toml:"matrix"`
 	Kuma    templateConfig `toml:"kuma"`
 	Netdata templateConfig `toml:"netdata"`
@@ -132,10 +143,24 @@ type settings struct {
 	Severity    severity.Policy
 	MaxAge      time.Duration // outbox entries older than this are dropped, loudly
 	AutoJoin    bool
+	// PickleKey set turns end-to-end encryption on; CryptoStore is the
+	// store's path ("" for <StateDir>/crypto.db, see cryptoStore).
+	PickleKey      string
+	CryptoStore    string
+	AllowPlaintext bool
 	// BackgroundFlush starts the background flush when something is left
 	// queued; origin is how to load these settings again in it.
 	BackgroundFlush bool
 	origin          settingsOrigin
+}
+
+// cryptoStore is the crypto store's path: [matrix] crypto_store (login
+// writes it), else crypto.db in the state directory.
+func (s settings) cryptoStore() string {
+	if s.CryptoStore != "" {
+		return s.CryptoStore
+	}
+	return filepath.Join(s.StateDir, e2ee.StoreFile)
 }
 
 // DefaultMaxAge is how long an undelivered alert is kept.
@@ -159,7 +184,7 @@ func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, 
 		return nil, err
 	}
 	fc.path, fc.data = path, data
-	if fc.Matrix.AccessToken != "" {
+	if fc.Matrix.AccessToken != "" || fc.Matrix.PickleKey != "" {
 		warnIfReadableByOthers(path, log)
 	}
 	if fc.Matrix.AccessTokenFile != "" {
@@ -209,6 +234,19 @@ func (fc *fileConfig) apply(s *settings) error {
 	}
 	if fc.Matrix.StateDir != "" {
 		s.StateDir = fc.Matrix.StateDir
+	}
+	if fc.Matrix.PickleKey != "" {
+		s.PickleKey = fc.Matrix.PickleKey
+	}
+	if fc.Matrix.CryptoStore != "" {
+		s.CryptoStore = fc.Matrix.CryptoStore
+		if !filepath.IsAbs(s.CryptoStore) && fc.dir != "" {
+			// Relative to the file that names it, as template files are.
+			s.CryptoStore = filepath.Join(fc.dir, s.CryptoStore)
+		}
+	}
+	if fc.Matrix.AllowPlaintextInEncryptedRooms {
+		s.AllowPlaintext = true
 	}
 	if fc.Matrix.MaxAge.Duration > 0 {
 		s.MaxAge = fc.Matrix.MaxAge.Duration

@@ -37,6 +37,8 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	user := fs.String("user", "", "user name or @user:server")
 	config := fs.String("config", "", "TOML file to write")
 	printOnly := fs.Bool("print", false, "print the token on stdout, write no file")
+	recoveryFile := fs.String("recovery-key-file", "", "file holding the account's recovery key")
+	noE2EE := fs.Bool("no-encryption", false, "set up no end-to-end encryption")
 	if err := fs.Parse(args); err != nil {
 		return usagef("login: %v", err)
 	}
@@ -104,10 +106,22 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	if hs.Via == "well-known" {
 		a.log.Info(fmt.Sprintf("homeserver of %s is %s (from .well-known)", hsInput, hs.BaseURL))
 	}
+	var crypto *loginCrypto
+	if !*printOnly && !*noE2EE {
+		if crypto, err = a.planCrypto(nctx, path, existing, userInput, *recoveryFile); err != nil {
+			return err
+		}
+	} else if *printOnly && !*noE2EE {
+		a.log.Info("--print: end-to-end encryption is not set up (its pickle key needs the config file): run login with --config to set it up")
+	}
+	device := sender.DeviceID(userInput, hs.BaseURL)
+	if crypto != nil && crypto.device != "" {
+		device = crypto.device // the store's: logging in again reuses it
+	}
 	// Before the login revokes the device's previous token: whose are the
 	// tokens other configurations hold?
 	copies := identify(nctx, a.findTokenCopies(path, !*printOnly), hsInput, hs.BaseURL)
-	res, err := sender.Login(nctx, nil, hs.BaseURL, userInput, password)
+	res, err := sender.LoginDevice(nctx, nil, hs.BaseURL, userInput, password, device)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "login refused") {
 			return usageError{err}
@@ -116,6 +130,11 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	}
 	a.logh.redact(res.AccessToken)
 	a.log.Info(fmt.Sprintf("logged in as %s on %s (device %s)", res.UserID, hs.BaseURL, res.DeviceID))
+	if crypto != nil {
+		if res, err = a.cryptoDevice(nctx, crypto, res, hs.BaseURL, userInput, password, copies); err != nil {
+			return err
+		}
+	}
 
 	if *printOnly {
 		if _, err := fmt.Fprintln(a.stdout, res.AccessToken); err != nil {
@@ -124,12 +143,15 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 		a.fixTokenCopies(copies, res, "", false)
 		return nil
 	}
-	where, err := saveLogin(path, existing, hs.BaseURL, res.AccessToken)
+	where, err := saveLogin(path, existing, hs.BaseURL, res.AccessToken, crypto.keys()...)
 	if err != nil {
 		return fmt.Errorf("login succeeded but the token was not saved: %w (run again with --print to see it)", err)
 	}
 	a.log.Info(fmt.Sprintf("saved the homeserver and access token in %s (mode 0600); check the rooms with: matrix-notify doctor --config %s", where, path))
 	a.fixTokenCopies(copies, res, where, true)
+	if crypto != nil {
+		return a.setupCrypto(ctx, crypto, res, hs.BaseURL, password, in)
+	}
 	return nil
 }
 
@@ -219,9 +241,14 @@ func (p *prompter) ask(ctx context.Context, question, def string) (string, error
 // secret reads an answer that must not be shown: with echo off on a
 // terminal, as a plain line otherwise.
 func (p *prompter) secret(ctx context.Context, question string) (string, error) {
+	return p.secretAs(ctx, question, "password")
+}
+
+// secretAs is secret, naming the answer what in errors.
+func (p *prompter) secretAs(ctx context.Context, question, what string) (string, error) {
 	fmt.Fprintf(p.out, "%s: ", question)
 	if p.tty < 0 {
-		return p.read(ctx, "password", p.line)
+		return p.read(ctx, what, p.line)
 	}
 	// A terminal hands over one line per read, so p.in holds nothing
 	// ahead of the password, which term.ReadPassword reads from the
@@ -231,7 +258,7 @@ func (p *prompter) secret(ctx context.Context, question string) (string, error) 
 		return "", fmt.Errorf("login: cannot read the terminal's settings: %w", err)
 	}
 	p.echo = state
-	v, err := p.read(ctx, "password", func() (string, error) {
+	v, err := p.read(ctx, what, func() (string, error) {
 		b, err := term.ReadPassword(p.tty)
 		return string(b), err
 	})
@@ -248,7 +275,10 @@ func (p *prompter) secret(ctx context.Context, question string) (string, error) 
 // are added). When the file names an access_token_file and has no
 // access_token, the token goes into that file instead. Files holding the
 // token are written 0600. It returns where the token went.
-func saveLogin(path string, existing *fileConfig, homeserver, token string) (string, error) {
+//
+// extra are further [matrix] keys to set in the TOML file itself (the
+// pickle key and the crypto store's path).
+func saveLogin(path string, existing *fileConfig, homeserver, token string, extra ...[2]string) (string, error) {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
@@ -261,6 +291,7 @@ func saveLogin(path string, existing *fileConfig, homeserver, token string) (str
 	if tokenFile == "" {
 		keys = append(keys, [2]string{"access_token", token})
 	}
+	keys = append(keys, extra...)
 	updated, err := setMatrixKeys(string(old), keys)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
@@ -272,6 +303,11 @@ func saveLogin(path string, existing *fileConfig, homeserver, token string) (str
 	}
 	if check.Matrix.Homeserver != homeserver || (tokenFile == "" && check.Matrix.AccessToken != token) {
 		return "", fmt.Errorf("%s: could not update [matrix] homeserver and access_token: edit it by hand", path)
+	}
+	for _, kv := range extra {
+		if got := map[string]string{"pickle_key": check.Matrix.PickleKey, "crypto_store": check.Matrix.CryptoStore}[kv[0]]; got != kv[1] {
+			return "", fmt.Errorf("%s: could not update [matrix] %s: edit it by hand", path, kv[0])
+		}
 	}
 	if tokenFile != "" {
 		if err := writeFile0600(tokenFile, []byte(token+"\n")); err != nil {

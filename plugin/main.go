@@ -335,5 +335,6 @@ func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string)
 		s.Concurrency = cf.concurrency
 	}
 	a.logh.redact(s.AccessToken)
+	a.logh.redact(s.PickleKey)
 	return fc, nil
 }

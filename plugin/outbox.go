@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"matrix-notify/sender"
+	"matrix-notify/sender/e2ee"
 )
 
 // xdgStateDir is where the modes netdata does not run keep their state.
@@ -47,7 +48,18 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	var tr sender.Transport = &sender.RetryTransport{Next: mt, Policy: s.Retry}
+	// Encryption is closest to the wire: the lifecycle's relations are in
+	// the content it seals, and a retry resends the same ciphertext.
+	var wire sender.Transport = mt
+	if s.PickleKey != "" {
+		wire = &sender.EncryptTransport{Next: mt, Log: a.log, Options: e2ee.Options{
+			DBPath:         s.cryptoStore(),
+			PickleKey:      s.PickleKey,
+			AutoJoin:       s.AutoJoin,
+			AllowPlaintext: s.AllowPlaintext,
+		}}
+	}
+	var tr sender.Transport = &sender.RetryTransport{Next: wire, Policy: s.Retry}
 	if s.Lifecycle != sender.LifecycleNone {
 		store, err := sender.OpenAlertStore(filepath.Join(s.StateDir, "alerts"), sender.AlertStoreOptions{Now: a.now})
 		if err != nil {

@@ -132,3 +132,29 @@ func (s *stores) addCovered(ctx context.Context, rooms []id.RoomID) error {
 	}
 	return nil
 }
+
+// StoreOwner returns the user and device whose olm account the crypto
+// store at path holds (both "" when it holds none yet), under the store's
+// lock: login reuses that device when it logs in again, since a new store
+// for an existing device would replace the device's keys. A missing file is
+// ErrNoStore.
+func StoreOwner(ctx context.Context, path string) (id.UserID, id.DeviceID, error) {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", "", fmt.Errorf("crypto store %s: %w", path, ErrNoStore)
+		}
+		return "", "", fmt.Errorf("crypto store: %w", err)
+	}
+	lk, err := lock(ctx, path+".lock")
+	if err != nil {
+		return "", "", err
+	}
+	defer lk.unlock()
+	// The pickle key only unpickles the account, which is not read here.
+	st, err := openStores(ctx, path, []byte("unused"), false)
+	if err != nil {
+		return "", "", err
+	}
+	defer st.close()
+	return st.user, st.device, nil
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"maunium.net/go/mautrix/id"
+
+	"matrix-notify/sender"
+	"matrix-notify/sender/e2ee"
+)
+
+// login sets up end-to-end encryption once: a device with its own crypto
+// store, cross-signed by its owner. The store is persistent state (losing
+// it means a new device and the recovery key to sign it); its pickle key is
+// a secret kept in the config beside the token, and the config names the
+// store, so that every mode, run by whoever, uses the one store login made.
+//
+// Device ids: a store that holds an account for this user is reused with
+// its device (logging in again keeps the device and its keys). Otherwise
+// the derived device is used if it has no keys on the homeserver; if it has
+// (its store is gone, or another host's), a new device is made and the
+// derived one logged out: a new store for a device with keys would replace
+// them, and receivers would distrust it.
+
+// loginCrypto is login's plan for encryption, made before logging in.
+type loginCrypto struct {
+	store  string // the crypto store's path
+	pickle string // its pickle key: the config's, or a new one
+	// device is the store's device when it holds an account for this user
+	// ("" for a new store).
+	device      string
+	recoveryKey string // from --recovery-key-file or MATRIX_NOTIFY_RECOVERY_KEY
+	off         bool   // the homeserver has no E2EE API: nothing to set up
+}
+
+// keys are the [matrix] keys login writes for encryption.
+func (c *loginCrypto) keys() [][2]string {
+	if c == nil || c.off {
+		return nil
+	}
+	return [][2]string{{"pickle_key", c.pickle}, {"crypto_store", c.store}}
+}
+
+// loginStateDir is where login puts a new crypto store: the config's
+// state_dir, else the state directory of the modes that read the file it
+// writes (netdata's for netdata's matrix-notify.toml).
+func (a *app) loginStateDir(path string, existing *fileConfig) string {
+	if existing != nil && existing.Matrix.StateDir != "" {
+		return existing.Matrix.StateDir
+	}
+	netdataFile := absPath(filepath.Dir(path)) == absPath(a.netdataDirs().user)
+	return a.defaultStateDir(netdataFile)
+}
+
+// planCrypto decides the store and device before the login: an existing
+// store must be this user's, and opened with the config's pickle key.
+func (a *app) planCrypto(ctx context.Context, path string, existing *fileConfig, user, recoveryFile string) (*loginCrypto, error) {
+	c := &loginCrypto{}
+	if existing != nil {
+		c.store, c.pickle = existing.Matrix.CryptoStore, existing.Matrix.PickleKey
+		if c.store != "" && !filepath.IsAbs(c.store) {
+			c.store = filepath.Join(filepath.Dir(path), c.store)
+		}
+	}
+	if c.store == "" {
+		c.store = filepath.Join(a.loginStateDir(path, existing), e2ee.StoreFile)
+	}
+	if abs, err := filepath.Abs(c.store); err == nil {
+		c.store = abs
+	}
+	key, err := a.recoveryKey(recoveryFile)
+	if err != nil {
+		return nil, err
+	}
+	c.recoveryKey = key
+	owner, device, err := e2ee.StoreOwner(ctx, c.store)
+	switch {
+	case errors.Is(err, e2ee.ErrNoStore):
+	case err != nil:
+		return nil, fmt.Errorf("login: %w", err)
+	case owner == "":
+		// A store login made without finishing: its device never got keys.
+	case !sameUser(owner, user):
+		return nil, usagef("login: the crypto store %s holds the keys of %s device %s, not of %s: name another file with [matrix] crypto_store, or move it away if that device is no longer used",
+			c.store, owner, device, user)
+	case c.pickle == "":
+		return nil, usagef("login: the crypto store %s holds the keys of %s device %s, but %s has no [matrix] pickle_key to open it: put back the pickle_key it was made with, or move the store away to start a new device",
+			c.store, owner, device, path)
+	default:
+		c.device = device.String()
+	}
+	if c.pickle == "" {
+		c.pickle = e2ee.NewPickleKey()
+	}
+	a.logh.redact(c.pickle)
+	return c, nil
+}
+
+// sameUser reports whether user (as typed: bot, @bot or @bot:server) names
+// owner.
+func sameUser(owner id.UserID, user string) bool {
+	user = strings.TrimSpace(user)
+	if strings.Contains(user, ":") {
+		return owner.String() == user
+	}
+	local, _, _ := strings.Cut(strings.TrimPrefix(owner.String(), "@"), ":")
+	return strings.EqualFold(local, strings.TrimPrefix(user, "@"))
+}
+
+// recoveryKey reads the account's recovery key for scripts:
+// --recovery-key-file, else MATRIX_NOTIFY_RECOVERY_KEY ("" for none).
+func (a *app) recoveryKey(file string) (string, error) {
+	key := a.getenv("MATRIX_NOTIFY_RECOVERY_KEY")
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return "", usagef("login: --recovery-key-file: %v", err)
+		}
+		key = string(data)
+	}
+	key = strings.TrimSpace(key)
+	a.logh.redact(key)
+	return key, nil
+}
+
+// cryptoDevice makes sure the login res is on a device that the store may
+// serve: the store's own, or one without keys. It returns the login to keep.
+func (a *app) cryptoDevice(ctx context.Context, c *loginCrypto, res sender.LoginResult, baseURL, user, password string, copies []tokenCopy) (sender.LoginResult, error) {
+	if c.device != "" {
+		return res, nil
+	}
+	has, err := res.DeviceHasKeys(ctx, nil, baseURL)
+	if errors.Is(err, errors.ErrUnsupported) {
+		a.log.Warn(fmt.Sprintf("end-to-end encryption is not set up: %v; encrypted rooms will not get alerts", err))
+		c.off = true
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	if !has {
+		return res, nil
+	}
+	// The device has keys from a store we do not have: a new device.
+	next, err := sender.LoginDevice(ctx, nil, baseURL, user, password, sender.NewDeviceID(user, baseURL))
+	if err != nil {
+		return res, err
+	}
+	a.logh.redact(next.AccessToken)
+	a.log.Info(fmt.Sprintf("device %s has encryption keys from a crypto store that is not %s: logged in as a new device %s, and out of %s",
+		res.DeviceID, c.store, next.DeviceID, res.DeviceID))
+	if err := res.Logout(ctx, nil, baseURL); err != nil {
+		a.log.Warn(fmt.Sprintf("%v: remove it in Element (Settings, Sessions)", err))
+	}
+	// Copies of the old device's token were revoked by the first login:
+	// they get the new device's.
+	for i := range copies {
+		if copies[i].user == res.UserID && copies[i].device == res.DeviceID {
+			copies[i].device = next.DeviceID
+		}
+	}
+	return next, nil
+}
+
+// setupCrypto makes the store and cross-signs the device (e2ee.SetupDevice),
+// asking for the recovery key when the account has an identity, and
+// prints a new identity's recovery key once.
+func (a *app) setupCrypto(ctx context.Context, c *loginCrypto, res sender.LoginResult, baseURL, password string, in *prompter) error {
+	if c.off {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(c.store), 0o700); err != nil {
+		return fmt.Errorf("login: the crypto store's directory: %w", err)
+	}
+	cli, err := res.Client(nil, baseURL)
+	if err != nil {
+		return err
+	}
+	opts := e2ee.Options{DBPath: c.store, PickleKey: c.pickle}
+	nctx, cancel := context.WithTimeout(ctx, loginTimeout)
+	defer cancel()
+	setup, err := e2ee.SetupDevice(nctx, cli, password, c.recoveryKey, opts)
+	if errors.Is(err, e2ee.ErrRecoveryKeyNeeded) && c.device != "" {
+		// Logging in again: the device may be cross-signed already.
+		if st, serr := e2ee.CheckStatus(nctx, cli, nil, opts); serr == nil && st.CrossSigned {
+			a.log.Info(fmt.Sprintf("device %s keeps its crypto store %s and is cross-signed", res.DeviceID, c.store))
+			return nil
+		}
+	}
+	if errors.Is(err, e2ee.ErrRecoveryKeyNeeded) && c.recoveryKey == "" && in.tty >= 0 {
+		key, rerr := in.secretAs(ctx, "Recovery key of "+res.UserID+" (Element: Settings, Security; it starts with Es)", "recovery key")
+		if rerr != nil {
+			return rerr
+		}
+		a.logh.redact(strings.TrimSpace(key))
+		setup, err = e2ee.SetupDevice(nctx, cli, password, strings.TrimSpace(key), opts)
+	}
+	if errors.Is(err, e2ee.ErrRecoveryKeyNeeded) {
+		return usagef("login: %v. The token is saved, and alerts to encrypted rooms are encrypted, but clients mark device %s \"not verified by its owner\" until it is signed: run login again with --recovery-key-file FILE (or MATRIX_NOTIFY_RECOVERY_KEY), or verify the session from Element", err, res.DeviceID)
+	}
+	if err != nil {
+		return fmt.Errorf("login: setting up end-to-end encryption: %w (the token is saved: run login again to finish)", err)
+	}
+	a.log.Info(fmt.Sprintf("end-to-end encryption: device %s, crypto store %s, cross-signed by %s", setup.DeviceID, c.store, setup.UserID))
+	if setup.RecoveryKey != "" {
+		fmt.Fprintf(a.stdout, `%s now has a cross-signing identity. Its recovery key, shown only this once:
+
+    %s
+
+Keep it in your password manager: login asks for it to sign the next device
+(another host, a lost crypto store), and Element accepts it to verify.
+`, setup.UserID, setup.RecoveryKey)
+	}
+	return nil
+}
