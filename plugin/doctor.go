@@ -150,9 +150,10 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		}
 	}
 
+	crypto := a.doctorCrypto(ctx, out, s, hs.BaseURL, user, device, statuses)
 	good := 0
 	for i, st := range statuses {
-		if a.reportRoom(out, rooms[i], st, user, autoJoin) {
+		if a.reportRoom(out, rooms[i], st, user, autoJoin) && crypto.reportRoom(out, st) {
 			good++
 		}
 	}
@@ -216,11 +217,8 @@ func (a *app) reportRoom(out io.Writer, cr configuredRoom, st sender.RoomStatus,
 			fmt.Sprintf("raise the bot's power level to %d (Element: Room settings → Roles & Permissions), or lower \"Send messages\" to %d", st.SendLevel, st.UserLevel))
 		ok = false
 	}
-	switch {
-	case st.EncryptionErr != nil:
+	if st.EncryptionErr != nil {
 		warn(fmt.Sprintf("could not check encryption: %v", st.EncryptionErr))
-	case st.Encrypted:
-		warn("room is encrypted: messages arrive unencrypted (E2EE not supported yet); clients mark them as not encrypted")
 	}
 	if ok {
 		enc := "not encrypted"

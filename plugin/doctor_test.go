@@ -61,13 +61,14 @@ func TestDoctorReport(t *testing.T) {
 homeserver: $HS (trailing slash ignored)
 account: @bot:sendertest.localhost (device SENDERTEST)
 auto_join: on
+encryption: not set up (no [matrix] pickle_key): encrypted rooms get unencrypted alerts; run ` + "`matrix-notify login`" + ` to set it up
 
 room #alerts:hs.test -> !ok:hs.test ([kuma] rooms)
   ok: joined, can post (power 0, needs 0), not encrypted
 
 room !secret:hs.test ([kuma] rooms)
-  warning: room is encrypted: messages arrive unencrypted (E2EE not supported yet); clients mark them as not encrypted
   ok: joined, can post (power 0, needs 0), encrypted
+  warning: the room is encrypted but encryption is not set up: alerts arrive unencrypted, and clients that exclude unverified devices show nothing; run ` + "`matrix-notify login`" + `
 
 room !invited:hs.test ([kuma.routes] db)
   ok: invited; auto_join accepts the invite at the first alert (or run ` + "`matrix-notify doctor --join`" + ` now)
