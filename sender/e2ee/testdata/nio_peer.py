@@ -3,11 +3,14 @@
 libolm, independent of mautrix and goolm), driven by sender/e2ee's tests.
 
   nio_peer.py setup   HS USER PASSWORD STORE INVITE   -> {"room_id": ...}
+  nio_peer.py join    HS USER PASSWORD STORE ROOM     -> {"room_id": ...}
   nio_peer.py receive HS STORE ROOM COUNT TIMEOUT_S   -> {"messages": [...], "errors": [...]}
 
 setup logs in as a new device, uploads its keys and creates a private room
-with m.room.encryption, inviting INVITE. receive syncs until COUNT
-m.room.message events of ROOM were decrypted (or failed), and prints them.
+with m.room.encryption, inviting INVITE (user ids, comma-separated). join
+logs in as a new device, uploads its keys and joins ROOM (invited before).
+receive syncs until COUNT
+m.text or m.notice messages of ROOM were decrypted (or failed), and prints them.
 """
 import asyncio
 import json
@@ -15,8 +18,8 @@ import os
 import sys
 import time
 
-from nio import (AsyncClient, AsyncClientConfig, LoginResponse, MegolmEvent,
-                 RoomCreateResponse, RoomMessageText, SyncResponse)
+from nio import (AsyncClient, AsyncClientConfig, JoinResponse, LoginResponse, MegolmEvent,
+                 RoomCreateResponse, RoomMessageNotice, RoomMessageText, SyncResponse)
 from nio.api import RoomPreset
 
 
@@ -37,7 +40,7 @@ async def setup(hs, user, password, store, invite):
         await client.keys_upload()
     await client.sync(timeout=0, full_state=True)
     resp = await client.room_create(
-        preset=RoomPreset.private_chat, invite=[invite],
+        preset=RoomPreset.private_chat, invite=invite.split(","),
         initial_state=[{"type": "m.room.encryption", "state_key": "",
                         "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
     if not isinstance(resp, RoomCreateResponse):
@@ -46,6 +49,26 @@ async def setup(hs, user, password, store, invite):
     await client.close()
     print(json.dumps({"room_id": resp.room_id, "user_id": client.user_id,
                       "device_id": client.device_id}))
+
+
+async def join(hs, user, password, store, room):
+    os.makedirs(store, exist_ok=True)
+    client = AsyncClient(hs, user, store_path=store, config=config())
+    resp = await client.login(password, device_name="nio-peer")
+    if not isinstance(resp, LoginResponse):
+        raise SystemExit(f"login: {resp}")
+    with open(os.path.join(store, "creds.json"), "w") as f:
+        json.dump({"user_id": resp.user_id, "device_id": resp.device_id,
+                   "access_token": resp.access_token}, f)
+    if client.should_upload_keys:
+        await client.keys_upload()
+    await client.sync(timeout=0, full_state=True)
+    resp = await client.join(room)
+    if not isinstance(resp, JoinResponse):
+        raise SystemExit(f"join: {resp}")
+    await client.sync(timeout=0)
+    await client.close()
+    print(json.dumps({"room_id": room}))
 
 
 async def receive(hs, store, room, count, timeout):
@@ -70,7 +93,7 @@ async def receive(hs, store, room, count, timeout):
             if isinstance(ev, MegolmEvent):  # nio could not decrypt it
                 errors.append({"event_id": ev.event_id, "session_id": ev.session_id,
                                "error": str(getattr(ev, "decryption_error", "") or "undecryptable")})
-            elif isinstance(ev, RoomMessageText):
+            elif isinstance(ev, (RoomMessageText, RoomMessageNotice)):
                 messages.append({"event_id": ev.event_id, "body": ev.body,
                                  "decrypted": ev.decrypted, "session_id": ev.session_id,
                                  "verified": ev.verified, "content": ev.source.get("content")})
@@ -82,6 +105,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "setup":
         asyncio.run(setup(*args))
+    elif cmd == "join":
+        asyncio.run(join(*args))
     elif cmd == "receive":
         hs, store, room, count, timeout = args
         asyncio.run(receive(hs, store, room, int(count), float(timeout)))

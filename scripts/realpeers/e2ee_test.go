@@ -1,0 +1,403 @@
+package realpeers
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/signatures"
+	"maunium.net/go/mautrix/id"
+)
+
+// The receiving side of the encryption tests is matrix-nio over libolm
+// (Debian's python3-matrix-nio and python3-olm), a client that shares no
+// code with the sender, driven by sender/e2ee's nio_peer.py.
+const nioPython = "/usr/bin/python3"
+
+func needNio(t *testing.T) {
+	t.Helper()
+	if err := exec.Command(nioPython, "-c", "import nio, olm").Run(); err != nil {
+		t.Skipf("matrix-nio with python3-olm not installed for %s (apt-get install python3-matrix-nio python3-olm): %v", nioPython, err)
+	}
+}
+
+type nioMessage struct {
+	EventID   string         `json:"event_id"`
+	Body      string         `json:"body"`
+	Decrypted bool           `json:"decrypted"`
+	SessionID string         `json:"session_id"`
+	Content   map[string]any `json:"content"`
+}
+
+type nioReceived struct {
+	Messages []nioMessage     `json:"messages"`
+	Errors   []map[string]any `json:"errors"`
+}
+
+func nioRun(t *testing.T, out any, args ...string) {
+	t.Helper()
+	cmd := exec.Command(nioPython, append([]string{filepath.Join(env.repo, "sender/e2ee/testdata/nio_peer.py")}, args...)...)
+	b, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("nio_peer.py %s: %v\n%s\n%s", args[0], err, b, tail(stderr, 3000))
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("nio_peer.py %s printed %q: %v", args[0], b, err)
+	}
+}
+
+// nioReceive waits until the receiver whose store is store has n new
+// messages in room, and fails the test unless every one decrypted.
+func nioReceive(t *testing.T, store, room string, n int) []nioMessage {
+	t.Helper()
+	var got nioReceived
+	nioRun(t, &got, "receive", env.hs.url, store, room, fmt.Sprint(n), "60")
+	if len(got.Errors) > 0 {
+		t.Errorf("nio could not decrypt %d events: %v", len(got.Errors), got.Errors)
+	}
+	if len(got.Messages) != n {
+		t.Errorf("nio received %d messages, want %d", len(got.Messages), n)
+	}
+	for _, m := range got.Messages {
+		if !m.Decrypted {
+			t.Errorf("event %s (%q) arrived unencrypted", m.EventID, m.Body)
+		}
+	}
+	return got.Messages
+}
+
+// e2eeSite is a site whose login set up encryption: its config, and the
+// secrets that must never be printed.
+type e2eeSite struct {
+	*site
+	cfg     string
+	secrets []string
+}
+
+func (s *e2eeSite) run(extraEnv []string, stdin string, args ...string) result {
+	s.t.Helper()
+	r := s.runEnv(extraEnv, stdin, args...)
+	for _, secret := range s.secrets {
+		if secret != "" && strings.Contains(r.stdout+r.stderr, secret) {
+			s.t.Errorf("matrix-notify %s printed a secret of the config:\n%s", strings.Join(args, " "), r)
+		}
+	}
+	return r
+}
+
+func (s *e2eeSite) must(code int, stdin string, args ...string) result {
+	s.t.Helper()
+	r := s.run(nil, stdin, args...)
+	if r.code != code {
+		s.t.Fatalf("matrix-notify %s: want exit %d, got %s", strings.Join(args, " "), code, r)
+	}
+	return r
+}
+
+// dryRun returns the contents a dry run of args prints, by body.
+func (s *e2eeSite) dryRun(stdin string, args ...string) map[string]map[string]any {
+	s.t.Helper()
+	r := s.run([]string{"MATRIX_NOTIFY_DRY_RUN=1"}, stdin, args...)
+	if r.code != 0 {
+		s.t.Fatalf("dry run of %s: %s", strings.Join(args, " "), r)
+	}
+	out := map[string]map[string]any{}
+	sc := bufio.NewScanner(strings.NewReader(r.stdout))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var req struct {
+			Path    string         `json:"path"`
+			Content map[string]any `json:"content"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+			s.t.Fatalf("dry run line %q: %v", sc.Text(), err)
+		}
+		if !strings.Contains(req.Path, "/send/m.room.message/") {
+			s.t.Errorf("dry run path %s: want the plaintext m.room.message request", req.Path)
+		}
+		out[req.Content["body"].(string)] = req.Content
+	}
+	return out
+}
+
+// recoveryKeyLine is Element's format: base58, groups of 4, starting "Es".
+var recoveryKeyLine = regexp.MustCompile(`(?m)^\s*(Es[1-9A-HJ-NP-Za-km-z]{2}( [1-9A-HJ-NP-Za-km-z]{4})+)\s*$`)
+
+// TestE2EE: the real binary, on a fresh account: a scripted login prints a
+// recovery key and leaves a cross-signed device; then netdata's exec mode
+// (raise and clear, in a thread), `test`, `kuma` and `serve` deliver into a
+// room the receiver created encrypted, and nio decrypts each to exactly
+// the plaintext a dry run shows; one megolm session carries them across
+// the invocations. A member who joins later decrypts the next alarm; 20
+// alarms at once all decrypt; an alarm queued during an outage is
+// encrypted when `flush` delivers it.
+func TestE2EE(t *testing.T) {
+	need(t)
+	needNio(t)
+	const bot, receiver, late = "e2eebot", "e2eenio", "e2eelate"
+	for _, u := range []string{bot, receiver, late} {
+		if err := env.hs.createUser(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nioStore, lateStore := t.TempDir(), t.TempDir()
+	var setup struct {
+		RoomID string `json:"room_id"`
+	}
+	nioRun(t, &setup, "setup", env.hs.url, userID(receiver), password, nioStore, userID(bot)+","+userID(late))
+	room := setup.RoomID
+
+	s := &e2eeSite{site: newSite(t)}
+	s.cfg = filepath.Join(s.user, "matrix-notify.toml")
+	login := s.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", s.cfg)
+	m := recoveryKeyLine.FindStringSubmatch(login.stdout)
+	if m == nil {
+		t.Fatalf("login printed no recovery key in Element's format:\n%s", login)
+	}
+	var fc struct {
+		Matrix struct {
+			AccessToken string `toml:"access_token"`
+			PickleKey   string `toml:"pickle_key"`
+			CryptoStore string `toml:"crypto_store"`
+		} `toml:"matrix"`
+	}
+	if _, err := toml.DecodeFile(s.cfg, &fc); err != nil {
+		t.Fatal(err)
+	}
+	s.secrets = []string{fc.Matrix.AccessToken, fc.Matrix.PickleKey}
+	if fc.Matrix.PickleKey == "" || fc.Matrix.CryptoStore == "" {
+		t.Fatalf("login wrote no pickle_key or crypto_store:\n%s", login)
+	}
+	if st, err := os.Stat(fc.Matrix.CryptoStore); err != nil || st.Mode().Perm()&0o077 != 0 {
+		t.Errorf("crypto store %s: %v (want a file readable by its owner only)", fc.Matrix.CryptoStore, err)
+	}
+	if strings.Contains(login.stderr, m[1]) {
+		t.Errorf("the recovery key went to the log too:\n%s", login.stderr)
+	}
+	botCli, err := mautrix.NewClient(env.hs.url, id.UserID(userID(bot)), fc.Matrix.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	who, err := botCli.Whoami(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCrossSigned(t, botCli, who.UserID, who.DeviceID)
+
+	// Every mode, into the encrypted room.
+	s.healthConf("", room)
+	appendFile(t, s.cfg, fmt.Sprintf("rooms = [%q]\n\n[serve]\nsecret = \"e2ee-secret\"\n", room))
+	want := map[string]map[string]any{}
+	merge := func(m map[string]map[string]any) {
+		for k, v := range m {
+			want[k] = v
+		}
+	}
+	raise := newAlarm(700, "e2ee_disk")
+	clear := raise.transition("CLEAR")
+	merge(s.dryRun("", raise.args()...))
+	s.must(0, "", raise.args()...)
+	merge(s.dryRun("", clear.args()...))
+	s.must(0, "", clear.args()...)
+	// test's alarms carry the time they are made: a dry run shows other
+	// bodies; they are checked to decrypt.
+	s.must(0, "", "test")
+	merge(s.dryRun(kumaPayload(t, "http-down"), "kuma", "--config", s.cfg))
+	s.must(0, kumaPayload(t, "http-down"), "kuma", "--config", s.cfg)
+	p := startServe(t, s.site, s.cfg)
+	if code, body := p.post(t, "/kuma", "Bearer e2ee-secret", kumaPayload(t, "test-notification")); code/100 != 2 {
+		t.Fatalf("serve: status %d %q\n%s", code, body, p.stderr)
+	}
+	merge(s.dryRun(kumaPayload(t, "test-notification"), "kuma", "--config", s.cfg))
+
+	got := nioReceive(t, nioStore, room, 7)
+	var raiseID string
+	for i, m := range got {
+		c := maps(m.Content)
+		rel, _ := c["m.relates_to"].(map[string]any)
+		delete(c, "m.relates_to")
+		if m.SessionID != got[0].SessionID {
+			t.Errorf("message %d is in megolm session %s, the first in %s: an invocation did not reuse the stored session", i, m.SessionID, got[0].SessionID)
+		}
+		w, ok := want[m.Body]
+		if !ok && strings.Contains(m.Body, "test alarm") {
+			continue
+		}
+		if !ok {
+			t.Errorf("nio decrypted %q, which no dry run showed", m.Body)
+			continue
+		}
+		if !reflect.DeepEqual(c, w) {
+			t.Errorf("message %d decrypted to\n%v\nwant the dry run's\n%v", i, c, w)
+		}
+		switch i {
+		case 0:
+			raiseID = m.EventID
+		case 1:
+			if rel == nil || rel["rel_type"] != "m.thread" || rel["event_id"] != raiseID {
+				t.Errorf("the CLEAR is not in the raise's thread: %v", rel)
+			}
+		}
+	}
+
+	// A member who joins after those alarms decrypts the next one.
+	var joined struct {
+		RoomID string `json:"room_id"`
+	}
+	nioRun(t, &joined, "join", env.hs.url, userID(late), password, lateStore, room)
+	next := newAlarm(701, "e2ee_after_join")
+	s.must(0, "", next.args()...)
+	if got := nioReceive(t, lateStore, room, 1); len(got) == 1 && !strings.Contains(got[0].Body, "e2ee_after_join") {
+		t.Errorf("the member who joined decrypted %q", got[0].Body)
+	}
+
+	// 20 alarms at once: every invocation exits 0, every one decrypts.
+	const n = 20
+	var wg sync.WaitGroup
+	results := make([]result, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.run(nil, "", newAlarm(800+i, fmt.Sprintf("e2ee_burst_%02d", i)).args()...)
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("burst alarm %d: %s", i, r)
+		}
+	}
+
+	// An outage: the alarm waits in the outbox as plaintext, and flush
+	// encrypts it when it delivers it.
+	env.hs.stop()
+	down := newAlarm(702, "e2ee_outage")
+	r := s.run([]string{"MATRIX_NOTIFY_BACKGROUND_FLUSH=0"}, "", down.args()...)
+	if err := env.hs.start(); err != nil {
+		t.Fatalf("restarting Dendrite: %v", err)
+	}
+	if r.code != 3 {
+		t.Errorf("alarm during the outage: want exit 3 (queued), got %s", r)
+	}
+	s.must(0, "", "flush", "--config", s.cfg)
+
+	got = nioReceive(t, nioStore, room, 1+n+1)
+	bodies := map[string]bool{}
+	for _, m := range got {
+		bodies[m.Body] = true
+	}
+	for _, name := range []string{"e2ee_after_join", "e2ee_outage", "e2ee_burst_00", "e2ee_burst_19"} {
+		found := false
+		for b := range bodies {
+			found = found || strings.Contains(b, name)
+		}
+		if !found {
+			t.Errorf("nio did not decrypt the %s alarm", name)
+		}
+	}
+	if err := checkNoPlaintext(ctx, botCli, room); err != nil {
+		t.Error(err)
+	}
+}
+
+// maps is a copy of c.
+func maps(c map[string]any) map[string]any {
+	out := make(map[string]any, len(c))
+	for k, v := range c {
+		out[k] = v
+	}
+	return out
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkNoPlaintext reads the room as the homeserver holds it: the bot sent
+// nothing but m.room.encrypted.
+func checkNoPlaintext(ctx context.Context, cli *mautrix.Client, room string) error {
+	resp, err := cli.Messages(ctx, id.RoomID(room), "", "", mautrix.DirectionBackward, nil, 500)
+	if err != nil {
+		return err
+	}
+	for _, ev := range resp.Chunk {
+		if ev.Sender == cli.UserID && ev.Type.Type == "m.room.message" {
+			return fmt.Errorf("the bot sent plaintext into the encrypted room: event %s", ev.ID)
+		}
+	}
+	return nil
+}
+
+// checkCrossSigned checks, with ed25519 alone over the keys the homeserver
+// publishes (raw JSON, nothing re-encoded through our structs), that
+// device is signed by user's self-signing key and that key by the master
+// key.
+func checkCrossSigned(t *testing.T, cli *mautrix.Client, user id.UserID, device id.DeviceID) {
+	t.Helper()
+	var resp map[string]map[string]any
+	body := map[string]any{"device_keys": map[string][]string{user.String(): {}}}
+	if _, err := cli.MakeRequest(context.Background(), http.MethodPost, cli.BuildClientURL("v3", "keys", "query"), body, &resp); err != nil {
+		t.Fatal(err)
+	}
+	mk, _ := resp["master_keys"][user.String()].(map[string]any)
+	sk, _ := resp["self_signing_keys"][user.String()].(map[string]any)
+	devs, _ := resp["device_keys"][user.String()].(map[string]any)
+	dk, _ := devs[device.String()].(map[string]any)
+	if mk == nil || sk == nil || dk == nil {
+		t.Fatalf("keys/query for %s: master %v, self-signing %v, device %s %v", user, mk != nil, sk != nil, device, dk != nil)
+	}
+	master, self := onlyKey(t, mk), onlyKey(t, sk)
+	verifySigned(t, "the self-signing key by the master key", sk, user, master, master)
+	verifySigned(t, "device "+device.String()+" by the self-signing key", dk, user, self, self)
+}
+
+func onlyKey(t *testing.T, k map[string]any) string {
+	t.Helper()
+	keys, _ := k["keys"].(map[string]any)
+	if len(keys) != 1 {
+		t.Fatalf("want one key, got %v", keys)
+	}
+	for _, v := range keys {
+		return v.(string)
+	}
+	return ""
+}
+
+func verifySigned(t *testing.T, what string, obj map[string]any, user id.UserID, keyName, key string) {
+	t.Helper()
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := signatures.VerifySignatureJSON(json.RawMessage(raw), user, keyName, id.Ed25519(key)); !ok || err != nil {
+		t.Errorf("%s: not signed (%v)", what, err)
+	}
+}
