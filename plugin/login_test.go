@@ -22,6 +22,7 @@ func loginEnv(tmp string) map[string]string {
 		"NETDATA_USER_CONFIG_DIR":  filepath.Join(tmp, "etc"),
 		"NETDATA_STOCK_CONFIG_DIR": filepath.Join(tmp, "stock"),
 		"NETDATA_CACHE_DIR":        filepath.Join(tmp, "cache"),
+		"NETDATA_LIB_DIR":          filepath.Join(tmp, "lib"),
 	}
 }
 

@@ -40,6 +40,9 @@ func main() {
 		now:      time.Now,
 		hostname: os.Hostname,
 		location: time.Local,
+		environ:  os.Environ,
+
+		becomeUser: becomeUser,
 	}
 	os.Exit(a.run(ctx, os.Args[1:]))
 }
@@ -53,6 +56,12 @@ type app struct {
 	now      func() time.Time
 	hostname func() (string, error)
 	location *time.Location // time.Local unless TOML's timezone says otherwise
+	// environ is the whole environment, which health_alarm_notify.conf
+	// may refer to as bash's `source` would see it.
+	environ func() []string
+	// becomeUser switches the process to another user: root acting as the
+	// owner of netdata's state directory. nil: refuse instead.
+	becomeUser func(uid, gid int) error
 
 	log  *slog.Logger
 	logh *logHandler
@@ -239,6 +248,13 @@ func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string)
 	for _, w := range s.Severity.Validate() {
 		a.log.Warn("config: " + w)
 	}
+	a.applyOverrides(s, cf)
+	return fc, nil
+}
+
+// applyOverrides applies the environment and the flags over s: what comes
+// after the TOML file.
+func (a *app) applyOverrides(s *settings, cf commonFlags) {
 	applyEnv(s, a.getenv)
 	if cf.dryRun {
 		s.DryRun = true
@@ -250,5 +266,4 @@ func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string)
 		s.Concurrency = cf.concurrency
 	}
 	a.logh.redact(s.AccessToken)
-	return fc, nil
 }
