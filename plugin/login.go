@@ -122,7 +122,8 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("login succeeded but the token was not saved: %w (run again with --print to see it)", err)
 	}
-	a.log.Info(fmt.Sprintf("saved the homeserver and access token in %s (mode 0600); check the rooms with: matrix-notify doctor --config %s", where, path))
+	mode := a.shareWithNetdata(path, path, where)
+	a.log.Info(fmt.Sprintf("saved the homeserver and access token in %s (%s); check the rooms with: matrix-notify doctor --config %s", where, mode, path))
 	return nil
 }
 
