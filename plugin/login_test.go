@@ -302,10 +302,10 @@ func TestLoginWritesForNetdata(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		path     string
-		gid      int
-		perm     fs.FileMode
-		logged   string
+		path   string
+		gid    int
+		perm   fs.FileMode
+		logged string
 	}{
 		{filepath.Join(tmp, "etc", "matrix-notify.toml"), nobody, 0o640, "so that netdata can read it"},
 		{filepath.Join(tmp, "own.toml"), 0, 0o600, "(mode 0600)"},
