@@ -220,3 +220,29 @@ func TestE2EUnreadableConfigKeepsTheAlarm(t *testing.T) {
 	}
 	assertNoToken(t, hs.Token(), r.stdout, r.stderr)
 }
+
+// TestE2EUnreadableConfKeepsTheAlarm: the same when it is
+// health_alarm_notify.conf that netdata's user cannot read, and the TOML
+// file names the rooms.
+func TestE2EUnreadableConfKeepsTheAlarm(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!ops:hs.test"}})
+	defer hs.Close()
+	h := newNetdataHome(t, confFor(hs, "!ops:hs.test"))
+	h.writeTOML(t, "[matrix]\nrooms = [\"!ops:hs.test\"]\n")
+	shareWithNobody(t, h.lib, h.user, h.stock)
+	os.Chmod(filepath.Join(h.user, "matrix-notify.toml"), 0o644)
+	chownTree(t, h.lib, nobody, nobody)
+	conf := filepath.Join(h.user, "health_alarm_notify.conf")
+	r := h.runAs(t, nobody, nobody, nil, alarmN(0)...)
+	if r.code != exitFailed || !strings.Contains(r.stderr, "cannot read "+conf+": it belongs to root:root with mode 0600") ||
+		!strings.Contains(r.stderr, "1 of 1 notifications kept in") {
+		t.Fatalf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := h.run(t, nil, "flush"); r.code != 0 {
+		t.Fatalf("flush: exit %d\n%s", r.code, r.stderr)
+	}
+	checkExactlyOnceInOrder(t, hs, "!ops:hs.test", 1)
+}

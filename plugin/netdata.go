@@ -162,7 +162,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 	}
 	rooms := netdata.Recipients(vars, alarm.Roles, alarm, d.cache, a.logFunc())
 	if len(rooms) == 0 && c.unreadable != nil {
-		return fmt.Errorf("%w: Matrix notification for %s.%s.%s is %s lost: no rooms for roles '%s' outside %s, which cannot be read", errNotDelivered, alarm.Host, alarm.Chart, alarm.Name, alarm.Status, alarm.Roles, c.tomlPath)
+		return fmt.Errorf("%w: Matrix notification for %s.%s.%s is %s lost: no rooms for roles '%s' outside %s, which cannot be read", errNotDelivered, alarm.Host, alarm.Chart, alarm.Name, alarm.Status, alarm.Roles, c.unreadableFile)
 	}
 	if len(rooms) == 0 {
 		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s is %s to roles '%s': no recipients", alarm.Host, alarm.Chart, alarm.Name, alarm.Status, alarm.Roles))

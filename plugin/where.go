@@ -43,9 +43,11 @@ type invocationConfig struct {
 	read     []string // the files read, in order
 	searched []string // every file looked for, in order
 	notes    []confNote
-	// unreadable is why the TOML file could not be read, when netdata's
-	// own invocation goes on without it: the alarm is kept, not lost.
-	unreadable error
+	// unreadable is why a configuration file (unreadableFile, the first)
+	// could not be read, when netdata's own invocation goes on without it:
+	// the alarm is then kept, not lost.
+	unreadable     error
+	unreadableFile string
 }
 
 // confNote is a problem in the configuration to tell the user: at WARNING
@@ -77,7 +79,7 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 	c.mode = mode
 	fallback := a.defaultConfigPath()
 	if mode == netdataMode {
-		if err := a.loadHealthConf(c); err != nil {
+		if err := a.loadHealthConf(cmd, c); err != nil {
 			return nil, err
 		}
 		c.s.Homeserver = c.vars.Get("MATRIX_HOMESERVER")
@@ -91,7 +93,7 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 		if !netdatasOwn(cmd) {
 			return nil, usageError{err}
 		}
-		c.unreadable = err
+		c.notReadable(path, err)
 		c.fc = &fileConfig{dir: filepath.Dir(path)}
 		a.applyOverrides(&c.s, cf)
 	} else {
@@ -176,7 +178,7 @@ func (a *app) defaultStateDir(mode configMode) string {
 // over what alarm-notify.sh has defined before sourcing them: the whole
 // environment (the files may refer to any of it, as `source` sees it) and
 // the script's defaults.
-func (a *app) loadHealthConf(c *invocationConfig) error {
+func (a *app) loadHealthConf(cmd string, c *invocationConfig) error {
 	vars := healthconf.NewVars()
 	if a.environ != nil {
 		for _, kv := range a.environ() {
@@ -196,15 +198,21 @@ func (a *app) loadHealthConf(c *invocationConfig) error {
 		filepath.Join(c.dirs.user, "health_alarm_notify.conf"),
 	}
 	c.searched = append(c.searched, paths...)
+	var load []string
 	for _, p := range paths {
 		if err := unreadable(p); err != nil {
-			return usageError{err}
+			if !netdatasOwn(cmd) {
+				return usageError{err}
+			}
+			c.notReadable(p, err)
+			continue
 		}
 		if _, err := os.Stat(p); err == nil {
 			c.read = append(c.read, p)
 		}
+		load = append(load, p)
 	}
-	warnings, err := healthconf.Load(vars, paths...)
+	warnings, err := healthconf.Load(vars, load...)
 	if err != nil {
 		return usageError{err}
 	}
@@ -224,6 +232,14 @@ func (a *app) loadHealthConf(c *invocationConfig) error {
 	c.vars = vars
 	a.logh.redact(vars.Get("MATRIX_ACCESSTOKEN"))
 	return nil
+}
+
+// notReadable records that path could not be read, for err.
+func (c *invocationConfig) notReadable(path string, err error) {
+	if c.unreadable == nil {
+		c.unreadableFile = path
+	}
+	c.unreadable = errors.Join(c.unreadable, err)
 }
 
 // missing says which of the homeserver and the token no file set, and
