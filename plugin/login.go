@@ -44,7 +44,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 		return usagef("login: unexpected argument %q (the password is asked for, never given on the command line)", fs.Arg(0))
 	}
 
-	path, _ := a.configPath(*config, a.defaultConfigPath())
+	path := a.tomlFor(*config)
 	var existing *fileConfig
 	if !*printOnly {
 		fc, err := loadFileConfig(path, false, a.log)

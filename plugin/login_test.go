@@ -324,3 +324,22 @@ func TestLoginWritesForNetdata(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginFindsNetdatasConfig: with matrix-notify set up for netdata,
+// login without --config updates the TOML file exec mode reads, not one in
+// the XDG directory that netdata never looks at.
+func TestLoginFindsNetdatasConfig(t *testing.T) {
+	hs := sendertest.New(sendertest.Options{Password: loginPassword})
+	defer hs.Close()
+	tmp := t.TempDir()
+	env := loginEnv(tmp)
+	os.MkdirAll(filepath.Join(tmp, "etc"), 0o755)
+	writeFile(t, filepath.Join(tmp, "etc", "health_alarm_notify.conf"), "DEFAULT_RECIPIENT_MATRIX='!a:b'\n")
+	code, _, stderr := runApp(t, loginPassword+"\n", env, "login", "--homeserver", hs.URL(), "--user", "bot")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if _, fc := readTOML(t, filepath.Join(tmp, "etc", "matrix-notify.toml")); fc.Matrix.Homeserver != hs.URL() {
+		t.Errorf("config: %+v", fc.Matrix)
+	}
+}

@@ -141,14 +141,34 @@ func (a *app) chooseMode(cf commonFlags, d netdataDirs) configMode {
 		}
 		return standaloneMode
 	}
-	if _, err := os.Stat(filepath.Join(d.user, "matrix-notify.toml")); err == nil {
-		return netdataMode
-	}
-	data, err := os.ReadFile(filepath.Join(d.user, "health_alarm_notify.conf"))
-	if errors.Is(err, fs.ErrPermission) || bytes.Contains(data, []byte("MATRIX")) {
+	if netdataSetUp(d) {
 		return netdataMode
 	}
 	return standaloneMode
+}
+
+// netdataSetUp reports whether netdata's config directory holds
+// matrix-notify.toml or a health_alarm_notify.conf that mentions Matrix (or
+// one we may not read: netdata's, then).
+func netdataSetUp(d netdataDirs) bool {
+	if _, err := os.Stat(filepath.Join(d.user, "matrix-notify.toml")); err == nil {
+		return true
+	}
+	data, err := os.ReadFile(filepath.Join(d.user, "health_alarm_notify.conf"))
+	return errors.Is(err, fs.ErrPermission) || bytes.Contains(data, []byte("MATRIX"))
+}
+
+// tomlFor is the TOML file login works on: --config, MATRIX_NOTIFY_CONFIG,
+// netdata's matrix-notify.toml when matrix-notify is set up for netdata
+// (the file exec mode reads), else the XDG one.
+func (a *app) tomlFor(flagValue string) string {
+	d := a.netdataDirs()
+	fallback := a.defaultConfigPath()
+	if netdataSetUp(d) {
+		fallback = filepath.Join(d.user, "matrix-notify.toml")
+	}
+	path, _ := a.configPath(flagValue, fallback)
+	return path
 }
 
 func abs(p string) string {
