@@ -246,3 +246,33 @@ func TestE2EUnreadableConfKeepsTheAlarm(t *testing.T) {
 	}
 	checkExactlyOnceInOrder(t, hs, "!ops:hs.test", 1)
 }
+
+// TestE2EUnreadableTokenFileKeepsTheAlarm: the same when it is the
+// access_token_file the TOML file names.
+func TestE2EUnreadableTokenFileKeepsTheAlarm(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!ops:hs.test"}})
+	defer hs.Close()
+	h := newNetdataHome(t, "DEFAULT_RECIPIENT_MATRIX='!ops:hs.test'\n")
+	tokenFile := filepath.Join(h.user, "matrix-token")
+	writeFile(t, tokenFile, hs.Token()+"\n")
+	h.writeTOML(t, fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token_file = %q\n", hs.URL(), tokenFile))
+	shareWithNobody(t, h.lib, h.user, h.stock)
+	os.Chmod(filepath.Join(h.user, "matrix-notify.toml"), 0o644)
+	os.Chmod(filepath.Join(h.user, "health_alarm_notify.conf"), 0o644)
+	chownTree(t, h.lib, nobody, nobody)
+	r := h.runAs(t, nobody, nobody, nil, alarmN(0)...)
+	if r.code != exitFailed || !strings.Contains(r.stderr, "cannot read "+tokenFile+": it belongs to root:root with mode 0600") ||
+		!strings.Contains(r.stderr, "1 of 1 notifications kept in") {
+		t.Fatalf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := h.runAs(t, nobody, nobody, nil, "flush"); r.code != exitUsage || !strings.Contains(r.stderr, "cannot read "+tokenFile) {
+		t.Errorf("flush as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := h.run(t, nil, "flush"); r.code != 0 {
+		t.Fatalf("flush: exit %d\n%s", r.code, r.stderr)
+	}
+	checkExactlyOnceInOrder(t, hs, "!ops:hs.test", 1)
+}

@@ -97,11 +97,28 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 		c.fc = &fileConfig{dir: filepath.Dir(path)}
 		a.applyOverrides(&c.s, cf)
 	} else {
+		before := c.s
 		fc, err := a.finishSettings(&c.s, cf, fallback)
-		if err != nil {
+		var pe *fs.PathError
+		switch {
+		case err != nil && errors.As(err, &pe) && errors.Is(err, fs.ErrPermission):
+			// A file the TOML names (access_token_file): the same.
+			detail := unreadable(pe.Path)
+			if detail == nil {
+				detail = err
+			}
+			if !netdatasOwn(cmd) {
+				return nil, usagef("%s: %w", path, detail)
+			}
+			c.notReadable(pe.Path, detail)
+			c.s = before
+			c.fc = &fileConfig{dir: filepath.Dir(path)}
+			a.applyOverrides(&c.s, cf)
+		case err != nil:
 			return nil, err
+		default:
+			c.fc = fc
 		}
-		c.fc = fc
 		if _, err := os.Stat(path); err == nil {
 			c.read = append(c.read, path)
 		}
