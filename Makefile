@@ -2,9 +2,11 @@
 # `make test` runs every test.
 GO      ?= go
 BIN     := bin/matrix-notify
-LDFLAGS := -s -w
+# The commit goes in too for `matrix-notify version` where the toolchain does
+# not stamp it (GOFLAGS=-buildvcs=false, git worktrees).
+LDFLAGS := -s -w -X main.buildCommit=$(shell git rev-parse --short=12 HEAD 2>/dev/null)
 
-.PHONY: all build test fuzz vet fmt demo fetch-netdata liquidjs-deps clean bench
+.PHONY: all build test integration fuzz vet fmt demo fetch-netdata liquidjs-deps clean bench
 
 all: build
 
@@ -17,6 +19,16 @@ build:
 test: fetch-netdata liquidjs-deps vet fmt build
 	LIQUIDJS_ORACLE=required $(GO) test -race -count=1 ./...
 	$(MAKE) fuzz
+
+# The real peers (scripts/realpeers): the binary against Dendrite v0.13.8,
+# read back with a real client, and Debian's netdata daemon (when installed;
+# needs root). Dendrite is built once into DENDRITE_BIN_DIR (~8 min cold).
+DENDRITE_BIN_DIR  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/matrix-notify/dendrite-v0.13.8
+REALPEERS_NETDATA ?= $(shell PATH="$$PATH:/usr/sbin:/sbin" command -v netdata 2>/dev/null)
+integration:
+	@DENDRITE_BIN_DIR='$(DENDRITE_BIN_DIR)' bash scripts/realpeers/dendrite.sh build >/dev/null
+	DENDRITE_BIN_DIR='$(DENDRITE_BIN_DIR)' REALPEERS_NETDATA='$(REALPEERS_NETDATA)' \
+		$(GO) test -count=1 -v -timeout 20m ./scripts/realpeers/
 
 # LiquidJS at Kuma's pinned version, the reference renderer for templates.
 liquidjs-deps:

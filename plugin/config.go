@@ -9,14 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
 	"matrix-notify/adapters/severity"
 	"matrix-notify/sender"
 )
 
-// fileConfig is matrix-notify's own TOML file. Keys not listed here are
-// reported, not rejected, so a file written for a newer version still loads.
+// fileConfig is matrix-notify's own TOML file. A key not listed here is an
+// error (decodeConfig), with the nearest key that is: a misspelt key must
+// not silently leave a setting at its default.
 type fileConfig struct {
 	Matrix struct {
 		Homeserver      string   `toml:"homeserver"`
@@ -25,6 +24,12 @@ type fileConfig struct {
 		Rooms           []string `toml:"rooms"`
 		Concurrency     int      `toml:"concurrency"`
 		Timeout         duration `toml:"timeout"`
+		// ExecTimeout bounds an invocation netdata waits for (exec mode,
+		// custom-sender): netdata runs its next health pass only after it.
+		ExecTimeout duration `toml:"exec_timeout"`
+		// BackgroundFlush (default true): an invocation that leaves
+		// something queued starts the background flush (see retrier.go).
+		BackgroundFlush *bool `toml:"background_flush"`
 		// StateDir holds the outbox and caches (discovery, aliases).
 		StateDir string   `toml:"state_dir"`
 		MaxAge   duration `toml:"max_age"`
@@ -57,6 +62,19 @@ type fileConfig struct {
 	Timezone string `toml:"timezone"`
 
 	dir string // the file's directory: relative template files are found there
+	// path and data are the file and its text, for errors that name the
+	// line of a value (valueError); empty when there is no file.
+	path string
+	data []byte
+}
+
+// valueError is an error about the value of key: FILE:LINE: [table] key: ...
+func (fc *fileConfig) valueError(key []string, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if fc.path == "" {
+		return fmt.Errorf("config: %s: %s", keyName(key), msg)
+	}
+	return fmt.Errorf("%s: %s: %s", where(fc.path, fc.data, key), keyName(key), msg)
 }
 
 // templateConfig is a [kuma] or [netdata] section: Liquid templates for the
@@ -91,6 +109,12 @@ func (d *duration) UnmarshalText(b []byte) error {
 // DefaultTimeout bounds one invocation's delivery, all rooms together.
 const DefaultTimeout = 30 * time.Second
 
+// DefaultExecTimeout bounds an invocation netdata waits for. A homeserver
+// that answers at all answers well within it; one that refuses connections
+// costs no wait at all (RetryPolicy.FailFastUnreachable), and what is not
+// delivered is queued for the background flush.
+const DefaultExecTimeout = 5 * time.Second
+
 // settings is the merged configuration of one invocation. Order, later wins:
 // health_alarm_notify.conf, TOML, environment, flags.
 type settings struct {
@@ -99,6 +123,7 @@ type settings struct {
 	Rooms       []string
 	Concurrency int
 	Timeout     time.Duration
+	ExecTimeout time.Duration // Timeout of the invocations netdata waits for, when shorter
 	Location    *time.Location
 	DryRun      bool
 	StateDir    string // "" until resolved per mode (stateDir)
@@ -107,6 +132,10 @@ type settings struct {
 	Severity    severity.Policy
 	MaxAge      time.Duration // outbox entries older than this are dropped, loudly
 	AutoJoin    bool
+	// BackgroundFlush starts the background flush when something is left
+	// queued; origin is how to load these settings again in it.
+	BackgroundFlush bool
+	origin          settingsOrigin
 }
 
 // DefaultMaxAge is how long an undelivered alert is kept.
@@ -126,24 +155,17 @@ func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, 
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	md, err := toml.Decode(string(data), &fc)
-	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := decodeConfig(path, data, &fc); err != nil {
+		return nil, err
 	}
-	for _, k := range md.Undecoded() {
-		log.Warn(fmt.Sprintf("%s: unknown key %q ignored", path, k.String()))
-	}
+	fc.path, fc.data = path, data
 	if fc.Matrix.AccessToken != "" {
 		warnIfReadableByOthers(path, log)
 	}
 	if fc.Matrix.AccessTokenFile != "" {
 		tok, err := os.ReadFile(fc.Matrix.AccessTokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s: matrix.access_token_file: %w", path, err)
+			return nil, causeError{fc.valueError([]string{"matrix", "access_token_file"}, "%v", readError(fc.Matrix.AccessTokenFile, err)), err}
 		}
 		warnIfReadableByOthers(fc.Matrix.AccessTokenFile, log)
 		if fc.Matrix.AccessToken == "" {
@@ -151,7 +173,7 @@ func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, 
 		}
 	}
 	if fc.Matrix.Concurrency < 0 {
-		return nil, fmt.Errorf("%s: matrix.concurrency: must be positive, got %d", path, fc.Matrix.Concurrency)
+		return nil, fc.valueError([]string{"matrix", "concurrency"}, "must be positive, got %d", fc.Matrix.Concurrency)
 	}
 	return &fc, nil
 }
@@ -194,6 +216,12 @@ func (fc *fileConfig) apply(s *settings) error {
 	if fc.Matrix.AutoJoin != nil {
 		s.AutoJoin = *fc.Matrix.AutoJoin
 	}
+	if fc.Matrix.ExecTimeout.Duration > 0 {
+		s.ExecTimeout = fc.Matrix.ExecTimeout.Duration
+	}
+	if fc.Matrix.BackgroundFlush != nil {
+		s.BackgroundFlush = *fc.Matrix.BackgroundFlush
+	}
 	if fc.Matrix.RetryBase.Duration > 0 {
 		s.Retry.Base = fc.Matrix.RetryBase.Duration
 	}
@@ -206,14 +234,14 @@ func (fc *fileConfig) apply(s *settings) error {
 	if fc.Matrix.Lifecycle != "" {
 		l, err := sender.ParseLifecycle(fc.Matrix.Lifecycle)
 		if err != nil {
-			return fmt.Errorf("config: matrix.lifecycle: %w", err)
+			return fc.valueError([]string{"matrix", "lifecycle"}, "%v", err)
 		}
 		s.Lifecycle = l
 	}
 	if fc.Timezone != "" {
 		loc, err := time.LoadLocation(fc.Timezone)
 		if err != nil {
-			return fmt.Errorf("config: timezone %q: %w", fc.Timezone, err)
+			return fc.valueError([]string{"timezone"}, "%q: %v", fc.Timezone, err)
 		}
 		s.Location = loc
 	}
@@ -225,7 +253,7 @@ func (fc *fileConfig) severityPolicy(p *severity.Policy) error {
 	parse := func(key, name string) (severity.Severity, error) {
 		sev, ok := severity.Parse(name)
 		if !ok {
-			return "", fmt.Errorf("config: matrix.%s: unknown severity %q (critical, warning, clear, info)", key, name)
+			return "", fc.valueError([]string{"matrix", key}, "unknown severity %q (critical, warning, clear, info)", name)
 		}
 		return sev, nil
 	}
@@ -235,7 +263,7 @@ func (fc *fileConfig) severityPolicy(p *severity.Policy) error {
 			return err
 		}
 		if mt != "m.text" && mt != "m.notice" {
-			return fmt.Errorf("config: matrix.msgtype.%s: %q is neither m.text nor m.notice", name, mt)
+			return fc.valueError([]string{"matrix", "msgtype", name}, "%q is neither m.text nor m.notice", mt)
 		}
 		if p.MsgType == nil {
 			p.MsgType = map[severity.Severity]string{}
@@ -245,7 +273,7 @@ func (fc *fileConfig) severityPolicy(p *severity.Policy) error {
 	for sev, users := range map[severity.Severity][]string{severity.Critical: fc.Matrix.MentionOnCritical, severity.Warning: fc.Matrix.MentionOnWarning} {
 		for _, u := range users {
 			if !severity.ValidUserID(u) {
-				return fmt.Errorf("config: matrix.mention_on_%s: %q is not a Matrix user id (@user:server)", sev, u)
+				return fc.valueError([]string{"matrix", "mention_on_" + string(sev)}, "%q is not a Matrix user id (@user:server)", u)
 			}
 		}
 		if len(users) > 0 {
@@ -279,6 +307,14 @@ func applyEnv(s *settings, getenv func(string) string) {
 	if dryRunEnv(getenv) {
 		s.DryRun = true
 	}
+	if v := getenv("MATRIX_NOTIFY_BACKGROUND_FLUSH"); v != "" {
+		s.BackgroundFlush = !isNo(v)
+	}
+}
+
+// isNo reads an environment switch set to off.
+func isNo(v string) bool {
+	return v == "0" || strings.EqualFold(v, "no") || strings.EqualFold(v, "false") || strings.EqualFold(v, "off")
 }
 
 // dryRunEnv reports whether MATRIX_NOTIFY_DRY_RUN asks for a dry run.

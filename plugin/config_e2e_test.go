@@ -1,10 +1,10 @@
+//go:build linux
+
 package main
 
 import (
 	"fmt"
 	"io/fs"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +14,6 @@ import (
 
 	"matrix-notify/sender/sendertest"
 )
-
-// nobody is the uid (and gid) the tests give netdata's directories: any
-// user but root does, and this one exists everywhere.
-const nobody = 65534
 
 // shareWithNobody lets uid nobody reach path (the test's temporary
 // directories are 0700) and run the test binary.
@@ -82,37 +78,13 @@ func (h *netdataHome) runAs(t *testing.T, uid, gid int, extraEnv []string, args 
 	return r
 }
 
-// refusingAddr is a loopback address nothing listens on (yet).
-func refusingAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// serveAt starts hs on addr, which refused connections until now.
-func serveAt(t *testing.T, hs *sendertest.Server, addr string) {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("the port was taken meanwhile: %v", err)
-	}
-	srv := &http.Server{Handler: hs}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-}
-
 // TestE2EOutageQueueAndFlushNetdataOnly: the homeserver and token are only
 // in health_alarm_notify.conf. The homeserver refuses connections, two
 // alarms are queued; `queue` lists them and `flush`, with no flag and no
 // MATRIX_* variable, finds the same configuration and outbox as exec mode
 // and delivers each exactly once.
 func TestE2EOutageQueueAndFlushNetdataOnly(t *testing.T) {
-	addr := refusingAddr(t)
+	addr := freeLoopbackAddr(t)
 	hs := sendertest.NewHandler(sendertest.Options{Joined: fiveRooms[:2]})
 	conf := fmt.Sprintf("MATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n", "http://"+addr, hs.Token(), strings.Join(fiveRooms[:2], " "))
 	h := newNetdataHome(t, conf)

@@ -290,16 +290,20 @@ func TestE2EConcurrentInvocations(t *testing.T) {
 }
 
 // TestE2EServeQueuesWhileDown: serve answers 202 while the homeserver is
-// down, keeps the webhook, and delivers it once the homeserver is back.
+// down (5xx through the whole delivery deadline), keeps the webhook, and
+// delivers it once the homeserver is back.
 func TestE2EServeQueuesWhileDown(t *testing.T) {
 	hs := sendertest.New(sendertest.Options{Joined: []string{"!kuma:hs.test"}})
 	defer hs.Close()
-	down := make([]sendertest.Fault, 30)
+	// Backoffs of 200-400 ms within a deadline of 1 s: 3 to 5 attempts,
+	// all refused; the drain's next rounds use up the rest.
+	down := make([]sendertest.Fault, 8)
 	for i := range down {
 		down[i] = sendertest.ServerError(502)
 	}
 	hs.Inject(down...)
-	p := startServe(t, strings.Replace(serveConfig(hs, "s3cret-value"), "[matrix]\n", fastRetries, 1))
+	slowRetries := "[matrix]\nretry_base = \"400ms\"\nretry_max = \"400ms\"\n"
+	p := startServe(t, strings.Replace(serveConfig(hs, "s3cret-value"), "[matrix]\n", slowRetries, 1), "--timeout", "1s")
 	status, body := post(t, p.base+"/kuma", "application/json", strings.NewReader(kumaDown), "Bearer s3cret-value")
 	if status != 202 {
 		t.Fatalf("%d %s", status, body)

@@ -46,7 +46,7 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 	s, fc, vars, configFile := c.s, c.fc, c.vars, c.tomlPath
 	out := a.stdout
 	if len(c.read) == 0 {
-		fmt.Fprintf(out, "configuration: none found (looked for %s)\n", strings.Join(c.searched, ", "))
+		fmt.Fprintf(out, "configuration: none found (searched %s and the environment)\n", strings.Join(c.searched, ", "))
 	} else {
 		fmt.Fprintf(out, "configuration: %s\n", strings.Join(c.read, ", "))
 	}
@@ -54,6 +54,11 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		fmt.Fprintf(out, "  PROBLEM: %s\n", n.msg)
 	}
 	fmt.Fprintf(out, "state: %s\n", s.StateDir)
+	if fc != nil {
+		for _, trap := range kumaTemplateTraps(fc) {
+			fmt.Fprintf(out, "template %s (every alert, UP and Test included, would read as DOWN)\n", trap)
+		}
+	}
 	if s.Homeserver == "" || s.AccessToken == "" {
 		return usagef("doctor: %s: run `matrix-notify login --config %s`", c.missing(), configFile)
 	}

@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// backgroundFlushOff keeps the e2e tests that do not test it from leaving a
+// background flush behind (newNetdataHome sets it).
+const backgroundFlushOff = "MATRIX_NOTIFY_BACKGROUND_FLUSH=0"
+
 // netdataHome is a throwaway netdata: config dirs, cache dir, and the
 // environment netdata gives a notifier.
 type netdataHome struct {
@@ -53,6 +57,7 @@ func newNetdataHome(t *testing.T, conf string) *netdataHome {
 		"PATH=" + os.Getenv("PATH"), "TZ=UTC",
 		"NETDATA_USER_CONFIG_DIR=" + h.user, "NETDATA_STOCK_CONFIG_DIR=" + h.stock, "NETDATA_CACHE_DIR=" + h.cache,
 		"NETDATA_LIB_DIR=" + h.lib, "NETDATA_REGISTRY_URL=https://netdata.example.org:19999",
+		backgroundFlushOff, // TestE2EOutageDeliveredWithoutAnotherAlarm turns it on
 	}
 	return h
 }

@@ -65,6 +65,39 @@ func (a *app) newKumaPipeline(s settings, fc *fileConfig, strict bool) (*kumaPip
 	return p, nil
 }
 
+// kumaTemplateTraps lints the [kuma] templates for Kuma's status trap (a
+// comparison of status with 1 or 0, which never matches in Kuma: every
+// alert, UP and Test included, would read as DOWN) and returns one line per
+// finding, "TEMPLATE:LINE:COL: what to write instead", TEMPLATE the file or
+// the key in the TOML file. A template that cannot be read is left to
+// loadTemplates to report.
+func kumaTemplateTraps(fc *fileConfig) []string {
+	tc := fc.Kuma
+	var out []string
+	for _, t := range []struct{ key, inline, file string }{
+		{"template", tc.Template, tc.TemplateFile},
+		{"html_template", tc.HTMLTemplate, tc.HTMLTemplateFile},
+		{"markdown_template", tc.MarkdownTemplate, tc.MarkdownTemplateFile},
+	} {
+		name, src, err := templateSource(t.inline, t.file, fc.dir, "kuma."+t.key)
+		if err != nil || src == "" {
+			continue
+		}
+		if t.inline != "" {
+			name = fmt.Sprintf("[kuma] %s", t.key)
+			if fc.path != "" {
+				name = fmt.Sprintf("%s [kuma] %s", fc.path, t.key)
+			}
+		}
+		for _, d := range liquidjs.Lint(name, src, liquidjs.KumaVariables) {
+			if d.NeverMatches {
+				out = append(out, fmt.Sprintf("%s:%d:%d: %s", name, d.Line, d.Col, d.Msg))
+			}
+		}
+	}
+	return out
+}
+
 // rooms returns the rooms of a route ("" is the default route).
 func (p *kumaPipeline) rooms(route string) ([]string, bool) {
 	if route == "" {
@@ -117,8 +150,10 @@ func (a *app) runKuma(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("kuma: stdin: %v", err)
 	}
-	if !s.DryRun && (s.Homeserver == "" || s.AccessToken == "") {
-		return usagef("kuma: [matrix] homeserver and access_token (or MATRIX_HOMESERVER / MATRIX_ACCESSTOKEN) must be set")
+	if !s.DryRun {
+		if err := a.credentialsMissing("kuma", s, cf); err != nil {
+			return err
+		}
 	}
 	pipe, err := a.newKumaPipeline(s, fc, false)
 	if err != nil {

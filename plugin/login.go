@@ -104,6 +104,9 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	if hs.Via == "well-known" {
 		a.log.Info(fmt.Sprintf("homeserver of %s is %s (from .well-known)", hsInput, hs.BaseURL))
 	}
+	// Before the login revokes the device's previous token: whose are the
+	// tokens other configurations hold?
+	copies := identify(nctx, a.findTokenCopies(path, !*printOnly), hsInput, hs.BaseURL)
 	res, err := sender.Login(nctx, nil, hs.BaseURL, userInput, password)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "login refused") {
@@ -115,8 +118,11 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	a.log.Info(fmt.Sprintf("logged in as %s on %s (device %s)", res.UserID, hs.BaseURL, res.DeviceID))
 
 	if *printOnly {
-		_, err := fmt.Fprintln(a.stdout, res.AccessToken)
-		return err
+		if _, err := fmt.Fprintln(a.stdout, res.AccessToken); err != nil {
+			return err
+		}
+		a.fixTokenCopies(copies, res, "", false)
+		return nil
 	}
 	where, err := saveLogin(path, existing, hs.BaseURL, res.AccessToken)
 	if err != nil {
@@ -124,6 +130,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	}
 	mode := a.shareWithNetdata(path, path, where)
 	a.log.Info(fmt.Sprintf("saved the homeserver and access token in %s (%s); check the rooms with: matrix-notify doctor --config %s", where, mode, path))
+	a.fixTokenCopies(copies, res, where, true)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,15 +34,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a := &app{
-		getenv:   os.Getenv,
-		stdin:    os.Stdin,
-		stdout:   os.Stdout,
-		stderr:   os.Stderr,
-		now:      time.Now,
-		hostname: os.Hostname,
-		location: time.Local,
-		environ:  os.Environ,
-
+		getenv:     os.Getenv,
+		stdin:      os.Stdin,
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+		now:        time.Now,
+		hostname:   os.Hostname,
+		location:   time.Local,
+		spawn:      spawnBackgroundFlush,
+		executable: os.Executable,
+		environ:    os.Environ,
 		becomeUser: becomeUser,
 	}
 	os.Exit(a.run(ctx, os.Args[1:]))
@@ -62,6 +64,16 @@ type app struct {
 	// becomeUser switches the process to another user: root acting as the
 	// owner of netdata's state directory. nil: refuse instead.
 	becomeUser func(uid, gid int) error
+	// spawn starts the background flush (retrier.go); nil: never (tests
+	// running the app in-process).
+	spawn func(lockPath string, args []string) (pid int, err error)
+	// executable is this program's path: `test` reads the alarm-notify.sh
+	// installed next to it. nil: none (tests running the app in-process).
+	executable func() (string, error)
+	// netdataWaits is set for the invocations netdata waits for (exec mode,
+	// custom-sender) and for `test`, which stands for them: they get the
+	// short exec deadline and give up at once on a refused connection.
+	netdataWaits bool
 
 	log  *slog.Logger
 	logh *logHandler
@@ -92,7 +104,8 @@ const usageText = `usage:
                                        log in (password asked, never in argv), save the token
   matrix-notify doctor [--config F] [--join]
                                        check the token and every configured room
-  matrix-notify help
+  matrix-notify version                print the version, commit and Go version (also --version)
+  matrix-notify help [COMMAND]         this text, or COMMAND's (also: matrix-notify COMMAND --help)
 
 flags (after the subcommand; in netdata exec mode use the environment):
   --config FILE     TOML configuration (env MATRIX_NOTIFY_CONFIG)
@@ -114,17 +127,33 @@ func (a *app) run(ctx context.Context, args []string) int {
 	case len(args) == 0:
 		fmt.Fprint(a.stderr, usageText)
 		return exitUsage
-	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
-		fmt.Fprint(a.stdout, usageText)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
+		return a.help(args[1:])
+	case args[0] == "version" || args[0] == "--version" || args[0] == "-version":
+		if len(args) > 1 && !wantsHelp(args[1:]) {
+			return a.exitCode(usagef("version: unexpected argument %q", args[1]))
+		}
+		if len(args) > 1 {
+			return a.help([]string{"version"})
+		}
+		printVersion(a.stdout)
 		return exitDelivered
+	case isCommand(args[0]) && wantsHelp(args[1:]):
+		return a.help(args[:1])
+	case len(args) > 1 && args[1] == "test" && wantsHelp(args[2:]): // ROLE test --help
+		return a.help([]string{"test"})
 	case isTestInvocation(args):
 		err = a.runTest(ctx, args)
+	case args[0] == "test":
+		err = a.runTest(ctx, args) // flags it does not know: runTest says so
 	case args[0] == "custom-sender":
 		err = a.runCustomSender(ctx, args[1:])
 	case args[0] == "kuma":
 		err = a.runKuma(ctx, args[1:])
 	case args[0] == "serve":
 		err = a.runServe(ctx, args[1:])
+	case args[0] == "flush" && isBackgroundFlush(args[1:]):
+		err = a.runBackgroundFlush(ctx, args[1:])
 	case args[0] == "flush":
 		err = a.runFlush(ctx, args[1:])
 	case args[0] == "queue":
@@ -135,10 +164,36 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = a.runLogin(ctx, args[1:])
 	case args[0] == "doctor":
 		err = a.runDoctor(ctx, args[1:])
-	default:
+	case isNetdataArgv(args):
 		err = a.runExec(ctx, args)
+	default:
+		err = unknownCommand(args[0])
 	}
 	return a.exitCode(err)
+}
+
+// help prints the usage, or that of the command named in args, on stdout.
+func (a *app) help(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stdout, usageText)
+		return exitDelivered
+	}
+	name := args[0]
+	if wantsHelp(args) {
+		name = "help"
+	}
+	c, ok := lookupCommand(name)
+	if !ok {
+		return a.exitCode(unknownCommand(args[0]))
+	}
+	fmt.Fprint(a.stdout, c.usage)
+	return exitDelivered
+}
+
+// isCommand reports whether word names a subcommand.
+func isCommand(word string) bool {
+	_, ok := lookupCommand(word)
+	return ok
 }
 
 // isTestInvocation is alarm-notify.sh's rule for `test [ROLE]` / `ROLE test`,
@@ -219,8 +274,8 @@ func parseFlags(name string, args []string) (commonFlags, []string, error) {
 
 // baseSettings returns the defaults every mode starts from.
 func (a *app) baseSettings() settings {
-	return settings{Concurrency: sender.DefaultConcurrency, Timeout: DefaultTimeout, Location: a.location,
-		MaxAge: DefaultMaxAge, AutoJoin: true, Lifecycle: sender.DefaultLifecycle}
+	return settings{Concurrency: sender.DefaultConcurrency, Timeout: DefaultTimeout, ExecTimeout: DefaultExecTimeout,
+		Location: a.location, MaxAge: DefaultMaxAge, AutoJoin: true, Lifecycle: sender.DefaultLifecycle, BackgroundFlush: true}
 }
 
 // configPath returns the TOML file to read and whether it must exist.
@@ -232,6 +287,35 @@ func (a *app) configPath(flagValue, fallback string) (string, bool) {
 		return v, true
 	}
 	return fallback, false
+}
+
+// credentialsMissing is the error of cmd, a command that needs the
+// homeserver and the token, when s lacks either: it says where it looked
+// (the TOML file, the environment) and what each place lacked.
+func (a *app) credentialsMissing(cmd string, s settings, cf commonFlags) error {
+	if s.Homeserver != "" && s.AccessToken != "" {
+		return nil
+	}
+	path, _ := a.configPath(cf.config, a.defaultConfigPath())
+	var missing []string
+	if s.Homeserver == "" {
+		missing = append(missing, "homeserver")
+	}
+	if s.AccessToken == "" {
+		missing = append(missing, "access_token")
+	}
+	_, statErr := os.Stat(path)
+	exists := statErr == nil
+	file := path + " (not found)"
+	if exists {
+		file = fmt.Sprintf("%s (no [matrix] %s)", path, strings.Join(missing, " or "))
+	}
+	what := "no configuration found"
+	if exists || s.Homeserver != "" || s.AccessToken != "" {
+		what = fmt.Sprintf("no %s configured", strings.Join(missing, " or "))
+	}
+	return usagef("%s: %s: searched %s and the environment (MATRIX_HOMESERVER, MATRIX_ACCESSTOKEN); run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG",
+		cmd, what, file, path)
 }
 
 // finishSettings applies the TOML file, the environment and the flags over s.

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -96,6 +98,7 @@ func (a *app) runExec(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	a.netdataWaits = true
 	return a.sendAlarm(ctx, alarm, func() (*invocationConfig, error) {
 		return a.loadConfig("exec", commonFlags{}, netdataMode)
 	})
@@ -112,12 +115,13 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 	if !ok {
 		return usagef("usage: matrix-notify test [ROLE]")
 	}
+	a.netdataWaits = true   // it tries the path netdata's alarms take
 	host, _ := a.hostname() // the script uses $(hostname), not -s
 	// Read once: after the first alarm, root may be running as netdata's
 	// user (enterStateDir), who must not be asked to read root's files.
 	load := sync.OnceValues(func() (*invocationConfig, error) { return a.loadConfig("test", cf, netdataMode) })
 	var failed error
-	for _, alarm := range netdata.TestAlarms(role, host, a.now(), "matrix-notify") {
+	for _, alarm := range netdata.TestAlarms(a.installedLayout(), role, host, a.now(), "matrix-notify") {
 		a.log.Info(fmt.Sprintf("sending test %s alarm to role: %s", alarm.Status, role))
 		if err := a.sendAlarm(ctx, alarm, load); err != nil {
 			if _, ok := err.(usageError); ok {
@@ -127,6 +131,24 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 		}
 	}
 	return failed
+}
+
+// installedLayout is the argv layout of the netdata installed with us: that
+// of the alarm-notify.sh next to this program in plugins.d (Layout2, master's,
+// when there is none), so that `test` sends what that netdata's test sends.
+func (a *app) installedLayout() netdata.Layout {
+	if a.executable == nil {
+		return netdata.Layout2
+	}
+	exe, err := a.executable()
+	if err != nil {
+		return netdata.Layout2
+	}
+	script, err := os.ReadFile(filepath.Join(filepath.Dir(exe), "alarm-notify.sh"))
+	if err != nil {
+		return netdata.Layout2
+	}
+	return netdata.ScriptLayout(script)
 }
 
 // sendAlarm screens, routes and delivers one netdata alarm; load reads the
@@ -187,6 +209,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	a.netdataWaits = true // alarm-notify.sh waits for us, and netdata for it
 	var rooms []string
 	for _, w := range words {
 		rooms = append(rooms, strings.FieldsFunc(w, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })...)

@@ -123,8 +123,14 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 		return nil
 	}
 	queued, dropped, failed := rep.Count(sender.OutcomeQueued), rep.Count(sender.OutcomeDropped), rep.Count(sender.OutcomeFailed)
-	if queued > 0 {
-		a.log.Warn(fmt.Sprintf("%d of %d notifications queued in %s: the next invocation or `matrix-notify flush` delivers them", queued, len(msgs), ob.Dir()))
+	if queued > 0 || rep.Pending > 0 {
+		who := a.startBackgroundFlush(s, ob)
+		if who == "" {
+			who = "the next invocation or `matrix-notify flush` delivers them"
+		}
+		if queued > 0 {
+			a.log.Warn(fmt.Sprintf("%d of %d notifications queued in %s: %s", queued, len(msgs), ob.Dir(), who))
+		}
 	}
 	return fmt.Errorf("%w: %d queued, %d dropped, %d failed of %d", errNotDelivered, queued, dropped, failed, len(msgs))
 }

@@ -57,6 +57,24 @@ func unreadable(path string) error {
 		path, userName(uid), groupName(gid), st.Mode().Perm(), runningAs(), groupName(os.Getegid()), path, path, me)
 }
 
+// readError is err, from reading path, or the finer account unreadable
+// gives of a permission problem.
+func readError(path string, err error) error {
+	if u := unreadable(path); u != nil {
+		return u
+	}
+	return err
+}
+
+// causeError is an error worded for a person that keeps the error it comes
+// from for errors.Is and errors.As.
+type causeError struct {
+	error
+	cause error
+}
+
+func (e causeError) Unwrap() []error { return []error{e.error, e.cause} }
+
 // tokenFileProblem says what is wrong with the mode of a file that holds
 // the access token, or "". Working modes: owned by the user we run as with
 // mode 0600, or group-readable by that user's group (root:netdata 0640,

@@ -145,6 +145,16 @@ func (a alarm1) args() []string {
 		"Utilization", "netdata edit-config health.d/disks.conf=12", ""}
 }
 
+// args2 is the same transition as netdata 2.x passes it (33 arguments: no
+// family; transition id, summary, context, component and type at the end).
+func (a alarm1) args2(summary string) []string {
+	return []string{a.roles, a.host, a.uniqueID, a.alarmID, a.eventID, a.when, a.name, a.chart,
+		a.status, a.oldStatus, a.value, a.oldValue, a.src, a.duration, a.nonClearDuration, a.units, a.info,
+		a.valueString, a.oldValueString, "$this > 90", "${this} = " + a.value, "1", "0", "", "",
+		"Utilization", "netdata edit-config health.d/disks.conf=12", "", "t-" + a.uniqueID, summary,
+		"disk.space", "Disk", "System"}
+}
+
 // diskTransitions is one alarm going WARNING, CRITICAL, CLEAR. The CLEAR
 // reports non_clear_duration > duration: "(alarm was raised for 1 hour and 2
 // minutes)".
@@ -343,18 +353,16 @@ type stockDiff struct {
 
 // stockDiffs lists them for an alarm whose fields hold no HTML-special
 // characters (those are compared separately). Not a difference for a 1.x
-// argv: NAME and ALARM. Master prints ${summary} where 1.37 printed ${name}
-// in ALARM, and matrix-notify does for a 2.x argv; a 1.x argv has no summary,
-// so both print the name.
+// argv: NAME, CHART and ALARM. Master prints ${summary} where 1.37 printed
+// ${name} in ALARM, and the chart without "(${family})", and matrix-notify
+// does for a 2.x argv (see TestMasterSendMatrixSideBySide); a 1.x argv has a
+// family and no summary, so both print "${chart} (${family})" and the name.
 func stockDiffs(a alarm1, gotoURL string) []stockDiff {
-	const family = "1.37 prints \"${chart} (${family})\"; master prints the chart alone (2.x has no family), and so do we"
 	const totals = "we add the host's alarm totals (total_warnings, total_critical) as a last line"
 	totalsLine := netdata.Totals(a.host, "1", "0") // alarm1.args passes 1 and 0
 	return []stockDiff{
 		{"body", " " + a.info, " " + a.info + "\n" + totalsLine, totals},
 		{"formatted_body", "<i>" + a.info + "</i>", "<i>" + a.info + "</i><br>" + totalsLine, totals},
-		{"body", " " + a.chart + " (" + a.family + ") ", " " + a.chart + " ", family},
-		{"formatted_body", "<br>" + a.chart + " (" + a.family + ")<br>", "<br>" + a.chart + "<br>", family},
 		{"formatted_body", `href="` + gotoURL + `"`, `href="` + html.EscapeString(gotoURL) + `"`,
 			"we HTML-escape every value, the href too: goto_url's '&' becomes '&amp;' (the same URL once parsed); the script inserts it raw"},
 	}
@@ -424,6 +432,39 @@ func TestRealScriptStockSenderSideBySide(t *testing.T) {
 			compareWithStock(t, te.Content, ourEvs[0].Content, stockDiffs(a, gotoURL1(registry, a)), oursOnly)
 		})
 	}
+
+	// The 2.x layout, against the same real 1.37 script given the 1.x argv of
+	// the same transition: what differs is exactly what master's send_matrix
+	// changed (src/health/notifications/alarm-notify.sh.in): the chart
+	// without "(family)", ${alarm} from the summary, master's goto_url.
+	t.Run("2.x argv: master's text", func(t *testing.T) {
+		const summary = "Disk space of / is running out"
+		a := diskTransitions("54")[1]
+		nStock, nOurs := len(hs.Events(stockRoom)), len(hs.Events(ourRoom))
+		theirs := h.exec(t, "alarm-notify.sh", a.args()...)
+		ours := h.exec(t, "matrix-notify", a.args2(summary)...)
+		theirEvs, ourEvs := newEvents(hs, stockRoom, nStock), newEvents(hs, ourRoom, nOurs)
+		if theirs.code != 0 || ours.code != 0 || len(theirEvs) != 1 || len(ourEvs) != 1 {
+			t.Fatalf("exit %d and %d, %d and %d events\n%s\n%s", theirs.code, ours.code, len(theirEvs), len(ourEvs), theirs.stderr, ours.stderr)
+		}
+		ourURL := regexp.MustCompile(`https?://\S+`).FindString(decodeContent(t, ourEvs[0]).Body)
+		if !strings.Contains(ourURL, "transition_id=t-"+a.uniqueID) {
+			t.Errorf("want master's goto_url (with the transition id), got %q", ourURL)
+		}
+		stockURL := gotoURL1(registry, a)
+		const master = "master's send_matrix prints the chart alone (2.x has no family), ${alarm} from the summary, and its own goto_url"
+		alarm1Text, alarm2Text := strings.ReplaceAll(a.name, "_", " ")+" = "+a.valueString, summary+" = "+a.valueString
+		diffs := []stockDiff{
+			{"body", " " + a.chart + " (" + a.family + ") " + stockURL + " " + alarm1Text + " ",
+				" " + a.chart + " " + ourURL + " " + alarm2Text + " ", master},
+			{"formatted_body", "<br>" + a.chart + " (" + a.family + ")<br>", "<br>" + a.chart + "<br>", master},
+			{"formatted_body", `href="` + stockURL + `">` + alarm1Text + "<", `href="` + html.EscapeString(ourURL) + `">` + alarm2Text + "<",
+				master + "; and we HTML-escape the href"},
+		}
+		diffs = append(diffs, stockDiffs(a, stockURL)[:2]...) // the totals line
+		compareWithStock(t, theirEvs[0].Content, ourEvs[0].Content, diffs,
+			map[string]any{"msgtype": "m.text", "m.mentions": map[string]any{}})
+	})
 
 	t.Run("info with quote and backslash: stock refused and lost, ours delivered", func(t *testing.T) {
 		info := `the "/" filesystem is full, see C:\data\logs`
@@ -499,6 +540,54 @@ func compareWithStock(t *testing.T, theirRaw, ourRaw json.RawMessage, diffs []st
 		if tv != ov {
 			t.Errorf("new difference in %q:\n stock (after the documented differences): %#v\n                                    ours: %#v", k, tv, ov)
 		}
+	}
+}
+
+// TestRealScriptTestModeSideBySide: installed next to netdata 1.37's
+// alarm-notify.sh, `matrix-notify test` sends what `alarm-notify.sh test`
+// sends: 1.37's test alarms (family "test.family", shown as
+// "test.chart (test.family)"), with 1.37's links (the registry's
+// goto-host-from-alarm.html), differing only as documented.
+func TestRealScriptTestModeSideBySide(t *testing.T) {
+	const stockRoom, ourRoom = "!stock:hs.test", "!ours:hs.test"
+	hs := sendertest.New(sendertest.Options{Joined: []string{stockRoom, ourRoom}})
+	defer hs.Close()
+	h := newRealHome(t, confFor(hs, stockRoom))
+	h.writeTOML(t, fmt.Sprintf("[matrix]\nrooms = [%q]\nlifecycle = \"none\"\n", ourRoom))
+
+	theirs := h.exec(t, "alarm-notify.sh", "test")
+	ours := h.exec(t, "matrix-notify", "test")
+	if theirs.code != 0 || ours.code != 0 {
+		t.Fatalf("exit codes: alarm-notify.sh test %d, matrix-notify test %d\n%s\n%s", theirs.code, ours.code, theirs.stderr, ours.stderr)
+	}
+	theirEvs, ourEvs := hs.Events(stockRoom), hs.Events(ourRoom)
+	if len(theirEvs) != 3 || len(ourEvs) != 3 {
+		t.Fatalf("%d and %d events, want 3 and 3", len(theirEvs), len(ourEvs))
+	}
+	// Each run of the test alarm takes its own $(date +%s).
+	when := regexp.MustCompile(`alarm_when=[0-9]+`)
+	norm := func(raw json.RawMessage) json.RawMessage {
+		return json.RawMessage(when.ReplaceAll(raw, []byte("alarm_when=WHEN")))
+	}
+	for i, status := range []string{"WARNING", "CRITICAL", "CLEAR"} {
+		t.Run(status, func(t *testing.T) {
+			tc, oc := decodeContent(t, theirEvs[i]), decodeContent(t, ourEvs[i])
+			if !strings.Contains(tc.Body, "test.chart (test.family)") || !strings.Contains(oc.Body, "test.chart (test.family)") {
+				t.Errorf("want 1.37's \"test.chart (test.family)\" in both:\n stock %q\n ours  %q", tc.Body, oc.Body)
+			}
+			if !strings.Contains(oc.Body, "/goto-host-from-alarm.html?") {
+				t.Errorf("want 1.37's registry link, got %q", oc.Body)
+			}
+			gotoURL := when.ReplaceAllString(strings.Fields(tc.Body[strings.Index(tc.Body, "http"):])[0], "alarm_when=WHEN")
+			diffs := []stockDiff{{"formatted_body", `href="` + gotoURL + `"`, `href="` + html.EscapeString(gotoURL) + `"`,
+				"we HTML-escape every value, the href too"}}
+			msgtype := "m.text"
+			if status == "CLEAR" {
+				msgtype = "m.notice"
+			}
+			compareWithStock(t, norm(theirEvs[i].Content), norm(ourEvs[i].Content), diffs,
+				map[string]any{"msgtype": msgtype, "m.mentions": map[string]any{}})
+		})
 	}
 }
 

@@ -155,7 +155,8 @@ func TestE2EServe(t *testing.T) {
 		{"malformed", "/kuma", "application/json", func() io.Reader { return strings.NewReader(`{"heartbeat": 5, "msg": "x"}`) }, bearer, 400, "heartbeat"},
 		{"oversized", "/kuma", "application/json", func() io.Reader { return bytes.NewReader(bytes.Repeat([]byte(" "), 2<<20)) }, bearer, 413, ""},
 		{"unknown route", "/kuma/nope", "application/json", func() io.Reader { return strings.NewReader(kumaDown) }, bearer, 404, "nope"},
-		{"json", "/kuma", "application/json", func() io.Reader { return strings.NewReader(kumaDown) }, bearer, 202, "queued"},
+		{"unsupported media type", "/kuma", "application/xml", func() io.Reader { return strings.NewReader("<x/>") }, bearer, 415, "content type"},
+		{"json", "/kuma", "application/json", func() io.Reader { return strings.NewReader(kumaDown) }, bearer, 200, `"delivered":1`},
 	}
 	for _, tt := range tests {
 		status, body := post(t, p.base+tt.path, tt.ctype, tt.body(), tt.auth)
@@ -173,7 +174,7 @@ func TestE2EServe(t *testing.T) {
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.SetBasicAuth("kuma", secret)
 	resp, err = http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 202 {
+	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("form-data: %v %v", resp, err)
 	}
 	resp.Body.Close()
@@ -184,7 +185,7 @@ func TestE2EServe(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodGet, p.base+"/kuma?"+q.Encode(), nil)
 	req.Header.Set("Authorization", bearer)
 	resp, err = http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 202 {
+	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET: %v %v", resp, err)
 	}
 	resp.Body.Close()
@@ -197,7 +198,7 @@ func TestE2EServe(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			body := strings.Replace(kumaDown, `"time":"2026-11-23 10:00:00.000"`, fmt.Sprintf(`"time":"2026-11-23 11:%02d:00.000"`, i), 1)
-			if status, b := post(t, p.base+"/kuma", "application/json", strings.NewReader(body), bearer); status != 202 {
+			if status, b := post(t, p.base+"/kuma", "application/json", strings.NewReader(body), bearer); status != 200 {
 				errs <- fmt.Sprintf("request %d: %d %s", i, status, b)
 			}
 		}(i)
@@ -208,15 +209,18 @@ func TestE2EServe(t *testing.T) {
 		t.Error(e)
 	}
 
-	// 202 means queued: the rooms get it from the background drain.
+	// 200 means delivered: the rooms have it already.
 	// json once + 50 concurrent + GET + form-data (its route posts here too)
-	waitEvents(t, hs, "!kuma:hs.test", 53)
-	waitEvents(t, hs, "!db:hs.test", 1)
+	if got := len(hs.Events("!kuma:hs.test")); got != 53 {
+		t.Errorf("!kuma:hs.test has %d events after 53 answers of 200", got)
+	}
+	if got := len(hs.Events("!db:hs.test")); got != 1 {
+		t.Errorf("!db:hs.test has %d events after the answer 200", got)
+	}
 	// The same webhook again is the same beat: no duplicate.
-	if status, _ := post(t, p.base+"/kuma", "application/json", strings.NewReader(kumaDown), bearer); status != 202 {
+	if status, _ := post(t, p.base+"/kuma", "application/json", strings.NewReader(kumaDown), bearer); status != 200 {
 		t.Fatalf("repeat: %d", status)
 	}
-	waitRequests(t, hs, len(hs.Requests())+1)
 	if got := len(hs.Events("!kuma:hs.test")); got != 53 {
 		t.Errorf("a repeated webhook posted again: %d events", got)
 	}
@@ -243,14 +247,6 @@ func waitEvents(t *testing.T, hs *sendertest.Server, room string, want int) {
 	}
 }
 
-func waitRequests(t *testing.T, hs *sendertest.Server, want int) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for len(hs.Requests()) < want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestE2EServeShutdownFinishesInFlight(t *testing.T) {
 	hs := sendertest.New(sendertest.Options{Joined: []string{"!kuma:hs.test"}})
 	defer hs.Close()
@@ -270,12 +266,12 @@ func TestE2EServeShutdownFinishesInFlight(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling for a state change
 	}
-	if status := <-result; status != 202 {
-		t.Errorf("webhook got %d, want 202 (queued)", status)
-	}
 	// The delivery is in flight (the homeserver holds its answer): SIGTERM
-	// must let it finish.
+	// must let it finish, and the webhook is answered from its outcome.
 	p.cmd.Process.Signal(syscall.SIGTERM)
+	if status := <-result; status != 200 {
+		t.Errorf("webhook got %d, want 200 (delivered)", status)
+	}
 	if err := <-p.done; err != nil {
 		t.Errorf("serve exit after SIGTERM: %v\n%s", err, p.stderr.String())
 	}
@@ -283,7 +279,7 @@ func TestE2EServeShutdownFinishesInFlight(t *testing.T) {
 	if len(hs.Events("!kuma:hs.test")) != 1 {
 		t.Error("the in-flight notification was not delivered")
 	}
-	// Nothing in flight is left behind, not even the journals kept for reuse.
+	// Nothing in flight is left behind.
 	left, _ := filepath.Glob(filepath.Join(state, "outbox", "*", "inflight", "*"))
 	if len(left) != 0 {
 		t.Errorf("left in flight after a clean stop: %v", left)
@@ -300,4 +296,63 @@ func TestE2EServeRefusesOpenListenWithoutSecret(t *testing.T) {
 	if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "refusing to listen on 0.0.0.0:0 without a secret") {
 		t.Fatalf("%v: %s", err, out)
 	}
+}
+
+// Kuma's Test button tells the truth: a webhook is answered 2xx only when it
+// is delivered (200) or queued for a reason that passes (202); a homeserver
+// that refuses for good answers 502 with the reason on one line.
+func TestE2EServeAnswersTheTruth(t *testing.T) {
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!kuma:hs.test"}})
+	defer hs.Close()
+	const secret = "kuma-webhook-secret-1234"
+	bearer := "Bearer " + secret
+	withRooms := func(cfg, rooms string) string {
+		return strings.Replace(cfg, `rooms = ["!kuma:hs.test"]`, "rooms = "+rooms, 1)
+	}
+	type answer struct {
+		Delivered int    `json:"delivered"`
+		Queued    int    `json:"queued"`
+		Error     string `json:"error"`
+		Reason    string `json:"reason"`
+	}
+	check := func(name string, p *serveProc, wantStatus int, wantText string) answer {
+		t.Helper()
+		status, body := post(t, p.base+"/kuma", "application/json", strings.NewReader(kumaDown), bearer)
+		var a answer
+		if err := json.Unmarshal([]byte(body), &a); err != nil {
+			t.Errorf("%s: body %q: %v", name, body, err)
+		}
+		if status != wantStatus || !strings.Contains(a.Error+a.Reason, wantText) {
+			t.Errorf("%s: %d %s, want %d with %q", name, status, body, wantStatus, wantText)
+		}
+		if strings.Contains(a.Error+a.Reason, "\n") {
+			t.Errorf("%s: the reason is not one line: %q", name, a.Error+a.Reason)
+		}
+		return a
+	}
+
+	t.Run("room the bot is not in", func(t *testing.T) {
+		p := startServe(t, withRooms(serveConfig(hs, secret), `["!elsewhere:hs.test"]`))
+		check("forbidden", p, 502, "not delivered to !elsewhere:hs.test: HTTP 403 M_FORBIDDEN")
+	})
+	t.Run("one room of two refused", func(t *testing.T) {
+		p := startServe(t, withRooms(serveConfig(hs, secret), `["!kuma:hs.test", "!elsewhere:hs.test"]`))
+		a := check("partial", p, 502, "(delivered to 1 of 2 rooms)")
+		if a.Delivered != 1 {
+			t.Errorf("delivered = %d, want 1", a.Delivered)
+		}
+	})
+	t.Run("rejected token", func(t *testing.T) {
+		p := startServe(t, strings.Replace(serveConfig(hs, secret), hs.Token(), "syt_revoked_token_0000", 1))
+		check("token", p, 502, "M_UNKNOWN_TOKEN")
+	})
+	t.Run("homeserver down", func(t *testing.T) {
+		down := sendertest.New(sendertest.Options{Joined: []string{"!kuma:hs.test"}})
+		down.Close()
+		p := startServe(t, serveConfig(down, secret), "--timeout", "1s")
+		a := check("down", p, 202, "queued, the outbox retries it")
+		if a.Queued != 1 {
+			t.Errorf("queued = %d, want 1", a.Queued)
+		}
+	})
 }

@@ -126,6 +126,16 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 	if c.s.StateDir == "" {
 		c.s.StateDir = a.defaultStateDir(mode)
 	}
+	c.s.origin = settingsOrigin{netdata: mode == netdataMode, config: cf.config}
+	if mode == netdataMode && a.netdataWaits {
+		// netdata's health runs its next pass only after us: a homeserver
+		// that is down or slow must cost it seconds at most. What is not
+		// delivered is queued, for the background flush.
+		if cf.timeout == 0 {
+			c.s.Timeout = min(c.s.Timeout, c.s.ExecTimeout)
+		}
+		c.s.Retry.FailFastUnreachable = true
+	}
 	switch {
 	case cmd == "doctor":
 	case c.s.DryRun:

@@ -11,6 +11,10 @@ import (
 	"matrix-notify/sender/sendertest"
 )
 
+// nobody is the uid (and gid) the tests give netdata's directories: any
+// user but root does, and this one exists everywhere.
+const nobody = 65534
+
 // TestChooseMode: flush, queue and doctor use netdata's configuration when
 // matrix-notify is set up there, found without any flag or variable.
 func TestChooseMode(t *testing.T) {

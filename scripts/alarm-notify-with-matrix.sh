@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run netdata's stock alarm-notify.sh and matrix-notify side by side, so every
 # other notification method keeps working while matrix-notify delivers to
-# Matrix. Install next to alarm-notify.sh in netdata's plugins.d and set, in
-# netdata.conf:
+# Matrix. scripts/install.sh installs it next to alarm-notify.sh in netdata's
+# plugins.d (Debian: /usr/lib/netdata/plugins.d; RPM: /usr/libexec/...); set,
+# in netdata.conf:
 #
 #   [health]
-#       script to execute on alarm = /usr/libexec/netdata/plugins.d/alarm-notify-with-matrix.sh
+#       script to execute on alarm = /usr/lib/netdata/plugins.d/alarm-notify-with-matrix.sh
 #
 # Give matrix-notify its homeserver and token in matrix-notify.toml (not in
 # health_alarm_notify.conf): the stock script's Matrix sender stays off, since

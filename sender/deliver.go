@@ -2,10 +2,8 @@ package sender
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -112,9 +110,13 @@ type SendError struct {
 	RetryAfter time.Duration
 	// Err is the underlying error, for errors.Is (e.g. context.DeadlineExceeded).
 	Err error
-	// JoinFailed is set when auto_join tried to join the room after an
-	// M_FORBIDDEN and could not: inviting the bot is then the only fix.
-	JoinFailed bool
+	// JoinErr is the answer to the join auto_join tried after the send was
+	// refused because the bot is not in the room; nil when none was tried.
+	// Message then ends with it; ClassifyRoomError reads both.
+	JoinErr *SendError
+	// Join: the refused request was itself a join (MatrixTransport.Join),
+	// not a send.
+	Join bool
 }
 
 func (e *SendError) Error() string {
@@ -124,14 +126,9 @@ func (e *SendError) Error() string {
 		hint = " (the access token was rejected: run `matrix-notify login`)"
 	case "M_MISSING_TOKEN":
 		hint = " (no access token was sent: set access_token or MATRIX_ACCESSTOKEN, or run `matrix-notify login`)"
-	case "M_FORBIDDEN":
-		switch msg := strings.ToLower(e.Message); {
-		case strings.Contains(msg, "power level") || strings.Contains(msg, "permission"):
-			hint = fmt.Sprintf(" (the bot may not post in room %s: raise its power level)", e.Room)
-		case e.JoinFailed:
-			hint = fmt.Sprintf(" (the bot is not in room %s: invite it)", e.Room)
-		default:
-			hint = fmt.Sprintf(" (the bot is not in room %s: invite it, or enable auto_join)", e.Room)
+	default:
+		if h := ClassifyRoomError(e).Hint(e.Room, e.JoinErr != nil || e.Join); h != "" {
+			hint = " (" + h + ")"
 		}
 	}
 	switch {
@@ -140,7 +137,7 @@ func (e *SendError) Error() string {
 	case e.ErrCode != "":
 		return fmt.Sprintf("HTTP %d %s: %s%s", e.Status, e.ErrCode, e.Message, hint)
 	default:
-		return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
+		return fmt.Sprintf("HTTP %d: %s%s", e.Status, e.Message, hint)
 	}
 }
 
@@ -148,10 +145,5 @@ func (e *SendError) Unwrap() error { return e.Err }
 
 // Temporary reports whether trying again later may succeed: rate limits,
 // server errors and network failures, as opposed to a rejected token or a
-// room the bot may not post in.
-func (e *SendError) Temporary() bool {
-	if e.Status == 0 {
-		return !errors.Is(e.Err, context.Canceled)
-	}
-	return e.Status == 429 || e.Status >= 500
-}
+// room the bot may not post in (Classify decides).
+func (e *SendError) Temporary() bool { return Classify(e).Retryable() }

@@ -27,8 +27,9 @@ const UserAgent = "matrix-notify"
 // A message's Room is what the user configured: a room id (!id:server, or
 // !id alone since room version 12: used as given, a server is never
 // appended) or an alias (#name:server), resolved here and cached. With
-// AutoJoin, a send refused with M_FORBIDDEN joins the room (which accepts a
-// pending invite) and is sent once more with the same txn id.
+// AutoJoin, a send refused because the bot is not in the room (however the
+// homeserver words it: see ClassifyRoomError) joins the room, which accepts
+// a pending invite, and is sent once more with the same txn id.
 type MatrixTransport struct {
 	client *mautrix.Client
 	opts   Options
@@ -47,7 +48,8 @@ type Options struct {
 	// HTTPClient may be nil for a default client; deadlines come from the
 	// context.
 	HTTPClient *http.Client
-	// AutoJoin joins a room on M_FORBIDDEN and resends once (same txn id).
+	// AutoJoin joins a room when a send is refused because the bot is not
+	// in it (RoomNotJoined) and resends once (same txn id).
 	AutoJoin bool
 	// CacheDir holds resolved aliases (rooms.json) and discovered
 	// homeservers (homeserver.json) between runs; "" keeps aliases in
@@ -166,7 +168,9 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 		return eventID, nil
 	}
 	se := toSendError(m.Room, err)
-	if se.ErrCode != "M_FORBIDDEN" {
+	if ClassifyRoomError(se) != RoomNotJoined {
+		// Not a membership problem: joining would not help (a power level,
+		// a rejected token, refused content, an outage).
 		return "", se
 	}
 	if fromFile {
@@ -177,7 +181,7 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 		return "", se
 	}
 	// Joining accepts a pending invite; joining a room we are in is a no-op
-	// (then the resend fails again, e.g. for lack of power, and says so).
+	// (then the resend fails again and says why).
 	target := roomID
 	if isAlias(m.Room) {
 		target = m.Room // the server resolves it, with the servers to join via
@@ -186,7 +190,7 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 	if jerr != nil {
 		je := toSendError(m.Room, jerr)
 		se.Message = fmt.Sprintf("%s; auto_join failed: %s", se.Message, joinFailure(je))
-		se.JoinFailed = true
+		se.JoinErr = je
 		return "", se
 	}
 	if joined.RoomID != "" && joined.RoomID.String() != roomID {

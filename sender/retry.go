@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"syscall"
 	"time"
 )
 
@@ -17,13 +19,104 @@ const (
 	DefaultRetryMax = 30 * time.Second
 )
 
+// Failure is the kind of a failed send, as Classify tells it: the one place
+// that decides whether trying again can help (RetryPolicy.Next,
+// SendError.Temporary and the outbox Retrier all ask it).
+type Failure int
+
+const (
+	// FailurePermanent: trying again cannot help until someone acts (401,
+	// 403, 400, 404, 413, a canceled context, an error that is not a send
+	// error).
+	FailurePermanent Failure = iota
+	// FailureUnreachable: no connection at all: refused, the name does not
+	// resolve (or DNS fails), no route to the host. Nothing listens there,
+	// so retrying within seconds rarely helps: an invocation netdata waits
+	// for queues at once (RetryPolicy.FailFastUnreachable) and leaves the
+	// retrying to later invocations, the Retrier and flush.
+	FailureUnreachable
+	// FailureRateLimited: 429 M_LIMIT_EXCEEDED; wait what the homeserver
+	// asked for.
+	FailureRateLimited
+	// FailureTransient: the homeserver (or a proxy in front of it) is there
+	// but failing or slow: 5xx, timeouts, dropped connections.
+	FailureTransient
+)
+
+func (f Failure) String() string {
+	switch f {
+	case FailurePermanent:
+		return "permanent"
+	case FailureUnreachable:
+		return "unreachable"
+	case FailureRateLimited:
+		return "rate-limited"
+	case FailureTransient:
+		return "transient"
+	}
+	return fmt.Sprintf("Failure(%d)", int(f))
+}
+
+// Retryable reports whether a later attempt may succeed without anyone
+// acting.
+func (f Failure) Retryable() bool { return f != FailurePermanent }
+
+// Classify tells what kind of failure err is (nil is FailurePermanent:
+// there is nothing to retry).
+func Classify(err error) Failure {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return FailurePermanent
+	}
+	var se *SendError
+	if errors.As(err, &se) && se.Status != 0 {
+		switch {
+		case se.Status == 429:
+			return FailureRateLimited
+		case se.Status >= 500:
+			return FailureTransient
+		}
+		return FailurePermanent
+	}
+	if unreachable(err) {
+		return FailureUnreachable
+	}
+	if se != nil {
+		return FailureTransient // no answer: timeout, dropped connection
+	}
+	// Another transport's error (or a bare network error): its own verdict.
+	var tmp interface{ Temporary() bool }
+	if errors.As(err, &tmp) && tmp.Temporary() {
+		return FailureTransient
+	}
+	return FailurePermanent
+}
+
+// unreachable reports whether err says no connection could be made at all.
+// A timeout is not one: a host that drops packets, or a homeserver too busy
+// to accept, may answer the next attempt; the deadline bounds those.
+func unreachable(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	for _, errno := range []error{syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
 // RetryPolicy is the one retry decision for every integration: it decides,
-// from a failed attempt, whether to try again and after how long.
+// from a failed attempt (see Classify), whether to try again and after how
+// long.
 //
 //   - 429 M_LIMIT_EXCEEDED: wait what the homeserver asked for (Retry-After,
 //     in seconds or as an HTTP date, or retry_after_ms; SendError.RetryAfter
 //     carries either), never less; exponential backoff if it said nothing.
 //   - 5xx, timeouts and dropped connections: exponential backoff with jitter.
+//   - connection refused, DNS failure, no route: the same, unless
+//     FailFastUnreachable.
 //   - anything else (401, 403, 400, 404, 413, a canceled context, an error
 //     that is not temporary): no retry.
 //
@@ -39,6 +132,10 @@ type RetryPolicy struct {
 	MaxAttempts int
 	// Rand returns a number in [0, 1) for the jitter; nil means math/rand.
 	Rand func() float64
+	// FailFastUnreachable gives up at once on FailureUnreachable: for an
+	// invocation netdata waits for, where a homeserver that is down must
+	// cost netdata's health checks nothing (the message is queued).
+	FailFastUnreachable bool
 }
 
 // Next decides after the attempt-th failed attempt (1 for the first) that
@@ -48,16 +145,18 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 	if err == nil || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
 		return 0, false
 	}
-	if errors.Is(err, context.Canceled) {
+	switch Classify(err) {
+	case FailurePermanent:
 		return 0, false
-	}
-	var tmp interface{ Temporary() bool }
-	if !errors.As(err, &tmp) || !tmp.Temporary() {
-		return 0, false
-	}
-	var se *SendError
-	if errors.As(err, &se) && se.Status == 429 && se.RetryAfter > 0 {
-		return se.RetryAfter, true
+	case FailureUnreachable:
+		if p.FailFastUnreachable {
+			return 0, false
+		}
+	case FailureRateLimited:
+		var se *SendError
+		if errors.As(err, &se) && se.RetryAfter > 0 {
+			return se.RetryAfter, true
+		}
 	}
 	return p.backoff(attempt), true
 }
@@ -122,10 +221,7 @@ func (e *RetryError) Error() string {
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // Temporary forwards the last error's verdict.
-func (e *RetryError) Temporary() bool {
-	var tmp interface{ Temporary() bool }
-	return errors.As(e.Err, &tmp) && tmp.Temporary()
-}
+func (e *RetryError) Temporary() bool { return Classify(e.Err).Retryable() }
 
 // Send implements Transport.
 func (t *RetryTransport) Send(ctx context.Context, m Message) (string, error) {

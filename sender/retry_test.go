@@ -3,10 +3,16 @@ package sender
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -326,5 +332,126 @@ func TestSendErrorHints(t *testing.T) {
 		if got := tt.err.Error(); !strings.Contains(got, tt.want) {
 			t.Errorf("%q lacks %q", got, tt.want)
 		}
+	}
+}
+
+// refusedURL is a loopback URL nothing listens on: a port that was just
+// free, closed again.
+func refusedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+func TestClassify(t *testing.T) {
+	dial := func(errno syscall.Errno) error {
+		return &url.Error{Op: "Put", URL: "http://hs.test/x", Err: &net.OpError{Op: "dial", Net: "tcp",
+			Err: os.NewSyscallError("connect", errno)}}
+	}
+	dns := &url.Error{Op: "Put", URL: "https://matrix.example.invalid/x", Err: &net.OpError{Op: "dial", Net: "tcp",
+		Err: &net.DNSError{Err: "no such host", Name: "matrix.example.invalid", IsNotFound: true}}}
+	dnsDown := &net.DNSError{Err: "server misbehaving", Name: "matrix.example.org", IsTemporary: true}
+	tests := []struct {
+		name string
+		err  error
+		want Failure
+	}{
+		{"nil", nil, FailurePermanent},
+		{"connection refused", &SendError{Err: dial(syscall.ECONNREFUSED)}, FailureUnreachable},
+		{"no route to host", &SendError{Err: dial(syscall.EHOSTUNREACH)}, FailureUnreachable},
+		{"network unreachable", &SendError{Err: dial(syscall.ENETUNREACH)}, FailureUnreachable},
+		{"no such host", &SendError{Err: dns}, FailureUnreachable},
+		{"DNS server failing", &SendError{Err: fmt.Errorf("discovery: %w", dnsDown)}, FailureUnreachable},
+		{"refused, after retries", &RetryError{Attempts: 3, Err: &SendError{Err: dial(syscall.ECONNREFUSED)}}, FailureUnreachable},
+		{"bare refused", dial(syscall.ECONNREFUSED), FailureUnreachable},
+		{"connection reset", &SendError{Err: dial(syscall.ECONNRESET)}, FailureTransient},
+		{"dropped", &SendError{Err: io.EOF}, FailureTransient},
+		{"timeout", &SendError{Err: context.DeadlineExceeded}, FailureTransient},
+		{"bare timeout", context.DeadlineExceeded, FailureTransient},
+		{"503", &SendError{Status: 503}, FailureTransient},
+		{"500", &SendError{Status: 500, ErrCode: "M_UNKNOWN"}, FailureTransient},
+		{"429", &SendError{Status: 429, ErrCode: "M_LIMIT_EXCEEDED"}, FailureRateLimited},
+		{"429 after retries", &RetryError{Attempts: 2, Err: &SendError{Status: 429}}, FailureRateLimited},
+		{"401", &SendError{Status: 401, ErrCode: "M_UNKNOWN_TOKEN"}, FailurePermanent},
+		{"403", &SendError{Status: 403, ErrCode: "M_FORBIDDEN"}, FailurePermanent},
+		{"413", &SendError{Status: 413}, FailurePermanent},
+		{"canceled", &SendError{Err: context.Canceled}, FailurePermanent},
+		{"refused while canceling", fmt.Errorf("%w: %w", context.Canceled, dial(syscall.ECONNREFUSED)), FailurePermanent},
+		{"not a send error", errors.New("disk full"), FailurePermanent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Classify(tt.err); got != tt.want {
+				t.Errorf("Classify(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+			// Our errors' Temporary agrees (net's own types keep theirs).
+			var se *SendError
+			if errors.As(tt.err, &se) && tt.err.(interface{ Temporary() bool }).Temporary() != tt.want.Retryable() {
+				t.Errorf("Temporary() disagrees with Classify's %v", tt.want)
+			}
+		})
+	}
+}
+
+// TestRetryPolicyFailFastUnreachable: with FailFastUnreachable, a homeserver
+// that refuses the connection is not retried; a failing or rate-limiting
+// one still is. Without it, refused is retried like any network error.
+func TestRetryPolicyFailFastUnreachable(t *testing.T) {
+	refused := &SendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
+	fast := RetryPolicy{Base: 100 * time.Millisecond, Rand: randOne, FailFastUnreachable: true}
+	patient := RetryPolicy{Base: 100 * time.Millisecond, Rand: randOne}
+	tests := []struct {
+		name   string
+		policy RetryPolicy
+		err    error
+		wait   time.Duration
+		retry  bool
+	}{
+		{"fail fast: refused", fast, refused, 0, false},
+		{"fail fast: no such host", fast, &SendError{Err: &net.DNSError{Err: "no such host", Name: "hs.invalid", IsNotFound: true}}, 0, false},
+		{"fail fast: 503 still retried", fast, &SendError{Status: 503}, 100 * time.Millisecond, true},
+		{"fail fast: 429 still waits", fast, &SendError{Status: 429, RetryAfter: time.Second}, time.Second, true},
+		{"fail fast: timeout still retried", fast, &SendError{Err: context.DeadlineExceeded}, 100 * time.Millisecond, true},
+		{"patient: refused retried", patient, refused, 100 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wait, retry := tt.policy.Next(1, tt.err)
+			if wait != tt.wait || retry != tt.retry {
+				t.Errorf("Next = %v, %v; want %v, %v", wait, retry, tt.wait, tt.retry)
+			}
+		})
+	}
+}
+
+// TestRetryTransportRefused: the real transport against a port that refuses
+// connections: fail fast makes one attempt and no wait, and the error is
+// classified as unreachable; the patient policy keeps trying.
+func TestRetryTransportRefused(t *testing.T) {
+	mt, err := NewMatrixTransport(refusedURL(t), "syt_token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Message{Room: "!r:hs", TxnID: "t1", Content: Content{MsgType: "m.notice", Body: "x"}}
+
+	rec := &sleepRecorder{}
+	rt := &RetryTransport{Next: mt, Policy: RetryPolicy{FailFastUnreachable: true}, Sleep: rec.Sleep}
+	_, err = rt.Send(context.Background(), m)
+	if Classify(err) != FailureUnreachable {
+		t.Fatalf("err %v classified %v, want unreachable", err, Classify(err))
+	}
+	if len(rec.Waits()) != 0 {
+		t.Errorf("fail fast waited %v", rec.Waits())
+	}
+
+	rec = &sleepRecorder{start: time.Now()}
+	rt = &RetryTransport{Next: mt, Policy: RetryPolicy{MaxAttempts: 3, Rand: randOne}, Sleep: rec.Sleep, Now: rec.Now}
+	if _, err := rt.Send(context.Background(), m); err == nil || len(rec.Waits()) != 2 {
+		t.Errorf("patient policy: err %v after waits %v, want 2 waits", err, rec.Waits())
 	}
 }

@@ -103,7 +103,9 @@ func (t *MatrixTransport) Join(ctx context.Context, room string) (string, error)
 	}
 	resp, err := t.client.JoinRoom(ctx, room, nil)
 	if err != nil {
-		return "", toSendError(room, err)
+		se := toSendError(room, err)
+		se.Join = true
+		return "", se
 	}
 	return resp.RoomID.String(), nil
 }

@@ -216,10 +216,11 @@ func TestAutoJoinFails(t *testing.T) {
 	}
 }
 
-// Joined but without the power to post: the join is a no-op, the one resend
-// fails the same way, and that is the end of it.
+// Invited without the power to post: the join accepts the invite, the one
+// resend fails for lack of power, and that is the end of it. (Joined
+// without the power, nothing is joined: TestAutoJoinByMeaning.)
 func TestAutoJoinResendsOnlyOnce(t *testing.T) {
-	hs := sendertest.New(sendertest.Options{Joined: []string{alertsRoom}})
+	hs := sendertest.New(sendertest.Options{Invited: []string{alertsRoom}})
 	defer hs.Close()
 	pl := sendertest.DefaultPowerLevels()
 	pl.EventsDefault = 50

@@ -72,16 +72,22 @@ func (p Payload) HostnameOrURL() string {
 	return jsString(v)
 }
 
-// extractAddress is NotificationProvider.extractAddress: the address a
-// monitor watches, by monitor type.
+// KumaVersion is the Uptime Kuma release whose template context (and
+// extractAddress) this package follows.
+const KumaVersion = "2.5.3"
+
+// extractAddress is NotificationProvider.extractAddress as of KumaVersion:
+// the address a monitor watches, by monitor type. Since Kuma 2.5.0 a DNS
+// monitor's address is its hostname alone (its port is the resolver's, not
+// the watched host's); before, "hostname:53".
 func extractAddress(m map[string]any) any {
 	typ, _ := m["type"].(string) // JavaScript's switch compares with ===
 	switch typ {
 	case "push":
 		return "Heartbeat"
-	case "ping":
+	case "ping", "dns":
 		return m["hostname"]
-	case "port", "dns", "gamedig", "steam":
+	case "port", "gamedig", "steam":
 		if jsTruthy(m["port"]) {
 			return jsString(m["hostname"]) + ":" + jsString(m["port"])
 		}

@@ -1,6 +1,7 @@
 package kuma
 
 import (
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -85,7 +86,8 @@ func TestContextHostnameOrURL(t *testing.T) {
 		{"port 0", obj("type", "port", "hostname", "db", "port", 0), "db"},
 		{"port as string", obj("type", "port", "hostname", "db", "port", "5432"), "db:5432"},
 		{"port, hostname null", obj("type", "port", "hostname", nil, "port", 5432), "null:5432"},
-		{"dns", obj("type", "dns", "hostname", "example.org", "port", 53), "example.org:53"},
+		{"dns (Kuma >= 2.5: the resolver's port is left out)", obj("type", "dns", "hostname", "example.org", "port", 53), "example.org"},
+		{"dns null hostname", obj("type", "dns", "hostname", nil, "port", 53), nil},
 		{"gamedig", obj("type", "gamedig", "hostname", "mc.example", "port", 25565), "mc.example:25565"},
 		{"steam", obj("type", "steam", "hostname", "cs.example", "port", 27015), "cs.example:27015"},
 		{"steam no port", obj("type", "steam", "hostname", "cs.example"), "cs.example"},
@@ -172,7 +174,7 @@ func TestContextFixtures(t *testing.T) {
 		{"keyword-down", "🔴 Down", "Status page keyword", "https://status.example.net/"},
 		{"port-down", "🔴 Down", "Postgres primary", "db1.internal.example.org:5432"},
 		{"ping-down", "🔴 Down", "Edge router", "198.51.100.1"},
-		{"dns-up", "✅ Up", "example.org A record", "example.org:53"},
+		{"dns-up", "✅ Up", "example.org A record", "example.org"},
 		{"push-down", "🔴 Down", "Nightly backup", "Heartbeat"},
 		{"docker-down", "🔴 Down", "nextcloud container", ""},
 		{"test-notification", "⚠️ Test", "Monitor Name not available", "testing.hostname"},
@@ -224,5 +226,16 @@ func TestContextWithLiquid(t *testing.T) {
 				t.Errorf("render\n got %s\nwant %s", got, want)
 			}
 		})
+	}
+}
+
+// The README says which Kuma release the context follows.
+func TestReadmeNamesKumaVersion(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Uptime Kuma " + KumaVersion; !strings.Contains(string(data), want) {
+		t.Errorf("README.md does not say %q", want)
 	}
 }

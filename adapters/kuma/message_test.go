@@ -58,7 +58,7 @@ func TestDefaultContentFixtures(t *testing.T) {
 		{"ping-down", `<span data-mx-color="#dc3545"><b>🔴 Down</b></span> <b>Edge router</b><br><code>198.51.100.1</code><br>` +
 			`PING 198.51.100.1 (198.51.100.1) 56(84) bytes of data.<br><br>--- 198.51.100.1 ping statistics ---<br>` +
 			`1 packets transmitted, 0 received, 100% packet loss, time 0ms<br><i>Time (Europe/Berlin): 2026-03-14 06:45:09</i>`},
-		{"dns-up", `<span data-mx-color="#5cdd8b"><b>✅ Up</b></span> <b>example.org A record</b><br><code>example.org:53</code><br>` +
+		{"dns-up", `<span data-mx-color="#5cdd8b"><b>✅ Up</b></span> <b>example.org A record</b><br><code>example.org</code><br>` +
 			`Records: 93.184.215.14<br><i>Response time: 24 ms · Time (Europe/Berlin): 2026-03-14 08:20:00 · Downtime: 1h 10m</i>`},
 		{"push-down", `<span data-mx-color="#dc3545"><b>🔴 Down</b></span> <b>Nightly backup</b><br>` +
 			`No heartbeat in the time window<br><i>Time (Europe/Berlin): 2026-03-15 04:00:01</i>`},

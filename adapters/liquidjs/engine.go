@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/osteele/liquid/filters"
@@ -134,6 +135,12 @@ func (e *Engine) Parse(name, source string) (t *Template, err error) {
 			t, err = nil, &ParseError{Name: name, Msg: fmt.Sprint(r)}
 		}
 	}()
+	// What LiquidJS rejects for the template's shape, first, at its
+	// position: osteele/liquid accepts some of it (an output not closed is
+	// text to it) and places the rest differently.
+	if pe := checkStructure(name, source); pe != nil {
+		return nil, pe
+	}
 	src := preprocess(source)
 	root, perr := e.cfg.Compile(src, parser.SourceLoc{LineNo: 1})
 	if perr != nil {
@@ -151,6 +158,9 @@ func newParseError(name, orig, src string, perr parser.Error) *ParseError {
 		return pe
 	}
 	pe.Msg = m[2]
+	if before, _, ok := strings.Cut(pe.Msg, " in "); ok && strings.Contains(pe.Msg, "__liquidjs_") {
+		pe.Msg = before // quotes our rewrite of the expression: the tag, quoted below, says it
+	}
 	if tok := m[3]; tok != "" {
 		if strings.Contains(tok, "__liquidjs_") {
 			// The tag as we rewrote it means nothing to the user: quote
@@ -163,10 +173,50 @@ func newParseError(name, orig, src string, perr parser.Error) *ParseError {
 		if pe.Col == 0 {
 			pe.Col = columnOf(orig, pe.Line, tok)
 		}
+		if pe.Col > 0 && strings.HasPrefix(pe.Msg, "syntax error") && !rForTag().MatchString(tok) {
+			// (LiquidJS's for tag says "illegal tag" at the tag itself.)
+			pe.Col += argsOffset(tok)
+		}
 		pe.Msg += " in " + strconv.Quote(shorten(tok, 60))
 	}
 	return pe
 }
+
+// argsOffset is where the arguments of the tag tok (or the expression of
+// the output tok) start, in UTF-16 units from its start, as LiquidJS's
+// TagToken reads it: an expression that does not parse is an error there
+// (or, for LiquidJS, sometimes further in).
+func argsOffset(tok string) int {
+	if len(tok) < 4 {
+		return 0
+	}
+	blank := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+	l, r := 2, len(tok)-2
+	if tok[l] == '-' {
+		l++
+	}
+	if r-1 >= l && tok[r-1] == '-' {
+		r--
+	}
+	for l < r && blank(tok[l]) {
+		l++
+	}
+	for r > l && blank(tok[r-1]) {
+		r--
+	}
+	i := l
+	if strings.HasPrefix(tok, "{%") {
+		for i < r && (tok[i] == '_' || tok[i] == '-' || 'a' <= tok[i] && tok[i] <= 'z' || 'A' <= tok[i] && tok[i] <= 'Z' || '0' <= tok[i] && tok[i] <= '9') {
+			i++
+		}
+		for i < r && blank(tok[i]) {
+			i++
+		}
+	}
+	return utf16Len(tok[:max(min(i, r), l)])
+}
+
+var rForTag = lazyRegexp(`^\{%-?\s*for\s`)
 
 var rTagKeyword = lazyRegexp(`^\{%-?\s*(\w+)`)
 
@@ -216,14 +266,20 @@ func columnOf(src string, line int, tok string) int {
 	} else {
 		end += start
 	}
-	for off := start; off <= end; {
-		i := strings.Index(src[off:], tok)
-		if i < 0 || off+i > end {
-			break
-		}
-		return utf8.RuneCountInString(src[start:off+i]) + 1
+	if i := strings.Index(src[start:], tok); i >= 0 && start+i <= end {
+		return utf16Len(src[start:start+i]) + 1
 	}
 	return 0
+}
+
+// utf16Len is the length of s in UTF-16 code units: columns count them, as
+// LiquidJS's (JavaScript's) do, so that an emoji before an error counts 2.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }
 
 func shorten(s string, n int) string {

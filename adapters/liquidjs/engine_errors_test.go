@@ -9,12 +9,12 @@ import (
 // must quote the template as written, not our rewrite.
 func TestParseErrorQuotesTheUsersTag(t *testing.T) {
 	e := New(Options{})
-	_, err := e.Parse("t", "{{ name }}\n{% if status == \"✅ Up\" %}up")
+	_, err := e.Parse("t", "{{ name }}\n{% if status == \"✅ Up\" and %}up{% endif %}")
 	if err == nil {
 		t.Fatal("want a parse error")
 	}
 	msg := err.Error()
-	if strings.Contains(msg, "__liquidjs") || !strings.Contains(msg, `{% if status == \"✅ Up\" %}`) || !strings.HasPrefix(msg, "t:2:") {
+	if strings.Contains(msg, "__liquidjs") || !strings.Contains(msg, `{% if status == \"✅ Up\" and %}`) || !strings.HasPrefix(msg, "t:2:") {
 		t.Errorf("error = %q", msg)
 	}
 }

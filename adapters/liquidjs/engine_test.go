@@ -197,9 +197,11 @@ func TestFrenchTemplate(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	e := testEngine(t, "UTC")
 	for _, c := range []struct{ src, want string }{
-		{"hello\n  {% if x %}\nno end", "t:2:3: unterminated \"if\" block"},
-		{"a\nb {{ x | }}", "t:2:3: syntax error"},
-		{"{% nosuchtag %}", "t:1:1: undefined tag \"nosuchtag\""},
+		{"hello\n  {% if x %}\nno end", "t:2:3: tag {% if x %} not closed"},
+		{"a\nb {{ x | }}", "t:2:6: syntax error"}, // at the expression, as LiquidJS places its expression errors
+		{"{% nosuchtag %}", "t:1:1: tag \"nosuchtag\" not found"},
+		{"Hello {{ name }", "t:1:7: output \"{{ name }\" not closed"},
+		{"🔴 {% if a ", "t:1:4: tag \"{% if a \" not closed"},
 		{"é {% endif %}", "t:1:3: "},
 	} {
 		_, err := e.Parse("t", c.src)

@@ -6,14 +6,16 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // Diagnostic is one finding of Lint.
 type Diagnostic struct {
-	Line, Col int    // 1-based; Col counts characters
+	Line, Col int    // 1-based; Col counts UTF-16 code units, as LiquidJS does
 	Severity  string // "error" or "warning"
 	Msg       string
+	// NeverMatches marks Kuma's status trap: a comparison of status with 1
+	// or 0, which can never be what it seems (serve and doctor list these).
+	NeverMatches bool
 }
 
 func (d Diagnostic) String() string {
@@ -38,7 +40,13 @@ var KumaVariables = []string{"status", "name", "hostnameOrURL", "msg", "monitorJ
 // errors are errors. Diagnostics are sorted by position.
 func Lint(name, source string, known []string) []Diagnostic {
 	var diags []Diagnostic
-	if _, err := lintEngine().Parse(name, source); err != nil {
+	_, err := lintEngine().Parse(name, source)
+	if err == nil {
+		if pe := checkPartials(name, source); pe != nil {
+			err = pe
+		}
+	}
+	if err != nil {
 		d := Diagnostic{Line: 1, Col: 1, Severity: SeverityError, Msg: err.Error()}
 		if pe, ok := err.(*ParseError); ok {
 			d.Msg = pe.Msg
@@ -111,12 +119,18 @@ func (l *linter) pos(off int) (int, int) {
 	}
 	line := 1 + strings.Count(l.src[:off], "\n")
 	start := strings.LastIndexByte(l.src[:off], '\n') + 1
-	return line, utf8.RuneCountInString(l.src[start:off]) + 1
+	return line, utf16Len(l.src[start:off]) + 1
 }
 
 func (l *linter) warn(off int, format string, a ...any) {
 	line, col := l.pos(off)
 	l.diags = append(l.diags, Diagnostic{Line: line, Col: col, Severity: SeverityWarning, Msg: fmt.Sprintf(format, a...)})
+}
+
+// warnNever is warn for a comparison that can never match.
+func (l *linter) warnNever(off int, format string, a ...any) {
+	l.warn(off, format, a...)
+	l.diags[len(l.diags)-1].NeverMatches = true
 }
 
 func (l *linter) scan() {
@@ -241,7 +255,7 @@ func (l *linter) tag(name, args string, off int) {
 						continue
 					}
 					if want, ok := trapLiteral(v); ok {
-						l.warn(off, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: this branch never runs; test heartbeatJSON.status == %s instead", s, v, want)
+						l.warnNever(off, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: this branch never runs; test heartbeatJSON.status == %s instead", s, v, want)
 						break
 					}
 				}
@@ -421,7 +435,7 @@ func (l *linter) statusTrap(args string, off int) {
 			suggest = "heartbeatJSON.status != " + want
 		}
 		at := off + offs[k] + strings.Index(seg, subject)
-		l.warn(at, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: `%s %s %s` is always %v; use %s",
+		l.warnNever(at, "in Kuma %s is \"✅ Up\" or \"🔴 Down\", never %s: `%s %s %s` is always %v; use %s",
 			subject, lit, subject, op, lit, op != "==", suggest)
 	}
 }

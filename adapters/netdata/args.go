@@ -10,6 +10,7 @@
 package netdata
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"time"
@@ -284,16 +285,28 @@ func TestArgs(layout Layout, role, host string, now time.Time, program string) [
 }
 
 // TestAlarms returns the WARNING, CRITICAL and CLEAR alarms of
-// alarm-notify.sh's test mode as netdata master builds them (TestArgs with
-// Layout2, parsed). Each runs through screening and recipients like a real
-// alarm, as the script re-executes itself for each.
-func TestAlarms(role, host string, now time.Time, program string) []Alarm {
+// alarm-notify.sh's test mode as the netdata of layout builds them (TestArgs,
+// parsed): pass ScriptLayout of the installed alarm-notify.sh, so that the
+// test messages and their links read as that version's. Each runs through
+// screening and recipients like a real alarm, as the script re-executes
+// itself for each.
+func TestAlarms(layout Layout, role, host string, now time.Time, program string) []Alarm {
 	var out []Alarm
-	for _, args := range TestArgs(Layout2, role, host, now, program) {
+	for _, args := range TestArgs(layout, role, host, now, program) {
 		a, _ := ParseArgs(args)
 		out = append(out, a)
 	}
 	return out
+}
+
+// ScriptLayout is the argv layout the alarm-notify.sh whose text is script
+// reads: Layout1 when it takes family from the 9th argument (netdata 1.x:
+// `family="${9}"`), Layout2 otherwise (master, or no script at all).
+func ScriptLayout(script []byte) Layout {
+	if bytes.Contains(script, []byte(`family="${9}"`)) {
+		return Layout1
+	}
+	return Layout2
 }
 
 // Screen decides, like alarm-notify.sh before it loads any configuration,

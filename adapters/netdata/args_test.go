@@ -213,7 +213,7 @@ func TestTestArgsAndAlarms(t *testing.T) {
 		t.Errorf("1.37 test args[0] =\n%q\nwant\n%q", got[0], want1)
 	}
 
-	alarms := TestAlarms("", "h", now, "prog")
+	alarms := TestAlarms(Layout2, "", "h", now, "prog")
 	if len(alarms) != 3 {
 		t.Fatalf("%d alarms", len(alarms))
 	}
@@ -326,4 +326,20 @@ func FuzzParseArgs(f *testing.F) {
 		c := Content(fl)
 		checkContent(t, c)
 	})
+}
+
+func TestScriptLayout(t *testing.T) {
+	tests := []struct {
+		name, script string
+		want         Layout
+	}{
+		{"1.37", "status=\"${10}\"\nfamily=\"${9}\"              # the family of the chart\n", Layout1},
+		{"master", "status=\"${9}\"\ntransition_id=\"${25}\"\n", Layout2},
+		{"none", "", Layout2},
+	}
+	for _, tt := range tests {
+		if got := ScriptLayout([]byte(tt.script)); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }

@@ -23,8 +23,9 @@ func Emoji(status string) string {
 	return "\u26aa\ufe0f"
 }
 
-// Content builds the m.room.message content of netdata master's
-// send_matrix, same words in the same order, plus the host's alarm counts:
+// Content builds the m.room.message content of the send_matrix of the
+// netdata that called us, same words in the same order, plus the host's
+// alarm counts:
 //
 //	body:           EMOJI HOST STATUS_MESSAGE - NAME CHART GOTO_URL ALARM INFO
 //	formatted_body: EMOJI HOST STATUS_MESSAGE - <b>NAME</b><br>CHART<br><a href="GOTO_URL">ALARM</a><br><i>INFO</i>
@@ -35,8 +36,9 @@ func Emoji(status string) string {
 //	HOST: 2 warnings, 1 critical
 //
 // where NAME is ${name//_/ } (master uses name here and summary only in
-// ALARM, see Fields.DisplayName) and CHART is the chart alone (1.37 had
-// "CHART (FAMILY)"). Unlike the script, every value is escaped:
+// ALARM, see Fields.DisplayName) and CHART is what each version prints (see
+// ChartText): "CHART (FAMILY)" for netdata 1.x's argv, which has a family,
+// the chart alone for 2.x's. Unlike the script, every value is escaped:
 // formatted_body HTML-escapes each field (the href too) and turns newlines
 // into <br>; the link is only made for an http(s) goto_url that net/url
 // parses (a chart name with control characters, which goes into goto_url
@@ -46,7 +48,8 @@ func Content(f Fields) sender.Content {
 	a := f.Alarm
 	emoji := Emoji(a.Status)
 	name := strings.ReplaceAll(a.Name, "_", " ")
-	body := emoji + " " + f.Host + " " + f.StatusMessage + " - " + name + " " + a.Chart + " " +
+	chart := ChartText(a)
+	body := emoji + " " + f.Host + " " + f.StatusMessage + " - " + name + " " + chart + " " +
 		f.GotoURL + " " + f.AlarmText + " " + a.Info
 
 	link := matrixhtml.Text(f.AlarmText)
@@ -54,7 +57,7 @@ func Content(f Fields) sender.Content {
 		link = `<a href="` + html.EscapeString(matrixhtml.Valid(f.GotoURL)) + `">` + link + `</a>`
 	}
 	formatted := emoji + " " + matrixhtml.Text(f.Host) + " " + matrixhtml.Text(f.StatusMessage) + " - <b>" + matrixhtml.Text(name) +
-		"</b><br>" + matrixhtml.Text(a.Chart) + "<br>" + link + "<br><i>" + matrixhtml.Text(a.Info) + "</i>"
+		"</b><br>" + matrixhtml.Text(chart) + "<br>" + link + "<br><i>" + matrixhtml.Text(a.Info) + "</i>"
 
 	if t := Totals(f.Host, a.TotalWarnings, a.TotalCritical); t != "" {
 		body += "\n" + t
@@ -67,6 +70,17 @@ func Content(f Fields) sender.Content {
 		Format:        sender.FormatHTML,
 		FormattedBody: formatted,
 	}
+}
+
+// ChartText is the chart as the calling netdata's send_matrix prints it:
+// "${chart} (${family})" in 1.x (alarm-notify.sh 1.37, Layout1, even when
+// family is empty: "disk.io ()"), "${chart}" in master (Layout2 has no
+// family).
+func ChartText(a Alarm) string {
+	if a.Layout == Layout1 {
+		return a.Chart + " (" + a.Family + ")"
+	}
+	return a.Chart
 }
 
 // Notification wraps a's message for the sender, to rooms. Identity is

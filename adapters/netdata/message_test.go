@@ -196,7 +196,7 @@ func TestContentHostileEveryField(t *testing.T) {
 func TestContentGolden(t *testing.T) {
 	a1, _ := ParseArgs(argv1())
 	a2, _ := ParseArgs(argv2())
-	tests := TestAlarms("", "host.example.org", time.Unix(1700000000, 0), "/usr/libexec/netdata/plugins.d/alarm-notify.sh")
+	tests := TestAlarms(Layout2, "", "host.example.org", time.Unix(1700000000, 0), "/usr/libexec/netdata/plugins.d/alarm-notify.sh")
 	hostileArgs := argv2()
 	hostileArgs[16] = `Usage > 95% on "/" <i>really</i>` + "\nsecond line \xff"
 	hostileArgs[6] = `bad_"name"_<x>`
@@ -254,8 +254,8 @@ func TestNotification(t *testing.T) {
 		t.Error("identity ignores event_id")
 	}
 	// test runs at different times do not collide
-	t1 := TestAlarms("", "h", time.Unix(100, 0), "p")[0]
-	t2 := TestAlarms("", "h", time.Unix(200, 0), "p")[0]
+	t1 := TestAlarms(Layout2, "", "h", time.Unix(100, 0), "p")[0]
+	t2 := TestAlarms(Layout2, "", "h", time.Unix(200, 0), "p")[0]
 	if Notification(t1, Derive(t1, testEnv), nil).Identity == Notification(t2, Derive(t2, testEnv), nil).Identity {
 		t.Error("test runs collide")
 	}

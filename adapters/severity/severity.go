@@ -180,7 +180,13 @@ func sortedKeys[V any](m map[Severity]V) []Severity {
 //   - when someone is mentioned, body starts "@room @oncall:example.org: "
 //     and formatted_body with "@room <a href="https://matrix.to/#/@oncall:example.org">@oncall:example.org</a>: "
 //     (the pill clients show). A content without HTML gets a
-//     formatted_body, its body as HTML text, so the pill can be shown.
+//     formatted_body, its body as HTML text, so the pill can be shown;
+//   - and then the body is one line, its lines joined with " · ": a
+//     homeserver without the m.mentions push rules (Dendrite 0.13) only
+//     highlights through the legacy rules, which match the user name,
+//     display name or "@room" in a body with no line break at all (their
+//     glob becomes ^(.*name.*)$, and . stops at a newline). The
+//     formatted_body, what clients show, keeps its lines.
 //
 // Apply does not modify c's slices.
 func Apply(c sender.Content, sev Severity, p Policy) sender.Content {
@@ -219,9 +225,26 @@ func Apply(c sender.Content, sev Severity, p Policy) sender.Content {
 	if c.Format != sender.FormatHTML || c.FormattedBody == "" {
 		c.Format, c.FormattedBody = sender.FormatHTML, matrixhtml.Text(c.Body)
 	}
-	c.Body = strings.Join(plain, " ") + ": " + c.Body
+	c.Body = strings.Join(plain, " ") + ": " + oneLine(c.Body)
 	c.FormattedBody = strings.Join(rich, " ") + ": " + c.FormattedBody
 	return c
+}
+
+// LineJoiner separates the lines of a body that mentions someone (see Apply).
+const LineJoiner = " · "
+
+// oneLine joins the non-blank lines of s, trimmed, with LineJoiner.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	var lines []string
+	for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, LineJoiner)
 }
 
 // Permalink is the matrix.to link of a user id, the href clients turn into

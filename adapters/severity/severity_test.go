@@ -8,6 +8,7 @@ import (
 
 	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
+	"matrix-notify/sender/sendertest"
 )
 
 func TestParse(t *testing.T) {
@@ -97,7 +98,7 @@ func TestApply(t *testing.T) {
 		{"plain content gets HTML for the pill",
 			sender.Content{MsgType: "m.text", Body: "a <b>\nline"}, Critical,
 			Policy{MentionUsers: map[Severity][]string{Critical: {"@o:hs"}}},
-			sender.Content{MsgType: "m.text", Body: "@o:hs: a <b>\nline", Format: sender.FormatHTML,
+			sender.Content{MsgType: "m.text", Body: "@o:hs: a <b> · line", Format: sender.FormatHTML,
 				FormattedBody: `<a href="https://matrix.to/#/@o:hs">@o:hs</a>: a &lt;b&gt;<br>line`,
 				Mentions:      &sender.Mentions{UserIDs: []string{"@o:hs"}}},
 			`"m.mentions":{"user_ids":["@o:hs"]}`},
@@ -129,6 +130,44 @@ func TestApply(t *testing.T) {
 		if in.Mentions != nil && !reflect.DeepEqual(in.Mentions.UserIDs, before) {
 			t.Errorf("%s: Apply modified its input", tt.name)
 		}
+	}
+}
+
+// A mention reaches its user on a homeserver without the m.mentions push
+// rules (Dendrite 0.13: legacy body rules only, which never match a body
+// with a line break): the body is one line, the formatted body keeps its
+// lines, m.mentions stays.
+func TestApplyMentionOnDendrite(t *testing.T) {
+	const oncall = "@oncall:example.org"
+	multi := sender.Content{MsgType: "m.text",
+		Body:          "🔴 web01 is critical - disk space usage\r\n  disk_space._\n\nweb01: 1 warning, 0 critical\n",
+		Format:        sender.FormatHTML,
+		FormattedBody: "🔴 web01 is critical - <b>disk space usage</b><br>disk_space._<br>web01: 1 warning, 0 critical"}
+	p := Policy{MentionUsers: map[Severity][]string{Critical: {oncall}}, MentionRoom: map[Severity]bool{Warning: true}}
+	tests := []struct {
+		sev       Severity
+		body      string
+		highlight bool
+	}{
+		{Critical, oncall + ": 🔴 web01 is critical - disk space usage · disk_space._ · web01: 1 warning, 0 critical", true},
+		{Warning, "@room: 🔴 web01 is critical - disk space usage · disk_space._ · web01: 1 warning, 0 critical", true},
+		{Clear, multi.Body, false}, // nobody mentioned: the body keeps its lines
+	}
+	for _, tt := range tests {
+		got := Apply(multi, tt.sev, p)
+		if got.Body != tt.body {
+			t.Errorf("%s: body %q, want %q", tt.sev, got.Body, tt.body)
+		}
+		if !strings.HasSuffix(got.FormattedBody, multi.FormattedBody) {
+			t.Errorf("%s: formatted body lost its lines: %q", tt.sev, got.FormattedBody)
+		}
+		data, _ := json.Marshal(got)
+		if h := sendertest.DendriteHighlights(data, oncall, "oncall"); h != tt.highlight {
+			t.Errorf("%s: Dendrite highlights = %v, want %v: %s", tt.sev, h, tt.highlight, data)
+		}
+	}
+	if got := Apply(multi, Critical, p); got.Mentions == nil || len(got.Mentions.UserIDs) != 1 || got.Mentions.UserIDs[0] != oncall {
+		t.Errorf("m.mentions: %+v", got.Mentions)
 	}
 }
 

@@ -17,6 +17,9 @@
 //     scripts/bench/fanout.png;
 //   - storm: 500 alarms x 5 rooms launched 50 processes at a time against a
 //     homeserver rate-limited to 200 events/s: time, 429s, duplicates, losses;
+//   - outage: 20 alarms x 5 rooms one after another while the homeserver
+//     refuses connections, then the homeserver back and no other command:
+//     each exec's time, and what the background flush delivers;
 //   - serve: Kuma webhooks from many concurrent clients into `matrix-notify
 //     serve`: requests/s, p50/p99 latency, the server's peak RSS (VmHWM);
 //   - Go benchmarks of the hot paths, with -benchmem.
@@ -35,7 +38,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +56,7 @@ type options struct {
 	serveMax                       int
 	serveMonitors                  []int
 	serveRuns                      int
+	outageAlarms, outageRooms      int
 	goBench                        bool
 	benchtime                      string
 	sections                       string
@@ -77,9 +80,11 @@ func main() {
 	flag.IntVar(&o.serveMax, "serve-max", 30000, "serve load: at most this many requests")
 	flag.IntVar(&o.serveRuns, "serve-runs", 3, "serve runs for the budget's monitor count (the median counts)")
 	monitors := flag.String("serve-monitors", "1000,1", "comma-separated: one serve run per value, webhooks from that many Kuma monitors (the first run is the budget's)")
+	flag.IntVar(&o.outageAlarms, "outage", 20, "alarms fired during the outage")
+	flag.IntVar(&o.outageRooms, "outage-rooms", 5, "rooms per outage alarm")
 	flag.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks")
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime")
-	flag.StringVar(&o.sections, "sections", "exec,storm,serve,gobench", "comma-separated sections to run")
+	flag.StringVar(&o.sections, "sections", "exec,storm,outage,serve,gobench", "comma-separated sections to run")
 	flag.Parse()
 	for _, f := range strings.Split(*monitors, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -174,6 +179,11 @@ func run(o options) error {
 	if sections["storm"] {
 		if err := b.stormSection(); err != nil {
 			return fmt.Errorf("storm: %w", err)
+		}
+	}
+	if sections["outage"] {
+		if err := b.outageSection(); err != nil {
+			return fmt.Errorf("outage: %w", err)
 		}
 	}
 	if sections["serve"] {
@@ -398,5 +408,3 @@ func runChild(ctx context.Context, path string, args, env []string) (sample, err
 	}
 	return sample{wall: time.Duration(wall), cpu: time.Duration(user + sys), rssKB: rss, code: code}, nil
 }
-
-func goVersion() string { return runtime.Version() }

@@ -10,6 +10,8 @@
 // It is deliberately strict where real servers differ, so that a sender that
 // passes here works against every server: a join needs a JSON object body, a
 // send needs a room id (not an alias), an unknown path is M_UNRECOGNIZED.
+// With Options.Software = Dendrite it answers as Dendrite v0.13.8 does where
+// that differs (rooms it has never been in, joins it refuses, power levels).
 // Legacy client behaviour that Synapse still accepts (r0 paths, POST send
 // without txn id, ?access_token=) is accepted but flagged in the records,
 // so a test can prove our sender never relies on it.
@@ -73,7 +75,39 @@ type Options struct {
 	WellKnown string
 	Delay     time.Duration // added before every /_matrix answer
 	Seed      int64         // seeds the probabilistic faults and event ids
+	// Software is the homeserver whose answers are given where real
+	// servers differ: Synapse (the default) or Dendrite.
+	Software Software
 }
+
+// Software names a homeserver implementation whose answers the server
+// imitates where they differ from Synapse's.
+type Software string
+
+const (
+	// Synapse is the default.
+	Synapse Software = ""
+	// Dendrite answers as Dendrite v0.13.8 does (observed with curl, the
+	// stub room with two Dendrites federating over loopback; read in its
+	// clientapi/routing/sendevent.go and joinroom.go):
+	//   - a send to a room the server has never been in, whatever the form
+	//     of the id: 400 M_UNSUPPORTED_ROOM_VERSION "QueryRoomVersionForRoom:
+	//     missing room info for room <id>";
+	//   - a send to a room it knows, the bot not joined: 403 M_FORBIDDEN
+	//     `eventauth: sender "<user>" not in room`; to a room on another
+	//     server that it only knows from an invite (a stub): 404 M_NOT_FOUND
+	//     "Room does not exist";
+	//   - a send without the power to: 403 M_FORBIDDEN `eventauth: sender
+	//     "<user>" is not allowed to send event. 0 < 50`;
+	//   - a join of an unknown room on this server: 404 M_NOT_FOUND "room
+	//     does not exist"; on another server: 500 (no errcode); of an id
+	//     without ':': 400 M_UNKNOWN `room ID "<id>" is invalid: at least
+	//     one ':' is expected in the room id`; of neither an id nor an
+	//     alias: 400 M_UNKNOWN `room ID or alias "<x>" is invalid`; of an
+	//     unknown alias: 500 {"Err":""}; of an invite-only room without an
+	//     invite: 403 M_FORBIDDEN.
+	Dendrite Software = "dendrite"
+)
 
 // Event is one event the server accepted.
 type Event struct {
@@ -112,6 +146,7 @@ type Server struct {
 	serverName string
 	seed       int64
 	password   string
+	software   Software
 
 	mu        sync.Mutex
 	tokens    map[string]string // access token -> device id
@@ -211,6 +246,7 @@ func NewHandler(opts Options) *Server {
 		txns:     map[txnKey]string{},
 		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x5e4de7)),
 		delay:    opts.Delay,
+		software: opts.Software,
 	}
 	s.wellKnown = opts.WellKnown
 	s.tokens[s.token] = s.deviceID

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// This file turns what BurntSushi/toml finds in a configuration file into
+// errors a person reads: FILE:LINE, the key as written in its table, what was
+// expected in words, and for an unknown key the nearest known one. Positions
+// come from the library (ParseError.Position); nothing here parses TOML.
+
+// decodeConfig decodes data, the TOML file at path, into v (a pointer to a
+// struct with toml tags). A syntax error, a value of the wrong type, a value
+// a field refuses (a duration that is not one) and a key v does not have are
+// errors naming the file and line.
+func decodeConfig(path string, data []byte, v any) error {
+	md, err := toml.Decode(string(data), v)
+	if err != nil {
+		return explainDecodeError(path, data, reflect.TypeOf(v).Elem(), err)
+	}
+	var msgs []string
+	var reported []toml.Key
+	for _, k := range md.Undecoded() {
+		if underAny(k, reported) {
+			continue // inside an unknown table already reported
+		}
+		reported = append(reported, k)
+		msgs = append(msgs, unknownKey(path, data, reflect.TypeOf(v).Elem(), k, md.Type(k...) == "Hash"))
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// underAny reports whether k lies inside one of tables.
+func underAny(k toml.Key, tables []toml.Key) bool {
+	for _, t := range tables {
+		if len(k) > len(t) && slicesEqual(k[:len(t)], t) {
+			return true
+		}
+	}
+	return false
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// explainDecodeError words err, the failed decode of data into a t.
+func explainDecodeError(path string, data []byte, t reflect.Type, err error) error {
+	var generic map[string]any
+	if _, gerr := toml.Decode(string(data), &generic); gerr != nil {
+		// The file itself is not TOML.
+		var perr toml.ParseError
+		if errors.As(gerr, &perr) {
+			return fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
+		}
+		return fmt.Errorf("%s: %w", path, gerr)
+	}
+	if key, msg := firstMismatch(nil, generic, t); key != nil {
+		return fmt.Errorf("%s: %s %s", where(path, data, key), keyName(key), msg)
+	}
+	// A value the field refused (UnmarshalText): the library says where.
+	var perr toml.ParseError
+	if errors.As(err, &perr) && perr.LastKey != "" {
+		return fmt.Errorf("%s:%d: %s: %s", path, perr.Position.Line, keyName(splitKey(perr.LastKey)), perr.Message)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// splitKey undoes toml.Key.String for keys of bare words (ours are).
+func splitKey(s string) toml.Key { return strings.Split(s, ".") }
+
+// where is "FILE:LINE" for key, or "FILE" when its line is unknown.
+func where(path string, data []byte, key toml.Key) string {
+	if line := keyLine(data, key); line > 0 {
+		return fmt.Sprintf("%s:%d", path, line)
+	}
+	return path
+}
+
+// keyName is key as a person finds it in the file: "[matrix] concurrency",
+// "[kuma.routes] ops", or "timezone" at the top level.
+func keyName(key toml.Key) string {
+	if len(key) == 1 {
+		return key[0]
+	}
+	return fmt.Sprintf("[%s] %s", toml.Key(key[:len(key)-1]).String(), key[len(key)-1])
+}
+
+// unknownKey words a key the configuration does not have, with the nearest
+// one that it has.
+func unknownKey(path string, data []byte, t reflect.Type, key toml.Key, table bool) string {
+	parent := t
+	for _, k := range key[:len(key)-1] {
+		if ft, ok := fieldType(parent, k); ok {
+			parent = ft
+		}
+	}
+	name := key[len(key)-1]
+	suggestion := closest(name, fieldNames(parent))
+	var b strings.Builder
+	b.WriteString(where(path, data, key) + ": ")
+	if table {
+		fmt.Fprintf(&b, "unknown table [%s]", key.String())
+		if suggestion != "" {
+			fmt.Fprintf(&b, ", did you mean [%s]?", toml.Key(append(append([]string{}, key[:len(key)-1]...), suggestion)).String())
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "unknown key %q", name)
+	if len(key) > 1 {
+		fmt.Fprintf(&b, " in [%s]", toml.Key(key[:len(key)-1]).String())
+	}
+	if suggestion != "" {
+		fmt.Fprintf(&b, ", did you mean %q?", suggestion)
+	}
+	return b.String()
+}
+
+// tomlName is the key a struct field is read from.
+func tomlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+	if name == "" {
+		return f.Name
+	}
+	return name
+}
+
+// fieldNames lists the keys of the table t (a struct).
+func fieldNames(t reflect.Type) []string {
+	t = deref(t)
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for f := range t.Fields() {
+		if f.IsExported() && tomlName(f) != "-" {
+			out = append(out, tomlName(f))
+		}
+	}
+	return out
+}
+
+// fieldType is the type the key name of table t decodes into, matched as
+// the library matches it (exactly, else ignoring case).
+func fieldType(t reflect.Type, name string) (reflect.Type, bool) {
+	t = deref(t)
+	switch t.Kind() {
+	case reflect.Map:
+		return t.Elem(), true
+	case reflect.Struct:
+		var fold reflect.Type
+		for f := range t.Fields() {
+			if !f.IsExported() {
+				continue
+			}
+			if tomlName(f) == name {
+				return f.Type, true
+			}
+			if fold == nil && strings.EqualFold(tomlName(f), name) {
+				fold = f.Type
+			}
+		}
+		return fold, fold != nil
+	}
+	return nil, false
+}
+
+func deref(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// firstMismatch walks the generic decode of the file (v, at key) along the
+// type it must fit (t) and returns the first key whose value does not fit,
+// with what was expected in words.
+func firstMismatch(key toml.Key, v any, t reflect.Type) (toml.Key, string) {
+	t = deref(t)
+	if reflect.PointerTo(t).Implements(textUnmarshaler) {
+		if _, ok := v.(string); !ok {
+			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
+		}
+		return nil, ""
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
+		}
+		for name, sub := range m {
+			if ft, ok := fieldType(t, name); ok {
+				if k, msg := firstMismatch(append(append(toml.Key{}, key...), name), sub, ft); k != nil {
+					return k, msg
+				}
+			}
+		}
+	case reflect.Slice:
+		list, ok := v.([]any)
+		if !ok {
+			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
+		}
+		for i, item := range list {
+			if k, _ := firstMismatch(key, item, t.Elem()); k != nil {
+				return key, fmt.Sprintf("must be %s: item %d is %s", expected(t), i+1, actual(item))
+			}
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
+		}
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		if _, ok := v.(int64); !ok {
+			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
+		}
+	}
+	return nil, ""
+}
+
+// expected words what a Go type takes in TOML.
+func expected(t reflect.Type) string {
+	t = deref(t)
+	switch {
+	case t == reflect.TypeFor[duration]():
+		return `a duration in quotes, like "30s"`
+	case reflect.PointerTo(t).Implements(textUnmarshaler):
+		return "a string"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "a number"
+	case reflect.Slice:
+		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(expected(t.Elem()), "a "), "an ") + "s"
+	case reflect.Struct, reflect.Map:
+		return "a table"
+	}
+	return t.String()
+}
+
+// actual words a TOML value's type.
+func actual(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "a string (" + strconv.Quote(v) + ")"
+	case int64:
+		return "a number"
+	case float64:
+		return "a decimal number"
+	case bool:
+		return "true or false"
+	case time.Time:
+		return "a date"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a table"
+	case []map[string]any:
+		return "a list of tables"
+	}
+	return "a date" // toml.LocalDate, LocalTime, LocalDatetime
+}
+
+// refuse is a value that refuses to be decoded: decoding into a type made
+// only of the path to one key, ending in refuse, makes the library report
+// that key's position.
+type refuse struct{}
+
+// errRefused is refuse's error; ParseError keeps only its text.
+var errRefused = errors.New("refused by keyLine")
+
+func (refuse) UnmarshalTOML(any) error { return errRefused }
+
+// keyLine returns the line where key is defined in data, 0 when the library
+// cannot say (a key inside an array of tables).
+func keyLine(data []byte, key toml.Key) int {
+	t := reflect.TypeFor[refuse]()
+	for i := len(key) - 1; i >= 0; i-- {
+		if strings.ContainsAny(key[i], ",\"") {
+			return 0 // not expressible as a toml tag
+		}
+		t = reflect.StructOf([]reflect.StructField{{Name: "K", Type: t, Tag: reflect.StructTag(`toml:` + strconv.Quote(key[i]))}})
+	}
+	_, err := toml.Decode(string(data), reflect.New(t).Interface())
+	var perr toml.ParseError
+	if errors.As(err, &perr) && perr.Message == errRefused.Error() {
+		return perr.Position.Line
+	}
+	return 0
+}

@@ -1,0 +1,215 @@
+package main
+
+// The background flush: what an outage left queued must reach its rooms when
+// the homeserver is back, even if no further alarm fires (netdata runs us only
+// when an alarm changes state, which may be days later).
+//
+// Why a process we start rather than a systemd timer running `flush`: it
+// needs nothing installed besides the binary (static installs, containers,
+// systems without systemd), exists only while something is queued, starts
+// within the invocation that queued (no minute of timer granularity on top of
+// the backoff), and runs as whoever queued, with the same environment, so it
+// finds the same configuration and state directory by construction.
+//
+// How: an invocation that leaves something queued takes the retrier lock
+// (flock, non-blocking: if it is held, a background flush already runs and
+// will see the new entries) and re-executes this binary as
+// `flush --until-empty=ORIGIN`, handing it the locked file as fd 3. The child
+// runs in a session of its own (setsid), in /, with stdin, stdout and stderr
+// on /dev/null: netdata reads a notifier's pipes until EOF, so an inherited
+// pipe would hold netdata up for as long as the child lives. It logs to a file
+// next to the outbox, and flushes in short rounds (sender.Retrier: the room
+// locks a round holds are the only thing an alarm could wait for), backing
+// off up to a minute, until the outbox is empty, everything left needs a
+// person (a rejected token), or every entry outlived max_age. Before it
+// exits it releases the lock and looks once more: an invocation that queued
+// while the lock was held started no flush of its own.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"matrix-notify/sender"
+)
+
+// settingsOrigin is how an invocation's settings were loaded, so that the
+// background flush loads the same ones.
+type settingsOrigin struct {
+	netdata bool   // health_alarm_notify.conf, TOML, environment (else TOML, environment)
+	config  string // --config, if given
+}
+
+const untilEmptyFlag = "--until-empty"
+
+// args is the background flush's argv for this origin.
+func (o settingsOrigin) args() []string {
+	from := "standalone"
+	if o.netdata {
+		from = "netdata"
+	}
+	args := []string{"flush", untilEmptyFlag + "=" + from}
+	if o.config != "" {
+		args = append(args, "--config", o.config)
+	}
+	return args
+}
+
+// isBackgroundFlush reports whether args (after the subcommand) are those
+// of the background flush.
+func isBackgroundFlush(args []string) bool {
+	for _, a := range args {
+		if a == untilEmptyFlag || strings.HasPrefix(a, untilEmptyFlag+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// retrierPaths are the lock (holding the pid of the background flush) and
+// the log of the background flush of an outbox.
+func retrierPaths(ob *sender.Outbox) (lock, log string) {
+	dir := strings.TrimRight(ob.Dir(), string(filepath.Separator))
+	return dir + ".flush.lock", dir + ".flush.log"
+}
+
+// startBackgroundFlush makes sure a background flush runs for ob, and says
+// so in the words of a log line ("" when none could start).
+func (a *app) startBackgroundFlush(s settings, ob *sender.Outbox) string {
+	if !s.BackgroundFlush {
+		return ""
+	}
+	if a.spawn == nil {
+		a.log.Debug("background flush: not available in this process")
+		return ""
+	}
+	lockPath, logPath := retrierPaths(ob)
+	pid, err := a.spawn(lockPath, s.origin.args())
+	switch {
+	case errors.Is(err, errFlushRunning):
+		return fmt.Sprintf("the background flush already running (pid %s) delivers them when the homeserver answers", readPID(lockPath))
+	case err != nil:
+		a.log.Error(fmt.Sprintf("cannot start the background flush: %v: `matrix-notify flush` delivers them", err))
+		return ""
+	}
+	return fmt.Sprintf("a background flush (pid %d, log %s) delivers them when the homeserver answers", pid, logPath)
+}
+
+// errFlushRunning: the lock is held, a background flush runs.
+var errFlushRunning = errors.New("a background flush is running")
+
+// readPID is the pid the background flush wrote into its lock file.
+func readPID(lockPath string) string {
+	data, err := os.ReadFile(lockPath)
+	if err != nil || len(strings.TrimSpace(string(data))) == 0 {
+		return "?"
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// runBackgroundFlush is `flush --until-empty=ORIGIN`, started by
+// startBackgroundFlush (it works when run by hand too).
+func (a *app) runBackgroundFlush(ctx context.Context, args []string) error {
+	var from string
+	var rest []string
+	for _, arg := range args {
+		if v, ok := strings.CutPrefix(arg, untilEmptyFlag+"="); ok {
+			from = v
+			continue
+		}
+		if arg == untilEmptyFlag {
+			continue
+		}
+		rest = append(rest, arg)
+	}
+	cf, words, err := parseFlags("flush", rest)
+	if err != nil {
+		return err
+	}
+	if len(words) > 0 {
+		return usagef("flush: unexpected argument %q", words[0])
+	}
+	mode := standaloneMode
+	switch from {
+	case "netdata":
+		mode = netdataMode
+	case "", "standalone":
+	default:
+		return usagef("flush: %s=%q: want netdata or standalone", untilEmptyFlag, from)
+	}
+	c, err := a.loadConfig("flush", cf, mode)
+	if err != nil {
+		return err
+	}
+	s := c.s
+	if s.Homeserver == "" || s.AccessToken == "" {
+		return usagef("flush: %s", c.missing())
+	}
+	ob, err := a.openOutbox(s)
+	if err != nil {
+		return usageError{err}
+	}
+	lockPath, logPath := retrierPaths(ob)
+	lock, err := takeRetrierLock(lockPath)
+	if errors.Is(err, errFlushRunning) {
+		a.log.Info(fmt.Sprintf("flush: a background flush already runs for %s (pid %s)", ob.Dir(), readPID(lockPath)))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	// From here on, the log is the file: nobody reads our stderr.
+	if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+		defer f.Close()
+		a.log, a.logh = newLogger(f, a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1")
+		a.logh.now = a.now
+		a.logh.redact(s.AccessToken)
+		if ob, err = a.openOutbox(s); err != nil { // its log lines too
+			a.log.Error(err.Error())
+			return usageError{err}
+		}
+	}
+	// Short rounds that give up at once on a refused connection: the
+	// retrier's own backoff spaces the attempts.
+	s.Timeout = min(s.Timeout, s.ExecTimeout)
+	s.Retry.FailFastUnreachable = true
+	tr, err := a.matrixTransport(s)
+	if err != nil {
+		return err
+	}
+	a.log.Info(fmt.Sprintf("background flush of %s started (pid %d)", ob.Dir(), os.Getpid()))
+	r := &sender.Retrier{Outbox: ob, Transport: tr, Concurrency: s.Concurrency, Round: s.Timeout, Log: a.log}
+	for {
+		if err := r.Run(ctx); err != nil {
+			a.log.Error(fmt.Sprintf("background flush stops: %v: `matrix-notify flush` delivers them once that is fixed", err))
+			return fmt.Errorf("%w: %v", errNotDelivered, err)
+		}
+		// Empty. Let go of the lock first, then look again: an invocation
+		// that queued while we held it relied on us.
+		if err := unlockRetrier(lock); err != nil {
+			return err
+		}
+		left, err := ob.List()
+		if err != nil || len(left) == 0 {
+			a.log.Info("background flush: the outbox is empty")
+			return nil
+		}
+		if ok, err := relockRetrier(lock); err != nil || !ok {
+			return err // another background flush took over
+		}
+	}
+}
+
+// writePID records the pid of the background flush in its lock file, for the
+// log lines of the invocations that find it running.
+func writePID(f *os.File) {
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+}

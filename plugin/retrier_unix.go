@@ -1,0 +1,119 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+)
+
+// spawnBackgroundFlush starts `matrix-notify ARGS` detached, holding the
+// retrier lock at lockPath, and returns its pid; errFlushRunning when the
+// lock is held (a background flush already runs).
+func spawnBackgroundFlush(lockPath string, args []string) (int, error) {
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close() // the child keeps the lock: it shares the open file description
+	if ok, err := flockNB(f); err != nil {
+		return 0, err
+	} else if !ok {
+		return 0, errFlushRunning
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("finding this program: %w", err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = os.Environ() // the same configuration and state directory
+	cmd.Dir = "/"
+	// Stdin, stdout and stderr stay nil: /dev/null. An inherited pipe
+	// would keep netdata reading until the child exits.
+	cmd.ExtraFiles = []*os.File{f} // fd 3: the lock, already taken
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	pid := cmd.Process.Pid
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(pid)+"\n"), 0)
+	}
+	cmd.Process.Release() // not waited for: it outlives us
+	return pid, nil
+}
+
+// lockFD is where spawnBackgroundFlush hands the lock to the child.
+const lockFD = 3
+
+// takeRetrierLock returns the retrier lock at path, taken: the one inherited
+// on fd 3 from spawnBackgroundFlush, or else taken here. errFlushRunning
+// when another process holds it.
+func takeRetrierLock(path string) (*os.File, error) {
+	var fdSt, pathSt syscall.Stat_t
+	if syscall.Fstat(lockFD, &fdSt) == nil && syscall.Stat(path, &pathSt) == nil &&
+		fdSt.Dev == pathSt.Dev && fdSt.Ino == pathSt.Ino {
+		syscall.CloseOnExec(lockFD)
+		f := os.NewFile(lockFD, path)
+		if ok, err := flockNB(f); err != nil || !ok { // ours already: LOCK_EX again is a no-op
+			f.Close()
+			return nil, cmpErr(err, errFlushRunning)
+		}
+		writePID(f)
+		return f, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := flockNB(f); err != nil || !ok {
+		f.Close()
+		return nil, cmpErr(err, errFlushRunning)
+	}
+	writePID(f)
+	return f, nil
+}
+
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// unlockRetrier releases the lock, keeping the file open for relockRetrier.
+func unlockRetrier(f *os.File) error {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
+		return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+// relockRetrier takes the lock again if it is free.
+func relockRetrier(f *os.File) (bool, error) {
+	ok, err := flockNB(f)
+	if ok {
+		writePID(f)
+	}
+	return ok, err
+}
+
+// flockNB takes f's exclusive flock if it is free, without waiting.
+func flockNB(f *os.File) (bool, error) {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return false, nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		}
+		return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+	}
+}

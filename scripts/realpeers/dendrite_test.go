@@ -1,0 +1,292 @@
+package realpeers
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+)
+
+// TestLogin: `login` with the password on stdin writes a working token into
+// the TOML file, on a stable device; logging in again reuses the device, and
+// a copy of the old token left in health_alarm_notify.conf is updated or
+// named (issue 13 item 9).
+func TestLogin(t *testing.T) {
+	need(t)
+	s := newSite(t)
+	cfg := filepath.Join(s.user, "matrix-notify.toml")
+	login := func() (token, device string) {
+		t.Helper()
+		r := s.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", botName, "--config", cfg)
+		if strings.Contains(r.stdout+r.stderr, password) {
+			t.Errorf("login echoed the password:\n%s", r)
+		}
+		var fc struct {
+			Matrix struct {
+				Homeserver  string `toml:"homeserver"`
+				AccessToken string `toml:"access_token"`
+			} `toml:"matrix"`
+		}
+		if _, err := toml.DecodeFile(cfg, &fc); err != nil {
+			t.Fatal(err)
+		}
+		if fc.Matrix.AccessToken == "" || fc.Matrix.Homeserver == "" {
+			t.Fatalf("login wrote no homeserver or token in %s:\n%s", cfg, r)
+		}
+		if st, err := os.Stat(cfg); err != nil || st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %v, want no access for others", cfg, st.Mode().Perm())
+		}
+		c, err := mautrix.NewClient(fc.Matrix.Homeserver, "", fc.Matrix.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		who, err := c.Whoami(context.Background())
+		if err != nil {
+			t.Fatalf("whoami with the saved token: %v", err)
+		}
+		if who.UserID != id.UserID(userID(botName)) {
+			t.Errorf("logged in as %s, want %s", who.UserID, userID(botName))
+		}
+		return fc.Matrix.AccessToken, string(who.DeviceID)
+	}
+	token1, dev1 := login()
+	if dev1 == "" {
+		t.Fatal("no device id")
+	}
+	// The admin copies the token into netdata's conf, as tutorials do.
+	conf := s.healthConf(token1, "")
+	r := s.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", botName, "--config", cfg)
+	token2, dev2 := tokenAndDevice(t, cfg)
+	if dev2 != dev1 {
+		t.Errorf("second login made device %s, want the same device %s", dev2, dev1)
+	}
+	c, _ := mautrix.NewClient(env.hs.url, "", env.botToken)
+	devs, err := c.GetDevicesInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range devs.Devices {
+		if string(d.DeviceID) == dev1 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("device %s listed %d times", dev1, n)
+	}
+
+	old, _ := mautrix.NewClient(env.hs.url, "", token1)
+	if _, err := old.Whoami(context.Background()); err == nil {
+		t.Logf("Dendrite kept the first token after the second login")
+		return
+	}
+	t.Logf("Dendrite revoked the first token when the device logged in again")
+	data, _ := os.ReadFile(conf)
+	if strings.Contains(string(data), token2) || strings.Contains(r.stderr+r.stdout, conf) {
+		return
+	}
+	t.Errorf("the old token in %s no longer works, and login neither updated it nor named it:\n%s", conf, r)
+}
+
+func tokenAndDevice(t *testing.T, cfg string) (string, string) {
+	t.Helper()
+	var fc struct {
+		Matrix struct {
+			AccessToken string `toml:"access_token"`
+		} `toml:"matrix"`
+	}
+	if _, err := toml.DecodeFile(cfg, &fc); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := mautrix.NewClient(env.hs.url, "", fc.Matrix.AccessToken)
+	who, err := c.Whoami(context.Background())
+	if err != nil {
+		t.Fatalf("whoami with the token in %s: %v", cfg, err)
+	}
+	return fc.Matrix.AccessToken, string(who.DeviceID)
+}
+
+// TestExecRooms: doctor, then one alarm from netdata's exec to a joined room,
+// an alias and an invite-only room the bot was only invited to (auto_join);
+// a re-run posts nothing; the CLEAR follows in the alert's thread as an
+// m.notice while the CRITICAL is an m.text.
+func TestExecRooms(t *testing.T) {
+	need(t)
+	r := newReader(t)
+	joined := r.room(roomOpts{botJoined: true})
+	aliased := r.room(roomOpts{alias: "ops-" + strings.ToLower(t.Name()), botJoined: true})
+	invited := r.room(roomOpts{botInvite: true})
+	alias := "#ops-" + strings.ToLower(t.Name()) + ":" + serverName
+	s := newSite(t)
+	s.healthConf(env.botToken, strings.Join([]string{string(joined), alias, string(invited)}, " "))
+
+	doc := s.run("", "doctor")
+	if doc.code != 0 {
+		t.Errorf("doctor: want exit 0 for rooms that can all receive (one by auto_join), got %s", doc)
+	}
+	for _, room := range []string{string(joined), alias, string(invited)} {
+		if !strings.Contains(doc.stdout+doc.stderr, room) {
+			t.Errorf("doctor does not mention %s:\n%s", room, doc)
+		}
+	}
+
+	a := newAlarm(101, "disk_space_usage")
+	s.must(0, "", a.args()...)
+	s.must(0, "", a.args()...) // netdata ran it twice: nothing more is posted
+	clear := a.transition("CLEAR")
+	s.must(0, "", clear.args()...)
+
+	for _, room := range []id.RoomID{joined, aliased, invited} {
+		msgs := r.expectMessages(room, 2)
+		if len(msgs) != 2 {
+			continue
+		}
+		raise, cleared := msgs[0], msgs[1]
+		if !strings.Contains(raise.Body, "disk space usage") || !strings.Contains(raise.Body, "web01") {
+			t.Errorf("%s: raise body %q lacks the alarm or the host", room, raise.Body)
+		}
+		if raise.MsgType != "m.text" || cleared.MsgType != "m.notice" {
+			t.Errorf("%s: msgtypes %s, %s; want m.text for CRITICAL, m.notice for CLEAR", room, raise.MsgType, cleared.MsgType)
+		}
+		if cleared.RelatesTo == nil || cleared.RelatesTo.RelType != "m.thread" || cleared.RelatesTo.EventID != string(raise.ID) {
+			t.Errorf("%s: the CLEAR is not in the CRITICAL's thread: %s", room, cleared.Raw)
+		}
+	}
+	members, err := r.c.JoinedMembers(context.Background(), invited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := members.Joined[id.UserID(userID(botName))]; !ok {
+		t.Errorf("the bot did not join the room it was invited to")
+	}
+}
+
+// TestTestCommand: `matrix-notify test` sends the three test alarms to the
+// role's rooms.
+func TestTestCommand(t *testing.T) {
+	need(t)
+	r := newReader(t)
+	room := r.room(roomOpts{botJoined: true})
+	s := newSite(t)
+	s.healthConf(env.botToken, string(room))
+	s.must(0, "", "test")
+	msgs := r.expectMessages(room, 3)
+	var all string
+	for _, m := range msgs {
+		all += m.Body + "\n"
+	}
+	for _, want := range []string{"WARNING", "CRITICAL", "CLEAR"} {
+		if !strings.Contains(strings.ToUpper(all), want) && !strings.Contains(all, strings.ToLower(want)) {
+			t.Logf("test messages do not mention %s:\n%s", want, all)
+		}
+	}
+}
+
+// TestHostileText: what netdata passes is shown literally: the plain body
+// holds it as given, the HTML body is valid, uses only tags Matrix allows, and
+// shows the same text.
+func TestHostileText(t *testing.T) {
+	need(t)
+	r := newReader(t)
+	room := r.room(roomOpts{botJoined: true})
+	s := newSite(t)
+	s.healthConf(env.botToken, string(room))
+	hostile := `<script>alert("x")</script> <img src=x onerror=alert(1)> </b></i> & "quoted" \ $(id) %s {{ x }} ünï 🔥`
+	a := newAlarm(201, "hostile_alarm")
+	a.info = hostile
+	a.host = `web<01>&"`
+	s.must(0, "", a.args()...)
+	msgs := r.expectMessages(room, 1)
+	if len(msgs) != 1 {
+		return
+	}
+	m := msgs[0]
+	if !strings.Contains(m.Body, hostile) {
+		t.Errorf("plain body does not hold the info literally:\n got %q\nwant it to contain %q", m.Body, hostile)
+	}
+	if m.Format != "org.matrix.custom.html" {
+		t.Fatalf("format %q", m.Format)
+	}
+	checkMatrixHTML(t, m.FormattedBody)
+	if text := htmlText(t, m.FormattedBody); !strings.Contains(text, hostile) {
+		t.Errorf("HTML body does not show the info literally:\n got text %q\nwant it to contain %q", text, hostile)
+	}
+}
+
+// TestMsgtypesAndMentions: per-severity msgtype and mentions from the TOML
+// file; the mentioned user is notified with a highlight on Dendrite
+// (issue 13 item 5: Dendrite has no m.mentions push rules).
+func TestMsgtypesAndMentions(t *testing.T) {
+	need(t)
+	r := newReader(t)
+	room := r.room(roomOpts{botJoined: true, oncall: true})
+	s := newSite(t)
+	s.healthConf(env.botToken, string(room))
+	s.toml(`[matrix]
+msgtype = { warning = "m.notice" }
+mention_on_critical = ["` + userID(oncallName) + `"]
+`)
+	warn := newAlarm(301, "load_average")
+	warn.status, warn.oldStatus = "WARNING", "CLEAR"
+	s.must(0, "", warn.args()...)
+	crit := newAlarm(302, "ram_in_use")
+	s.must(0, "", crit.args()...)
+	msgs := r.expectMessages(room, 2)
+	if len(msgs) != 2 {
+		return
+	}
+	w, c := msgs[0], msgs[1]
+	if w.MsgType != "m.notice" {
+		t.Errorf("WARNING with msgtype.warning = m.notice: got %s", w.MsgType)
+	}
+	if c.MsgType != "m.text" {
+		t.Errorf("CRITICAL: msgtype %s, want m.text", c.MsgType)
+	}
+	if c.Mentions == nil || !slices.Contains(c.Mentions.UserIDs, userID(oncallName)) {
+		t.Errorf("CRITICAL: m.mentions lacks %s: %s", userID(oncallName), c.Raw)
+	}
+	if w.Mentions != nil && len(w.Mentions.UserIDs) > 0 {
+		t.Errorf("WARNING mentions %v; only critical was configured", w.Mentions.UserIDs)
+	}
+	notified, highlight := highlighted(t, r.oncall, c.ID)
+	if !highlight {
+		t.Errorf("the mentioned user got no highlight for the CRITICAL (notified: %v)", notified)
+	}
+}
+
+// TestRoomErrors: a room the bot may not post in (never invited) and a room
+// that does not exist give the same actionable hint on Dendrite as on
+// Synapse (issue 13 item 3), and exit 3.
+func TestRoomErrors(t *testing.T) {
+	need(t)
+	r := newReader(t)
+	uninvited := r.room(roomOpts{})
+	s := newSite(t)
+	for _, tc := range []struct{ name, room string }{
+		{"not invited", string(uninvited)},
+		{"no such room", "!doesnotexist:" + serverName},
+	} {
+		room := tc.room
+		t.Run(tc.name, func(t *testing.T) {
+			s.healthConf(env.botToken, room)
+			a := newAlarm(401, "room_error")
+			res := s.run("", a.args()...)
+			if res.code != 3 {
+				t.Errorf("want exit 3, got %s", res)
+			}
+			doc := s.run("", "doctor")
+			if doc.code != 3 || !strings.Contains(doc.stdout+doc.stderr, room) {
+				t.Errorf("doctor: want exit 3 naming %s, got %s", room, doc)
+			}
+			if !strings.Contains(res.stderr, "invite") {
+				t.Errorf("no actionable hint (invite the bot) for %s:\n%s", room, res)
+			}
+		})
+	}
+}

@@ -1,0 +1,108 @@
+package e2ee
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+
+	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/id"
+	"maunium.net/go/mautrix/sqlstatestore"
+	_ "modernc.org/sqlite" // the pure-Go "sqlite" driver: no cgo
+)
+
+// StoreFile is the crypto store's file name in the state directory.
+const StoreFile = "crypto.db"
+
+// dsn is modernc's DSN for path: WAL so readers never block the one writer,
+// foreign keys as mautrix's schema expects, a busy timeout beyond our flock
+// (doctor may read while a send holds the lock), and immediate transactions
+// so two writers never deadlock upgrading a read lock.
+func dsn(path string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=busy_timeout(10000)&_txlock=immediate"
+}
+
+// stores is the opened crypto store: one SQLite file holding mautrix's
+// state store (members, encryption state) and crypto store (olm account,
+// sessions, devices, cross-signing keys).
+type stores struct {
+	db     *dbutil.Database
+	state  *sqlstatestore.SQLStateStore
+	crypto *crypto.SQLCryptoStore
+	// user and device own the account in the store; "" when it has none.
+	user   id.UserID
+	device id.DeviceID
+}
+
+// openStores opens the store at path, upgrading its schema. With create the
+// file is made (0600) if missing; without, a missing file is ErrNoStore:
+// opening would make an empty store, and an empty store for an existing
+// device is what must never be used (see ErrLoginAgain).
+func openStores(ctx context.Context, path string, pickleKey []byte, create bool) (*stores, error) {
+	if len(pickleKey) == 0 {
+		return nil, errors.New("crypto store: no pickle key given (it is kept in the config; run login again)")
+	}
+	if create {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("crypto store: %w", err)
+		}
+		f.Close()
+	} else if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("crypto store %s: %w", path, ErrNoStore)
+		}
+		return nil, fmt.Errorf("crypto store: %w", err)
+	}
+	raw, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("crypto store %s: %w", path, err)
+	}
+	// dbutil accepts any dialect starting with "sqlite"; "sqlite3" selects
+	// its SQLite SQL whatever the driver's name.
+	db, err := dbutil.NewWithDB(raw, "sqlite3")
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("crypto store %s: %w", path, err)
+	}
+	s := &stores{db: db}
+	fail := func(what string, err error) (*stores, error) {
+		db.Close()
+		return nil, fmt.Errorf("crypto store %s: %s: %w", path, what, err)
+	}
+	s.state = sqlstatestore.NewSQLStateStore(db, dbutil.NoopLogger, false)
+	if err := s.state.Upgrade(ctx); err != nil {
+		return fail("state schema", err)
+	}
+	schema := crypto.NewSQLCryptoStore(db, dbutil.NoopLogger, "", "", pickleKey)
+	if err := schema.DB.Upgrade(ctx); err != nil {
+		return fail("crypto schema", err)
+	}
+	// The account row names its owner: the account id is the user id (see
+	// setStoreOwner), so a later run needs neither the config nor /whoami
+	// to know whose keys these are.
+	err = db.QueryRow(ctx, "SELECT account_id, device_id FROM crypto_account").Scan(&s.user, &s.device)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fail("reading the account", err)
+	}
+	if s.user != "" {
+		s.crypto = crypto.NewSQLCryptoStore(db, dbutil.NoopLogger, s.user.String(), s.device, pickleKey)
+	}
+	return s, nil
+}
+
+// setOwner points the crypto store at user's device (a store about to get
+// its first account).
+func (s *stores) setOwner(user id.UserID, device id.DeviceID, pickleKey []byte) {
+	s.user, s.device = user, device
+	s.crypto = crypto.NewSQLCryptoStore(s.db, dbutil.NoopLogger, user.String(), device, pickleKey)
+}
+
+func (s *stores) close() error { return s.db.Close() }

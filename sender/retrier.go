@@ -1,0 +1,139 @@
+package sender
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults of Retrier.
+const (
+	// DefaultRetrierBase is the first wait between two rounds of a Retrier.
+	DefaultRetrierBase = 2 * time.Second
+	// DefaultRetrierMax caps the wait between two rounds: once the
+	// homeserver is back, what waits in the outbox goes out within about
+	// this long (plus one round).
+	DefaultRetrierMax = 60 * time.Second
+	// DefaultRetrierRound bounds one round when Retrier.Round is 0.
+	DefaultRetrierRound = 10 * time.Second
+)
+
+// Flusher is what a Retrier needs of the outbox: Outbox.Flush.
+type Flusher interface {
+	Flush(ctx context.Context, t Transport, concurrency int) FlushReport
+}
+
+// Retrier flushes an outbox in rounds, backing off between them, until it
+// is empty. It is what delivers the alarms an outage left queued once the
+// homeserver is back, without waiting for the next alarm (netdata runs us
+// only when an alarm changes, which may be days later).
+//
+// The wait after a round that delivered nothing is Policy's backoff for the
+// round's failures (Base 2 s doubling, capped at Max 60 s by default; a 429
+// waits what the homeserver asked for); after a round that made progress the
+// next one starts at once. Classify decides what is worth waiting for.
+type Retrier struct {
+	Outbox    Flusher
+	Transport Transport
+	// Concurrency is Flush's; <= 0 means DefaultConcurrency.
+	Concurrency int
+	// Round bounds one Flush. Keep it short: a round holds the locks of
+	// the rooms it drains, which an invocation netdata waits for may need.
+	// 0 means DefaultRetrierRound.
+	Round time.Duration
+	// Policy shapes the wait between rounds; zero Base and Max mean
+	// DefaultRetrierBase and DefaultRetrierMax. Its MaxAttempts and
+	// FailFastUnreachable do not apply: the retrier outlasts an outage.
+	Policy RetryPolicy
+	// Sleep waits d or until ctx ends; nil means a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Log gets one line per round that changed something; nil discards.
+	Log *slog.Logger
+}
+
+// ErrNeedsAction is returned by Retrier.Run when every room left is blocked
+// by a failure that retrying cannot fix (a rejected token, a room the bot may
+// not post in): a person must act, then `matrix-notify flush` delivers.
+var ErrNeedsAction = errors.New("the queued notifications wait for a fix that retrying cannot make")
+
+// Run flushes until a round leaves nothing queued (nil; entries older than
+// max_age are dropped by Flush, so an outage longer than that ends it too),
+// every room left is blocked by a permanent failure (an error wrapping
+// ErrNeedsAction), or ctx ends (its error).
+func (r *Retrier) Run(ctx context.Context) error {
+	sleep := r.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	log := r.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	policy := r.Policy
+	policy.Base = cmp.Or(policy.Base, DefaultRetrierBase)
+	policy.Max = cmp.Or(policy.Max, DefaultRetrierMax)
+	policy.MaxAttempts, policy.FailFastUnreachable = 0, false
+	round := cmp.Or(r.Round, DefaultRetrierRound)
+
+	failed := 0 // rounds in a row that delivered nothing
+	for {
+		rctx, cancel := context.WithTimeout(ctx, round)
+		rep := r.Outbox.Flush(rctx, r.Transport, r.Concurrency)
+		cancel()
+		if rep.Delivered+rep.Dropped > 0 {
+			log.Info(fmt.Sprintf("retry round: %d delivered, %d dropped, %d still queued", rep.Delivered, rep.Dropped, rep.Remaining))
+		}
+		if rep.Remaining == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if rep.Delivered+rep.Dropped > 0 {
+			failed = 0
+			continue // the homeserver answers: go on at once
+		}
+		failed++
+		wait, retry := nextRound(policy, failed, rep)
+		if !retry {
+			return fmt.Errorf("%w: %w", ErrNeedsAction, rep.Err())
+		}
+		if failed == 1 || failed%10 == 0 {
+			log.Info(fmt.Sprintf("retry round: %d still queued, next round in %s: %v", rep.Remaining, wait.Round(time.Second), rep.Err()))
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// nextRound is the wait before the next round after the failed-th round in
+// a row that delivered nothing: the longest any blocked room asks for (a 429
+// speaks for the whole account), and whether any room may still succeed.
+func nextRound(policy RetryPolicy, failed int, rep FlushReport) (time.Duration, bool) {
+	var (
+		wait  time.Duration
+		retry bool
+	)
+	for _, rf := range rep.Rooms {
+		if rf.Remaining == 0 {
+			continue
+		}
+		err := rf.Err
+		if err == nil {
+			// Left with entries but no error (emptied and refilled
+			// meanwhile?): worth another round.
+			err = context.DeadlineExceeded
+		}
+		if w, ok := policy.Next(failed, err); ok {
+			wait, retry = max(wait, w), true
+		}
+	}
+	if len(rep.Rooms) == 0 { // entries left that no room reported
+		return policy.backoff(failed), true
+	}
+	return wait, retry
+}
