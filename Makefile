@@ -5,6 +5,8 @@ BIN     := bin/matrix-notify
 # The commit goes in too for `matrix-notify version` where the toolchain does
 # not stamp it (GOFLAGS=-buildvcs=false, git worktrees).
 LDFLAGS := -s -w -X main.buildCommit=$(shell git rev-parse --short=12 HEAD 2>/dev/null)
+# mautrix's pure-Go olm (sender/e2ee); without it the crypto packages need cgo and libolm.
+export GOFLAGS := $(strip $(GOFLAGS) -tags=goolm)
 
 .PHONY: all build test integration fuzz vet fmt demo fetch-netdata liquidjs-deps clean bench
 

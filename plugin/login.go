@@ -9,13 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"golang.org/x/term"
 
 	"matrix-notify/sender"
 )
@@ -135,57 +135,47 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 }
 
 // prompter asks questions on stderr and reads answers from stdin, one line
-// each. When stdin is a terminal, secrets are read with echo off (stty).
+// each, read only when asked. When stdin is a terminal, secrets are read
+// with echo off (golang.org/x/term); otherwise (a pipe or a file, which
+// show nothing) as a plain line, so scripts can pipe the password in.
 type prompter struct {
-	out   io.Writer
-	lines chan lineResult
-	tty   *os.File // stdin, when it is a terminal
-	stty  string   // the terminal's settings before echo was turned off
-	quit  chan struct{}
-}
-
-type lineResult struct {
-	line string
-	err  error
+	out io.Writer
+	in  *bufio.Reader
+	tty int // stdin's file descriptor when it is a terminal, else -1
+	// echo is the terminal's state while a secret is being read, to be
+	// restored if the read is given up on.
+	echo *term.State
 }
 
 func newPrompter(stdin io.Reader, out io.Writer) *prompter {
-	p := &prompter{out: out, lines: make(chan lineResult), quit: make(chan struct{})}
-	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
-		p.tty = f
+	p := &prompter{out: out, in: bufio.NewReader(stdin), tty: -1}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty = int(f.Fd())
 	}
-	// One reader goroutine for all lines, so that a question can be given
-	// up on (Ctrl-C: the context ends) while a read is blocked.
-	go func() {
-		r := bufio.NewReader(stdin)
-		for {
-			line, err := r.ReadString('\n')
-			if err == io.EOF && line != "" {
-				err = nil
-			}
-			select {
-			case p.lines <- lineResult{strings.TrimRight(line, "\r\n"), err}:
-			case <-p.quit:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
 	return p
 }
 
+// close gives the terminal its echo back if a secret's read was given up
+// on (Ctrl-C), which leaves term.ReadPassword waiting with echo off.
 func (p *prompter) close() {
-	p.restoreEcho()
-	close(p.quit)
+	if p.echo != nil {
+		_ = term.Restore(p.tty, p.echo)
+		p.echo = nil
+	}
 }
 
-func (p *prompter) read(ctx context.Context, what string) (string, error) {
+// read runs readLine, which reads one answer, and gives up on it when ctx
+// ends (Ctrl-C) while it waits. what names the answer in errors.
+func (p *prompter) read(ctx context.Context, what string, readLine func() (string, error)) (string, error) {
+	done := make(chan lineResult, 1)
+	go func() {
+		line, err := readLine()
+		done <- lineResult{line, err}
+	}()
 	select {
 	case <-ctx.Done():
 		return "", fmt.Errorf("login: interrupted: %w", ctx.Err())
-	case res := <-p.lines:
+	case res := <-done:
 		if res.err != nil {
 			if errors.Is(res.err, io.EOF) {
 				return "", usagef("login: no %s on stdin", what)
@@ -196,6 +186,20 @@ func (p *prompter) read(ctx context.Context, what string) (string, error) {
 	}
 }
 
+type lineResult struct {
+	line string
+	err  error
+}
+
+// line reads one line of stdin; a last line without a newline counts.
+func (p *prompter) line() (string, error) {
+	line, err := p.in.ReadString('\n')
+	if err == io.EOF && line != "" {
+		err = nil
+	}
+	return strings.TrimRight(line, "\r\n"), err
+}
+
 // ask reads a visible answer; an empty one takes def.
 func (p *prompter) ask(ctx context.Context, question, def string) (string, error) {
 	if def != "" {
@@ -203,7 +207,7 @@ func (p *prompter) ask(ctx context.Context, question, def string) (string, error
 	} else {
 		fmt.Fprintf(p.out, "%s: ", question)
 	}
-	v, err := p.read(ctx, strings.ToLower(strings.SplitN(question, " ", 2)[0]))
+	v, err := p.read(ctx, strings.ToLower(strings.SplitN(question, " ", 2)[0]), p.line)
 	if err != nil {
 		return "", err
 	}
@@ -214,57 +218,29 @@ func (p *prompter) ask(ctx context.Context, question, def string) (string, error
 }
 
 // secret reads an answer that must not be shown: with echo off on a
-// terminal, as a plain line otherwise (a pipe or a file shows nothing).
+// terminal, as a plain line otherwise.
 func (p *prompter) secret(ctx context.Context, question string) (string, error) {
 	fmt.Fprintf(p.out, "%s: ", question)
-	if p.tty != nil {
-		if err := p.echoOff(); err != nil {
-			return "", fmt.Errorf("login: cannot turn off echo on the terminal: %w", err)
-		}
-		defer func() {
-			p.restoreEcho()
-			fmt.Fprintln(p.out)
-		}()
+	if p.tty < 0 {
+		return p.read(ctx, "password", p.line)
 	}
-	return p.read(ctx, "password")
-}
-
-// isTerminal reports whether f is a terminal: stty can read its settings.
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	if err != nil || st.Mode()&fs.ModeCharDevice == 0 {
-		return false
-	}
-	return stty(f, "-g") == nil
-}
-
-func (p *prompter) echoOff() error {
-	out, err := sttyOutput(p.tty, "-g")
+	// A terminal hands over one line per read, so p.in holds nothing
+	// ahead of the password, which term.ReadPassword reads from the
+	// descriptor itself.
+	state, err := term.GetState(p.tty)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("login: cannot read the terminal's settings: %w", err)
 	}
-	p.stty = strings.TrimSpace(out)
-	return stty(p.tty, "-echo")
-}
-
-func (p *prompter) restoreEcho() {
-	if p.tty == nil || p.stty == "" {
-		return
+	p.echo = state
+	v, err := p.read(ctx, "password", func() (string, error) {
+		b, err := term.ReadPassword(p.tty)
+		return string(b), err
+	})
+	fmt.Fprintln(p.out) // the newline the user typed was not echoed
+	if err == nil {
+		p.echo = nil // ReadPassword restored the terminal itself
 	}
-	stty(p.tty, p.stty)
-	p.stty = ""
-}
-
-func stty(f *os.File, args ...string) error {
-	_, err := sttyOutput(f, args...)
-	return err
-}
-
-func sttyOutput(f *os.File, args ...string) (string, error) {
-	cmd := exec.Command("stty", args...)
-	cmd.Stdin = f
-	out, err := cmd.Output()
-	return string(out), err
+	return v, err
 }
 
 // saveLogin writes the homeserver and token into the TOML file at path. A new

@@ -250,8 +250,19 @@ func edit(st AlertState, phase Phase, c Content) Content {
 			return edit(AlertState{Root: st.Root, Latest: st.Latest, Content: Content{MsgType: shown.MsgType, Mentions: shown.Mentions}}, PhaseUpdate, resolvedContent(Content{}, c))
 		}
 	}
+	if !mentionsAnyone(out.Mentions) && mentionsAnyone(nc.Mentions) {
+		// Nobody is newly mentioned, but the fallback names who was, on one
+		// line (severity.Apply). Synapse never notifies an edit for that
+		// (.m.rule.suppress_edits); Dendrite 0.13 has no such rule and its
+		// legacy body rules would ping them again. Those rules never match
+		// a body with a line break (observed: the same edit highlights
+		// without the final newline, not with it).
+		out.Body += "\n"
+	}
 	return out
 }
+
+func mentionsAnyone(m *Mentions) bool { return m != nil && (len(m.UserIDs) > 0 || m.Room) }
 
 // maxEditContent leaves room, under the 65,536-byte event limit, for the
 // rest of the event (ids, signatures, hashes).

@@ -670,6 +670,32 @@ func TestEditMentionsAndSize(t *testing.T) {
 	}
 }
 
+// An edit pings on Dendrite 0.13 (no .m.rule.suppress_edits; legacy body
+// rules only) exactly when it newly mentions someone, as on Synapse.
+func TestEditPingsOnlyNewMentionsOnDendrite(t *testing.T) {
+	const oncall = "@oncall:hs"
+	warned := Content{MsgType: "m.text", Body: oncall + ": ⚠️ web01 warning", Mentions: &Mentions{UserIDs: []string{oncall}}}
+	quiet := Content{MsgType: "m.text", Body: "⚠️ web01 warning\nmore", Mentions: &Mentions{}}
+	critical := Content{MsgType: "m.text", Body: oncall + ": 🔴 web01 critical · more", Mentions: &Mentions{UserIDs: []string{oncall}}}
+	for _, tt := range []struct {
+		name  string
+		shown Content
+		ping  bool
+	}{
+		{"mentioned before: no new ping", warned, false},
+		{"newly mentioned: ping", quiet, true},
+	} {
+		c := edit(AlertState{Root: "$r", Latest: "$r", Content: tt.shown}, PhaseUpdate, critical)
+		data, _ := json.Marshal(c)
+		if got := sendertest.DendriteHighlights(data, oncall, ""); got != tt.ping {
+			t.Errorf("%s: Dendrite highlights = %v: %s", tt.name, got, data)
+		}
+		if c.NewContent.Body != critical.Body {
+			t.Errorf("%s: new content %q", tt.name, c.NewContent.Body)
+		}
+	}
+}
+
 // TestLifecycleStoresContentForEditsOnly: the state of an open alert holds
 // what the root shows in edit mode, and only ids and times otherwise.
 func TestLifecycleStoresContentForEditsOnly(t *testing.T) {

@@ -3,6 +3,7 @@ package kuma
 import (
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -134,19 +135,19 @@ func TestContextNames(t *testing.T) {
 	}
 }
 
-// TestContextObjects checks that templates get exactly what decodeObject
-// makes of the members' bytes, and msg.
+// TestContextObjects checks that templates get the members as
+// liquidjs.DecodeJSON makes them of their bytes (key order kept), and msg.
 func TestContextObjects(t *testing.T) {
-	type tagged struct{ raw string }
-	old := decodeObject
-	t.Cleanup(func() { decodeObject = old })
-	decodeObject = func(raw []byte) (any, error) { return tagged{string(raw)}, nil }
-
-	hb := `{"monitorID":1,"status":0,"time":"t"}`
+	hb := `{"monitorID":1,"status":0,"time":"t","a":{"z":1,"b":[null]},"a":2}`
 	mon := `{"id":1,"name":"web","zzz":1,"aaa":2}`
 	ctx := mustDecode(t, `{"heartbeat":`+hb+`,"monitor":`+mon+`,"msg":"hello"}`).Context()
-	if ctx["heartbeatJSON"] != (tagged{hb}) || ctx["monitorJSON"] != (tagged{mon}) || ctx["msg"] != "hello" {
+	wantHB, _ := liquidjs.DecodeJSON([]byte(hb))
+	wantMon, _ := liquidjs.DecodeJSON([]byte(mon))
+	if !reflect.DeepEqual(ctx["heartbeatJSON"], wantHB) || !reflect.DeepEqual(ctx["monitorJSON"], wantMon) || ctx["msg"] != "hello" {
 		t.Errorf("context = %#v", ctx)
+	}
+	if keys := ctx["monitorJSON"].(*liquidjs.Object).Keys(); !slices.Equal(keys, []string{"id", "name", "zzz", "aaa"}) {
+		t.Errorf("monitorJSON keys %v", keys)
 	}
 	ctx = mustDecode(t, `{"heartbeat":null,"msg":"x"}`).Context()
 	// JSON null, not a missing variable: LiquidJS tells the two apart.

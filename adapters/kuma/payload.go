@@ -16,6 +16,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"matrix-notify/adapters/liquidjs"
 )
 
 // Status is a heartbeat's status, Kuma's src/util.ts numbering.
@@ -89,8 +91,8 @@ type Payload struct {
 	Heartbeat *Heartbeat
 	Monitor   *Monitor
 
-	// The objects as templates see them (ordered, see decodeObject); nil
-	// when null or absent.
+	// The objects as templates see them (see decodeJSON); nil when null
+	// or absent.
 	heartbeatJSON any
 	monitorJSON   any
 }
@@ -132,92 +134,104 @@ func decodeDocument(doc []byte, where string) (Payload, error) {
 	if len(bytes.TrimSpace(doc)) == 0 {
 		return Payload{}, &FieldError{where, "empty (expected a JSON object: {\"heartbeat\":…,\"monitor\":…,\"msg\":…})"}
 	}
-	top, m, err := splitDocument(doc)
+	v, err := decodeJSON(doc, where)
 	if err != nil {
-		return Payload{}, invalidJSON(doc, where)
+		return Payload{}, err
 	}
-	if top != '{' {
-		v, _ := decodeValue(doc, false)
+	top, ok := v.(*liquidjs.Object)
+	if !ok {
 		return Payload{}, &FieldError{where, "expected a JSON object, got " + typeName(v)}
 	}
+	var m members
+	m.msg, _ = top.Get("msg")
+	m.heartbeat, _ = top.Get("heartbeat")
+	m.monitor, _ = top.Get("monitor")
 	return build(m)
 }
 
-// invalidJSON is the error for data the reader rejected. encoding/json is
-// asked for it, so that it reads as this package's errors always have
-// ("WHERE: invalid JSON at offset N: …").
-func invalidJSON(data []byte, where string) error {
+// decodeJSON decodes one JSON value as templates see it
+// (liquidjs.DecodeJSON, which reads encoding/json's token stream: objects
+// keep their key order, for Liquid's json filter, and null is
+// liquidjs.Null). What it accepts, and how it explains what it does not,
+// are encoding/json's: json.Valid checks first, and unmarshal words the
+// error.
+func decodeJSON(data []byte, where string) (any, error) {
+	if json.Valid(data) {
+		if v, err := liquidjs.DecodeJSON(data); err == nil {
+			return v, nil
+		}
+	}
 	var v any
 	if err := unmarshal(data, &v, where); err != nil {
-		return err
+		return nil, err
 	}
-	return &FieldError{where, "invalid JSON"} // not reached: the reader and encoding/json agree
+	return nil, &FieldError{where, "invalid JSON"} // not reached: DecodeJSON reads all that encoding/json does
 }
 
-// build checks and types the three members, whose texts are valid JSON.
+// members are a payload's three members as decodeJSON made them, nil when
+// absent.
+type members struct{ msg, heartbeat, monitor any }
+
+// build checks and types the three members.
 func build(m members) (Payload, error) {
 	var p Payload
 	if m.msg == nil {
 		return p, &FieldError{"msg", "missing (expected a string)"}
 	}
-	msg, err := decodeValue(m.msg, false)
-	if err != nil {
-		return p, invalidJSON(m.msg, "msg")
-	}
-	s, ok := msg.(string)
+	s, ok := m.msg.(string)
 	if !ok {
-		return p, &FieldError{"msg", "expected a string, got " + typeName(msg)}
+		return p, &FieldError{"msg", "expected a string, got " + typeName(m.msg)}
 	}
 	p.Msg = s
 
-	hb, hbObj, err := member(m.heartbeat, "heartbeat", heartbeatFields)
+	hb, err := member(m.heartbeat, "heartbeat")
 	if err != nil {
 		return p, err
 	}
 	if hb != nil {
-		if p.Heartbeat, err = heartbeatOf(hb); err != nil {
+		if p.Heartbeat, err = heartbeatOf(fields(hb, heartbeatFields)); err != nil {
 			return p, err
 		}
-		p.heartbeatJSON = hbObj
+		p.heartbeatJSON = hb
 	}
-	mon, monObj, err := member(m.monitor, "monitor", monitorFields)
+	mon, err := member(m.monitor, "monitor")
 	if err != nil {
 		return p, err
 	}
 	if mon != nil {
-		if p.Monitor, err = monitorOf(mon); err != nil {
+		if p.Monitor, err = monitorOf(fields(mon, monitorFields)); err != nil {
 			return p, err
 		}
-		p.monitorJSON = monObj
+		p.monitorJSON = mon
 	}
 	return p, nil
 }
 
-// member decodes an object-or-null member from its text: the fields named
-// in keys for the checks (see objectFields), and the ordered object
-// templates see. Both are nil when the member is null or absent (nil).
-func member(text []byte, name string, keys []string) (map[string]any, any, error) {
-	if text == nil {
-		return nil, nil, nil
+// member is an object-or-null member: the object, nil when the member is
+// null or absent.
+func member(v any, name string) (*liquidjs.Object, error) {
+	switch v := v.(type) {
+	case nil, liquidjs.NullValue:
+		return nil, nil
+	case *liquidjs.Object:
+		return v, nil
 	}
-	r := reader{data: text}
-	switch r.next() {
-	case 'n': // the text is valid, so it is null
-		return nil, nil, nil
-	case '{':
-	default:
-		v, _ := decodeValue(text, false)
-		return nil, nil, &FieldError{name, "expected an object or null, got " + typeName(v)}
+	return nil, &FieldError{name, "expected an object or null, got " + typeName(v)}
+}
+
+// fields are the members of o named in keys, as encoding/json would decode
+// them into an any (null is nil), for the checks.
+func fields(o *liquidjs.Object, keys []string) map[string]any {
+	m := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if v, ok := o.Get(k); ok {
+			if v == liquidjs.Null {
+				v = nil
+			}
+			m[k] = v
+		}
 	}
-	obj, err := decodeObject(text)
-	if err != nil {
-		return nil, nil, &FieldError{name, err.Error()}
-	}
-	fields, err := objectFields(text, keys)
-	if err != nil {
-		return nil, nil, invalidJSON(text, name)
-	}
-	return fields, obj, nil
+	return m
 }
 
 // unmarshal is json.Unmarshal with syntax errors as
@@ -241,8 +255,7 @@ func unmarshal(data []byte, v any, where string) error {
 }
 
 // heartbeatFields and monitorFields are the members that heartbeatOf and
-// monitorOf (and through Monitor.fields, Context and extractAddress) read;
-// only they are decoded for the checks.
+// monitorOf (and through Monitor.fields, Context and extractAddress) read.
 var (
 	heartbeatFields = []string{"status", "monitorID", "time", "msg", "timezone", "timezoneOffset",
 		"localDateTime", "lastDownTime", "ping"}
@@ -360,8 +373,10 @@ func typeName(v any) string {
 		return "a boolean"
 	case []any:
 		return "an array"
-	case map[string]any:
+	case *liquidjs.Object:
 		return "an object"
+	case liquidjs.NullValue:
+		return "null"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -388,10 +403,10 @@ func jsNumber(f float64) string {
 	return mant + "e" + sign + exp
 }
 
-// jsString is String(v) for the values JSON decodes to.
+// jsString is String(v) for the values decodeJSON makes.
 func jsString(v any) string {
 	switch v := v.(type) {
-	case nil:
+	case nil, liquidjs.NullValue:
 		return "null"
 	case string:
 		return v
@@ -402,7 +417,7 @@ func jsString(v any) string {
 	case []any:
 		parts := make([]string, len(v))
 		for i, e := range v {
-			if e != nil {
+			if e != nil && e != liquidjs.Null {
 				parts[i] = jsString(e)
 			}
 		}
@@ -411,10 +426,10 @@ func jsString(v any) string {
 	return "[object Object]"
 }
 
-// jsTruthy is JavaScript's truthiness for the values JSON decodes to.
+// jsTruthy is JavaScript's truthiness for the values decodeJSON makes.
 func jsTruthy(v any) bool {
 	switch v := v.(type) {
-	case nil:
+	case nil, liquidjs.NullValue:
 		return false
 	case string:
 		return v != ""

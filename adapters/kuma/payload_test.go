@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"matrix-notify/adapters/liquidjs"
 )
 
 func TestDecodeJSONShapes(t *testing.T) {
@@ -179,6 +181,7 @@ func TestJSNumber(t *testing.T) {
 		want string
 	}{
 		{nil, "null"}, {"s", "s"}, {true, "true"}, {[]any{1.0, nil, "a"}, "1,,a"}, {map[string]any{}, "[object Object]"},
+		{liquidjs.Null, "null"}, {[]any{liquidjs.Null, 2.0}, ",2"}, {liquidjs.NewObject(), "[object Object]"},
 	} {
 		if got := jsString(tc.v); got != tc.want {
 			t.Errorf("jsString(%v) = %q, want %q", tc.v, got, tc.want)

@@ -2,7 +2,6 @@ package kuma
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -94,12 +93,12 @@ func decodeFields(q url.Values, where string) (Payload, error) {
 	if !q.Has("msg") {
 		return Payload{}, &FieldError{"msg", "missing " + where + " parameter (expected msg, and heartbeat and monitor as JSON)"}
 	}
-	var m members
-	// As JSON text, which build decodes (invalid UTF-8 becomes U+FFFD).
-	m.msg, _ = json.Marshal(q.Get("msg"))
+	// Invalid UTF-8 becomes U+FFFD byte by byte, as when msg comes in JSON
+	// (encoding/json's rule; converting to runes does the same).
+	m := members{msg: string([]rune(q.Get("msg")))}
 	for _, f := range []struct {
 		name string
-		dst  *[]byte
+		dst  *any
 	}{{"heartbeat", &m.heartbeat}, {"monitor", &m.monitor}} {
 		if !q.Has(f.name) {
 			continue
@@ -108,11 +107,10 @@ func decodeFields(q url.Values, where string) (Payload, error) {
 		if len(bytes.TrimSpace(v)) == 0 {
 			return Payload{}, &FieldError{f.name, "empty " + where + " parameter (expected a JSON object)"}
 		}
-		// Check it is one JSON document before handing the bytes on.
-		if !validJSON(v) {
-			return Payload{}, invalidJSON(v, f.name)
+		var err error
+		if *f.dst, err = decodeJSON(v, f.name); err != nil {
+			return Payload{}, err
 		}
-		*f.dst = v
 	}
 	return build(m)
 }

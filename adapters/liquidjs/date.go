@@ -95,7 +95,7 @@ func (e *Engine) parseDate(v any, tz any, withTZ bool) (*liquidDate, bool, error
 	if name, ok := tz.(string); ok {
 		loc, err := loadLocation(name)
 		if err != nil {
-			return nil, false, fmt.Errorf("Invalid time zone specified: %s", name)
+			return nil, false, fmt.Errorf("invalid time zone specified: %s", name)
 		}
 		_, off := instant.In(loc).Zone()
 		tzOffset = -off / 60

@@ -135,7 +135,7 @@ func TestNewlineFilters(t *testing.T) {
 }
 
 func TestStringFilters(t *testing.T) {
-	ctx := map[string]any{"s": "🔴 Down ß", "n": 1.0, "o": mustDecode(t, `{"k":"v"}`)}
+	ctx := map[string]any{"s": "🔴 Down ß", "n": 1.0, "o": mustDecode(t, `{"k":"v"}`), "bad": "\xffaBC"}
 	runCases(t, testEngine(t, "UTC"), ctx, []renderCase{
 		{`{{ s | size }}|{{ s | upcase }}|{{ s | downcase }}|{{ "hELLO wORLD" | capitalize }}`, "9|🔴 DOWN SS|🔴 down ß|Hello world"},
 		{`{{ s | truncate: 6 }}|{{ "abcdefgh" | truncate: 5, "" }}|{{ "one two three four" | truncatewords: 2 }}`, "🔴 ...|abcde|one two..."},
@@ -146,6 +146,7 @@ func TestStringFilters(t *testing.T) {
 		{`{{ "abcdef" | slice: -3, 2 }}|{{ "abc" | first }}|{{ "abc" | last }}|{{ "<p>hi<script>x</script></p>" | strip_html }}`, "de|a|c|hi"},
 		{`{{ missing | default: "d" }}|{{ "" | default: "d" }}|{{ false | default: "d", allow_false: true }}`, "d|d|false"},
 		{`{{ "x" | no_such_filter: 1 }}|{{ "x" | pluralize: "a", "b" }}`, "x|x"},
+		{`{{ bad | capitalize }}|{{ "𝒶bC" | capitalize }}`, "\ufffdabc|𝒶bc"}, // a bad first byte is one character
 	})
 }
 

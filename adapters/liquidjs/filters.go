@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
@@ -137,14 +138,15 @@ func (e *Engine) registerFilters() {
 	add("upcase", func(v any) string { return jsUpper(stringify(v)) })
 	add("capitalize", func(v any) string {
 		s := stringify(v)
-		for i, r := range s {
-			rest := jsLower(s[i+len(string(r)):])
-			if r < 0x10000 {
-				return jsUpper(string(r)) + rest
-			}
-			return string(r) + rest
+		if s == "" {
+			return ""
 		}
-		return ""
+		r, size := utf8.DecodeRuneInString(s)
+		rest := jsLower(s[size:])
+		if r < 0x10000 {
+			return jsUpper(string(r)) + rest
+		}
+		return string(r) + rest
 	})
 	add("remove", func(v any, args ...any) string { return jsReplaceAll(stringify(v), stringify(arg(args, 0)), "") })
 	add("remove_first", func(v any, args ...any) string {

@@ -54,7 +54,7 @@ func jsonIndent(space any) string {
 	return strings.Repeat(" ", n)
 }
 
-var errCycle = errors.New("Converting circular structure to JSON")
+var errCycle = errors.New("converting circular structure to JSON")
 
 func writeJSON(b *bytes.Buffer, v any, indent, cur string, depth int) error {
 	if depth > 1000 {

@@ -1,6 +1,7 @@
 package matrixhtml
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -241,4 +242,42 @@ func sameLink(text, href string) bool {
 		return strings.TrimSuffix(s, "/")
 	}
 	return text == href || norm(text) == norm(href)
+}
+
+// droppedTags are the elements whose content is not text for a reader
+// (code, styling, metadata, embedded documents, form controls): Sanitize's
+// policy and PlainText drop them whole.
+var droppedTags = []string{"script", "style", "title", "head", "template", "iframe", "frameset",
+	"frame", "noframes", "noembed", "noscript", "object", "applet", "svg", "math", "textarea",
+	"select", "xmp", "plaintext", "canvas", "audio", "video"}
+
+func droppedTag(name string) bool { return slices.Contains(droppedTags, name) }
+
+// droppedContent skips what is inside an element dropped with its content,
+// counting nested tags of the same name.
+type droppedContent struct {
+	name  string
+	depth int
+}
+
+// skip reports whether the token is, or is inside, such an element.
+func (d *droppedContent) skip(tt xhtml.TokenType, name string) bool {
+	if d.name != "" {
+		switch {
+		case tt == xhtml.StartTagToken && name == d.name:
+			d.depth++
+		case tt == xhtml.EndTagToken && name == d.name:
+			if d.depth--; d.depth == 0 {
+				d.name = ""
+			}
+		}
+		return true
+	}
+	if droppedTag(name) && (tt == xhtml.StartTagToken || tt == xhtml.SelfClosingTagToken) {
+		if tt == xhtml.StartTagToken {
+			d.name, d.depth = name, 1
+		}
+		return true
+	}
+	return false
 }

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
@@ -69,6 +70,7 @@ type Options struct {
 // account in memory). Not safe for concurrent use.
 type Machine struct {
 	opts   Options
+	rooms  []id.RoomID // given to Open: the ones the sync covered
 	cli    *mautrix.Client
 	st     *stores
 	mach   *crypto.OlmMachine
@@ -133,14 +135,14 @@ func open(ctx context.Context, cli *mautrix.Client, rooms []id.RoomID, opts Opti
 	if err != nil {
 		return fail(err)
 	}
-	m := &Machine{opts: opts, cli: c, st: st, lk: lk}
+	m := &Machine{opts: opts, rooms: rooms, cli: c, st: st, lk: lk}
 	m.mach = newOlmMachine(c, st, opts)
 	if err := m.mach.Load(ctx); err != nil {
 		return fail(fmt.Errorf("crypto store %s: loading the olm account (is the pickle key the one login wrote?): %w", opts.DBPath, err))
 	}
 	if !m.mach.GetAccount().Shared {
 		// login stored the account but died before uploading its keys.
-		if err := m.mach.ShareKeys(ctx, -1); err != nil {
+		if err := m.mach.ShareKeys(ctx, 0); err != nil {
 			return fail(fmt.Errorf("uploading device keys: %w", err))
 		}
 	}
@@ -187,10 +189,16 @@ func clientFor(cli *mautrix.Client, st *stores) (*mautrix.Client, error) {
 // Device is the store's user and device.
 func (m *Machine) Device() (id.UserID, id.DeviceID) { return m.st.user, m.st.device }
 
-// IsEncrypted reports whether room has m.room.encryption, as far as the
-// store knows after Open's sync (EncryptAll fetches the state of a room the
-// store has never seen, so ask after EncryptAll for such a room).
+// IsEncrypted reports whether room (one given to Open) has
+// m.room.encryption, reading its state first if the store has never seen
+// it.
 func (m *Machine) IsEncrypted(ctx context.Context, room id.RoomID) (bool, error) {
+	if !slices.Contains(m.rooms, room) {
+		return false, fmt.Errorf("room %s was not given to Open", room)
+	}
+	if err := m.ensureState(ctx, room); err != nil {
+		return false, fmt.Errorf("room %s: reading its state: %w", room, err)
+	}
 	return m.st.state.IsEncrypted(ctx, room)
 }
 

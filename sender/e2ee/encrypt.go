@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto"
@@ -75,6 +76,12 @@ func (m *Machine) seal(ctx context.Context, p Plain) Sealed {
 		typ = event.EventMessage
 	}
 	plain := Sealed{Room: p.Room, Type: typ, Content: p.Content}
+	if !slices.Contains(m.rooms, p.Room) {
+		// Its member changes were not synced: its session may lack a
+		// member, or include one who left.
+		plain.Err = fmt.Errorf("room %s was not given to Open", p.Room)
+		return plain
+	}
 	if err := m.ensureState(ctx, p.Room); err != nil {
 		plain.Err = fmt.Errorf("room %s: reading its state (is it encrypted?): %w", p.Room, err)
 		return plain
@@ -104,6 +111,13 @@ func (m *Machine) seal(ctx context.Context, p Plain) Sealed {
 // incremental sync only tells changes, and a room whose state we never
 // read would look unencrypted.
 func (m *Machine) ensureState(ctx context.Context, room id.RoomID) error {
+	if m.opts.AutoJoin && m.membership(ctx, room) == event.MembershipInvite {
+		// A pending invite (seen by the sync): join before encrypting, as
+		// the send would be refused anyway.
+		if _, err := m.cli.JoinRoomByID(ctx, room); err != nil {
+			return fmt.Errorf("auto_join: %w", err)
+		}
+	}
 	fetched, err := m.st.state.HasFetchedMembers(ctx, room)
 	if err != nil || fetched {
 		return err
@@ -135,4 +149,13 @@ func (m *Machine) encrypt(ctx context.Context, room id.RoomID, typ event.Type, c
 		return nil, fmt.Errorf("sharing the room key with %d members: %w", len(members), err)
 	}
 	return m.mach.EncryptMegolmEvent(ctx, room, typ, content)
+}
+
+// membership is ours in room as the store knows it ("" if unknown).
+func (m *Machine) membership(ctx context.Context, room id.RoomID) event.Membership {
+	ms, err := m.st.state.GetMembership(ctx, room, m.st.user)
+	if err != nil {
+		return ""
+	}
+	return ms
 }

@@ -85,6 +85,9 @@ func openStores(ctx context.Context, path string, pickleKey []byte, create bool)
 	if err := schema.DB.Upgrade(ctx); err != nil {
 		return fail("crypto schema", err)
 	}
+	if _, err := db.Exec(ctx, coveredSchema); err != nil {
+		return fail("schema", err)
+	}
 	// The account row names its owner: the account id is the user id (see
 	// setStoreOwner), so a later run needs neither the config nor /whoami
 	// to know whose keys these are.
@@ -106,3 +109,26 @@ func (s *stores) setOwner(user id.UserID, device id.DeviceID, pickleKey []byte) 
 }
 
 func (s *stores) close() error { return s.db.Close() }
+
+// coveredSchema lists the rooms the stored sync token covers: the rooms
+// every sync since the first has kept (see Machine.sync). Ours, beside
+// mautrix's tables.
+const coveredSchema = `CREATE TABLE IF NOT EXISTS matrix_notify_synced_room (room_id TEXT PRIMARY KEY)`
+
+func (s *stores) coveredRooms(ctx context.Context) ([]id.RoomID, error) {
+	rows, err := s.db.Query(ctx, "SELECT room_id FROM matrix_notify_synced_room ORDER BY room_id")
+	rooms, err := dbutil.NewRowIterWithError(rows, dbutil.ScanSingleColumn[id.RoomID], err).AsList()
+	if err != nil {
+		return nil, fmt.Errorf("crypto store: reading the synced rooms: %w", err)
+	}
+	return rooms, nil
+}
+
+func (s *stores) addCovered(ctx context.Context, rooms []id.RoomID) error {
+	for _, r := range rooms {
+		if _, err := s.db.Exec(ctx, "INSERT INTO matrix_notify_synced_room (room_id) VALUES ($1) ON CONFLICT DO NOTHING", r); err != nil {
+			return fmt.Errorf("crypto store: recording the synced rooms: %w", err)
+		}
+	}
+	return nil
+}

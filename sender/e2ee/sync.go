@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -46,7 +47,32 @@ func (m *Machine) sync(ctx context.Context, rooms []id.RoomID) error {
 	if err != nil {
 		return fmt.Errorf("crypto store: reading the sync token: %w", err)
 	}
-	filter, err := syncFilter(rooms)
+	// The token covers the rooms every earlier sync kept; a room new to
+	// the filter missed the changes before this token, so its members are
+	// read afresh (/state) and its session rotated. The filter keeps every
+	// room ever covered, so that rooms alternating between runs (serve's
+	// routes) stay covered rather than being read again each time.
+	covered, err := m.st.coveredRooms(ctx)
+	if err != nil {
+		return err
+	}
+	all := append([]id.RoomID(nil), covered...)
+	var added []id.RoomID
+	for _, r := range rooms {
+		if !slices.Contains(all, r) {
+			all = append(all, r)
+			added = append(added, r)
+		}
+	}
+	for _, r := range added {
+		if err := m.st.state.ClearCachedMembers(ctx, r); err != nil {
+			return fmt.Errorf("crypto store: %w", err)
+		}
+		if err := m.st.crypto.RemoveOutboundGroupSession(ctx, r); err != nil {
+			return fmt.Errorf("crypto store: %w", err)
+		}
+	}
+	filter, err := syncFilter(all)
 	if err != nil {
 		return err
 	}
@@ -57,13 +83,54 @@ func (m *Machine) sync(ctx context.Context, rooms []id.RoomID) error {
 	}
 	syncer := mautrix.NewDefaultSyncer()
 	syncer.OnSync(m.mach.ProcessSyncResponse)
-	syncer.OnEventType(event.StateMember, m.mach.HandleMemberEvent)
 	syncer.OnEvent(m.cli.StateStoreSyncHandler)
+	m.rotateOnMemberChanges(ctx, resp) // before the store learns them
 	if err := syncer.ProcessResponse(ctx, resp, since); err != nil {
 		return fmt.Errorf("processing /sync: %w", err)
+	}
+	if err := m.st.addCovered(ctx, added); err != nil {
+		return err
 	}
 	if err := m.st.crypto.PutNextBatch(ctx, resp.NextBatch); err != nil {
 		return fmt.Errorf("crypto store: saving the sync token: %w", err)
 	}
 	return nil
+}
+
+// rotateOnMemberChanges drops the outbound megolm session of each room
+// whose membership this sync changes from what the store knew, so the next
+// message goes in a new session shared with the members as they are now (a
+// member who left must not read it; one who joined needs its key).
+//
+// mautrix's HandleMemberEvent decides per event from prev_content, which
+// the first sync after joining a room lacks for every member: it would
+// rotate a session all the members have. Comparing each member's last
+// membership in the sync with the store rotates only on a real change.
+func (m *Machine) rotateOnMemberChanges(ctx context.Context, resp *mautrix.RespSync) {
+	for room, data := range resp.Rooms.Join {
+		last := map[id.UserID]event.Membership{}
+		for _, evts := range [][]*event.Event{data.State.Events, data.Timeline.Events} {
+			for _, evt := range evts {
+				if evt.Type != event.StateMember || evt.StateKey == nil {
+					continue
+				}
+				var c event.MemberEventContent
+				if err := json.Unmarshal(evt.Content.VeryRaw, &c); err == nil {
+					last[id.UserID(*evt.StateKey)] = c.Membership
+				}
+			}
+		}
+		for user, now := range last {
+			old, err := m.st.state.GetMembership(ctx, room, user)
+			if err == nil && (old == now || (old == event.MembershipInvite && now == event.MembershipJoin)) {
+				// Unchanged, or an invited member (whose devices have
+				// the key) joined.
+				continue
+			}
+			// On error a best effort like mautrix's: the next share goes
+			// to the members the store lists anyway.
+			_ = m.st.crypto.RemoveOutboundGroupSession(ctx, room)
+			break
+		}
+	}
 }
