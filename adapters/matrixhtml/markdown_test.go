@@ -65,6 +65,8 @@ func TestMarkdown(t *testing.T) {
 		{"<https://e.org/a> <javascript:alert(1)>", `<a href="https://e.org/a">https://e.org/a</a> javascript:alert(1)`},
 		{"![logo](https://e.org/l.png) ![m](mxc://hs.example/AbC)", `logo <img src="mxc://hs.example/AbC">`},
 		{"<div>\n**x**\n</div>", "&lt;div&gt;<br>\n<strong>x</strong><br>\n&lt;/div&gt;"},
+		{"Status:\n    **Down**", "Status:<br>\n<strong>Down</strong>"},                   // indented, but inside a paragraph
+		{"Status:\n\n    **Down**", "<p>Status:</p>\n<pre><code>**Down**\n</code></pre>"}, // CommonMark: after a blank line, code
 	}
 	for _, tt := range tests {
 		got := Markdown(tt.in)
