@@ -68,7 +68,7 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 
-	hs, err := sender.Discover(ctx, nil, s.Homeserver, sender.DiscoverOptions{})
+	hs, err := sender.Discover(ctx, nil, s.Homeserver)
 	if err != nil {
 		fmt.Fprintf(out, "homeserver: %s\n  PROBLEM: %v\n  fix: set [matrix] homeserver (or MATRIX_HOMESERVER) to your homeserver's URL, e.g. https://matrix.example.org\n", s.Homeserver, err)
 		return errNotDelivered

@@ -97,7 +97,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 
 	nctx, cancel := context.WithTimeout(ctx, loginTimeout)
 	defer cancel()
-	hs, err := sender.Discover(nctx, nil, hsInput, sender.DiscoverOptions{})
+	hs, err := sender.Discover(nctx, nil, hsInput)
 	if err != nil {
 		return err
 	}
