@@ -190,7 +190,7 @@ func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, 
 	if fc.Matrix.AccessTokenFile != "" {
 		tok, err := os.ReadFile(fc.Matrix.AccessTokenFile)
 		if err != nil {
-			return nil, fc.valueError([]string{"matrix", "access_token_file"}, "%v", err)
+			return nil, causeError{fc.valueError([]string{"matrix", "access_token_file"}, "%v", readError(fc.Matrix.AccessTokenFile, err)), err}
 		}
 		warnIfReadableByOthers(fc.Matrix.AccessTokenFile, log)
 		if fc.Matrix.AccessToken == "" {
@@ -204,14 +204,14 @@ func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, 
 }
 
 // warnIfReadableByOthers tells the admin when a file holding the token can be
-// read by group or others: it should be 0600.
+// read by others than the user we run as and its group (tokenFileProblem).
 func warnIfReadableByOthers(path string, log *slog.Logger) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		log.Warn(fmt.Sprintf("%s holds the access token but has mode %04o: run chmod 600 %s", path, st.Mode().Perm(), path))
+	if msg := tokenFileProblem(path, st); msg != "" {
+		log.Warn(msg)
 	}
 }
 

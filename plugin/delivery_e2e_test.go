@@ -206,7 +206,7 @@ func TestE2EKill9(t *testing.T) {
 				exited = true
 			default:
 			}
-			if exited || countOutboxFiles(t, h.cache, "/inflight/", pid) >= 1 {
+			if exited || countOutboxFiles(t, h.lib, "/inflight/", pid) >= 1 {
 				break
 			}
 		}

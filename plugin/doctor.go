@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -40,45 +38,29 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		return usagef("doctor: unexpected argument %q", fs.Arg(0))
 	}
 
-	// netdata's files when there are some, else the standalone config.
-	d := a.netdataDirs()
-	var vars *healthconf.Vars
-	var s settings
-	var fc *fileConfig
-	var err error
-	var sources []string
-	for _, p := range []string{filepath.Join(d.stock, "health_alarm_notify.conf"), filepath.Join(d.user, "health_alarm_notify.conf")} {
-		if _, err := os.Stat(p); err == nil {
-			sources = append(sources, p)
-		}
-	}
-	configFile, _ := a.configPath(cf.config, a.defaultConfigPath())
-	if len(sources) > 0 {
-		configFile, _ = a.configPath(cf.config, filepath.Join(d.user, "matrix-notify.toml"))
-		_, vars, s, fc, err = a.netdataConfig(cf)
-	} else {
-		s, fc, err = a.standaloneSettings(cf)
-	}
+	// The configuration exec mode (or serve) would read, found as it does.
+	c, err := a.loadConfig("doctor", cf, eitherMode)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(configFile); err == nil {
-		sources = append(sources, configFile)
-	}
+	s, fc, vars, configFile := c.s, c.fc, c.vars, c.tomlPath
 	out := a.stdout
-	if len(sources) == 0 {
-		fmt.Fprintf(out, "configuration: none found (searched %s, %s, %s and the environment)\n",
-			filepath.Join(d.stock, "health_alarm_notify.conf"), filepath.Join(d.user, "health_alarm_notify.conf"), configFile)
+	if len(c.read) == 0 {
+		fmt.Fprintf(out, "configuration: none found (searched %s and the environment)\n", strings.Join(c.searched, ", "))
 	} else {
-		fmt.Fprintf(out, "configuration: %s\n", strings.Join(sources, ", "))
+		fmt.Fprintf(out, "configuration: %s\n", strings.Join(c.read, ", "))
 	}
+	for _, n := range c.notes {
+		fmt.Fprintf(out, "  PROBLEM: %s\n", n.msg)
+	}
+	fmt.Fprintf(out, "state: %s\n", s.StateDir)
 	if fc != nil {
 		for _, trap := range kumaTemplateTraps(fc) {
 			fmt.Fprintf(out, "template %s (every alert, UP and Test included, would read as DOWN)\n", trap)
 		}
 	}
 	if s.Homeserver == "" || s.AccessToken == "" {
-		return usagef("doctor: no homeserver or access token configured: run `matrix-notify login --config %s`", configFile)
+		return usagef("doctor: %s: run `matrix-notify login --config %s`", c.missing(), configFile)
 	}
 	rooms := doctorRooms(s, fc, vars)
 	autoJoin := s.AutoJoin // [matrix] auto_join, default on
@@ -86,7 +68,7 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 
-	hs, err := sender.Discover(ctx, nil, s.Homeserver, sender.DiscoverOptions{})
+	hs, err := sender.Discover(ctx, nil, s.Homeserver)
 	if err != nil {
 		fmt.Fprintf(out, "homeserver: %s\n  PROBLEM: %v\n  fix: set [matrix] homeserver (or MATRIX_HOMESERVER) to your homeserver's URL, e.g. https://matrix.example.org\n", s.Homeserver, err)
 		return errNotDelivered

@@ -58,6 +58,7 @@ func TestDoctorReport(t *testing.T) {
 	}
 	got := strings.NewReplacer(hs.URL(), "$HS", tmp, "$TMP").Replace(stdout)
 	want := `configuration: $TMP/etc/health_alarm_notify.conf, $TMP/etc/matrix-notify.toml
+state: $TMP/lib/matrix-notify
 homeserver: $HS (trailing slash ignored)
 account: @bot:sendertest.localhost (device SENDERTEST)
 auto_join: on

@@ -53,23 +53,28 @@ func netdataTestEnv(user, stock, cache string) map[string]string {
 		"NETDATA_USER_CONFIG_DIR":  user,
 		"NETDATA_STOCK_CONFIG_DIR": stock,
 		"NETDATA_CACHE_DIR":        cache,
+		"NETDATA_LIB_DIR":          libDir(cache),
 		"NETDATA_REGISTRY_URL":     "https://netdata.example.org:19999",
 		"MATRIX_NOTIFY_DRY_RUN":    "1",
 	}
 }
 
-// netdataTree makes netdata's user config, stock config and cache
-// directories under root.
+// netdataTree makes netdata's user config, stock config, cache and lib
+// (libDir(cache)) directories under root.
 func netdataTree(tb testing.TB, root string) (user, stock, cache string) {
 	tb.Helper()
 	user, stock, cache = filepath.Join(root, "etc"), filepath.Join(root, "stock"), filepath.Join(root, "cache")
-	for _, d := range []string{user, stock, cache} {
+	for _, d := range []string{user, stock, cache, libDir(cache)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	return user, stock, cache
 }
+
+// libDir is the NETDATA_LIB_DIR of a netdataTree: beside its cache. Every
+// test environment sets it, so no test reads the host's /var/lib/netdata.
+func libDir(cache string) string { return filepath.Join(filepath.Dir(cache), "lib") }
 
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()

@@ -35,16 +35,14 @@ func (a *app) defaultConfigPath() string {
 	return "/etc/matrix-notify/config.toml"
 }
 
-// standaloneSettings are the settings of the modes netdata does not run
-// (kuma, serve): TOML, then environment, then flags.
-func (a *app) standaloneSettings(cf commonFlags) (settings, *fileConfig, error) {
-	s := a.baseSettings()
-	fc, err := a.finishSettings(&s, cf, a.defaultConfigPath())
-	if s.StateDir == "" {
-		s.StateDir = a.defaultStateDir(false)
+// standaloneSettings are the settings of cmd, one of the modes netdata does
+// not run (kuma, serve): TOML, then environment, then flags (loadConfig).
+func (a *app) standaloneSettings(cmd string, cf commonFlags) (settings, *fileConfig, error) {
+	c, err := a.loadConfig(cmd, cf, standaloneMode)
+	if err != nil {
+		return settings{}, nil, err
 	}
-	s.origin = settingsOrigin{config: cf.config}
-	return s, fc, err
+	return c.s, c.fc, nil
 }
 
 // newKumaPipeline parses the [kuma] templates. strict (serve) rejects a
@@ -137,7 +135,7 @@ func (a *app) runKuma(ctx context.Context, args []string) error {
 	if len(words) > 0 {
 		return usagef("kuma: unexpected argument %q (the payload is read from stdin)", words[0])
 	}
-	s, fc, err := a.standaloneSettings(cf)
+	s, fc, err := a.standaloneSettings("kuma", cf)
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,7 @@ func newGoldenApp(stdin string, env map[string]string) (*app, *bytes.Buffer, *by
 	var stdout, stderr bytes.Buffer
 	a := &app{
 		getenv:   func(k string) string { return env[k] },
+		environ:  func() []string { return environList(env) },
 		stdin:    strings.NewReader(stdin),
 		stdout:   &stdout,
 		stderr:   &stderr,
@@ -63,6 +64,15 @@ func newGoldenApp(stdin string, env map[string]string) (*app, *bytes.Buffer, *by
 		location: time.UTC,
 	}
 	return a, &stdout, &stderr
+}
+
+// environList is env as os.Environ lists it.
+func environList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 func runKumaGolden(t *testing.T, dir string) {
@@ -121,7 +131,7 @@ func serveGolden(t *testing.T, env map[string]string, req *http.Request, what st
 	a, stdout, stderr := newGoldenApp("", env)
 	a.log, a.logh = newLogger(stderr, false)
 	a.logh.now = a.now
-	s, fc, err := a.standaloneSettings(commonFlags{dryRun: true})
+	s, fc, err := a.standaloneSettings("serve", commonFlags{dryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 		return usagef("login: unexpected argument %q (the password is asked for, never given on the command line)", fs.Arg(0))
 	}
 
-	path, _ := a.configPath(*config, a.defaultConfigPath())
+	path := a.tomlFor(*config)
 	var existing *fileConfig
 	if !*printOnly {
 		fc, err := loadFileConfig(path, false, a.log)
@@ -99,7 +99,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 
 	nctx, cancel := context.WithTimeout(ctx, loginTimeout)
 	defer cancel()
-	hs, err := sender.Discover(nctx, nil, hsInput, sender.DiscoverOptions{})
+	hs, err := sender.Discover(nctx, nil, hsInput)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,8 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("login succeeded but the token was not saved: %w (run again with --print to see it)", err)
 	}
-	a.log.Info(fmt.Sprintf("saved the homeserver and access token in %s (mode 0600); check the rooms with: matrix-notify doctor --config %s", where, path))
+	mode := a.shareWithNetdata(path, path, where)
+	a.log.Info(fmt.Sprintf("saved the homeserver and access token in %s (%s); check the rooms with: matrix-notify doctor --config %s", where, mode, path))
 	a.fixTokenCopies(copies, res, where, true)
 	if crypto != nil {
 		return a.setupCrypto(ctx, crypto, res, hs.BaseURL, password, in)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ func loginEnv(tmp string) map[string]string {
 		"NETDATA_USER_CONFIG_DIR":  filepath.Join(tmp, "etc"),
 		"NETDATA_STOCK_CONFIG_DIR": filepath.Join(tmp, "stock"),
 		"NETDATA_CACHE_DIR":        filepath.Join(tmp, "cache"),
+		"NETDATA_LIB_DIR":          filepath.Join(tmp, "lib"),
 	}
 }
 
@@ -278,5 +280,66 @@ func TestSetMatrixKeys(t *testing.T) {
 	}
 	if _, err := setMatrixKeys("[matrix]\nhomeserver = \"\"\"\nx\"\"\"\n", keys); err == nil {
 		t.Error("multi-line string rewritten")
+	}
+}
+
+// TestLoginWritesForNetdata: root logging in for netdata (a TOML file in
+// netdata's config directory) writes a file netdata's user can read:
+// root:netdata 0640 (netdata's user: the owner of NETDATA_LIB_DIR), not
+// root:root 0600, which would lose every alarm. Elsewhere it stays 0600.
+func TestLoginWritesForNetdata(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	hs := sendertest.New(sendertest.Options{Password: loginPassword})
+	defer hs.Close()
+	tmp := t.TempDir()
+	env := loginEnv(tmp)
+	for _, d := range []string{"etc", "lib"} {
+		os.MkdirAll(filepath.Join(tmp, d), 0o755)
+	}
+	if err := os.Chown(filepath.Join(tmp, "lib"), nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path   string
+		gid    int
+		perm   fs.FileMode
+		logged string
+	}{
+		{filepath.Join(tmp, "etc", "matrix-notify.toml"), nobody, 0o640, "so that netdata can read it"},
+		{filepath.Join(tmp, "own.toml"), 0, 0o600, "(mode 0600)"},
+	} {
+		code, _, stderr := runApp(t, loginPassword+"\n", env, "login", "--homeserver", hs.URL(), "--user", "bot", "--config", tc.path)
+		if code != 0 || !strings.Contains(stderr, tc.logged) {
+			t.Fatalf("%s: exit %d\n%s", tc.path, code, stderr)
+		}
+		st, err := os.Stat(tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid, gid, _ := fileOwner(st)
+		if uid != 0 || gid != tc.gid || st.Mode().Perm() != tc.perm {
+			t.Errorf("%s: %d:%d %04o, want 0:%d %04o", tc.path, uid, gid, st.Mode().Perm(), tc.gid, tc.perm)
+		}
+	}
+}
+
+// TestLoginFindsNetdatasConfig: with matrix-notify set up for netdata,
+// login without --config updates the TOML file exec mode reads, not one in
+// the XDG directory that netdata never looks at.
+func TestLoginFindsNetdatasConfig(t *testing.T) {
+	hs := sendertest.New(sendertest.Options{Password: loginPassword})
+	defer hs.Close()
+	tmp := t.TempDir()
+	env := loginEnv(tmp)
+	os.MkdirAll(filepath.Join(tmp, "etc"), 0o755)
+	writeFile(t, filepath.Join(tmp, "etc", "health_alarm_notify.conf"), "DEFAULT_RECIPIENT_MATRIX='!a:b'\n")
+	code, _, stderr := runApp(t, loginPassword+"\n", env, "login", "--homeserver", hs.URL(), "--user", "bot")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if _, fc := readTOML(t, filepath.Join(tmp, "etc", "matrix-notify.toml")); fc.Matrix.Homeserver != hs.URL() {
+		t.Errorf("config: %+v", fc.Matrix)
 	}
 }

@@ -53,8 +53,11 @@ func (a *app) loginStateDir(path string, existing *fileConfig) string {
 	if existing != nil && existing.Matrix.StateDir != "" {
 		return existing.Matrix.StateDir
 	}
-	netdataFile := absPath(filepath.Dir(path)) == absPath(a.netdataDirs().user)
-	return a.defaultStateDir(netdataFile)
+	mode := standaloneMode
+	if abs(filepath.Dir(path)) == abs(a.netdataDirs().user) {
+		mode = netdataMode
+	}
+	return a.defaultStateDir(mode)
 }
 
 // planCrypto decides the store and device before the login: an existing
@@ -173,6 +176,10 @@ func (a *app) cryptoDevice(ctx context.Context, c *loginCrypto, res sender.Login
 func (a *app) setupCrypto(ctx context.Context, c *loginCrypto, res sender.LoginResult, baseURL, password string, in *prompter) error {
 	if c.off {
 		return nil
+	}
+	// Root making netdata's store makes it as netdata, who must write it.
+	if err := a.enterStateDir("login", filepath.Dir(c.store)); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(c.store), 0o700); err != nil {
 		return fmt.Errorf("login: the crypto store's directory: %w", err)

@@ -43,6 +43,8 @@ func main() {
 		location:   time.Local,
 		spawn:      spawnBackgroundFlush,
 		executable: os.Executable,
+		environ:    os.Environ,
+		becomeUser: becomeUser,
 	}
 	os.Exit(a.run(ctx, os.Args[1:]))
 }
@@ -56,6 +58,12 @@ type app struct {
 	now      func() time.Time
 	hostname func() (string, error)
 	location *time.Location // time.Local unless TOML's timezone says otherwise
+	// environ is the whole environment, which health_alarm_notify.conf
+	// may refer to as bash's `source` would see it.
+	environ func() []string
+	// becomeUser switches the process to another user: root acting as the
+	// owner of netdata's state directory. nil: refuse instead.
+	becomeUser func(uid, gid int) error
 	// spawn starts the background flush (retrier.go); nil: never (tests
 	// running the app in-process).
 	spawn func(lockPath string, args []string) (pid int, err error)
@@ -324,6 +332,13 @@ func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string)
 	for _, w := range s.Severity.Validate() {
 		a.log.Warn("config: " + w)
 	}
+	a.applyOverrides(s, cf)
+	return fc, nil
+}
+
+// applyOverrides applies the environment and the flags over s: what comes
+// after the TOML file.
+func (a *app) applyOverrides(s *settings, cf commonFlags) {
 	applyEnv(s, a.getenv)
 	if cf.dryRun {
 		s.DryRun = true
@@ -336,5 +351,4 @@ func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string)
 	}
 	a.logh.redact(s.AccessToken)
 	a.logh.redact(s.PickleKey)
-	return fc, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"matrix-notify/adapters/liquidjs"
 	"matrix-notify/adapters/netdata"
@@ -35,76 +36,6 @@ func (a *app) netdataDirs() netdataDirs {
 		d.cache = "/var/cache/netdata"
 	}
 	return d
-}
-
-// loadHealthConf reads the stock then the user health_alarm_notify.conf over
-// what alarm-notify.sh defines before sourcing them.
-func (a *app) loadHealthConf(d netdataDirs) (*healthconf.Vars, error) {
-	vars := healthconf.NewVars()
-	for _, kv := range environ(a) {
-		vars.Scalars[kv[0]] = kv[1]
-	}
-	vars.Scalars["SEND_MATRIX"] = "YES"
-	vars.Scalars["MATRIX_HOMESERVER"] = ""
-	vars.Scalars["MATRIX_ACCESSTOKEN"] = ""
-	vars.Scalars["images_base_url"] = "https://registry.my-netdata.io"
-	vars.Scalars["use_fqdn"] = "NO"
-	vars.Arrays["role_recipients_matrix"] = map[string]string{}
-	warnings, err := healthconf.Load(vars,
-		filepath.Join(d.stock, "health_alarm_notify.conf"),
-		filepath.Join(d.user, "health_alarm_notify.conf"))
-	if err != nil {
-		return nil, usageError{err}
-	}
-	for _, w := range warnings {
-		a.log.Debug(w.String())
-	}
-	return vars, nil
-}
-
-// environ lists the environment variables netdata hands a notifier that a
-// health_alarm_notify.conf may refer to.
-func environ(a *app) [][2]string {
-	var out [][2]string
-	for _, name := range []string{
-		"NETDATA_USER_CONFIG_DIR", "NETDATA_STOCK_CONFIG_DIR", "NETDATA_CACHE_DIR",
-		"NETDATA_REGISTRY_URL", "NETDATA_REGISTRY_CLOUD_BASE_URL", "NETDATA_REGISTRY_UNIQUE_ID",
-		"NETDATA_HOSTNAME", "HOME", "PATH", "USER", "HOSTNAME",
-	} {
-		if v := a.getenv(name); v != "" {
-			out = append(out, [2]string{name, v})
-		}
-	}
-	return out
-}
-
-// netdataConfig reads netdata's directories, its health_alarm_notify.conf
-// files, and merges them with the TOML file, the environment and the flags.
-func (a *app) netdataConfig(cf commonFlags) (netdataDirs, *healthconf.Vars, settings, *fileConfig, error) {
-	d := a.netdataDirs()
-	s := a.baseSettings()
-	vars, err := a.loadHealthConf(d)
-	if err != nil {
-		return d, nil, s, nil, err
-	}
-	s.Homeserver = vars.Get("MATRIX_HOMESERVER")
-	s.AccessToken = vars.Get("MATRIX_ACCESSTOKEN")
-	a.logh.redact(s.AccessToken)
-	fc, err := a.finishSettings(&s, cf, filepath.Join(d.user, "matrix-notify.toml"))
-	if s.StateDir == "" {
-		s.StateDir = a.defaultStateDir(true)
-	}
-	s.origin = settingsOrigin{netdata: true, config: cf.config}
-	if a.netdataWaits {
-		// netdata's health runs its next pass only after us: a homeserver
-		// that is down or slow must cost it seconds at most. What is not
-		// delivered is queued, for the background flush.
-		if cf.timeout == 0 {
-			s.Timeout = min(s.Timeout, s.ExecTimeout)
-		}
-		s.Retry.FailFastUnreachable = true
-	}
-	return d, vars, s, fc, err
 }
 
 // netdataContent is the message: the [netdata] templates over netdata's
@@ -168,7 +99,9 @@ func (a *app) runExec(ctx context.Context, args []string) error {
 		return usageError{err}
 	}
 	a.netdataWaits = true
-	return a.sendAlarm(ctx, alarm, commonFlags{})
+	return a.sendAlarm(ctx, alarm, func() (*invocationConfig, error) {
+		return a.loadConfig("exec", commonFlags{}, netdataMode)
+	})
 }
 
 // runTest sends WARNING, CRITICAL and CLEAR test alarms like
@@ -182,19 +115,15 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 	if !ok {
 		return usagef("usage: matrix-notify test [ROLE]")
 	}
-	a.netdataWaits = true // it tries the path netdata's alarms take
-	// A dry run writes no state (but the parse cache, which netdata's runs
-	// replace).
-	if !cf.dryRun && !dryRunEnv(a.getenv) {
-		if err := a.refuseForeignState("test", a.defaultStateDir(true)); err != nil {
-			return err
-		}
-	}
+	a.netdataWaits = true   // it tries the path netdata's alarms take
 	host, _ := a.hostname() // the script uses $(hostname), not -s
+	// Read once: after the first alarm, root may be running as netdata's
+	// user (enterStateDir), who must not be asked to read root's files.
+	load := sync.OnceValues(func() (*invocationConfig, error) { return a.loadConfig("test", cf, netdataMode) })
 	var failed error
 	for _, alarm := range netdata.TestAlarms(a.installedLayout(), role, host, a.now(), "matrix-notify") {
 		a.log.Info(fmt.Sprintf("sending test %s alarm to role: %s", alarm.Status, role))
-		if err := a.sendAlarm(ctx, alarm, cf); err != nil {
+		if err := a.sendAlarm(ctx, alarm, load); err != nil {
 			if _, ok := err.(usageError); ok {
 				return err
 			}
@@ -222,8 +151,10 @@ func (a *app) installedLayout() netdata.Layout {
 	return netdata.ScriptLayout(script)
 }
 
-// sendAlarm screens, routes and delivers one netdata alarm.
-func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags) error {
+// sendAlarm screens, routes and delivers one netdata alarm; load reads the
+// configuration, only once the alarm passed the screening (as
+// alarm-notify.sh sources its files only then).
+func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*invocationConfig, error)) error {
 	if alarm.Host == "" {
 		alarm.Host = a.shortHostname()
 	}
@@ -233,17 +164,17 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags
 		a.log.Info(reason)
 		return errNothingToSend
 	}
-	d, vars, s, fc, err := a.netdataConfig(cf)
+	c, err := load()
 	if err != nil {
 		return err
 	}
+	d, vars, s, fc := c.dirs, c.vars, c.s, c.fc
 	if vars.Get("SEND_MATRIX") != "YES" {
 		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: SEND_MATRIX is %q", alarm.Host, alarm.Chart, alarm.Name, vars.Get("SEND_MATRIX")))
 		return errNothingToSend
 	}
-	if s.Homeserver == "" || s.AccessToken == "" {
-		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN must both be set (health_alarm_notify.conf, %s, or the environment)",
-			alarm.Host, alarm.Chart, alarm.Name, "matrix-notify.toml"))
+	if (s.Homeserver == "" || s.AccessToken == "") && c.unreadable == nil {
+		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: %s", alarm.Host, alarm.Chart, alarm.Name, c.missing()))
 		return errNothingToSend
 	}
 	if len(s.Rooms) > 0 {
@@ -252,6 +183,9 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags
 		vars.Scalars["DEFAULT_RECIPIENT_MATRIX"] = strings.Join(s.Rooms, " ")
 	}
 	rooms := netdata.Recipients(vars, alarm.Roles, alarm, d.cache, a.logFunc())
+	if len(rooms) == 0 && c.unreadable != nil {
+		return fmt.Errorf("%w: Matrix notification for %s.%s.%s is %s lost: no rooms for roles '%s' outside %s, which cannot be read", errNotDelivered, alarm.Host, alarm.Chart, alarm.Name, alarm.Status, alarm.Roles, c.unreadableFile)
+	}
 	if len(rooms) == 0 {
 		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s is %s to roles '%s': no recipients", alarm.Host, alarm.Chart, alarm.Name, alarm.Status, alarm.Roles))
 		return errNothingToSend
@@ -261,6 +195,9 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, cf commonFlags
 	n.Content = a.netdataContent(s, fc, fields)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
 	n.Content = finishContent(n.Content, severity.FromNetdata(alarm.Status), s.Severity)
+	if c.unreadable != nil {
+		return a.keep(ctx, c, n)
+	}
 	return a.deliver(ctx, s, n)
 }
 
@@ -277,10 +214,11 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	for _, w := range words {
 		rooms = append(rooms, strings.FieldsFunc(w, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })...)
 	}
-	_, _, s, fc, err := a.netdataConfig(cf)
+	c, err := a.loadConfig("custom-sender", cf, netdataMode)
 	if err != nil {
 		return err
 	}
+	s, fc := c.s, c.fc
 	if len(rooms) == 0 {
 		rooms = s.Rooms
 	}
@@ -290,13 +228,16 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: no rooms given and no [matrix] rooms configured", alarm.Host, alarm.Chart, alarm.Name))
 		return errNothingToSend
 	}
-	if s.Homeserver == "" || s.AccessToken == "" {
-		return usagef("custom-sender: MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN must both be set (health_alarm_notify.conf, the TOML file, or the environment)")
+	if (s.Homeserver == "" || s.AccessToken == "") && c.unreadable == nil {
+		return usagef("custom-sender: %s", c.missing())
 	}
 	n := netdata.Notification(alarm, fields, rooms)
 	n.Content = a.netdataContent(s, fc, fields)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
 	n.Content = finishContent(n.Content, severity.FromNetdata(alarm.Status), s.Severity)
+	if c.unreadable != nil {
+		return a.keep(ctx, c, n)
+	}
 	return a.deliver(ctx, s, n)
 }
 

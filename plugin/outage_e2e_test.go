@@ -57,10 +57,11 @@ func serveAt(t *testing.T, hs *sendertest.Server, addr string) {
 }
 
 // flushPIDs are the pids of the background flushes running for the outboxes
-// under cache: those whose lock is held (the pid is the one written in it).
-func flushPIDs(t *testing.T, cache string) []int {
+// under lib (NETDATA_LIB_DIR): those whose lock is held (the pid is the one
+// written in it).
+func flushPIDs(t *testing.T, lib string) []int {
 	t.Helper()
-	locks, _ := filepath.Glob(filepath.Join(cache, "matrix-notify", "outbox", "*.flush.lock"))
+	locks, _ := filepath.Glob(filepath.Join(lib, "matrix-notify", "outbox", "*.flush.lock"))
 	var pids []int
 	for _, l := range locks {
 		f, err := os.Open(l)
@@ -81,8 +82,8 @@ func flushPIDs(t *testing.T, cache string) []int {
 }
 
 // killFlushes ends the background flushes this test started, if any are left.
-func killFlushes(t *testing.T, cache string) {
-	for _, pid := range flushPIDs(t, cache) {
+func killFlushes(t *testing.T, lib string) {
+	for _, pid := range flushPIDs(t, lib) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
@@ -105,7 +106,7 @@ func TestE2EOutageDeliveredWithoutAnotherAlarm(t *testing.T) {
 	defer hs.Close()
 	h := newNetdataHome(t, fmt.Sprintf("MATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n", "http://"+addr, hs.Token(), room))
 	h.env = withoutEnv(h.env, "MATRIX_NOTIFY_BACKGROUND_FLUSH")
-	t.Cleanup(func() { killFlushes(t, h.cache) })
+	t.Cleanup(func() { killFlushes(t, h.lib) })
 
 	start := time.Now()
 	r := h.run(t, nil, alarmArgs("sysadmin", "2001", "1", "CRITICAL", "WARNING", "disk full")...)
@@ -121,7 +122,7 @@ func TestE2EOutageDeliveredWithoutAnotherAlarm(t *testing.T) {
 	pid, _ := strconv.Atoi(m[1])
 	// The alarm's pipes reached EOF (h.run returned) while the background
 	// flush lives on: it did not inherit them.
-	if running := flushPIDs(t, h.cache); !slices.Contains(running, pid) {
+	if running := flushPIDs(t, h.lib); !slices.Contains(running, pid) {
 		t.Fatalf("background flush %d is not running (running: %v)", pid, running)
 	}
 	if strings.Contains(r.stderr, hs.Token()) {
@@ -146,10 +147,10 @@ func TestE2EOutageDeliveredWithoutAnotherAlarm(t *testing.T) {
 	}
 	// Exactly once: the flush exits once the outbox is empty, and has sent
 	// nothing more by then.
-	for len(flushPIDs(t, h.cache)) > 0 && time.Now().Before(deadline) {
+	for len(flushPIDs(t, h.lib)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if left := flushPIDs(t, h.cache); len(left) > 0 {
+	if left := flushPIDs(t, h.lib); len(left) > 0 {
 		t.Errorf("the background flush %v is still running with nothing queued", left)
 	}
 	if n := len(hs.Events(room)); n != 1 {
@@ -176,7 +177,7 @@ func TestE2EOutageStormOneFlush(t *testing.T) {
 	defer hs.Close()
 	h := newNetdataHome(t, fmt.Sprintf("MATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n", "http://"+addr, hs.Token(), strings.Join(rooms, " ")))
 	h.env = withoutEnv(h.env, "MATRIX_NOTIFY_BACKGROUND_FLUSH")
-	t.Cleanup(func() { killFlushes(t, h.cache) })
+	t.Cleanup(func() { killFlushes(t, h.lib) })
 
 	const n = 6
 	pids := map[string]bool{}
@@ -199,7 +200,7 @@ func TestE2EOutageStormOneFlush(t *testing.T) {
 	}
 	serveAt(t, hs, addr)
 	deadline := time.Now().Add(150 * time.Second)
-	for len(flushPIDs(t, h.cache)) > 0 && time.Now().Before(deadline) {
+	for len(flushPIDs(t, h.lib)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for _, room := range rooms {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -14,27 +15,6 @@ import (
 	"matrix-notify/sender"
 	"matrix-notify/sender/e2ee"
 )
-
-// xdgStateDir is where the modes netdata does not run keep their state.
-func (a *app) xdgStateDir() string {
-	if dir := a.getenv("XDG_STATE_HOME"); dir != "" {
-		return filepath.Join(dir, "matrix-notify")
-	}
-	if home := a.getenv("HOME"); home != "" {
-		return filepath.Join(home, ".local", "state", "matrix-notify")
-	}
-	return "/var/lib/matrix-notify"
-}
-
-// defaultStateDir is the state directory when TOML's state_dir is unset:
-// under netdata's cache directory when netdata runs us (or the environment
-// says where that is), the XDG state directory otherwise.
-func (a *app) defaultStateDir(netdataMode bool) string {
-	if netdataMode || a.getenv("NETDATA_CACHE_DIR") != "" {
-		return filepath.Join(a.netdataDirs().cache, "matrix-notify")
-	}
-	return a.xdgStateDir()
-}
 
 // matrixTransport is the Matrix client with our retry policy around it, and
 // around that the alert lifecycle (threads, replies, edits) unless it is off.
@@ -83,11 +63,37 @@ func (a *app) httpClient(s settings) *http.Client {
 
 // openOutbox opens the outbox of s's homeserver. Txn ids are scoped to an
 // account, so each homeserver gets its own directory: two configured bots
-// never send each other's entries.
+// never send each other's entries. A permission error says who may open it.
 func (a *app) openOutbox(s settings) (*sender.Outbox, error) {
 	sum := sha256.Sum256([]byte(strings.TrimRight(s.Homeserver, "/")))
-	dir := filepath.Join(s.StateDir, "outbox", hex.EncodeToString(sum[:6]))
-	return sender.OpenOutbox(dir, sender.OutboxOptions{MaxAge: s.MaxAge, Log: a.log, Now: a.now})
+	return a.openOutboxDir(s, filepath.Join(s.StateDir, "outbox", hex.EncodeToString(sum[:6])))
+}
+
+// heldOutboxDir is where alarms wait whose homeserver is not known (the
+// file that names it could not be read): flush sends them to the
+// homeserver it is configured with.
+func heldOutboxDir(stateDir string) string { return filepath.Join(stateDir, "outbox", "held") }
+
+// openHeld opens the held outbox when something was ever kept there.
+func (a *app) openHeld(s settings) *sender.Outbox {
+	dir := heldOutboxDir(s.StateDir)
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	ob, err := a.openOutboxDir(s, dir)
+	if err != nil {
+		a.log.Error(err.Error())
+		return nil
+	}
+	return ob
+}
+
+func (a *app) openOutboxDir(s settings, dir string) (*sender.Outbox, error) {
+	ob, err := sender.OpenOutbox(dir, sender.OutboxOptions{MaxAge: s.MaxAge, Log: a.log, Now: a.now})
+	if err != nil {
+		return nil, permissionHint(err, s.StateDir, "flush")
+	}
+	return ob, nil
 }
 
 // deliver sends (or, in a dry run, prints) n's messages through the outbox:
@@ -141,45 +147,30 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 	return fmt.Errorf("%w: %d queued, %d dropped, %d failed of %d", errNotDelivered, queued, dropped, failed, len(msgs))
 }
 
-// refuseForeignState stops cmd, a command run by hand (flush, test), when it
-// runs as root in a state directory that belongs to another user: the files
-// it would leave there (queued entries, journals, alert-store buckets, the
-// parse cache) would be root's, and netdata, running as its own user, could
-// not read, replace or remove them. netdata's own invocations are never
-// refused: an alarm is sent whatever the directory's owner.
-func (a *app) refuseForeignState(cmd, dir string) error {
-	owned, uid, ok := foreignOwner(dir)
-	if !ok {
-		return nil
-	}
-	return usagef("%s: %s belongs to uid %d, not root: what root would write in %s, that user's matrix-notify (netdata's) could not read or remove. Run it as that user: sudo -u '#%d' matrix-notify %s ...", cmd, owned, uid, dir, uid, cmd)
-}
-
-// outboxSettings are the settings of flush and queue: the TOML file and the
-// environment; the state directory as netdata's when NETDATA_CACHE_DIR is set.
-func (a *app) outboxSettings(name string, args []string) (settings, error) {
+// outboxConfig is the configuration of flush and queue: exec mode's (or
+// serve's), found as they find it.
+func (a *app) outboxConfig(name string, args []string) (*invocationConfig, error) {
 	cf, words, err := parseFlags(name, args)
 	if err != nil {
-		return settings{}, err
+		return nil, err
 	}
 	if len(words) > 0 {
-		return settings{}, usagef("%s: unexpected argument %q", name, words[0])
+		return nil, usagef("%s: unexpected argument %q", name, words[0])
 	}
-	s, _, err := a.standaloneSettings(cf)
-	return s, err
+	return a.loadConfig(name, cf, eitherMode)
 }
 
-// runFlush delivers everything queued, within the deadline.
+// runFlush delivers everything queued, within the deadline: the outbox of
+// the configured homeserver, and what was kept while the configuration
+// could not be read.
 func (a *app) runFlush(ctx context.Context, args []string) error {
-	s, err := a.outboxSettings("flush", args)
+	c, err := a.outboxConfig("flush", args)
 	if err != nil {
 		return err
 	}
+	s := c.s
 	if s.Homeserver == "" || s.AccessToken == "" {
-		return usagef("flush: the homeserver and access token must be set ([matrix] in the TOML file, or MATRIX_HOMESERVER / MATRIX_ACCESSTOKEN)")
-	}
-	if err := a.refuseForeignState("flush", s.StateDir); err != nil {
-		return err
+		return usagef("flush: %s", c.missing())
 	}
 	ob, err := a.openOutbox(s)
 	if err != nil {
@@ -192,6 +183,10 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	fr := ob.Flush(ctx, tr, s.Concurrency)
+	if held := a.openHeld(s); held != nil {
+		hr := held.Flush(ctx, tr, s.Concurrency)
+		fr.Delivered, fr.Dropped, fr.Remaining = fr.Delivered+hr.Delivered, fr.Dropped+hr.Dropped, fr.Remaining+hr.Remaining
+	}
 	a.log.Info(fmt.Sprintf("flush: %d delivered, %d dropped, %d still queued in %s", fr.Delivered, fr.Dropped, fr.Remaining, ob.Dir()))
 	if fr.Remaining > 0 {
 		return fmt.Errorf("%w: %d still queued", errNotDelivered, fr.Remaining)
@@ -201,17 +196,22 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 
 // runQueue lists what waits in the outbox.
 func (a *app) runQueue(args []string) error {
-	s, err := a.outboxSettings("queue", args)
+	c, err := a.outboxConfig("queue", args)
 	if err != nil {
 		return err
 	}
-	ob, err := a.openOutbox(s)
+	ob, err := a.openOutbox(c.s)
 	if err != nil {
 		return usageError{err}
 	}
 	entries, err := ob.List()
 	if err != nil {
 		return err
+	}
+	if held := a.openHeld(c.s); held != nil {
+		if more, err := held.List(); err == nil {
+			entries = append(entries, more...)
+		}
 	}
 	if len(entries) == 0 {
 		fmt.Fprintf(a.stdout, "the outbox %s is empty\n", ob.Dir())

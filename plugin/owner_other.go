@@ -2,5 +2,19 @@
 
 package main
 
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+)
+
 // foreignOwner cannot tell here.
-func foreignOwner(string) (string, int, bool) { return "", 0, false }
+func foreignOwner(string) (string, int, int, bool) { return "", 0, 0, false }
+
+// becomeUser is not possible here.
+func becomeUser(int, int) error { return errors.New("not supported on this system") }
+
+// fileIdentity is what tells one version of a file from another.
+func fileIdentity(st fs.FileInfo) string {
+	return fmt.Sprintf("size=%d mtime=%d mode=%04o", st.Size(), st.ModTime().UnixNano(), st.Mode().Perm())
+}

@@ -3,25 +3,53 @@
 package main
 
 import (
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
 )
 
-// foreignOwner reports, for a process running as root, the uid that owns
-// dir, or its nearest existing parent (owned), when that is not root: the
-// user (netdata's) whose files root would be writing among.
-func foreignOwner(dir string) (owned string, uid int, ok bool) {
+// foreignOwner reports, for a process running as root, the owner (uid and
+// gid) of dir, or of its nearest existing parent (owned), when that is not
+// root: the user (netdata's) whose files root would be writing among.
+func foreignOwner(dir string) (owned string, uid, gid int, ok bool) {
 	if os.Geteuid() != 0 || dir == "" {
-		return "", 0, false
+		return "", 0, 0, false
 	}
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
 		var st syscall.Stat_t
 		if err := syscall.Stat(d, &st); err == nil {
-			return d, int(st.Uid), st.Uid != 0
+			return d, int(st.Uid), int(st.Gid), st.Uid != 0
 		}
 		if parent := filepath.Dir(d); parent == d {
-			return "", 0, false
+			return "", 0, 0, false
 		}
 	}
+}
+
+// becomeUser makes the whole process run as uid and gid, with gid as its
+// only group. On Linux, Go applies these calls to every thread of the
+// process (since Go 1.16), so nothing keeps root behind our back.
+func becomeUser(uid, gid int) error {
+	if err := syscall.Setgroups([]int{gid}); err != nil {
+		return fmt.Errorf("setgroups(%d): %w", gid, err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("setgid(%d): %w", gid, err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("setuid(%d): %w", uid, err)
+	}
+	return nil
+}
+
+// fileIdentity is what tells one version of a file from another without
+// reading it: device and inode, size, modification time, owner and mode.
+func fileIdentity(st fs.FileInfo) string {
+	id := fmt.Sprintf("size=%d mtime=%d mode=%04o", st.Size(), st.ModTime().UnixNano(), st.Mode().Perm())
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id = fmt.Sprintf("dev=%d ino=%d uid=%d gid=%d ", sys.Dev, sys.Ino, sys.Uid, sys.Gid) + id
+	}
+	return id
 }

@@ -133,20 +133,21 @@ func (a *app) runBackgroundFlush(ctx context.Context, args []string) error {
 	if len(words) > 0 {
 		return usagef("flush: unexpected argument %q", words[0])
 	}
-	var s settings
+	mode := standaloneMode
 	switch from {
 	case "netdata":
-		_, _, s, _, err = a.netdataConfig(cf)
+		mode = netdataMode
 	case "", "standalone":
-		s, _, err = a.standaloneSettings(cf)
 	default:
 		return usagef("flush: %s=%q: want netdata or standalone", untilEmptyFlag, from)
 	}
+	c, err := a.loadConfig("flush", cf, mode)
 	if err != nil {
 		return err
 	}
+	s := c.s
 	if s.Homeserver == "" || s.AccessToken == "" {
-		return usagef("flush: the homeserver and access token must be set")
+		return usagef("flush: %s", c.missing())
 	}
 	ob, err := a.openOutbox(s)
 	if err != nil {

@@ -43,10 +43,11 @@ func TestExecDeadline(t *testing.T) {
 			a, _, stderr := newGoldenApp("", env)
 			a.log, a.logh = newLogger(stderr, false)
 			a.netdataWaits = tt.waits
-			_, _, s, _, err := a.netdataConfig(commonFlags{timeout: tt.flag})
+			c, err := a.loadConfig("doctor", commonFlags{timeout: tt.flag}, netdataMode)
 			if err != nil {
 				t.Fatal(err)
 			}
+			s := c.s
 			if s.Timeout != tt.timeout || s.Retry.FailFastUnreachable != tt.failFast || s.ExecTimeout != tt.execTimeout {
 				t.Errorf("timeout %v, fail fast %v, exec_timeout %v; want %v, %v, %v", s.Timeout, s.Retry.FailFastUnreachable, s.ExecTimeout, tt.timeout, tt.failFast, tt.execTimeout)
 			}
@@ -105,7 +106,7 @@ func TestStartsBackgroundFlush(t *testing.T) {
 			tmp := t.TempDir()
 			env := loginEnv(tmp)
 			user, _, cache := netdataTree(t, tmp)
-			env["NETDATA_USER_CONFIG_DIR"], env["NETDATA_CACHE_DIR"] = user, cache
+			env["NETDATA_USER_CONFIG_DIR"], env["NETDATA_CACHE_DIR"], env["NETDATA_LIB_DIR"] = user, cache, libDir(cache)
 			conf := "MATRIX_HOMESERVER=" + refused + "\nMATRIX_ACCESSTOKEN=syt_secret_token\nDEFAULT_RECIPIENT_MATRIX=\"!r:hs\"\n"
 			writeFile(t, filepath.Join(user, "health_alarm_notify.conf"), conf)
 			if tt.toml != "" {
@@ -134,7 +135,7 @@ func TestStartsBackgroundFlush(t *testing.T) {
 			if want := []string{"flush", "--until-empty=netdata"}; !slices.Equal(calls[0], want) {
 				t.Errorf("argv %q, want %q", calls[0], want)
 			}
-			if dir := filepath.Join(cache, "matrix-notify", "outbox"); filepath.Dir(locks[0]) != dir || !strings.HasSuffix(locks[0], ".flush.lock") {
+			if dir := filepath.Join(libDir(cache), "matrix-notify", "outbox"); filepath.Dir(locks[0]) != dir || !strings.HasSuffix(locks[0], ".flush.lock") {
 				t.Errorf("lock %s, want <outbox>.flush.lock in %s", locks[0], dir)
 			}
 		})

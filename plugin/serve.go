@@ -105,7 +105,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	if len(words) > 0 {
 		return usagef("serve: unexpected argument %q", words[0])
 	}
-	s, fc, err := a.standaloneSettings(cf)
+	s, fc, err := a.standaloneSettings("serve", cf)
 	if err != nil {
 		return err
 	}

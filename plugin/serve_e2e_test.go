@@ -57,7 +57,8 @@ func startServe(t *testing.T, config string, extraArgs ...string) *serveProc {
 	}
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--config", cfg}, extraArgs...)
 	cmd := exec.Command(binPath, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TZ=UTC"}
+	home := t.TempDir() // state and config defaults: never the host's
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TZ=UTC", "HOME=" + home, "XDG_STATE_HOME=" + filepath.Join(home, "state"), "XDG_CONFIG_HOME=" + filepath.Join(home, "config")}
 	stderrPipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -289,6 +290,7 @@ func TestE2EServeRefusesOpenListenWithoutSecret(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config.toml")
 	os.WriteFile(cfg, []byte("[matrix]\nhomeserver = \"http://127.0.0.1:1\"\naccess_token = \"x\"\n"), 0o600)
 	cmd := exec.Command(binPath, "serve", "--listen", "0.0.0.0:0", "--config", cfg)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	out, err := cmd.CombinedOutput()
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "refusing to listen on 0.0.0.0:0 without a secret") {

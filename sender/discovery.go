@@ -2,42 +2,23 @@ package sender
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
-	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
 )
-
-// DefaultDiscoveryTTL is how long a discovered homeserver URL is reused from
-// the cache before .well-known is asked again.
-const DefaultDiscoveryTTL = 24 * time.Hour
-
-// DiscoverOptions tune Discover. The zero value is what production uses.
-type DiscoverOptions struct {
-	// CacheDir holds homeserver.json, the discovered URLs; "" caches nothing.
-	CacheDir string
-	// TTL of a cache entry; 0 means DefaultDiscoveryTTL.
-	TTL time.Duration
-	// Scheme for a bare server name: "https" unless set ("http" in tests,
-	// which run on loopback).
-	Scheme string
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
 
 // Homeserver is the outcome of Discover.
 type Homeserver struct {
 	// BaseURL is the client-server API base URL, without a trailing slash.
 	BaseURL string
-	// Via says how it was found: "given" (the input, checked),
-	// "well-known" (.well-known/matrix/client) or "cache".
+	// Via says how it was found: "given" (the input, checked) or
+	// "well-known" (.well-known/matrix/client).
 	Via string
 }
 
@@ -50,82 +31,39 @@ type Homeserver struct {
 //     https://example.org for a server delegated to matrix.example.org;
 //   - a server name ("example.org", "example.org:8448", or a user id
 //     "@bot:example.org") is looked up at
-//     https://<name>/.well-known/matrix/client (m.homeserver.base_url); no
-//     such file (404, or no answer) means https://<name> itself.
+//     https://<name>/.well-known/matrix/client (mautrix's discovery); a 404
+//     there means https://<name> itself.
 //
-// The result is checked with GET /_matrix/client/versions, and cached in
-// opts.CacheDir. httpc may be nil for a default client.
-func Discover(ctx context.Context, httpc *http.Client, input string, opts DiscoverOptions) (Homeserver, error) {
+// The result is checked with GET /_matrix/client/versions. Nothing is cached:
+// login and doctor run it once, and exec mode only when the configuration
+// names a server rather than a URL (see BENCHMARKS.md for what that costs).
+// httpc may be nil for a default client.
+func Discover(ctx context.Context, httpc *http.Client, input string) (Homeserver, error) {
 	if httpc == nil {
 		httpc = http.DefaultClient
-	}
-	if opts.Scheme == "" {
-		opts.Scheme = "https"
-	}
-	if opts.TTL <= 0 {
-		opts.TTL = DefaultDiscoveryTTL
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	key := strings.TrimRight(strings.TrimSpace(input), "/")
 	if key == "" {
 		return Homeserver{}, errors.New("no homeserver given")
 	}
-	cache := fileCache{dir: opts.CacheDir, name: "homeserver.json", ttl: opts.TTL, now: opts.Now}
-	if base, ok := cache.get(key); ok {
-		return Homeserver{BaseURL: base, Via: "cache"}, nil
-	}
-	hs, err := discover(ctx, httpc, key, opts.Scheme)
-	if err != nil {
-		return Homeserver{}, err
-	}
-	cache.put(key, hs.BaseURL)
-	return hs, nil
-}
-
-func discover(ctx context.Context, httpc *http.Client, key, scheme string) (Homeserver, error) {
 	if strings.Contains(key, "://") {
-		u, err := url.Parse(key)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return Homeserver{}, fmt.Errorf("homeserver %q: not an http(s) URL", key)
-		}
-		u.RawQuery, u.Fragment = "", ""
-		base := strings.TrimRight(u.String(), "/")
-		verr := checkVersions(ctx, httpc, base)
-		if verr == nil {
-			return Homeserver{BaseURL: base, Via: "given"}, nil
-		}
-		if strings.Trim(u.Path, "/") != "" || errors.Is(verr, context.Canceled) || errors.Is(verr, context.DeadlineExceeded) {
-			return Homeserver{}, verr
-		}
-		wk, found, err := wellKnown(ctx, httpc, u.Scheme+"://"+u.Host)
-		if err != nil || !found || wk == base {
-			return Homeserver{}, verr
-		}
-		if err := checkVersions(ctx, httpc, wk); err != nil {
-			return Homeserver{}, err
-		}
-		return Homeserver{BaseURL: wk, Via: "well-known"}, nil
+		return discoverURL(ctx, httpc, key)
 	}
 	name := key
-	if strings.HasPrefix(name, "@") { // a user id: its server part
-		_, after, found := strings.Cut(name, ":")
-		if !found || after == "" {
+	if strings.HasPrefix(name, "@") {
+		_, server, err := id.UserID(name).Parse()
+		if err != nil {
 			return Homeserver{}, fmt.Errorf("homeserver %q: a user id needs a server part (@user:example.org)", key)
 		}
-		name = after
+		name = server
 	}
-	if strings.ContainsAny(name, "/?#@ ") {
+	if !id.ValidateServerName(name) {
 		return Homeserver{}, fmt.Errorf("homeserver %q: not a server name (example.org) or a URL (https://matrix.example.org)", key)
 	}
-	origin := scheme + "://" + name
-	wk, found, err := wellKnown(ctx, httpc, origin)
-	if err != nil {
+	hs := Homeserver{BaseURL: "https://" + name, Via: "given"}
+	if wk, err := wellKnown(ctx, httpc, name); err != nil {
 		return Homeserver{}, err
-	}
-	hs := Homeserver{BaseURL: origin, Via: "given"}
-	if found {
+	} else if wk != "" {
 		hs = Homeserver{BaseURL: wk, Via: "well-known"}
 	}
 	if err := checkVersions(ctx, httpc, hs.BaseURL); err != nil {
@@ -134,163 +72,85 @@ func discover(ctx context.Context, httpc *http.Client, key, scheme string) (Home
 	return hs, nil
 }
 
-// wellKnown fetches origin's /.well-known/matrix/client. found is false when
-// there is none (404, another 4xx or 5xx, or no answer: the spec's IGNORE);
-// an error is a file that is there but wrong (the spec's FAIL_PROMPT).
-func wellKnown(ctx context.Context, httpc *http.Client, origin string) (base string, found bool, err error) {
-	where := origin + "/.well-known/matrix/client"
-	body, status, err := get(ctx, httpc, where)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", false, fmt.Errorf("%s: %w", where, ctx.Err())
-		}
-		return "", false, nil
-	}
-	if status != http.StatusOK {
-		return "", false, nil
-	}
-	var doc struct {
-		Homeserver *struct {
-			BaseURL string `json:"base_url"`
-		} `json:"m.homeserver"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", false, fmt.Errorf("%s: not JSON: %v", where, err)
-	}
-	if doc.Homeserver == nil || doc.Homeserver.BaseURL == "" {
-		return "", false, fmt.Errorf("%s: no m.homeserver.base_url", where)
-	}
-	u, err := url.Parse(doc.Homeserver.BaseURL)
+// discoverURL checks a URL the user gave, falling back to its host's
+// .well-known when the URL has no path and is not a homeserver.
+func discoverURL(ctx context.Context, httpc *http.Client, key string) (Homeserver, error) {
+	u, err := url.Parse(key)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", false, fmt.Errorf("%s: m.homeserver.base_url %q is not an http(s) URL", where, doc.Homeserver.BaseURL)
+		return Homeserver{}, fmt.Errorf("homeserver %q: not an http(s) URL", key)
 	}
-	return strings.TrimRight(doc.Homeserver.BaseURL, "/"), true, nil
+	u.RawQuery, u.Fragment = "", ""
+	base := strings.TrimRight(u.String(), "/")
+	verr := checkVersions(ctx, httpc, base)
+	if verr == nil {
+		return Homeserver{BaseURL: base, Via: "given"}, nil
+	}
+	if strings.Trim(u.Path, "/") != "" || ctx.Err() != nil {
+		return Homeserver{}, verr
+	}
+	// The URL's own error says more than the guess's.
+	wk, err := wellKnown(ctx, httpc, u.Host)
+	if err != nil || wk == "" || wk == base {
+		return Homeserver{}, verr
+	}
+	if err := checkVersions(ctx, httpc, wk); err != nil {
+		return Homeserver{}, err
+	}
+	return Homeserver{BaseURL: wk, Via: "well-known"}, nil
+}
+
+// wellKnown asks mautrix for name's m.homeserver.base_url; "" means there is
+// no .well-known (404: the spec's IGNORE). Any other failure is an error
+// naming the URL (the spec's FAIL_PROMPT).
+func wellKnown(ctx context.Context, httpc *http.Client, name string) (string, error) {
+	where := "https://" + name + "/.well-known/matrix/client"
+	wk, err := mautrix.DiscoverClientAPIWithClient(ctx, httpc, name)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) { // it quotes the URL: say it once
+			err = uerr.Err
+		}
+		return "", fmt.Errorf("GET %s: %w", where, err)
+	}
+	if wk == nil {
+		return "", nil
+	}
+	base := wk.Homeserver.BaseURL
+	if base == "" {
+		return "", fmt.Errorf("%s: no m.homeserver.base_url", where)
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("%s: m.homeserver.base_url %q is not an http(s) URL", where, base)
+	}
+	return strings.TrimRight(base, "/"), nil
 }
 
 // checkVersions asks base for /_matrix/client/versions: the spec's check that
 // a URL is a Matrix homeserver.
 func checkVersions(ctx context.Context, httpc *http.Client, base string) error {
-	where := base + "/_matrix/client/versions"
-	body, status, err := get(ctx, httpc, where)
+	cli, err := mautrix.NewClient(base, "", "")
 	if err != nil {
 		return fmt.Errorf("homeserver %s: %w", base, err)
 	}
-	if status != http.StatusOK {
-		return fmt.Errorf("homeserver %s: GET /_matrix/client/versions answered HTTP %d: is this the Matrix homeserver's URL?", base, status)
-	}
-	var doc struct {
-		Versions []string `json:"versions"`
-	}
-	if json.Unmarshal(body, &doc) != nil || len(doc.Versions) == 0 {
-		return fmt.Errorf("homeserver %s: /_matrix/client/versions is not a Matrix answer: is this the Matrix homeserver's URL?", base)
+	cli.Client = httpc
+	cli.DefaultHTTPRetries = 0
+	cli.Log = zerolog.Nop()
+	cli.UserAgent = UserAgent
+	const hint = "is this the Matrix homeserver's URL?"
+	resp, err := cli.Versions(ctx)
+	var herr mautrix.HTTPError
+	switch {
+	case errors.As(err, &herr) && herr.Response != nil && herr.Response.StatusCode/100 != 2:
+		return fmt.Errorf("homeserver %s: GET /_matrix/client/versions answered HTTP %d: %s", base, herr.Response.StatusCode, hint)
+	case errors.As(err, &herr) && herr.Response != nil, err == nil && (resp == nil || len(resp.Versions) == 0):
+		return fmt.Errorf("homeserver %s: /_matrix/client/versions is not a Matrix answer: %s", base, hint)
+	case err != nil:
+		var uerr *url.Error
+		if errors.As(err, &uerr) { // "request error: Get <url>: ..."
+			err = uerr.Err
+		}
+		return fmt.Errorf("homeserver %s: GET /_matrix/client/versions: %w", base, err)
 	}
 	return nil
-}
-
-// get fetches a small document without credentials.
-func get(ctx context.Context, httpc *http.Client, where string) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set("Accept", "application/json")
-	res, err := httpc.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return nil, 0, err
-	}
-	return body, res.StatusCode, nil
-}
-
-// fileCache is a small JSON map of key to value with a time per entry, in a
-// file of a cache directory shared by every run of matrix-notify. Reads that
-// fail are misses and writes that fail are ignored: a cache must never stop a
-// delivery. Concurrent processes may lose each other's entries (the last
-// rename wins), which only costs a lookup.
-type fileCache struct {
-	dir, name string
-	ttl       time.Duration
-	now       func() time.Time
-}
-
-type cacheEntry struct {
-	Value string    `json:"value"`
-	Time  time.Time `json:"time"`
-}
-
-var cacheMu sync.Mutex // serializes read-modify-write within a process
-
-func (c fileCache) path() string { return filepath.Join(c.dir, c.name) }
-
-func (c fileCache) load() map[string]cacheEntry {
-	entries := map[string]cacheEntry{}
-	if c.dir == "" {
-		return entries
-	}
-	data, err := os.ReadFile(c.path())
-	if err != nil {
-		return entries
-	}
-	if json.Unmarshal(data, &entries) != nil {
-		return map[string]cacheEntry{}
-	}
-	return entries
-}
-
-func (c fileCache) get(key string) (string, bool) {
-	if c.dir == "" {
-		return "", false
-	}
-	cacheMu.Lock()
-	defer cacheMu.Unlock()
-	e, ok := c.load()[key]
-	if !ok || e.Value == "" {
-		return "", false
-	}
-	if age := c.now().Sub(e.Time); age < 0 || age > c.ttl {
-		return "", false
-	}
-	return e.Value, true
-}
-
-// put stores key (or, with value "", forgets it).
-func (c fileCache) put(key, value string) {
-	if c.dir == "" {
-		return
-	}
-	cacheMu.Lock()
-	defer cacheMu.Unlock()
-	entries := c.load()
-	now := c.now()
-	for k, e := range entries { // drop what has expired
-		if now.Sub(e.Time) > c.ttl {
-			delete(entries, k)
-		}
-	}
-	if value == "" {
-		delete(entries, key)
-	} else {
-		entries[key] = cacheEntry{Value: value, Time: now}
-	}
-	data, err := json.MarshalIndent(entries, "", "  ")
-	if err != nil {
-		return
-	}
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(c.dir, "."+c.name+".*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(append(data, '\n'))
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil || os.Rename(tmp.Name(), c.path()) != nil {
-		os.Remove(tmp.Name())
-	}
 }

@@ -51,16 +51,12 @@ type Options struct {
 	// AutoJoin joins a room when a send is refused because the bot is not
 	// in it (RoomNotJoined) and resends once (same txn id).
 	AutoJoin bool
-	// CacheDir holds resolved aliases (rooms.json) and discovered
-	// homeservers (homeserver.json) between runs; "" keeps aliases in
-	// memory only.
+	// CacheDir holds resolved aliases (rooms.json) between runs; "" keeps
+	// them in memory only.
 	CacheDir string
 	// AliasTTL is how long a resolved alias is reused from CacheDir; 0
 	// means DefaultAliasTTL. Within a process an alias is resolved once.
 	AliasTTL time.Duration
-	// Discover tunes homeserver discovery when the homeserver is a server
-	// name rather than a URL (its CacheDir defaults to CacheDir above).
-	Discover DiscoverOptions
 	// Log gets a line when the transport joins a room; nil discards.
 	Log *slog.Logger
 }
@@ -116,9 +112,6 @@ func NewMatrixTransportWithOptions(homeserver, accessToken string, opts Options)
 	if t.opts.AliasTTL <= 0 {
 		t.opts.AliasTTL = DefaultAliasTTL
 	}
-	if t.opts.Discover.CacheDir == "" {
-		t.opts.Discover.CacheDir = opts.CacheDir
-	}
 	return t, nil
 }
 
@@ -130,7 +123,7 @@ func (t *MatrixTransport) ready(ctx context.Context) error {
 	if t.discovered {
 		return nil
 	}
-	hs, err := Discover(ctx, t.client.Client, t.hsInput, t.opts.Discover)
+	hs, err := Discover(ctx, t.client.Client, t.hsInput)
 	if err != nil {
 		return err
 	}

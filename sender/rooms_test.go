@@ -237,10 +237,8 @@ func TestAutoJoinResendsOnlyOnce(t *testing.T) {
 func TestTransportDiscoversServerName(t *testing.T) {
 	hs := sendertest.New(sendertest.Options{Joined: []string{alertsRoom}})
 	defer hs.Close()
-	name := sendertest.New(sendertest.Options{WellKnown: hs.URL()})
-	defer name.Close()
-	tr, err := NewMatrixTransportWithOptions(hostPort(t, name.URL()), hs.Token(),
-		Options{Discover: DiscoverOptions{Scheme: "http"}})
+	name, nameURL, c := tlsHomeserver(t, sendertest.Options{WellKnown: hs.URL()})
+	tr, err := NewMatrixTransportWithOptions(hostPort(t, nameURL), hs.Token(), Options{HTTPClient: c})
 	if err != nil {
 		t.Fatal(err)
 	}

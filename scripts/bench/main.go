@@ -325,6 +325,7 @@ func (b *bench) newHome(name, hsURL string, rooms []string, toml string) (*home,
 		"PATH=" + os.Getenv("PATH") + ":/usr/bin:/bin", "TZ=UTC", "LANG=C.UTF-8",
 		"HOME=" + dir, "CURL_HOME=" + dir,
 		"NETDATA_USER_CONFIG_DIR=" + h.user, "NETDATA_STOCK_CONFIG_DIR=" + h.stock, "NETDATA_CACHE_DIR=" + h.cache,
+		"NETDATA_LIB_DIR=" + filepath.Join(dir, "lib"), // the state: never the host's /var/lib/netdata
 		"NETDATA_REGISTRY_URL=https://netdata.example.org:19999",
 	}
 	return h, nil

@@ -79,6 +79,7 @@ func run(bin string) error {
 	}
 	env := append(os.Environ(),
 		"NETDATA_USER_CONFIG_DIR="+user, "NETDATA_STOCK_CONFIG_DIR="+stock, "NETDATA_CACHE_DIR="+cache,
+		"NETDATA_LIB_DIR="+filepath.Join(dir, "lib"), // the state: never the host's /var/lib/netdata
 		"NETDATA_REGISTRY_URL=https://netdata.demo.local:19999", "TZ=UTC")
 	for i, st := range steps {
 		// netdata 2.x argv: 33 positional arguments, as netdata execs alarm-notify.sh.

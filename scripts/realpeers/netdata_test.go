@@ -111,7 +111,7 @@ func TestNetdataDaemon(t *testing.T) {
 			nd.checkOwnership("")
 			if w.outage {
 				nd.rootCommands()
-				nd.checkOwnership("12.8")
+				nd.checkOwnership("")
 				nd.outage(r, rooms)
 			}
 			nd.stop()
@@ -465,7 +465,6 @@ func (nd *ndScratch) outage(r *reader, rooms []id.RoomID) {
 	cmd.Env = nd.netdataEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		knownIssue(t, "12.1", "flush does not see what netdata's exec queued")
 		t.Errorf("flush as netdata: %v\n%s", err, out)
 	}
 	for _, room := range rooms {
@@ -514,6 +513,7 @@ func (nd *ndScratch) checkOwnership(known string) {
 			}
 			if st := info.Sys().(*syscall.Stat_t); int(st.Uid) != nd.ids.uid {
 				if known != "" && os.Getenv("REALPEERS_STRICT") != "1" {
+					noteKnown(nd.t, known, "root-owned "+path)
 					nd.t.Logf("known issue %s (not failed; REALPEERS_STRICT=1 fails it): %s belongs to uid %d, not netdata", known, path, st.Uid)
 				} else {
 					nd.t.Errorf("%s belongs to uid %d, not netdata", path, st.Uid)

@@ -44,7 +44,6 @@ func TestOutage(t *testing.T) {
 		if !strings.Contains(q.stdout, string(room)) {
 			env.hs.start()
 			restarted = true
-			knownIssue(t, "12.1", "queue does not see what exec mode queued with a netdata-only configuration")
 			t.Errorf("queue does not list %s:\n%s", room, q)
 		}
 	}
@@ -56,7 +55,6 @@ func TestOutage(t *testing.T) {
 	}
 	f := s.run("", "flush")
 	if f.code != 0 {
-		knownIssue(t, "12.1", "flush does not load health_alarm_notify.conf as exec mode does")
 		t.Errorf("flush after the outage: %s", f)
 	}
 	f2 := s.run("", "flush")

@@ -78,6 +78,10 @@ type Warning struct {
 	Line int
 	Kind WarningKind
 	Msg  string
+	// Names are the variables the file meant to assign that were left
+	// alone (a SkippedAssignment's one, those of a SkippedCommand), so a
+	// caller can tell a skipped MATRIX_ACCESSTOKEN from stock noise.
+	Names []string
 }
 
 func (w Warning) String() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
@@ -269,11 +273,20 @@ func (p *parser) parseError(err error) error {
 }
 
 func (p *parser) warn(pos syntax.Pos, kind WarningKind, format string, args ...any) {
-	line := max(int(pos.Line()), 1)
+	p.warnNames(pos, kind, nil, format, args...)
+}
+
+// warnNames is warn for a statement that left the variables names alone.
+func (p *parser) warnNames(pos syntax.Pos, kind WarningKind, names []string, format string, args ...any) {
+	p.warns = append(p.warns, Warning{File: p.file, Line: p.posLineNo(pos), Kind: kind, Msg: fmt.Sprintf(format, args...), Names: names})
+}
+
+// posLineNo is pos's line in the file as written.
+func (p *parser) posLineNo(pos syntax.Pos) int {
 	if pos.IsValid() {
-		line = p.line(int(pos.Offset()))
+		return p.line(int(pos.Offset()))
 	}
-	p.warns = append(p.warns, Warning{File: p.file, Line: line, Kind: kind, Msg: fmt.Sprintf(format, args...)})
+	return max(int(pos.Line()), 1)
 }
 
 func (p *parser) stmts(list []*syntax.Stmt) {
@@ -359,26 +372,21 @@ func (p *parser) skip(st *syntax.Stmt, what string) {
 	const maxNames = 5
 	var names []string
 	seen := map[string]bool{}
-	more := false
 	syntax.Walk(st, func(n syntax.Node) bool {
 		if a, ok := n.(*syntax.Assign); ok && a.Name != nil && !seen[a.Name.Value] {
 			seen[a.Name.Value] = true
-			if len(names) == maxNames {
-				more = true
-				return false
-			}
 			names = append(names, a.Name.Value)
 		}
 		return true
 	})
 	msg := what + " skipped: commands are never run"
 	if len(names) > 0 {
-		msg += "; not assigned: " + strings.Join(names, ", ")
-		if more {
+		msg += "; not assigned: " + strings.Join(names[:min(len(names), maxNames)], ", ")
+		if len(names) > maxNames {
 			msg += ", ..."
 		}
 	}
-	p.warn(st.Pos(), SkippedCommand, "%s", msg)
+	p.warnNames(st.Pos(), SkippedCommand, names, "%s", msg)
 }
 
 // command handles a simple command: only the few builtins whose whole effect
@@ -544,7 +552,7 @@ func (p *parser) decl(st *syntax.Stmt, c *syntax.DeclClause) {
 func (p *parser) assign(a *syntax.Assign, o declOpts) {
 	name := a.Name.Value
 	if why := unsafe(a); why != "" {
-		p.warn(a.Pos(), SkippedAssignment, "assignment to %s skipped: %s", name, why)
+		p.warnNames(a.Pos(), SkippedAssignment, []string{name}, "assignment to %s skipped: %s", name, why)
 		return
 	}
 	var err error
@@ -563,8 +571,10 @@ func (p *parser) assign(a *syntax.Assign, o declOpts) {
 		}
 	}
 	if err != nil {
-		p.warn(a.Pos(), SkippedAssignment, "assignment to %s skipped: %v", name, err)
+		p.warnNames(a.Pos(), SkippedAssignment, []string{name}, "assignment to %s skipped: %v", name, err)
+		return
 	}
+	p.vars.Origin[name] = Origin{File: p.file, Line: p.posLineNo(a.Pos())}
 }
 
 func (p *parser) assignElem(name string, a *syntax.Assign, o declOpts) error {

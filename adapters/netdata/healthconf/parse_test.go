@@ -414,6 +414,34 @@ func TestSkippedAssignmentKeepsPrevious(t *testing.T) {
 	}
 }
 
+// TestWarningNamesAndOrigin: a warning names the variables it left alone
+// (so a caller can tell a skipped MATRIX_ACCESSTOKEN from stock noise), and
+// Origin says where each assigned variable was last assigned.
+func TestWarningNamesAndOrigin(t *testing.T) {
+	v := seed()
+	src := "# comment\nmatrix_homeserver=\"https://hs\"\nMATRIX_ACCESSTOKEN=\"$(cat f)\"\n" +
+		"if true; then A=1; B=2; fi\nmatrix_homeserver=again\nC=3; unset C\n"
+	w, err := Parse("u.conf", strings.NewReader(src), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w) != 2 || !slices.Equal(w[0].Names, []string{"MATRIX_ACCESSTOKEN"}) || !slices.Equal(w[1].Names, []string{"A", "B"}) {
+		t.Errorf("warnings: %+v", w)
+	}
+	if got := v.Origin["matrix_homeserver"].String(); got != "u.conf:5" {
+		t.Errorf("origin of matrix_homeserver: %q", got)
+	}
+	if _, ok := v.Origin["MATRIX_ACCESSTOKEN"]; ok {
+		t.Error("a skipped assignment has an origin")
+	}
+	if _, ok := v.Origin["C"]; ok {
+		t.Error("an unset variable has an origin")
+	}
+	if _, ok := v.Origin["HOME"]; ok {
+		t.Error("a seeded variable has an origin")
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		src  string

@@ -32,7 +32,18 @@ type Vars struct {
 	Indexed map[string]bool
 	// Exported lists the names assigned with `export`, e.g. https_proxy.
 	Exported map[string]bool
+	// Origin is where each variable a file assigned was last assigned
+	// (seeded values have none), so a caller can point at the line.
+	Origin map[string]Origin
 }
+
+// Origin is a place in a file.
+type Origin struct {
+	File string
+	Line int
+}
+
+func (o Origin) String() string { return o.File + ":" + strconv.Itoa(o.Line) }
 
 // NewVars returns empty Vars.
 func NewVars() *Vars {
@@ -41,6 +52,7 @@ func NewVars() *Vars {
 		Arrays:   map[string]map[string]string{},
 		Indexed:  map[string]bool{},
 		Exported: map[string]bool{},
+		Origin:   map[string]Origin{},
 	}
 }
 
@@ -98,6 +110,9 @@ func (v *Vars) init() {
 	if v.Exported == nil {
 		v.Exported = map[string]bool{}
 	}
+	if v.Origin == nil {
+		v.Origin = map[string]Origin{}
+	}
 }
 
 // setScalar implements NAME=value and NAME+=value.
@@ -154,6 +169,7 @@ func (v *Vars) unset(name string) {
 	delete(v.Arrays, name)
 	delete(v.Indexed, name)
 	delete(v.Exported, name)
+	delete(v.Origin, name)
 }
 
 // nextIndex is the index `name+=(x)` appends at: one past the highest.

@@ -1,0 +1,250 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"matrix-notify/sender/sendertest"
+)
+
+// shareWithNobody lets uid nobody reach path (the test's temporary
+// directories are 0700) and run the test binary.
+func shareWithNobody(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range append(paths, filepath.Dir(binPath)) {
+		for d := p; d != "/" && d != "." && d != os.TempDir(); d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// chownTree gives root's tree to uid/gid.
+func chownTree(t *testing.T, root string, uid, gid int) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// notOwnedBy lists the files under root that uid does not own.
+func notOwnedBy(t *testing.T, root string, uid int) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
+				out = append(out, fmt.Sprintf("%s (uid %d)", p, st.Uid))
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// runAs is h.run as uid/gid.
+func (h *netdataHome) runAs(t *testing.T, uid, gid int, extraEnv []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(append([]string{}, h.env...), extraEnv...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestE2EOutageQueueAndFlushNetdataOnly: the homeserver and token are only
+// in health_alarm_notify.conf. The homeserver refuses connections, two
+// alarms are queued; `queue` lists them and `flush`, with no flag and no
+// MATRIX_* variable, finds the same configuration and outbox as exec mode
+// and delivers each exactly once.
+func TestE2EOutageQueueAndFlushNetdataOnly(t *testing.T) {
+	addr := freeLoopbackAddr(t)
+	hs := sendertest.NewHandler(sendertest.Options{Joined: fiveRooms[:2]})
+	conf := fmt.Sprintf("MATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n", "http://"+addr, hs.Token(), strings.Join(fiveRooms[:2], " "))
+	h := newNetdataHome(t, conf)
+	h.writeTOML(t, fastRetries+"timeout = \"1s\"\n") // no homeserver, no token: netdata's conf has them
+	for i := range 2 {
+		if r := h.run(t, nil, alarmN(i)...); r.code != exitFailed || !strings.Contains(r.stderr, "queued") {
+			t.Fatalf("alarm %d during the outage: exit %d\n%s", i, r.code, r.stderr)
+		}
+	}
+	q := h.run(t, nil, "queue")
+	if q.code != 0 || !strings.Contains(q.stdout, "4 queued in "+filepath.Join(h.lib, "matrix-notify", "outbox")) ||
+		strings.Count(q.stdout, "disk_space_usage is WARNING") != 4 {
+		t.Fatalf("queue: exit %d\n%s%s", q.code, q.stdout, q.stderr)
+	}
+	serveAt(t, hs, addr)
+	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "4 delivered") {
+		t.Fatalf("flush: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, room := range fiveRooms[:2] {
+		checkExactlyOnceInOrder(t, hs, room, 2)
+	}
+	if r := h.run(t, nil, "queue"); !strings.Contains(r.stdout, "is empty") {
+		t.Errorf("outbox not empty after flush:\n%s", r.stdout)
+	}
+	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "0 delivered") {
+		t.Errorf("second flush: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestE2ERootActsAsStateOwner: netdata's directories belong to its user;
+// every command root runs there (queue first, which used to create the
+// state directory as root 0700 and lock netdata out) acts as that user, so
+// every file it leaves is that user's, and netdata's next alarm, as that
+// user, can use the outbox.
+func TestE2ERootActsAsStateOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!ops:hs.test"}})
+	defer hs.Close()
+	h := newNetdataHome(t, confFor(hs, "")+"role_recipients_matrix[sysadmin]='!ops:hs.test'\n")
+	shareWithNobody(t, h.lib, h.user, h.stock)
+	chownTree(t, h.lib, nobody, nobody)
+	// root:netdata 0640, as netdata's user must read it.
+	conf := filepath.Join(h.user, "health_alarm_notify.conf")
+	if err := os.Chown(conf, 0, nobody); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(conf, 0o640)
+	for _, args := range [][]string{{"queue"}, {"test", "--dry-run"}, {"test"}, {"flush"}, alarmArgs("sysadmin", "7001", "1", "CRITICAL", "WARNING", "x")} {
+		if r := h.run(t, nil, args...); r.code != 0 {
+			t.Errorf("%s as root: exit %d\n%s%s", args[0], r.code, r.stdout, r.stderr)
+		}
+	}
+	if len(hs.AllEvents()) != 4 {
+		t.Errorf("%d events, want 3 test alarms and 1 alarm", len(hs.AllEvents()))
+	}
+	if _, err := os.Stat(filepath.Join(h.lib, "matrix-notify", "outbox")); err != nil {
+		t.Errorf("no outbox: %v", err)
+	}
+	if bad := notOwnedBy(t, h.lib, nobody); len(bad) > 0 {
+		t.Errorf("root left files netdata's user does not own: %v", bad)
+	}
+	// netdata's own invocation, as its user, still has a working outbox.
+	if r := h.runAs(t, nobody, nobody, nil, alarmArgs("sysadmin", "7002", "2", "WARNING", "CRITICAL", "y")...); r.code != 0 || strings.Contains(r.stderr, "permission denied") {
+		t.Errorf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestE2EUnreadableConfigKeepsTheAlarm: the TOML file holding the token is
+// root:root 0600, which netdata's user cannot read. The alarm is not lost:
+// the error names the file, its owner and mode and the user we run as, the
+// alarm waits in the outbox, and `flush` by root (who can read the file,
+// and then acts as netdata's user) delivers it once.
+func TestE2EUnreadableConfigKeepsTheAlarm(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!ops:hs.test"}})
+	defer hs.Close()
+	h := newNetdataHome(t, "DEFAULT_RECIPIENT_MATRIX='!ops:hs.test'\n")
+	h.writeTOML(t, fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\n", hs.URL(), hs.Token()))
+	shareWithNobody(t, h.lib, h.user, h.stock)
+	os.Chmod(filepath.Join(h.user, "health_alarm_notify.conf"), 0o644)
+	chownTree(t, h.lib, nobody, nobody)
+
+	r := h.runAs(t, nobody, nobody, nil, alarmN(0)...)
+	toml := filepath.Join(h.user, "matrix-notify.toml")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "cannot read "+toml+": it belongs to root:root with mode 0600, and matrix-notify runs as nobody (uid 65534") ||
+		!strings.Contains(r.stderr, "1 of 1 notifications kept in") {
+		t.Fatalf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+	if len(hs.AllEvents()) != 0 {
+		t.Fatal("sent without its configuration")
+	}
+	if q := h.run(t, nil, "queue"); !strings.Contains(q.stdout, "1 queued") || !strings.Contains(q.stdout, "not sent: "+toml+" could not be read") {
+		t.Errorf("queue:\n%s%s", q.stdout, q.stderr)
+	}
+	if r := h.run(t, nil, "flush"); r.code != 0 {
+		t.Fatalf("flush: exit %d\n%s", r.code, r.stderr)
+	}
+	checkExactlyOnceInOrder(t, hs, "!ops:hs.test", 1)
+	if bad := notOwnedBy(t, h.lib, nobody); len(bad) > 0 {
+		t.Errorf("root left files netdata's user does not own: %v", bad)
+	}
+	assertNoToken(t, hs.Token(), r.stdout, r.stderr)
+}
+
+// TestE2EUnreadableConfKeepsTheAlarm: the same when it is
+// health_alarm_notify.conf that netdata's user cannot read, and the TOML
+// file names the rooms.
+func TestE2EUnreadableConfKeepsTheAlarm(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!ops:hs.test"}})
+	defer hs.Close()
+	h := newNetdataHome(t, confFor(hs, "!ops:hs.test"))
+	h.writeTOML(t, "[matrix]\nrooms = [\"!ops:hs.test\"]\n")
+	shareWithNobody(t, h.lib, h.user, h.stock)
+	os.Chmod(filepath.Join(h.user, "matrix-notify.toml"), 0o644)
+	chownTree(t, h.lib, nobody, nobody)
+	conf := filepath.Join(h.user, "health_alarm_notify.conf")
+	r := h.runAs(t, nobody, nobody, nil, alarmN(0)...)
+	if r.code != exitFailed || !strings.Contains(r.stderr, "cannot read "+conf+": it belongs to root:root with mode 0600") ||
+		!strings.Contains(r.stderr, "1 of 1 notifications kept in") {
+		t.Fatalf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := h.run(t, nil, "flush"); r.code != 0 {
+		t.Fatalf("flush: exit %d\n%s", r.code, r.stderr)
+	}
+	checkExactlyOnceInOrder(t, hs, "!ops:hs.test", 1)
+}
+
+// TestE2EUnreadableTokenFileKeepsTheAlarm: the same when it is the
+// access_token_file the TOML file names.
+func TestE2EUnreadableTokenFileKeepsTheAlarm(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!ops:hs.test"}})
+	defer hs.Close()
+	h := newNetdataHome(t, "DEFAULT_RECIPIENT_MATRIX='!ops:hs.test'\n")
+	tokenFile := filepath.Join(h.user, "matrix-token")
+	writeFile(t, tokenFile, hs.Token()+"\n")
+	h.writeTOML(t, fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token_file = %q\n", hs.URL(), tokenFile))
+	shareWithNobody(t, h.lib, h.user, h.stock)
+	os.Chmod(filepath.Join(h.user, "matrix-notify.toml"), 0o644)
+	os.Chmod(filepath.Join(h.user, "health_alarm_notify.conf"), 0o644)
+	chownTree(t, h.lib, nobody, nobody)
+	r := h.runAs(t, nobody, nobody, nil, alarmN(0)...)
+	if r.code != exitFailed || !strings.Contains(r.stderr, "cannot read "+tokenFile+": it belongs to root:root with mode 0600") ||
+		!strings.Contains(r.stderr, "1 of 1 notifications kept in") {
+		t.Fatalf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := h.runAs(t, nobody, nobody, nil, "flush"); r.code != exitUsage || !strings.Contains(r.stderr, "cannot read "+tokenFile) {
+		t.Errorf("flush as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := h.run(t, nil, "flush"); r.code != 0 {
+		t.Fatalf("flush: exit %d\n%s", r.code, r.stderr)
+	}
+	checkExactlyOnceInOrder(t, hs, "!ops:hs.test", 1)
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+
+	"matrix-notify/adapters/netdata"
+)
+
+// userName is the name of uid, or "uid N" when it has none.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return "uid " + strconv.Itoa(uid)
+}
+
+// groupName is the name of gid, or "gid N".
+func groupName(gid int) string {
+	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
+		return g.Name
+	}
+	return "gid " + strconv.Itoa(gid)
+}
+
+// runningAs describes the user this process runs as.
+func runningAs() string {
+	return fmt.Sprintf("%s (uid %d, gid %d)", userName(os.Geteuid()), os.Geteuid(), os.Getegid())
+}
+
+// unreadable returns, for a configuration file that exists but that this
+// process may not read, an error naming the file, its owner and mode, the
+// user we run as, and the modes that work; nil otherwise (a missing file is
+// for the caller to judge).
+func unreadable(path string) error {
+	f, err := os.Open(path)
+	if err == nil {
+		f.Close()
+		return nil
+	}
+	if !errors.Is(err, fs.ErrPermission) {
+		return nil
+	}
+	st, serr := os.Stat(path)
+	if serr != nil {
+		return fmt.Errorf("cannot read %s as %s: %w", path, runningAs(), err)
+	}
+	uid, gid, _ := fileOwner(st)
+	me := userName(os.Geteuid())
+	return fmt.Errorf("cannot read %s: it belongs to %s:%s with mode %04o, and matrix-notify runs as %s. "+
+		"Let that user read it and nobody else: chown root:%s %s && chmod 0640 %s (or make it %s's, mode 0600)",
+		path, userName(uid), groupName(gid), st.Mode().Perm(), runningAs(), groupName(os.Getegid()), path, path, me)
+}
+
+// readError is err, from reading path, or the finer account unreadable
+// gives of a permission problem.
+func readError(path string, err error) error {
+	if u := unreadable(path); u != nil {
+		return u
+	}
+	return err
+}
+
+// causeError is an error worded for a person that keeps the error it comes
+// from for errors.Is and errors.As.
+type causeError struct {
+	error
+	cause error
+}
+
+func (e causeError) Unwrap() []error { return []error{e.error, e.cause} }
+
+// tokenFileProblem says what is wrong with the mode of a file that holds
+// the access token, or "". Working modes: owned by the user we run as with
+// mode 0600, or group-readable by that user's group (root:netdata 0640,
+// which root can write and netdata read); never readable by others. A
+// process running as root accepts a root-owned file's group: root chose it.
+func tokenFileProblem(path string, st fs.FileInfo) string {
+	perm := st.Mode().Perm()
+	if perm&0o007 != 0 {
+		return fmt.Sprintf("%s holds the access token and every user of this machine can read it (mode %04o): run chmod o-rwx %s (the file should be 0600 owned by the user netdata runs as, or root:netdata 0640)", path, perm, path)
+	}
+	if perm&0o070 == 0 {
+		return ""
+	}
+	uid, gid, ok := fileOwner(st)
+	if !ok || gid == os.Getegid() || (os.Geteuid() == 0 && uid == 0) {
+		return ""
+	}
+	return fmt.Sprintf("%s holds the access token and group %s can read it (mode %04o), not only %s: run chmod g-rwx %s, or chgrp %s %s",
+		path, groupName(gid), perm, userName(os.Geteuid()), path, groupName(os.Getegid()), path)
+}
+
+// enterStateDir makes sure cmd, run as root, writes nothing in a state
+// directory that belongs to another user (netdata's): it becomes that user
+// (the owner of the directory, or of its nearest existing parent) for the
+// rest of the run, so every file it leaves is one netdata can read, replace
+// and remove. When it cannot, a command run by hand is refused, saying how
+// to run it as that user without sudo; netdata's own invocations go on as
+// root, as an alarm must not be lost.
+func (a *app) enterStateDir(cmd, dir string) error {
+	where, uid, gid, foreign := foreignOwner(dir)
+	if !foreign {
+		return nil
+	}
+	var err error
+	if a.becomeUser == nil {
+		err = errors.New("not allowed here")
+	} else {
+		err = a.becomeUser(uid, gid)
+	}
+	if err == nil {
+		a.log.Debug(fmt.Sprintf("running as %s (uid %d, gid %d), the owner of %s, not as root", userName(uid), uid, gid, where))
+		return nil
+	}
+	if netdatasOwn(cmd) {
+		a.log.Warn(fmt.Sprintf("could not run as %s, the owner of %s (%v): files left in %s belong to root", userName(uid), where, err, dir))
+		return nil
+	}
+	return usagef("%s: %s belongs to %s (uid %d), and matrix-notify could not run as that user (%v): what root would write in %s, that user's matrix-notify (netdata's) could not read or remove. Run it as that user: %s",
+		cmd, where, userName(uid), uid, err, dir, runAsHint(uid, gid, cmd))
+}
+
+// runAsHint is the command line that runs `matrix-notify cmd` as uid, with
+// what a minimal Debian has (util-linux, no sudo).
+func runAsHint(uid, gid int, cmd string) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return fmt.Sprintf("runuser -u %s -- matrix-notify %s", u.Username, cmd)
+	}
+	return fmt.Sprintf("setpriv --reuid=%d --regid=%d --clear-groups matrix-notify %s", uid, gid, cmd)
+}
+
+// permissionHint adds to an error that is a permission denied in the state
+// directory whose user may run cmd there.
+func permissionHint(err error, dir, cmd string) error {
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if st, serr := os.Stat(d); serr == nil {
+			uid, gid, ok := fileOwner(st)
+			if !ok || uid == os.Geteuid() {
+				return err
+			}
+			hint := runAsHint(uid, gid, cmd)
+			if os.Geteuid() != 0 {
+				hint = fmt.Sprintf("sudo %s (as root)", hint)
+			}
+			return fmt.Errorf("%w: %s belongs to %s; run as that user: %s", err, d, userName(uid), hint)
+		}
+		if filepath.Dir(d) == d {
+			return err
+		}
+	}
+}
+
+// netdataOwner is the user netdata runs as, judged by who owns
+// NETDATA_LIB_DIR (/var/lib/netdata): its uid and gid, and whether that is
+// a user other than root.
+func (a *app) netdataOwner() (uid, gid int, ok bool) {
+	st, err := os.Stat(netdata.LibDir(a.getenv))
+	if err != nil {
+		return 0, 0, false
+	}
+	uid, gid, ok = fileOwner(st)
+	return uid, gid, ok && uid != 0
+}
+
+// shareWithNetdata makes the files login wrote, as root, for a TOML file in
+// netdata's configuration directory readable by netdata and nobody else:
+// root:netdata 0640 (a root:root 0600 file would lose every alarm). It
+// returns how they are now, for the log line.
+func (a *app) shareWithNetdata(toml string, files ...string) string {
+	desc := "mode 0600"
+	_, gid, ok := a.netdataOwner()
+	if os.Geteuid() != 0 || !ok || abs(filepath.Dir(toml)) != abs(a.netdataDirs().user) {
+		return desc
+	}
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			continue
+		}
+		if uid, _, ok := fileOwner(st); !ok || uid != 0 {
+			continue // netdata's own file (0600) is readable already
+		}
+		if os.Chown(f, 0, gid) == nil && os.Chmod(f, 0o640) == nil {
+			desc = fmt.Sprintf("root:%s, mode 0640, so that netdata can read it", groupName(gid))
+		}
+	}
+	return desc
+}

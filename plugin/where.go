@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"matrix-notify/adapters/netdata"
+	"matrix-notify/adapters/netdata/healthconf"
+)
+
+// configMode says whose configuration and state an invocation uses.
+type configMode int
+
+const (
+	// netdataMode: netdata's health_alarm_notify.conf files (stock, then
+	// the user's), then NETDATA_USER_CONFIG_DIR/matrix-notify.toml, then
+	// the environment and the flags; state under NETDATA_LIB_DIR. What
+	// netdata runs: exec mode, test, custom-sender.
+	netdataMode configMode = iota + 1
+	// standaloneMode: the XDG config file, the environment and the flags;
+	// state under XDG_STATE_HOME. kuma, serve.
+	standaloneMode
+	// eitherMode: netdata's when matrix-notify is set up there, else
+	// standalone (see chooseMode). flush, queue, doctor: they must find
+	// what exec mode (or serve) queued.
+	eitherMode
+)
+
+// invocationConfig is the configuration of one invocation and where it came
+// from.
+type invocationConfig struct {
+	mode     configMode
+	dirs     netdataDirs
+	vars     *healthconf.Vars // netdata mode only
+	s        settings
+	fc       *fileConfig
+	tomlPath string
+	read     []string // the files read, in order
+	searched []string // every file looked for, in order
+	notes    []confNote
+	// unreadable is why a configuration file (unreadableFile, the first)
+	// could not be read, when netdata's own invocation goes on without it:
+	// the alarm is then kept, not lost.
+	unreadable     error
+	unreadableFile string
+}
+
+// confNote is a problem in the configuration to tell the user: at WARNING
+// level on every invocation, or, with file set, once per change of that
+// file (a world-readable conf holding the token would otherwise be
+// repeated on every alarm). doctor lists them all.
+type confNote struct {
+	msg  string
+	file string
+}
+
+// netdatasOwn reports whether cmd is one netdata runs, which must never lose
+// an alarm to a configuration it cannot read.
+func netdatasOwn(cmd string) bool { return cmd == "exec" || cmd == "custom-sender" }
+
+// loadConfig finds and reads the configuration of cmd: every subcommand
+// comes here, so each sees what exec mode sees. In netdata mode:
+// health_alarm_notify.conf (stock, then user, as alarm-notify.sh sources
+// them, with the whole environment as bash would have it), then the TOML
+// file, then the environment and the flags; in standalone mode the TOML
+// file, the environment and the flags. Then it settles the state directory
+// and, unless cmd writes nothing there (doctor, a dry run), acts as that
+// directory's owner (enterStateDir) and tells the configuration notes.
+func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocationConfig, error) {
+	c := &invocationConfig{dirs: a.netdataDirs(), s: a.baseSettings()}
+	if mode == eitherMode {
+		mode = a.chooseMode(cf, c.dirs)
+	}
+	c.mode = mode
+	fallback := a.defaultConfigPath()
+	if mode == netdataMode {
+		if err := a.loadHealthConf(cmd, c); err != nil {
+			return nil, err
+		}
+		c.s.Homeserver = c.vars.Get("MATRIX_HOMESERVER")
+		c.s.AccessToken = c.vars.Get("MATRIX_ACCESSTOKEN")
+		fallback = filepath.Join(c.dirs.user, "matrix-notify.toml")
+	}
+	path, _ := a.configPath(cf.config, fallback)
+	c.tomlPath = path
+	c.searched = append(c.searched, path)
+	if err := unreadable(path); err != nil {
+		if !netdatasOwn(cmd) {
+			return nil, usageError{err}
+		}
+		c.notReadable(path, err)
+		c.fc = &fileConfig{dir: filepath.Dir(path)}
+		a.applyOverrides(&c.s, cf)
+	} else {
+		before := c.s
+		fc, err := a.finishSettings(&c.s, cf, fallback)
+		var pe *fs.PathError
+		switch {
+		case err != nil && errors.As(err, &pe) && errors.Is(err, fs.ErrPermission):
+			// A file the TOML names (access_token_file): the same.
+			detail := unreadable(pe.Path)
+			if detail == nil {
+				detail = err
+			}
+			if !netdatasOwn(cmd) {
+				return nil, usagef("%s: %w", path, detail)
+			}
+			c.notReadable(pe.Path, detail)
+			c.s = before
+			c.fc = &fileConfig{dir: filepath.Dir(path)}
+			a.applyOverrides(&c.s, cf)
+		case err != nil:
+			return nil, err
+		default:
+			c.fc = fc
+		}
+		if _, err := os.Stat(path); err == nil {
+			c.read = append(c.read, path)
+		}
+	}
+	if c.s.StateDir == "" {
+		c.s.StateDir = a.defaultStateDir(mode)
+	}
+	c.s.origin = settingsOrigin{netdata: mode == netdataMode, config: cf.config}
+	if mode == netdataMode && a.netdataWaits {
+		// netdata's health runs its next pass only after us: a homeserver
+		// that is down or slow must cost it seconds at most. What is not
+		// delivered is queued, for the background flush.
+		if cf.timeout == 0 {
+			c.s.Timeout = min(c.s.Timeout, c.s.ExecTimeout)
+		}
+		c.s.Retry.FailFastUnreachable = true
+	}
+	switch {
+	case cmd == "doctor":
+	case c.s.DryRun:
+		// Nothing is written: no owner to become, nothing remembered.
+		for _, n := range c.notes {
+			a.log.Warn(n.msg)
+		}
+	default:
+		if err := a.enterStateDir(cmd, c.s.StateDir); err != nil {
+			return nil, err
+		}
+		a.tellNotes(c)
+	}
+	return c, nil
+}
+
+// chooseMode decides, for flush, queue and doctor, whether matrix-notify is
+// set up for netdata: netdata's variables are in the environment, the
+// --config file is in netdata's config directory, or that directory holds
+// matrix-notify.toml or a health_alarm_notify.conf that mentions Matrix.
+func (a *app) chooseMode(cf commonFlags, d netdataDirs) configMode {
+	for _, k := range []string{"NETDATA_USER_CONFIG_DIR", "NETDATA_STOCK_CONFIG_DIR", "NETDATA_CACHE_DIR", "NETDATA_LIB_DIR"} {
+		if a.getenv(k) != "" {
+			return netdataMode
+		}
+	}
+	if path, explicit := a.configPath(cf.config, ""); explicit {
+		if abs(filepath.Dir(path)) == abs(d.user) {
+			return netdataMode
+		}
+		return standaloneMode
+	}
+	if netdataSetUp(d) {
+		return netdataMode
+	}
+	return standaloneMode
+}
+
+// netdataSetUp reports whether netdata's config directory holds
+// matrix-notify.toml or a health_alarm_notify.conf that mentions Matrix (or
+// one we may not read: netdata's, then).
+func netdataSetUp(d netdataDirs) bool {
+	if _, err := os.Stat(filepath.Join(d.user, "matrix-notify.toml")); err == nil {
+		return true
+	}
+	data, err := os.ReadFile(filepath.Join(d.user, "health_alarm_notify.conf"))
+	return errors.Is(err, fs.ErrPermission) || bytes.Contains(data, []byte("MATRIX"))
+}
+
+// tomlFor is the TOML file login works on: --config, MATRIX_NOTIFY_CONFIG,
+// netdata's matrix-notify.toml when matrix-notify is set up for netdata
+// (the file exec mode reads), else the XDG one.
+func (a *app) tomlFor(flagValue string) string {
+	d := a.netdataDirs()
+	fallback := a.defaultConfigPath()
+	if netdataSetUp(d) {
+		fallback = filepath.Join(d.user, "matrix-notify.toml")
+	}
+	path, _ := a.configPath(flagValue, fallback)
+	return path
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// defaultStateDir is the state directory when [matrix] state_dir is unset:
+// persistent state (outbox, alert threads) is never kept in a cache
+// directory, whose contents may be removed at any time.
+func (a *app) defaultStateDir(mode configMode) string {
+	if mode == netdataMode {
+		return filepath.Join(netdata.LibDir(a.getenv), "matrix-notify")
+	}
+	if dir := a.getenv("XDG_STATE_HOME"); dir != "" {
+		return filepath.Join(dir, "matrix-notify")
+	}
+	if home := a.getenv("HOME"); home != "" {
+		return filepath.Join(home, ".local", "state", "matrix-notify")
+	}
+	return "/var/lib/matrix-notify"
+}
+
+// loadHealthConf reads the stock then the user health_alarm_notify.conf
+// over what alarm-notify.sh has defined before sourcing them: the whole
+// environment (the files may refer to any of it, as `source` sees it) and
+// the script's defaults.
+func (a *app) loadHealthConf(cmd string, c *invocationConfig) error {
+	vars := healthconf.NewVars()
+	if a.environ != nil {
+		for _, kv := range a.environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+				vars.Scalars[k] = v
+			}
+		}
+	}
+	vars.Scalars["SEND_MATRIX"] = "YES"
+	vars.Scalars["MATRIX_HOMESERVER"] = ""
+	vars.Scalars["MATRIX_ACCESSTOKEN"] = ""
+	vars.Scalars["images_base_url"] = "https://registry.my-netdata.io"
+	vars.Scalars["use_fqdn"] = "NO"
+	vars.Arrays["role_recipients_matrix"] = map[string]string{}
+	paths := []string{
+		filepath.Join(c.dirs.stock, "health_alarm_notify.conf"),
+		filepath.Join(c.dirs.user, "health_alarm_notify.conf"),
+	}
+	c.searched = append(c.searched, paths...)
+	var load []string
+	for _, p := range paths {
+		if err := unreadable(p); err != nil {
+			if !netdatasOwn(cmd) {
+				return usageError{err}
+			}
+			c.notReadable(p, err)
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			c.read = append(c.read, p)
+		}
+		load = append(load, p)
+	}
+	warnings, err := healthconf.Load(vars, load...)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, w := range warnings {
+		a.log.Debug(w.String())
+	}
+	for _, n := range netdata.ConfNotes(vars, warnings) {
+		c.notes = append(c.notes, confNote{msg: n})
+	}
+	if origin, ok := vars.Origin["MATRIX_ACCESSTOKEN"]; ok && vars.Get("MATRIX_ACCESSTOKEN") != "" {
+		if st, err := os.Stat(origin.File); err == nil && st.Mode().Perm()&0o004 != 0 {
+			c.notes = append(c.notes, confNote{file: origin.File,
+				msg: fmt.Sprintf("%s holds MATRIX_ACCESSTOKEN and every user of this machine can read it (mode %04o): run chmod o-rwx %s, or move the token to matrix-notify.toml (netdata-owned 0600, or root:netdata 0640)",
+					origin.File, st.Mode().Perm(), origin.File)})
+		}
+	}
+	c.vars = vars
+	a.logh.redact(vars.Get("MATRIX_ACCESSTOKEN"))
+	return nil
+}
+
+// notReadable records that path could not be read, for err.
+func (c *invocationConfig) notReadable(path string, err error) {
+	if c.unreadable == nil {
+		c.unreadableFile = path
+	}
+	c.unreadable = errors.Join(c.unreadable, err)
+}
+
+// missing says which of the homeserver and the token no file set, and
+// where they were looked for.
+func (c *invocationConfig) missing() string {
+	var what []string
+	if c.s.Homeserver == "" {
+		what = append(what, "homeserver")
+	}
+	if c.s.AccessToken == "" {
+		what = append(what, "access token")
+	}
+	msg := fmt.Sprintf("no %s configured", strings.Join(what, " or "))
+	if len(c.read) == 0 {
+		msg = "no configuration found"
+		if len(what) == 1 {
+			msg = fmt.Sprintf("no configuration found (and no %s in the environment)", what[0])
+		}
+	}
+	msg += "; looked in " + strings.Join(c.searched, ", ")
+	if c.mode == netdataMode {
+		msg += " (MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN in health_alarm_notify.conf, or homeserver and access_token in [matrix] of the TOML file)"
+	} else {
+		msg += " ([matrix] homeserver and access_token, or MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN in the environment)"
+	}
+	return msg
+}
+
+// tellNotes logs the configuration notes at WARNING level; those tied to a
+// file only when the file changed since they were last told, as remembered
+// in the state directory (which holds the file's identity, never its
+// content).
+func (a *app) tellNotes(c *invocationConfig) {
+	if len(c.notes) == 0 {
+		return
+	}
+	memory := filepath.Join(c.s.StateDir, "told")
+	old, _ := os.ReadFile(memory)
+	seen := map[string]string{}
+	for _, line := range strings.Split(string(old), "\n") {
+		if file, id, ok := strings.Cut(line, "\t"); ok {
+			seen[file] = id
+		}
+	}
+	changed := false
+	for _, n := range c.notes {
+		if n.file == "" {
+			a.log.Warn(n.msg)
+			continue
+		}
+		st, err := os.Stat(n.file)
+		if err != nil {
+			a.log.Warn(n.msg)
+			continue
+		}
+		id := fileIdentity(st)
+		if seen[n.file] == id {
+			continue
+		}
+		a.log.Warn(n.msg + " (said once until the file changes)")
+		seen[n.file], changed = id, true
+	}
+	if !changed {
+		return
+	}
+	var b strings.Builder
+	for file, id := range seen {
+		fmt.Fprintf(&b, "%s\t%s\n", file, id)
+	}
+	if err := os.MkdirAll(c.s.StateDir, 0o700); err == nil {
+		_ = writeFile0600(memory, []byte(b.String())) // not remembered: said again next time
+	}
+}
