@@ -68,9 +68,8 @@ type EncryptError struct {
 }
 
 func (e *EncryptError) Error() string {
-	if errors.Is(e.Err, e2ee.ErrLoginAgain) {
-		return fmt.Sprintf("not encrypted, not sent: %v (the crypto store cannot serve this login: run `matrix-notify login` again)", e.Err)
-	}
+	// e2ee's errors carry the fix (ErrLoginAgain: "run matrix-notify
+	// login again").
 	return fmt.Sprintf("not encrypted, not sent: %v", e.Err)
 }
 

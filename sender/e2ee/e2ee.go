@@ -18,6 +18,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 
 	"github.com/rs/zerolog"
@@ -96,6 +98,10 @@ type Machine struct {
 func Open(ctx context.Context, cli *mautrix.Client, rooms []id.RoomID, opts Options) (*Machine, error) {
 	if opts.DBPath == "" {
 		return nil, errors.New("e2ee: no crypto store path given")
+	}
+	if _, err := os.Stat(opts.DBPath); errors.Is(err, fs.ErrNotExist) {
+		// Not even its directory may exist: no lock to take.
+		return nil, fmt.Errorf("crypto store %s: %w: %w", opts.DBPath, ErrNoStore, ErrLoginAgain)
 	}
 	lk, err := lock(ctx, opts.DBPath+".lock")
 	if err != nil {
