@@ -101,7 +101,8 @@ const usageText = `usage:
   matrix-notify check-template FILE [--source kuma|netdata]
                                        lint a Liquid template
   matrix-notify login [--homeserver HS] [--user U] [--config F] [--print]
-                                       log in (password asked, never in argv), save the token
+                                       log in (password asked, never in argv), save the token,
+                                       set up end-to-end encryption (--recovery-key-file F)
   matrix-notify doctor [--config F] [--join]
                                        check the token and every configured room
   matrix-notify version                print the version, commit and Go version (also --version)
