@@ -108,16 +108,13 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	}
 	var crypto *loginCrypto
 	if !*printOnly && !*noE2EE {
-		if crypto, err = a.planCrypto(nctx, path, existing, userInput, *recoveryFile); err != nil {
+		if crypto, err = a.planCrypto(nctx, path, existing, userInput, hs.BaseURL, *recoveryFile); err != nil {
 			return err
 		}
 	} else if *printOnly && !*noE2EE {
 		a.log.Info("--print: end-to-end encryption is not set up (its pickle key needs the config file): run login with --config to set it up")
 	}
-	device := sender.DeviceID(userInput, hs.BaseURL)
-	if crypto != nil && crypto.device != "" {
-		device = crypto.device // the store's: logging in again reuses it
-	}
+	device := crypto.loginDevice(userInput, hs.BaseURL)
 	// Before the login revokes the device's previous token: whose are the
 	// tokens other configurations hold?
 	copies := identify(nctx, a.findTokenCopies(path, !*printOnly), hsInput, hs.BaseURL)
@@ -130,11 +127,6 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	}
 	a.logh.redact(res.AccessToken)
 	a.log.Info(fmt.Sprintf("logged in as %s on %s (device %s)", res.UserID, hs.BaseURL, res.DeviceID))
-	if crypto != nil {
-		if res, err = a.cryptoDevice(nctx, crypto, res, hs.BaseURL, userInput, password, copies); err != nil {
-			return err
-		}
-	}
 
 	if *printOnly {
 		if _, err := fmt.Fprintln(a.stdout, res.AccessToken); err != nil {

@@ -22,10 +22,10 @@ import (
 //
 // Device ids: a store that holds an account for this user is reused with
 // its device (logging in again keeps the device and its keys). Otherwise
-// the derived device is used if it has no keys on the homeserver; if it has
-// (its store is gone, or another host's), a new device is made and the
-// derived one logged out: a new store for a device with keys would replace
-// them, and receivers would distrust it.
+// login makes a new device (the derived id and a random suffix): the
+// derived device may have keys from a store that is gone or another host's,
+// and a new store for a device with keys would replace them. A homeserver
+// without the encryption API keeps the derived device, as before.
 
 // loginCrypto is login's plan for encryption, made before logging in.
 type loginCrypto struct {
@@ -36,6 +36,17 @@ type loginCrypto struct {
 	device      string
 	recoveryKey string // from --recovery-key-file or MATRIX_NOTIFY_RECOVERY_KEY
 	off         bool   // the homeserver has no E2EE API: nothing to set up
+}
+
+// loginDevice is the device id to log in with.
+func (c *loginCrypto) loginDevice(user, baseURL string) string {
+	switch {
+	case c == nil || c.off:
+		return sender.DeviceID(user, baseURL)
+	case c.device != "":
+		return c.device
+	}
+	return sender.NewDeviceID(user, baseURL)
 }
 
 // keys are the [matrix] keys login writes for encryption.
@@ -62,8 +73,16 @@ func (a *app) loginStateDir(path string, existing *fileConfig) string {
 
 // planCrypto decides the store and device before the login: an existing
 // store must be this user's, and opened with the config's pickle key.
-func (a *app) planCrypto(ctx context.Context, path string, existing *fileConfig, user, recoveryFile string) (*loginCrypto, error) {
+func (a *app) planCrypto(ctx context.Context, path string, existing *fileConfig, user, baseURL, recoveryFile string) (*loginCrypto, error) {
 	c := &loginCrypto{}
+	has, err := sender.HasE2EE(ctx, nil, baseURL)
+	if err != nil {
+		return nil, err
+	}
+	if !has {
+		a.log.Warn(fmt.Sprintf("%s has no end-to-end encryption API: encryption is not set up, and encrypted rooms will get unencrypted alerts", baseURL))
+		return &loginCrypto{off: true}, nil
+	}
 	if existing != nil {
 		c.store, c.pickle = existing.Matrix.CryptoStore, existing.Matrix.PickleKey
 		if c.store != "" && !filepath.IsAbs(c.store) {
@@ -129,45 +148,6 @@ func (a *app) recoveryKey(file string) (string, error) {
 	key = strings.TrimSpace(key)
 	a.logh.redact(key)
 	return key, nil
-}
-
-// cryptoDevice makes sure the login res is on a device that the store may
-// serve: the store's own, or one without keys. It returns the login to keep.
-func (a *app) cryptoDevice(ctx context.Context, c *loginCrypto, res sender.LoginResult, baseURL, user, password string, copies []tokenCopy) (sender.LoginResult, error) {
-	if c.device != "" {
-		return res, nil
-	}
-	has, err := res.DeviceHasKeys(ctx, nil, baseURL)
-	if errors.Is(err, errors.ErrUnsupported) {
-		a.log.Warn(fmt.Sprintf("end-to-end encryption is not set up: %v; encrypted rooms will not get alerts", err))
-		c.off = true
-		return res, nil
-	}
-	if err != nil {
-		return res, err
-	}
-	if !has {
-		return res, nil
-	}
-	// The device has keys from a store we do not have: a new device.
-	next, err := sender.LoginDevice(ctx, nil, baseURL, user, password, sender.NewDeviceID(user, baseURL))
-	if err != nil {
-		return res, err
-	}
-	a.logh.redact(next.AccessToken)
-	a.log.Info(fmt.Sprintf("device %s has encryption keys from a crypto store that is not %s: logged in as a new device %s, and out of %s",
-		res.DeviceID, c.store, next.DeviceID, res.DeviceID))
-	if err := res.Logout(ctx, nil, baseURL); err != nil {
-		a.log.Warn(fmt.Sprintf("%v: remove it in Element (Settings, Sessions)", err))
-	}
-	// Copies of the old device's token were revoked by the first login:
-	// they get the new device's.
-	for i := range copies {
-		if copies[i].user == res.UserID && copies[i].device == res.DeviceID {
-			copies[i].device = next.DeviceID
-		}
-	}
-	return next, nil
 }
 
 // setupCrypto makes the store and cross-signs the device (e2ee.SetupDevice),

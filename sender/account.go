@@ -77,35 +77,28 @@ func newClient(httpc *http.Client, baseURL string) (*mautrix.Client, error) {
 	return cli, nil
 }
 
-// DeviceHasKeys reports whether the login's device has identity keys on
-// the homeserver; errors.ErrUnsupported when the homeserver has no
-// end-to-end encryption API.
-func (r LoginResult) DeviceHasKeys(ctx context.Context, httpc *http.Client, baseURL string) (bool, error) {
-	cli, err := r.Client(httpc, baseURL)
+// HasE2EE reports whether the homeserver at baseURL has the end-to-end
+// encryption API, asked before logging in (login then knows whether to
+// make a device for a crypto store): an unauthenticated /keys/query is
+// refused for want of a token where the endpoint exists, and is
+// unrecognized (404) where it does not.
+func HasE2EE(ctx context.Context, httpc *http.Client, baseURL string) (bool, error) {
+	cli, err := newClient(httpc, baseURL)
 	if err != nil {
 		return false, err
 	}
-	keys, err := cli.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{cli.UserID: {cli.DeviceID}}})
-	if err != nil {
-		if se := toSendError("", err); se.ErrCode == "M_UNRECOGNIZED" || se.Status == http.StatusNotFound {
-			return false, fmt.Errorf("the homeserver has no end-to-end encryption API (%s): %w", se.Message, errors.ErrUnsupported)
-		}
-		return false, fmt.Errorf("looking up the device's keys: %w", toSendError("", err))
+	_, err = cli.MakeRequest(ctx, http.MethodPost, cli.BuildClientURL("v3", "keys", "query"), map[string]any{"device_keys": map[string]any{}}, nil)
+	if err == nil {
+		return true, nil
 	}
-	_, ok := keys.DeviceKeys[cli.UserID][cli.DeviceID]
-	return ok, nil
-}
-
-// Logout ends the login's session, which deletes its device.
-func (r LoginResult) Logout(ctx context.Context, httpc *http.Client, baseURL string) error {
-	cli, err := r.Client(httpc, baseURL)
-	if err != nil {
-		return err
+	se := toSendError("", err)
+	switch {
+	case se.Status == http.StatusNotFound || se.ErrCode == "M_UNRECOGNIZED":
+		return false, nil
+	case se.Status != 0:
+		return true, nil
 	}
-	if _, err := cli.Logout(ctx); err != nil {
-		return fmt.Errorf("logging out device %s: %w", r.DeviceID, toSendError("", err))
-	}
-	return nil
+	return false, fmt.Errorf("asking the homeserver about encryption: %w", se)
 }
 
 // LoginDevice is Login on the given device id.

@@ -19,6 +19,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/signatures"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -399,5 +400,112 @@ func verifySigned(t *testing.T, what string, obj map[string]any, user id.UserID,
 	}
 	if ok, err := signatures.VerifySignatureJSON(json.RawMessage(raw), user, keyName, id.Ed25519(key)); !ok || err != nil {
 		t.Errorf("%s: not signed (%v)", what, err)
+	}
+}
+
+// whoamiDevice is the device of the token in cfg.
+func whoamiDevice(t *testing.T, cfg string) (id.DeviceID, *mautrix.Client) {
+	t.Helper()
+	var fc struct {
+		Matrix struct {
+			AccessToken string `toml:"access_token"`
+		} `toml:"matrix"`
+	}
+	if _, err := toml.DecodeFile(cfg, &fc); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := mautrix.NewClient(env.hs.url, "", fc.Matrix.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who, err := cli.Whoami(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli.UserID, cli.DeviceID = who.UserID, who.DeviceID
+	return who.DeviceID, cli
+}
+
+// TestE2EELogin: logging in again keeps the device and its store and asks
+// for nothing; a second host's login (a new store) is a new device, which
+// the recovery key signs, from the environment, without replacing the
+// identity; doctor reports the cross-signing and the room, and a lost store
+// as a problem with its fix.
+func TestE2EELogin(t *testing.T) {
+	need(t)
+	const bot = "e2eelogin"
+	if err := env.hs.createUser(bot); err != nil {
+		t.Fatal(err)
+	}
+	a := &e2eeSite{site: newSite(t)}
+	a.cfg = filepath.Join(a.dir, "config.toml")
+	first := a.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", a.cfg)
+	m := recoveryKeyLine.FindStringSubmatch(first.stdout)
+	if m == nil {
+		t.Fatalf("no recovery key:\n%s", first)
+	}
+	rk := m[1]
+	devA, cliA := whoamiDevice(t, a.cfg)
+	checkCrossSigned(t, cliA, cliA.UserID, devA)
+
+	again := a.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", a.cfg)
+	if recoveryKeyLine.MatchString(again.stdout) {
+		t.Errorf("logging in again printed a recovery key: a new identity?\n%s", again)
+	}
+	if dev, _ := whoamiDevice(t, a.cfg); dev != devA {
+		t.Errorf("logging in again: device %s, want the store's %s", dev, devA)
+	}
+
+	// Another host: a new store, so a new device; the identity exists.
+	b := &e2eeSite{site: newSite(t)}
+	b.cfg = filepath.Join(b.dir, "config.toml")
+	r := b.run(nil, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", b.cfg)
+	if r.code != 2 || !strings.Contains(r.stderr, "--recovery-key-file") {
+		t.Errorf("second host without the recovery key: want exit 2 naming --recovery-key-file, got %s", r)
+	}
+	r = b.run([]string{"MATRIX_NOTIFY_RECOVERY_KEY=" + rk}, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", b.cfg)
+	if r.code != 0 || recoveryKeyLine.MatchString(r.stdout) {
+		t.Fatalf("second host with the recovery key: %s", r)
+	}
+	if strings.Contains(r.stdout+r.stderr, rk) {
+		t.Errorf("the recovery key given was printed:\n%s", r)
+	}
+	devB, cliB := whoamiDevice(t, b.cfg)
+	if devB == devA {
+		t.Fatalf("the second host's store got the first host's device %s", devA)
+	}
+	checkCrossSigned(t, cliB, cliB.UserID, devB)
+	_, cliA = whoamiDevice(t, a.cfg) // logging in again revoked the first token
+	checkCrossSigned(t, cliA, cliA.UserID, devA) // same identity: A stays signed
+
+	// doctor, on an encrypted room the bot is invited to.
+	rd := newReader(t)
+	resp, err := rd.c.CreateRoom(context.Background(), &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{id.UserID(userID(bot))},
+		InitialState: []*event.Event{{Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, a.cfg, fmt.Sprintf("rooms = [%q]\n", resp.RoomID))
+	d := a.run(nil, "", "doctor", "--config", a.cfg, "--join")
+	for _, want := range []string{"device " + string(devA) + ": cross-signed by its owner", "recovery key: opens the account's secret storage", "encrypted: 2 members"} {
+		if !strings.Contains(d.stdout, want) {
+			t.Errorf("doctor does not say %q:\n%s", want, d)
+		}
+	}
+	if d.code != 0 {
+		t.Errorf("doctor: %s", d)
+	}
+	var fc struct {
+		Matrix struct {
+			CryptoStore string `toml:"crypto_store"`
+		} `toml:"matrix"`
+	}
+	if _, err := toml.DecodeFile(a.cfg, &fc); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(fc.Matrix.CryptoStore, fc.Matrix.CryptoStore+".lost")
+	d = a.run(nil, "", "doctor", "--config", a.cfg)
+	if d.code != 3 || !strings.Contains(d.stdout, "log in again") {
+		t.Errorf("doctor with the store lost: want exit 3 and \"log in again\", got %s", d)
 	}
 }
