@@ -475,7 +475,7 @@ func TestE2EELogin(t *testing.T) {
 		t.Fatalf("the second host's store got the first host's device %s", devA)
 	}
 	checkCrossSigned(t, cliB, cliB.UserID, devB)
-	_, cliA = whoamiDevice(t, a.cfg) // logging in again revoked the first token
+	_, cliA = whoamiDevice(t, a.cfg)             // logging in again revoked the first token
 	checkCrossSigned(t, cliA, cliA.UserID, devA) // same identity: A stays signed
 
 	// doctor, on an encrypted room the bot is invited to.
