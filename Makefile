@@ -8,17 +8,19 @@ LDFLAGS := -s -w -X main.buildCommit=$(shell git rev-parse --short=12 HEAD 2>/de
 # mautrix's pure-Go olm (sender/e2ee); without it the crypto packages need cgo and libolm.
 export GOFLAGS := $(strip $(GOFLAGS) -tags=goolm)
 
-.PHONY: all build test integration fuzz vet fmt demo fetch-netdata liquidjs-deps clean bench
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build test integration fuzz vet staticcheck fmt demo fetch-netdata liquidjs-deps clean bench
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./plugin
 
-# Everything: formatting, vet, the race-checked tests (the end-to-end ones
+# Everything: formatting, vet, staticcheck, the race-checked tests (the end-to-end ones
 # build and run the real binary; the oracle ones run Debian's alarm-notify.sh
 # and npm's liquidjs), and a short run of every fuzz target.
-test: fetch-netdata liquidjs-deps vet fmt build
+test: fetch-netdata liquidjs-deps vet staticcheck fmt build
 	LIQUIDJS_ORACLE=required $(GO) test -race -count=1 ./...
 	$(MAKE) fuzz
 
@@ -41,6 +43,10 @@ fetch-netdata:
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck from the module proxy, at a pinned version (no tool to install).
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
 
 fmt:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './testdata/*')); \
