@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
@@ -18,14 +19,15 @@ import (
 // EncryptTransport encrypts, for the rooms with m.room.encryption, what it
 // sends through Next, the transport closest to the wire: above it the
 // lifecycle has put the relations into the content (EncryptAll keeps them in
-// the clear part) and the retry policy repeats a failed send, which then
-// reuses the ciphertext made for it.
+// the clear part) and the retry policy repeats a failed send, which is
+// encrypted again (a new megolm index, the same txn id).
 //
 // Per batch (Prepare): one e2ee.Open of the crypto store (its lock, one
 // /sync) for the batch's rooms, EncryptAll, Close; the sealed contents wait
 // here, by room and txn id, for the Sends. A Send whose message was not
 // prepared, or whose content changed since (the lifecycle related it to a
-// root sent in the same batch), encrypts just in time with its own
+// root sent in the same batch), or that is a retry (a prepared ciphertext
+// is used once, within sealTTL), encrypts just in time with its own
 // Open/EncryptAll/Close: retries from the outbox, drains of queued entries.
 // No Machine is kept between batches, so a long-lived serve and the
 // one-shot invocations can share the store: each takes the lock and loads
@@ -48,8 +50,14 @@ type EncryptTransport struct {
 
 type sealKey struct{ room, txn string }
 
+// sealTTL bounds how long a prepared ciphertext waits for its Send. A
+// message sent later (serve retrying after an outage) is encrypted again:
+// members who joined meanwhile, and a rotated session, must count.
+const sealTTL = time.Minute
+
 // sealedMsg is a prepared message: what to PUT if its content is still sum.
 type sealedMsg struct {
+	at        time.Time
 	sum       [32]byte
 	encrypted bool
 	content   any
@@ -107,6 +115,11 @@ func (t *EncryptTransport) Prepare(ctx context.Context, msgs []Message) {
 	if t.sealed == nil {
 		t.sealed = map[sealKey]sealedMsg{}
 	}
+	for k, s := range t.sealed {
+		if time.Since(s.at) > sealTTL {
+			delete(t.sealed, k) // prepared, never sent (delivered before, queued behind a failure)
+		}
+	}
 	for i, s := range sealed {
 		if s.err == nil {
 			t.sealed[sealKey{msgs[i].Room, msgs[i].TxnID}] = s.sealedMsg
@@ -120,8 +133,9 @@ func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) 
 	sum := contentSum(m.Content)
 	t.mu.Lock()
 	s, ok := t.sealed[key]
+	delete(t.sealed, key) // used once: a retry is encrypted again
 	t.mu.Unlock()
-	if !ok || s.sum != sum {
+	if !ok || s.sum != sum || time.Since(s.at) > sealTTL {
 		sealed, err := t.seal(ctx, []Message{m})
 		if err != nil {
 			return "", &EncryptError{Room: m.Room, Err: err}
@@ -134,14 +148,6 @@ func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) 
 			return "", &EncryptError{Room: m.Room, Err: sealed[0].err}
 		}
 		s = sealed[0].sealedMsg
-		// Kept for a retry of this send: the same ciphertext under the
-		// same txn id.
-		t.mu.Lock()
-		if t.sealed == nil {
-			t.sealed = map[sealKey]sealedMsg{}
-		}
-		t.sealed[key] = s
-		t.mu.Unlock()
 	}
 	if s.warning != "" && t.Log != nil {
 		t.Log.Warn(fmt.Sprintf("Matrix notification for: %s to '%s': %s", m.Summary, m.Room, s.warning))
@@ -150,13 +156,7 @@ func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) 
 	if s.encrypted {
 		out.EventType, out.Wire = EventEncrypted, s.content
 	}
-	ev, err := t.Next.Send(ctx, out)
-	if err == nil {
-		t.mu.Lock()
-		delete(t.sealed, key)
-		t.mu.Unlock()
-	}
-	return ev, err
+	return t.Next.Send(ctx, out)
 }
 
 type sealResult struct {
@@ -209,7 +209,7 @@ func (t *EncryptTransport) seal(ctx context.Context, msgs []Message) ([]sealResu
 			out[i].err = s.Err
 			continue
 		}
-		out[i].sealedMsg = sealedMsg{sum: contentSum(msgs[i].Content), encrypted: s.Encrypted, content: s.Content, warning: s.Warning}
+		out[i].sealedMsg = sealedMsg{at: time.Now(), sum: contentSum(msgs[i].Content), encrypted: s.Encrypted, content: s.Content, warning: s.Warning}
 	}
 	return out, nil
 }
