@@ -761,6 +761,9 @@ func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concu
 		o.log.Error(fmt.Sprintf("outbox: cannot record the notifications in flight (%v): sending them anyway", err))
 	}
 	crashPoint("enqueued")
+	// Stored first: what a slow Prepare (the crypto store's lock) holds
+	// up is kept whatever happens.
+	Prepare(ctx, t, msgs)
 	return o.deliverJournals(ctx, t, []*journal{j}, msgs, concurrency)
 }
 
