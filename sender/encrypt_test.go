@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 
@@ -105,5 +106,34 @@ func TestEncryptTransportNoStore(t *testing.T) {
 	}
 	if n := len(hs.Events(room)); n != 0 {
 		t.Errorf("%d events sent", n)
+	}
+}
+
+// The lifecycle layer prepares an update as it will send it: in its
+// alert's thread, so the ciphertext made for it is the one sent.
+func TestLifecyclePreparesRelated(t *testing.T) {
+	store, err := sender.OpenAlertStore(t.TempDir(), sender.AlertStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := sender.AlertRef{Source: "netdata", Alert: "web01/7", Room: "!r:hs.test"}
+	if err := store.Put(ref, sender.AlertState{Root: "$root", Latest: "$root", Created: time.Now(), Updated: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	p := &preparer{}
+	lt := &sender.LifecycleTransport{Next: &sender.RetryTransport{Next: p}, Store: store}
+	msgs := []sender.Message{
+		{Room: "!r:hs.test", TxnID: "1", Source: "netdata", AlertKey: "web01/7", Phase: sender.PhaseResolve, Content: sender.Content{Body: "clear"}},
+		{Room: "!r:hs.test", TxnID: "2", Source: "netdata", AlertKey: "web01/8", Phase: sender.PhaseRaise, Content: sender.Content{Body: "raise"}},
+	}
+	sender.Prepare(context.Background(), lt, msgs)
+	if len(p.got) != 1 || len(p.got[0]) != 2 {
+		t.Fatalf("prepared %v", p.got)
+	}
+	if rel := p.got[0][0].Content.RelatesTo; rel == nil || rel.RelType != sender.RelThread || rel.EventID != "$root" {
+		t.Errorf("the resolve was prepared without its thread: %+v", rel)
+	}
+	if p.got[0][1].Content.RelatesTo != nil {
+		t.Errorf("a raise was prepared with a relation")
 	}
 }

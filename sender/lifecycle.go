@@ -201,6 +201,36 @@ func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error
 	return eventID, nil
 }
 
+// preview is m as Send would send it now (without its lock: Send reads
+// the store again).
+func (t *LifecycleTransport) preview(_ context.Context, m Message) Message {
+	mode := cmp.Or(t.Mode, DefaultLifecycle)
+	switch mode {
+	case LifecycleThread, LifecycleReply, LifecycleEdit:
+	default:
+		return m
+	}
+	switch m.Phase {
+	case PhaseRaise, PhaseUpdate, PhaseResolve:
+	default:
+		return m
+	}
+	if t.Store == nil || m.AlertKey == "" {
+		return m
+	}
+	plain := m.Content
+	plain.RelatesTo, plain.NewContent = nil, nil
+	m.Content = plain
+	if m.Phase == PhaseRaise {
+		return m
+	}
+	ref := AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}
+	if st, known, err := t.Store.Get(ref); err == nil && known {
+		m.Content = related(mode, st, m.Phase, plain)
+	}
+	return m
+}
+
 // related returns c (a transition's own content) related to the alert's life
 // st as mode says.
 func related(mode Lifecycle, st AlertState, phase Phase, c Content) Content {

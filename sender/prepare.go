@@ -24,3 +24,17 @@ func Prepare(ctx context.Context, t Transport, msgs []Message) {
 func (t *RetryTransport) Prepare(ctx context.Context, msgs []Message) {
 	Prepare(ctx, t.Next, msgs)
 }
+
+// Prepare implements Preparer: each message goes down as Send would send it
+// now, related to what the store knows of its alert, so that an encrypted
+// update is sealed with its relation. A message whose relation is only
+// known once an earlier one is sent (a raise and its resolve in one batch)
+// goes as it is; the layer below notices that Send's content differs and
+// encrypts it again then.
+func (t *LifecycleTransport) Prepare(ctx context.Context, msgs []Message) {
+	out := make([]Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = t.preview(ctx, m)
+	}
+	Prepare(ctx, t.Next, out)
+}
