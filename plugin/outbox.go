@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"matrix-notify/sender"
 	"matrix-notify/sender/e2ee"
 )
@@ -32,12 +34,19 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 	// the content it seals, and a retry resends the same ciphertext.
 	var wire sender.Transport = mt
 	if s.PickleKey != "" {
-		wire = &sender.EncryptTransport{Next: mt, Log: a.log, Options: e2ee.Options{
+		et := &sender.EncryptTransport{Next: mt, Log: a.log, Options: e2ee.Options{
 			DBPath:         s.cryptoStore(),
 			PickleKey:      s.PickleKey,
 			AutoJoin:       s.AutoJoin,
 			AllowPlaintext: s.AllowPlaintext,
 		}}
+		if a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1" {
+			// mautrix's own account of the crypto steps (sync, key
+			// sharing), for the rare case that needs it.
+			zl := zerolog.New(zerolog.ConsoleWriter{Out: a.stderr, NoColor: true}).Level(zerolog.DebugLevel)
+			et.Options.Log = &zl
+		}
+		wire = et
 	}
 	var tr sender.Transport = &sender.RetryTransport{Next: wire, Policy: s.Retry}
 	if s.Lifecycle != sender.LifecycleNone {

@@ -135,7 +135,9 @@ func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) 
 	s, ok := t.sealed[key]
 	delete(t.sealed, key) // used once: a retry is encrypted again
 	t.mu.Unlock()
+	how := "prepared"
 	if !ok || s.sum != sum || time.Since(s.at) > sealTTL {
+		how = "just in time"
 		sealed, err := t.seal(ctx, []Message{m})
 		if err != nil {
 			return "", &EncryptError{Room: m.Room, Err: err}
@@ -155,6 +157,9 @@ func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) 
 	out := m
 	if s.encrypted {
 		out.EventType, out.Wire = EventEncrypted, s.content
+		if t.Log != nil {
+			t.Log.Debug(fmt.Sprintf("encrypted %s for '%s' (%s)", m.TxnID, m.Room, how))
+		}
 	}
 	return t.Next.Send(ctx, out)
 }

@@ -4,7 +4,8 @@ libolm, independent of mautrix and goolm), driven by sender/e2ee's tests.
 
   nio_peer.py setup   HS USER PASSWORD STORE INVITE   -> {"room_id": ...}
   nio_peer.py join    HS USER PASSWORD STORE ROOM     -> {"room_id": ...}
-  nio_peer.py receive HS STORE ROOM COUNT TIMEOUT_S   -> {"messages": [...], "errors": [...]}
+  nio_peer.py receive HS STORE ROOM COUNT TIMEOUT_S [UNTIL]
+                                                      -> {"messages": [...], "errors": [...]}
 
 setup logs in as a new device, uploads its keys and creates a private room
 with m.room.encryption, inviting INVITE (user ids, comma-separated). join
@@ -71,18 +72,25 @@ async def join(hs, user, password, store, room):
     print(json.dumps({"room_id": room}))
 
 
-async def receive(hs, store, room, count, timeout):
+async def receive(hs, store, room, count, timeout, until=""):
     with open(os.path.join(store, "creds.json")) as f:
         creds = json.load(f)
     client = AsyncClient(hs, creds["user_id"], device_id=creds["device_id"],
                          store_path=store, config=config())
     client.restore_login(creds["user_id"], creds["device_id"], creds["access_token"])
-    messages, errors, seen = [], [], set()
+    messages, errors, seen, to_device = [], [], set(), []
     deadline = time.monotonic() + timeout
-    while len(messages) + len(errors) < count and time.monotonic() < deadline:
+    def done():
+        if until:  # a member who joined late: history it cannot read may come first
+            return any(until in m["body"] for m in messages)
+        return len(messages) + len(errors) >= count
+
+    while not done() and time.monotonic() < deadline:
         resp = await client.sync(timeout=2000, sync_filter={"room": {"timeline": {"limit": 200}}})
         if not isinstance(resp, SyncResponse):
             raise SystemExit(f"sync: {resp}")
+        for td in resp.to_device_events:
+            to_device.append(" ".join([type(td).__name__, getattr(td, "session_id", "") or ""]).strip())
         joined = resp.rooms.join.get(room)
         if joined is None:
             continue
@@ -98,7 +106,7 @@ async def receive(hs, store, room, count, timeout):
                                  "decrypted": ev.decrypted, "session_id": ev.session_id,
                                  "verified": ev.verified, "content": ev.source.get("content")})
     await client.close()
-    print(json.dumps({"messages": messages, "errors": errors}))
+    print(json.dumps({"messages": messages, "errors": errors, "to_device": to_device}))
 
 
 def main():
@@ -108,8 +116,8 @@ def main():
     elif cmd == "join":
         asyncio.run(join(*args))
     elif cmd == "receive":
-        hs, store, room, count, timeout = args
-        asyncio.run(receive(hs, store, room, int(count), float(timeout)))
+        hs, store, room, count, timeout, *until = args
+        asyncio.run(receive(hs, store, room, int(count), float(timeout), *until))
     else:
         raise SystemExit(f"unknown command {cmd}")
 
