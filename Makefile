@@ -32,7 +32,7 @@ REALPEERS_NETDATA ?= $(shell PATH="$$PATH:/usr/sbin:/sbin" command -v netdata 2>
 integration:
 	@DENDRITE_BIN_DIR='$(DENDRITE_BIN_DIR)' bash scripts/realpeers/dendrite.sh build >/dev/null
 	DENDRITE_BIN_DIR='$(DENDRITE_BIN_DIR)' REALPEERS_NETDATA='$(REALPEERS_NETDATA)' \
-		$(GO) test -count=1 -v -timeout 20m ./scripts/realpeers/
+		$(GO) test -count=1 -v -timeout 20m ./scripts/realpeers/ ./sender/e2ee/
 
 # LiquidJS at Kuma's pinned version, the reference renderer for templates.
 liquidjs-deps:
