@@ -954,7 +954,9 @@ func TestOutboxPersistsWholeMessage(t *testing.T) {
 	for i := range mt.NumField() {
 		fields = append(fields, mt.Field(i).Name)
 	}
-	if !slices.Equal(fields, []string{"Room", "TxnID", "Summary", "Content", "Source", "AlertKey", "Phase"}) {
+	// EventType and Wire are the encrypted wire form, made at delivery and
+	// never stored: the outbox keeps the plaintext.
+	if !slices.Equal(fields, []string{"Room", "TxnID", "Summary", "Content", "Source", "AlertKey", "Phase", "EventType", "Wire"}) {
 		t.Errorf("Message fields %v: persist the new ones in the outbox entry", fields)
 	}
 	m := Message{Room: "!r:hs", TxnID: "t", Summary: "s", Content: Content{MsgType: "m.text", Body: "b", Format: FormatHTML, FormattedBody: "<b>b</b>", Mentions: &Mentions{UserIDs: []string{"@u:hs"}, Room: true},
