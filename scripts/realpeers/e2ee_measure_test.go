@@ -46,7 +46,8 @@ func TestE2EEMeasure(t *testing.T) {
 	enc, plain := mk(true), mk(false)
 	s := &e2eeSite{site: newSite(t)}
 	encCfg := filepath.Join(s.dir, "enc.toml")
-	s.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", encCfg)
+	lr := s.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", encCfg)
+	t.Logf("login (new device, store, cross-signing identity): %v", lr.took.Round(time.Millisecond))
 	data, err := os.ReadFile(encCfg)
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +77,9 @@ func TestE2EEMeasure(t *testing.T) {
 		}
 		return took, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 	}
-	// First runs: join, share the session (not measured).
-	run(encCfg, enc, 0)
+	// First runs: join, share the session.
+	first, firstRSS := run(encCfg, enc, 0)
+	t.Logf("first encrypted send of the device: %v, max RSS %d KiB", first.Round(time.Millisecond), firstRSS)
 	run(plainCfg, plain, 1)
 	const n = 20
 	var te, tp []time.Duration
