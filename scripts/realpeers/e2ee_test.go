@@ -120,8 +120,14 @@ func (s *e2eeSite) dryRun(stdin string, args ...string) map[string]map[string]an
 	if r.code != 0 {
 		s.t.Fatalf("dry run of %s: %s", strings.Join(args, " "), r)
 	}
+	return dryLines(s.t, r.stdout)
+}
+
+// dryLines reads a dry run's output: the contents, by body.
+func dryLines(t *testing.T, stdout string) map[string]map[string]any {
+	t.Helper()
 	out := map[string]map[string]any{}
-	sc := bufio.NewScanner(strings.NewReader(r.stdout))
+	sc := bufio.NewScanner(strings.NewReader(stdout))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var req struct {
@@ -129,10 +135,10 @@ func (s *e2eeSite) dryRun(stdin string, args ...string) map[string]map[string]an
 			Content map[string]any `json:"content"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
-			s.t.Fatalf("dry run line %q: %v", sc.Text(), err)
+			t.Fatalf("dry run line %q: %v", sc.Text(), err)
 		}
 		if !strings.Contains(req.Path, "/send/m.room.message/") {
-			s.t.Errorf("dry run path %s: want the plaintext m.room.message request", req.Path)
+			t.Errorf("dry run path %s: want the plaintext m.room.message request", req.Path)
 		}
 		out[req.Content["body"].(string)] = req.Content
 	}
@@ -144,7 +150,8 @@ var recoveryKeyLine = regexp.MustCompile(`(?m)^\s*(Es[1-9A-HJ-NP-Za-km-z]{2}( [1
 
 // TestE2EE: the real binary, on a fresh account: a scripted login prints a
 // recovery key and leaves a cross-signed device; then netdata's exec mode
-// (raise and clear, in a thread), `test`, `kuma` and `serve` deliver into a
+// (raise and clear, in a thread), `test`, `custom-sender`, `kuma` and
+// `serve` deliver into a
 // room the receiver created encrypted, and nio decrypts each to exactly
 // the plaintext a dry run shows; one megolm session carries them across
 // the invocations. A member who joins later decrypts the next alarm; 20
@@ -232,13 +239,24 @@ func TestE2EE(t *testing.T) {
 	s.must(0, "", "test")
 	merge(s.dryRun(kumaPayload(t, "http-down"), "kuma", "--config", s.cfg))
 	s.must(0, kumaPayload(t, "http-down"), "kuma", "--config", s.cfg)
+	// netdata's custom_sender(): the fields in the environment.
+	cs := []string{"host=db01", "name=e2ee_custom", "status=WARNING", "old_status=CLEAR", "unique_id=71000",
+		"alarm_id=710", "event_id=1", "chart=disk.x", "value=91", "when=1764990000", "roles=sysadmin"}
+	if r := s.run(append(cs, "MATRIX_NOTIFY_DRY_RUN=1"), "", "custom-sender", room); r.code != 0 {
+		t.Fatalf("custom-sender dry run: %s", r)
+	} else {
+		merge(dryLines(t, r.stdout))
+	}
+	if r := s.run(cs, "", "custom-sender", room); r.code != 0 {
+		t.Fatalf("custom-sender: %s", r)
+	}
 	p := startServe(t, s.site, s.cfg)
 	if code, body := p.post(t, "/kuma", "Bearer e2ee-secret", kumaPayload(t, "test-notification")); code/100 != 2 {
 		t.Fatalf("serve: status %d %q\n%s", code, body, p.stderr)
 	}
 	merge(s.dryRun(kumaPayload(t, "test-notification"), "kuma", "--config", s.cfg))
 
-	got := nioReceive(t, nioStore, room, 7)
+	got := nioReceive(t, nioStore, room, 8)
 	var raiseID string
 	for i, m := range got {
 		c := maps(m.Content)
