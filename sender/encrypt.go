@@ -208,6 +208,9 @@ func (t *EncryptTransport) seal(ctx context.Context, msgs []Message) ([]sealResu
 	if err := mach.Close(); err != nil {
 		return nil, fmt.Errorf("closing the crypto store: %w", err)
 	}
+	if t.Log != nil {
+		t.Log.Debug(fmt.Sprintf("crypto store %s: %d messages for %d rooms sealed under one lock", t.Options.DBPath, len(plains), len(rooms)))
+	}
 	for j, s := range sealed {
 		i := index[j]
 		if s.Err != nil {

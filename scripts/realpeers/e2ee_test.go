@@ -250,13 +250,28 @@ func TestE2EE(t *testing.T) {
 	if r := s.run(cs, "", "custom-sender", room); r.code != 0 {
 		t.Fatalf("custom-sender: %s", r)
 	}
+	// One invocation for two encrypted rooms: one lock of the store, one
+	// sync, both sealed before the PUTs.
+	rd := newReader(t)
+	other, err := rd.c.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{id.UserID(userID(bot))},
+		InitialState: []*event.Event{{Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs2 := append([]string{"NETDATA_ALARM_NOTIFY_DEBUG=1"}, cs...)
+	cs2[2], cs2[5], cs2[6] = "name=e2ee_two_rooms", "unique_id=72000", "alarm_id=720" // another alarm
+	merge(dryLines(t, s.run(append(cs2, "MATRIX_NOTIFY_DRY_RUN=1"), "", "custom-sender", room).stdout))
+	two := s.run(cs2, "", "custom-sender", room+" "+other.RoomID.String())
+	if two.code != 0 || strings.Count(two.stderr, "sealed under one lock") != 1 || strings.Count(two.stderr, "(prepared)") != 2 {
+		t.Errorf("two encrypted rooms: want one lock for both and both prepared, got %s", two)
+	}
 	p := startServe(t, s.site, s.cfg)
 	if code, body := p.post(t, "/kuma", "Bearer e2ee-secret", kumaPayload(t, "test-notification")); code/100 != 2 {
 		t.Fatalf("serve: status %d %q\n%s", code, body, p.stderr)
 	}
 	merge(s.dryRun(kumaPayload(t, "test-notification"), "kuma", "--config", s.cfg))
 
-	got := nioReceive(t, nioStore, room, 8)
+	got := nioReceive(t, nioStore, room, 9)
 	var raiseID string
 	for i, m := range got {
 		c := maps(m.Content)
