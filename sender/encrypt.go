@@ -41,7 +41,8 @@ type EncryptTransport struct {
 	Next    *MatrixTransport
 	Options e2ee.Options
 	// Log gets the warnings of plaintext let into an encrypted room
-	// (AllowPlaintext); nil discards.
+	// (AllowPlaintext), and at debug level what each lock sealed; nil
+	// discards.
 	Log *slog.Logger
 
 	mu     sync.Mutex
