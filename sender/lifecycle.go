@@ -252,7 +252,7 @@ func edit(st AlertState, phase Phase, c Content) Content {
 	}
 	if !mentionsAnyone(out.Mentions) && mentionsAnyone(nc.Mentions) {
 		// Nobody is newly mentioned, but the fallback names who was, on one
-		// line (severity.Apply). Synapse never notifies an edit for that
+		// line (format.ApplySeverity). Synapse never notifies an edit for that
 		// (.m.rule.suppress_edits); Dendrite 0.13 has no such rule and its
 		// legacy body rules would ping them again. Those rules never match
 		// a body with a line break (observed: the same edit highlights
