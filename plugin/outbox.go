@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"matrix-notify/adapters/kuma"
+	"matrix-notify/adapters/netdata"
 	"matrix-notify/sender"
 )
 
@@ -34,7 +36,8 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 			// Alerts still go out, only unthreaded.
 			a.log.Error(fmt.Sprintf("%v: transitions are posted without relating them to their alert", err))
 		} else {
-			tr = &sender.LifecycleTransport{Next: tr, Store: store, Mode: s.Lifecycle, Log: a.log}
+			tr = &sender.LifecycleTransport{Next: tr, Store: store, Mode: s.Lifecycle, Log: a.log,
+				ResolvedMarkers: map[string]string{"netdata": netdata.ResolvedMarker, "kuma": kuma.ResolvedMarker}}
 		}
 	}
 	return tr, nil

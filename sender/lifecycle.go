@@ -3,13 +3,13 @@ package sender
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
-	"html"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+
+	"matrix-notify/sender/format"
 )
 
 // Lifecycle is how the transitions of one alert relate to each other in a
@@ -48,10 +48,11 @@ func ParseLifecycle(s string) (Lifecycle, error) {
 	return "", fmt.Errorf("lifecycle %q: want thread, reply, edit or none", s)
 }
 
-// ResolvedMarker starts the text an edit gives a resolved alert
-// (LifecycleEdit): the marker, the resolution's text, then the text the
-// message showed until then.
-const ResolvedMarker = "✅ RESOLVED — "
+// DefaultResolvedMarker heads the text an edit gives a resolved alert
+// (LifecycleEdit) of a source without its own marker (see
+// LifecycleTransport.ResolvedMarkers): "RESOLVED — ", the resolution's text,
+// then the text the message showed until then.
+const DefaultResolvedMarker = "RESOLVED"
 
 // LifecycleTransport relates the transitions of an alert in a room, as Mode
 // says, and sends them through Next. It decides when a message is sent, not
@@ -62,8 +63,9 @@ const ResolvedMarker = "✅ RESOLVED — "
 //   - update, resolve with a known root: related to it (thread: m.thread
 //     on the root, reply fallback to the latest event; reply: m.in_reply_to
 //     the latest event; edit: m.replace of the root, m.new_content the new
-//     content, or for a resolve the ResolvedMarker, the resolution and the
-//     text shown until then; the top-level body is "* " and the same).
+//     content, or for a resolve the source's resolved marker, the resolution
+//     and the text shown until then; the top-level body is "* " and the
+//     same, and the whole edit fits the event limit, format.MaxContentBytes).
 //   - update with no known root (the state was lost, the alert was raised
 //     before matrix-notify kept state, or an update arrives first): posted
 //     as is, and it becomes the root of the rest of the life.
@@ -92,6 +94,12 @@ type LifecycleTransport struct {
 	Mode Lifecycle
 	// Source is the source of messages that name none (Message.Source).
 	Source string
+	// ResolvedMarkers is, per source (Message.Source), the words that head
+	// an edited alert's resolution: the adapter's own, such as "✅ RESOLVED"
+	// (netdata.ResolvedMarker, kuma.ResolvedMarker). A source without one
+	// gets DefaultResolvedMarker. The marker's first word is left out when
+	// the resolution's text already starts with it (an emoji said twice).
+	ResolvedMarkers map[string]string
 	// Log gets a line when the store fails; nil discards.
 	Log *slog.Logger
 
@@ -150,7 +158,8 @@ func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error
 	if t.Store == nil || m.AlertKey == "" {
 		return t.Next.Send(ctx, m)
 	}
-	ref := AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}
+	source := cmp.Or(m.Source, t.Source)
+	ref := AlertRef{Source: source, Alert: m.AlertKey, Room: m.Room}
 	defer t.lock(ref)()
 
 	plain := m.Content
@@ -167,7 +176,7 @@ func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error
 	out := m
 	out.Content = plain
 	if known {
-		out.Content = related(mode, st, m.Phase, plain)
+		out.Content = related(mode, st, m.Phase, plain, cmp.Or(t.ResolvedMarkers[source], DefaultResolvedMarker))
 	}
 	eventID, err := t.Next.Send(ctx, out)
 	if err != nil {
@@ -202,14 +211,14 @@ func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error
 }
 
 // related returns c (a transition's own content) related to the alert's life
-// st as mode says.
-func related(mode Lifecycle, st AlertState, phase Phase, c Content) Content {
+// st as mode says; marker heads a resolution an edit shows.
+func related(mode Lifecycle, st AlertState, phase Phase, c Content, marker string) Content {
 	switch mode {
 	case LifecycleReply:
 		c.RelatesTo = &RelatesTo{InReplyTo: &InReplyTo{EventID: cmp.Or(st.Latest, st.Root)}}
 		return c
 	case LifecycleEdit:
-		return edit(st, phase, c)
+		return edit(st, phase, c, marker)
 	default: // thread
 		c.RelatesTo = &RelatesTo{RelType: RelThread, EventID: st.Root, IsFallingBack: true,
 			InReplyTo: &InReplyTo{EventID: cmp.Or(st.Latest, st.Root)}}
@@ -218,71 +227,77 @@ func related(mode Lifecycle, st AlertState, phase Phase, c Content) Content {
 }
 
 // edit returns the m.replace event that makes the root show c (an update)
-// or the resolution c over what it showed (a resolve).
-func edit(st AlertState, phase Phase, c Content) Content {
+// or, headed by marker, the resolution c over what it showed (a resolve).
+// It fits format.MaxContentBytes: a fallback too large becomes the first line
+// of the new text, a resolution too large loses the text shown until then,
+// and a new content still too large is cut by format.Fit.
+func edit(st AlertState, phase Phase, c Content, marker string) Content {
 	shown := st.Content
 	if shown.Body == "" {
 		shown = st.RootContent
 	}
 	nc := c
 	if phase == PhaseResolve {
-		nc = resolvedContent(shown, c)
+		nc = resolvedContent(shown, c, marker)
 	}
 	nc.RelatesTo, nc.NewContent = nil, nil
+	mentions := newMentions(shown.Mentions, nc.Mentions)
+	var end string
+	if !mentionsAnyone(mentions) && mentionsAnyone(nc.Mentions) {
+		// Nobody is newly mentioned, but the fallback names who was, on one
+		// line (format.ApplySeverity). Synapse never notifies an edit for
+		// that (.m.rule.suppress_edits); Dendrite 0.13 has no such rule and
+		// its legacy body rules would ping them again. Those rules never
+		// match a body with a line break (observed: the same edit highlights
+		// without the final newline, not with it).
+		end = "\n"
+	}
 	out := Content{
 		MsgType:    nc.MsgType,
-		Body:       "* " + nc.Body,
+		Body:       "* " + nc.Body + end,
 		Format:     nc.Format,
-		Mentions:   newMentions(shown.Mentions, nc.Mentions),
+		Mentions:   mentions,
 		RelatesTo:  &RelatesTo{RelType: RelReplace, EventID: st.Root},
 		NewContent: &nc,
 	}
 	if nc.FormattedBody != "" {
 		out.FormattedBody = "* " + nc.FormattedBody
 	}
-	if editTooLarge(out) {
+	if format.JSONSize(out) > format.MaxContentBytes {
 		// The fallback is for clients without edits: shorten it rather than
-		// have the homeserver refuse the event (65,536 bytes in all).
-		out.Body = "* " + truncateRunes(firstLine(nc.Body), 500)
+		// have the homeserver refuse the event.
+		out.Body = "* " + format.TruncateText(firstLine(nc.Body), maxEditFallback) + end
 		out.Format, out.FormattedBody = "", ""
-		if phase == PhaseResolve && editTooLarge(out) {
+		if phase == PhaseResolve && format.JSONSize(out) > format.MaxContentBytes {
 			// Still too large: the resolution alone, without the old text.
-			return edit(AlertState{Root: st.Root, Latest: st.Latest, Content: Content{MsgType: shown.MsgType, Mentions: shown.Mentions}}, PhaseUpdate, resolvedContent(Content{}, c))
+			return edit(AlertState{Root: st.Root, Latest: st.Latest, Content: Content{MsgType: shown.MsgType, Mentions: shown.Mentions}}, PhaseUpdate, resolvedContent(Content{}, c, marker), marker)
 		}
-	}
-	if !mentionsAnyone(out.Mentions) && mentionsAnyone(nc.Mentions) {
-		// Nobody is newly mentioned, but the fallback names who was, on one
-		// line (format.ApplySeverity). Synapse never notifies an edit for that
-		// (.m.rule.suppress_edits); Dendrite 0.13 has no such rule and its
-		// legacy body rules would ping them again. Those rules never match
-		// a body with a line break (observed: the same edit highlights
-		// without the final newline, not with it).
-		out.Body += "\n"
+		if over := format.JSONSize(out) - format.MaxContentBytes; over > 0 {
+			// The new content alone is too large (an adapter fits a message
+			// to the limit, not to the limit less an edit's fallback).
+			fitted := format.Fit(nc, format.JSONSize(nc)-over)
+			out.NewContent = &fitted
+		}
 	}
 	return out
 }
 
 func mentionsAnyone(m *Mentions) bool { return m != nil && (len(m.UserIDs) > 0 || m.Room) }
 
-// maxEditContent leaves room, under the 65,536-byte event limit, for the
-// rest of the event (ids, signatures, hashes).
-const maxEditContent = 60000
+// maxEditFallback is what the shortened fallback of an oversized edit may
+// take (JSON bytes of its first line): enough to say what the alert is.
+const maxEditFallback = 500
 
-func editTooLarge(c Content) bool {
-	data, err := json.Marshal(c)
-	return err != nil || len(data) > maxEditContent
-}
-
-// resolvedContent is what an edited alert shows once resolved: the marker
-// and the resolution's text, then the text it showed until then.
-func resolvedContent(shown, res Content) Content {
-	marker := ResolvedMarker
-	if strings.HasPrefix(res.Body, "✅") { // Netdata's recovery text has its own
-		marker = strings.TrimPrefix(marker, "✅ ")
+// resolvedContent is what an edited alert shows once resolved: marker and
+// the resolution's text, then the text it showed until then. The marker's
+// first word is left out when the resolution starts with it.
+func resolvedContent(shown, res Content, marker string) Content {
+	if first, rest, ok := strings.Cut(marker, " "); ok && strings.HasPrefix(res.Body, first) {
+		marker = rest
 	}
 	out := Content{
 		MsgType:  cmp.Or(res.MsgType, shown.MsgType),
-		Body:     marker + res.Body,
+		Body:     marker + " — " + res.Body,
 		Mentions: res.Mentions,
 	}
 	if shown.Body != "" {
@@ -290,7 +305,7 @@ func resolvedContent(shown, res Content) Content {
 	}
 	if res.FormattedBody != "" || shown.FormattedBody != "" {
 		out.Format = FormatHTML
-		out.FormattedBody = "<b>" + html.EscapeString(strings.TrimSuffix(marker, " — ")) + "</b> — " + asHTML(res)
+		out.FormattedBody = "<b>" + format.Text(marker) + "</b> — " + asHTML(res)
 		if shown.Body != "" {
 			out.FormattedBody += "<hr>" + asHTML(shown)
 		}
@@ -298,12 +313,12 @@ func resolvedContent(shown, res Content) Content {
 	return out
 }
 
-// asHTML is c's formatted body, or its body escaped.
+// asHTML is c's formatted body, or its body as HTML text.
 func asHTML(c Content) string {
 	if c.Format == FormatHTML && c.FormattedBody != "" {
 		return c.FormattedBody
 	}
-	return strings.ReplaceAll(html.EscapeString(c.Body), "\n", "<br>")
+	return format.Text(c.Body)
 }
 
 // newMentions is the top-level m.mentions of an edit: only who the new
@@ -328,12 +343,4 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }
