@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -36,8 +34,10 @@ func (a *app) defaultStateDir(netdataMode bool) string {
 }
 
 // matrixTransport is the Matrix client with our retry policy around it, and
-// around that the alert lifecycle (threads, replies, edits) unless it is off.
-func (a *app) matrixTransport(s settings) (sender.Transport, error) {
+// around that the alert lifecycle (threads, replies, edits) unless it is off;
+// its alert threads live in ob's state database (none when ob is nil: alerts
+// still go out, only unthreaded).
+func (a *app) matrixTransport(s settings, ob *sender.Outbox) (sender.Transport, error) {
 	opts := sender.DefaultOptions()
 	opts.AutoJoin = s.AutoJoin
 	opts.CacheDir = filepath.Join(s.StateDir, "cache")
@@ -48,14 +48,9 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 		return nil, usageError{err}
 	}
 	var tr sender.Transport = &sender.RetryTransport{Next: mt, Policy: s.Retry}
-	if s.Lifecycle != sender.LifecycleNone {
-		store, err := sender.OpenAlertStore(filepath.Join(s.StateDir, "alerts"), sender.AlertStoreOptions{Now: a.now})
-		if err != nil {
-			// Alerts still go out, only unthreaded.
-			a.log.Error(fmt.Sprintf("%v: transitions are posted without relating them to their alert", err))
-		} else {
-			tr = &sender.LifecycleTransport{Next: tr, Store: store, Mode: s.Lifecycle, Log: a.log}
-		}
+	if s.Lifecycle != sender.LifecycleNone && ob != nil {
+		store := sender.NewAlertStore(ob.State(), sender.AlertStoreOptions{Now: a.now})
+		tr = &sender.LifecycleTransport{Next: tr, Store: store, Mode: s.Lifecycle, Log: a.log}
 	}
 	return tr, nil
 }
@@ -69,13 +64,11 @@ func (a *app) httpClient(s settings) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// openOutbox opens the outbox of s's homeserver. Txn ids are scoped to an
-// account, so each homeserver gets its own directory: two configured bots
-// never send each other's entries.
+// openOutbox opens the state database of s and the outbox of s's
+// homeserver in it. Txn ids are scoped to an account, so the homeserver
+// scopes the entries: two configured bots never send each other's.
 func (a *app) openOutbox(s settings) (*sender.Outbox, error) {
-	sum := sha256.Sum256([]byte(strings.TrimRight(s.Homeserver, "/")))
-	dir := filepath.Join(s.StateDir, "outbox", hex.EncodeToString(sum[:6]))
-	return sender.OpenOutbox(dir, sender.OutboxOptions{MaxAge: s.MaxAge, Log: a.log, Now: a.now})
+	return sender.OpenOutbox(s.StateDir, sender.OutboxOptions{Scope: strings.TrimRight(s.Homeserver, "/"), MaxAge: s.MaxAge, Log: a.log, Now: a.now})
 }
 
 // deliver sends (or, in a dry run, prints) n's messages through the outbox:
@@ -86,16 +79,21 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 	if s.DryRun {
 		return sender.WriteDryRun(a.stdout, msgs)
 	}
-	tr, err := a.matrixTransport(s)
+	ob, err := a.openOutbox(s)
+	if err != nil {
+		// Better sent without a safety net than not sent at all.
+		a.log.Error(fmt.Sprintf("%v: sending without the outbox (and unthreaded), nothing will be kept if delivery fails", err))
+		ob = nil
+	} else {
+		defer ob.Close()
+	}
+	tr, err := a.matrixTransport(s, ob)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	ob, err := a.openOutbox(s)
-	if err != nil {
-		// Better sent without a safety net than not sent at all.
-		a.log.Error(fmt.Sprintf("%v: sending without the outbox, nothing will be kept if delivery fails", err))
+	if ob == nil {
 		report := (&sender.Sender{Transport: tr, Concurrency: s.Concurrency, Log: a.log}).Deliver(ctx, msgs)
 		if !report.Delivered() {
 			return fmt.Errorf("%w: %d of %d rooms failed", errNotDelivered, len(report.Failed()), len(report.Results))
@@ -125,8 +123,7 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 
 // refuseForeignState stops cmd, a command run by hand (flush, test), when it
 // runs as root in a state directory that belongs to another user: the files
-// it would leave there (queued entries, journals, alert-store buckets, the
-// parse cache) would be root's, and netdata, running as its own user, could
+// it would leave there (the state database, the parse cache) would be root's, and netdata, running as its own user, could
 // not read, replace or remove them. netdata's own invocations are never
 // refused: an alarm is sent whatever the directory's owner.
 func (a *app) refuseForeignState(cmd, dir string) error {
@@ -167,7 +164,8 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	tr, err := a.matrixTransport(s)
+	defer ob.Close()
+	tr, err := a.matrixTransport(s, ob)
 	if err != nil {
 		return err
 	}
@@ -191,6 +189,7 @@ func (a *app) runQueue(args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	defer ob.Close()
 	entries, err := ob.List()
 	if err != nil {
 		return err

@@ -32,35 +32,17 @@ type receiver struct {
 	s         settings
 	kuma      *kumaPipeline
 	transport sender.Transport
-	// outbox, when set, takes each notification durably (commit groups
-	// the webhooks that arrive together into one batch) and the answer is
-	// 202; deliver sends the batches in the background, and drain retries
-	// what they leave queued. Nil in a dry run, where the answer waits for
-	// the (printed) delivery.
-	outbox *sender.Outbox
-	// accepts carries webhooks to commit; committed (closed by commit when
-	// it stops) carries the batches to deliver, in order.
-	accepts   chan acceptRequest
-	committed chan *sender.Accepted
-	// commitStopped is closed when commit has stopped: a request still
-	// arriving then is refused, not left waiting.
-	commitStopped chan struct{}
-	secret        string
-	maxBody       int64
-}
-
-// acceptRequest is one webhook's messages waiting for the group commit, and
-// where its outcome goes.
-type acceptRequest struct {
-	msgs []sender.Message
-	done chan error
+	// outbox, when set, delivers each notification (it is stored first)
+	// and the answer is 202 once it is delivered or queued; drain retries
+	// what is left queued. Nil in a dry run, where the answer waits for the
+	// (printed) delivery.
+	outbox  *sender.Outbox
+	secret  string
+	maxBody int64
 }
 
 // serveGCPercent is serve's GOGC unless the environment sets one.
 const serveGCPercent = 400
-
-// maxBatch bounds the webhooks stored in one batch.
-const maxBatch = 512
 
 func (a *app) runServe(ctx context.Context, args []string) error {
 	cf, listenFlag, words, err := parseServeFlags(args)
@@ -100,24 +82,8 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	drainCtx, stopDrain := context.WithCancel(context.Background())
 	drained := make(chan struct{})
 	go func() { defer close(drained); rcv.drain(drainCtx) }()
-	stopCommit := make(chan struct{})
-	delivered := make(chan struct{})
-	if rcv.outbox != nil {
-		go rcv.commit(stopCommit)
-		go func() { defer close(delivered); rcv.deliver() }()
-	} else {
-		close(delivered)
-	}
-	// stopBackground stops taking webhooks, lets the batches stored so
-	// far be delivered (bounded: what is left is recovered by the next
-	// start or `flush`), and stops the drain.
+	// stopBackground stops the drain.
 	stopBackground := func() {
-		close(stopCommit)
-		select {
-		case <-delivered:
-		case <-time.After(s.Timeout):
-			a.log.Warn("stopping with notifications still being delivered: the next start (or `matrix-notify flush`) delivers them")
-		}
 		stopDrain() // the drain in progress finishes its round, bounded by the deadline
 		<-drained
 	}
@@ -144,7 +110,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		if fr.Remaining > 0 {
 			a.log.Warn(fmt.Sprintf("%d notifications left queued in %s", fr.Remaining, rcv.outbox.Dir()))
 		}
-		rcv.outbox.DropSpares()
+		rcv.outbox.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("serve: shutdown: %w", err)
@@ -184,91 +150,14 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 		rcv.transport = &sender.DryRunTransport{W: a.stdout}
 		return rcv, nil
 	}
-	if rcv.transport, err = a.matrixTransport(s); err != nil {
-		return nil, err
-	}
 	if rcv.outbox, err = a.openOutbox(s); err != nil {
 		return nil, usageError{err}
 	}
-	rcv.accepts = make(chan acceptRequest)
-	rcv.committed = make(chan *sender.Accepted, 4096)
-	rcv.commitStopped = make(chan struct{})
+	if rcv.transport, err = a.matrixTransport(s, rcv.outbox); err != nil {
+		rcv.outbox.Close()
+		return nil, err
+	}
 	return rcv, nil
-}
-
-// commit stores webhooks in batches until stop is closed: every webhook that
-// arrives while one batch is being written and synced goes into the next, so
-// a burst costs one file and two fsyncs per batch, not per webhook. Each
-// request is answered as soon as its batch is durable; the batch then goes to
-// deliver (waiting only when thousands of batches are behind: back-pressure
-// on the webhooks before memory runs out).
-func (rc *receiver) commit(stop <-chan struct{}) {
-	defer close(rc.committed)
-	defer close(rc.commitStopped)
-	for {
-		var batch []acceptRequest
-		select {
-		case req := <-rc.accepts:
-			batch = append(batch, req)
-		case <-stop:
-			return
-		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case req := <-rc.accepts:
-				batch = append(batch, req)
-			default:
-				break more
-			}
-		}
-		var msgs []sender.Message
-		for _, req := range batch {
-			msgs = append(msgs, req.msgs...)
-		}
-		acc, err := rc.outbox.Accept(msgs)
-		for _, req := range batch {
-			req.done <- err
-		}
-		if err == nil {
-			rc.committed <- acc
-		}
-	}
-}
-
-// accept hands msgs to commit and waits until they are stored.
-func (rc *receiver) accept(msgs []sender.Message) error {
-	req := acceptRequest{msgs: msgs, done: make(chan error, 1)}
-	select {
-	case rc.accepts <- req:
-		return <-req.done
-	case <-rc.commitStopped:
-		return errors.New("shutting down")
-	}
-}
-
-// deliver sends the committed batches in order (so that an alert's
-// notifications keep theirs): all those waiting at once, in one round within
-// the delivery timeout. What a round cannot deliver stays queued for drain.
-func (rc *receiver) deliver() {
-	for acc := range rc.committed {
-		round := []*sender.Accepted{acc}
-	more:
-		for {
-			select {
-			case acc, ok := <-rc.committed:
-				if !ok {
-					break more
-				}
-				round = append(round, acc)
-			default:
-				break more
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), rc.s.Timeout)
-		rc.outbox.DeliverAccepted(ctx, rc.transport, rc.s.Concurrency, round...)
-		cancel()
-	}
 }
 
 // drainInterval is how often serve retries what is queued when nothing new
@@ -290,7 +179,7 @@ func (rc *receiver) drain(ctx context.Context) {
 		if lt, ok := rc.transport.(*sender.LifecycleTransport); ok && time.Since(pruned) > time.Hour {
 			// Forget alerts whose life ended long ago (resolved ones are
 			// forgotten at once).
-			if _, err := lt.Store.Prune(); err != nil {
+			if _, err := lt.Store.Prune(ctx); err != nil {
 				rc.app.log.Warn(fmt.Sprintf("alert store: %v", err))
 			}
 			pruned = time.Now()
@@ -402,20 +291,26 @@ func (rc *receiver) handleKuma(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := rc.kuma.notification(p, rooms, rc.app.now())
+	// The request's context ends if Kuma gives up; the delivery still
+	// gets its own deadline so a slow client does not cut it short.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rc.s.Timeout)
+	defer cancel()
 	if rc.outbox != nil {
 		msgs := sender.Messages(n)
-		if err := rc.accept(msgs); err != nil {
-			rc.app.log.Error(fmt.Sprintf("could not queue %s: %v", n.Summary, err))
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "could not queue the notification: " + err.Error()})
+		rep := rc.outbox.Deliver(ctx, rc.transport, msgs, rc.s.Concurrency)
+		if lost := len(msgs) - rep.Count(sender.OutcomeDelivered) - rep.Count(sender.OutcomeQueued); lost > 0 {
+			var reasons []string
+			for _, res := range rep.Results {
+				if res.Outcome != sender.OutcomeDelivered && res.Outcome != sender.OutcomeQueued {
+					reasons = append(reasons, fmt.Sprintf("%s: %v", res.Message.Room, res.Err))
+				}
+			}
+			writeJSON(w, http.StatusBadGateway, map[string]any{"error": "not delivered", "rooms": reasons})
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]any{"queued": len(msgs)})
 		return
 	}
-	// The request's context ends if Kuma gives up; the delivery still
-	// gets its own deadline so a slow client does not cut it short.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rc.s.Timeout)
-	defer cancel()
 	report := (&sender.Sender{Transport: rc.transport, Concurrency: rc.s.Concurrency, Log: rc.app.log}).Deliver(ctx, sender.Messages(n))
 	if !report.Delivered() {
 		var reasons []string
