@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"matrix-notify/sender/sendertest"
+	"matrix-notify/sender/state"
 )
 
 // The delivery guarantees, shown with the built binary against sendertest.
@@ -195,10 +197,9 @@ func TestE2EKill9(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		// Wait until this process has its alarm on disk (its in-flight
-		// journal, named after the pid, holds every room), then kill it
-		// a random moment later.
-		pid := fmt.Sprintf("-%07d-", cmd.Process.Pid)
+		// Wait until this process has its alarm stored (its rows in the
+		// outbox carry its pid), then kill it a random moment later.
+		pid := cmd.Process.Pid
 		exited := false
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 			select {
@@ -206,7 +207,7 @@ func TestE2EKill9(t *testing.T) {
 				exited = true
 			default:
 			}
-			if exited || countOutboxFiles(t, h.cache, "/inflight/", pid) >= 1 {
+			if exited || queuedBy(h.cache, pid) >= 1 {
 				break
 			}
 		}
@@ -234,14 +235,22 @@ func TestE2EKill9(t *testing.T) {
 	}
 }
 
-// countOutboxFiles counts the outbox files under cache whose directory holds
-// dir and whose name holds sub (delivered ones are deleted, so this counts
-// what is written and pending).
-func countOutboxFiles(t *testing.T, cache, dir, sub string) int {
+// queuedBy counts the outbox entries under dir (in the state database
+// found there) that process pid stored and that are not delivered yet.
+func queuedBy(dir string, pid int) int {
 	n := 0
-	filepath.WalkDir(cache, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") && strings.Contains(filepath.Dir(p)+"/", dir) && strings.Contains(filepath.Base(p), sub) {
-			n++
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != state.FileName {
+			return nil
+		}
+		db, err := sql.Open("sqlite", "file:"+p+"?mode=ro&_pragma=busy_timeout(1000)")
+		if err != nil {
+			return nil
+		}
+		defer db.Close()
+		var k int
+		if db.QueryRow("SELECT count(*) FROM outbox WHERE pid = ?", pid).Scan(&k) == nil {
+			n += k
 		}
 		return nil
 	})

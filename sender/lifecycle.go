@@ -205,7 +205,8 @@ func (t *LifecycleTransport) life(ctx context.Context, m Message) (lc lifeCall, 
 	lc.unlock = t.lock(lc.ref)
 	lc.plain = m.Content
 	lc.plain.RelatesTo, lc.plain.NewContent = nil, nil // a root is never a relation
-	if m.Phase != PhaseRaise {                         // a raise starts a new life: what is known of the last one is moot
+	// A raise starts a new life: what is known of the last one is moot.
+	if m.Phase != PhaseRaise {
 		var err error
 		lc.st, lc.known, err = t.Store.Get(ctx, lc.ref)
 		if err != nil {
