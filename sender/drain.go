@@ -51,7 +51,8 @@ type drainRun struct {
 
 	mu       sync.Mutex
 	d        roomDrain
-	blockers []func() // failed sends to log once the queue length is known
+	blockers []func()          // failed sends to log once the queue length is known
+	sentTxn  map[string]string // txn id -> event, delivered by this run
 }
 
 // drain claims room and delivers its entries: see Outbox.
@@ -73,7 +74,7 @@ func (o *Outbox) drain(ctx context.Context, t Transport, room string, mine map[i
 		}
 		return d
 	}
-	r := &drainRun{o: o, t: t, c: c, room: room, mine: mine, results: results, rec: rec}
+	r := &drainRun{o: o, t: t, c: c, room: room, mine: mine, results: results, rec: rec, sentTxn: map[string]string{}}
 	defer func() {
 		if err := c.Release(); err != nil {
 			o.log.Error(fmt.Sprintf("outbox: %v", err))
@@ -155,8 +156,11 @@ func (r *drainRun) one(ctx context.Context, e state.Entry) error {
 		r.drop(e, m, fmt.Sprintf("its stored form is unreadable (%v)", err), err)
 		return nil
 	}
-	if e.DeliveredEvent != "" {
-		r.sent(e, m, e.DeliveredEvent, 0, "was delivered before: not sent again")
+	r.mu.Lock()
+	ev := cmp.Or(e.DeliveredEvent, r.sentTxn[e.TxnID]) // the same alarm queued twice
+	r.mu.Unlock()
+	if ev != "" {
+		r.sent(e, m, ev, 0, "was delivered before: not sent again")
 		return nil
 	}
 	if age := o.now().Sub(e.Enqueued); age > o.maxAge {
@@ -182,7 +186,7 @@ func (r *drainRun) one(ctx context.Context, e state.Entry) error {
 		}
 	}
 	start := time.Now()
-	ev, err := r.t.Send(ctx, m)
+	ev, err = r.t.Send(ctx, m)
 	took := time.Since(start)
 	switch {
 	case err == nil:
@@ -207,6 +211,7 @@ func (r *drainRun) sent(e state.Entry, m Message, ev string, took time.Duration,
 	}
 	i, isMine := r.mine[e.ID]
 	r.mu.Lock()
+	r.sentTxn[e.TxnID] = ev
 	r.d.delivered++
 	if !isMine {
 		r.d.olderDelivered++

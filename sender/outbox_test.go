@@ -1022,3 +1022,20 @@ func TestOutboxHomeserverForgetsTxnIDs(t *testing.T) {
 		t.Errorf("events %v", got)
 	}
 }
+
+// TestOutboxSameAlarmQueuedTwice: two runs of one alarm that both queued it
+// (the homeserver was down) deliver it once.
+func TestOutboxSameAlarmQueuedTwice(t *testing.T) {
+	const room = "!r:hs"
+	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{})
+	for range 2 {
+		if err := ob.Enqueue(testAlarm("a", 0, room)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sends atomic.Int32
+	tr := funcTransport(func(context.Context, Message) (string, error) { sends.Add(1); return "$x", nil })
+	if fr := ob.Flush(context.Background(), tr, 0); fr.Delivered != 2 || sends.Load() != 1 {
+		t.Errorf("flush %+v, %d sends", fr, sends.Load())
+	}
+}
