@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"matrix-notify/sender/state"
@@ -57,6 +58,7 @@ type AlertStore struct {
 	db     *state.DB
 	maxAge time.Duration
 	now    func() time.Time
+	pruned atomic.Bool // by the first Put
 }
 
 // NewAlertStore is the alert store in db.
@@ -87,9 +89,14 @@ func (s *AlertStore) Get(ctx context.Context, ref AlertRef) (st AlertState, ok b
 	return st, true, nil
 }
 
-// Put records st for ref, replacing its state, and forgets the expired
-// ones.
+// Put records st for ref, replacing its state; the first Put of a store
+// also forgets the expired states (as Prune).
 func (s *AlertStore) Put(ctx context.Context, ref AlertRef, st AlertState) error {
+	if !s.pruned.Swap(true) {
+		if _, err := s.Prune(ctx); err != nil {
+			return err
+		}
+	}
 	a := state.Alert{Root: st.Root, Latest: st.Latest, Created: st.Created, Updated: st.Updated}
 	var err error
 	if a.RootContent, err = marshalContent(st.RootContent); err != nil {
@@ -98,7 +105,7 @@ func (s *AlertStore) Put(ctx context.Context, ref AlertRef, st AlertState) error
 	if a.Content, err = marshalContent(st.Content); err != nil {
 		return fmt.Errorf("alert store: %w", err)
 	}
-	return s.db.PutAlert(ctx, ref, a, s.horizon())
+	return s.db.PutAlert(ctx, ref, a)
 }
 
 // Delete forgets ref (its alert was resolved).
@@ -106,8 +113,8 @@ func (s *AlertStore) Delete(ctx context.Context, ref AlertRef) error {
 	return s.db.DeleteAlert(ctx, ref)
 }
 
-// Prune forgets the states past MaxAge and returns how many. Put does it
-// too; Prune is for a long-running process that may go without a Put.
+// Prune forgets the states past MaxAge and returns how many: once per store
+// by its first Put, and as often as a long-running process likes.
 func (s *AlertStore) Prune(ctx context.Context) (int, error) {
 	return s.db.PruneAlerts(ctx, s.horizon())
 }

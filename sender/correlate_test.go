@@ -49,8 +49,8 @@ func TestAlertStoreRoundTrip(t *testing.T) {
 	}
 }
 
-// TestAlertStoreExpiry: a state past MaxAge is unknown, dropped by the next
-// Put of any ref, and by Prune.
+// TestAlertStoreExpiry: a state past MaxAge is unknown, dropped by the first
+// Put of the next store (process), and by Prune.
 func TestAlertStoreExpiry(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -69,7 +69,9 @@ func TestAlertStoreExpiry(t *testing.T) {
 			if _, ok, err := s.Get(ctx, a); ok != tc.known || err != nil {
 				t.Errorf("known %v %v, want %v", ok, err, tc.known)
 			}
-			s.Put(ctx, b, testState("$b", now)) // drops a if expired
+			// The next process's first Put drops a if expired.
+			next := NewAlertStore(s.db, AlertStoreOptions{MaxAge: time.Hour, Now: func() time.Time { return now }})
+			next.Put(ctx, b, testState("$b", now))
 			want := []string{"netdata b " + lcOps + " $b"}
 			if tc.known {
 				want = append([]string{"netdata a " + lcOps + " $a"}, want...)

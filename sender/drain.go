@@ -45,10 +45,6 @@ type drainRun struct {
 	// which the run fills in; both nil for Flush.
 	mine    map[int64]int
 	results []OutboxResult
-	// rec is the context of what is recorded: it outlives the deadline, so
-	// that what was sent is recorded as sent.
-	rec context.Context
-
 	mu       sync.Mutex
 	d        roomDrain
 	blockers []func()          // failed sends to log once the queue length is known
@@ -74,7 +70,13 @@ func (o *Outbox) drain(ctx context.Context, t Transport, room string, mine map[i
 		}
 		return d
 	}
-	r := &drainRun{o: o, t: t, c: c, room: room, mine: mine, results: results, rec: rec, sentTxn: map[string]string{}}
+	return o.drainClaimed(ctx, t, c, es, mine, results, concurrency)
+}
+
+// drainClaimed delivers es, the entries of the room c claimed, and releases
+// it.
+func (o *Outbox) drainClaimed(ctx context.Context, t Transport, c *state.Claim, es []state.Entry, mine map[int64]int, results []OutboxResult, concurrency int) roomDrain {
+	r := &drainRun{o: o, t: t, c: c, room: c.Room(), mine: mine, results: results, sentTxn: map[string]string{}}
 	defer func() {
 		if err := c.Release(); err != nil {
 			o.log.Error(fmt.Sprintf("outbox: %v", err))
@@ -205,7 +207,7 @@ func (r *drainRun) one(ctx context.Context, e state.Entry) error {
 // sent now.
 func (r *drainRun) sent(e state.Entry, m Message, ev string, took time.Duration, note string) {
 	o := r.o
-	if err := r.c.Sent(r.rec, e.ID, e.TxnID, e.AlertKey, ev); err != nil {
+	if err := r.c.Sent(e.ID, e.TxnID, e.AlertKey, ev); err != nil {
 		// It was delivered; the next attempt finds it (it is marked started).
 		o.log.Error(fmt.Sprintf("outbox: cannot record the delivery of %s to '%s' (event %s): %v", m.Summary, r.room, ev, err))
 	}
@@ -235,7 +237,7 @@ func (r *drainRun) sent(e state.Entry, m Message, ev string, took time.Duration,
 // drop removes e undelivered, with an ERROR line saying why.
 func (r *drainRun) drop(e state.Entry, m Message, reason string, cause error) {
 	o := r.o
-	if err := r.c.Drop(r.rec, e.ID); err != nil {
+	if err := r.c.Drop(e.ID); err != nil {
 		o.log.Error(fmt.Sprintf("outbox: cannot remove dropped entry %d (%s): %v", e.ID, reason, err))
 	}
 	i, isMine := r.mine[e.ID]
@@ -260,7 +262,7 @@ func (r *drainRun) failed(e state.Entry, m Message, err error, took time.Duratio
 	if errors.As(err, &re) {
 		attempts = re.Attempts
 	}
-	if rerr := r.c.Failed(r.rec, e.ID, attempts, err.Error(), MayHaveArrived(err)); rerr != nil {
+	if rerr := r.c.Failed(e.ID, attempts, err.Error(), MayHaveArrived(err)); rerr != nil {
 		r.o.log.Error(fmt.Sprintf("outbox: cannot record the failed attempt: %v", rerr))
 	}
 	i, isMine := r.mine[e.ID]

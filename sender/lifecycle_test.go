@@ -701,7 +701,7 @@ func TestLifecycleRaiseSkipsRead(t *testing.T) {
 	corrupt := func() {
 		t.Helper()
 		bad := state.Alert{Root: "$old", Latest: "$old", Content: []byte(`{"msgtype":`), Created: time.Now(), Updated: time.Now()}
-		if err := store.db.PutAlert(context.Background(), ref, bad, time.Time{}); err != nil {
+		if err := store.db.PutAlert(context.Background(), ref, bad); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -235,9 +235,12 @@ func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concu
 	}
 	var ids []int64
 	var delivered []string
+	var claimed map[string]state.Claimed
 	if err == nil {
-		// Stored even when ctx has ended: what is not sent waits.
-		ids, delivered, err = o.db.Enqueue(context.WithoutCancel(ctx), o.scope, entries, o.now().Add(-max(deliveredMinAge, o.maxAge)))
+		// Stored even when ctx has ended: what is not sent waits. The
+		// rooms that are free are claimed in the same transaction.
+		ids, delivered, claimed, err = o.db.Enqueue(context.WithoutCancel(ctx), o.scope, entries,
+			o.now().Add(-max(deliveredMinAge, o.maxAge)), leaseFor(ctx))
 	}
 	if err != nil {
 		o.log.Error(fmt.Sprintf("outbox: cannot store the notifications (%v): sending them without the outbox", err))
@@ -269,7 +272,12 @@ func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concu
 	eg.SetLimit(cmp.Or(max(concurrency, 0), DefaultConcurrency))
 	for _, room := range rooms {
 		eg.Go(func() error {
-			d := o.drain(ctx, t, room, mine, report.Results, concurrency)
+			var d roomDrain
+			if cl, ok := claimed[room]; ok {
+				d = o.drainClaimed(ctx, t, cl.Claim, cl.Entries, mine, report.Results, concurrency)
+			} else {
+				d = o.drain(ctx, t, room, mine, report.Results, concurrency)
+			}
 			mu.Lock()
 			report.OlderDelivered += d.olderDelivered
 			report.OlderDropped += d.olderDropped

@@ -659,49 +659,74 @@ func TestOutboxRealErrors(t *testing.T) {
 	}
 }
 
-// TestOutboxConcurrentInvocation: a Flush by another invocation while this
-// call's messages wait for their room delivers (or drops) them once, and
-// this call reports what became of them without sending them again.
+// TestOutboxConcurrentInvocation: a call claims its rooms as it stores its
+// messages, so a Flush by another invocation right then leaves them alone;
+// and a call whose room another invocation holds reports what that one did
+// with its messages (delivered or dropped) without sending them again.
 func TestOutboxConcurrentInvocation(t *testing.T) {
 	const room = "!r:hs"
-	for _, reject := range []bool{false, true} {
-		dir := t.TempDir()
-		var logs lockedBuffer
-		ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
-		other := openTestOutbox(t, dir, OutboxOptions{})
-		var sends atomic.Int32
-		tr := funcTransport(func(_ context.Context, m Message) (string, error) {
-			sends.Add(1)
-			if reject {
-				return "", &SendError{Room: m.Room, Status: 400, ErrCode: "M_BAD_JSON", Message: "bad"}
-			}
-			return "$x", nil
-		})
-		crashHook = func(p string) {
-			if p == "enqueued" {
-				crashHook = nil
-				fr := other.Flush(context.Background(), tr, 1)
-				if fr.Delivered+fr.Dropped != 1 || fr.Remaining != 0 {
-					t.Errorf("concurrent flush %+v", fr)
-				}
+	ctx := context.Background()
+	dir := t.TempDir()
+	ob := openTestOutbox(t, dir, OutboxOptions{})
+	other := openTestOutbox(t, dir, OutboxOptions{})
+	var sends atomic.Int32
+	tr := funcTransport(func(_ context.Context, m Message) (string, error) { sends.Add(1); return "$x", nil })
+	crashHook = func(p string) {
+		if p == "enqueued" {
+			crashHook = nil
+			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			if fr := other.Flush(short, tr, 1); fr.Remaining != 1 || !strings.Contains(fr.Err().Error(), "another matrix-notify") || sends.Load() != 0 {
+				t.Errorf("concurrent flush %+v: %v", fr, fr.Err())
 			}
 		}
-		rep := ob.Deliver(context.Background(), tr, testAlarm("a", 0, room), 1)
-		crashHook = nil
-		r := rep.Results[0]
-		if sends.Load() != 1 {
-			t.Fatalf("reject=%v: %d sends, result %+v", reject, sends.Load(), r)
+	}
+	rep := ob.Deliver(ctx, tr, testAlarm("a", 0, room), 1)
+	crashHook = nil
+	if r := rep.Results[0]; r.Outcome != OutcomeDelivered || sends.Load() != 1 {
+		t.Fatalf("%d sends, result %+v", sends.Load(), r)
+	}
+
+	for i, drop := range []bool{false, true} {
+		claim, _, err := other.State().Claim(ctx, "", room, time.Hour)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if reject {
-			if r.Outcome != OutcomeDropped || !strings.Contains(r.Err.Error(), "dropped by another matrix-notify") {
-				t.Errorf("result %+v", r)
+		done := make(chan OutboxReport)
+		go func() {
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			done <- ob.Deliver(dctx, tr, testAlarm("b", i, room), 1)
+		}()
+		var q []QueuedEntry
+		for deadline := time.Now().Add(5 * time.Second); len(q) == 0; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the message was never stored: %+v", <-done)
 			}
-		} else if r.Outcome != OutcomeDelivered || r.Err != nil || r.EventID != "$x" {
+			time.Sleep(time.Millisecond) // polling for the stored message
+			q, _ = other.List()
+		}
+		id, _ := strconv.ParseInt(q[0].ID, 10, 64)
+		if drop {
+			err = claim.Drop(id)
+		} else {
+			err = claim.Sent(id, q[0].TxnID, "", "$other")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := (<-done).Results[0]
+		switch {
+		case sends.Load() != 1:
+			t.Errorf("drop=%v: sent again", drop)
+		case drop && (r.Outcome != OutcomeDropped || !strings.Contains(r.Err.Error(), "dropped by another matrix-notify")):
+			t.Errorf("result %+v", r)
+		case !drop && (r.Outcome != OutcomeDelivered || r.EventID != "$other"):
 			t.Errorf("result %+v", r)
 		}
-		if l := listLen(t, ob); l != 0 {
-			t.Errorf("%d entries left", l)
-		}
+	}
+	if l := listLen(t, ob); l != 0 {
+		t.Errorf("%d entries left", l)
 	}
 }
 
@@ -772,7 +797,7 @@ func TestOutboxCorruptEntry(t *testing.T) {
 	var logs lockedBuffer
 	ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
 	bad := []state.Entry{{Room: room, TxnID: "t0", Summary: "garbled", Message: []byte("{not json")}}
-	if _, _, err := ob.db.Enqueue(context.Background(), "", bad, time.Time{}); err != nil {
+	if _, _, _, err := ob.db.Enqueue(context.Background(), "", bad, time.Time{}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := ob.Enqueue(testAlarm("a", 1, room)); err != nil {
@@ -945,7 +970,7 @@ func (o *Outbox) Enqueue(msgs []Message) error {
 			return err
 		}
 	}
-	_, _, err := o.db.Enqueue(context.Background(), o.scope, es, time.Time{})
+	_, _, _, err := o.db.Enqueue(context.Background(), o.scope, es, time.Time{}, 0)
 	return err
 }
 

@@ -26,9 +26,11 @@ type Alert struct {
 // notBefore.
 func (d *DB) Alert(ctx context.Context, ref AlertRef, notBefore time.Time) (a Alert, ok bool, err error) {
 	var created, updated int64
-	err = d.db.QueryRowContext(ctx, `SELECT root, latest, root_content, content, created, updated FROM alerts
-		WHERE source = ? AND alert = ? AND room = ? AND updated >= ?`, ref.Source, ref.Alert, ref.Room, unixNano(notBefore)).
-		Scan(&a.Root, &a.Latest, &a.RootContent, &a.Content, &created, &updated)
+	err = d.read(ctx, func(tx txn) error {
+		return tx.queryRow(`SELECT root, latest, root_content, content, created, updated FROM alerts
+			WHERE source = ? AND alert = ? AND room = ? AND updated >= ?`, ref.Source, ref.Alert, ref.Room, unixNano(notBefore)).
+			Scan(&a.Root, &a.Latest, &a.RootContent, &a.Content, &created, &updated)
+	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Alert{}, false, nil
@@ -39,14 +41,10 @@ func (d *DB) Alert(ctx context.Context, ref AlertRef, notBefore time.Time) (a Al
 	return a, true, nil
 }
 
-// PutAlert records the life of ref, and forgets every life not updated
-// since forgetBefore.
-func (d *DB) PutAlert(ctx context.Context, ref AlertRef, a Alert, forgetBefore time.Time) error {
-	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM alerts WHERE updated < ?", unixNano(forgetBefore)); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO alerts (source, alert, room, root, latest, root_content, content, created, updated)
+// PutAlert records the life of ref.
+func (d *DB) PutAlert(ctx context.Context, ref AlertRef, a Alert) error {
+	err := d.write(func(tx txn) error {
+		_, err := tx.exec(`INSERT OR REPLACE INTO alerts (source, alert, room, root, latest, root_content, content, created, updated)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ref.Source, ref.Alert, ref.Room, a.Root, a.Latest, a.RootContent, a.Content,
 			unixNano(a.Created), unixNano(a.Updated))
 		return err
@@ -59,7 +57,11 @@ func (d *DB) PutAlert(ctx context.Context, ref AlertRef, a Alert, forgetBefore t
 
 // DeleteAlert forgets the life of ref (it was resolved).
 func (d *DB) DeleteAlert(ctx context.Context, ref AlertRef) error {
-	if _, err := d.db.ExecContext(ctx, "DELETE FROM alerts WHERE source = ? AND alert = ? AND room = ?", ref.Source, ref.Alert, ref.Room); err != nil {
+	err := d.write(func(tx txn) error {
+		_, err := tx.exec("DELETE FROM alerts WHERE source = ? AND alert = ? AND room = ?", ref.Source, ref.Alert, ref.Room)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("state: alert: %w", err)
 	}
 	return nil
@@ -68,10 +70,16 @@ func (d *DB) DeleteAlert(ctx context.Context, ref AlertRef) error {
 // PruneAlerts forgets every life not updated since forgetBefore, and
 // returns how many.
 func (d *DB) PruneAlerts(ctx context.Context, forgetBefore time.Time) (int, error) {
-	res, err := d.db.ExecContext(ctx, "DELETE FROM alerts WHERE updated < ?", unixNano(forgetBefore))
+	var n int64
+	err := d.write(func(tx txn) error {
+		res, err := tx.exec("DELETE FROM alerts WHERE updated < ?", unixNano(forgetBefore))
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("state: alert: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return int(n), nil
 }

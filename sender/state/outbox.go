@@ -42,20 +42,30 @@ type Entry struct {
 // room over (this one overran its lease).
 var ErrClaimLost = errors.New("the room was taken over by another matrix-notify (this one overran its lease)")
 
+// Claimed is a room that Enqueue claimed, and its entries (see Claim).
+type Claimed struct {
+	Claim   *Claim
+	Entries []Entry
+}
+
 // Enqueue appends es (their ID, Enqueued, PID and delivery fields are set
 // here) to their rooms' queues in scope, in order, in one transaction, and
 // returns their ids. An entry whose room and txn id were delivered already
 // is not queued: its id is 0 and delivered[i] the recorded event. It also
-// forgets the deliveries recorded before forgetBefore.
-func (d *DB) Enqueue(ctx context.Context, scope string, es []Entry, forgetBefore time.Time) (ids []int64, delivered []string, err error) {
-	ids, delivered = make([]int64, len(es)), make([]string, len(es))
-	now := unixNano(d.now())
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM delivered WHERE at < ?", unixNano(forgetBefore)); err != nil {
+// forgets the deliveries recorded before forgetBefore. With a lease, it
+// claims in the same transaction the rooms of the queued entries that are
+// free (see Claim); the others are for Claim to wait for.
+func (d *DB) Enqueue(ctx context.Context, scope string, es []Entry, forgetBefore time.Time, lease time.Duration) (ids []int64, delivered []string, claimed map[string]Claimed, err error) {
+	err = d.write(func(tx txn) error {
+		ids, delivered, claimed = make([]int64, len(es)), make([]string, len(es)), map[string]Claimed{}
+		now := d.now()
+		if _, err := tx.exec("DELETE FROM delivered WHERE at < ?", unixNano(forgetBefore)); err != nil {
 			return err
 		}
+		var rooms []string
+		seen := map[string]bool{}
 		for i, e := range es {
-			err := tx.QueryRowContext(ctx, "SELECT event_id FROM delivered WHERE scope = ? AND room = ? AND txn_id = ?",
+			err := tx.queryRow("SELECT event_id FROM delivered WHERE scope = ? AND room = ? AND txn_id = ?",
 				scope, e.Room, e.TxnID).Scan(&delivered[i])
 			switch {
 			case err == nil:
@@ -63,28 +73,47 @@ func (d *DB) Enqueue(ctx context.Context, scope string, es []Entry, forgetBefore
 			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO outbox (scope, room, txn_id, alert_key, summary, message, enqueued, pid)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, scope, e.Room, e.TxnID, e.AlertKey, e.Summary, e.Message, now, d.pid)
+			res, err := tx.exec(`INSERT INTO outbox (scope, room, txn_id, alert_key, summary, message, enqueued, pid)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, scope, e.Room, e.TxnID, e.AlertKey, e.Summary, e.Message, now.UnixNano(), d.pid)
 			if err != nil {
 				return err
 			}
 			if ids[i], err = res.LastInsertId(); err != nil {
 				return err
 			}
+			if !seen[e.Room] {
+				seen[e.Room] = true
+				rooms = append(rooms, e.Room)
+			}
+		}
+		if lease <= 0 {
+			return nil
+		}
+		for _, room := range rooms {
+			c := d.newClaim(scope, room, lease)
+			es, ok, err := c.try(tx, now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				claimed[room] = Claimed{Claim: c, Entries: es}
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("state: queueing: %w", err)
+		return nil, nil, nil, fmt.Errorf("state: queueing: %w", err)
 	}
-	return ids, delivered, nil
+	return ids, delivered, claimed, nil
 }
 
 // DeliveredEvent returns the event recorded for room and txnID in scope,
 // "" if none.
 func (d *DB) DeliveredEvent(ctx context.Context, scope, room, txnID string) (string, error) {
 	var ev string
-	err := d.db.QueryRowContext(ctx, "SELECT event_id FROM delivered WHERE scope = ? AND room = ? AND txn_id = ?", scope, room, txnID).Scan(&ev)
+	err := d.read(ctx, func(tx txn) error {
+		return tx.queryRow("SELECT event_id FROM delivered WHERE scope = ? AND room = ? AND txn_id = ?", scope, room, txnID).Scan(&ev)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -96,20 +125,23 @@ func (d *DB) DeliveredEvent(ctx context.Context, scope, room, txnID string) (str
 
 // Rooms returns the rooms of scope that have queued entries.
 func (d *DB) Rooms(ctx context.Context, scope string) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, "SELECT DISTINCT room FROM outbox WHERE scope = ? ORDER BY room", scope)
-	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			return nil, fmt.Errorf("state: %w", err)
+	err := d.read(ctx, func(tx txn) error {
+		rows, err := tx.query("SELECT DISTINCT room FROM outbox WHERE scope = ? ORDER BY room", scope)
+		if err != nil {
+			return err
 		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var r string
+			if err := rows.Scan(&r); err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	return out, nil
@@ -118,21 +150,22 @@ func (d *DB) Rooms(ctx context.Context, scope string) ([]string, error) {
 // Queued returns the entries of scope, by room, oldest first within a
 // room: a snapshot, for a listing.
 func (d *DB) Queued(ctx context.Context, scope string) ([]Entry, error) {
-	es, err := queryEntries(ctx, d.db, "WHERE o.scope = ? ORDER BY o.room, o.id", scope)
+	var es []Entry
+	err := d.read(ctx, func(tx txn) (err error) {
+		es, err = scanEntries(tx.query(selectEntries+"WHERE o.scope = ? ORDER BY o.room, o.id", scope))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	return es, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func queryEntries(ctx context.Context, q querier, where string, args ...any) ([]Entry, error) {
-	rows, err := q.QueryContext(ctx, `SELECT o.id, o.room, o.txn_id, o.alert_key, o.summary, o.message, o.enqueued, o.pid,
+const selectEntries = `SELECT o.id, o.room, o.txn_id, o.alert_key, o.summary, o.message, o.enqueued, o.pid,
 		o.attempts, o.last_attempt, o.last_error, o.started, COALESCE(d.event_id, '')
-		FROM outbox o LEFT JOIN delivered d ON d.scope = o.scope AND d.room = o.room AND d.txn_id = o.txn_id `+where, args...)
+		FROM outbox o LEFT JOIN delivered d ON d.scope = o.scope AND d.room = o.room AND d.txn_id = o.txn_id `
+
+func scanEntries(rows *sql.Rows, err error) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -161,8 +194,14 @@ type Claim struct {
 	mu sync.Mutex
 	// prev holds the Started of each entry as read by Claim, which marks
 	// them all started; Release restores it for those never tried.
-	prev  map[int64]int64
-	tried map[int64]bool
+	prev     map[int64]int64
+	tried    map[int64]bool
+	released bool
+}
+
+func (d *DB) newClaim(scope, room string, lease time.Duration) *Claim {
+	return &Claim{d: d, scope: scope, room: room, owner: fmt.Sprintf("%d:%s", d.pid, token()), lease: lease,
+		prev: map[int64]int64{}, tried: map[int64]bool{}}
 }
 
 // Claim waits until the room of scope is free, claims it for lease, and
@@ -171,20 +210,21 @@ type Claim struct {
 // resending); Entry.Started holds the mark as it was before. Release ends
 // the claim. The wait ends with ctx.
 func (d *DB) Claim(ctx context.Context, scope, room string, lease time.Duration) (*Claim, []Entry, error) {
-	c := &Claim{d: d, scope: scope, room: room, owner: fmt.Sprintf("%d:%s", d.pid, token()), lease: lease,
-		prev: map[int64]int64{}, tried: map[int64]bool{}}
+	c := d.newClaim(scope, room, lease)
 	wait := time.Millisecond
 	for {
 		// Tried even once ctx has ended: a free room is claimed, and the
 		// caller decides what to do with no time left.
-		es, ok, err := c.try(context.WithoutCancel(ctx))
+		var es []Entry
+		var ok bool
+		err := d.write(func(tx txn) (err error) {
+			es, ok, err = c.try(tx, d.now())
+			return err
+		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("state: claiming %s: %w", room, err)
 		}
 		if ok {
-			for _, e := range es {
-				c.prev[e.ID] = unixNano(e.Started)
-			}
 			return c, es, nil
 		}
 		// Polled: a few ms against sends of tens of ms; jittered so that
@@ -200,44 +240,46 @@ func (d *DB) Claim(ctx context.Context, scope, room string, lease time.Duration)
 	}
 }
 
-// try claims the room if it is free, in one transaction with reading and
-// marking its entries.
-func (c *Claim) try(ctx context.Context) (es []Entry, ok bool, err error) {
-	now := c.d.now()
-	err = c.d.tx(ctx, func(tx *sql.Tx) error {
-		var pid int
-		var until int64
-		err := tx.QueryRowContext(ctx, "SELECT pid, until FROM claims WHERE scope = ? AND room = ?", c.scope, c.room).Scan(&pid, &until)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		case until > now.UnixNano() && (pid == c.d.pid || processAlive(pid)):
-			return nil // held
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO claims (scope, room, owner, pid, until) VALUES (?, ?, ?, ?, ?)",
-			c.scope, c.room, c.owner, c.d.pid, now.Add(c.lease).UnixNano()); err != nil {
-			return err
-		}
-		ok = true
-		if es, err = queryEntries(ctx, tx, "WHERE o.scope = ? AND o.room = ? ORDER BY o.id", c.scope, c.room); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "UPDATE outbox SET started = ? WHERE scope = ? AND room = ?", now.UnixNano(), c.scope, c.room)
-		return err
-	})
-	return es, ok, err
+// try claims the room if it is free, reads its entries and marks them
+// started, in tx.
+func (c *Claim) try(tx txn, now time.Time) (es []Entry, ok bool, err error) {
+	var pid int
+	var until int64
+	err = tx.queryRow("SELECT pid, until FROM claims WHERE scope = ? AND room = ?", c.scope, c.room).Scan(&pid, &until)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, false, err
+	case until > now.UnixNano() && (pid == c.d.pid || processAlive(pid)):
+		return nil, false, nil // held
+	}
+	if _, err := tx.exec("INSERT OR REPLACE INTO claims (scope, room, owner, pid, until) VALUES (?, ?, ?, ?, ?)",
+		c.scope, c.room, c.owner, c.d.pid, now.Add(c.lease).UnixNano()); err != nil {
+		return nil, false, err
+	}
+	if es, err = scanEntries(tx.query(selectEntries+"WHERE o.scope = ? AND o.room = ? ORDER BY o.id", c.scope, c.room)); err != nil {
+		return nil, false, err
+	}
+	if _, err = tx.exec("UPDATE outbox SET started = ? WHERE scope = ? AND room = ?", now.UnixNano(), c.scope, c.room); err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	for _, e := range es {
+		c.prev[e.ID] = unixNano(e.Started)
+	}
+	c.mu.Unlock()
+	return es, true, nil
 }
 
 // Room is the claimed room.
 func (c *Claim) Room() string { return c.room }
 
-// held runs f in a transaction after extending the claim, or fails with
-// ErrClaimLost if it is no longer this one's.
-func (c *Claim) held(ctx context.Context, f func(tx *sql.Tx, now time.Time) error) error {
-	now := c.d.now()
-	err := c.d.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE claims SET until = ? WHERE scope = ? AND room = ? AND owner = ?",
+// held runs f in a write transaction after extending the claim, or fails
+// with ErrClaimLost if it is no longer this one's.
+func (c *Claim) held(f func(tx txn, now time.Time) error) error {
+	err := c.d.write(func(tx txn) error {
+		now := c.d.now()
+		res, err := tx.exec("UPDATE claims SET until = ? WHERE scope = ? AND room = ? AND owner = ?",
 			now.Add(c.lease).UnixNano(), c.scope, c.room, c.owner)
 		if err != nil {
 			return err
@@ -253,28 +295,37 @@ func (c *Claim) held(ctx context.Context, f func(tx *sql.Tx, now time.Time) erro
 	return nil
 }
 
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
-}
-
-func (c *Claim) try1(id int64) {
+// record runs f for entry id under the claim (see held). The record of
+// the room's last untried entry also ends the claim, in the same
+// transaction.
+func (c *Claim) record(id int64, f func(tx txn, now time.Time) error) error {
 	c.mu.Lock()
 	c.tried[id] = true
+	final := len(c.tried) >= len(c.prev)
 	c.mu.Unlock()
+	err := c.held(func(tx txn, now time.Time) error {
+		if err := f(tx, now); err != nil || !final {
+			return err
+		}
+		_, err := tx.exec("DELETE FROM claims WHERE scope = ? AND room = ? AND owner = ?", c.scope, c.room, c.owner)
+		return err
+	})
+	if err == nil && final {
+		c.mu.Lock()
+		c.released = true
+		c.mu.Unlock()
+	}
+	return err
 }
 
 // Sent records that entry id was delivered as eventID: the entry leaves the
 // queue and the delivery is recorded under its room and txn id.
-func (c *Claim) Sent(ctx context.Context, id int64, txnID, alertKey, eventID string) error {
-	c.try1(id)
-	return c.held(ctx, func(tx *sql.Tx, now time.Time) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE id = ?", id); err != nil {
+func (c *Claim) Sent(id int64, txnID, alertKey, eventID string) error {
+	return c.record(id, func(tx txn, now time.Time) error {
+		if _, err := tx.exec("DELETE FROM outbox WHERE id = ?", id); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO delivered (scope, room, txn_id, event_id, alert_key, at) VALUES (?, ?, ?, ?, ?, ?)",
+		_, err := tx.exec("INSERT OR REPLACE INTO delivered (scope, room, txn_id, event_id, alert_key, at) VALUES (?, ?, ?, ?, ?, ?)",
 			c.scope, c.room, txnID, eventID, alertKey, now.UnixNano())
 		return err
 	})
@@ -283,45 +334,45 @@ func (c *Claim) Sent(ctx context.Context, id int64, txnID, alertKey, eventID str
 // Failed records a failed delivery of entry id: attempts more failed
 // requests, the last one's error, and whether it may have reached the
 // homeserver all the same (no answer came).
-func (c *Claim) Failed(ctx context.Context, id int64, attempts int, lastError string, inDoubt bool) error {
-	c.try1(id)
-	return c.held(ctx, func(tx *sql.Tx, now time.Time) error {
-		started := "0"
-		if inDoubt {
-			started = "started"
-		}
-		_, err := tx.ExecContext(ctx, "UPDATE outbox SET attempts = attempts + ?, last_attempt = ?, last_error = ?, started = "+started+" WHERE id = ?",
-			attempts, now.UnixNano(), lastError, id)
+func (c *Claim) Failed(id int64, attempts int, lastError string, inDoubt bool) error {
+	keep := 0
+	if inDoubt {
+		keep = 1
+	}
+	return c.record(id, func(tx txn, now time.Time) error {
+		// started stays as Claim set it when the attempt may have arrived.
+		_, err := tx.exec("UPDATE outbox SET attempts = attempts + ?, last_attempt = ?, last_error = ?, started = started * ? WHERE id = ?",
+			attempts, now.UnixNano(), lastError, keep, id)
 		return err
 	})
 }
 
 // Drop removes entry id undelivered (the caller says why).
-func (c *Claim) Drop(ctx context.Context, id int64) error {
-	c.try1(id)
-	return c.held(ctx, func(tx *sql.Tx, _ time.Time) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE id = ?", id)
+func (c *Claim) Drop(id int64) error {
+	return c.record(id, func(tx txn, _ time.Time) error {
+		_, err := tx.exec("DELETE FROM outbox WHERE id = ?", id)
 		return err
 	})
 }
 
-// Release ends the claim, restoring the started mark of the entries that
-// were not tried. It is done even after ctx ended.
+// Release ends the claim (if the record of its last entry did not),
+// restoring the started mark of the entries that were not tried.
 func (c *Claim) Release() error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(context.Background()), busyTimeout)
-	defer cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := c.d.tx(ctx, func(tx *sql.Tx) error {
+	if c.released {
+		return nil
+	}
+	err := c.d.write(func(tx txn) error {
 		for id, prev := range c.prev {
 			if c.tried[id] {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, "UPDATE outbox SET started = ? WHERE id = ?", prev, id); err != nil {
+			if _, err := tx.exec("UPDATE outbox SET started = ? WHERE id = ?", prev, id); err != nil {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM claims WHERE scope = ? AND room = ? AND owner = ?", c.scope, c.room, c.owner)
+		_, err := tx.exec("DELETE FROM claims WHERE scope = ? AND room = ? AND owner = ?", c.scope, c.room, c.owner)
 		return err
 	})
 	if err != nil {
@@ -352,7 +403,10 @@ func processAlive(pid int) bool {
 // Count is the number of entries queued for room in scope.
 func (d *DB) Count(ctx context.Context, scope, room string) (int, error) {
 	var n int
-	if err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE scope = ? AND room = ?", scope, room).Scan(&n); err != nil {
+	err := d.read(ctx, func(tx txn) error {
+		return tx.queryRow("SELECT count(*) FROM outbox WHERE scope = ? AND room = ?", scope, room).Scan(&n)
+	})
+	if err != nil {
 		return 0, fmt.Errorf("state: %w", err)
 	}
 	return n, nil

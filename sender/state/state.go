@@ -18,7 +18,11 @@
 // never block the writer) with a busy timeout, and every transaction begins
 // IMMEDIATE (it takes the write lock first, so two read-then-write
 // transactions never deadlock and fail with SQLITE_BUSY). Transactions are
-// short: none is held across a network request.
+// short: none is held across a network request. Within a process, writes
+// are group-committed: what the goroutines of a fan-out record while a
+// transaction commits goes into the next one (the number of transactions,
+// each a write of the pages it touched to the log, and of statements, each
+// parsed once, are what an alarm's share of the store costs).
 //
 // Delivery to a room is serialised across processes by a claim: a row of
 // the claims table naming its owner (this process's pid and a token unique
@@ -45,6 +49,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
@@ -117,11 +122,33 @@ type Options struct {
 }
 
 // DB is the state database of one state directory. Safe for concurrent use.
+//
+// It uses one connection, kept for its life, with its statements prepared
+// once (parsing is most of what a statement costs in this driver): this
+// process's transactions queue and batch here (see write) instead of
+// meeting SQLite's busy handler, which sleeps between tries; other
+// processes still do. mu serialises the connection's use; transactions are
+// begun and ended by statement on it.
 type DB struct {
 	db   *sql.DB
+	conn *sql.Conn
 	path string
 	now  func() time.Time
 	pid  int
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+
+	// The group commit (see write).
+	batchMu  sync.Mutex
+	pending  []*writeOp
+	batching bool
+}
+
+// writeOp is one caller's part of a batched transaction.
+type writeOp struct {
+	f    func(tx txn) error
+	done chan error
 }
 
 // Open opens, creating it (0600, its directory 0700) if needed, the state
@@ -141,35 +168,39 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())} {
 		q.Add("_pragma", p)
 	}
-	q.Set("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("state: %s: %w", path, err)
 	}
-	d := &DB{db: sdb, path: path, now: opts.Now, pid: os.Getpid()}
+	sdb.SetMaxOpenConns(1)
+	d := &DB{db: sdb, path: path, now: opts.Now, pid: os.Getpid(), stmts: map[string]*sql.Stmt{}}
 	if d.now == nil {
 		d.now = time.Now
 	}
-	if err := d.migrate(ctx); err != nil {
-		sdb.Close()
+	if d.conn, err = sdb.Conn(ctx); err == nil {
+		err = d.migrate()
+	}
+	if err != nil {
+		d.Close()
 		return nil, fmt.Errorf("state: %s: %w", path, err)
 	}
 	return d, nil
 }
 
 // migrate creates the schema in a new database.
-func (d *DB) migrate(ctx context.Context) error {
+func (d *DB) migrate() error {
 	var v int
-	if err := d.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	ctx := context.Background()
+	if err := d.conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return err
 	}
 	if v == schemaVersion {
 		return nil
 	}
-	return d.tx(ctx, func(tx *sql.Tx) error {
+	return d.write(func(tx txn) error {
 		// Again under the write lock: another process may have won the race.
-		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		if err := tx.queryRow("PRAGMA user_version").Scan(&v); err != nil {
 			return err
 		}
 		switch v {
@@ -179,10 +210,10 @@ func (d *DB) migrate(ctx context.Context) error {
 		default:
 			return fmt.Errorf("schema version %d is not one this matrix-notify knows (%d): written by a newer version?", v, schemaVersion)
 		}
-		if _, err := tx.ExecContext(ctx, schema); err != nil {
+		if _, err := d.conn.ExecContext(tx.ctx, schema); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+		_, err := d.conn.ExecContext(tx.ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
 		return err
 	})
 }
@@ -191,27 +222,151 @@ func (d *DB) migrate(ctx context.Context) error {
 func (d *DB) Path() string { return d.path }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var errs []error
+	for _, st := range d.stmts {
+		errs = append(errs, st.Close())
+	}
+	if d.conn != nil {
+		errs = append(errs, d.conn.Close())
+	}
+	errs = append(errs, d.db.Close())
+	return errors.Join(errs...)
+}
 
 // Checkpoint copies what is committed into the database file and syncs it,
 // so that it survives a power loss (a commit alone survives the process).
 // Best effort: readers still at older data keep part of the log.
 func (d *DB) Checkpoint(ctx context.Context) error {
-	_, err := d.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, err := d.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 	return err
 }
 
-// tx runs f in a transaction (IMMEDIATE: see the package comment),
-// committing if it returns nil.
-func (d *DB) tx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+// stmtLocked returns the prepared statement of query; d.mu is held.
+func (d *DB) stmtLocked(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := d.stmts[query]; st != nil {
+		return st, nil
+	}
+	st, err := d.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	d.stmts[query] = st
+	return st, nil
+}
+
+// read runs f with the connection, outside a transaction.
+func (d *DB) read(ctx context.Context, f func(tx txn) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return f(txn{ctx: ctx, d: d})
+}
+
+// txn is the connection as a read, or a write transaction's part of a
+// batch, sees it; d.mu is held.
+type txn struct {
+	ctx context.Context
+	d   *DB
+}
+
+func (t txn) exec(query string, args ...any) (sql.Result, error) {
+	st, err := t.d.stmtLocked(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+func (t txn) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := t.d.stmtLocked(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+// errRow is a Row-like result for a statement that did not prepare.
+type row interface{ Scan(dest ...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (t txn) queryRow(query string, args ...any) row {
+	st, err := t.d.stmtLocked(t.ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+// write runs f in a write transaction, committed before it returns: f's
+// error, or the commit's. Calls that arrive while a transaction is under
+// way share the next one (a group commit). Should one of them fail, the
+// transaction is rolled back and each is run again on its own, so that one
+// failing leaves the others be. The transaction does not end with any
+// caller's context: it is bounded by the busy timeout.
+func (d *DB) write(f func(tx txn) error) error {
+	op := &writeOp{f: f, done: make(chan error, 1)}
+	d.batchMu.Lock()
+	d.pending = append(d.pending, op)
+	if d.batching {
+		d.batchMu.Unlock()
+		return <-op.done
+	}
+	d.batching = true
+	for len(d.pending) > 0 {
+		batch := d.pending
+		d.pending = nil
+		d.batchMu.Unlock()
+		if err := d.runBatch(batch); err != nil && len(batch) > 1 {
+			for _, op := range batch {
+				op.done <- d.runBatch([]*writeOp{op})
+			}
+		} else {
+			for _, op := range batch {
+				op.done <- err
+			}
+		}
+		d.batchMu.Lock()
+	}
+	d.batching = false
+	d.batchMu.Unlock()
+	return <-op.done
+}
+
+// runBatch runs ops in one transaction.
+func (d *DB) runBatch(ops []*writeOp) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout)
+	defer cancel()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := txn{ctx: ctx, d: d}
+	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if err := op.f(t); err != nil {
+			_, rerr := t.exec("ROLLBACK")
+			return errors.Join(err, rerr)
+		}
+	}
+	if _, err := t.exec("COMMIT"); err != nil {
+		_, rerr := t.exec("ROLLBACK")
+		return errors.Join(err, rerr)
+	}
+	return nil
+}
+
+func cmpErr(err, def error) error {
 	if err != nil {
 		return err
 	}
-	if err := f(tx); err != nil {
-		return errors.Join(err, tx.Rollback())
-	}
-	return tx.Commit()
+	return def
 }
 
 func unixNano(t time.Time) int64 {

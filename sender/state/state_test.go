@@ -35,12 +35,12 @@ func TestOpen(t *testing.T) {
 		}
 	}
 	var mode string
-	if err := d.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+	if err := d.conn.QueryRowContext(context.Background(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal mode %q %v", mode, err)
 	}
 	// A second open of an existing database, and a database from the future.
 	openTest(t, dir, nil)
-	if _, err := d.db.Exec("PRAGMA user_version = 99"); err != nil {
+	if _, err := d.conn.ExecContext(context.Background(), "PRAGMA user_version = 99"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(context.Background(), dir, Options{}); err == nil || !strings.Contains(err.Error(), "newer version") {
@@ -53,7 +53,7 @@ func TestEnqueueDelivered(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	d := openTest(t, t.TempDir(), func() time.Time { return now })
 	es := []Entry{{Room: "!a", TxnID: "t1", Message: []byte("{}")}, {Room: "!a", TxnID: "t2", Message: []byte("{}")}}
-	ids, delivered, err := d.Enqueue(ctx, "hs", es, time.Time{})
+	ids, delivered, _, err := d.Enqueue(ctx, "hs", es, time.Time{}, 0)
 	if err != nil || ids[0] == 0 || ids[1] <= ids[0] || delivered[0] != "" {
 		t.Fatalf("enqueue %v %v %v", ids, delivered, err)
 	}
@@ -61,7 +61,7 @@ func TestEnqueueDelivered(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0].TxnID != "t1" || !got[0].Started.IsZero() {
 		t.Fatalf("claim %+v %v", got, err)
 	}
-	if err := c.Sent(ctx, ids[0], "t1", "", "$e1"); err != nil {
+	if err := c.Sent(ids[0], "t1", "", "$e1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Release(); err != nil {
@@ -73,16 +73,16 @@ func TestEnqueueDelivered(t *testing.T) {
 	if len(q) != 1 || q[0].TxnID != "t2" || !q[0].Started.IsZero() {
 		t.Errorf("queued %+v", q)
 	}
-	ids, delivered, err = d.Enqueue(ctx, "hs", es[:1], time.Time{})
+	ids, delivered, _, err = d.Enqueue(ctx, "hs", es[:1], time.Time{}, 0)
 	if err != nil || ids[0] != 0 || delivered[0] != "$e1" {
 		t.Errorf("re-enqueue %v %v %v", ids, delivered, err)
 	}
-	if ids, delivered, _ = d.Enqueue(ctx, "other", es[:1], time.Time{}); ids[0] == 0 || delivered[0] != "" {
+	if ids, delivered, _, _ = d.Enqueue(ctx, "other", es[:1], time.Time{}, 0); ids[0] == 0 || delivered[0] != "" {
 		t.Errorf("another scope saw the delivery: %v %v", ids, delivered)
 	}
 	// Forgotten past its lifetime.
 	now = now.Add(time.Hour)
-	if ids, delivered, _ = d.Enqueue(ctx, "hs", es[:1], now.Add(-time.Minute)); ids[0] == 0 || delivered[0] != "" {
+	if ids, delivered, _, _ = d.Enqueue(ctx, "hs", es[:1], now.Add(-time.Minute), 0); ids[0] == 0 || delivered[0] != "" {
 		t.Errorf("an expired delivery was remembered: %v %v", ids, delivered)
 	}
 }
@@ -94,7 +94,7 @@ func TestClaim(t *testing.T) {
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	dir := t.TempDir()
 	a, b := openTest(t, dir, clock), openTest(t, dir, clock)
-	if _, _, err := a.Enqueue(ctx, "hs", []Entry{{Room: "!r", TxnID: "t", Message: []byte("{}")}}, time.Time{}); err != nil {
+	if _, _, _, err := a.Enqueue(ctx, "hs", []Entry{{Room: "!r", TxnID: "t", Message: []byte("{}")}}, time.Time{}, 0); err != nil {
 		t.Fatal(err)
 	}
 	ca, es, err := a.Claim(ctx, "hs", "!r", time.Minute)
@@ -120,13 +120,13 @@ func TestClaim(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Started.IsZero() {
 		t.Fatalf("takeover: %+v %v (the first claim marked the entry started)", es, err)
 	}
-	if err := ca.Sent(ctx, es[0].ID, "t", "", "$e"); !errors.Is(err, ErrClaimLost) {
+	if err := ca.Sent(es[0].ID, "t", "", "$e"); !errors.Is(err, ErrClaimLost) {
 		t.Errorf("sent under a lost claim: %v", err)
 	}
 	if err := ca.Release(); err != nil {
 		t.Error(err)
 	}
-	if err := cb.Failed(ctx, es[0].ID, 3, "boom", false); err != nil {
+	if err := cb.Failed(es[0].ID, 3, "boom", false); err != nil {
 		t.Error(err)
 	}
 	cb.Release()
@@ -140,7 +140,7 @@ func TestClaim(t *testing.T) {
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.db.Exec("INSERT INTO claims (scope, room, owner, pid, until) VALUES ('hs', '!r', 'x', ?, ?)",
+	if _, err := a.conn.ExecContext(ctx, "INSERT INTO claims (scope, room, owner, pid, until) VALUES ('hs', '!r', 'x', ?, ?)",
 		dead.Process.Pid, clock().Add(time.Hour).UnixNano()); err != nil {
 		t.Fatal(err)
 	}
