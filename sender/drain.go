@@ -43,8 +43,8 @@ type drainRun struct {
 	room string
 	// mine maps the calling Deliver's entry ids to indexes in results,
 	// which the run fills in; both nil for Flush.
-	mine    map[int64]int
-	results []OutboxResult
+	mine     map[int64]int
+	results  []OutboxResult
 	mu       sync.Mutex
 	d        roomDrain
 	blockers []func()          // failed sends to log once the queue length is known
