@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"matrix-notify/sender/format"
 )
@@ -82,10 +83,13 @@ const DefaultResolvedMarker = "RESOLVED"
 // homeserver answers a repeated txn id with the first event's id whatever
 // the repeat carries, and creates nothing; the transport then records that
 // first event again. (The repeat cannot come after a later transition of the
-// same alert in the same room: the outbox delivers a room oldest first.)
+// same alert in the same room: the outbox delivers a room oldest first.) A
+// homeserver that forgot the txn id would post the repeat: the outbox looks
+// for an earlier attempt that got no answer first (FindSent), and records
+// what it finds as a send.
 //
 // Safe for concurrent use: the read-send-record of one (source, alert, room)
-// is serialised in the process; across processes the outbox's room lock does
+// is serialised in the process; across processes the outbox's room claim does
 // it (see AlertStore).
 type LifecycleTransport struct {
 	Next  Transport
@@ -144,70 +148,109 @@ func (t *LifecycleTransport) logError(msg string) {
 
 // Send implements Transport.
 func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error) {
-	mode := cmp.Or(t.Mode, DefaultLifecycle)
-	switch mode {
-	case LifecycleThread, LifecycleReply, LifecycleEdit:
-	default:
+	lc, ok := t.life(ctx, m)
+	if !ok {
 		return t.Next.Send(ctx, m)
 	}
-	switch m.Phase {
-	case PhaseRaise, PhaseUpdate, PhaseResolve:
-	default:
-		return t.Next.Send(ctx, m)
-	}
-	if t.Store == nil || m.AlertKey == "" {
-		return t.Next.Send(ctx, m)
-	}
-	source := cmp.Or(m.Source, t.Source)
-	ref := AlertRef{Source: source, Alert: m.AlertKey, Room: m.Room}
-	defer t.lock(ref)()
-
-	plain := m.Content
-	plain.RelatesTo, plain.NewContent = nil, nil // a root is never a relation
-	var st AlertState
-	var known bool
-	if m.Phase != PhaseRaise { // a raise starts a new life: what is known of the last one is moot
-		var err error
-		st, known, err = t.Store.Get(ref)
-		if err != nil {
-			t.logError(fmt.Sprintf("alert lifecycle: %v: sending %s to '%s' unrelated", err, m.Summary, m.Room))
-		}
-	}
+	defer lc.unlock()
 	out := m
-	out.Content = plain
-	if known {
-		out.Content = related(mode, st, m.Phase, plain, cmp.Or(t.ResolvedMarkers[source], DefaultResolvedMarker))
+	out.Content = lc.plain
+	if lc.known {
+		out.Content = related(lc.mode, lc.st, m.Phase, lc.plain, cmp.Or(t.ResolvedMarkers[lc.ref.Source], DefaultResolvedMarker))
 	}
 	eventID, err := t.Next.Send(ctx, out)
 	if err != nil {
 		return "", err
 	}
+	t.record(ctx, lc, m, eventID)
+	return eventID, nil
+}
 
+// FindSent implements SentFinder: an earlier attempt found to have arrived
+// is recorded in the alert's life as its send would have been.
+func (t *LifecycleTransport) FindSent(ctx context.Context, m Message, since time.Time) (string, error) {
+	lc, ok := t.life(ctx, m)
+	if !ok {
+		return findSent(ctx, t.Next, m, since)
+	}
+	defer lc.unlock()
+	eventID, err := findSent(ctx, t.Next, m, since)
+	if err == nil && eventID != "" {
+		t.record(ctx, lc, m, eventID)
+	}
+	return eventID, err
+}
+
+// lifeCall is one transition of an alert's life being sent: what the store
+// knew of the life before, under the ref's lock.
+type lifeCall struct {
+	mode   Lifecycle
+	ref    AlertRef
+	plain  Content // the transition's own content, without relation
+	st     AlertState
+	known  bool
+	unlock func()
+}
+
+// life locks m's ref and reads what is known of its life; ok is false when
+// m is sent as is (no lifecycle, no phase, no alert key, no store).
+func (t *LifecycleTransport) life(ctx context.Context, m Message) (lc lifeCall, ok bool) {
+	lc.mode = cmp.Or(t.Mode, DefaultLifecycle)
+	switch lc.mode {
+	case LifecycleThread, LifecycleReply, LifecycleEdit:
+	default:
+		return lc, false
+	}
+	switch m.Phase {
+	case PhaseRaise, PhaseUpdate, PhaseResolve:
+	default:
+		return lc, false
+	}
+	if t.Store == nil || m.AlertKey == "" {
+		return lc, false
+	}
+	lc.ref = AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}
+	lc.unlock = t.lock(lc.ref)
+	lc.plain = m.Content
+	lc.plain.RelatesTo, lc.plain.NewContent = nil, nil // a root is never a relation
+	// A raise starts a new life: what is known of the last one is moot.
+	if m.Phase != PhaseRaise {
+		var err error
+		lc.st, lc.known, err = t.Store.Get(ctx, lc.ref)
+		if err != nil {
+			t.logError(fmt.Sprintf("alert lifecycle: %v: sending %s to '%s' unrelated", err, m.Summary, m.Room))
+		}
+	}
+	return lc, true
+}
+
+// record keeps what sending m as eventID changed in its alert's life.
+func (t *LifecycleTransport) record(ctx context.Context, lc lifeCall, m Message, eventID string) {
 	now := t.Store.now()
+	st := lc.st
 	var serr error
 	switch {
 	case m.Phase == PhaseResolve:
-		serr = t.Store.Delete(ref)
-	case !known: // a raise, or an update that takes the root's place
+		serr = t.Store.Delete(ctx, lc.ref)
+	case !lc.known: // a raise, or an update that takes the root's place
 		st = AlertState{Root: eventID, Latest: eventID, Created: now, Updated: now}
-		if mode == LifecycleEdit {
-			st.RootContent, st.Content = plain, plain
+		if lc.mode == LifecycleEdit {
+			st.RootContent, st.Content = lc.plain, lc.plain
 		}
-		serr = t.Store.Put(ref, st)
+		serr = t.Store.Put(ctx, lc.ref, st)
 	default:
 		st.Latest, st.Updated = eventID, now
-		if mode == LifecycleEdit {
+		if lc.mode == LifecycleEdit {
 			// Only an edit needs what the root shows; threads and replies
-			// keep the store small (it is read and rewritten per message).
-			st.Content = plain
+			// keep the store small.
+			st.Content = lc.plain
 		}
-		serr = t.Store.Put(ref, st)
+		serr = t.Store.Put(ctx, lc.ref, st)
 	}
 	if serr != nil {
 		// Delivered all the same: the next transition may be posted unrelated.
 		t.logError(fmt.Sprintf("alert lifecycle: %v (after sending %s to '%s', event %s)", serr, m.Summary, m.Room, eventID))
 	}
-	return eventID, nil
 }
 
 // related returns c (a transition's own content) related to the alert's life
