@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"matrix-notify/adapters/severity"
 	"matrix-notify/sender"
 	"matrix-notify/sender/e2ee"
+	"matrix-notify/sender/format"
 )
 
 // fileConfig is matrix-notify's own TOML file. A key not listed here is an
@@ -140,7 +140,7 @@ type settings struct {
 	StateDir    string // "" until resolved per mode (stateDir)
 	Retry       sender.RetryPolicy
 	Lifecycle   sender.Lifecycle
-	Severity    severity.Policy
+	Severity    format.SeverityPolicy
 	MaxAge      time.Duration // outbox entries older than this are dropped, loudly
 	AutoJoin    bool
 	// PickleKey set turns end-to-end encryption on; CryptoStore is the
@@ -287,9 +287,9 @@ func (fc *fileConfig) apply(s *settings) error {
 }
 
 // severityPolicy reads msgtype and mentions per severity.
-func (fc *fileConfig) severityPolicy(p *severity.Policy) error {
-	parse := func(key, name string) (severity.Severity, error) {
-		sev, ok := severity.Parse(name)
+func (fc *fileConfig) severityPolicy(p *format.SeverityPolicy) error {
+	parse := func(key, name string) (format.Severity, error) {
+		sev, ok := format.ParseSeverity(name)
 		if !ok {
 			return "", fc.valueError([]string{"matrix", key}, "unknown severity %q (critical, warning, clear, info)", name)
 		}
@@ -304,19 +304,19 @@ func (fc *fileConfig) severityPolicy(p *severity.Policy) error {
 			return fc.valueError([]string{"matrix", "msgtype", name}, "%q is neither m.text nor m.notice", mt)
 		}
 		if p.MsgType == nil {
-			p.MsgType = map[severity.Severity]string{}
+			p.MsgType = map[format.Severity]string{}
 		}
 		p.MsgType[sev] = mt
 	}
-	for sev, users := range map[severity.Severity][]string{severity.Critical: fc.Matrix.MentionOnCritical, severity.Warning: fc.Matrix.MentionOnWarning} {
+	for sev, users := range map[format.Severity][]string{format.Critical: fc.Matrix.MentionOnCritical, format.Warning: fc.Matrix.MentionOnWarning} {
 		for _, u := range users {
-			if !severity.ValidUserID(u) {
+			if !format.ValidUserID(u) {
 				return fc.valueError([]string{"matrix", "mention_on_" + string(sev)}, "%q is not a Matrix user id (@user:server)", u)
 			}
 		}
 		if len(users) > 0 {
 			if p.MentionUsers == nil {
-				p.MentionUsers = map[severity.Severity][]string{}
+				p.MentionUsers = map[format.Severity][]string{}
 			}
 			p.MentionUsers[sev] = users
 		}
@@ -327,7 +327,7 @@ func (fc *fileConfig) severityPolicy(p *severity.Policy) error {
 			return err
 		}
 		if p.MentionRoom == nil {
-			p.MentionRoom = map[severity.Severity]bool{}
+			p.MentionRoom = map[format.Severity]bool{}
 		}
 		p.MentionRoom[sev] = true
 	}

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"matrix-notify/adapters/matrixhtml"
-	"matrix-notify/adapters/severity"
 	"matrix-notify/sender"
+	"matrix-notify/sender/format"
 )
 
 // finishContent makes any message fit for a room, whatever built it (a
@@ -11,11 +10,11 @@ import (
 // allows, the msgtype and mentions of its severity (m.mentions always
 // present), and the whole event under Matrix's size limit, truncated with a
 // visible marker rather than refused.
-func finishContent(c sender.Content, sev severity.Severity, p severity.Policy) sender.Content {
+func finishContent(c sender.Content, sev format.Severity, p format.SeverityPolicy) sender.Content {
 	if c.FormattedBody != "" {
 		c.Format = sender.FormatHTML
-		c.FormattedBody = matrixhtml.Sanitize(c.FormattedBody)
+		c.FormattedBody = format.Sanitize(c.FormattedBody)
 	}
-	c = severity.Apply(c, sev, p)
-	return matrixhtml.Fit(c, matrixhtml.MaxContentBytes)
+	c = format.ApplySeverity(c, sev, p)
+	return format.Fit(c, format.MaxContentBytes)
 }

@@ -144,7 +144,13 @@ func TestE2EDeliversToEveryRoomOnce(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("run %d: exit %d\n%s", run, r.code, r.stderr)
 		}
-		if got := strings.Count(r.stderr, "INFO: sent Matrix notification"); got != 2 {
+		// The second run finds its deliveries recorded: nothing is sent,
+		// whatever the homeserver remembers of the txn ids.
+		want := "INFO: sent Matrix notification"
+		if run == 2 {
+			want = "was delivered before"
+		}
+		if got := strings.Count(r.stderr, want); got != 2 {
 			t.Errorf("run %d: want one log line per room, got:\n%s", run, r.stderr)
 		}
 		assertNoToken(t, hs.Token(), r.stdout, r.stderr)
@@ -166,17 +172,13 @@ func TestE2EDeliversToEveryRoomOnce(t *testing.T) {
 			t.Errorf("%s: body %q", room, c.Body)
 		}
 	}
-	var replayed int
 	for _, rq := range hs.Requests() {
-		if rq.Replayed {
-			replayed++
-		}
 		if rq.Method != "PUT" || !strings.HasPrefix(rq.Path, "/_matrix/client/v3/rooms/") {
 			t.Errorf("unexpected request %s %s", rq.Method, rq.Path)
 		}
 	}
-	if replayed != 2 {
-		t.Errorf("want the second run's 2 requests answered from the txn cache, got %d", replayed)
+	if n := len(hs.Requests()); n != 2 {
+		t.Errorf("%d requests, want the first run's 2 only", n)
 	}
 }
 

@@ -27,7 +27,7 @@ func (a *app) keep(ctx context.Context, c *invocationConfig, n sender.Notificati
 	if s.DryRun {
 		return sender.WriteDryRun(a.stdout, msgs)
 	}
-	ob, err := a.openOutboxDir(s, heldOutboxDir(s.StateDir))
+	ob, err := a.openOutboxScope(s, heldScope)
 	if err != nil {
 		return fmt.Errorf("%w: %d notifications lost: %v", errNotDelivered, len(msgs), err)
 	}

@@ -9,15 +9,15 @@ import (
 
 	"matrix-notify/adapters/kuma"
 	"matrix-notify/adapters/liquidjs"
-	"matrix-notify/adapters/severity"
 	"matrix-notify/sender"
+	"matrix-notify/sender/format"
 )
 
 // kumaPipeline turns Kuma payloads into notifications: rooms per route,
 // templates parsed once, one transport for every request.
 type kumaPipeline struct {
 	app          *app
-	severity     severity.Policy
+	severity     format.SeverityPolicy
 	defaultRooms []string
 	routes       map[string][]string
 	tpl          messageTemplates
@@ -109,9 +109,9 @@ func (p *kumaPipeline) rooms(route string) ([]string, bool) {
 
 func (p *kumaPipeline) notification(pl kuma.Payload, rooms []string, received time.Time) sender.Notification {
 	content := p.tpl.content(pl.Context(), pl.DefaultContent(), p.app.log)
-	sev := severity.Info
+	sev := format.Info
 	if h := pl.Heartbeat; h != nil {
-		sev = severity.FromKuma(true, int(h.Status))
+		sev = kuma.SeverityOf(true, int(h.Status))
 	}
 	content = finishContent(content, sev, p.severity)
 	key, phase := pl.Lifecycle()

@@ -105,7 +105,7 @@ func TestE2ELifecycleLostState(t *testing.T) {
 	if r := h.run(t, nil, alarmArgs("sysadmin", "801", "1", "CRITICAL", "CLEAR", "x")...); r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	if err := removeAll(h.lib + "/matrix-notify/alerts"); err != nil {
+	if err := removeAll(h.lib + "/matrix-notify"); err != nil {
 		t.Fatal(err)
 	}
 	if r := h.run(t, nil, alarmArgs("sysadmin", "802", "2", "CLEAR", "CRITICAL", "x")...); r.code != 0 {

@@ -11,7 +11,6 @@ import (
 	"matrix-notify/adapters/liquidjs"
 	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
-	"matrix-notify/adapters/severity"
 	"matrix-notify/sender"
 )
 
@@ -194,7 +193,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 	n := netdata.Notification(alarm, fields, rooms)
 	n.Content = a.netdataContent(s, fc, fields)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
-	n.Content = finishContent(n.Content, severity.FromNetdata(alarm.Status), s.Severity)
+	n.Content = finishContent(n.Content, netdata.SeverityOf(alarm.Status), s.Severity)
 	if c.unreadable != nil {
 		return a.keep(ctx, c, n)
 	}
@@ -234,7 +233,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	n := netdata.Notification(alarm, fields, rooms)
 	n.Content = a.netdataContent(s, fc, fields)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
-	n.Content = finishContent(n.Content, severity.FromNetdata(alarm.Status), s.Severity)
+	n.Content = finishContent(n.Content, netdata.SeverityOf(alarm.Status), s.Severity)
 	if c.unreadable != nil {
 		return a.keep(ctx, c, n)
 	}

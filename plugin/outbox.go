@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,13 +12,18 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"matrix-notify/adapters/kuma"
+	"matrix-notify/adapters/netdata"
 	"matrix-notify/sender"
 	"matrix-notify/sender/e2ee"
+	"matrix-notify/sender/state"
 )
 
 // matrixTransport is the Matrix client with our retry policy around it, and
-// around that the alert lifecycle (threads, replies, edits) unless it is off.
-func (a *app) matrixTransport(s settings) (sender.Transport, error) {
+// around that the alert lifecycle (threads, replies, edits) unless it is off;
+// its alert threads live in ob's state database (none when ob is nil: alerts
+// still go out, only unthreaded).
+func (a *app) matrixTransport(s settings, ob *sender.Outbox) (sender.Transport, error) {
 	opts := sender.DefaultOptions()
 	opts.AutoJoin = s.AutoJoin
 	opts.CacheDir = filepath.Join(s.StateDir, "cache")
@@ -31,7 +34,7 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 		return nil, usageError{err}
 	}
 	// Encryption is closest to the wire: the lifecycle's relations are in
-	// the content it seals, and a retry resends the same ciphertext.
+	// the content it seals, and a retry is encrypted again.
 	var wire sender.Transport = mt
 	if s.PickleKey != "" {
 		et := &sender.EncryptTransport{Next: mt, Log: a.log, Options: e2ee.Options{
@@ -49,14 +52,10 @@ func (a *app) matrixTransport(s settings) (sender.Transport, error) {
 		wire = et
 	}
 	var tr sender.Transport = &sender.RetryTransport{Next: wire, Policy: s.Retry}
-	if s.Lifecycle != sender.LifecycleNone {
-		store, err := sender.OpenAlertStore(filepath.Join(s.StateDir, "alerts"), sender.AlertStoreOptions{Now: a.now})
-		if err != nil {
-			// Alerts still go out, only unthreaded.
-			a.log.Error(fmt.Sprintf("%v: transitions are posted without relating them to their alert", err))
-		} else {
-			tr = &sender.LifecycleTransport{Next: tr, Store: store, Mode: s.Lifecycle, Log: a.log}
-		}
+	if s.Lifecycle != sender.LifecycleNone && ob != nil {
+		store := sender.NewAlertStore(ob.State(), sender.AlertStoreOptions{Now: a.now})
+		tr = &sender.LifecycleTransport{Next: tr, Store: store, Mode: s.Lifecycle, Log: a.log,
+			ResolvedMarkers: map[string]string{"netdata": netdata.ResolvedMarker, "kuma": kuma.ResolvedMarker}}
 	}
 	return tr, nil
 }
@@ -70,35 +69,39 @@ func (a *app) httpClient(s settings) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// openOutbox opens the outbox of s's homeserver. Txn ids are scoped to an
-// account, so each homeserver gets its own directory: two configured bots
-// never send each other's entries. A permission error says who may open it.
+// heldScope scopes, in the state database, the alarms whose homeserver is
+// not known (the file that names it could not be read): flush sends them to
+// the homeserver it is configured with.
+const heldScope = "held"
+
+// openOutbox opens the state database of s and the outbox of s's
+// homeserver in it. Txn ids are scoped to an account, so the homeserver
+// scopes the entries: two configured bots never send each other's.
 func (a *app) openOutbox(s settings) (*sender.Outbox, error) {
-	sum := sha256.Sum256([]byte(strings.TrimRight(s.Homeserver, "/")))
-	return a.openOutboxDir(s, filepath.Join(s.StateDir, "outbox", hex.EncodeToString(sum[:6])))
+	return a.openOutboxScope(s, strings.TrimRight(s.Homeserver, "/"))
 }
 
-// heldOutboxDir is where alarms wait whose homeserver is not known (the
-// file that names it could not be read): flush sends them to the
-// homeserver it is configured with.
-func heldOutboxDir(stateDir string) string { return filepath.Join(stateDir, "outbox", "held") }
-
-// openHeld opens the held outbox when something was ever kept there.
+// openHeld opens the held outbox when something waits there.
 func (a *app) openHeld(s settings) *sender.Outbox {
-	dir := heldOutboxDir(s.StateDir)
-	if _, err := os.Stat(dir); err != nil {
+	if _, err := os.Stat(filepath.Join(s.StateDir, state.FileName)); err != nil {
 		return nil
 	}
-	ob, err := a.openOutboxDir(s, dir)
+	ob, err := a.openOutboxScope(s, heldScope)
 	if err != nil {
 		a.log.Error(err.Error())
+		return nil
+	}
+	if entries, err := ob.List(); err != nil || len(entries) == 0 {
+		ob.Close()
 		return nil
 	}
 	return ob
 }
 
-func (a *app) openOutboxDir(s settings, dir string) (*sender.Outbox, error) {
-	ob, err := sender.OpenOutbox(dir, sender.OutboxOptions{MaxAge: s.MaxAge, Log: a.log, Now: a.now})
+// openOutboxScope opens the outbox of scope; a permission error says who may
+// open it.
+func (a *app) openOutboxScope(s settings, scope string) (*sender.Outbox, error) {
+	ob, err := sender.OpenOutbox(s.StateDir, sender.OutboxOptions{Scope: scope, MaxAge: s.MaxAge, Log: a.log, Now: a.now})
 	if err != nil {
 		return nil, permissionHint(err, s.StateDir, "flush")
 	}
@@ -113,16 +116,21 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 	if s.DryRun {
 		return sender.WriteDryRun(a.stdout, msgs)
 	}
-	tr, err := a.matrixTransport(s)
+	ob, err := a.openOutbox(s)
+	if err != nil {
+		// Better sent without a safety net than not sent at all.
+		a.log.Error(fmt.Sprintf("%v: sending without the outbox (and unthreaded), nothing will be kept if delivery fails", err))
+		ob = nil
+	} else {
+		defer ob.Close()
+	}
+	tr, err := a.matrixTransport(s, ob)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	ob, err := a.openOutbox(s)
-	if err != nil {
-		// Better sent without a safety net than not sent at all.
-		a.log.Error(fmt.Sprintf("%v: sending without the outbox, nothing will be kept if delivery fails", err))
+	if ob == nil {
 		report := (&sender.Sender{Transport: tr, Concurrency: s.Concurrency, Log: a.log}).Deliver(ctx, msgs)
 		if !report.Delivered() {
 			return fmt.Errorf("%w: %d of %d rooms failed", errNotDelivered, len(report.Failed()), len(report.Results))
@@ -185,7 +193,8 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	tr, err := a.matrixTransport(s)
+	defer ob.Close()
+	tr, err := a.matrixTransport(s, ob)
 	if err != nil {
 		return err
 	}
@@ -213,6 +222,7 @@ func (a *app) runQueue(args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	defer ob.Close()
 	entries, err := ob.List()
 	if err != nil {
 		return err

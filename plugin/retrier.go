@@ -179,7 +179,7 @@ func (a *app) runBackgroundFlush(ctx context.Context, args []string) error {
 	// retrier's own backoff spaces the attempts.
 	s.Timeout = min(s.Timeout, s.ExecTimeout)
 	s.Retry.FailFastUnreachable = true
-	tr, err := a.matrixTransport(s)
+	tr, err := a.matrixTransport(s, ob)
 	if err != nil {
 		return err
 	}

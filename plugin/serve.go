@@ -178,6 +178,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		if fr.Remaining > 0 {
 			a.log.Warn(fmt.Sprintf("%d notifications left queued in %s", fr.Remaining, rcv.outbox.Dir()))
 		}
+		rcv.outbox.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("serve: shutdown: %w", err)
@@ -217,11 +218,12 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 		rcv.transport = &sender.DryRunTransport{W: a.stdout}
 		return rcv, nil
 	}
-	if rcv.transport, err = a.matrixTransport(s); err != nil {
-		return nil, err
-	}
 	if rcv.outbox, err = a.openOutbox(s); err != nil {
 		return nil, usageError{err}
+	}
+	if rcv.transport, err = a.matrixTransport(s, rcv.outbox); err != nil {
+		rcv.outbox.Close()
+		return nil, err
 	}
 	rcv.webhooks = make(chan webhook)
 	return rcv, nil
@@ -293,7 +295,7 @@ func (rc *receiver) drain(ctx context.Context) {
 		if lt, ok := rc.transport.(*sender.LifecycleTransport); ok && time.Since(pruned) > time.Hour {
 			// Forget alerts whose life ended long ago (resolved ones are
 			// forgotten at once).
-			if _, err := lt.Store.Prune(); err != nil {
+			if _, err := lt.Store.Prune(ctx); err != nil {
 				rc.app.log.Warn(fmt.Sprintf("alert store: %v", err))
 			}
 			pruned = time.Now()

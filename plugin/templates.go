@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 
 	"matrix-notify/adapters/liquidjs"
-	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
+	"matrix-notify/sender/format"
 )
 
 // messageTemplates are a section's user templates, parsed once. markdown
@@ -115,7 +115,7 @@ func (mt messageTemplates) content(ctx map[string]any, def sender.Content, log *
 		// Markdown reads as text: the body is the template's output as
 		// written, the HTML body its rendering.
 		c.Body = md
-		c.Format, c.FormattedBody = sender.FormatHTML, matrixhtml.Sanitize(matrixhtml.Markdown(md))
+		c.Format, c.FormattedBody = sender.FormatHTML, format.Sanitize(format.Markdown(md))
 		return c
 	}
 	if mt.plain != nil {
@@ -130,10 +130,10 @@ func (mt messageTemplates) content(ctx map[string]any, def sender.Content, log *
 		if !ok {
 			return def
 		}
-		c.Format, c.FormattedBody = sender.FormatHTML, matrixhtml.Sanitize(html)
+		c.Format, c.FormattedBody = sender.FormatHTML, format.Sanitize(html)
 		if mt.plain == nil {
 			// The plain body says what the HTML says, not the default text.
-			c.Body = matrixhtml.PlainText(c.FormattedBody)
+			c.Body = format.PlainText(c.FormattedBody)
 		}
 	} else if mt.plain != nil {
 		// A plain template replaces the text; the default HTML would say

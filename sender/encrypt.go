@@ -165,6 +165,12 @@ func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) 
 	return t.Next.Send(ctx, out)
 }
 
+// FindSent implements SentFinder through Next: the room's events carry
+// our txn ids, encrypted or not.
+func (t *EncryptTransport) FindSent(ctx context.Context, m Message, since time.Time) (string, error) {
+	return t.Next.FindSent(ctx, m, since)
+}
+
 type sealResult struct {
 	sealedMsg
 	err error

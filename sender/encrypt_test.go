@@ -13,6 +13,7 @@ import (
 	"matrix-notify/sender"
 	"matrix-notify/sender/e2ee"
 	"matrix-notify/sender/sendertest"
+	"matrix-notify/sender/state"
 )
 
 // A message that carries a wire type and content is PUT as that, under its
@@ -112,12 +113,14 @@ func TestEncryptTransportNoStore(t *testing.T) {
 // The lifecycle layer prepares an update as it will send it: in its
 // alert's thread, so the ciphertext made for it is the one sent.
 func TestLifecyclePreparesRelated(t *testing.T) {
-	store, err := sender.OpenAlertStore(t.TempDir(), sender.AlertStoreOptions{})
+	db, err := state.Open(context.Background(), t.TempDir(), state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
+	store := sender.NewAlertStore(db, sender.AlertStoreOptions{})
 	ref := sender.AlertRef{Source: "netdata", Alert: "web01/7", Room: "!r:hs.test"}
-	if err := store.Put(ref, sender.AlertState{Root: "$root", Latest: "$root", Created: time.Now(), Updated: time.Now()}); err != nil {
+	if err := store.Put(context.Background(), ref, sender.AlertState{Root: "$root", Latest: "$root", Created: time.Now(), Updated: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	p := &preparer{}
@@ -136,4 +139,17 @@ func TestLifecyclePreparesRelated(t *testing.T) {
 	if p.got[0][1].Content.RelatesTo != nil {
 		t.Errorf("a raise was prepared with a relation")
 	}
+}
+
+// A message refused before any request is not looked for in its room
+// next time: nothing of it can have arrived.
+func TestEncryptErrorNotInDoubt(t *testing.T) {
+	err := &sender.EncryptError{Room: "!r:hs.test", Err: errors.New("waiting for the crypto store's lock: context deadline exceeded")}
+	if sender.MayHaveArrived(err) {
+		t.Error("an encryption failure may have arrived")
+	}
+	if sender.MayHaveArrived(&sender.RetryError{Attempts: 2, Err: err}) {
+		t.Error("retried encryption failures may have arrived")
+	}
+	var _ sender.SentFinder = &sender.EncryptTransport{}
 }

@@ -3,13 +3,14 @@ package sender
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
-	"html"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"matrix-notify/sender/format"
 )
 
 // Lifecycle is how the transitions of one alert relate to each other in a
@@ -48,10 +49,11 @@ func ParseLifecycle(s string) (Lifecycle, error) {
 	return "", fmt.Errorf("lifecycle %q: want thread, reply, edit or none", s)
 }
 
-// ResolvedMarker starts the text an edit gives a resolved alert
-// (LifecycleEdit): the marker, the resolution's text, then the text the
-// message showed until then.
-const ResolvedMarker = "✅ RESOLVED — "
+// DefaultResolvedMarker heads the text an edit gives a resolved alert
+// (LifecycleEdit) of a source without its own marker (see
+// LifecycleTransport.ResolvedMarkers): "RESOLVED — ", the resolution's text,
+// then the text the message showed until then.
+const DefaultResolvedMarker = "RESOLVED"
 
 // LifecycleTransport relates the transitions of an alert in a room, as Mode
 // says, and sends them through Next. It decides when a message is sent, not
@@ -62,8 +64,9 @@ const ResolvedMarker = "✅ RESOLVED — "
 //   - update, resolve with a known root: related to it (thread: m.thread
 //     on the root, reply fallback to the latest event; reply: m.in_reply_to
 //     the latest event; edit: m.replace of the root, m.new_content the new
-//     content, or for a resolve the ResolvedMarker, the resolution and the
-//     text shown until then; the top-level body is "* " and the same).
+//     content, or for a resolve the source's resolved marker, the resolution
+//     and the text shown until then; the top-level body is "* " and the
+//     same, and the whole edit fits the event limit, format.MaxContentBytes).
 //   - update with no known root (the state was lost, the alert was raised
 //     before matrix-notify kept state, or an update arrives first): posted
 //     as is, and it becomes the root of the rest of the life.
@@ -80,10 +83,13 @@ const ResolvedMarker = "✅ RESOLVED — "
 // homeserver answers a repeated txn id with the first event's id whatever
 // the repeat carries, and creates nothing; the transport then records that
 // first event again. (The repeat cannot come after a later transition of the
-// same alert in the same room: the outbox delivers a room oldest first.)
+// same alert in the same room: the outbox delivers a room oldest first.) A
+// homeserver that forgot the txn id would post the repeat: the outbox looks
+// for an earlier attempt that got no answer first (FindSent), and records
+// what it finds as a send.
 //
 // Safe for concurrent use: the read-send-record of one (source, alert, room)
-// is serialised in the process; across processes the outbox's room lock does
+// is serialised in the process; across processes the outbox's room claim does
 // it (see AlertStore).
 type LifecycleTransport struct {
 	Next  Transport
@@ -92,6 +98,12 @@ type LifecycleTransport struct {
 	Mode Lifecycle
 	// Source is the source of messages that name none (Message.Source).
 	Source string
+	// ResolvedMarkers is, per source (Message.Source), the words that head
+	// an edited alert's resolution: the adapter's own, such as "✅ RESOLVED"
+	// (netdata.ResolvedMarker, kuma.ResolvedMarker). A source without one
+	// gets DefaultResolvedMarker. The marker's first word is left out when
+	// the resolution's text already starts with it (an emoji said twice).
+	ResolvedMarkers map[string]string
 	// Log gets a line when the store fails; nil discards.
 	Log *slog.Logger
 
@@ -136,110 +148,136 @@ func (t *LifecycleTransport) logError(msg string) {
 
 // Send implements Transport.
 func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error) {
-	mode := cmp.Or(t.Mode, DefaultLifecycle)
-	switch mode {
-	case LifecycleThread, LifecycleReply, LifecycleEdit:
-	default:
+	lc, ok := t.life(ctx, m)
+	if !ok {
 		return t.Next.Send(ctx, m)
 	}
-	switch m.Phase {
-	case PhaseRaise, PhaseUpdate, PhaseResolve:
-	default:
-		return t.Next.Send(ctx, m)
-	}
-	if t.Store == nil || m.AlertKey == "" {
-		return t.Next.Send(ctx, m)
-	}
-	ref := AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}
-	defer t.lock(ref)()
-
-	plain := m.Content
-	plain.RelatesTo, plain.NewContent = nil, nil // a root is never a relation
-	var st AlertState
-	var known bool
-	if m.Phase != PhaseRaise { // a raise starts a new life: what is known of the last one is moot
-		var err error
-		st, known, err = t.Store.Get(ref)
-		if err != nil {
-			t.logError(fmt.Sprintf("alert lifecycle: %v: sending %s to '%s' unrelated", err, m.Summary, m.Room))
-		}
-	}
+	defer lc.unlock()
 	out := m
-	out.Content = plain
-	if known {
-		out.Content = related(mode, st, m.Phase, plain)
+	out.Content = lc.plain
+	if lc.known {
+		out.Content = related(lc.mode, lc.st, m.Phase, lc.plain, cmp.Or(t.ResolvedMarkers[lc.ref.Source], DefaultResolvedMarker))
 	}
 	eventID, err := t.Next.Send(ctx, out)
 	if err != nil {
 		return "", err
 	}
+	t.record(ctx, lc, m, eventID)
+	return eventID, nil
+}
 
+// FindSent implements SentFinder: an earlier attempt found to have arrived
+// is recorded in the alert's life as its send would have been.
+func (t *LifecycleTransport) FindSent(ctx context.Context, m Message, since time.Time) (string, error) {
+	lc, ok := t.life(ctx, m)
+	if !ok {
+		return findSent(ctx, t.Next, m, since)
+	}
+	defer lc.unlock()
+	eventID, err := findSent(ctx, t.Next, m, since)
+	if err == nil && eventID != "" {
+		t.record(ctx, lc, m, eventID)
+	}
+	return eventID, err
+}
+
+// lifeCall is one transition of an alert's life being sent: what the store
+// knew of the life before, under the ref's lock.
+type lifeCall struct {
+	mode   Lifecycle
+	ref    AlertRef
+	plain  Content // the transition's own content, without relation
+	st     AlertState
+	known  bool
+	unlock func()
+}
+
+// life locks m's ref and reads what is known of its life; ok is false when
+// m is sent as is (no lifecycle, no phase, no alert key, no store).
+func (t *LifecycleTransport) life(ctx context.Context, m Message) (lc lifeCall, ok bool) {
+	lc.mode = cmp.Or(t.Mode, DefaultLifecycle)
+	switch lc.mode {
+	case LifecycleThread, LifecycleReply, LifecycleEdit:
+	default:
+		return lc, false
+	}
+	switch m.Phase {
+	case PhaseRaise, PhaseUpdate, PhaseResolve:
+	default:
+		return lc, false
+	}
+	if t.Store == nil || m.AlertKey == "" {
+		return lc, false
+	}
+	lc.ref = AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}
+	lc.unlock = t.lock(lc.ref)
+	lc.plain = m.Content
+	lc.plain.RelatesTo, lc.plain.NewContent = nil, nil // a root is never a relation
+	// A raise starts a new life: what is known of the last one is moot.
+	if m.Phase != PhaseRaise {
+		var err error
+		lc.st, lc.known, err = t.Store.Get(ctx, lc.ref)
+		if err != nil {
+			t.logError(fmt.Sprintf("alert lifecycle: %v: sending %s to '%s' unrelated", err, m.Summary, m.Room))
+		}
+	}
+	return lc, true
+}
+
+// record keeps what sending m as eventID changed in its alert's life.
+func (t *LifecycleTransport) record(ctx context.Context, lc lifeCall, m Message, eventID string) {
 	now := t.Store.now()
+	st := lc.st
 	var serr error
 	switch {
 	case m.Phase == PhaseResolve:
-		serr = t.Store.Delete(ref)
-	case !known: // a raise, or an update that takes the root's place
+		serr = t.Store.Delete(ctx, lc.ref)
+	case !lc.known: // a raise, or an update that takes the root's place
 		st = AlertState{Root: eventID, Latest: eventID, Created: now, Updated: now}
-		if mode == LifecycleEdit {
-			st.RootContent, st.Content = plain, plain
+		if lc.mode == LifecycleEdit {
+			st.RootContent, st.Content = lc.plain, lc.plain
 		}
-		serr = t.Store.Put(ref, st)
+		serr = t.Store.Put(ctx, lc.ref, st)
 	default:
 		st.Latest, st.Updated = eventID, now
-		if mode == LifecycleEdit {
+		if lc.mode == LifecycleEdit {
 			// Only an edit needs what the root shows; threads and replies
-			// keep the store small (it is read and rewritten per message).
-			st.Content = plain
+			// keep the store small.
+			st.Content = lc.plain
 		}
-		serr = t.Store.Put(ref, st)
+		serr = t.Store.Put(ctx, lc.ref, st)
 	}
 	if serr != nil {
 		// Delivered all the same: the next transition may be posted unrelated.
 		t.logError(fmt.Sprintf("alert lifecycle: %v (after sending %s to '%s', event %s)", serr, m.Summary, m.Room, eventID))
 	}
-	return eventID, nil
 }
 
-// preview is m as Send would send it now (without its lock: Send reads
-// the store again).
-func (t *LifecycleTransport) preview(_ context.Context, m Message) Message {
-	mode := cmp.Or(t.Mode, DefaultLifecycle)
-	switch mode {
-	case LifecycleThread, LifecycleReply, LifecycleEdit:
-	default:
+// preview is m as Send would send it now (the ref's lock is not kept:
+// Send reads the store again, and what changed meanwhile makes the layer
+// below encrypt again).
+func (t *LifecycleTransport) preview(ctx context.Context, m Message) Message {
+	lc, ok := t.life(ctx, m)
+	if !ok {
 		return m
 	}
-	switch m.Phase {
-	case PhaseRaise, PhaseUpdate, PhaseResolve:
-	default:
-		return m
-	}
-	if t.Store == nil || m.AlertKey == "" {
-		return m
-	}
-	plain := m.Content
-	plain.RelatesTo, plain.NewContent = nil, nil
-	m.Content = plain
-	if m.Phase == PhaseRaise {
-		return m
-	}
-	ref := AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}
-	if st, known, err := t.Store.Get(ref); err == nil && known {
-		m.Content = related(mode, st, m.Phase, plain)
+	lc.unlock()
+	m.Content = lc.plain
+	if lc.known {
+		m.Content = related(lc.mode, lc.st, m.Phase, lc.plain, cmp.Or(t.ResolvedMarkers[lc.ref.Source], DefaultResolvedMarker))
 	}
 	return m
 }
 
 // related returns c (a transition's own content) related to the alert's life
-// st as mode says.
-func related(mode Lifecycle, st AlertState, phase Phase, c Content) Content {
+// st as mode says; marker heads a resolution an edit shows.
+func related(mode Lifecycle, st AlertState, phase Phase, c Content, marker string) Content {
 	switch mode {
 	case LifecycleReply:
 		c.RelatesTo = &RelatesTo{InReplyTo: &InReplyTo{EventID: cmp.Or(st.Latest, st.Root)}}
 		return c
 	case LifecycleEdit:
-		return edit(st, phase, c)
+		return edit(st, phase, c, marker)
 	default: // thread
 		c.RelatesTo = &RelatesTo{RelType: RelThread, EventID: st.Root, IsFallingBack: true,
 			InReplyTo: &InReplyTo{EventID: cmp.Or(st.Latest, st.Root)}}
@@ -248,71 +286,77 @@ func related(mode Lifecycle, st AlertState, phase Phase, c Content) Content {
 }
 
 // edit returns the m.replace event that makes the root show c (an update)
-// or the resolution c over what it showed (a resolve).
-func edit(st AlertState, phase Phase, c Content) Content {
+// or, headed by marker, the resolution c over what it showed (a resolve).
+// It fits format.MaxContentBytes: a fallback too large becomes the first line
+// of the new text, a resolution too large loses the text shown until then,
+// and a new content still too large is cut by format.Fit.
+func edit(st AlertState, phase Phase, c Content, marker string) Content {
 	shown := st.Content
 	if shown.Body == "" {
 		shown = st.RootContent
 	}
 	nc := c
 	if phase == PhaseResolve {
-		nc = resolvedContent(shown, c)
+		nc = resolvedContent(shown, c, marker)
 	}
 	nc.RelatesTo, nc.NewContent = nil, nil
+	mentions := newMentions(shown.Mentions, nc.Mentions)
+	var end string
+	if !mentionsAnyone(mentions) && mentionsAnyone(nc.Mentions) {
+		// Nobody is newly mentioned, but the fallback names who was, on one
+		// line (format.ApplySeverity). Synapse never notifies an edit for
+		// that (.m.rule.suppress_edits); Dendrite 0.13 has no such rule and
+		// its legacy body rules would ping them again. Those rules never
+		// match a body with a line break (observed: the same edit highlights
+		// without the final newline, not with it).
+		end = "\n"
+	}
 	out := Content{
 		MsgType:    nc.MsgType,
-		Body:       "* " + nc.Body,
+		Body:       "* " + nc.Body + end,
 		Format:     nc.Format,
-		Mentions:   newMentions(shown.Mentions, nc.Mentions),
+		Mentions:   mentions,
 		RelatesTo:  &RelatesTo{RelType: RelReplace, EventID: st.Root},
 		NewContent: &nc,
 	}
 	if nc.FormattedBody != "" {
 		out.FormattedBody = "* " + nc.FormattedBody
 	}
-	if editTooLarge(out) {
+	if format.JSONSize(out) > format.MaxContentBytes {
 		// The fallback is for clients without edits: shorten it rather than
-		// have the homeserver refuse the event (65,536 bytes in all).
-		out.Body = "* " + truncateRunes(firstLine(nc.Body), 500)
+		// have the homeserver refuse the event.
+		out.Body = "* " + format.TruncateText(firstLine(nc.Body), maxEditFallback) + end
 		out.Format, out.FormattedBody = "", ""
-		if phase == PhaseResolve && editTooLarge(out) {
+		if phase == PhaseResolve && format.JSONSize(out) > format.MaxContentBytes {
 			// Still too large: the resolution alone, without the old text.
-			return edit(AlertState{Root: st.Root, Latest: st.Latest, Content: Content{MsgType: shown.MsgType, Mentions: shown.Mentions}}, PhaseUpdate, resolvedContent(Content{}, c))
+			return edit(AlertState{Root: st.Root, Latest: st.Latest, Content: Content{MsgType: shown.MsgType, Mentions: shown.Mentions}}, PhaseUpdate, resolvedContent(Content{}, c, marker), marker)
 		}
-	}
-	if !mentionsAnyone(out.Mentions) && mentionsAnyone(nc.Mentions) {
-		// Nobody is newly mentioned, but the fallback names who was, on one
-		// line (severity.Apply). Synapse never notifies an edit for that
-		// (.m.rule.suppress_edits); Dendrite 0.13 has no such rule and its
-		// legacy body rules would ping them again. Those rules never match
-		// a body with a line break (observed: the same edit highlights
-		// without the final newline, not with it).
-		out.Body += "\n"
+		if over := format.JSONSize(out) - format.MaxContentBytes; over > 0 {
+			// The new content alone is too large (an adapter fits a message
+			// to the limit, not to the limit less an edit's fallback).
+			fitted := format.Fit(nc, format.JSONSize(nc)-over)
+			out.NewContent = &fitted
+		}
 	}
 	return out
 }
 
 func mentionsAnyone(m *Mentions) bool { return m != nil && (len(m.UserIDs) > 0 || m.Room) }
 
-// maxEditContent leaves room, under the 65,536-byte event limit, for the
-// rest of the event (ids, signatures, hashes).
-const maxEditContent = 60000
+// maxEditFallback is what the shortened fallback of an oversized edit may
+// take (JSON bytes of its first line): enough to say what the alert is.
+const maxEditFallback = 500
 
-func editTooLarge(c Content) bool {
-	data, err := json.Marshal(c)
-	return err != nil || len(data) > maxEditContent
-}
-
-// resolvedContent is what an edited alert shows once resolved: the marker
-// and the resolution's text, then the text it showed until then.
-func resolvedContent(shown, res Content) Content {
-	marker := ResolvedMarker
-	if strings.HasPrefix(res.Body, "✅") { // Netdata's recovery text has its own
-		marker = strings.TrimPrefix(marker, "✅ ")
+// resolvedContent is what an edited alert shows once resolved: marker and
+// the resolution's text, then the text it showed until then. The marker's
+// first word is left out when the resolution starts with it.
+func resolvedContent(shown, res Content, marker string) Content {
+	if first, rest, ok := strings.Cut(marker, " "); ok && strings.HasPrefix(res.Body, first) {
+		marker = rest
 	}
 	out := Content{
 		MsgType:  cmp.Or(res.MsgType, shown.MsgType),
-		Body:     marker + res.Body,
+		Body:     marker + " — " + res.Body,
 		Mentions: res.Mentions,
 	}
 	if shown.Body != "" {
@@ -320,7 +364,7 @@ func resolvedContent(shown, res Content) Content {
 	}
 	if res.FormattedBody != "" || shown.FormattedBody != "" {
 		out.Format = FormatHTML
-		out.FormattedBody = "<b>" + html.EscapeString(strings.TrimSuffix(marker, " — ")) + "</b> — " + asHTML(res)
+		out.FormattedBody = "<b>" + format.Text(marker) + "</b> — " + asHTML(res)
 		if shown.Body != "" {
 			out.FormattedBody += "<hr>" + asHTML(shown)
 		}
@@ -328,12 +372,12 @@ func resolvedContent(shown, res Content) Content {
 	return out
 }
 
-// asHTML is c's formatted body, or its body escaped.
+// asHTML is c's formatted body, or its body as HTML text.
 func asHTML(c Content) string {
 	if c.Format == FormatHTML && c.FormattedBody != "" {
 		return c.FormattedBody
 	}
-	return strings.ReplaceAll(html.EscapeString(c.Body), "\n", "<br>")
+	return format.Text(c.Body)
 }
 
 // newMentions is the top-level m.mentions of an edit: only who the new
@@ -358,12 +402,4 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }

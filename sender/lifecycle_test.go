@@ -3,19 +3,20 @@ package sender
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"matrix-notify/sender/sendertest"
+	"matrix-notify/sender/state"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/lifecycle/")
@@ -26,6 +27,13 @@ const (
 )
 
 var lcModes = []Lifecycle{LifecycleThread, LifecycleReply, LifecycleEdit, LifecycleNone}
+
+// lcMarkers are the resolved markers the netdata and kuma adapters supply
+// (netdata.ResolvedMarker, kuma.ResolvedMarker; sender cannot import them).
+var lcMarkers = map[string]string{"netdata": "✅ RESOLVED", "kuma": "✅ RESOLVED"}
+
+// lcMarker is lcMarkers' marker as it heads a resolution's body.
+const lcMarker = "✅ RESOLVED — "
 
 // lcRetry is the real transport to url with a quick retry policy.
 func lcRetry(t testing.TB, url string, maxAttempts int) Transport {
@@ -40,11 +48,12 @@ func lcRetry(t testing.TB, url string, maxAttempts int) Transport {
 
 func lcStore(t testing.TB, dir string) *AlertStore {
 	t.Helper()
-	s, err := OpenAlertStore(dir, AlertStoreOptions{})
+	db, err := state.Open(context.Background(), dir, state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	t.Cleanup(func() { db.Close() })
+	return NewAlertStore(db, AlertStoreOptions{})
 }
 
 // netdataLife is a Netdata alarm going WARNING -> CRITICAL -> WARNING ->
@@ -293,21 +302,26 @@ func golden(t *testing.T, hs *sendertest.Server, room, name string) {
 	}
 }
 
-// storeFiles lists the files in the store's directory.
-func storeFiles(t *testing.T, dir string) []string {
+// storeStates lists the alert states in the store, as "source alert room root".
+func storeStates(t *testing.T, s *AlertStore) []string {
 	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
+	raw, err := sql.Open("sqlite", "file:"+s.db.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer raw.Close()
+	rows, err := raw.Query("SELECT source, alert, room, root FROM alerts ORDER BY source, alert, room")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
 	var out []string
-	for _, de := range des {
-		// A new store's buckets are empty files: only what holds
-		// something was written.
-		if info, err := de.Info(); err == nil && isHexName(de.Name(), 2) && info.Size() == 0 {
-			continue
+	for rows.Next() {
+		var src, alert, room, root string
+		if err := rows.Scan(&src, &alert, &room, &root); err != nil {
+			t.Fatal(err)
 		}
-		out = append(out, de.Name())
+		out = append(out, fmt.Sprintf("%s %s %s %s", src, alert, room, root))
 	}
 	return out
 }
@@ -321,8 +335,7 @@ func TestLifecycleModes(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			hs := sendertest.New(sendertest.Options{Joined: []string{lcOps, lcDev}, Seed: 1})
 			defer hs.Close()
-			dir := filepath.Join(t.TempDir(), "alerts")
-			lt := &LifecycleTransport{Next: lcRetry(t, hs.URL(), 3), Store: lcStore(t, dir), Mode: mode}
+			lt := &LifecycleTransport{Next: lcRetry(t, hs.URL(), 3), Store: lcStore(t, t.TempDir()), Mode: mode, ResolvedMarkers: lcMarkers}
 			deliverAll(t, lt, interleave(lcOps, lcDev))
 			for _, room := range []string{lcOps, lcDev} {
 				checkLives(t, hs, room, mode, netdataLife(lcOps, lcDev), kumaLife(lcOps, lcDev))
@@ -338,7 +351,7 @@ func TestLifecycleModes(t *testing.T) {
 				}
 			}
 			golden(t, hs, lcOps, string(mode))
-			if states := storeStates(t, dir); len(states) != 0 {
+			if states := storeStates(t, lt.Store); len(states) != 0 {
 				t.Errorf("store not emptied by the resolutions: %v", states)
 			}
 		})
@@ -454,7 +467,7 @@ func TestLifecycleRepeatTxn(t *testing.T) {
 	if n := len(hs.Events(lcOps)); n != 2 {
 		t.Errorf("%d events after a repeat, want 2", n)
 	}
-	st, ok, err := store.Get(AlertRef{Source: "netdata", Alert: "web1|42", Room: lcOps})
+	st, ok, err := store.Get(context.Background(), AlertRef{Source: "netdata", Alert: "web1|42", Room: lcOps})
 	if !ok || err != nil || st.Latest != first {
 		t.Errorf("state %+v %v %v", st, ok, err)
 	}
@@ -464,7 +477,7 @@ func TestLifecycleRepeatTxn(t *testing.T) {
 	if id, err := lt.Send(context.Background(), Messages(life[0])[0]); err != nil || id != root {
 		t.Fatalf("repeat raise: %s %v", id, err)
 	}
-	if st, _, _ := store.Get(AlertRef{Source: "netdata", Alert: "web1|42", Room: lcOps}); st.Root != root {
+	if st, _, _ := store.Get(context.Background(), AlertRef{Source: "netdata", Alert: "web1|42", Room: lcOps}); st.Root != root {
 		t.Errorf("root %s, want %s", st.Root, root)
 	}
 }
@@ -473,34 +486,28 @@ func TestLifecycleRepeatTxn(t *testing.T) {
 // RetryTransport over MatrixTransport. The homeserver is down while the
 // raise and an update are queued; the raise, delivered later, is the root.
 func TestLifecycleOutbox(t *testing.T) {
-	if !lockSupported {
-		t.Skip("no outbox on this platform")
-	}
 	rooms := []string{lcOps, lcDev}
 	down := sendertest.New(sendertest.Options{Joined: rooms})
 	downURL := down.URL()
 	down.Close()
-	obDir, stDir := t.TempDir(), filepath.Join(t.TempDir(), "alerts")
-	ob, err := OpenOutbox(obDir, OutboxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{})
+	store := NewAlertStore(ob.State(), AlertStoreOptions{})
 	life := netdataLife(rooms...)
 	k := kumaLife(rooms...)
 	for _, n := range []Notification{life[0], k[0], life[1]} {
-		lt := &LifecycleTransport{Next: lcRetry(t, downURL, 2), Store: lcStore(t, stDir)} // one per invocation
+		lt := &LifecycleTransport{Next: lcRetry(t, downURL, 2), Store: store}
 		rep := ob.Deliver(context.Background(), lt, Messages(n), 0)
 		if rep.Count(OutcomeQueued) != 2 {
 			t.Fatalf("%s: %+v", n.Summary, rep)
 		}
 	}
-	if files := storeFiles(t, stDir); len(files) != 0 {
-		t.Errorf("store written while nothing was sent: %v", files)
+	if states := storeStates(t, store); len(states) != 0 {
+		t.Errorf("store written while nothing was sent: %v", states)
 	}
 
 	up := sendertest.New(sendertest.Options{Joined: rooms})
 	defer up.Close()
-	lt := &LifecycleTransport{Next: lcRetry(t, up.URL(), 3), Store: lcStore(t, stDir)}
+	lt := &LifecycleTransport{Next: lcRetry(t, up.URL(), 3), Store: store}
 	rep := ob.Deliver(context.Background(), lt, Messages(life[2]), 0)
 	if !rep.Delivered() || rep.OlderDelivered != 6 || rep.Pending != 0 {
 		t.Fatalf("deliver once up: %+v", rep)
@@ -513,7 +520,7 @@ func TestLifecycleOutbox(t *testing.T) {
 	for _, room := range rooms {
 		checkLives(t, up, room, LifecycleThread, life, k)
 	}
-	if states := storeStates(t, stDir); len(states) != 0 {
+	if states := storeStates(t, store); len(states) != 0 {
 		t.Errorf("store not emptied: %v", states)
 	}
 }
@@ -585,7 +592,7 @@ func TestLifecyclePassThrough(t *testing.T) {
 			t.Errorf("case %d: %+v", i, g)
 		}
 	}
-	if files := storeFiles(t, store.Dir()); len(files) != 0 {
+	if files := storeStates(t, store); len(files) != 0 {
 		t.Errorf("store written: %v", files)
 	}
 }
@@ -613,7 +620,7 @@ func TestLifecycleSendFailure(t *testing.T) {
 	if _, err := lt.Send(context.Background(), raise); err == nil {
 		t.Fatal("no error")
 	}
-	if files := storeFiles(t, store.Dir()); len(files) != 0 {
+	if files := storeStates(t, store); len(files) != 0 {
 		t.Errorf("store written by a failed send: %v", files)
 	}
 	fail = false
@@ -624,7 +631,7 @@ func TestLifecycleSendFailure(t *testing.T) {
 		t.Errorf("root sent as a relation: %+v", sent[0].Content.RelatesTo)
 	}
 	// Source comes from the transport when the message names none.
-	if _, ok, _ := store.Get(AlertRef{Source: "kuma", Alert: "7", Room: lcOps}); !ok {
+	if _, ok, _ := store.Get(context.Background(), AlertRef{Source: "kuma", Alert: "7", Room: lcOps}); !ok {
 		t.Error("root not recorded under the transport's source")
 	}
 }
@@ -640,62 +647,6 @@ func TestParseLifecycle(t *testing.T) {
 	}
 }
 
-// TestEditMentionsAndSize: an edit's top-level m.mentions holds only who is
-// newly mentioned; an oversized edit keeps a short fallback body.
-func TestEditMentionsAndSize(t *testing.T) {
-	st := AlertState{Root: "$r", Latest: "$r", Content: Content{MsgType: "m.text", Body: "a", Mentions: &Mentions{UserIDs: []string{"@a:hs"}}}}
-	c := edit(st, PhaseUpdate, Content{MsgType: "m.text", Body: "b", Mentions: &Mentions{UserIDs: []string{"@a:hs", "@b:hs"}, Room: true}})
-	if !slices.Equal(c.Mentions.UserIDs, []string{"@b:hs"}) || !c.Mentions.Room {
-		t.Errorf("mentions %+v", c.Mentions)
-	}
-	if !slices.Equal(c.NewContent.Mentions.UserIDs, []string{"@a:hs", "@b:hs"}) {
-		t.Errorf("new content mentions %+v", c.NewContent.Mentions)
-	}
-	big := strings.Repeat("x", 20000)
-	c = edit(st, PhaseUpdate, Content{MsgType: "m.text", Body: big, Format: FormatHTML, FormattedBody: big})
-	if data, _ := json.Marshal(c); len(data) > maxEditContent || c.NewContent.Body != big || c.FormattedBody != "" {
-		t.Errorf("oversized edit: %d bytes, formatted %d", len(data), len(c.FormattedBody))
-	}
-	// A resolve over a large text: the old text goes, the resolution stays.
-	huge := big + big
-	st.Content = Content{MsgType: "m.text", Body: huge, Format: FormatHTML, FormattedBody: huge}
-	c = edit(st, PhaseResolve, Content{MsgType: "m.text", Body: "up"})
-	if data, _ := json.Marshal(c); len(data) > maxEditContent || c.NewContent.Body != ResolvedMarker+"up" || c.RelatesTo.EventID != "$r" {
-		t.Errorf("oversized resolve: %d bytes, new content body of %d bytes", len(data), len(c.NewContent.Body))
-	}
-	// Not too large: the old text is kept.
-	st.Content = Content{MsgType: "m.text", Body: big}
-	if c = edit(st, PhaseResolve, Content{MsgType: "m.text", Body: "up"}); c.NewContent.Body != ResolvedMarker+"up\n\n"+big {
-		t.Errorf("resolve lost the old text: new content body of %d bytes", len(c.NewContent.Body))
-	}
-}
-
-// An edit pings on Dendrite 0.13 (no .m.rule.suppress_edits; legacy body
-// rules only) exactly when it newly mentions someone, as on Synapse.
-func TestEditPingsOnlyNewMentionsOnDendrite(t *testing.T) {
-	const oncall = "@oncall:hs"
-	warned := Content{MsgType: "m.text", Body: oncall + ": ⚠️ web01 warning", Mentions: &Mentions{UserIDs: []string{oncall}}}
-	quiet := Content{MsgType: "m.text", Body: "⚠️ web01 warning\nmore", Mentions: &Mentions{}}
-	critical := Content{MsgType: "m.text", Body: oncall + ": 🔴 web01 critical · more", Mentions: &Mentions{UserIDs: []string{oncall}}}
-	for _, tt := range []struct {
-		name  string
-		shown Content
-		ping  bool
-	}{
-		{"mentioned before: no new ping", warned, false},
-		{"newly mentioned: ping", quiet, true},
-	} {
-		c := edit(AlertState{Root: "$r", Latest: "$r", Content: tt.shown}, PhaseUpdate, critical)
-		data, _ := json.Marshal(c)
-		if got := sendertest.DendriteHighlights(data, oncall, ""); got != tt.ping {
-			t.Errorf("%s: Dendrite highlights = %v: %s", tt.name, got, data)
-		}
-		if c.NewContent.Body != critical.Body {
-			t.Errorf("%s: new content %q", tt.name, c.NewContent.Body)
-		}
-	}
-}
-
 // TestLifecycleStoresContentForEditsOnly: the state of an open alert holds
 // what the root shows in edit mode, and only ids and times otherwise.
 func TestLifecycleStoresContentForEditsOnly(t *testing.T) {
@@ -706,7 +657,7 @@ func TestLifecycleStoresContentForEditsOnly(t *testing.T) {
 		life := netdataLife(lcOps)
 		deliverAll(t, lt, life[:2]) // raised and updated, not resolved
 		m := Messages(life[0])[0]
-		st, ok, err := store.Get(AlertRef{Source: m.Source, Alert: m.AlertKey, Room: lcOps})
+		st, ok, err := store.Get(context.Background(), AlertRef{Source: m.Source, Alert: m.AlertKey, Room: lcOps})
 		if err != nil || !ok || st.Root == "" || st.Latest == st.Root {
 			t.Fatalf("%s: state %+v %v %v", mode, st, ok, err)
 		}
@@ -718,15 +669,19 @@ func TestLifecycleStoresContentForEditsOnly(t *testing.T) {
 }
 
 // TestLifecycleRaiseSkipsRead: a raise starts a new life without reading
-// the store (a bucket that does not decode is not even noticed), and its
+// the store (a state that does not decode is not even noticed), and its
 // root replaces what was there; an update does read it.
 func TestLifecycleRaiseSkipsRead(t *testing.T) {
 	store := lcStore(t, t.TempDir())
 	ref := AlertRef{Source: "kuma", Alert: "7", Room: lcOps}
-	bucket := filepath.Join(store.Dir(), alertBucketName(ref))
-	if err := os.WriteFile(bucket, []byte(`{"v":2,"sta`), 0o600); err != nil {
-		t.Fatal(err)
+	corrupt := func() {
+		t.Helper()
+		bad := state.Alert{Root: "$old", Latest: "$old", Content: []byte(`{"msgtype":`), Created: time.Now(), Updated: time.Now()}
+		if err := store.db.PutAlert(context.Background(), ref, bad); err != nil {
+			t.Fatal(err)
+		}
 	}
+	corrupt()
 	var logs bytes.Buffer
 	var sent []Message
 	tr := funcTransportLC(func(_ context.Context, m Message) (string, error) {
@@ -741,17 +696,15 @@ func TestLifecycleRaiseSkipsRead(t *testing.T) {
 	if logs.Len() != 0 {
 		t.Errorf("a raise read the store: %s", logs.String())
 	}
-	if st, ok, err := store.Get(ref); !ok || err != nil || st.Root != "$e1" {
+	if st, ok, err := store.Get(context.Background(), ref); !ok || err != nil || st.Root != "$e1" {
 		t.Fatalf("root not recorded: %+v %v %v", st, ok, err)
 	}
-	if err := os.WriteFile(bucket, []byte(`{"v":2,"sta`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	corrupt()
 	m.TxnID, m.Phase = "t2", PhaseUpdate
 	if _, err := lt.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "unrelated") || sent[1].Content.RelatesTo != nil {
-		t.Errorf("an update over a corrupt bucket: log %q, relation %+v", logs.String(), sent[1].Content.RelatesTo)
+		t.Errorf("an update over a corrupt state: log %q, relation %+v", logs.String(), sent[1].Content.RelatesTo)
 	}
 }

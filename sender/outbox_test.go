@@ -5,10 +5,10 @@ package sender
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"matrix-notify/sender/sendertest"
+	"matrix-notify/sender/state"
 )
 
 // lockedBuffer is a log sink safe for concurrent writers.
@@ -64,6 +65,7 @@ func openTestOutbox(t *testing.T, dir string, opts OutboxOptions) *Outbox {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ob.Close() })
 	return ob
 }
 
@@ -297,7 +299,7 @@ func helperCrash() {
 	point, at := os.Getenv("MN_POINT"), helperEnvInt("MN_AT")
 	var seen atomic.Int32
 	crashHook = func(p string) {
-		if p == point && int(seen.Add(1)) == at {
+		if p == point && int(seen.Add(1)) == at && point != "" {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
 		}
@@ -334,16 +336,7 @@ func helperWorker() {
 	for i := range n {
 		msgs := testAlarm(fmt.Sprintf("w%02d", w), i, rooms...)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		var rep OutboxReport
-		if i%5 == 4 { // as serve does: store, answer, then deliver
-			acc, err := ob.Accept(msgs)
-			if err != nil {
-				panic(err)
-			}
-			rep = ob.DeliverAccepted(ctx, tr, len(rooms), acc)
-		} else {
-			rep = ob.Deliver(ctx, tr, msgs, len(rooms))
-		}
+		rep := ob.Deliver(ctx, tr, msgs, len(rooms))
 		for _, r := range rep.Results {
 			counts[r.Outcome.String()]++
 		}
@@ -361,31 +354,24 @@ func helperCmd(t *testing.T, env ...string) *exec.Cmd {
 
 // TestOutboxKill9 is scenario (c): an invocation killed (SIGKILL, for real)
 // at each point that matters loses nothing that Deliver had stored, and the
-// next run delivers it without a duplicate.
+// next run delivers it without a duplicate, even from a homeserver that
+// forgot the txn ids meanwhile (a restart): what may have arrived is looked
+// for in the room first.
 func TestOutboxKill9(t *testing.T) {
 	const room = "!crash:sendertest.localhost"
 	tests := []struct {
-		name        string
-		point       string
-		at          int
-		inject      []sendertest.Fault
-		before      int // events before recovery
-		queued      int // entries left by the dead process
-		delivered   int // events after recovery
-		replayCount int // sends after recovery that the txn cache answered
+		name   string
+		point  string // crash point; "" kills the helper once the homeserver has its first event
+		at     int
+		inject []sendertest.Fault
+		before int // events before recovery
+		queued int // entries left by the dead process
 	}{
-		{name: "after the journal, before any send", point: "enqueued", at: 1, before: 0, queued: 3, delivered: 3},
-		// The journal is not updated per send: all three are queued again,
-		// and the two sent are answered from the txn cache.
-		{name: "accepted, not yet removed", point: "sent", at: 2, before: 2, queued: 3, delivered: 3, replayCount: 2},
-		// Renames: the journal, then the three entries queued after the
-		// failure; killed before the third: the journal supplies it, and
-		// not the two already queued a second time.
-		{name: "while queueing after a failure", point: "renaming", at: 4, inject: []sendertest.Fault{sendertest.ServerError(500)},
-			before: 0, queued: 3, delivered: 3},
-		// Killed while writing the journal: Deliver never returned, the
-		// caller saw no success, nothing was sent or kept.
-		{name: "while writing the journal", point: "renaming", at: 1, before: 0, queued: 0, delivered: 0},
+		{name: "stored, before any send", point: "enqueued", at: 1, before: 0, queued: 3},
+		// The second was accepted, not yet recorded: found in the room.
+		{name: "accepted, not yet recorded", point: "sent", at: 2, before: 2, queued: 2},
+		// The homeserver has the event and holds its answer: found too.
+		{name: "during a send", inject: []sendertest.Fault{sendertest.Slow(time.Minute)}, before: 1, queued: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -395,14 +381,26 @@ func TestOutboxKill9(t *testing.T) {
 			dir := t.TempDir()
 			cmd := helperCmd(t, "MN_HELPER=crash", "MN_DIR="+dir, "MN_URL="+hs.URL(), "MN_TOKEN="+hs.Token(),
 				"MN_ROOMS="+room, "MN_ALARMS=3", "MN_POINT="+tt.point, "MN_AT="+strconv.Itoa(tt.at))
-			out, err := cmd.Output()
+			var out bytes.Buffer
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.point == "" {
+				for deadline := time.Now().Add(10 * time.Second); len(hs.Events(room)) == 0 && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond) // polling for the event
+				}
+				cmd.Process.Signal(syscall.SIGKILL)
+			}
+			err := cmd.Wait()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() {
-				t.Fatalf("helper was not killed: %v\n%s", err, out)
+				t.Fatalf("helper was not killed: %v\n%s", err, out.String())
 			}
 			if got := len(hs.Events(room)); got != tt.before {
 				t.Errorf("before recovery: %d events, want %d", got, tt.before)
 			}
+			hs.ForgetTxnIDs() // a homeserver restart
 			ob := openTestOutbox(t, dir, OutboxOptions{})
 			if got := listLen(t, ob); got != tt.queued {
 				t.Errorf("dead process left %d entries, want %d", got, tt.queued)
@@ -411,15 +409,9 @@ func TestOutboxKill9(t *testing.T) {
 			if fr.Remaining != 0 || fr.Err() != nil {
 				t.Fatalf("flush %+v", fr)
 			}
-			var want []string
-			for i := range tt.delivered {
-				want = append(want, fmt.Sprintf("crash %04d", i))
-			}
+			want := []string{"crash 0000", "crash 0001", "crash 0002"}
 			if got := roomBodies(t, hs, room); !slices.Equal(got, want) {
 				t.Errorf("events %v, want %v", got, want)
-			}
-			if got := replayCount(hs); got != tt.replayCount {
-				t.Errorf("%d replayed sends, want %d", got, tt.replayCount)
 			}
 		})
 	}
@@ -499,9 +491,6 @@ func TestOutboxManyProcesses(t *testing.T) {
 	}
 	if l := listLen(t, ob); l != 0 {
 		t.Errorf("%d entries left", l)
-	}
-	if _, err := os.Stat(filepath.Join(dir, corruptDirName)); err == nil {
-		t.Errorf("entries were set aside as corrupt")
 	}
 	t.Logf("%d requests, %d replayed", len(hs.Requests()), replayCount(hs))
 }
@@ -670,67 +659,90 @@ func TestOutboxRealErrors(t *testing.T) {
 	}
 }
 
-// TestOutboxConcurrentInvocation: a Flush by another invocation while this
-// call's messages are in flight neither sends them nor queues them again.
+// TestOutboxConcurrentInvocation: a call claims its rooms as it stores its
+// messages, so a Flush by another invocation right then leaves them alone;
+// and a call whose room another invocation holds reports what that one did
+// with its messages (delivered or dropped) without sending them again.
 func TestOutboxConcurrentInvocation(t *testing.T) {
 	const room = "!r:hs"
-	for _, reject := range []bool{false, true} {
-		dir := t.TempDir()
-		var logs lockedBuffer
-		ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
-		other := openTestOutbox(t, dir, OutboxOptions{})
-		var sends atomic.Int32
-		tr := funcTransport(func(_ context.Context, m Message) (string, error) {
-			sends.Add(1)
-			if reject {
-				return "", &SendError{Room: m.Room, Status: 400, ErrCode: "M_BAD_JSON", Message: "bad"}
-			}
-			return "$x", nil
-		})
-		crashHook = func(p string) {
-			if p == "enqueued" {
-				crashHook = nil
-				if fr := other.Flush(context.Background(), tr, 1); fr.Delivered+fr.Dropped+fr.Remaining != 0 {
-					t.Errorf("concurrent flush %+v", fr)
-				}
-				if l := listLen(t, other); l != 0 {
-					t.Errorf("concurrent list: %d entries", l)
-				}
+	ctx := context.Background()
+	dir := t.TempDir()
+	ob := openTestOutbox(t, dir, OutboxOptions{})
+	other := openTestOutbox(t, dir, OutboxOptions{})
+	var sends atomic.Int32
+	tr := funcTransport(func(_ context.Context, m Message) (string, error) { sends.Add(1); return "$x", nil })
+	crashHook = func(p string) {
+		if p == "enqueued" {
+			crashHook = nil
+			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			if fr := other.Flush(short, tr, 1); fr.Remaining != 1 || !strings.Contains(fr.Err().Error(), "another matrix-notify") || sends.Load() != 0 {
+				t.Errorf("concurrent flush %+v: %v", fr, fr.Err())
 			}
 		}
-		rep := ob.Deliver(context.Background(), tr, testAlarm("a", 0, room), 1)
-		crashHook = nil
-		r := rep.Results[0]
-		if sends.Load() != 1 {
-			t.Fatalf("reject=%v: %d sends, result %+v", reject, sends.Load(), r)
+	}
+	rep := ob.Deliver(ctx, tr, testAlarm("a", 0, room), 1)
+	crashHook = nil
+	if r := rep.Results[0]; r.Outcome != OutcomeDelivered || sends.Load() != 1 {
+		t.Fatalf("%d sends, result %+v", sends.Load(), r)
+	}
+
+	for i, drop := range []bool{false, true} {
+		claim, _, err := other.State().Claim(ctx, "", room, time.Hour)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if reject {
-			if r.Outcome != OutcomeDropped || !strings.Contains(r.Err.Error(), "M_BAD_JSON") {
-				t.Errorf("result %+v", r)
+		done := make(chan OutboxReport)
+		go func() {
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			done <- ob.Deliver(dctx, tr, testAlarm("b", i, room), 1)
+		}()
+		var q []QueuedEntry
+		for deadline := time.Now().Add(5 * time.Second); len(q) == 0; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the message was never stored: %+v", <-done)
 			}
-			if len(logs.lines("level=ERROR", "dropped Matrix notification for: a alarm 0", "would on every retry")) != 1 {
-				t.Errorf("log:\n%s", logs.String())
-			}
-		} else if r.Outcome != OutcomeDelivered || r.Err != nil || r.EventID != "$x" {
+			time.Sleep(time.Millisecond) // polling for the stored message
+			q, _ = other.List()
+		}
+		id, _ := strconv.ParseInt(q[0].ID, 10, 64)
+		if drop {
+			err = claim.Drop(id)
+		} else {
+			err = claim.Sent(id, q[0].TxnID, "", "$other")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := (<-done).Results[0]
+		switch {
+		case sends.Load() != 1:
+			t.Errorf("drop=%v: sent again", drop)
+		case drop && (r.Outcome != OutcomeDropped || !strings.Contains(r.Err.Error(), "dropped by another matrix-notify")):
+			t.Errorf("result %+v", r)
+		case !drop && (r.Outcome != OutcomeDelivered || r.EventID != "$other"):
 			t.Errorf("result %+v", r)
 		}
-		if l := listLen(t, ob); l != 0 {
-			t.Errorf("%d entries left", l)
-		}
-		if des, _ := os.ReadDir(filepath.Join(dir, inflightDirName)); len(des) != 0 {
-			t.Errorf("journals left: %v", des)
-		}
+	}
+	if l := listLen(t, ob); l != 0 {
+		t.Errorf("%d entries left", l)
 	}
 }
 
-// TestOutboxLockWait: a room locked by another invocation for longer than the
-// deadline leaves this call's message queued, for the lock holder or the next
-// run.
-func TestOutboxLockWait(t *testing.T) {
+// TestOutboxClaimWait: a room claimed by another live invocation for longer
+// than the deadline leaves this call's message queued, for the claim holder
+// or the next run; a claim whose process is gone is taken over at once.
+func TestOutboxClaimWait(t *testing.T) {
 	const room = "!r:hs"
 	dir := t.TempDir()
 	ob := openTestOutbox(t, dir, OutboxOptions{})
-	lock, err := lockFile(context.Background(), filepath.Join(dir, roomsDirName, roomKey(room)+".lock"))
+	other, err := state.Open(context.Background(), dir, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	claim, _, err := other.Claim(context.Background(), "", room, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -742,98 +754,25 @@ func TestOutboxLockWait(t *testing.T) {
 	if r := rep.Results[0]; r.Outcome != OutcomeQueued || !strings.Contains(r.Err.Error(), "another matrix-notify") || sends.Load() != 0 || rep.Pending != 1 {
 		t.Fatalf("report %+v", rep)
 	}
-	lock.unlock()
+	if err := claim.Release(); err != nil {
+		t.Fatal(err)
+	}
 	if fr := ob.Flush(context.Background(), tr, 0); fr.Delivered != 1 || sends.Load() != 1 {
 		t.Fatalf("flush %+v", fr)
 	}
-}
 
-// TestOutboxJournalRecovery: the journal of a call that died is listed by
-// List and turned into entries once, by the next Deliver or Flush; one whose
-// call lives is left alone; an unreadable one is set aside.
-func TestOutboxJournalRecovery(t *testing.T) {
-	const room = "!r:hs"
-	dir := t.TempDir()
-	var logs lockedBuffer
-	ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
-
-	dead, err := ob.writeJournal(testAlarm("dead", 0, room), false)
-	if err != nil {
+	// A claim left by a process that died (a pid that is no longer there).
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	dead.f.Close() // died: the lock is released, the file stays
-	live, err := ob.writeJournal(testAlarm("live", 0, room), false)
-	if err != nil {
+	if err := setClaimOwner(other, room, dead.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
-	// Died while queueing its messages after a failure: one is an entry.
-	half, err := ob.writeJournal(testAlarm("half", 0, room, "!s:hs"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	half.f.Close()
-	if err := ob.Enqueue(testAlarm("half", 0, room)); err != nil {
-		t.Fatal(err)
-	}
-	garbage := filepath.Join(dir, inflightDirName, "00000000000000000001-0000000-000001.json")
-	if err := os.WriteFile(garbage, []byte("{"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	// List shows the dead calls' messages and changes nothing.
-	entries, err := ob.List()
-	if err == nil || !strings.Contains(err.Error(), "00000000000000000001-0000000-000001.json") {
-		t.Errorf("list error %v, want the garbage journal named", err)
-	}
-	inflight := 0
-	for _, e := range entries {
-		if strings.HasPrefix(e.ID, inflightDirName+"/") {
-			inflight++
-		}
-	}
-	if len(entries) != 3 || inflight != 2 { // the half-queued one once
-		t.Errorf("list before recovery: %+v", entries)
-	}
-	for _, j := range []*journal{dead, half} {
-		if _, err := os.Stat(j.path); err != nil {
-			t.Errorf("List removed %s: %v", j.path, err)
-		}
-	}
-
-	ob.recoverJournals()
-	entries, err = ob.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, e.Room+" "+e.Summary)
-	}
-	slices.Sort(got)
-	if want := []string{"!r:hs dead alarm 0", "!r:hs half alarm 0", "!s:hs half alarm 0"}; !slices.Equal(got, want) {
-		t.Errorf("entries %q, want %q", got, want)
-	}
-	if _, err := os.Stat(live.path); err != nil {
-		t.Errorf("live journal: %v", err)
-	}
-	for _, j := range []*journal{dead, half} {
-		if _, err := os.Stat(j.path); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("recovered journal %s: %v", j.path, err)
-		}
-	}
-	if des, _ := os.ReadDir(filepath.Join(dir, corruptDirName)); len(des) != 1 || des[0].Name() != "inflight-"+filepath.Base(garbage) {
-		t.Errorf("corrupt dir: %v", des)
-	}
-	if len(logs.lines("level=WARN", "left in flight by a matrix-notify that stopped")) != 2 {
-		t.Errorf("log:\n%s", logs.String())
-	}
-	// Recovered once only.
-	if entries, _ := ob.List(); len(entries) != 3 {
-		t.Errorf("second list: %d entries", len(entries))
-	}
-	live.discard(ob.log)
-	if des, _ := os.ReadDir(filepath.Join(dir, inflightDirName)); len(des) != 0 {
-		t.Errorf("journals left: %v", des)
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if rep := ob.Deliver(ctx, tr, testAlarm("a", 1, room), 0); !rep.Delivered() {
+		t.Fatalf("a dead process's claim held the room: %+v", rep)
 	}
 }
 
@@ -850,31 +789,28 @@ func TestOutboxDeadlineBeforeTurn(t *testing.T) {
 	}
 }
 
-// TestOutboxCorruptEntry: an unreadable file is set aside, loudly, and does
-// not block the room.
+// TestOutboxCorruptEntry: an entry whose stored message does not decode is
+// dropped, loudly, and does not block the room.
 func TestOutboxCorruptEntry(t *testing.T) {
 	const room = "!r:hs"
 	dir := t.TempDir()
 	var logs lockedBuffer
 	ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
-	if err := ob.Enqueue(testAlarm("a", 1, room)); err != nil {
+	bad := []state.Entry{{Room: room, TxnID: "t0", Summary: "garbled", Message: []byte("{not json")}}
+	if _, _, _, err := ob.db.Enqueue(context.Background(), "", bad, time.Time{}, 0); err != nil {
 		t.Fatal(err)
 	}
-	rdir := filepath.Join(dir, roomsDirName, roomKey(room))
-	if err := os.WriteFile(filepath.Join(rdir, "00000000000000000001-0000000-000001.json"), []byte("{not json"), 0o600); err != nil {
+	if err := ob.Enqueue(testAlarm("a", 1, room)); err != nil {
 		t.Fatal(err)
 	}
 	var sent []string
 	tr := funcTransport(func(_ context.Context, m Message) (string, error) { sent = append(sent, m.Summary); return "$x", nil })
 	fr := ob.Flush(context.Background(), tr, 0)
-	if fr.Delivered != 1 || len(sent) != 1 || fr.Remaining != 0 {
+	if fr.Delivered != 1 || fr.Dropped != 1 || len(sent) != 1 || fr.Remaining != 0 {
 		t.Fatalf("flush %+v, sent %v", fr, sent)
 	}
-	if len(logs.lines("level=ERROR", "unreadable", "moved to")) != 1 {
+	if len(logs.lines("level=ERROR", "dropped Matrix notification for: garbled", "unreadable")) != 1 {
 		t.Errorf("log:\n%s", logs.String())
-	}
-	if des, _ := os.ReadDir(filepath.Join(dir, corruptDirName)); len(des) != 1 {
-		t.Errorf("corrupt dir holds %d files", len(des))
 	}
 }
 
@@ -885,10 +821,7 @@ func TestOutboxStoreFailure(t *testing.T) {
 	dir := t.TempDir()
 	var logs lockedBuffer
 	ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
-	// A file where the room's directory should be.
-	if err := os.WriteFile(filepath.Join(dir, roomsDirName, roomKey(room)), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ob.db.Close() // broken from here on
 	ok := funcTransport(func(context.Context, Message) (string, error) { return "$direct", nil })
 	rep := ob.Deliver(context.Background(), ok, testAlarm("a", 0, room), 0)
 	if r := rep.Results[0]; r.Outcome != OutcomeDelivered || r.EventID != "$direct" || r.ID != "" {
@@ -899,18 +832,20 @@ func TestOutboxStoreFailure(t *testing.T) {
 	if r := rep.Results[0]; r.Outcome != OutcomeFailed || r.Err == nil {
 		t.Fatalf("result %+v", r)
 	}
-	if len(logs.lines("level=ERROR", "cannot queue Matrix notification for: a alarm 1")) != 1 ||
+	if len(logs.lines("level=ERROR", "cannot store the notifications")) != 2 ||
 		len(logs.lines("level=ERROR", "not queued: it is lost")) != 1 {
 		t.Errorf("log:\n%s", logs.String())
 	}
-	if _, err := OpenOutbox(filepath.Join(dir, roomsDirName, roomKey(room), "sub"), OutboxOptions{}); err == nil {
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := OpenOutbox(filepath.Join(file, "sub"), OutboxOptions{}); err == nil {
 		t.Error("OpenOutbox under a file succeeded")
 	}
 }
 
-// TestOutboxOnDisk pins the on-disk format that other versions and `queue`
-// read.
-func TestOutboxOnDisk(t *testing.T) {
+// TestOutboxDatabase: one database file per state directory, private to its
+// owner, listed by List.
+func TestOutboxDatabase(t *testing.T) {
 	const room = "!r:hs"
 	dir := t.TempDir()
 	var clk fakeClock
@@ -920,29 +855,22 @@ func TestOutboxOnDisk(t *testing.T) {
 	if err := ob.Enqueue([]Message{m, m}); err != nil {
 		t.Fatal(err)
 	}
-	rdir := filepath.Join(dir, "rooms", roomKey(room))
-	if len(roomKey(room)) != 16 {
-		t.Errorf("room key %q", roomKey(room))
+	if ob.Dir() != filepath.Join(dir, state.FileName) {
+		t.Errorf("database %s", ob.Dir())
 	}
-	des, err := os.ReadDir(rdir)
-	if err != nil || len(des) != 2 {
-		t.Fatalf("%v %v", des, err)
-	}
-	if des[0].Name() >= des[1].Name() {
-		t.Errorf("names do not sort in enqueue order: %s %s", des[0].Name(), des[1].Name())
-	}
-	info, _ := des[0].Info()
-	if info.Mode().Perm() != 0o600 {
-		t.Errorf("entry mode %v, want 0600", info.Mode().Perm())
-	}
-	data, _ := os.ReadFile(filepath.Join(rdir, des[0].Name()))
-	want := `{"v":1,"room":"!r:hs","txn_id":"mntxn","summary":"disk full","content":{"msgtype":"m.notice","body":"b","m.mentions":{}},"enqueued":"2026-11-24T10:00:00Z"}`
-	if string(data) != want {
-		t.Errorf("entry\n got %s\nwant %s", data, want)
+	info, err := os.Stat(ob.Dir())
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("database mode %v (%v), want 0600", info.Mode().Perm(), err)
 	}
 	entries, err := ob.List()
-	if err != nil || len(entries) != 2 || entries[0].Room != room || entries[0].TxnID != "mntxn" || entries[0].Summary != "disk full" || entries[0].Age != 0 {
+	if err != nil || len(entries) != 2 || entries[0].Room != room || entries[0].TxnID != "mntxn" || entries[0].Summary != "disk full" ||
+		entries[0].Age != 0 || entries[0].ID >= entries[1].ID {
 		t.Errorf("list %+v %v", entries, err)
+	}
+	// Another scope (another homeserver's account) is another outbox.
+	other := NewOutbox(ob.State(), OutboxOptions{Scope: "https://other.example"})
+	if l := listLen(t, other); l != 0 {
+		t.Errorf("another scope lists %d entries", l)
 	}
 }
 
@@ -972,32 +900,6 @@ func TestOutboxPersistsWholeMessage(t *testing.T) {
 	}
 }
 
-// TestOutboxLeftovers: temp files of a crashed write are cleaned up by the next delivery to the room, fresh ones are left alone.
-func TestOutboxLeftovers(t *testing.T) {
-	const room = "!r:hs"
-	dir := t.TempDir()
-	ob := openTestOutbox(t, dir, OutboxOptions{})
-	ob.Enqueue(testAlarm("a", 0, room))
-	rdir := filepath.Join(dir, roomsDirName, roomKey(room))
-	old := time.Now().Add(-2 * time.Hour)
-	for _, name := range []string{".tmp-old", ".tmp-fresh"} {
-		p := filepath.Join(rdir, name)
-		os.WriteFile(p, []byte("{}"), 0o600)
-		if name != ".tmp-fresh" {
-			os.Chtimes(p, old, old)
-		}
-	}
-	ob.Flush(context.Background(), funcTransport(func(context.Context, Message) (string, error) { return "$x", nil }), 0)
-	des, _ := os.ReadDir(rdir)
-	var names []string
-	for _, de := range des {
-		names = append(names, de.Name())
-	}
-	if !slices.Equal(names, []string{".tmp-fresh"}) {
-		t.Errorf("left %v", names)
-	}
-}
-
 func TestContentRejected(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -1018,161 +920,6 @@ func TestContentRejected(t *testing.T) {
 		if got := ContentRejected(tt.err); got != tt.want {
 			t.Errorf("ContentRejected(%v) = %v", tt.err, got)
 		}
-	}
-}
-
-// orphanJournalContent decodes the journal at path as a recovery would,
-// ignoring whose it is.
-func orphanJournalContent(t *testing.T, path string) ([]byte, journalFile, error) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var jf journalFile
-	err = json.NewDecoder(bytes.NewReader(data)).Decode(&jf)
-	return data, jf, err
-}
-
-// TestOutboxAccept: a batch stored by Accept is one durable journal; it is
-// left alone while this process holds it, delivered in order by
-// DeliverAccepted, and emptied then, kept for the next Accept; an emptied
-// journal whose process is gone is removed by the next recovery.
-func TestOutboxAccept(t *testing.T) {
-	const room = "!r:hs"
-	dir := t.TempDir()
-	ob := openTestOutbox(t, dir, OutboxOptions{})
-	msgs := append(testAlarm("a", 0, room, "!s:hs"), testAlarm("a", 1, room)...)
-	acc, err := ob.Accept(msgs)
-	if err != nil || acc.Len() != 3 {
-		t.Fatalf("accept: %v %v", acc, err)
-	}
-	des, _ := os.ReadDir(filepath.Join(dir, inflightDirName))
-	if len(des) != 1 {
-		t.Fatalf("journals %v", des)
-	}
-	var mu sync.Mutex
-	var got []string
-	tr := funcTransport(func(_ context.Context, m Message) (string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m.Room+" "+m.Content.Body)
-		return "$x", nil
-	})
-	if fr := ob.Flush(context.Background(), tr, 0); fr.Delivered != 0 || len(got) != 0 {
-		t.Fatalf("flush took the batch in flight: %+v %v", fr, got)
-	}
-	rep := ob.DeliverAccepted(context.Background(), tr, 0, acc)
-	if !rep.Delivered() {
-		t.Fatalf("report %+v", rep)
-	}
-	slices.Sort(got)
-	if want := []string{"!r:hs a 0000", "!r:hs a 0001", "!s:hs a 0000"}; !slices.Equal(got, want) {
-		t.Errorf("sent %v, want %v", got, want)
-	}
-	inflight := filepath.Join(dir, inflightDirName)
-	spare := func() os.FileInfo {
-		t.Helper()
-		des, _ := os.ReadDir(inflight)
-		if len(des) != 1 {
-			t.Fatalf("journals left: %v, want one spare", des)
-		}
-		path := filepath.Join(inflight, des[0].Name())
-		data, err := os.ReadFile(path)
-		if err != nil || !bytes.HasPrefix(data, spareMark) {
-			t.Fatalf("spare journal: %q, %v", data, err)
-		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fi
-	}
-	first := spare()
-
-	// The next batch reuses the spare: same file, a new name, its content.
-	acc, err = ob.Accept(testAlarm("b", 0, room))
-	if err != nil {
-		t.Fatal(err)
-	}
-	des, _ = os.ReadDir(inflight)
-	if len(des) != 1 || des[0].Name() == first.Name() {
-		t.Fatalf("journals %v (the spare was %s)", des, first.Name())
-	}
-	if fi, _ := os.Stat(filepath.Join(inflight, des[0].Name())); !os.SameFile(fi, first) {
-		t.Errorf("second batch in %v, not in the spare", fi)
-	}
-	// It is what a recovery would find, though written over a longer batch.
-	if _, jf, err := orphanJournalContent(t, filepath.Join(inflight, des[0].Name())); err != nil || len(jf.Entries) != 1 {
-		t.Errorf("second batch reads as %+v, %v", jf, err)
-	}
-	got = nil
-	if rep := ob.DeliverAccepted(context.Background(), tr, 0, acc); !rep.Delivered() || !slices.Equal(got, []string{"!r:hs b 0000"}) {
-		t.Fatalf("report %+v, sent %v", rep, got)
-	}
-	spare()
-
-	// The process that kept the spare is gone: the next recovery removes it.
-	for _, j := range ob.spare {
-		j.f.Close()
-	}
-	ob2 := openTestOutbox(t, dir, OutboxOptions{})
-	if fr := ob2.Flush(context.Background(), tr, 0); fr.Delivered != 0 || fr.Remaining != 0 {
-		t.Errorf("flush of an emptied journal: %+v", fr)
-	}
-	if des, _ := os.ReadDir(inflight); len(des) != 0 {
-		t.Errorf("journals left: %v", des)
-	}
-	if des, _ := os.ReadDir(filepath.Join(dir, corruptDirName)); len(des) != 0 {
-		t.Errorf("an emptied journal was quarantined: %v", des)
-	}
-}
-
-// TestOutboxReusedJournalRecovered: a reused journal holds its batch over
-// the end of a longer one; if its process dies before delivering, the next
-// run recovers that batch, and nothing of the old one.
-func TestOutboxReusedJournalRecovered(t *testing.T) {
-	const room = "!r:hs"
-	dir := t.TempDir()
-	ob := openTestOutbox(t, dir, OutboxOptions{})
-	var long []Message
-	for i := range 5 {
-		long = append(long, testAlarm("old", i, room)...)
-	}
-	var mu sync.Mutex
-	var got []string
-	tr := funcTransport(func(_ context.Context, m Message) (string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m.Content.Body)
-		return "$x", nil
-	})
-	acc, err := ob.Accept(long)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep := ob.DeliverAccepted(context.Background(), tr, 0, acc); !rep.Delivered() || len(got) != 5 {
-		t.Fatalf("first batch: %+v, sent %v", rep, got)
-	}
-	acc, err = ob.Accept(testAlarm("new", 0, room))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ob.spare) != 0 {
-		t.Fatalf("the spare was not reused: %d left", len(ob.spare))
-	}
-	// The process dies with the short batch in flight.
-	acc.j.f.Close()
-	got = nil
-	ob2 := openTestOutbox(t, dir, OutboxOptions{})
-	if fr := ob2.Flush(context.Background(), tr, 0); fr.Delivered != 1 || fr.Remaining != 0 {
-		t.Errorf("recovery: %+v", fr)
-	}
-	if want := []string{"new 0000"}; !slices.Equal(got, want) {
-		t.Errorf("recovered and sent %v, want %v", got, want)
-	}
-	if des, _ := os.ReadDir(filepath.Join(dir, corruptDirName)); len(des) != 0 {
-		t.Errorf("quarantined: %v", des)
 	}
 }
 
@@ -1215,9 +962,107 @@ func TestOutboxAlertsInOneRoom(t *testing.T) {
 	}
 }
 
-// Enqueue queues msgs as entries of their rooms, durably, without sending
-// them: the state a call leaves when its sends failed.
+// Enqueue queues msgs as entries of their rooms without sending them: the
+// state a call leaves when its sends failed.
 func (o *Outbox) Enqueue(msgs []Message) error {
-	_, errs := o.writeEntries(newEntries(msgs, o.now()), true)
-	return errors.Join(errs...)
+	es := make([]state.Entry, len(msgs))
+	for i, m := range msgs {
+		var err error
+		if es[i], err = toEntry(m); err != nil {
+			return err
+		}
+	}
+	_, _, _, err := o.db.Enqueue(context.Background(), o.scope, es, time.Time{}, 0)
+	return err
+}
+
+// setClaimOwner makes the claims of room in db's file look like pid's.
+func setClaimOwner(db *state.DB, room string, pid int) error {
+	claim, _, err := db.Claim(context.Background(), "", room, time.Hour)
+	if err != nil {
+		return err
+	}
+	_ = claim // left held: the rewrite below hands it to pid
+	raw, err := sql.Open("sqlite", "file:"+db.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	_, err = raw.Exec("UPDATE claims SET pid = ?, owner = ? WHERE room = ?", pid, fmt.Sprintf("%d:dead", pid), room)
+	return err
+}
+
+// TestOutboxHomeserverForgetsTxnIDs (issue 13.4): a homeserver that forgot
+// its txn ids (Dendrite keeps them in memory, per token, for 30-60 minutes)
+// still gets each message once: a re-run of the same alarm is answered from
+// the record of deliveries, and an attempt that got no answer is looked for
+// in the room before it is sent again.
+func TestOutboxHomeserverForgetsTxnIDs(t *testing.T) {
+	const room = "!r:sendertest.localhost"
+	hs := sendertest.New(sendertest.Options{Joined: []string{room}})
+	defer hs.Close()
+	dir := t.TempDir()
+	var logs lockedBuffer
+	tr := hsTransport(t, hs.URL(), hs.Token(), 1)
+
+	ob := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)})
+	first := ob.Deliver(context.Background(), tr, testAlarm("netdata", 0, room), 0)
+	if !first.Delivered() {
+		t.Fatalf("first run %+v", first)
+	}
+	hs.ForgetTxnIDs()
+	again := openTestOutbox(t, dir, OutboxOptions{Log: newTestLogger(&logs)}) // the same alarm, run again
+	rerun := again.Deliver(context.Background(), tr, testAlarm("netdata", 0, room), 0)
+	if !rerun.Delivered() || rerun.Results[0].EventID != first.Results[0].EventID {
+		t.Errorf("re-run %+v, want the first event %s", rerun, first.Results[0].EventID)
+	}
+
+	// No answer: the homeserver stores the event and holds its answer past
+	// the deadline.
+	hs.Inject(sendertest.Slow(5 * time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	rep := ob.Deliver(ctx, tr, testAlarm("netdata", 1, room), 0)
+	cancel()
+	if rep.Results[0].Outcome != OutcomeQueued || !MayHaveArrived(rep.Results[0].Err) {
+		t.Fatalf("timed-out send %+v", rep)
+	}
+	hs.ForgetTxnIDs()
+	if fr := ob.Flush(context.Background(), tr, 0); fr.Delivered != 1 || fr.Remaining != 0 {
+		t.Fatalf("flush %+v", fr)
+	}
+	if got := roomBodies(t, hs, room); !slices.Equal(got, []string{"netdata 0000", "netdata 0001"}) {
+		t.Errorf("events %v", got)
+	}
+	if len(logs.lines("level=INFO", "had arrived in an earlier attempt")) != 1 || len(logs.lines("level=INFO", "was delivered before")) != 1 {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	// Looked for, not there: sent.
+	hs.Inject(sendertest.Drop())
+	rep = ob.Deliver(context.Background(), tr, testAlarm("netdata", 2, room), 0)
+	if rep.Results[0].Outcome != OutcomeQueued {
+		t.Fatalf("dropped connection %+v", rep)
+	}
+	if fr := ob.Flush(context.Background(), tr, 0); fr.Delivered != 1 {
+		t.Fatalf("flush %+v", fr)
+	}
+	if got := roomBodies(t, hs, room); len(got) != 3 {
+		t.Errorf("events %v", got)
+	}
+}
+
+// TestOutboxSameAlarmQueuedTwice: two runs of one alarm that both queued it
+// (the homeserver was down) deliver it once.
+func TestOutboxSameAlarmQueuedTwice(t *testing.T) {
+	const room = "!r:hs"
+	ob := openTestOutbox(t, t.TempDir(), OutboxOptions{})
+	for range 2 {
+		if err := ob.Enqueue(testAlarm("a", 0, room)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sends atomic.Int32
+	tr := funcTransport(func(context.Context, Message) (string, error) { sends.Add(1); return "$x", nil })
+	if fr := ob.Flush(context.Background(), tr, 0); fr.Delivered != 2 || sends.Load() != 1 {
+		t.Errorf("flush %+v, %d sends", fr, sends.Load())
+	}
 }

@@ -209,6 +209,10 @@ type RetryError struct {
 	// context deadline; 0 when the policy itself gave up.
 	Cut time.Duration
 	Err error
+	// InDoubt is set when some attempt got no answer (see MayHaveArrived):
+	// the message may have reached the homeserver, whatever the last
+	// attempt says.
+	InDoubt bool
 }
 
 func (e *RetryError) Error() string {
@@ -233,16 +237,18 @@ func (t *RetryTransport) Send(ctx context.Context, m Message) (string, error) {
 	if now == nil {
 		now = time.Now
 	}
+	inDoubt := false
 	for attempt := 1; ; attempt++ {
 		eventID, err := t.Next.Send(ctx, m)
 		if err == nil {
 			return eventID, nil
 		}
+		inDoubt = inDoubt || MayHaveArrived(err)
 		giveUp := func(cut time.Duration) error {
 			if attempt == 1 && cut == 0 {
 				return err
 			}
-			return &RetryError{Attempts: attempt, Cut: cut, Err: err}
+			return &RetryError{Attempts: attempt, Cut: cut, Err: err, InDoubt: inDoubt}
 		}
 		if ctx.Err() != nil {
 			return "", giveUp(0)
@@ -272,4 +278,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// FindSent implements SentFinder when Next does (once: the caller retries
+// later if it fails).
+func (t *RetryTransport) FindSent(ctx context.Context, m Message, since time.Time) (string, error) {
+	return findSent(ctx, t.Next, m, since)
 }

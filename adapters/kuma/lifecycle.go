@@ -28,3 +28,7 @@ func (p Payload) Lifecycle() (alertKey string, phase sender.Phase) {
 	}
 	return "", "" // pending, maintenance: not part of an outage's life
 }
+
+// ResolvedMarker heads a resolved alert's message when the sender edits the
+// raise in place (lifecycle = "edit"): the emoji of Kuma's own "✅ Up".
+const ResolvedMarker = "✅ RESOLVED"

@@ -9,8 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
+	"matrix-notify/sender/format"
 )
 
 // Kuma's own status colours (src/assets/vars.scss: $danger, $primary,
@@ -60,7 +60,7 @@ var certExpiry = sync.OnceValue(func() *regexp.Regexp {
 func (p Payload) DefaultContent() sender.Content {
 	return sender.Content{
 		MsgType:       "m.text",
-		Body:          matrixhtml.Valid(p.plainBody()),
+		Body:          format.Valid(p.plainBody()),
 		Format:        sender.FormatHTML,
 		FormattedBody: p.htmlBody(),
 	}
@@ -93,19 +93,19 @@ func (p Payload) htmlBody() string {
 	if h == nil {
 		warn := `<span data-mx-color="` + colorPending + "\"><b>\u26a0\ufe0f</b></span> "
 		if m := certExpiry().FindStringSubmatch(p.Msg); m != nil {
-			return warn + "<b>" + matrixhtml.Text(m[1]) + "</b> " + addressHTML(m[2]) + "<br>" + matrixhtml.Text(m[3])
+			return warn + "<b>" + format.Text(m[1]) + "</b> " + addressHTML(m[2]) + "<br>" + format.Text(m[3])
 		}
-		return warn + matrixhtml.Text(p.plainBody())
+		return warn + format.Text(p.plainBody())
 	}
 	label, color := statusLabel(h.Status)
-	lines := []string{`<span data-mx-color="` + color + `"><b>` + label + `</b></span> <b>` + matrixhtml.Text(p.name()) + `</b>`}
+	lines := []string{`<span data-mx-color="` + color + `"><b>` + label + `</b></span> <b>` + format.Text(p.name()) + `</b>`}
 	if p.Monitor != nil && p.Monitor.Type != "push" {
 		if addr := p.HostnameOrURL(); addr != "" {
 			lines = append(lines, addressHTML(addr))
 		}
 	}
 	if msg := strings.TrimRight(h.Msg, " \t\r\n"); msg != "" {
-		lines = append(lines, matrixhtml.Text(msg))
+		lines = append(lines, format.Text(msg))
 	}
 	var details []string
 	if h.Ping != nil {
@@ -125,17 +125,17 @@ func (p Payload) htmlBody() string {
 		}
 	}
 	if len(details) > 0 {
-		lines = append(lines, "<i>"+matrixhtml.Text(strings.Join(details, " \u00b7 "))+"</i>")
+		lines = append(lines, "<i>"+format.Text(strings.Join(details, " \u00b7 "))+"</i>")
 	}
 	return strings.Join(lines, "<br>")
 }
 
 // addressHTML is a link for an http(s) URL, code otherwise.
 func addressHTML(addr string) string {
-	if matrixhtml.IsHTTPURL(addr) {
-		return `<a href="` + html.EscapeString(matrixhtml.Valid(addr)) + `">` + matrixhtml.Text(addr) + `</a>`
+	if format.IsHTTPURL(addr) {
+		return `<a href="` + html.EscapeString(format.Valid(addr)) + `">` + format.Text(addr) + `</a>`
 	}
-	return "<code>" + matrixhtml.Text(addr) + "</code>"
+	return "<code>" + format.Text(addr) + "</code>"
 }
 
 // kumaTimes are the layouts of heartbeat times (2.x has milliseconds).
@@ -237,7 +237,7 @@ func logText(s string, max int) string {
 			return ' '
 		}
 		return r
-	}, matrixhtml.Valid(s))
+	}, format.Valid(s))
 	if utf8.RuneCountInString(s) > max {
 		s = string([]rune(s)[:max-1]) + "\u2026"
 	}

@@ -7,8 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
+	"matrix-notify/sender/format"
 )
 
 // checkContent checks what every content must be: valid JSON with valid
@@ -32,7 +32,7 @@ func checkContent(t testing.TB, c sender.Content) (text string, elems []string) 
 		t.Errorf("content = %+v", c)
 	}
 	// only markup Matrix allows: the sanitizer has nothing to change
-	if got := matrixhtml.Sanitize(c.FormattedBody); got != c.FormattedBody {
+	if got := format.Sanitize(c.FormattedBody); got != c.FormattedBody {
 		t.Errorf("Sanitize changes formatted_body:\n%q\n%q", c.FormattedBody, got)
 	}
 	return parseFormatted(t, c.FormattedBody)

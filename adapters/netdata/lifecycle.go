@@ -26,3 +26,9 @@ func Lifecycle(a Alarm, f Fields) (alertKey string, phase sender.Phase) {
 	}
 	return "", ""
 }
+
+// ResolvedMarker heads a resolved alert's message when the sender edits the
+// raise in place (lifecycle = "edit"): send_matrix's CLEAR emoji and the word.
+// The sender leaves the emoji out when the recovery text starts with it, as
+// the stock one does.
+const ResolvedMarker = "\u2705 RESOLVED" // Emoji(StatusClear)

@@ -1,6 +1,7 @@
 package netdata
 
 import (
+	"strings"
 	"testing"
 
 	"matrix-notify/sender"
@@ -27,5 +28,13 @@ func TestLifecycle(t *testing.T) {
 		if key != tt.wantKey || phase != tt.wantPhase {
 			t.Errorf("%s<-%s id %q: got (%q, %q), want (%q, %q)", tt.status, tt.old, tt.alarmID, key, phase, tt.wantKey, tt.wantPhase)
 		}
+	}
+}
+
+// The marker starts with the CLEAR emoji, so the sender drops it before the
+// stock recovery text (which has its own) and keeps it before a template's.
+func TestResolvedMarker(t *testing.T) {
+	if !strings.HasPrefix(ResolvedMarker, Emoji(StatusClear)+" ") {
+		t.Errorf("ResolvedMarker %q does not start with %q", ResolvedMarker, Emoji(StatusClear))
 	}
 }

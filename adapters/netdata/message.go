@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
+	"matrix-notify/sender/format"
 )
 
 // Emoji is send_matrix's status emoji: WARNING ⚠️, CRITICAL 🔴, CLEAR ✅,
@@ -52,21 +52,21 @@ func Content(f Fields) sender.Content {
 	body := emoji + " " + f.Host + " " + f.StatusMessage + " - " + name + " " + chart + " " +
 		f.GotoURL + " " + f.AlarmText + " " + a.Info
 
-	link := matrixhtml.Text(f.AlarmText)
-	if matrixhtml.IsHTTPURL(f.GotoURL) {
-		link = `<a href="` + html.EscapeString(matrixhtml.Valid(f.GotoURL)) + `">` + link + `</a>`
+	link := format.Text(f.AlarmText)
+	if format.IsHTTPURL(f.GotoURL) {
+		link = `<a href="` + html.EscapeString(format.Valid(f.GotoURL)) + `">` + link + `</a>`
 	}
-	formatted := emoji + " " + matrixhtml.Text(f.Host) + " " + matrixhtml.Text(f.StatusMessage) + " - <b>" + matrixhtml.Text(name) +
-		"</b><br>" + matrixhtml.Text(chart) + "<br>" + link + "<br><i>" + matrixhtml.Text(a.Info) + "</i>"
+	formatted := emoji + " " + format.Text(f.Host) + " " + format.Text(f.StatusMessage) + " - <b>" + format.Text(name) +
+		"</b><br>" + format.Text(chart) + "<br>" + link + "<br><i>" + format.Text(a.Info) + "</i>"
 
 	if t := Totals(f.Host, a.TotalWarnings, a.TotalCritical); t != "" {
 		body += "\n" + t
-		formatted += "<br>" + matrixhtml.Text(t)
+		formatted += "<br>" + format.Text(t)
 	}
 
 	return sender.Content{
 		MsgType:       "m.notice",
-		Body:          matrixhtml.Valid(body),
+		Body:          format.Valid(body),
 		Format:        sender.FormatHTML,
 		FormattedBody: formatted,
 	}

@@ -12,8 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"matrix-notify/adapters/matrixhtml"
 	"matrix-notify/sender"
+	"matrix-notify/sender/format"
 )
 
 var testEnv = Env{RegistryUniqueID: "agent-1", ShortHostname: "self", Location: time.UTC, Now: time.Unix(0, 0)}
@@ -40,7 +40,7 @@ func checkContent(t testing.TB, c sender.Content) {
 		t.Fatalf("msgtype/format %q %q", c.MsgType, c.Format)
 	}
 	// only markup Matrix allows: the sanitizer has nothing to change
-	if got := matrixhtml.Sanitize(c.FormattedBody); got != c.FormattedBody {
+	if got := format.Sanitize(c.FormattedBody); got != c.FormattedBody {
 		t.Fatalf("Sanitize changes formatted_body:\n%q\n%q", c.FormattedBody, got)
 	}
 	text := allowedTag.ReplaceAllString(c.FormattedBody, "")

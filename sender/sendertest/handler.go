@@ -276,6 +276,11 @@ func (s *Server) route(r *http.Request, rec *Request) reply {
 			return invalidRoomID(target)
 		}
 		return s.join(r, rec, target)
+	case len(seg) == 3 && seg[0] == "rooms" && seg[2] == "messages":
+		if !method(http.MethodGet) {
+			return badMethod()
+		}
+		return s.messages(r, seg[1])
 	case len(seg) == 5 && seg[0] == "rooms" && seg[2] == "send":
 		if !method(http.MethodPut) {
 			return badMethod()
@@ -763,6 +768,7 @@ func (s *Server) sendEvent(r *http.Request, rec *Request, room, evType, txn stri
 		Content: json.RawMessage(compact.Bytes()),
 		Time:    now,
 		Legacy:  slices.Clone(rec.Legacy),
+		token:   token,
 	})
 	if txn != "" {
 		s.txns[key] = id

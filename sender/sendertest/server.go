@@ -119,6 +119,7 @@ type Event struct {
 	Content json.RawMessage `json:"content"` // compacted, otherwise as sent
 	Time    time.Time       `json:"time"`
 	Legacy  []string        `json:"legacy,omitempty"`
+	token   string          // the access token that sent it
 }
 
 // Request is one request to a /_matrix endpoint (admin requests are not
@@ -480,4 +481,13 @@ func (b *bucket) take(now time.Time) (ok bool, wait time.Duration) {
 		return true, 0
 	}
 	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+}
+
+// ForgetTxnIDs forgets every txn id seen so far, as a homeserver that keeps
+// them in memory does when it restarts (Dendrite; Synapse keeps them a
+// day): a repeated send then creates a second event. The events stay.
+func (s *Server) ForgetTxnIDs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.txns)
 }

@@ -1,8 +1,8 @@
-// Package severity maps an alert's severity to how its Matrix message
-// goes out: the msgtype (m.text notifies, m.notice does not) and who is
-// mentioned. It knows Matrix content and nothing of Netdata or Kuma beyond
-// their status words.
-package severity
+package format
+
+// Severity: how an alert's severity shapes its Matrix message, the msgtype
+// (m.text notifies, m.notice does not) and who is mentioned. Each adapter
+// maps its own statuses to a Severity (netdata.SeverityOf, kuma.SeverityOf).
 
 import (
 	"fmt"
@@ -12,9 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"matrix-notify/adapters/matrixhtml"
-	"matrix-notify/sender"
 )
 
 // Severity is how bad an alert transition is.
@@ -27,13 +24,13 @@ const (
 	Info     Severity = "info"     // tests, expiry notices, maintenance, anything else
 )
 
-// All are the severities, worst first.
-var All = []Severity{Critical, Warning, Clear, Info}
+// Severities are the severities, worst first.
+var Severities = []Severity{Critical, Warning, Clear, Info}
 
-// Parse reads a severity as written in the configuration: critical,
+// ParseSeverity reads a severity as written in the configuration: critical,
 // warning, clear, info, or the status words down, up, pending, test,
 // maintenance (any case).
-func Parse(s string) (Severity, bool) {
+func ParseSeverity(s string) (Severity, bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "critical", "down":
 		return Critical, true
@@ -47,38 +44,6 @@ func Parse(s string) (Severity, bool) {
 	return "", false
 }
 
-// FromNetdata is the severity of a netdata status: CRITICAL, WARNING,
-// CLEAR, and Info for the rest (REMOVED, UNDEFINED, UNINITIALIZED).
-func FromNetdata(status string) Severity {
-	switch status {
-	case "CRITICAL":
-		return Critical
-	case "WARNING":
-		return Warning
-	case "CLEAR":
-		return Clear
-	}
-	return Info
-}
-
-// FromKuma is the severity of an Uptime Kuma heartbeat status (0 down, 1
-// up, 2 pending, 3 maintenance); hasHeartbeat false (a test, certificate
-// or domain expiry notification) is Info.
-func FromKuma(hasHeartbeat bool, status int) Severity {
-	if !hasHeartbeat {
-		return Info
-	}
-	switch status {
-	case 0:
-		return Critical
-	case 1:
-		return Clear
-	case 2:
-		return Warning
-	}
-	return Info
-}
-
 // DefaultMsgType is the msgtype of a severity without configuration:
 // m.text (notifies) for critical and warning, m.notice (silent) for clear
 // and info.
@@ -90,9 +55,9 @@ func DefaultMsgType(s Severity) string {
 	return "m.notice"
 }
 
-// Policy is the configured treatment of each severity. The zero Policy
+// SeverityPolicy is the configured treatment of each severity. The zero SeverityPolicy
 // sends the default msgtypes and mentions nobody.
-type Policy struct {
+type SeverityPolicy struct {
 	// MsgType overrides DefaultMsgType: "m.text" or "m.notice".
 	MsgType map[Severity]string
 	// MentionUsers are the Matrix user ids mentioned (mention_on_critical
@@ -104,7 +69,7 @@ type Policy struct {
 }
 
 // MsgTypeFor is the msgtype the policy gives s.
-func (p Policy) MsgTypeFor(s Severity) string {
+func (p SeverityPolicy) MsgTypeFor(s Severity) string {
 	if t := p.MsgType[s]; t != "" {
 		return t
 	}
@@ -123,13 +88,13 @@ func ValidUserID(id string) bool { return len(id) <= 255 && userID().MatchString
 
 // Validate lists what is wrong or useless in the policy, one warning per
 // problem: unknown severities, msgtypes other than m.text and m.notice,
-// invalid user ids (Apply leaves them out), and mentions on a severity
+// invalid user ids (ApplySeverity leaves them out), and mentions on a severity
 // sent as m.notice: the default push rule .m.rule.suppress_notices runs
 // before the mention rules, so an m.notice never notifies anyone, mentions
 // included.
-func (p Policy) Validate() []string {
+func (p SeverityPolicy) Validate() []string {
 	var warns []string
-	known := func(s Severity) bool { return slices.Contains(All, s) }
+	known := func(s Severity) bool { return slices.Contains(Severities, s) }
 	for _, s := range sortedKeys(p.MsgType) {
 		if !known(s) {
 			warns = append(warns, fmt.Sprintf("msgtype for unknown severity %q (known: critical, warning, clear, info)", s))
@@ -153,7 +118,7 @@ func (p Policy) Validate() []string {
 			warns = append(warns, fmt.Sprintf("@room for unknown severity %q (known: critical, warning, clear, info)", s))
 		}
 	}
-	for _, s := range All {
+	for _, s := range Severities {
 		if (len(p.MentionUsers[s]) > 0 || p.MentionRoom[s]) && p.MsgTypeFor(s) == "m.notice" {
 			warns = append(warns, fmt.Sprintf("mentions on %s are sent as m.notice, which never notifies (push rule .m.rule.suppress_notices runs first): set its msgtype to m.text", s))
 		}
@@ -170,7 +135,7 @@ func sortedKeys[V any](m map[Severity]V) []Severity {
 	return keys
 }
 
-// Apply gives c the policy's treatment of sev:
+// ApplySeverity gives c the policy's treatment of sev:
 //
 //   - msgtype: MsgTypeFor(sev);
 //   - m.mentions is always set (an empty object {} when nobody is
@@ -188,10 +153,10 @@ func sortedKeys[V any](m map[Severity]V) []Severity {
 //     glob becomes ^(.*name.*)$, and . stops at a newline). The
 //     formatted_body, what clients show, keeps its lines.
 //
-// Apply does not modify c's slices.
-func Apply(c sender.Content, sev Severity, p Policy) sender.Content {
+// ApplySeverity does not modify c's slices.
+func ApplySeverity(c Content, sev Severity, p SeverityPolicy) Content {
 	c.MsgType = p.MsgTypeFor(sev)
-	m := &sender.Mentions{}
+	m := &Mentions{}
 	if c.Mentions != nil {
 		m.UserIDs = slices.Clone(c.Mentions.UserIDs)
 		m.Room = c.Mentions.Room
@@ -222,15 +187,15 @@ func Apply(c sender.Content, sev Severity, p Policy) sender.Content {
 		plain = append(plain, id)
 		rich = append(rich, `<a href="`+html.EscapeString(Permalink(id))+`">`+html.EscapeString(id)+`</a>`)
 	}
-	if c.Format != sender.FormatHTML || c.FormattedBody == "" {
-		c.Format, c.FormattedBody = sender.FormatHTML, matrixhtml.Text(c.Body)
+	if c.Format != FormatHTML || c.FormattedBody == "" {
+		c.Format, c.FormattedBody = FormatHTML, Text(c.Body)
 	}
 	c.Body = strings.Join(plain, " ") + ": " + oneLine(c.Body)
 	c.FormattedBody = strings.Join(rich, " ") + ": " + c.FormattedBody
 	return c
 }
 
-// LineJoiner separates the lines of a body that mentions someone (see Apply).
+// LineJoiner separates the lines of a body that mentions someone (see ApplySeverity).
 const LineJoiner = " · "
 
 // oneLine joins the non-blank lines of s, trimmed, with LineJoiner.

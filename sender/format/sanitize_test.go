@@ -1,4 +1,4 @@
-package matrixhtml
+package format
 
 import (
 	"flag"
@@ -13,8 +13,6 @@ import (
 	"unicode/utf8"
 
 	xhtml "golang.org/x/net/html"
-
-	"matrix-notify/sender"
 )
 
 // -update rewrites the golden files under testdata/.
@@ -309,7 +307,7 @@ func FuzzSanitize(f *testing.F) {
 		if p := PlainText(s); !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
 			t.Fatalf("PlainText(%q) = %q", s, p)
 		}
-		c := sender.Content{MsgType: "m.text", Body: Valid(s), Format: sender.FormatHTML, FormattedBody: got}
+		c := Content{MsgType: "m.text", Body: Valid(s), Format: FormatHTML, FormattedBody: got}
 		limit := 300 + len(s)/3
 		fit := Fit(c, limit)
 		if n := JSONSize(fit); n > limit {

@@ -1,4 +1,4 @@
-package matrixhtml
+package format
 
 import (
 	"encoding/json"
@@ -8,8 +8,6 @@ import (
 	"unicode/utf8"
 
 	xhtml "golang.org/x/net/html"
-
-	"matrix-notify/sender"
 )
 
 // Matrix refuses events over EventLimit bytes: the whole event, as the
@@ -27,15 +25,15 @@ const (
 	MaxContentBytes  = EventLimit - EnvelopeHeadroom
 )
 
-// Marker is what replaces the cut end of a truncated body: "… [truncated:
+// TruncationMarker is what replaces the cut end of a truncated body: "… [truncated:
 // N bytes]", N the bytes of UTF-8 text removed.
-func Marker(n int) string { return "\u2026 [truncated: " + strconv.Itoa(n) + " bytes]" }
+func TruncationMarker(n int) string { return "\u2026 [truncated: " + strconv.Itoa(n) + " bytes]" }
 
 // JSONSize is the size of c as JSON, as sent: encoding/json's encoding,
 // whose escapes (\" \\ \n \u003c for <, > and &, \u00XX for control
 // characters, \u2028) cost more than the text; the homeserver's canonical
 // JSON is never larger.
-func JSONSize(c sender.Content) int {
+func JSONSize(c Content) int {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return 0
@@ -47,14 +45,14 @@ func JSONSize(c sender.Content) int {
 // (pass MaxContentBytes): an event over the limit is truncated, never
 // refused. Body and formatted_body share what the other fields leave (the
 // shorter keeps all it needs, the longer gets the rest). The body is cut
-// at a rune boundary and ends with Marker; formatted_body is cut between
+// at a rune boundary and ends with TruncationMarker; formatted_body is cut between
 // tags or inside text (never inside a tag, an entity or a rune), the
-// elements still open are closed, and Marker follows, so it stays
+// elements still open are closed, and TruncationMarker follows, so it stays
 // well-formed if it was (run Sanitize first). Other fields are left as
 // they are; if they alone exceed max, the result stays over it. An edit
 // carries its text twice (top level and m.new_content): Fit the new
 // content to max/2 first, then the whole content to max.
-func Fit(c sender.Content, max int) sender.Content {
+func Fit(c Content, max int) Content {
 	size := JSONSize(c)
 	if size <= max {
 		return c
@@ -143,34 +141,34 @@ func prefix(s string, budget int, escape func(rune) string) (string, int) {
 	return s, cost
 }
 
-// TruncateText cuts s so that, with Marker appended, its JSON-encoded size
+// TruncateText cuts s so that, with TruncationMarker appended, its JSON-encoded size
 // (without quotes) is at most budget; the kept text is made valid UTF-8
 // without NUL. It returns s unchanged if it fits.
 func TruncateText(s string, budget int) string {
 	if jsonLen(s) <= budget {
 		return s
 	}
-	keep := budget - jsonLen(Marker(len(s)))
+	keep := budget - jsonLen(TruncationMarker(len(s)))
 	if keep < 0 {
 		keep = 0
 	}
 	p, _ := prefix(s, keep, nil)
 	// Valid never adds to the JSON cost (an invalid byte or NUL costs 6 as
 	// JSON, U+FFFD 3)
-	return Valid(p) + Marker(len(s)-len(p))
+	return Valid(p) + TruncationMarker(len(s)-len(p))
 }
 
 func escapeRune(r rune) string { return html.EscapeString(string(r)) }
 
 // TruncateHTML cuts the HTML s so that, with the open elements closed and
-// Marker appended, its JSON-encoded size (without quotes) is at most
+// TruncationMarker appended, its JSON-encoded size (without quotes) is at most
 // budget. Tags are rewritten from their parsed form and text re-escaped,
 // so the result is well-formed; it returns s unchanged if it fits.
 func TruncateHTML(s string, budget int) string {
 	if jsonLen(s) <= budget {
 		return s
 	}
-	markerCost := jsonLen(Marker(len(s)))
+	markerCost := jsonLen(TruncationMarker(len(s)))
 	var (
 		out   strings.Builder
 		cost  int
@@ -248,7 +246,7 @@ loop:
 	for j := len(stack) - 1; j >= 0; j-- {
 		out.WriteString(endTag(stack[j]))
 	}
-	out.WriteString(html.EscapeString(Marker(max(len(s)-consumed, 1))))
+	out.WriteString(html.EscapeString(TruncationMarker(max(len(s)-consumed, 1))))
 	return out.String()
 }
 

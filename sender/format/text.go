@@ -1,8 +1,8 @@
-// Package matrixhtml builds the parts of a Matrix message both adapters
-// share: text made safe for an event (valid UTF-8, no NUL) and for its
+// Text made safe for an event (valid UTF-8, no NUL) and for its
 // org.matrix.custom.html body (escaped, newlines as <br>), and the check for
 // a link worth making clickable.
-package matrixhtml
+
+package format
 
 import (
 	"html"

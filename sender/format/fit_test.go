@@ -1,4 +1,4 @@
-package matrixhtml
+package format
 
 import (
 	"encoding/json"
@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"matrix-notify/sender"
 )
 
 func TestJSONLen(t *testing.T) {
@@ -28,8 +26,8 @@ func TestJSONLen(t *testing.T) {
 }
 
 func TestFitUnchanged(t *testing.T) {
-	c := sender.Content{MsgType: "m.text", Body: "short", Format: sender.FormatHTML, FormattedBody: "<b>short</b>",
-		Mentions: &sender.Mentions{}}
+	c := Content{MsgType: "m.text", Body: "short", Format: FormatHTML, FormattedBody: "<b>short</b>",
+		Mentions: &Mentions{}}
 	if got := Fit(c, MaxContentBytes); got != c {
 		t.Errorf("Fit changed a small content: %+v", got)
 	}
@@ -43,7 +41,7 @@ var markerRE = regexp.MustCompile(`… \[truncated: ([0-9]+) bytes\]$`)
 // checkFit asserts what every truncated content must be: within max as
 // JSON, valid UTF-8, a body ending in the marker with the right count, a
 // formatted_body that is well-formed Matrix HTML ending in the marker.
-func checkFit(t *testing.T, name string, in, got sender.Content, max int) {
+func checkFit(t *testing.T, name string, in, got Content, max int) {
 	t.Helper()
 	if n := JSONSize(got); n > max {
 		t.Errorf("%s: %d bytes > %d", name, n, max)
@@ -86,7 +84,7 @@ func tail(s string) string {
 
 func TestFitHuge(t *testing.T) {
 	line := `<p>🔴 <b>web01</b> disk "full" &amp; <a href="https://e.org/?a=1&amp;b=2">link</a> <code>x &lt; y</code></p>`
-	cases := map[string]sender.Content{
+	cases := map[string]Content{
 		"ascii":      {Body: strings.Repeat("a", 200_000), FormattedBody: strings.Repeat("<b>a</b>", 30_000)},
 		"multibyte":  {Body: strings.Repeat("é🔴ü", 50_000), FormattedBody: strings.Repeat("<i>é🔴ü</i>", 20_000)},
 		"escapes":    {Body: strings.Repeat("\"<>&\x01\\", 30_000), FormattedBody: strings.Repeat("&lt;&amp;&#34;", 30_000)},
@@ -100,9 +98,9 @@ func TestFitHuge(t *testing.T) {
 	}
 	for name, c := range cases {
 		c.MsgType = "m.text"
-		c.Mentions = &sender.Mentions{UserIDs: []string{"@oncall:example.org"}}
+		c.Mentions = &Mentions{UserIDs: []string{"@oncall:example.org"}}
 		if c.FormattedBody != "" {
-			c.Format = sender.FormatHTML
+			c.Format = FormatHTML
 		}
 		for _, max := range []int{MaxContentBytes, 10_000, 1_000} {
 			got := Fit(c, max)

@@ -1,4 +1,4 @@
-package matrixhtml
+package format
 
 import (
 	"html"

@@ -1,0 +1,96 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// SentFinder is a Transport that can tell whether an earlier attempt of a
+// message reached its room. Homeservers remember txn ids for a while only
+// (Dendrite: in memory, per token, for 30–60 minutes), so a message whose
+// attempt got no answer is looked for before it is sent again.
+type SentFinder interface {
+	// FindSent returns the event that m's txn id created, "" if there is
+	// none; the earlier attempt began at since.
+	FindSent(ctx context.Context, m Message, since time.Time) (string, error)
+}
+
+// findSent asks t, or answers errors.ErrUnsupported.
+func findSent(ctx context.Context, t Transport, m Message, since time.Time) (string, error) {
+	if f, ok := t.(SentFinder); ok {
+		return f.FindSent(ctx, m, since)
+	}
+	return "", errors.ErrUnsupported
+}
+
+// MayHaveArrived reports whether a failed send may have reached the
+// homeserver all the same: no answer came (a timeout, a connection cut, a
+// process stopped mid-request), as opposed to an HTTP answer or a
+// connection never made.
+func MayHaveArrived(err error) bool {
+	var re *RetryError
+	if errors.As(err, &re) && re.InDoubt {
+		return true
+	}
+	var se *SendError
+	if errors.As(err, &se) && se.Status != 0 {
+		return false
+	}
+	// Refused before any request (EncryptError: not encrypted, not sent).
+	var ns interface{ NotSent() bool }
+	if errors.As(err, &ns) && ns.NotSent() {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var dns *net.DNSError
+	return !errors.As(err, &dns)
+}
+
+// How far back FindSent looks: pages of events, newest first, until one
+// is older than the attempt (less a margin for the clocks).
+const (
+	findSentPage  = 100
+	findSentPages = 5
+	findSentSkew  = 5 * time.Minute
+)
+
+// FindSent implements SentFinder: the room's recent messages carry
+// unsigned.transaction_id on the events this device sent.
+func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Time) (string, error) {
+	if err := t.ready(ctx); err != nil {
+		return "", &SendError{Room: m.Room, Message: err.Error(), Err: err}
+	}
+	roomID, _, err := t.resolve(ctx, m.Room)
+	if err != nil {
+		return "", toSendError(m.Room, err)
+	}
+	filter := &mautrix.FilterPart{Types: []event.Type{event.EventMessage, event.EventEncrypted}}
+	from := ""
+	for range findSentPages {
+		resp, err := t.client.Messages(ctx, id.RoomID(roomID), from, "", mautrix.DirectionBackward, filter, findSentPage)
+		if err != nil {
+			return "", fmt.Errorf("looking for an earlier delivery: %w", toSendError(m.Room, err))
+		}
+		for _, ev := range resp.Chunk {
+			if ev.Unsigned.TransactionID == m.TxnID {
+				return ev.ID.String(), nil
+			}
+		}
+		if resp.End == "" || len(resp.Chunk) == 0 ||
+			time.UnixMilli(resp.Chunk[len(resp.Chunk)-1].Timestamp).Before(since.Add(-findSentSkew)) {
+			break
+		}
+		from = resp.End
+	}
+	return "", nil
+}
