@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -94,9 +93,6 @@ type webhook struct {
 // maxBatch bounds the webhooks delivered in one batch.
 const maxBatch = 256
 
-// serveGCPercent is serve's GOGC unless the environment sets one.
-const serveGCPercent = 400
-
 func (a *app) runServe(ctx context.Context, args []string) error {
 	cf, listenFlag, words, err := parseServeFlags(args)
 	if err != nil {
@@ -124,12 +120,6 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	rcv, err := a.newReceiver(s, fc, listen)
 	if err != nil {
 		return err
-	}
-	if a.getenv("GOGC") == "" {
-		// serve's live heap is a few MB and it allocates per webhook: at the
-		// default GOGC (100) the collector took ~6 % of its CPU under load.
-		// Fewer, larger cycles: the heap may grow to 5x the live data.
-		debug.SetGCPercent(serveGCPercent)
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
