@@ -319,36 +319,10 @@ func saveLogin(path string, existing *fileConfig, homeserver, token string, extr
 // writeFile0600 replaces path atomically with data, mode 0600, keeping the
 // owner of the file it replaces when allowed (root editing netdata's file).
 func writeFile0600(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if st, err := os.Stat(path); err == nil {
-		if uid, gid, ok := fileOwner(st); ok {
-			os.Chown(tmp.Name(), uid, gid) // best effort: only root may give a file away
-		}
-	}
-	return os.Rename(tmp.Name(), path)
+	return replaceFile(path, data, 0o600)
 }
 
 // fileOwner reads the owner from a FileInfo's Sys() (syscall.Stat_t on Unix)
