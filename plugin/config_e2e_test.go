@@ -95,7 +95,7 @@ func TestE2EOutageQueueAndFlushNetdataOnly(t *testing.T) {
 		}
 	}
 	q := h.run(t, nil, "queue")
-	if q.code != 0 || !strings.Contains(q.stdout, "4 queued in "+filepath.Join(h.lib, "matrix-notify", "outbox")) ||
+	if q.code != 0 || !strings.Contains(q.stdout, "4 queued in "+filepath.Join(h.lib, "matrix-notify", "matrix-notify.db")) ||
 		strings.Count(q.stdout, "disk_space_usage is WARNING") != 4 {
 		t.Fatalf("queue: exit %d\n%s%s", q.code, q.stdout, q.stderr)
 	}
@@ -142,8 +142,16 @@ func TestE2ERootActsAsStateOwner(t *testing.T) {
 	if len(hs.AllEvents()) != 4 {
 		t.Errorf("%d events, want 3 test alarms and 1 alarm", len(hs.AllEvents()))
 	}
-	if _, err := os.Stat(filepath.Join(h.lib, "matrix-notify", "outbox")); err != nil {
-		t.Errorf("no outbox: %v", err)
+	// The state database, and its -wal and -shm files when the last
+	// process left them: all walked by notOwnedBy.
+	db := filepath.Join(h.lib, "matrix-notify", "matrix-notify.db")
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("no state database: %v", err)
+	}
+	for _, f := range []string{db + "-wal", db + "-shm"} {
+		if _, err := os.Stat(f); err == nil {
+			t.Logf("left: %s", f)
+		}
 	}
 	if bad := notOwnedBy(t, h.lib, nobody); len(bad) > 0 {
 		t.Errorf("root left files netdata's user does not own: %v", bad)

@@ -61,7 +61,7 @@ func serveAt(t *testing.T, hs *sendertest.Server, addr string) {
 // written in it).
 func flushPIDs(t *testing.T, lib string) []int {
 	t.Helper()
-	locks, _ := filepath.Glob(filepath.Join(lib, "matrix-notify", "outbox", "*.flush.lock"))
+	locks, _ := filepath.Glob(filepath.Join(lib, "matrix-notify", "*.flush.lock"))
 	var pids []int
 	for _, l := range locks {
 		f, err := os.Open(l)

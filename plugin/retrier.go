@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"matrix-notify/sender"
 )
@@ -103,12 +104,19 @@ func (a *app) startBackgroundFlush(s settings, ob *sender.Outbox) string {
 var errFlushRunning = errors.New("a background flush is running")
 
 // readPID is the pid the background flush wrote into its lock file.
+// The spawner writes it just after the flush starts, so a reader may come
+// a moment early: it looks again a few times, briefly, for a whole line.
 func readPID(lockPath string) string {
-	data, err := os.ReadFile(lockPath)
-	if err != nil || len(strings.TrimSpace(string(data))) == 0 {
-		return "?"
+	for try := 0; ; try++ {
+		data, err := os.ReadFile(lockPath)
+		if line, ok := strings.CutSuffix(string(data), "\n"); err == nil && ok && strings.TrimSpace(line) != "" {
+			return strings.TrimSpace(line)
+		}
+		if err != nil || try == 10 {
+			return "?"
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return strings.TrimSpace(string(data))
 }
 
 // runBackgroundFlush is `flush --until-empty=ORIGIN`, started by
@@ -208,8 +216,19 @@ func (a *app) runBackgroundFlush(ctx context.Context, args []string) error {
 
 // writePID records the pid of the background flush in its lock file, for the
 // log lines of the invocations that find it running.
-func writePID(f *os.File) {
+func writePID(f *os.File) { writeLockPID(f, os.Getpid()) }
+
+// writeLockPID writes pid into the lock file f, unless it is there already:
+// the background flush finds the pid its spawner wrote, and the invocations
+// of a storm read it meanwhile (readPID), which a rewrite, truncating first,
+// showed them empty ("already running (pid ?)").
+func writeLockPID(f *os.File, pid int) {
+	line := strconv.Itoa(pid) + "\n"
+	buf := make([]byte, len(line)+1)
+	if n, _ := f.ReadAt(buf, 0); string(buf[:n]) == line {
+		return
+	}
 	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		f.WriteAt([]byte(line), 0)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"syscall"
 )
 
@@ -40,9 +39,7 @@ func spawnBackgroundFlush(lockPath string, args []string) (int, error) {
 		return 0, err
 	}
 	pid := cmd.Process.Pid
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(pid)+"\n"), 0)
-	}
+	writeLockPID(f, pid)
 	cmd.Process.Release() // not waited for: it outlives us
 	return pid, nil
 }

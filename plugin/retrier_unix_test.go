@@ -43,3 +43,33 @@ func TestRetrierLock(t *testing.T) {
 		t.Errorf("relock once free: %v %v", ok, err)
 	}
 }
+
+// TestLockPIDNeverEmpty: the invocations of a storm read the lock file's pid
+// (for "already running (pid N)") while the background flush writes it
+// again (the pid its spawner wrote): they never find it empty.
+func TestLockPIDNeverEmpty(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.flush.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	writeLockPID(f, 123456)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20000 {
+			writeLockPID(f, 123456)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if pid := readPID(path); pid != "123456" {
+			t.Fatalf("read pid %q", pid)
+		}
+	}
+}

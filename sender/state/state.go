@@ -52,7 +52,8 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+	"modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // FileName is the database's name in the state directory.
@@ -164,8 +165,11 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	f.Close()
+	// The driver applies the pragmas in this order, each on every new
+	// connection: the busy timeout first, for it to be in effect for
+	// every statement after it. WAL mode is set by setWAL, not here.
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())} {
+	for _, p := range []string{fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()), "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -179,6 +183,9 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		d.now = time.Now
 	}
 	if d.conn, err = sdb.Conn(ctx); err == nil {
+		err = d.setWAL(ctx)
+	}
+	if err == nil {
 		err = d.migrate()
 	}
 	if err != nil {
@@ -186,6 +193,42 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("state: %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// setWAL puts the database in WAL mode (a mode kept in the file: only the
+// first open of a new database changes it).
+//
+// The switch reads the database's header, then writes it: two processes
+// switching a new database at the same moment (an alarm storm opens dozens
+// at once) may each hold the read lock and want the write lock, a deadlock
+// SQLite breaks by failing one at once with SQLITE_BUSY, its busy handler
+// uncalled. That one lets go of its read lock by failing, so trying again
+// soon finds the other's switch done.
+func (d *DB) setWAL(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeout)
+	for try := 1; ; try++ {
+		var mode string
+		err := d.conn.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		switch {
+		case err == nil && mode == "wal":
+			return nil
+		case err == nil:
+			return fmt.Errorf("journal mode %q, not WAL", mode)
+		case !isBusy(err) || time.Now().After(deadline):
+			return fmt.Errorf("setting WAL mode: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("setting WAL mode: %w", ctx.Err())
+		case <-time.After(time.Duration(min(try, 20)) * time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // migrate creates the schema in a new database.

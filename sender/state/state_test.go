@@ -183,3 +183,34 @@ func TestClaimExclusive(t *testing.T) {
 		t.Errorf("%d holders at once", peak.Load())
 	}
 }
+
+// TestOpenStorm: many handles (as an alarm storm's processes) opening a new
+// database at the same moment all open it: none fails with SQLITE_BUSY on
+// the way (setting WAL mode, creating the schema).
+func TestOpenStorm(t *testing.T) {
+	const handles = 20
+	for round := range 10 {
+		dir := filepath.Join(t.TempDir(), "state")
+		start := make(chan struct{})
+		errs := make([]error, handles)
+		var wg sync.WaitGroup
+		for h := range handles {
+			wg.Go(func() {
+				<-start
+				d, err := Open(context.Background(), dir, Options{})
+				if err == nil {
+					_, _, _, err = d.Enqueue(context.Background(), "hs", []Entry{{Room: "!r", TxnID: "t", Message: []byte("{}")}}, time.Time{}, 0)
+					err = errors.Join(err, d.Close())
+				}
+				errs[h] = err
+			})
+		}
+		close(start)
+		wg.Wait()
+		for h, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, handle %d: %v", round, h, err)
+			}
+		}
+	}
+}
