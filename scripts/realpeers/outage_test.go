@@ -89,7 +89,6 @@ func TestRerunAfterRestart(t *testing.T) {
 	}
 	s.run("", a.args()...)
 	if msgs := r.waitMessages(room, 1); len(msgs) != 1 {
-		knownIssue(t, "13.4", "Dendrite keeps transaction ids in memory only: a re-run after its restart posts again")
 		t.Errorf("after a homeserver restart, the re-run posted again:%s", bodies(msgs))
 	}
 
@@ -100,7 +99,6 @@ func TestRerunAfterRestart(t *testing.T) {
 	s.healthConf(other.AccessToken, string(room))
 	s.run("", a.args()...)
 	if msgs := r.waitMessages(room, 1); len(msgs) != 1 {
-		knownIssue(t, "13.4", "transaction ids are scoped to the access token: a re-run with a new token posts again")
 		t.Errorf("with another token of the bot, the re-run posted again:%s", bodies(msgs))
 	}
 }
@@ -128,7 +126,6 @@ func TestOutageNoCommand(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for len(r.messages(room)) == 0 {
 		if time.Now().After(deadline) {
-			knownIssue(t, "12.2", "nothing delivers the queue when no further alarm fires")
 			t.Fatalf("the queued alarm did not arrive within 2 minutes of the homeserver's return")
 		}
 		time.Sleep(time.Second)
