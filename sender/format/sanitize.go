@@ -76,7 +76,7 @@ var policy = sync.OnceValue(func() *bluemonday.Policy {
 //     nesting deeper than MaxDepth becomes text; text and attribute values
 //     are escaped, and invalid UTF-8 and NUL become U+FFFD.
 func Sanitize(s string) string {
-	clean := policy().Sanitize(Valid(s))
+	clean := policy().Sanitize(validHTML(s))
 	nodes, err := xhtml.ParseFragment(strings.NewReader(clean),
 		&xhtml.Node{Type: xhtml.ElementNode, Data: "body", DataAtom: atom.Body})
 	if err != nil { // only the reader's errors, and a strings.Reader has none

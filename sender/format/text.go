@@ -18,9 +18,30 @@ func Valid(s string) string {
 
 var newlines = strings.NewReplacer("\r\n", "<br>", "\r", "<br>", "\n", "<br>")
 
-// Text is s as literal HTML text: valid UTF-8, escaped, newlines as <br>.
+// validHTML is Valid for an HTML body: also the C0 controls but tab and the
+// newlines, and DEL, become U+FFFD. HTML calls them parse errors and XML
+// forbids them, so a client parsing formatted_body strictly would refuse it.
+func validHTML(s string) string {
+	s = Valid(s)
+	if !strings.ContainsFunc(s, htmlControl) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if htmlControl(r) {
+			return '\ufffd'
+		}
+		return r
+	}, s)
+}
+
+func htmlControl(r rune) bool {
+	return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f
+}
+
+// Text is s as literal HTML text: valid UTF-8 without control characters,
+// escaped, newlines as <br>.
 func Text(s string) string {
-	return newlines.Replace(html.EscapeString(Valid(s)))
+	return newlines.Replace(html.EscapeString(validHTML(s)))
 }
 
 // IsHTTPURL reports whether s is an absolute http or https URL, the only
