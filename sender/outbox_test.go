@@ -4,6 +4,7 @@ package sender
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -997,9 +998,18 @@ func setClaimOwner(db *state.DB, room string, pid int) error {
 // still gets each message once: a re-run of the same alarm is answered from
 // the record of deliveries, and an attempt that got no answer is looked for
 // in the room before it is sent again.
+//
+// Run against both flavours: Dendrite sets unsigned.transaction_id only in
+// /sync, never in /messages, so FindSent must look in both.
 func TestOutboxHomeserverForgetsTxnIDs(t *testing.T) {
+	for _, sw := range []sendertest.Software{sendertest.Synapse, sendertest.Dendrite} {
+		t.Run(cmp.Or(string(sw), "synapse"), func(t *testing.T) { testOutboxHomeserverForgetsTxnIDs(t, sw) })
+	}
+}
+
+func testOutboxHomeserverForgetsTxnIDs(t *testing.T, sw sendertest.Software) {
 	const room = "!r:sendertest.localhost"
-	hs := sendertest.New(sendertest.Options{Joined: []string{room}})
+	hs := sendertest.New(sendertest.Options{Joined: []string{room}, Software: sw})
 	defer hs.Close()
 	dir := t.TempDir()
 	var logs lockedBuffer

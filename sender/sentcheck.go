@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -64,8 +65,13 @@ const (
 	findSentSkew  = 5 * time.Minute
 )
 
-// FindSent implements SentFinder: the room's recent messages carry
-// unsigned.transaction_id on the events this device sent.
+// FindSent implements SentFinder: the room's recent events carry
+// unsigned.transaction_id on the events this device sent. It looks in a
+// /sync of the room's timeline first, then pages back through /messages.
+// Both are needed: Dendrite v0.13.8 never sets unsigned on /messages
+// events, only on /sync's (measured, scripts/realpeers/txnid_test.go,
+// also after a restart); Synapse sets it on both, but /sync's timeline
+// holds only the last findSentPage events.
 func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Time) (string, error) {
 	if err := t.ready(ctx); err != nil {
 		return "", &SendError{Room: m.Room, Message: err.Error(), Err: err}
@@ -73,6 +79,9 @@ func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Ti
 	roomID, _, err := t.resolve(ctx, m.Room)
 	if err != nil {
 		return "", toSendError(m.Room, err)
+	}
+	if evID, err := t.findSentSync(ctx, m, id.RoomID(roomID)); err != nil || evID != "" {
+		return evID, err
 	}
 	filter := &mautrix.FilterPart{Types: []event.Type{event.EventMessage, event.EventEncrypted}}
 	from := ""
@@ -91,6 +100,40 @@ func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Ti
 			break
 		}
 		from = resp.End
+	}
+	return "", nil
+}
+
+// findSentSync looks for m's txn id in the room's timeline of an initial
+// /sync that returns nothing else: the filter is given inline (the spec
+// allows a JSON object in place of a filter id) so that nothing is
+// uploaded, and every other part of the answer asks for no event types.
+func (t *MatrixTransport) findSentSync(ctx context.Context, m Message, room id.RoomID) (string, error) {
+	none := map[string]any{"types": []string{}}
+	filter, err := json.Marshal(map[string]any{
+		"room": map[string]any{
+			"rooms":        []id.RoomID{room},
+			"timeline":     map[string]any{"limit": findSentPage, "types": []event.Type{event.EventMessage, event.EventEncrypted}},
+			"state":        none,
+			"ephemeral":    none,
+			"account_data": none,
+		},
+		"presence":     none,
+		"account_data": none,
+	})
+	if err != nil {
+		return "", fmt.Errorf("looking for an earlier delivery: %w", err)
+	}
+	resp, err := t.client.FullSyncRequest(ctx, mautrix.ReqSync{FilterID: string(filter)})
+	if err != nil {
+		return "", fmt.Errorf("looking for an earlier delivery: %w", toSendError(m.Room, err))
+	}
+	if r := resp.Rooms.Join[room]; r != nil {
+		for _, ev := range r.Timeline.Events {
+			if ev.Unsigned.TransactionID == m.TxnID {
+				return ev.ID.String(), nil
+			}
+		}
 	}
 	return "", nil
 }

@@ -3,6 +3,9 @@ package realpeers
 import (
 	"context"
 	"testing"
+	"time"
+
+	"matrix-notify/sender"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -13,8 +16,8 @@ import (
 // before" lookup (sender's FindSent, after an attempt that got no answer)
 // relies on: that the homeserver shows the sending token the
 // unsigned.transaction_id of its events. Dendrite v0.13.8 does so in /sync,
-// also after a restart, but its /messages (what FindSent reads) has no
-// unsigned at all.
+// also after a restart, but its /messages has no unsigned at all: FindSent
+// looks in /sync first (issue 13.4).
 func TestMessagesTxnID(t *testing.T) {
 	need(t)
 	ctx := context.Background()
@@ -80,8 +83,26 @@ func TestMessagesTxnID(t *testing.T) {
 	if u, ok := viaSync(); !ok || txnIn(u) != txn {
 		t.Errorf("/sync with the sending token after a restart: event found %v, unsigned %v, want transaction_id %q", ok, u, txn)
 	}
+	// Why FindSent looks in /sync first: here /messages shows the event
+	// but not its txn id. Logged, not asserted: a Dendrite that starts
+	// setting it breaks nothing.
 	if u, ok := viaMessages(); !ok || txnIn(u) != txn {
-		knownIssue(t, "13.4", "Dendrite v0.13.8's /messages gives no unsigned.transaction_id: FindSent cannot see that an attempt without an answer arrived")
-		t.Errorf("/messages with the sending token: event found %v, unsigned %v, want transaction_id %q", ok, u, txn)
+		t.Logf("/messages with the sending token: event found %v, unsigned %v (no transaction_id, as Dendrite v0.13.8 does)", ok, u)
+	}
+
+	// The lookup itself, against the restarted Dendrite (its txn ids
+	// forgotten): the earlier delivery is found. That the outbox then
+	// posts nothing twice is sender's TestOutboxHomeserverForgetsTxnIDs.
+	tr, err := sender.NewMatrixTransport(env.hs.url, env.botToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tr.FindSent(ctx, sender.Message{Room: string(room), TxnID: txn}, time.Now().Add(-time.Hour))
+	if err != nil || got != string(sent.EventID) {
+		t.Errorf("FindSent after a restart = %q, %v; want %s", got, err, sent.EventID)
+	}
+	got, err = tr.FindSent(ctx, sender.Message{Room: string(room), TxnID: "mnrealpeersnotsent"}, time.Now().Add(-time.Hour))
+	if err != nil || got != "" {
+		t.Errorf("FindSent of a txn id never sent = %q, %v; want none", got, err)
 	}
 }

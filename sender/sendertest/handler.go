@@ -434,16 +434,27 @@ func (s *Server) login(r *http.Request) reply {
 }
 
 // sync is a minimal GET /sync: the rooms the bot is joined to or invited to,
-// with no events. Filters, since and timeout are accepted and ignored.
+// with no events. Filters, since and timeout are accepted and ignored, but
+// for the Dendrite flavour's timelines (see syncTimeline).
 func (s *Server) sync(r *http.Request) reply {
-	if _, bad := s.authenticate(r); bad != nil {
+	token, bad := s.authenticate(r)
+	if bad != nil {
 		return *bad
+	}
+	var tl *timelineFilter
+	if s.software == Dendrite {
+		var rep *reply
+		if tl, rep = parseTimelineFilter(r.URL.Query().Get("filter")); rep != nil {
+			return *rep
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	join, invite := map[string]any{}, map[string]any{}
 	for id, st := range s.rooms {
 		switch {
+		case st.joined && tl != nil && tl.allows(id):
+			join[id] = map[string]any{"timeline": map[string]any{"events": s.syncTimeline(id, token, tl)}}
 		case st.joined:
 			join[id] = map[string]any{}
 		case st.invited:
