@@ -87,7 +87,8 @@ func Sanitize(s string) string {
 	for _, n := range nodes {
 		write(&b, n, 0, "body")
 	}
-	return b.String()
+	// Again on the way out: a character reference (&#1;) decodes to one.
+	return validHTML(b.String())
 }
 
 // voidTag reports the allowed elements that have no content and no end tag.
