@@ -7,6 +7,4 @@
 // `go test ./...` skips them, saying why: they run only when DENDRITE_BIN_DIR
 // names Dendrite's binaries (`make integration` builds and sets it), and the
 // netdata daemon test also needs root and REALPEERS_NETDATA (netdata's binary).
-// Known differences from issue 13 that are not fixed yet skip with the issue
-// item named; REALPEERS_STRICT=1 runs them anyway.
 package realpeers

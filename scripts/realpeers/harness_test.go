@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,12 +34,6 @@ var env struct {
 	repo     string // the repository root
 	hs       *dendrite
 	botToken string // the bot's token on a device of the harness's own
-}
-
-// known collects the known issues met, for a summary at the end of the run.
-var known struct {
-	sync.Mutex
-	lines []string
 }
 
 func TestMain(m *testing.M) {
@@ -101,11 +94,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	env.botToken = c.AccessToken
-	code := m.Run()
-	if len(known.lines) > 0 {
-		fmt.Fprintf(os.Stderr, "\nknown issues met (skipped or logged; REALPEERS_STRICT=1 fails them):\n  %s\n", strings.Join(known.lines, "\n  "))
-	}
-	return code
+	return m.Run()
 }
 
 // need skips a test that has no homeserver.
@@ -114,24 +103,6 @@ func need(t *testing.T) {
 	if env.skip != "" {
 		t.Skip(env.skip)
 	}
-}
-
-// knownIssue skips the rest of a test that fails today for a known item of
-// issue 13 (or 12), unless REALPEERS_STRICT=1. Remove the call with the fix.
-func knownIssue(t *testing.T, item, what string) {
-	t.Helper()
-	noteKnown(t, item, what)
-	if os.Getenv("REALPEERS_STRICT") == "1" {
-		t.Logf("known issue %s (%s): checking anyway (REALPEERS_STRICT=1)", item, what)
-		return
-	}
-	t.Skipf("known issue %s: %s (REALPEERS_STRICT=1 checks it)", item, what)
-}
-
-func noteKnown(t *testing.T, item, what string) {
-	known.Lock()
-	defer known.Unlock()
-	known.lines = append(known.lines, fmt.Sprintf("%s %s: %s", item, t.Name(), what))
 }
 
 // dendrite is one Dendrite process and its data directory, restartable on

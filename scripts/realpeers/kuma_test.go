@@ -180,7 +180,6 @@ func TestKumaServe(t *testing.T) {
 
 	code, body := p.post(t, "/kuma/forbidden", bearer, kumaPayload(t, "http-down"))
 	if code/100 == 2 {
-		knownIssue(t, "13.7", "serve answers 2xx although the room refuses the bot")
 		t.Errorf("a room the bot may not post in: status %d %q, want a non-2xx with the reason", code, body)
 	} else if strings.TrimSpace(body) == "" || strings.Count(strings.TrimSpace(body), "\n") > 0 {
 		t.Errorf("status %d: want a one-line reason, got %q", code, body)
@@ -206,11 +205,9 @@ func TestKumaTemplateTrap(t *testing.T) {
 	doc := s.run("", "doctor", "--config", cfg)
 	startup := p.stderr.String()
 	if !strings.Contains(startup, "trap.liquid") || !strings.Contains(startup, "heartbeatJSON.status") {
-		knownIssue(t, "13.8", "serve does not warn at start-up about status == '1'")
 		t.Errorf("serve's start-up does not name trap.liquid and the fix (heartbeatJSON.status):\n%s", startup)
 	}
 	if !strings.Contains(doc.stdout+doc.stderr, "trap.liquid") {
-		knownIssue(t, "13.8", "doctor does not list the template trap")
 		t.Errorf("doctor does not list trap.liquid: %s", doc)
 	}
 }

@@ -108,14 +108,14 @@ func TestNetdataDaemon(t *testing.T) {
 					t.Errorf("clear in %s does not follow the raise: %s", room, msgs[1].Raw)
 				}
 			}
-			nd.checkOwnership("")
+			nd.checkOwnership()
 			if w.outage {
 				nd.rootCommands()
-				nd.checkOwnership("")
+				nd.checkOwnership()
 				nd.outage(r, rooms)
 			}
 			nd.stop()
-			nd.checkOwnership("")
+			nd.checkOwnership()
 		})
 	}
 }
@@ -494,10 +494,8 @@ func (nd *ndScratch) rootCommands() {
 }
 
 // checkOwnership: nothing matrix-notify keeps under netdata's directories
-// belongs to root (a root-owned file there breaks the next alarm). With a
-// known issue item, what it finds is logged, not failed (unless
-// REALPEERS_STRICT=1), and the test goes on.
-func (nd *ndScratch) checkOwnership(known string) {
+// belongs to root (a root-owned file there breaks the next alarm).
+func (nd *ndScratch) checkOwnership() {
 	nd.t.Helper()
 	for _, d := range []string{nd.cache, nd.lib} {
 		filepath.WalkDir(d, func(path string, de fs.DirEntry, err error) error {
@@ -512,12 +510,7 @@ func (nd *ndScratch) checkOwnership(known string) {
 				return nil
 			}
 			if st := info.Sys().(*syscall.Stat_t); int(st.Uid) != nd.ids.uid {
-				if known != "" && os.Getenv("REALPEERS_STRICT") != "1" {
-					noteKnown(nd.t, known, "root-owned "+path)
-					nd.t.Logf("known issue %s (not failed; REALPEERS_STRICT=1 fails it): %s belongs to uid %d, not netdata", known, path, st.Uid)
-				} else {
-					nd.t.Errorf("%s belongs to uid %d, not netdata", path, st.Uid)
-				}
+				nd.t.Errorf("%s belongs to uid %d, not netdata", path, st.Uid)
 			}
 			return nil
 		})
