@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -46,7 +47,24 @@ func main() {
 		environ:    os.Environ,
 		becomeUser: becomeUser,
 	}
+	setGC(os.Args[1:])
 	os.Exit(a.run(ctx, os.Args[1:]))
+}
+
+// setGC turns the collector off for a one-shot invocation (an alarm, a
+// Kuma payload, a command): it allocates about 4 MB in its life, the size
+// at which the first collection would start, and that collection costs
+// more than it frees before exit: `make bench` counted 10% fewer page
+// faults, 20% fewer context switches and 0.8 MB less peak RSS per exec
+// without it (see BENCHMARKS.md). The memory limit bounds what an
+// unexpected input could take; serve and the background flush run for
+// long and keep the default.
+func setGC(args []string) {
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "flush") {
+		return
+	}
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(64 << 20)
 }
 
 // app is one invocation: its environment and streams, injectable for tests.
