@@ -72,12 +72,18 @@ func nearName(name string) string {
 		return ""
 	}
 	for _, want := range confNames {
-		if strings.EqualFold(name, want) || (len(name) >= 8 && editDistance(strings.ToUpper(name), strings.ToUpper(want)) <= 2) {
+		// The length test first: every variable of the stock file is
+		// checked on every alarm, and a distance is at least the
+		// difference in length.
+		if strings.EqualFold(name, want) || (len(name) >= 8 && abs(len(name)-len(want)) <= 2 &&
+			editDistance(strings.ToUpper(name), strings.ToUpper(want)) <= 2) {
 			return want
 		}
 	}
 	return ""
 }
+
+func abs(n int) int { return max(n, -n) }
 
 // editDistance is the Levenshtein distance of two ASCII names.
 func editDistance(a, b string) int {
