@@ -62,22 +62,9 @@ func (v *Vars) Get(name string) string { return v.Scalars[name] }
 // Index returns array[key] ("" when unset).
 func (v *Vars) Index(array, key string) string { return v.Arrays[array][key] }
 
-// List returns the values of an array in order: by index for an indexed
+// keys returns the keys of an array in order: by index for an indexed
 // array, by key for an associative one (bash's own order for those is a hash
-// order nobody relies on). It returns nil when the array is unset.
-func (v *Vars) List(name string) []string {
-	arr := v.Arrays[name]
-	if len(arr) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(arr))
-	for _, k := range v.keys(name) {
-		out = append(out, arr[k])
-	}
-	return out
-}
-
-// keys returns the keys of an array in List order.
+// order nobody relies on).
 func (v *Vars) keys(name string) []string {
 	arr := v.Arrays[name]
 	keys := make([]string, 0, len(arr))
