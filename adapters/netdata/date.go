@@ -2,6 +2,7 @@ package netdata
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -11,46 +12,25 @@ import (
 // (alarm-notify.sh exports LC_ALL=C): "Mon Nov 23 23:17:50 UTC 2026".
 const DefaultDateLayout = "%a %b %e %H:%M:%S %Z %Y"
 
-// validWhen reports whether when is what GNU date accepts after --date=@
-// once the unquoted ${when} has been word-split (no spaces survive):
-// seconds with an optional sign and fraction ('.' or ','), that is
-// ^[+-]?[0-9]+([.,][0-9]+)?$.
-func validWhen(when string) bool {
-	digits := func(s string) bool {
-		for i := 0; i < len(s); i++ {
-			if s[i] < '0' || s[i] > '9' {
-				return false
-			}
-		}
-		return s != ""
-	}
-	if when != "" && (when[0] == '+' || when[0] == '-') {
-		when = when[1:]
-	}
-	if i := strings.IndexAny(when, ".,"); i >= 0 {
-		return digits(when[:i]) && digits(when[i+1:])
-	}
-	return digits(when)
-}
+// whenRE is what GNU date accepts after --date=@ once the unquoted ${when}
+// has been word-split (no spaces survive): seconds with an optional sign and
+// fraction ('.' or ',').
+var whenRE = regexp.MustCompile(`^([+-]?[0-9]+)(?:[.,]([0-9]+))?$`)
 
 // parseWhen returns the instant `date --date=@${when}` denotes.
 func parseWhen(when string) (time.Time, bool) {
-	if !validWhen(when) {
+	m := whenRE.FindStringSubmatch(when)
+	if m == nil {
 		return time.Time{}, false
 	}
-	intPart, frac := when, ""
-	if i := strings.IndexAny(when, ".,"); i >= 0 {
-		intPart, frac = when[:i], when[i+1:]
-	}
-	sec, err := strconv.ParseInt(intPart, 10, 64)
+	sec, err := strconv.ParseInt(m[1], 10, 64)
 	if err != nil || sec > 1<<55 || sec < -(1<<55) {
 		return time.Time{}, false
 	}
 	var nsec int64
-	if frac != "" {
-		frac = (frac + "000000000")[:9]
-		nsec, _ = strconv.ParseInt(frac, 10, 64)
-		if strings.HasPrefix(intPart, "-") {
+	if m[2] != "" {
+		nsec, _ = strconv.ParseInt((m[2] + "000000000")[:9], 10, 64)
+		if m[1][0] == '-' {
 			nsec = -nsec
 		}
 	}
@@ -94,12 +74,11 @@ func AlarmDate(when, dateFormat string, loc *time.Location, now time.Time) strin
 	return Strftime(now, DefaultDateLayout)
 }
 
-var (
-	shortDays   = []string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
-	longDays    = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
-	shortMonths = []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-	longMonths  = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
-)
+// composites are the conversions GNU date defines by others in the C locale.
+var composites = map[byte]string{
+	'c': "%a %b %e %H:%M:%S %Y", 'D': "%m/%d/%y", 'x': "%m/%d/%y", 'F': "%Y-%m-%d",
+	'r': "%I:%M:%S %p", 'R': "%H:%M", 'T': "%H:%M:%S", 'X': "%H:%M:%S",
+}
 
 // Strftime formats t like GNU date's +FORMAT in the C locale. Supported
 // conversions: %a %A %b %B %c %C %d %D %e %F %g %G %h %H %I %j %k %l %m %M
@@ -244,27 +223,24 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 		hour12 = 12
 	}
 	isoYear, isoWeek := t.ISOWeek()
+	if f, ok := composites[conv]; ok {
+		return str(Strftime(t, f))
+	}
 	switch conv {
 	case 'a':
-		return str(shortDays[t.Weekday()])
+		return str(t.Weekday().String()[:3])
 	case 'A':
-		return str(longDays[t.Weekday()])
+		return str(t.Weekday().String())
 	case 'b', 'h':
-		return str(shortMonths[t.Month()-1])
+		return str(t.Month().String()[:3])
 	case 'B':
-		return str(longMonths[t.Month()-1])
-	case 'c':
-		return str(Strftime(t, "%a %b %e %H:%M:%S %Y"))
+		return str(t.Month().String())
 	case 'C':
 		return num(floorDiv(t.Year(), 100), 2)
 	case 'd':
 		return num(t.Day(), 2)
-	case 'D', 'x':
-		return str(Strftime(t, "%m/%d/%y"))
 	case 'e':
 		return spc(t.Day(), 2)
-	case 'F':
-		return str(Strftime(t, "%Y-%m-%d"))
 	case 'g':
 		return num(((isoYear%100)+100)%100, 2)
 	case 'G':
@@ -287,30 +263,23 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 		return str("\n")
 	case 'N':
 		return num(t.Nanosecond(), 9)
-	case 'p':
-		if t.Hour() < 12 {
-			return str("AM")
+	case 'p', 'P':
+		s = "AM"
+		if t.Hour() >= 12 {
+			s = "PM"
 		}
-		return str("PM")
-	case 'P':
-		if t.Hour() < 12 {
-			return str("am")
+		if conv == 'P' {
+			s = strings.ToLower(s)
 		}
-		return str("pm")
+		return str(s)
 	case 'q':
 		return num((int(t.Month())-1)/3+1, 1)
-	case 'r':
-		return str(Strftime(t, "%I:%M:%S %p"))
-	case 'R':
-		return str(Strftime(t, "%H:%M"))
 	case 's':
 		return strconv.FormatInt(t.Unix(), 10), true, '0', 1, true
 	case 'S':
 		return num(t.Second(), 2)
 	case 't':
 		return str("\t")
-	case 'T', 'X':
-		return str(Strftime(t, "%H:%M:%S"))
 	case 'u':
 		wd := int(t.Weekday())
 		if wd == 0 {
