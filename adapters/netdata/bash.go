@@ -58,13 +58,7 @@ func bashArith(s string) int64 {
 		}
 		w = w[1:]
 	}
-	if w == "" {
-		return 0
-	}
-	if isIdent(w) {
-		return 0
-	}
-	v, ok := bashConst(w)
+	v, ok := bashConst(w) // a variable name is no constant: 0
 	if !ok {
 		return 0
 	}
@@ -72,17 +66,6 @@ func bashArith(s string) int64 {
 		return -v
 	}
 	return v
-}
-
-func isIdent(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return s != ""
 }
 
 // bashConst parses an integer constant as bash's strlong does, wrapping on

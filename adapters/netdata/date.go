@@ -317,29 +317,23 @@ func floorDiv(a, b int) int {
 	return q
 }
 
+// numericZone is %z with colons ':' after the '%' (%:::z: as many fields
+// as the offset needs). Not time's layouts: they get offsets of -1 to -59
+// seconds wrong (an LMT of Accra is -0:00:52).
 func numericZone(t time.Time, colons int) string {
 	_, off := t.Zone()
-	sign := byte('+')
+	sign := "+"
 	if off < 0 {
-		sign, off = '-', -off
+		sign, off = "-", -off
 	}
 	h, m, s := off/3600, off/60%60, off%60
-	two := func(v int) string { return string([]byte{byte('0' + v/10), byte('0' + v%10)}) }
-	switch colons {
-	case 0:
-		return string(sign) + two(h) + two(m)
-	case 1:
-		return string(sign) + two(h) + ":" + two(m)
-	case 2:
-		return string(sign) + two(h) + ":" + two(m) + ":" + two(s)
+	switch {
+	case colons == 0:
+		return fmt.Sprintf("%s%02d%02d", sign, h, m)
+	case colons == 2 || colons == 3 && s != 0:
+		return fmt.Sprintf("%s%02d:%02d:%02d", sign, h, m, s)
+	case colons == 1 || m != 0:
+		return fmt.Sprintf("%s%02d:%02d", sign, h, m)
 	}
-	// %:::z: as many fields as needed
-	out := string(sign) + two(h)
-	if m != 0 || s != 0 {
-		out += ":" + two(m)
-	}
-	if s != 0 {
-		out += ":" + two(s)
-	}
-	return out
+	return fmt.Sprintf("%s%02d", sign, h)
 }

@@ -138,7 +138,7 @@ func FilterRecipient(r string, a Alarm, cacheDir string, log func(level, msg str
 	}
 	dir := trackingDir(cacheDir, recipient)
 	file := dir + "/" + a.AlarmID
-	if critical && !isDir(dir) {
+	if critical {
 		if err := os.MkdirAll(dir, 0o777); err != nil {
 			log(LevelError, "SEVERITY FILTERING for "+r+" VIA "+Method+": "+err.Error())
 		}
@@ -193,12 +193,6 @@ func FilterRecipient(r string, a Alarm, cacheDir string, log func(level, msg str
 		}
 	}
 	return block("recipient should not receive this notification")
-}
-
-// isDir is [ -d path ].
-func isDir(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.IsDir()
 }
 
 // isRegular is [ -f path ] (follows symlinks).

@@ -127,11 +127,6 @@ func Parse(name string, src io.Reader, vars *Vars) ([]Warning, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading: %w", name, err)
 	}
-	return parseData(name, data, vars)
-}
-
-// parseData is Parse of what it read from src: at most MaxFileSize+1 bytes.
-func parseData(name string, data []byte, vars *Vars) ([]Warning, error) {
 	p := &parser{file: name, src: data}
 	if !utf8.Valid(data) {
 		// The parser rejects invalid UTF-8 anywhere, even in comments,

@@ -47,13 +47,9 @@ func (o Origin) String() string { return o.File + ":" + strconv.Itoa(o.Line) }
 
 // NewVars returns empty Vars.
 func NewVars() *Vars {
-	return &Vars{
-		Scalars:  map[string]string{},
-		Arrays:   map[string]map[string]string{},
-		Indexed:  map[string]bool{},
-		Exported: map[string]bool{},
-		Origin:   map[string]Origin{},
-	}
+	v := &Vars{}
+	v.init()
+	return v
 }
 
 // Get returns the value of a scalar variable ("" when unset).
