@@ -10,6 +10,7 @@
 package healthconf
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 )
@@ -58,24 +59,14 @@ func (v *Vars) Get(name string) string { return v.Scalars[name] }
 // Index returns array[key] ("" when unset).
 func (v *Vars) Index(array, key string) string { return v.Arrays[array][key] }
 
-// keys returns the keys of an array in order: by index for an indexed
-// array, by key for an associative one (bash's own order for those is a hash
-// order nobody relies on).
-func (v *Vars) keys(name string) []string {
-	arr := v.Arrays[name]
-	keys := make([]string, 0, len(arr))
-	for k := range arr {
-		keys = append(keys, k)
-	}
-	if v.Indexed[name] {
-		slices.SortFunc(keys, func(a, b string) int {
-			x, _ := strconv.Atoi(a)
-			y, _ := strconv.Atoi(b)
-			return x - y
-		})
-	} else {
-		slices.Sort(keys)
-	}
+// indexes returns the keys of the indexed array name in numeric order.
+func (v *Vars) indexes(name string) []string {
+	keys := slices.Collect(maps.Keys(v.Arrays[name]))
+	slices.SortFunc(keys, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		return x - y
+	})
 	return keys
 }
 
