@@ -215,13 +215,13 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 	case 'B':
 		return str(t.Month().String())
 	case 'C':
-		return num(floorDiv(t.Year(), 100), 2)
+		return num((t.Year()-mod100(t.Year()))/100, 2) // rounded down
 	case 'd':
 		return num(t.Day(), 2)
 	case 'e':
 		return spc(t.Day(), 2)
 	case 'g':
-		return num(((isoYear%100)+100)%100, 2)
+		return num(mod100(isoYear), 2)
 	case 'G':
 		return num(isoYear, 1)
 	case 'H':
@@ -260,11 +260,7 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 	case 't':
 		return str("\t")
 	case 'u':
-		wd := int(t.Weekday())
-		if wd == 0 {
-			wd = 7
-		}
-		return num(wd, 1)
+		return num((int(t.Weekday())+6)%7+1, 1)
 	case 'U':
 		return num((t.YearDay()+6-int(t.Weekday()))/7, 2)
 	case 'V':
@@ -274,7 +270,7 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 	case 'W':
 		return num((t.YearDay()+6-(int(t.Weekday())+6)%7)/7, 2)
 	case 'y':
-		return num(((t.Year()%100)+100)%100, 2)
+		return num(mod100(t.Year()), 2)
 	case 'Y':
 		return num(t.Year(), 1)
 	case 'z':
@@ -288,13 +284,8 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 	return "", false, 0, 0, false
 }
 
-func floorDiv(a, b int) int {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
+// mod100 is y modulo 100 in 0..99, also for years before 0.
+func mod100(y int) int { return (y%100 + 100) % 100 }
 
 // numericZone is %z with colons ':' after the '%' (%:::z: as many fields
 // as the offset needs). Not time's layouts: they get offsets of -1 to -59
