@@ -236,17 +236,12 @@ func TestInvocation(args []string) (role string, ok bool) {
 	if len(args) > 2 {
 		return "", false
 	}
-	arg := func(i int) string {
-		if i < len(args) {
-			return args[i]
-		}
-		return ""
-	}
+	arg := slices.Concat(args, []string{"", ""}) // "$1" and "$2", maybe empty
 	switch {
-	case arg(1) == "test":
-		role = arg(0)
-	case arg(0) == "test":
-		role = arg(1)
+	case arg[1] == "test":
+		role = arg[0]
+	case arg[0] == "test":
+		role = arg[1]
 	default:
 		return "", false
 	}
