@@ -180,7 +180,7 @@ type parser struct {
 	cfg   *expand.Config
 	warns []Warning
 	// escaped is set when src went through escapeInvalid, so values
-	// must go through unescapeInvalid.
+	// must go through unescape.
 	escaped bool
 
 	lineStarts []int // offsets where lines begin; built on first use
