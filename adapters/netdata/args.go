@@ -12,6 +12,7 @@ package netdata
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -153,55 +154,11 @@ func ParseArgs(args []string) (Alarm, error) {
 	if len(args) == 0 {
 		return Alarm{}, ErrNoArgs
 	}
-	arg := func(pos int) string {
-		if pos <= len(args) {
-			return args[pos-1]
+	a := Alarm{Layout: DetectLayout(args)}
+	for i, f := range layoutFields(a.Layout) {
+		if i < len(args) {
+			*f.ptr(&a) = args[i]
 		}
-		return ""
-	}
-	a := Alarm{
-		Layout:   DetectLayout(args),
-		Roles:    arg(1),
-		Host:     arg(2),
-		UniqueID: arg(3),
-		AlarmID:  arg(4),
-		EventID:  arg(5),
-		When:     arg(6),
-		Name:     arg(7),
-		Chart:    arg(8),
-	}
-	// o is the shift of everything after chart: 1 when family is present.
-	o := 0
-	if a.Layout == Layout1 {
-		a.Family = arg(9)
-		o = 1
-	}
-	a.Status = arg(9 + o)
-	a.OldStatus = arg(10 + o)
-	a.Value = arg(11 + o)
-	a.OldValue = arg(12 + o)
-	a.Src = arg(13 + o)
-	a.Duration = arg(14 + o)
-	a.NonClearDuration = arg(15 + o)
-	a.Units = arg(16 + o)
-	a.Info = arg(17 + o)
-	a.ValueString = arg(18 + o)
-	a.OldValueString = arg(19 + o)
-	a.CalcExpression = arg(20 + o)
-	a.CalcParamValues = arg(21 + o)
-	a.TotalWarnings = arg(22 + o)
-	a.TotalCritical = arg(23 + o)
-	a.TotalWarnAlarms = arg(24 + o)
-	a.TotalCritAlarms = arg(25 + o)
-	a.Classification = arg(26 + o)
-	a.EditCommandLine = arg(27 + o)
-	a.ChildMachineGUID = arg(28 + o)
-	if a.Layout == Layout2 {
-		a.TransitionID = arg(29)
-		a.Summary = arg(30)
-		a.Context = arg(31)
-		a.Component = arg(32)
-		a.Type = arg(33)
 	}
 	return a, nil
 }
@@ -209,19 +166,66 @@ func ParseArgs(args []string) (Alarm, error) {
 // Args renders a back into a command line of its layout (the inverse of
 // ParseArgs for a full argv).
 func (a Alarm) Args() []string {
-	args := []string{a.Roles, a.Host, a.UniqueID, a.AlarmID, a.EventID, a.When, a.Name, a.Chart}
-	if a.Layout == Layout1 {
-		args = append(args, a.Family)
-	}
-	args = append(args, a.Status, a.OldStatus, a.Value, a.OldValue, a.Src, a.Duration,
-		a.NonClearDuration, a.Units, a.Info, a.ValueString, a.OldValueString,
-		a.CalcExpression, a.CalcParamValues, a.TotalWarnings, a.TotalCritical,
-		a.TotalWarnAlarms, a.TotalCritAlarms, a.Classification, a.EditCommandLine,
-		a.ChildMachineGUID)
-	if a.Layout == Layout2 {
-		args = append(args, a.TransitionID, a.Summary, a.Context, a.Component, a.Type)
+	var args []string
+	for _, f := range layoutFields(a.Layout) {
+		args = append(args, *f.ptr(&a))
 	}
 	return args
+}
+
+// field is one of alarm-notify.sh's variables and where a T keeps it.
+type field[T any] struct {
+	name string
+	ptr  func(*T) *string
+}
+
+// alarmFields are the alarm's values under the script's variable names, in
+// Layout1's argv order (family 9th, 29 in all) followed by the five only
+// Layout2 has. args_host is the argument; Fields has the derived one.
+var alarmFields = []field[Alarm]{
+	{"roles", func(a *Alarm) *string { return &a.Roles }},
+	{"args_host", func(a *Alarm) *string { return &a.Host }},
+	{"unique_id", func(a *Alarm) *string { return &a.UniqueID }},
+	{"alarm_id", func(a *Alarm) *string { return &a.AlarmID }},
+	{"event_id", func(a *Alarm) *string { return &a.EventID }},
+	{"when", func(a *Alarm) *string { return &a.When }},
+	{"name", func(a *Alarm) *string { return &a.Name }},
+	{"chart", func(a *Alarm) *string { return &a.Chart }},
+	{"family", func(a *Alarm) *string { return &a.Family }},
+	{"status", func(a *Alarm) *string { return &a.Status }},
+	{"old_status", func(a *Alarm) *string { return &a.OldStatus }},
+	{"value", func(a *Alarm) *string { return &a.Value }},
+	{"old_value", func(a *Alarm) *string { return &a.OldValue }},
+	{"src", func(a *Alarm) *string { return &a.Src }},
+	{"duration", func(a *Alarm) *string { return &a.Duration }},
+	{"non_clear_duration", func(a *Alarm) *string { return &a.NonClearDuration }},
+	{"units", func(a *Alarm) *string { return &a.Units }},
+	{"info", func(a *Alarm) *string { return &a.Info }},
+	{"value_string", func(a *Alarm) *string { return &a.ValueString }},
+	{"old_value_string", func(a *Alarm) *string { return &a.OldValueString }},
+	{"calc_expression", func(a *Alarm) *string { return &a.CalcExpression }},
+	{"calc_param_values", func(a *Alarm) *string { return &a.CalcParamValues }},
+	{"total_warnings", func(a *Alarm) *string { return &a.TotalWarnings }},
+	{"total_critical", func(a *Alarm) *string { return &a.TotalCritical }},
+	{"total_warn_alarms", func(a *Alarm) *string { return &a.TotalWarnAlarms }},
+	{"total_crit_alarms", func(a *Alarm) *string { return &a.TotalCritAlarms }},
+	{"classification", func(a *Alarm) *string { return &a.Classification }},
+	{"edit_command_line", func(a *Alarm) *string { return &a.EditCommandLine }},
+	{"child_machine_guid", func(a *Alarm) *string { return &a.ChildMachineGUID }},
+	{"transition_id", func(a *Alarm) *string { return &a.TransitionID }},
+	{"summary", func(a *Alarm) *string { return &a.Summary }},
+	{"context", func(a *Alarm) *string { return &a.Context }},
+	{"component", func(a *Alarm) *string { return &a.Component }},
+	{"type", func(a *Alarm) *string { return &a.Type }},
+}
+
+// layoutFields are the alarmFields of l's argv, in order: Layout1's 29,
+// or Layout2's 33 (no family, five more at the end).
+func layoutFields(l Layout) []field[Alarm] {
+	if l == Layout1 {
+		return alarmFields[:29]
+	}
+	return slices.Concat(alarmFields[:8], alarmFields[9:])
 }
 
 // TestInvocation reports whether args is alarm-notify.sh's test mode, with
@@ -232,17 +236,12 @@ func TestInvocation(args []string) (role string, ok bool) {
 	if len(args) > 2 {
 		return "", false
 	}
-	arg := func(i int) string {
-		if i < len(args) {
-			return args[i]
-		}
-		return ""
-	}
+	arg := slices.Concat(args, []string{"", ""}) // "$1" and "$2", maybe empty
 	switch {
-	case arg(1) == "test":
-		role = arg(0)
-	case arg(0) == "test":
-		role = arg(1)
+	case arg[1] == "test":
+		role = arg[0]
+	case arg[0] == "test":
+		role = arg[1]
 	default:
 		return "", false
 	}

@@ -58,13 +58,7 @@ func bashArith(s string) int64 {
 		}
 		w = w[1:]
 	}
-	if w == "" {
-		return 0
-	}
-	if isIdent(w) {
-		return 0
-	}
-	v, ok := bashConst(w)
+	v, ok := bashConst(w) // a variable name is no constant: 0
 	if !ok {
 		return 0
 	}
@@ -72,17 +66,6 @@ func bashArith(s string) int64 {
 		return -v
 	}
 	return v
-}
-
-func isIdent(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return s != ""
 }
 
 // bashConst parses an integer constant as bash's strlong does, wrapping on
@@ -174,59 +157,38 @@ func Duration4Human(s string) string {
 }
 
 func duration4human(s int64) string {
-	d := s / 86400
-	s -= d * 86400
-	h := s / 3600
-	s -= h * 3600
-	m := s / 60
-	s -= m * 60
-	ds, hs, ms, ss := "day", "hour", "minute", "second"
-	itoa := func(v int64) string { return strconv.FormatInt(v, 10) }
+	d, h, m := s/86400, s%86400/3600, s%3600/60
+	s %= 60
+	unit := func(n int64, word string) string {
+		if n > 1 {
+			word += "s"
+		}
+		return strconv.FormatInt(n, 10) + " " + word
+	}
 	switch {
 	case d > 0:
 		if m >= 30 {
 			h++
 		}
-		if d > 1 {
-			ds = "days"
-		}
-		if h > 1 {
-			hs = "hours"
-		}
 		if h > 0 {
-			return itoa(d) + " " + ds + " and " + itoa(h) + " " + hs
+			return unit(d, "day") + " and " + unit(h, "hour")
 		}
-		return itoa(d) + " " + ds
+		return unit(d, "day")
 	case h > 0:
 		if s >= 30 {
 			m++
 		}
-		if h > 1 {
-			hs = "hours"
-		}
-		if m > 1 {
-			ms = "minutes"
-		}
 		if m > 0 {
-			return itoa(h) + " " + hs + " and " + itoa(m) + " " + ms
+			return unit(h, "hour") + " and " + unit(m, "minute")
 		}
-		return itoa(h) + " " + hs
+		return unit(h, "hour")
 	case m > 0:
-		if m > 1 {
-			ms = "minutes"
-		}
-		if s > 1 {
-			ss = "seconds"
-		}
 		if s > 0 {
-			return itoa(m) + " " + ms + " and " + itoa(s) + " " + ss
+			return unit(m, "minute") + " and " + unit(s, "second")
 		}
-		return itoa(m) + " " + ms
+		return unit(m, "minute")
 	}
-	if s > 1 {
-		ss = "seconds"
-	}
-	return itoa(s) + " " + ss
+	return unit(s, "second")
 }
 
 // lowerASCII is ${x,,} under LC_ALL=C.

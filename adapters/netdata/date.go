@@ -2,6 +2,7 @@ package netdata
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -11,46 +12,25 @@ import (
 // (alarm-notify.sh exports LC_ALL=C): "Mon Nov 23 23:17:50 UTC 2026".
 const DefaultDateLayout = "%a %b %e %H:%M:%S %Z %Y"
 
-// validWhen reports whether when is what GNU date accepts after --date=@
-// once the unquoted ${when} has been word-split (no spaces survive):
-// seconds with an optional sign and fraction ('.' or ','), that is
-// ^[+-]?[0-9]+([.,][0-9]+)?$.
-func validWhen(when string) bool {
-	digits := func(s string) bool {
-		for i := 0; i < len(s); i++ {
-			if s[i] < '0' || s[i] > '9' {
-				return false
-			}
-		}
-		return s != ""
-	}
-	if when != "" && (when[0] == '+' || when[0] == '-') {
-		when = when[1:]
-	}
-	if i := strings.IndexAny(when, ".,"); i >= 0 {
-		return digits(when[:i]) && digits(when[i+1:])
-	}
-	return digits(when)
-}
+// whenRE is what GNU date accepts after --date=@ once the unquoted ${when}
+// has been word-split (no spaces survive): seconds with an optional sign and
+// fraction ('.' or ',').
+var whenRE = regexp.MustCompile(`^([+-]?[0-9]+)(?:[.,]([0-9]+))?$`)
 
 // parseWhen returns the instant `date --date=@${when}` denotes.
 func parseWhen(when string) (time.Time, bool) {
-	if !validWhen(when) {
+	m := whenRE.FindStringSubmatch(when)
+	if m == nil {
 		return time.Time{}, false
 	}
-	intPart, frac := when, ""
-	if i := strings.IndexAny(when, ".,"); i >= 0 {
-		intPart, frac = when[:i], when[i+1:]
-	}
-	sec, err := strconv.ParseInt(intPart, 10, 64)
+	sec, err := strconv.ParseInt(m[1], 10, 64)
 	if err != nil || sec > 1<<55 || sec < -(1<<55) {
 		return time.Time{}, false
 	}
 	var nsec int64
-	if frac != "" {
-		frac = (frac + "000000000")[:9]
-		nsec, _ = strconv.ParseInt(frac, 10, 64)
-		if strings.HasPrefix(intPart, "-") {
+	if m[2] != "" {
+		nsec, _ = strconv.ParseInt((m[2] + "000000000")[:9], 10, 64)
+		if m[1][0] == '-' {
 			nsec = -nsec
 		}
 	}
@@ -94,12 +74,16 @@ func AlarmDate(when, dateFormat string, loc *time.Location, now time.Time) strin
 	return Strftime(now, DefaultDateLayout)
 }
 
-var (
-	shortDays   = []string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
-	longDays    = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
-	shortMonths = []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-	longMonths  = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
-)
+// composites are the conversions GNU date defines by others in the C locale.
+var composites = map[byte]string{
+	'c': "%a %b %e %H:%M:%S %Y", 'D': "%m/%d/%y", 'x': "%m/%d/%y", 'F': "%Y-%m-%d",
+	'r': "%I:%M:%S %p", 'R': "%H:%M", 'T': "%H:%M:%S", 'X': "%H:%M:%S",
+}
+
+// specRE is what GNU date allows between a '%' and its conversion
+// character: flags, a width, then colons (only %z takes them) or the E and O
+// modifiers.
+var specRE = regexp.MustCompile(`^([-_0^#]*)([0-9]*)(:+|[EO]*)`)
 
 // Strftime formats t like GNU date's +FORMAT in the C locale. Supported
 // conversions: %a %A %b %B %c %C %d %D %e %F %g %G %h %H %I %j %k %l %m %M
@@ -111,63 +95,38 @@ var (
 // "%N%" forms like "%5%".
 func Strftime(t time.Time, format string) string {
 	var b strings.Builder
-	for i := 0; i < len(format); i++ {
-		c := format[i]
-		if c != '%' {
-			b.WriteByte(c)
-			continue
+	for {
+		start := strings.IndexByte(format, '%')
+		if start < 0 {
+			b.WriteString(format)
+			return b.String()
 		}
-		start := i
-		i++
-		// flags
-		var pad byte // 0: default
-		upper, swap := false, false
-		for ; i < len(format); i++ {
-			switch format[i] {
-			case '-', '_', '0':
-				pad = format[i]
-				continue
-			case '^':
-				upper = true
-				continue
-			case '#':
-				swap = true
-				continue
-			}
-			break
-		}
-		width := -1
-		for ; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
-			if width < 0 {
-				width = 0
-			}
-			width = width*10 + int(format[i]-'0')
-			if width > 1024 {
-				width = 1024
-			}
-		}
-		colons := 0
-		for ; i < len(format) && format[i] == ':'; i++ {
-			colons++
-		}
-		if colons == 0 {
-			for i < len(format) && (format[i] == 'E' || format[i] == 'O') {
-				i++
-			}
-		}
+		b.WriteString(format[:start])
+		m := specRE.FindStringSubmatch(format[start+1:])
+		i := start + 1 + len(m[0]) // the conversion character
 		if i >= len(format) {
 			b.WriteString(format[start:])
-			break
+			return b.String()
 		}
-		conv := format[i]
-		if colons > 0 && (conv != 'z' || colons > 3) {
-			b.WriteString(padField(format[start:i+1], false, pad, ' ', width, 0))
-			continue
+		flags, conv, spec := m[1], format[i], format[start:i+1]
+		format = format[i+1:]
+		var pad byte // 0: default
+		if k := strings.LastIndexAny(flags, "-_0"); k >= 0 {
+			pad = flags[k]
 		}
+		upper, swap := strings.Contains(flags, "^"), strings.Contains(flags, "#")
+		width := -1
+		if m[2] != "" {
+			width = 1024
+			if n, err := strconv.Atoi(m[2]); err == nil && n < width {
+				width = n
+			}
+		}
+		colons := strings.Count(m[3], ":")
 		s, numeric, defPad, defWidth, ok := strftimeConv(t, conv, colons)
-		if !ok || conv == '%' && i != start+1 {
+		if !ok || colons > 0 && (conv != 'z' || colons > 3) || conv == '%' && m[0] != "" {
 			// unknown: copied literally, padded like a string
-			b.WriteString(padField(format[start:i+1], false, pad, ' ', width, 0))
+			b.WriteString(padField(spec, false, pad, ' ', width, 0))
 			continue
 		}
 		if conv == 'N' && width > 0 {
@@ -189,7 +148,6 @@ func Strftime(t time.Time, format string) string {
 		}
 		b.WriteString(padField(s, numeric, pad, defPad, width, defWidth))
 	}
-	return b.String()
 }
 
 // padField applies GNU strftime padding. Numeric fields carry their
@@ -244,29 +202,26 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 		hour12 = 12
 	}
 	isoYear, isoWeek := t.ISOWeek()
+	if f, ok := composites[conv]; ok {
+		return str(Strftime(t, f))
+	}
 	switch conv {
 	case 'a':
-		return str(shortDays[t.Weekday()])
+		return str(t.Weekday().String()[:3])
 	case 'A':
-		return str(longDays[t.Weekday()])
+		return str(t.Weekday().String())
 	case 'b', 'h':
-		return str(shortMonths[t.Month()-1])
+		return str(t.Month().String()[:3])
 	case 'B':
-		return str(longMonths[t.Month()-1])
-	case 'c':
-		return str(Strftime(t, "%a %b %e %H:%M:%S %Y"))
+		return str(t.Month().String())
 	case 'C':
-		return num(floorDiv(t.Year(), 100), 2)
+		return num((t.Year()-mod100(t.Year()))/100, 2) // rounded down
 	case 'd':
 		return num(t.Day(), 2)
-	case 'D', 'x':
-		return str(Strftime(t, "%m/%d/%y"))
 	case 'e':
 		return spc(t.Day(), 2)
-	case 'F':
-		return str(Strftime(t, "%Y-%m-%d"))
 	case 'g':
-		return num(((isoYear%100)+100)%100, 2)
+		return num(mod100(isoYear), 2)
 	case 'G':
 		return num(isoYear, 1)
 	case 'H':
@@ -287,36 +242,25 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 		return str("\n")
 	case 'N':
 		return num(t.Nanosecond(), 9)
-	case 'p':
-		if t.Hour() < 12 {
-			return str("AM")
+	case 'p', 'P':
+		s = "AM"
+		if t.Hour() >= 12 {
+			s = "PM"
 		}
-		return str("PM")
-	case 'P':
-		if t.Hour() < 12 {
-			return str("am")
+		if conv == 'P' {
+			s = strings.ToLower(s)
 		}
-		return str("pm")
+		return str(s)
 	case 'q':
 		return num((int(t.Month())-1)/3+1, 1)
-	case 'r':
-		return str(Strftime(t, "%I:%M:%S %p"))
-	case 'R':
-		return str(Strftime(t, "%H:%M"))
 	case 's':
 		return strconv.FormatInt(t.Unix(), 10), true, '0', 1, true
 	case 'S':
 		return num(t.Second(), 2)
 	case 't':
 		return str("\t")
-	case 'T', 'X':
-		return str(Strftime(t, "%H:%M:%S"))
 	case 'u':
-		wd := int(t.Weekday())
-		if wd == 0 {
-			wd = 7
-		}
-		return num(wd, 1)
+		return num((int(t.Weekday())+6)%7+1, 1)
 	case 'U':
 		return num((t.YearDay()+6-int(t.Weekday()))/7, 2)
 	case 'V':
@@ -326,7 +270,7 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 	case 'W':
 		return num((t.YearDay()+6-(int(t.Weekday())+6)%7)/7, 2)
 	case 'y':
-		return num(((t.Year()%100)+100)%100, 2)
+		return num(mod100(t.Year()), 2)
 	case 'Y':
 		return num(t.Year(), 1)
 	case 'z':
@@ -340,37 +284,26 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 	return "", false, 0, 0, false
 }
 
-func floorDiv(a, b int) int {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
+// mod100 is y modulo 100 in 0..99, also for years before 0.
+func mod100(y int) int { return (y%100 + 100) % 100 }
 
+// numericZone is %z with colons ':' after the '%' (%:::z: as many fields
+// as the offset needs). Not time's layouts: they get offsets of -1 to -59
+// seconds wrong (an LMT of Accra is -0:00:52).
 func numericZone(t time.Time, colons int) string {
 	_, off := t.Zone()
-	sign := byte('+')
+	sign := "+"
 	if off < 0 {
-		sign, off = '-', -off
+		sign, off = "-", -off
 	}
 	h, m, s := off/3600, off/60%60, off%60
-	two := func(v int) string { return string([]byte{byte('0' + v/10), byte('0' + v%10)}) }
-	switch colons {
-	case 0:
-		return string(sign) + two(h) + two(m)
-	case 1:
-		return string(sign) + two(h) + ":" + two(m)
-	case 2:
-		return string(sign) + two(h) + ":" + two(m) + ":" + two(s)
+	switch {
+	case colons == 0:
+		return fmt.Sprintf("%s%02d%02d", sign, h, m)
+	case colons == 2 || colons == 3 && s != 0:
+		return fmt.Sprintf("%s%02d:%02d:%02d", sign, h, m, s)
+	case colons == 1 || m != 0:
+		return fmt.Sprintf("%s%02d:%02d", sign, h, m)
 	}
-	// %:::z: as many fields as needed
-	out := string(sign) + two(h)
-	if m != 0 || s != 0 {
-		out += ":" + two(m)
-	}
-	if s != 0 {
-		out += ":" + two(s)
-	}
-	return out
+	return fmt.Sprintf("%s%02d", sign, h)
 }

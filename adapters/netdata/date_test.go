@@ -99,12 +99,16 @@ func TestAlarmDateFallbacks(t *testing.T) {
 	}
 }
 
-// TestValidWhen checks validWhen against the pattern it implements.
+// TestValidWhen checks which whens AlarmDate takes (the others fall back to
+// now) against the pattern GNU date accepts.
 func TestValidWhen(t *testing.T) {
 	re := regexp.MustCompile(`^[+-]?[0-9]+([.,][0-9]+)?$`)
+	now := time.Unix(1600000000, 0)
 	check := func(s string) {
-		if got, want := validWhen(s), re.MatchString(s); got != want {
-			t.Errorf("validWhen(%q) = %v, pattern says %v", s, got, want)
+		// The last case matches but is out of range: now as well.
+		want := re.MatchString(s) && s != "12345678901234567890.5"
+		if got := AlarmDate(s, "+%s", time.UTC, now) != "1600000000"; got != want {
+			t.Errorf("AlarmDate(%q) took when: %v, pattern says %v", s, got, want)
 		}
 	}
 	for _, s := range append(dateWhens, "", "+", "-", ".", ",", "1.", ".5", "1.2.3", "1,2,3", "1.2,3", "--1",

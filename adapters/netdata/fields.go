@@ -248,100 +248,37 @@ func severityRaisedFor(a Alarm, durationTxt, nonClearTxt string) (severity, rais
 // variable names (roles, args_host, host, unique_id, ..., goto_url, alarm,
 // ...), for templates. Layout-specific names are present, possibly empty.
 func (f Fields) Map() map[string]string {
-	a := f.Alarm
-	return map[string]string{
-		"roles":                  a.Roles,
-		"args_host":              f.ArgsHost,
-		"host":                   f.Host,
-		"unique_id":              a.UniqueID,
-		"alarm_id":               a.AlarmID,
-		"event_id":               a.EventID,
-		"when":                   a.When,
-		"name":                   a.Name,
-		"chart":                  a.Chart,
-		"family":                 a.Family,
-		"status":                 a.Status,
-		"old_status":             a.OldStatus,
-		"value":                  a.Value,
-		"old_value":              a.OldValue,
-		"src":                    a.Src,
-		"duration":               a.Duration,
-		"non_clear_duration":     a.NonClearDuration,
-		"units":                  a.Units,
-		"info":                   a.Info,
-		"value_string":           a.ValueString,
-		"old_value_string":       a.OldValueString,
-		"calc_expression":        a.CalcExpression,
-		"calc_param_values":      a.CalcParamValues,
-		"total_warnings":         a.TotalWarnings,
-		"total_critical":         a.TotalCritical,
-		"total_warn_alarms":      a.TotalWarnAlarms,
-		"total_crit_alarms":      a.TotalCritAlarms,
-		"classification":         a.Classification,
-		"edit_command_line":      a.EditCommandLine,
-		"child_machine_guid":     a.ChildMachineGUID,
-		"transition_id":          a.TransitionID,
-		"summary":                a.Summary,
-		"context":                a.Context,
-		"component":              a.Component,
-		"type":                   a.Type,
-		"url_host":               f.URLHost,
-		"url_chart":              f.URLChart,
-		"url_name":               f.URLName,
-		"url_family":             f.URLFamily,
-		"url_value_string":       f.URLValueString,
-		"goto_url":               f.GotoURL,
-		"duration_txt":           f.DurationTxt,
-		"non_clear_duration_txt": f.NonClearDurationTxt,
-		"raised_for":             f.RaisedFor,
-		"severity":               f.Severity,
-		"status_message":         f.StatusMessage,
-		"color":                  f.Color,
-		"image":                  f.Image,
-		"alarm":                  f.AlarmText,
-		"date":                   f.Date,
-		"date_utc":               f.DateUTC,
+	m := make(map[string]string, len(alarmFields)+len(derivedFields))
+	for _, af := range alarmFields {
+		m[af.name] = *af.ptr(&f.Alarm)
 	}
+	// args_host is overwritten with the derived one here.
+	for _, df := range derivedFields {
+		m[df.name] = *df.ptr(&f)
+	}
+	return m
 }
 
-// alarmVars maps the script's variable names to Alarm fields, for FromEnv.
-var alarmVars = []struct {
-	name string
-	ptr  func(*Alarm) *string
-}{
-	{"roles", func(a *Alarm) *string { return &a.Roles }},
-	{"unique_id", func(a *Alarm) *string { return &a.UniqueID }},
-	{"alarm_id", func(a *Alarm) *string { return &a.AlarmID }},
-	{"event_id", func(a *Alarm) *string { return &a.EventID }},
-	{"when", func(a *Alarm) *string { return &a.When }},
-	{"name", func(a *Alarm) *string { return &a.Name }},
-	{"chart", func(a *Alarm) *string { return &a.Chart }},
-	{"family", func(a *Alarm) *string { return &a.Family }},
-	{"status", func(a *Alarm) *string { return &a.Status }},
-	{"old_status", func(a *Alarm) *string { return &a.OldStatus }},
-	{"value", func(a *Alarm) *string { return &a.Value }},
-	{"old_value", func(a *Alarm) *string { return &a.OldValue }},
-	{"src", func(a *Alarm) *string { return &a.Src }},
-	{"duration", func(a *Alarm) *string { return &a.Duration }},
-	{"non_clear_duration", func(a *Alarm) *string { return &a.NonClearDuration }},
-	{"units", func(a *Alarm) *string { return &a.Units }},
-	{"info", func(a *Alarm) *string { return &a.Info }},
-	{"value_string", func(a *Alarm) *string { return &a.ValueString }},
-	{"old_value_string", func(a *Alarm) *string { return &a.OldValueString }},
-	{"calc_expression", func(a *Alarm) *string { return &a.CalcExpression }},
-	{"calc_param_values", func(a *Alarm) *string { return &a.CalcParamValues }},
-	{"total_warnings", func(a *Alarm) *string { return &a.TotalWarnings }},
-	{"total_critical", func(a *Alarm) *string { return &a.TotalCritical }},
-	{"total_warn_alarms", func(a *Alarm) *string { return &a.TotalWarnAlarms }},
-	{"total_crit_alarms", func(a *Alarm) *string { return &a.TotalCritAlarms }},
-	{"classification", func(a *Alarm) *string { return &a.Classification }},
-	{"edit_command_line", func(a *Alarm) *string { return &a.EditCommandLine }},
-	{"child_machine_guid", func(a *Alarm) *string { return &a.ChildMachineGUID }},
-	{"transition_id", func(a *Alarm) *string { return &a.TransitionID }},
-	{"summary", func(a *Alarm) *string { return &a.Summary }},
-	{"context", func(a *Alarm) *string { return &a.Context }},
-	{"component", func(a *Alarm) *string { return &a.Component }},
-	{"type", func(a *Alarm) *string { return &a.Type }},
+// derivedFields are the Fields netdata's script derives, under its names.
+var derivedFields = []field[Fields]{
+	{"args_host", func(f *Fields) *string { return &f.ArgsHost }},
+	{"host", func(f *Fields) *string { return &f.Host }},
+	{"url_host", func(f *Fields) *string { return &f.URLHost }},
+	{"url_chart", func(f *Fields) *string { return &f.URLChart }},
+	{"url_name", func(f *Fields) *string { return &f.URLName }},
+	{"url_family", func(f *Fields) *string { return &f.URLFamily }},
+	{"url_value_string", func(f *Fields) *string { return &f.URLValueString }},
+	{"goto_url", func(f *Fields) *string { return &f.GotoURL }},
+	{"duration_txt", func(f *Fields) *string { return &f.DurationTxt }},
+	{"non_clear_duration_txt", func(f *Fields) *string { return &f.NonClearDurationTxt }},
+	{"raised_for", func(f *Fields) *string { return &f.RaisedFor }},
+	{"severity", func(f *Fields) *string { return &f.Severity }},
+	{"status_message", func(f *Fields) *string { return &f.StatusMessage }},
+	{"color", func(f *Fields) *string { return &f.Color }},
+	{"image", func(f *Fields) *string { return &f.Image }},
+	{"alarm", func(f *Fields) *string { return &f.AlarmText }},
+	{"date", func(f *Fields) *string { return &f.Date }},
+	{"date_utc", func(f *Fields) *string { return &f.DateUTC }},
 }
 
 // FromEnv is the custom-sender mode: a custom_sender() that exports the
@@ -358,10 +295,9 @@ var alarmVars = []struct {
 // which gives the same result for the same alarm.)
 func FromEnv(getenv func(string) string) (Alarm, Fields) {
 	var a Alarm
-	for _, v := range alarmVars {
-		*v.ptr(&a) = getenv(v.name)
+	for _, af := range alarmFields {
+		*af.ptr(&a) = getenv(af.name)
 	}
-	a.Host = getenv("args_host")
 	if a.Host == "" {
 		a.Host = getenv("host")
 	}
@@ -373,28 +309,10 @@ func FromEnv(getenv func(string) string) (Alarm, Fields) {
 	env.DateFormat = getenv("date_format")
 	env.ImagesBaseURL = getenv("images_base_url")
 	f := Derive(a, env)
-	given := func(dst *string, name string) {
-		if v := getenv(name); v != "" {
-			*dst = v
+	for _, df := range derivedFields {
+		if v := getenv(df.name); v != "" {
+			*df.ptr(&f) = v
 		}
 	}
-	given(&f.ArgsHost, "args_host")
-	given(&f.Host, "host")
-	given(&f.URLHost, "url_host")
-	given(&f.URLChart, "url_chart")
-	given(&f.URLName, "url_name")
-	given(&f.URLFamily, "url_family")
-	given(&f.URLValueString, "url_value_string")
-	given(&f.GotoURL, "goto_url")
-	given(&f.DurationTxt, "duration_txt")
-	given(&f.NonClearDurationTxt, "non_clear_duration_txt")
-	given(&f.RaisedFor, "raised_for")
-	given(&f.Severity, "severity")
-	given(&f.StatusMessage, "status_message")
-	given(&f.Color, "color")
-	given(&f.Image, "image")
-	given(&f.AlarmText, "alarm")
-	given(&f.Date, "date")
-	given(&f.DateUTC, "date_utc")
 	return a, f
 }

@@ -122,6 +122,12 @@ func FilterRecipient(r string, a Alarm, cacheDir string, log func(level, msg str
 	if !found {
 		return true
 	}
+	say := func(level, msg string) { log(level, "SEVERITY FILTERING for "+r+" VIA "+Method+": "+msg) }
+	sayErr := func(err error) {
+		if err != nil {
+			say(LevelError, err.Error())
+		}
+	}
 	var critical, noclear, nowarn bool
 	for _, m := range ifsFields(lowerASCII(strings.ReplaceAll(modifiers, "|", " "))) {
 		switch m {
@@ -132,31 +138,27 @@ func FilterRecipient(r string, a Alarm, cacheDir string, log func(level, msg str
 		case "nowarn":
 			nowarn = true
 		default:
-			log(LevelError, "SEVERITY FILTERING for "+r+" VIA "+Method+": invalid modifier '"+m+"'.")
+			say(LevelError, "invalid modifier '"+m+"'.")
 			return true
 		}
 	}
 	dir := trackingDir(cacheDir, recipient)
 	file := dir + "/" + a.AlarmID
-	if critical && !isDir(dir) {
-		if err := os.MkdirAll(dir, 0o777); err != nil {
-			log(LevelError, "SEVERITY FILTERING for "+r+" VIA "+Method+": "+err.Error())
-		}
+	if critical {
+		sayErr(os.MkdirAll(dir, 0o777))
 	}
 	allow := func(why string) bool {
-		log(LevelDebug, "SEVERITY FILTERING for "+r+" VIA "+Method+": ALLOW: "+why)
+		say(LevelDebug, "ALLOW: "+why)
 		return true
 	}
 	block := func(why string) bool {
-		log(LevelDebug, "SEVERITY FILTERING for "+r+" VIA "+Method+": BLOCK: "+why)
+		say(LevelDebug, "BLOCK: "+why)
 		return false
 	}
 	switch a.Status {
 	case StatusCritical:
 		if critical {
-			if err := touch(file); err != nil {
-				log(LevelError, "SEVERITY FILTERING for "+r+" VIA "+Method+": "+err.Error())
-			}
+			sayErr(touch(file))
 			return allow("the alarm is CRITICAL (will now receive next status change)")
 		}
 		return allow("the alarm is CRITICAL")
@@ -174,9 +176,7 @@ func FilterRecipient(r string, a Alarm, cacheDir string, log func(level, msg str
 		existed := false
 		if isRegular(file) {
 			existed = true
-			if err := os.Remove(file); err != nil {
-				log(LevelError, "SEVERITY FILTERING for "+r+" VIA "+Method+": "+err.Error())
-			}
+			sayErr(os.Remove(file))
 		}
 		if noclear {
 			return block("recipient should not receive this notification (noclear modifier set)")
@@ -193,12 +193,6 @@ func FilterRecipient(r string, a Alarm, cacheDir string, log func(level, msg str
 		}
 	}
 	return block("recipient should not receive this notification")
-}
-
-// isDir is [ -d path ].
-func isDir(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.IsDir()
 }
 
 // isRegular is [ -f path ] (follows symlinks).

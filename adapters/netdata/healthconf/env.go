@@ -78,7 +78,7 @@ func (e *env) Get(name string) expand.Variable {
 		}
 		vr.Kind = expand.Indexed
 		dense := true
-		for i, k := range e.v.keys(name) {
+		for i, k := range e.v.indexes(name) {
 			n, _ := strconv.Atoi(k)
 			vr.List = append(vr.List, arr[k])
 			vr.Indexes = append(vr.Indexes, n)

@@ -57,20 +57,6 @@ const (
 	IgnoredAttribute
 )
 
-func (k WarningKind) String() string {
-	switch k {
-	case SkippedCommand:
-		return "skipped command"
-	case SkippedFunction:
-		return "skipped function"
-	case SkippedAssignment:
-		return "skipped assignment"
-	case IgnoredAttribute:
-		return "ignored attribute"
-	}
-	return "warning " + strconv.Itoa(int(k))
-}
-
 // Warning reports something in a file that bash would have done and Parse
 // did not.
 type Warning struct {
@@ -141,11 +127,6 @@ func Parse(name string, src io.Reader, vars *Vars) ([]Warning, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading: %w", name, err)
 	}
-	return parseData(name, data, vars)
-}
-
-// parseData is Parse of what it read from src: at most MaxFileSize+1 bytes.
-func parseData(name string, data []byte, vars *Vars) ([]Warning, error) {
 	p := &parser{file: name, src: data}
 	if !utf8.Valid(data) {
 		// The parser rejects invalid UTF-8 anywhere, even in comments,
@@ -180,11 +161,6 @@ func parseData(name string, data []byte, vars *Vars) ([]Warning, error) {
 // tooManyOpeners returns the offset of the first bracket over maxOpeners,
 // or -1.
 func tooManyOpeners(data []byte) int {
-	// Counting each bracket with bytes.Count is several times faster than
-	// the loop below, which only runs to find the offset to report.
-	if bytes.Count(data, []byte{'('})+bytes.Count(data, []byte{'{'})+bytes.Count(data, []byte{'['}) <= maxOpeners {
-		return -1
-	}
 	n := 0
 	for i, c := range data {
 		if c == '(' || c == '{' || c == '[' {
@@ -204,26 +180,10 @@ type parser struct {
 	cfg   *expand.Config
 	warns []Warning
 	// escaped is set when src went through escapeInvalid, so values
-	// must go through unescapeInvalid.
+	// must go through unescape.
 	escaped bool
 
 	lineStarts []int // offsets where lines begin; built on first use
-
-	// lineOff and lineNo cache the last answer of line: warnings come in
-	// source order, so each one only counts the newlines since the last.
-	lineOff, lineNo int
-}
-
-// line is the 1-based line of a byte offset: lineCol's line, without building
-// the table of line starts (a warning needs no column).
-func (p *parser) line(off int) int {
-	off = max(0, min(off, len(p.src)))
-	if p.lineNo == 0 || off < p.lineOff {
-		p.lineOff, p.lineNo = 0, 1
-	}
-	p.lineNo += bytes.Count(p.src[p.lineOff:off], []byte{'\n'})
-	p.lineOff = off
-	return p.lineNo
 }
 
 // lineCol turns a byte offset into 1-based line and column. It counts from
@@ -278,15 +238,8 @@ func (p *parser) warn(pos syntax.Pos, kind WarningKind, format string, args ...a
 
 // warnNames is warn for a statement that left the variables names alone.
 func (p *parser) warnNames(pos syntax.Pos, kind WarningKind, names []string, format string, args ...any) {
-	p.warns = append(p.warns, Warning{File: p.file, Line: p.posLineNo(pos), Kind: kind, Msg: fmt.Sprintf(format, args...), Names: names})
-}
-
-// posLineNo is pos's line in the file as written.
-func (p *parser) posLineNo(pos syntax.Pos) int {
-	if pos.IsValid() {
-		return p.line(int(pos.Offset()))
-	}
-	return max(int(pos.Line()), 1)
+	line, _ := p.posLine(pos)
+	p.warns = append(p.warns, Warning{File: p.file, Line: line, Kind: kind, Msg: fmt.Sprintf(format, args...), Names: names})
 }
 
 func (p *parser) stmts(list []*syntax.Stmt) {
@@ -574,7 +527,8 @@ func (p *parser) assign(a *syntax.Assign, o declOpts) {
 		p.warnNames(a.Pos(), SkippedAssignment, []string{name}, "assignment to %s skipped: %v", name, err)
 		return
 	}
-	p.vars.Origin[name] = Origin{File: p.file, Line: p.posLineNo(a.Pos())}
+	line, _ := p.posLine(a.Pos())
+	p.vars.Origin[name] = Origin{File: p.file, Line: line}
 }
 
 func (p *parser) assignElem(name string, a *syntax.Assign, o declOpts) error {
@@ -844,9 +798,6 @@ func (p *parser) recoverExpand(err *error) {
 // unsafe says why a node cannot be evaluated without running something (or
 // without unbounded memory), or "" if it can.
 func unsafe(n syntax.Node) string {
-	if plain(n) {
-		return ""
-	}
 	why := ""
 	syntax.Walk(n, func(n syntax.Node) bool {
 		switch n := n.(type) {
@@ -868,65 +819,6 @@ func unsafe(n syntax.Node) string {
 		return why == ""
 	})
 	return why
-}
-
-// plain is unsafe's fast path for what nearly every assignment of a real
-// file is made of: it reports true only when n is built of literals, quotes
-// and ${name} or ${name:-word} expansions of such words, which unsafe's walk
-// would visit without finding anything. Anything else (false) gets the walk.
-func plain(n syntax.Node) bool {
-	switch n := n.(type) {
-	case *syntax.Assign:
-		if n.Array != nil {
-			for _, el := range n.Array.Elems {
-				if !plainIndex(el.Index) || !plainWord(el.Value) {
-					return false
-				}
-			}
-		}
-		return plainIndex(n.Index) && plainWord(n.Value)
-	case *syntax.Word:
-		return plainWord(n)
-	}
-	return false
-}
-
-func plainIndex(x syntax.ArithmExpr) bool {
-	if x == nil {
-		return true
-	}
-	w, ok := x.(*syntax.Word)
-	return ok && plainWord(w)
-}
-
-func plainWord(w *syntax.Word) bool {
-	if w == nil {
-		return true
-	}
-	for _, part := range w.Parts {
-		if !plainPart(part) {
-			return false
-		}
-	}
-	return true
-}
-
-func plainPart(part syntax.WordPart) bool {
-	switch part := part.(type) {
-	case *syntax.Lit, *syntax.SglQuoted:
-		return true
-	case *syntax.DblQuoted:
-		for _, q := range part.Parts {
-			if !plainPart(q) {
-				return false
-			}
-		}
-		return true
-	case *syntax.ParamExp:
-		return part.Flags == nil && part.NestedParam == nil && part.Index == nil &&
-			part.Slice == nil && part.Repl == nil && (part.Exp == nil || plainWord(part.Exp.Word))
-	}
-	return false
 }
 
 func isDigits(s string) bool {

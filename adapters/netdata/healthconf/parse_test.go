@@ -243,8 +243,8 @@ func TestArrayReads(t *testing.T) {
 			t.Errorf("%s = %q, want %q", n, got, w)
 		}
 	}
-	if got := v.List("L"); !slices.Equal(got, []string{"x", "y", "z"}) {
-		t.Errorf("List(L) = %q", got)
+	if got := v.Arrays["L"]; !maps.Equal(got, map[string]string{"0": "x", "1": "y", "2": "z"}) || !v.Indexed["L"] {
+		t.Errorf("L = %q, indexed %v", got, v.Indexed["L"])
 	}
 }
 

@@ -10,6 +10,7 @@
 package healthconf
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 )
@@ -47,13 +48,9 @@ func (o Origin) String() string { return o.File + ":" + strconv.Itoa(o.Line) }
 
 // NewVars returns empty Vars.
 func NewVars() *Vars {
-	return &Vars{
-		Scalars:  map[string]string{},
-		Arrays:   map[string]map[string]string{},
-		Indexed:  map[string]bool{},
-		Exported: map[string]bool{},
-		Origin:   map[string]Origin{},
-	}
+	v := &Vars{}
+	v.init()
+	return v
 }
 
 // Get returns the value of a scalar variable ("" when unset).
@@ -62,37 +59,14 @@ func (v *Vars) Get(name string) string { return v.Scalars[name] }
 // Index returns array[key] ("" when unset).
 func (v *Vars) Index(array, key string) string { return v.Arrays[array][key] }
 
-// List returns the values of an array in order: by index for an indexed
-// array, by key for an associative one (bash's own order for those is a hash
-// order nobody relies on). It returns nil when the array is unset.
-func (v *Vars) List(name string) []string {
-	arr := v.Arrays[name]
-	if len(arr) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(arr))
-	for _, k := range v.keys(name) {
-		out = append(out, arr[k])
-	}
-	return out
-}
-
-// keys returns the keys of an array in List order.
-func (v *Vars) keys(name string) []string {
-	arr := v.Arrays[name]
-	keys := make([]string, 0, len(arr))
-	for k := range arr {
-		keys = append(keys, k)
-	}
-	if v.Indexed[name] {
-		slices.SortFunc(keys, func(a, b string) int {
-			x, _ := strconv.Atoi(a)
-			y, _ := strconv.Atoi(b)
-			return x - y
-		})
-	} else {
-		slices.Sort(keys)
-	}
+// indexes returns the keys of the indexed array name in numeric order.
+func (v *Vars) indexes(name string) []string {
+	keys := slices.Collect(maps.Keys(v.Arrays[name]))
+	slices.SortFunc(keys, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		return x - y
+	})
 	return keys
 }
 
