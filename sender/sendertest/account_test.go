@@ -65,18 +65,17 @@ func TestLogin(t *testing.T) {
 }
 
 func TestWellKnown(t *testing.T) {
-	s := newServer(t, Options{})
 	const path = "/.well-known/matrix/client"
-	if r := do(t, s, "GET", path, "", ""); r.status != 404 {
+	if r := do(t, newServer(t, Options{}), "GET", path, "", ""); r.status != 404 {
 		t.Errorf("unset: %d %s", r.status, r.raw)
 	}
-	s.SetWellKnown("https://matrix.example.org")
+	s := newServer(t, Options{WellKnown: "https://matrix.example.org"})
 	r := do(t, s, "GET", path, "", "")
 	hs, _ := r.body["m.homeserver"].(map[string]any)
 	if r.status != 200 || hs["base_url"] != "https://matrix.example.org" {
 		t.Errorf("set: %d %s", r.status, r.raw)
 	}
-	if got := s.Requests(); len(got) != 2 || got[1].Path != path {
+	if got := s.Requests(); len(got) != 1 || got[0].Path != path {
 		t.Errorf("requests: %+v", got)
 	}
 }
