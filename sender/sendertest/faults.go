@@ -1,9 +1,6 @@
 package sendertest
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // FaultKind names a fault; it is also what Request.Fault records.
 type FaultKind string
@@ -55,16 +52,6 @@ func Slow(d time.Duration) Fault { return Fault{Kind: FaultSlow, Wait: d} }
 
 // Drop closes the connection without answering.
 func Drop() Fault { return Fault{Kind: FaultDrop} }
-
-func (f Fault) String() string {
-	switch f.Kind {
-	case FaultStatus:
-		return fmt.Sprintf("%s %d", f.Kind, f.Status)
-	case Fault429Header, Fault429Body, FaultSlow:
-		return fmt.Sprintf("%s %s", f.Kind, f.Wait)
-	}
-	return string(f.Kind)
-}
 
 // FaultRates are probabilities, per send request, of a fault when no
 // injected fault is queued. One seeded draw per send picks the fault, so a

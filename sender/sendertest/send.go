@@ -26,12 +26,8 @@ func (s *Server) send(c *call) reply {
 	if f, found := s.nextFault(); found {
 		c.rec.Fault = f.Kind
 		switch f.Kind {
-		case Fault429Header:
-			rep := fail(http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "Too Many Requests")
-			rep.retryAfter = strconv.FormatInt(int64(math.Ceil(f.Wait.Seconds())), 10)
-			return rep
-		case Fault429Body:
-			return limitExceeded(f.Wait, false)
+		case Fault429Header, Fault429Body:
+			return limitExceeded(f.Wait, f.Kind == Fault429Header, f.Kind == Fault429Body)
 		case FaultStatus:
 			return serverError(f.Status)
 		case FaultDrop:
@@ -83,7 +79,7 @@ func (s *Server) sendEvent(c *call) reply {
 	now := time.Now()
 	if allowed, wait := s.limit.take(now); !allowed {
 		c.rec.Fault = FaultRateLimit
-		return limitExceeded(wait, true)
+		return limitExceeded(wait, true, true)
 	}
 	if size := pduSize(s.opts.UserID, room, evType, content, now); size > MaxEventSize {
 		return fail(http.StatusRequestEntityTooLarge, "M_TOO_LARGE",
@@ -167,13 +163,14 @@ func checkCanonical(v any) error {
 	return nil
 }
 
-// limitExceeded is a 429 M_LIMIT_EXCEEDED with retry_after_ms, and with the
-// Retry-After header too when header is set (current Synapse sends both).
-func limitExceeded(wait time.Duration, header bool) reply {
-	ms := int64(math.Ceil(float64(wait) / float64(time.Millisecond)))
-	rep := reply{status: http.StatusTooManyRequests, body: matrixError{
-		ErrCode: "M_LIMIT_EXCEEDED", Error: "Too Many Requests", RetryAfterMS: &ms,
-	}}
+// limitExceeded is a 429 M_LIMIT_EXCEEDED giving wait in a Retry-After
+// header, in retry_after_ms, or both (current Synapse sends both).
+func limitExceeded(wait time.Duration, header, body bool) reply {
+	rep := fail(http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "Too Many Requests")
+	if body {
+		ms := int64(math.Ceil(float64(wait) / float64(time.Millisecond)))
+		rep.body = matrixError{ErrCode: "M_LIMIT_EXCEEDED", Error: "Too Many Requests", RetryAfterMS: &ms}
+	}
 	if header {
 		rep.retryAfter = strconv.FormatInt(int64(math.Ceil(wait.Seconds())), 10)
 	}

@@ -89,25 +89,12 @@ type Software string
 const (
 	// Synapse is the default.
 	Synapse Software = ""
-	// Dendrite answers as Dendrite v0.13.8 does (observed with curl, the
+	// Dendrite answers as Dendrite v0.13.8 does where it differs from
+	// Synapse: sends to rooms it does not know or the bot is not in, sends
+	// without the power to, and joins it refuses (observed with curl, the
 	// stub room with two Dendrites federating over loopback; read in its
-	// clientapi/routing/sendevent.go and joinroom.go):
-	//   - a send to a room the server has never been in, whatever the form
-	//     of the id: 400 M_UNSUPPORTED_ROOM_VERSION "QueryRoomVersionForRoom:
-	//     missing room info for room <id>";
-	//   - a send to a room it knows, the bot not joined: 403 M_FORBIDDEN
-	//     `eventauth: sender "<user>" not in room`; to a room on another
-	//     server that it only knows from an invite (a stub): 404 M_NOT_FOUND
-	//     "Room does not exist";
-	//   - a send without the power to: 403 M_FORBIDDEN `eventauth: sender
-	//     "<user>" is not allowed to send event. 0 < 50`;
-	//   - a join of an unknown room on this server: 404 M_NOT_FOUND "room
-	//     does not exist"; on another server: 500 (no errcode); of an id
-	//     without ':': 400 M_UNKNOWN `room ID "<id>" is invalid: at least
-	//     one ':' is expected in the room id`; of neither an id nor an
-	//     alias: 400 M_UNKNOWN `room ID or alias "<x>" is invalid`; of an
-	//     unknown alias: 500 {"Err":""}; of an invite-only room without an
-	//     invite: 403 M_FORBIDDEN.
+	// clientapi/routing/sendevent.go and joinroom.go). The answers, word
+	// for word, are in sendEvent and dendriteJoin.
 	Dendrite Software = "dendrite"
 )
 
@@ -318,15 +305,7 @@ func (s *Server) UserID() string { return s.opts.UserID }
 
 // Events returns the events accepted in one room, in order.
 func (s *Server) Events(room string) []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Event
-	for _, e := range s.events {
-		if e.Room == room {
-			out = append(out, e)
-		}
-	}
-	return out
+	return slices.DeleteFunc(s.AllEvents(), func(e Event) bool { return e.Room != room })
 }
 
 // AllEvents returns every accepted event, in the order accepted.
