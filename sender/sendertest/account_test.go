@@ -16,9 +16,6 @@ func TestLogin(t *testing.T) {
 	const path = "/_matrix/client/v3/login"
 	login := func(body string) response { return do(t, s, "POST", path, body, "") }
 
-	if r := do(t, s, "GET", path, "", ""); r.status != 200 || r.raw != `{"flows":[{"type":"m.login.password"}]}` {
-		t.Errorf("GET login: %d %s", r.status, r.raw)
-	}
 	r := login(`{"type":"m.login.password","identifier":{"type":"m.id.user","user":"bot"},"password":"pw","device_id":"DEV1","initial_device_display_name":"notify"}`)
 	if r.status != 200 || r.body["device_id"] != "DEV1" || r.body["user_id"] != DefaultUserID {
 		t.Fatalf("login: %d %s", r.status, r.raw)
@@ -102,11 +99,8 @@ func TestStateAndSync(t *testing.T) {
 	if r := state(secret, "m.room.encryption/"); r.status != 200 || r.body["algorithm"] != "m.megolm.v1.aes-sha2" {
 		t.Errorf("encryption: %d %s", r.status, r.raw)
 	}
-	if r := state(v12, "m.room.create/"); r.body["room_version"] != "12" {
-		t.Errorf("create of a v12 room: %s", r.raw)
-	}
-	if r := state(room, "m.room.member/"+url.PathEscape(DefaultUserID)); r.body["membership"] != "join" {
-		t.Errorf("own member event: %s", r.raw)
+	if r := state(room, "m.room.member/"+url.PathEscape(DefaultUserID)); r.status != 404 || r.errcode() != "M_NOT_FOUND" {
+		t.Errorf("a state event with a state key: %d %s", r.status, r.raw)
 	}
 	if r := state(invited, "m.room.power_levels/"); r.status != 403 || r.errcode() != "M_FORBIDDEN" {
 		t.Errorf("state of a room the bot is only invited to: %d %s", r.status, r.raw)

@@ -1,6 +1,9 @@
 package sendertest
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // FaultKind names a fault; it is also what Request.Fault records.
 type FaultKind string
@@ -97,11 +100,7 @@ func (s *Server) nextFault() (Fault, bool) {
 	if r.RateLimit+r.ServerError+r.Drop <= 0 {
 		return Fault{}, false
 	}
-	wait := r.RetryAfter
-	if wait == 0 {
-		wait = time.Second
-	}
-	u := s.rng.Float64()
+	wait, u := cmp.Or(r.RetryAfter, time.Second), s.rng.Float64()
 	switch {
 	case u < r.RateLimit:
 		if s.rng.IntN(2) == 0 {

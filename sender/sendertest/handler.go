@@ -80,9 +80,6 @@ var routes = []route{
 	{"GET", "/_matrix/client/versions", false, func(*Server, *call) reply { return ok(versions) }},
 	{"GET", "/.well-known/matrix/client", false, (*Server).wellKnownClient},
 	{"GET", "/_matrix/client/{v}/account/whoami", true, (*Server).whoami},
-	{"GET", "/_matrix/client/{v}/login", false, func(*Server, *call) reply {
-		return ok(map[string]any{"flows": []map[string]string{{"type": "m.login.password"}}})
-	}},
 	{"POST", "/_matrix/client/{v}/login", false, (*Server).login},
 	{"GET", "/_matrix/client/{v}/sync", true, (*Server).sync},
 	{"GET", "/_matrix/client/{v}/rooms/*/state/*", true, (*Server).stateEvent},
@@ -102,6 +99,9 @@ var routes = []route{
 		c.rec.Legacy = append(c.rec.Legacy, LegacyPostWithoutTxn)
 		return s.send(c)
 	}},
+	{"GET", "/_sendertest/events", false, (*Server).adminEvents},
+	{"GET", "/_sendertest/stats", false, (*Server).adminStats},
+	{"GET", "/_sendertest/requests", false, func(s *Server, _ *call) reply { return ok(append([]Request{}, s.Requests()...)) }},
 }
 
 // match returns the wildcard segments of path (split at '/') if it matches.
@@ -126,13 +126,10 @@ func (rt route) match(path []string) ([]string, bool) {
 }
 
 // ServeHTTP records the request, reads its body, waits the delay and
-// answers through the first matching route.
+// answers through the first matching route. The admin API's requests are
+// neither recorded nor delayed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
-	if strings.HasPrefix(path, "/_sendertest/") {
-		s.serveAdmin(w, r, path)
-		return
-	}
 	rec := Request{Time: time.Now(), Method: r.Method, Path: redact(r.URL)}
 	if r.URL.Query().Has("access_token") {
 		rec.Legacy = append(rec.Legacy, LegacyQueryToken)
@@ -146,6 +143,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// writing, like a server that crashed mid-work.
 	c := &call{r: r, rec: &rec}
 	c.body, c.bodyErr = io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if strings.HasPrefix(path, "/_sendertest/") {
+		write(w, s.route(c))
+		return
+	}
 
 	s.mu.Lock()
 	delay := s.delay
@@ -164,6 +165,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Status = rep.status
 	} // else the client gave up on a slow answer: its event stays recorded
 	s.record(rec)
+	write(w, rep)
+}
+
+func write(w http.ResponseWriter, rep reply) {
 	if rep.retryAfter != "" {
 		w.Header().Set("Retry-After", rep.retryAfter)
 	}
@@ -173,7 +178,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, rep.html)
 		return
 	}
-	writeJSON(w, rep.status, rep.body)
+	b, err := json.Marshal(rep.body)
+	if err != nil {
+		rep.status, b = http.StatusInternalServerError, []byte(`{"errcode":"M_UNKNOWN","error":"encoding"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(rep.status)
+	w.Write(b)
 }
 
 // route answers with the first route that matches path and method: 405 if
@@ -225,16 +236,6 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 	return false
 }
 
-func writeJSON(w http.ResponseWriter, status int, body any) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"errcode":"M_UNKNOWN","error":"encoding"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
-}
-
 // drop closes the connection without answering. Hijacking closes exactly
 // this connection; ErrAbortHandler is the fallback for writers that cannot be
 // hijacked (HTTP/2), where it resets the stream.
@@ -278,7 +279,7 @@ func invalidRoomID(id string) reply {
 }
 
 // authenticate checks the access token the way Synapse does: the header or
-// the query parameter, never both.
+// the query parameter, never both, nor either twice.
 func (s *Server) authenticate(r *http.Request) (string, *reply) {
 	missing := func(msg string) (string, *reply) {
 		rep := fail(http.StatusUnauthorized, "M_MISSING_TOKEN", msg)
@@ -288,12 +289,8 @@ func (s *Server) authenticate(r *http.Request) (string, *reply) {
 	query := r.URL.Query()["access_token"]
 	var token string
 	switch {
-	case len(headers) > 0 && len(query) > 0:
-		return missing("Mixing Authorization headers and access_token query parameters.")
-	case len(headers) > 1:
-		return missing("Too many Authorization headers.")
-	case len(query) > 1:
-		return missing("Too many access_token query parameters.")
+	case len(headers)+len(query) > 1:
+		return missing("Give one Authorization header or one access_token query parameter, not several.")
 	case len(headers) == 1:
 		t, found := strings.CutPrefix(headers[0], "Bearer ")
 		if !found {
@@ -392,38 +389,22 @@ func (s *Server) hash(what string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
-// serveAdmin serves the records, without a token, to other processes.
-func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, path string) {
-	if r.Method != http.MethodGet {
-		writeJSON(w, http.StatusMethodNotAllowed, matrixError{ErrCode: "M_UNRECOGNIZED", Error: "Unrecognized request"})
-		return
+// The admin API serves the records, without a token, to other processes.
+func (s *Server) adminEvents(c *call) reply {
+	if room := c.r.URL.Query().Get("room"); room != "" {
+		return ok(append([]Event{}, s.Events(room)...))
 	}
-	var body any
+	return ok(append([]Event{}, s.AllEvents()...))
+}
+
+// adminStats is what a poller needs without the records (tens of MB under a
+// benchmark's load): counts, and when the last event arrived.
+func (s *Server) adminStats(*call) reply {
 	s.mu.Lock()
-	switch path {
-	case "/_sendertest/events":
-		events := []Event{}
-		for _, e := range s.events {
-			if room := r.URL.Query().Get("room"); room == "" || e.Room == room {
-				events = append(events, e)
-			}
-		}
-		body = events
-	case "/_sendertest/stats":
-		// What a poller needs without the records (tens of MB under a
-		// benchmark's load): counts, and when the last event arrived.
-		st := Stats{Events: len(s.events), Requests: len(s.requests)}
-		if n := len(s.events); n > 0 {
-			st.LastEvent = s.events[n-1].Time
-		}
-		body = st
-	case "/_sendertest/requests":
-		body = append([]Request{}, s.requests...)
+	defer s.mu.Unlock()
+	st := Stats{Events: len(s.events), Requests: len(s.requests)}
+	if n := len(s.events); n > 0 {
+		st.LastEvent = s.events[n-1].Time
 	}
-	s.mu.Unlock()
-	if body == nil {
-		writeJSON(w, http.StatusNotFound, matrixError{ErrCode: "M_UNRECOGNIZED", Error: "Unrecognized request"})
-		return
-	}
-	writeJSON(w, http.StatusOK, body)
+	return ok(st)
 }

@@ -31,14 +31,6 @@ func (s *Server) stateEvent(c *call) reply {
 		return ok(st.powerLevels)
 	case evType == "m.room.encryption" && stateKey == "" && st.encrypted:
 		return ok(map[string]any{"algorithm": "m.megolm.v1.aes-sha2"})
-	case evType == "m.room.create" && stateKey == "":
-		version := "10"
-		if serverPart(room) == "" {
-			version = "12"
-		}
-		return ok(map[string]any{"room_version": version})
-	case evType == "m.room.member" && stateKey == s.opts.UserID:
-		return ok(map[string]any{"membership": "join"})
 	}
 	return fail(http.StatusNotFound, "M_NOT_FOUND", "Event not found.")
 }

@@ -1,11 +1,10 @@
 // Package sendertest is an in-memory Matrix homeserver for tests, demos and
 // benchmarks of matrix-notify. It implements the few client-server endpoints
-// a notification sender touches (send, join, alias lookup, whoami, versions,
-// password login, joined rooms, a minimal sync, the few state events a
-// sender checks, and .well-known/matrix/client) as strictly as Synapse does, records every request and event so a test can
-// assert on what arrived, and injects faults on demand (429 with either
-// Retry-After flavour, 5xx, slow answers, dropped connections, a global rate
-// limit) so retry logic can be tested without a real server.
+// a notification sender touches (the routes in handler.go) as strictly as
+// Synapse does, records every request and event so a test can assert on
+// what arrived, and injects faults on demand (429 with either Retry-After
+// flavour, 5xx, slow answers, dropped connections, a global rate limit) so
+// retry logic can be tested without a real server.
 //
 // It is deliberately strict where real servers differ, so that a sender that
 // passes here works against every server: a join needs a JSON object body, a
