@@ -23,7 +23,7 @@ func TestLogin(t *testing.T) {
 	cfg := filepath.Join(s.user, "matrix-notify.toml")
 	login := func() (token, device string) {
 		t.Helper()
-		r := s.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", botName, "--config", cfg)
+		r := s.must(0, password+"\n", "login", "--homeserver", env.hs.URL, "--user", botName, "--config", cfg)
 		if strings.Contains(r.stdout+r.stderr, password) {
 			t.Errorf("login echoed the password:\n%s", r)
 		}
@@ -61,12 +61,12 @@ func TestLogin(t *testing.T) {
 	}
 	// The admin copies the token into netdata's conf, as tutorials do.
 	conf := s.healthConf(token1, "")
-	r := s.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", botName, "--config", cfg)
+	r := s.must(0, password+"\n", "login", "--homeserver", env.hs.URL, "--user", botName, "--config", cfg)
 	token2, dev2 := tokenAndDevice(t, cfg)
 	if dev2 != dev1 {
 		t.Errorf("second login made device %s, want the same device %s", dev2, dev1)
 	}
-	c, _ := mautrix.NewClient(env.hs.url, "", env.botToken)
+	c, _ := mautrix.NewClient(env.hs.URL, "", env.botToken)
 	devs, err := c.GetDevicesInfo(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestLogin(t *testing.T) {
 		t.Errorf("device %s listed %d times", dev1, n)
 	}
 
-	old, _ := mautrix.NewClient(env.hs.url, "", token1)
+	old, _ := mautrix.NewClient(env.hs.URL, "", token1)
 	if _, err := old.Whoami(context.Background()); err == nil {
 		t.Logf("Dendrite kept the first token after the second login")
 		return
@@ -104,7 +104,7 @@ func tokenAndDevice(t *testing.T, cfg string) (string, string) {
 	if _, err := toml.DecodeFile(cfg, &fc); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := mautrix.NewClient(env.hs.url, "", fc.Matrix.AccessToken)
+	c, _ := mautrix.NewClient(env.hs.URL, "", fc.Matrix.AccessToken)
 	who, err := c.Whoami(context.Background())
 	if err != nil {
 		t.Fatalf("whoami with the token in %s: %v", cfg, err)

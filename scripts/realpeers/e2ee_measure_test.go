@@ -27,7 +27,7 @@ func TestE2EEMeasure(t *testing.T) {
 		t.Skip("REALPEERS_MEASURE=1 runs it")
 	}
 	const bot = "e2eemeasure"
-	if err := env.hs.createUser(bot); err != nil {
+	if err := env.hs.CreateUser(bot, password); err != nil {
 		t.Fatal(err)
 	}
 	rd := newReader(t)
@@ -46,7 +46,7 @@ func TestE2EEMeasure(t *testing.T) {
 	enc, plain := mk(true), mk(false)
 	s := &e2eeSite{site: newSite(t)}
 	encCfg := filepath.Join(s.dir, "enc.toml")
-	lr := s.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", encCfg)
+	lr := s.must(0, password+"\n", "login", "--homeserver", env.hs.URL, "--user", bot, "--config", encCfg)
 	t.Logf("login (new device, store, cross-signing identity): %v", lr.took.Round(time.Millisecond))
 	data, err := os.ReadFile(encCfg)
 	if err != nil {

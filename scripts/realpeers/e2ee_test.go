@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -21,56 +20,16 @@ import (
 	"maunium.net/go/mautrix/crypto/signatures"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"matrix-notify/internal/realpeer"
 )
-
-// The receiving side of the encryption tests is matrix-nio over libolm
-// (Debian's python3-matrix-nio and python3-olm), a client that shares no
-// code with the sender, driven by sender/e2ee's nio_peer.py.
-const nioPython = "/usr/bin/python3"
-
-func needNio(t *testing.T) {
-	t.Helper()
-	if err := exec.Command(nioPython, "-c", "import nio, olm").Run(); err != nil {
-		t.Skipf("matrix-nio with python3-olm not installed for %s (apt-get install python3-matrix-nio python3-olm): %v", nioPython, err)
-	}
-}
-
-type nioMessage struct {
-	EventID   string         `json:"event_id"`
-	Body      string         `json:"body"`
-	Decrypted bool           `json:"decrypted"`
-	SessionID string         `json:"session_id"`
-	Content   map[string]any `json:"content"`
-}
-
-type nioReceived struct {
-	Messages []nioMessage     `json:"messages"`
-	Errors   []map[string]any `json:"errors"`
-	ToDevice []string         `json:"to_device"` // the to-device events' kinds, for a failure's report
-}
-
-func nioRun(t *testing.T, out any, args ...string) {
-	t.Helper()
-	cmd := exec.Command(nioPython, append([]string{filepath.Join(env.repo, "sender/e2ee/testdata/nio_peer.py")}, args...)...)
-	b, err := cmd.Output()
-	if err != nil {
-		stderr := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("nio_peer.py %s: %v\n%s\n%s", args[0], err, b, tail(stderr, 3000))
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		t.Fatalf("nio_peer.py %s printed %q: %v", args[0], b, err)
-	}
-}
 
 // nioReceive waits until the receiver whose store is store has n new
 // messages in room, and fails the test unless every one decrypted.
-func nioReceive(t *testing.T, store, room string, n int) []nioMessage {
+func nioReceive(t *testing.T, store, room string, n int) []realpeer.NioMessage {
 	t.Helper()
-	var got nioReceived
-	nioRun(t, &got, "receive", env.hs.url, store, room, fmt.Sprint(n), "60")
+	var got realpeer.NioReceived
+	realpeer.NioRun(t, &got, "receive", env.hs.URL, store, room, fmt.Sprint(n), "60")
 	if len(got.Errors) > 0 {
 		t.Errorf("nio could not decrypt %d events: %v (to-device events seen: %v)", len(got.Errors), got.Errors, got.ToDevice)
 	}
@@ -159,10 +118,10 @@ var recoveryKeyLine = regexp.MustCompile(`(?m)^\s*(Es[1-9A-HJ-NP-Za-km-z]{2}( [1
 // encrypted when `flush` delivers it.
 func TestE2EE(t *testing.T) {
 	need(t)
-	needNio(t)
+	realpeer.NeedNio(t)
 	const bot, receiver, late = "e2eebot", "e2eenio", "e2eelate"
 	for _, u := range []string{bot, receiver, late} {
-		if err := env.hs.createUser(u); err != nil {
+		if err := env.hs.CreateUser(u, password); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,7 +129,7 @@ func TestE2EE(t *testing.T) {
 	var setup struct {
 		RoomID string `json:"room_id"`
 	}
-	nioRun(t, &setup, "setup", env.hs.url, userID(receiver), password, nioStore, userID(bot)+","+userID(late))
+	realpeer.NioRun(t, &setup, "setup", env.hs.URL, userID(receiver), password, nioStore, userID(bot)+","+userID(late))
 	room := setup.RoomID
 	// Dendrite publishes a new device's keys a moment after their upload;
 	// a room key shared before that misses the device (until its next
@@ -179,7 +138,7 @@ func TestE2EE(t *testing.T) {
 
 	s := &e2eeSite{site: newSite(t)}
 	s.cfg = filepath.Join(s.user, "matrix-notify.toml")
-	login := s.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", s.cfg)
+	login := s.must(0, password+"\n", "login", "--homeserver", env.hs.URL, "--user", bot, "--config", s.cfg)
 	m := recoveryKeyLine.FindStringSubmatch(login.stdout)
 	if m == nil {
 		t.Fatalf("login printed no recovery key in Element's format:\n%s", login)
@@ -204,7 +163,7 @@ func TestE2EE(t *testing.T) {
 	if strings.Contains(login.stderr, m[1]) {
 		t.Errorf("the recovery key went to the log too:\n%s", login.stderr)
 	}
-	botCli, err := mautrix.NewClient(env.hs.url, id.UserID(userID(bot)), fc.Matrix.AccessToken)
+	botCli, err := mautrix.NewClient(env.hs.URL, id.UserID(userID(bot)), fc.Matrix.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,15 +264,15 @@ func TestE2EE(t *testing.T) {
 	var joined struct {
 		RoomID string `json:"room_id"`
 	}
-	nioRun(t, &joined, "join", env.hs.url, userID(late), password, lateStore, room)
+	realpeer.NioRun(t, &joined, "join", env.hs.URL, userID(late), password, lateStore, room)
 	waitDevices(t, userID(late))
 	next := newAlarm(701, "e2ee_after_join")
 	s.must(0, "", next.args()...)
 	// It may see the alarms from before it joined (history is shared),
 	// which it cannot decrypt: only the new one must.
-	var lateGot nioReceived
-	nioRun(t, &lateGot, "receive", env.hs.url, lateStore, room, "1", "60", "e2ee after join")
-	var after *nioMessage
+	var lateGot realpeer.NioReceived
+	realpeer.NioRun(t, &lateGot, "receive", env.hs.URL, lateStore, room, "1", "60", "e2ee after join")
+	var after *realpeer.NioMessage
 	for i, m := range lateGot.Messages {
 		if strings.Contains(m.Body, "e2ee after join") {
 			after = &lateGot.Messages[i]
@@ -351,10 +310,10 @@ func TestE2EE(t *testing.T) {
 
 	// An outage: the alarm waits in the outbox as plaintext, and flush
 	// encrypts it when it delivers it.
-	env.hs.stop()
+	env.hs.Stop()
 	down := newAlarm(702, "e2ee_outage")
 	r := s.run([]string{"MATRIX_NOTIFY_BACKGROUND_FLUSH=0"}, "", down.args()...)
-	if err := env.hs.start(); err != nil {
+	if err := env.hs.Start(); err != nil {
 		t.Fatalf("restarting Dendrite: %v", err)
 	}
 	if r.code != 3 {
@@ -388,7 +347,7 @@ func TestE2EE(t *testing.T) {
 // waitDevices waits until the homeserver publishes a device of user.
 func waitDevices(t *testing.T, user string) {
 	t.Helper()
-	cli, err := mautrix.NewClient(env.hs.url, id.UserID(userID(botName)), env.botToken)
+	cli, err := mautrix.NewClient(env.hs.URL, id.UserID(userID(botName)), env.botToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +454,7 @@ func whoamiDevice(t *testing.T, cfg string) (id.DeviceID, *mautrix.Client) {
 	if _, err := toml.DecodeFile(cfg, &fc); err != nil {
 		t.Fatal(err)
 	}
-	cli, err := mautrix.NewClient(env.hs.url, "", fc.Matrix.AccessToken)
+	cli, err := mautrix.NewClient(env.hs.URL, "", fc.Matrix.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,12 +474,12 @@ func whoamiDevice(t *testing.T, cfg string) (id.DeviceID, *mautrix.Client) {
 func TestE2EELogin(t *testing.T) {
 	need(t)
 	const bot = "e2eelogin"
-	if err := env.hs.createUser(bot); err != nil {
+	if err := env.hs.CreateUser(bot, password); err != nil {
 		t.Fatal(err)
 	}
 	a := &e2eeSite{site: newSite(t)}
 	a.cfg = filepath.Join(a.dir, "config.toml")
-	first := a.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", a.cfg)
+	first := a.must(0, password+"\n", "login", "--homeserver", env.hs.URL, "--user", bot, "--config", a.cfg)
 	m := recoveryKeyLine.FindStringSubmatch(first.stdout)
 	if m == nil {
 		t.Fatalf("no recovery key:\n%s", first)
@@ -529,7 +488,7 @@ func TestE2EELogin(t *testing.T) {
 	devA, cliA := whoamiDevice(t, a.cfg)
 	checkCrossSigned(t, cliA, cliA.UserID, devA)
 
-	again := a.must(0, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", a.cfg)
+	again := a.must(0, password+"\n", "login", "--homeserver", env.hs.URL, "--user", bot, "--config", a.cfg)
 	if recoveryKeyLine.MatchString(again.stdout) {
 		t.Errorf("logging in again printed a recovery key: a new identity?\n%s", again)
 	}
@@ -540,11 +499,11 @@ func TestE2EELogin(t *testing.T) {
 	// Another host: a new store, so a new device; the identity exists.
 	b := &e2eeSite{site: newSite(t)}
 	b.cfg = filepath.Join(b.dir, "config.toml")
-	r := b.run(nil, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", b.cfg)
+	r := b.run(nil, password+"\n", "login", "--homeserver", env.hs.URL, "--user", bot, "--config", b.cfg)
 	if r.code != 2 || !strings.Contains(r.stderr, "--recovery-key-file") {
 		t.Errorf("second host without the recovery key: want exit 2 naming --recovery-key-file, got %s", r)
 	}
-	r = b.run([]string{"MATRIX_NOTIFY_RECOVERY_KEY=" + rk}, password+"\n", "login", "--homeserver", env.hs.url, "--user", bot, "--config", b.cfg)
+	r = b.run([]string{"MATRIX_NOTIFY_RECOVERY_KEY=" + rk}, password+"\n", "login", "--homeserver", env.hs.URL, "--user", bot, "--config", b.cfg)
 	if r.code != 0 || recoveryKeyLine.MatchString(r.stdout) {
 		t.Fatalf("second host with the recovery key: %s", r)
 	}

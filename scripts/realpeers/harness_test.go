@@ -3,15 +3,13 @@ package realpeers
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"matrix-notify/internal/realpeer"
 )
 
 // Users of the test homeserver. The bot is what matrix-notify logs in as; the
@@ -32,7 +30,7 @@ var env struct {
 	skip     string // non-empty: why these tests cannot run here
 	bin      string // the matrix-notify binary
 	repo     string // the repository root
-	hs       *dendrite
+	hs       *realpeer.Dendrite
 	botToken string // the bot's token on a device of the harness's own
 }
 
@@ -73,22 +71,22 @@ func runMain(m *testing.M) int {
 	}
 	os.Chmod(filepath.Dir(env.bin), 0o755)
 
-	hs, err := startDendrite(filepath.Join(tmp, "dendrite"), binDir, filepath.Join(repo, "scripts/realpeers/dendrite.sh"))
+	hs, err := realpeer.StartDendrite(filepath.Join(tmp, "dendrite"), binDir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting Dendrite:", err)
 		return 1
 	}
 	env.hs = hs
-	defer hs.stop()
+	defer hs.Stop()
 	for _, u := range []string{botName, readerName, oncallName} {
-		if err := hs.createUser(u); err != nil {
+		if err := hs.CreateUser(u, password); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := loginClient(ctx, hs.url, botName, "REALPEERS_HARNESS")
+	c, err := loginClient(ctx, hs.URL, botName, "REALPEERS_HARNESS")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "logging the bot in:", err)
 		return 1
@@ -103,114 +101,4 @@ func need(t *testing.T) {
 	if env.skip != "" {
 		t.Skip(env.skip)
 	}
-}
-
-// dendrite is one Dendrite process and its data directory, restartable on
-// the same address.
-type dendrite struct {
-	dir, addr, url, script, binDir string
-	cmd                            *exec.Cmd
-	done                           chan struct{} // closed when cmd has exited
-}
-
-func startDendrite(dir, binDir, script string) (*dendrite, error) {
-	d := &dendrite{dir: dir, script: script, binDir: binDir}
-	if out, err := d.scriptCmd("init", dir).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("dendrite.sh init: %v\n%s", err, out)
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	d.addr = fmt.Sprintf("127.0.0.1:%d", port)
-	d.url = "http://" + d.addr
-	return d, d.start()
-}
-
-func (d *dendrite) scriptCmd(args ...string) *exec.Cmd {
-	cmd := exec.Command("bash", append([]string{d.script}, args...)...)
-	cmd.Env = append(os.Environ(), "DENDRITE_BIN_DIR="+d.binDir)
-	return cmd
-}
-
-// start runs Dendrite (dendrite.sh execs it: the child is Dendrite itself)
-// and waits until it answers the client API.
-func (d *dendrite) start() error {
-	logPath := filepath.Join(d.dir, "dendrite.out")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close() // the child has its own copy
-	d.cmd = d.scriptCmd("run", d.dir, d.addr)
-	d.cmd.Stdout, d.cmd.Stderr = f, f
-	if err := d.cmd.Start(); err != nil {
-		return err
-	}
-	d.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		cmd.Wait()
-		close(done)
-	}(d.cmd, d.done)
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-d.done:
-			out, _ := os.ReadFile(logPath)
-			return fmt.Errorf("dendrite exited: %v\n%s", d.cmd.ProcessState, out)
-		default:
-		}
-		resp, err := http.Get(d.url + "/_matrix/client/versions")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	d.stop()
-	return fmt.Errorf("dendrite did not answer on %s within 60 s", d.addr)
-}
-
-// stop ends Dendrite (SIGTERM, SIGKILL after 5 s) and waits until it has
-// exited, so that a client sees the outage at once.
-func (d *dendrite) stop() {
-	if d.cmd == nil {
-		return
-	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(5 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.done
-	}
-	d.cmd = nil
-}
-
-func (d *dendrite) createUser(name string) error {
-	cmd := d.scriptCmd("user", d.dir, d.url, name)
-	cmd.Stdin = strings.NewReader(password + "\n")
-	// create-account logs the new token: keep it out of the test output.
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("creating user %s: %v\n%s", name, err, redactTokens(string(out)))
-	}
-	return nil
-}
-
-func redactTokens(s string) string {
-	if i := strings.Index(s, "AccessToken:"); i >= 0 {
-		return s[:i] + "AccessToken: <redacted>)"
-	}
-	return s
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

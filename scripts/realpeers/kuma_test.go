@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"matrix-notify/internal/realpeer"
 )
 
 func kumaPayload(t *testing.T, name string) string {
@@ -31,7 +33,7 @@ func kumaTOML(s *site, rooms []id.RoomID, extra string) string {
 		quoted[i] = fmt.Sprintf("%q", r)
 	}
 	path := filepath.Join(s.dir, "kuma.toml")
-	content := fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\nrooms = [%s]\n%s", env.hs.url, env.botToken, strings.Join(quoted, ", "), extra)
+	content := fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\nrooms = [%s]\n%s", env.hs.URL, env.botToken, strings.Join(quoted, ", "), extra)
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ type serveProc struct {
 
 func startServe(t *testing.T, s *site, cfg string) *serveProc {
 	t.Helper()
-	port, err := freePort()
+	port, err := realpeer.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

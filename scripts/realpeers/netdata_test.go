@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"matrix-notify/internal/realpeer"
 )
 
 // TestNetdataDaemon: Debian's netdata daemon, started as root with its own
@@ -198,7 +200,7 @@ func must(t *testing.T, err error) {
 
 func loopbackAddr(t *testing.T) string {
 	t.Helper()
-	p, err := freePort()
+	p, err := realpeer.FreePort()
 	must(t, err)
 	return fmt.Sprintf("127.0.0.1:%d", p)
 }
@@ -290,13 +292,13 @@ func (nd *ndScratch) writeNetdataConf(script, execLine string) {
 // matrixConf: everything in health_alarm_notify.conf (ways 1 and "exec").
 func (nd *ndScratch) matrixConf(recipients string) {
 	nd.writeConf("health_alarm_notify.conf", fmt.Sprintf("SEND_MATRIX=\"YES\"\nMATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n",
-		env.hs.url, env.botToken, recipients))
+		env.hs.URL, env.botToken, recipients))
 }
 
 // tomlConf: the homeserver and token in matrix-notify.toml, as the README
 // says for the custom sender and the wrapper.
 func (nd *ndScratch) tomlConf() {
-	nd.writeConf("matrix-notify.toml", fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\n", env.hs.url, env.botToken))
+	nd.writeConf("matrix-notify.toml", fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\n", env.hs.URL, env.botToken))
 }
 
 // customSenderConf: scripts/custom_sender.conf appended, its rooms set.
@@ -452,13 +454,13 @@ func (nd *ndScratch) outage(r *reader, rooms []id.RoomID) {
 	t := nd.t
 	t.Helper()
 	before := nd.count("CRITICAL")
-	env.hs.stop()
+	env.hs.Stop()
 	nd.gauge(95)
 	code := nd.waitExec("CRITICAL", before)
 	if code != 3 {
 		t.Errorf("netdata's exec of matrix-notify during the outage: exit code %d, want 3 (queued)", code)
 	}
-	if err := env.hs.start(); err != nil {
+	if err := env.hs.Start(); err != nil {
 		t.Fatalf("restarting Dendrite: %v", err)
 	}
 	cmd := exec.Command("runuser", "-u", "netdata", "--", filepath.Join(nd.plugins, "matrix-notify"), "flush")

@@ -19,11 +19,11 @@ func TestOutage(t *testing.T) {
 	s := newSite(t)
 	s.healthConf(env.botToken, string(rooms[0])+" "+string(rooms[1]))
 
-	env.hs.stop()
+	env.hs.Stop()
 	restarted := false
 	defer func() {
 		if !restarted {
-			if err := env.hs.start(); err != nil {
+			if err := env.hs.Start(); err != nil {
 				t.Fatalf("restarting Dendrite: %v", err)
 			}
 		}
@@ -42,13 +42,13 @@ func TestOutage(t *testing.T) {
 	}
 	for _, room := range rooms {
 		if !strings.Contains(q.stdout, string(room)) {
-			env.hs.start()
+			env.hs.Start()
 			restarted = true
 			t.Errorf("queue does not list %s:\n%s", room, q)
 		}
 	}
 	if !restarted {
-		if err := env.hs.start(); err != nil {
+		if err := env.hs.Start(); err != nil {
 			t.Fatalf("restarting Dendrite: %v", err)
 		}
 		restarted = true
@@ -83,8 +83,8 @@ func TestRerunAfterRestart(t *testing.T) {
 	s.must(0, "", a.args()...)
 	r.expectMessages(room, 1)
 
-	env.hs.stop()
-	if err := env.hs.start(); err != nil {
+	env.hs.Stop()
+	if err := env.hs.Start(); err != nil {
 		t.Fatalf("restarting Dendrite: %v", err)
 	}
 	s.run("", a.args()...)
@@ -92,7 +92,7 @@ func TestRerunAfterRestart(t *testing.T) {
 		t.Errorf("after a homeserver restart, the re-run posted again:%s", bodies(msgs))
 	}
 
-	other, err := loginClient(context.Background(), env.hs.url, botName, "REALPEERS_OTHER_TOKEN")
+	other, err := loginClient(context.Background(), env.hs.URL, botName, "REALPEERS_OTHER_TOKEN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,10 +114,10 @@ func TestOutageNoCommand(t *testing.T) {
 	s := newSite(t)
 	s.healthConf(env.botToken, string(room))
 
-	env.hs.stop()
+	env.hs.Stop()
 	a := newAlarm(701, "lonely_alarm")
 	res := s.run("", a.args()...)
-	if err := env.hs.start(); err != nil {
+	if err := env.hs.Start(); err != nil {
 		t.Fatalf("restarting Dendrite: %v", err)
 	}
 	if res.code != 3 {

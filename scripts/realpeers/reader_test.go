@@ -49,13 +49,13 @@ func newReader(t *testing.T) *reader {
 	dev := func(p string) string { return fmt.Sprintf("%s_%s_%d", p, t.Name(), deviceSeq.Add(1)) }
 	r := &reader{t: t}
 	var err error
-	if r.c, err = loginClient(ctx, env.hs.url, readerName, dev("READER")); err != nil {
+	if r.c, err = loginClient(ctx, env.hs.URL, readerName, dev("READER")); err != nil {
 		t.Fatal(err)
 	}
-	if r.bot, err = mautrix.NewClient(env.hs.url, id.UserID(userID(botName)), env.botToken); err != nil {
+	if r.bot, err = mautrix.NewClient(env.hs.URL, id.UserID(userID(botName)), env.botToken); err != nil {
 		t.Fatal(err)
 	}
-	if r.oncall, err = loginClient(ctx, env.hs.url, oncallName, dev("ONCALL")); err != nil {
+	if r.oncall, err = loginClient(ctx, env.hs.URL, oncallName, dev("ONCALL")); err != nil {
 		t.Fatal(err)
 	}
 	return r

@@ -48,7 +48,7 @@ func newSite(t *testing.T) *site {
 func (s *site) healthConf(token, rooms string, extra ...string) string {
 	s.t.Helper()
 	conf := fmt.Sprintf("SEND_MATRIX=\"YES\"\nMATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n%s",
-		env.hs.url, token, rooms, strings.Join(extra, "\n"))
+		env.hs.URL, token, rooms, strings.Join(extra, "\n"))
 	path := filepath.Join(s.user, "health_alarm_notify.conf")
 	if err := os.WriteFile(path, []byte(conf+"\n"), 0o600); err != nil {
 		s.t.Fatal(err)

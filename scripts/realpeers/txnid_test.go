@@ -23,7 +23,7 @@ func TestMessagesTxnID(t *testing.T) {
 	ctx := context.Background()
 	r := newReader(t)
 	room := r.room(roomOpts{botJoined: true})
-	bot, err := mautrix.NewClient(env.hs.url, id.UserID(userID(botName)), env.botToken)
+	bot, err := mautrix.NewClient(env.hs.URL, id.UserID(userID(botName)), env.botToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +76,8 @@ func TestMessagesTxnID(t *testing.T) {
 	if u, ok := viaSync(); !ok || txnIn(u) != txn {
 		t.Errorf("/sync with the sending token: event found %v, unsigned %v, want transaction_id %q", ok, u, txn)
 	}
-	env.hs.stop()
-	if err := env.hs.start(); err != nil {
+	env.hs.Stop()
+	if err := env.hs.Start(); err != nil {
 		t.Fatalf("restarting Dendrite: %v", err)
 	}
 	if u, ok := viaSync(); !ok || txnIn(u) != txn {
@@ -93,7 +93,7 @@ func TestMessagesTxnID(t *testing.T) {
 	// The lookup itself, against the restarted Dendrite (its txn ids
 	// forgotten): the earlier delivery is found. That the outbox then
 	// posts nothing twice is sender's TestOutboxHomeserverForgetsTxnIDs.
-	tr, err := sender.NewMatrixTransport(env.hs.url, env.botToken, nil)
+	tr, err := sender.NewMatrixTransport(env.hs.URL, env.botToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func TestCheckStatus(t *testing.T) {
 		t.Errorf("plain room: %+v", r)
 	}
 	// A member with no E2EE device is named.
-	dave, davePW := d.newUser(t, "dave")
+	dave, davePW := newUser(t, d, "dave")
 	daveCli := login(t, d, dave, davePW)
 	if _, err := alice.cli.InviteUser(ctx, enc, &mautrix.ReqInviteUser{UserID: daveCli.UserID}); err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		os.Exit(helperPlain())
 	}
 	code := m.Run()
-	hs.stop()
+	stopHomeserver()
 	os.Exit(code)
 }
 
@@ -124,7 +124,7 @@ func helperCmd(t *testing.T, b *bot, room id.RoomID, content, txn string) *exec.
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(),
 		"E2EE_HELPER=send",
-		"E2EE_HS="+b.hs.url,
+		"E2EE_HS="+b.hs.URL,
 		"E2EE_TOKEN="+b.cli.AccessToken,
 		"E2EE_DB="+b.opts.DBPath,
 		"E2EE_PICKLE="+b.opts.PickleKey,

@@ -2,10 +2,7 @@ package e2ee
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"sync"
@@ -15,67 +12,30 @@ import (
 	"maunium.net/go/mautrix/crypto"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"matrix-notify/internal/realpeer"
 )
-
-// Debian's matrix-nio and python3-olm, the system python's.
-const nioPython = "/usr/bin/python3"
-
-func needNio(t *testing.T) {
-	t.Helper()
-	if err := exec.Command(nioPython, "-c", "import nio, olm").Run(); err != nil {
-		t.Skipf("matrix-nio with python3-olm not installed for %s (apt-get install python3-matrix-nio python3-olm): %v", nioPython, err)
-	}
-}
-
-type nioMessage struct {
-	EventID   string         `json:"event_id"`
-	Body      string         `json:"body"`
-	Decrypted bool           `json:"decrypted"`
-	SessionID string         `json:"session_id"`
-	Content   map[string]any `json:"content"`
-}
-
-type nioReceived struct {
-	Messages []nioMessage     `json:"messages"`
-	Errors   []map[string]any `json:"errors"`
-}
-
-func nioRun(t *testing.T, out any, args ...string) {
-	t.Helper()
-	cmd := exec.Command(nioPython, append([]string{filepath.Join("testdata", "nio_peer.py")}, args...)...)
-	b, err := cmd.Output()
-	if err != nil {
-		stderr := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("nio_peer.py %s: %v\n%s\n%s", args[0], err, b, tail([]byte(stderr)))
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		t.Fatalf("nio_peer.py %s printed %q: %v", args[0], b, err)
-	}
-}
 
 // A receiver that shares no code with us (nio over libolm) decrypts what
 // two separate sender processes sent, to the exact content, then 20 sent
 // at once: no duplicate message index (nio rejects those as replays).
 func TestNioReceives(t *testing.T) {
-	needNio(t)
+	realpeer.NeedNio(t)
 	d := homeserver(t)
 	b := newBot(t, d)
-	user, pw := d.newUser(t, "nio")
+	user, pw := newUser(t, d, "nio")
 	store := t.TempDir()
 	var setup struct {
 		RoomID string `json:"room_id"`
 	}
-	nioRun(t, &setup, "setup", d.url, user, pw, store, b.user.String())
+	realpeer.NioRun(t, &setup, "setup", d.URL, user, pw, store, b.user.String())
 	room := id.RoomID(setup.RoomID)
 
 	first, second := textContent("nio one: ✓ <disk>"), textContent("nio two")
 	sendProcess(t, b, room, first, "nio-1")
 	sendProcess(t, b, room, second, "nio-2")
-	var got nioReceived
-	nioRun(t, &got, "receive", d.url, store, room.String(), "2", "30")
+	var got realpeer.NioReceived
+	realpeer.NioRun(t, &got, "receive", d.URL, store, room.String(), "2", "30")
 	if len(got.Errors) > 0 || len(got.Messages) != 2 {
 		t.Fatalf("nio: %+v", got)
 	}
@@ -103,8 +63,8 @@ func TestNioReceives(t *testing.T) {
 	for i := range n {
 		parseSent(t, outs[i], errs[i])
 	}
-	got = nioReceived{}
-	nioRun(t, &got, "receive", d.url, store, room.String(), fmt.Sprint(n), "60")
+	got = realpeer.NioReceived{}
+	realpeer.NioRun(t, &got, "receive", d.URL, store, room.String(), fmt.Sprint(n), "60")
 	if len(got.Errors) > 0 {
 		t.Fatalf("nio could not decrypt %d of the burst: %v", len(got.Errors), got.Errors)
 	}

@@ -20,12 +20,14 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 	"maunium.net/go/mautrix/sqlstatestore"
+
+	"matrix-notify/internal/realpeer"
 )
 
 // login logs a user in as a new device on d.
-func login(t *testing.T, d *dendrite, user, pw string) *mautrix.Client {
+func login(t *testing.T, d *realpeer.Dendrite, user, pw string) *mautrix.Client {
 	t.Helper()
-	cli, err := mautrix.NewClient(d.url, "", "")
+	cli, err := mautrix.NewClient(d.URL, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +67,9 @@ type peer struct {
 	plain    []*event.Event // m.room.message events (not encrypted)
 }
 
-func newPeer(t *testing.T, d *dendrite, prefix string) *peer {
+func newPeer(t *testing.T, d *realpeer.Dendrite, prefix string) *peer {
 	t.Helper()
-	user, pw := d.newUser(t, prefix)
+	user, pw := newUser(t, d, prefix)
 	cli := login(t, d, user, pw)
 	// mautrix's MemoryStateStore panics on join rules (a nil map in
 	// v0.26): its SQL state store, on a database of the peer's own.

@@ -1,7 +1,7 @@
 package sendertest
 
 import (
-	"fmt"
+	"cmp"
 	"time"
 )
 
@@ -56,16 +56,6 @@ func Slow(d time.Duration) Fault { return Fault{Kind: FaultSlow, Wait: d} }
 // Drop closes the connection without answering.
 func Drop() Fault { return Fault{Kind: FaultDrop} }
 
-func (f Fault) String() string {
-	switch f.Kind {
-	case FaultStatus:
-		return fmt.Sprintf("%s %d", f.Kind, f.Status)
-	case Fault429Header, Fault429Body, FaultSlow:
-		return fmt.Sprintf("%s %s", f.Kind, f.Wait)
-	}
-	return string(f.Kind)
-}
-
 // FaultRates are probabilities, per send request, of a fault when no
 // injected fault is queued. One seeded draw per send picks the fault, so a
 // run with the same seed and the same sequence of sends meets the same faults.
@@ -110,11 +100,7 @@ func (s *Server) nextFault() (Fault, bool) {
 	if r.RateLimit+r.ServerError+r.Drop <= 0 {
 		return Fault{}, false
 	}
-	wait := r.RetryAfter
-	if wait == 0 {
-		wait = time.Second
-	}
-	u := s.rng.Float64()
+	wait, u := cmp.Or(r.RetryAfter, time.Second), s.rng.Float64()
 	switch {
 	case u < r.RateLimit:
 		if s.rng.IntN(2) == 0 {

@@ -1,11 +1,10 @@
 // Package sendertest is an in-memory Matrix homeserver for tests, demos and
 // benchmarks of matrix-notify. It implements the few client-server endpoints
-// a notification sender touches (send, join, alias lookup, whoami, versions,
-// password login, joined rooms, a minimal sync, the few state events a
-// sender checks, and .well-known/matrix/client) as strictly as Synapse does, records every request and event so a test can
-// assert on what arrived, and injects faults on demand (429 with either
-// Retry-After flavour, 5xx, slow answers, dropped connections, a global rate
-// limit) so retry logic can be tested without a real server.
+// a notification sender touches (the routes in handler.go) as strictly as
+// Synapse does, records every request and event so a test can assert on
+// what arrived, and injects faults on demand (429 with either Retry-After
+// flavour, 5xx, slow answers, dropped connections, a global rate limit) so
+// retry logic can be tested without a real server.
 //
 // It is deliberately strict where real servers differ, so that a sender that
 // passes here works against every server: a join needs a JSON object body, a
@@ -23,7 +22,9 @@
 package sendertest
 
 import (
+	"cmp"
 	"encoding/json"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -71,7 +72,7 @@ type Options struct {
 	// (m.login.password); each login returns a new token bound to its device.
 	Password string
 	// WellKnown is the m.homeserver.base_url served at
-	// /.well-known/matrix/client; empty answers 404 (see SetWellKnown).
+	// /.well-known/matrix/client; empty answers 404.
 	WellKnown string
 	Delay     time.Duration // added before every /_matrix answer
 	Seed      int64         // seeds the probabilistic faults and event ids
@@ -87,25 +88,12 @@ type Software string
 const (
 	// Synapse is the default.
 	Synapse Software = ""
-	// Dendrite answers as Dendrite v0.13.8 does (observed with curl, the
+	// Dendrite answers as Dendrite v0.13.8 does where it differs from
+	// Synapse: sends to rooms it does not know or the bot is not in, sends
+	// without the power to, and joins it refuses (observed with curl, the
 	// stub room with two Dendrites federating over loopback; read in its
-	// clientapi/routing/sendevent.go and joinroom.go):
-	//   - a send to a room the server has never been in, whatever the form
-	//     of the id: 400 M_UNSUPPORTED_ROOM_VERSION "QueryRoomVersionForRoom:
-	//     missing room info for room <id>";
-	//   - a send to a room it knows, the bot not joined: 403 M_FORBIDDEN
-	//     `eventauth: sender "<user>" not in room`; to a room on another
-	//     server that it only knows from an invite (a stub): 404 M_NOT_FOUND
-	//     "Room does not exist";
-	//   - a send without the power to: 403 M_FORBIDDEN `eventauth: sender
-	//     "<user>" is not allowed to send event. 0 < 50`;
-	//   - a join of an unknown room on this server: 404 M_NOT_FOUND "room
-	//     does not exist"; on another server: 500 (no errcode); of an id
-	//     without ':': 400 M_UNKNOWN `room ID "<id>" is invalid: at least
-	//     one ':' is expected in the room id`; of neither an id nor an
-	//     alias: 400 M_UNKNOWN `room ID or alias "<x>" is invalid`; of an
-	//     unknown alias: 500 {"Err":""}; of an invite-only room without an
-	//     invite: 403 M_FORBIDDEN.
+	// clientapi/routing/sendevent.go and joinroom.go). The answers, word
+	// for word, are in sendEvent and dendriteJoin.
 	Dendrite Software = "dendrite"
 )
 
@@ -138,37 +126,31 @@ type Request struct {
 // Server is the fake homeserver. It implements http.Handler; New also
 // listens. All methods are safe for concurrent use.
 type Server struct {
+	opts       Options // with the defaults filled in; read-only
 	ts         *httptest.Server
 	done       chan struct{} // closed by Close: ends every pending sleep
 	closeOnce  sync.Once
-	token      string
-	userID     string
-	deviceID   string
 	serverName string
-	seed       int64
-	password   string
-	software   Software
 
-	mu        sync.Mutex
-	tokens    map[string]string // access token -> device id
-	devices   map[string]string // device id -> display name
-	wellKnown string
-	rooms     map[string]*roomState
-	aliases   map[string]string
-	txns      map[txnKey]string
-	events    []Event
-	requests  []Request
-	seq       uint64
-	faults    []Fault
-	rates     FaultRates
-	rng       *rand.Rand
-	delay     time.Duration
-	limit     bucket
+	mu       sync.Mutex
+	tokens   map[string]string // access token -> device id
+	devices  map[string]string // device id -> display name
+	rooms    map[string]*roomState
+	aliases  map[string]string
+	txns     map[txnKey]string
+	events   []Event
+	requests []Request
+	seq      uint64
+	faults   []Fault
+	rates    FaultRates
+	rng      *rand.Rand
+	delay    time.Duration
+	limit    bucket
 }
 
 type roomState struct {
 	joined, invited, public, encrypted bool
-	powerLevels                        *PowerLevels // nil: DefaultPowerLevels
+	powerLevels                        PowerLevels
 }
 
 // PowerLevels is the content of a room's m.room.power_levels event, as far as
@@ -186,35 +168,24 @@ type PowerLevels struct {
 // created with the private_chat preset.
 func DefaultPowerLevels() PowerLevels {
 	return PowerLevels{
-		Users:         map[string]int{},
-		Events:        map[string]int{"m.room.power_levels": 100, "m.room.encryption": 100},
-		EventsDefault: 0,
-		StateDefault:  50,
+		Users:        map[string]int{},
+		Events:       map[string]int{"m.room.power_levels": 100, "m.room.encryption": 100},
+		StateDefault: 50,
 	}
 }
 
-// levels returns the room's power levels.
-func (st *roomState) levels() PowerLevels {
-	if st.powerLevels != nil {
-		return *st.powerLevels
+// levels returns the power level of user and the level needed to send an
+// event of type evType.
+func (pl PowerLevels) levels(user, evType string) (have, need int) {
+	have, found := pl.Users[user]
+	if !found {
+		have = pl.UsersDefault
 	}
-	return DefaultPowerLevels()
-}
-
-// level is the power level of user.
-func (pl PowerLevels) level(user string) int {
-	if l, found := pl.Users[user]; found {
-		return l
+	need, found = pl.Events[evType]
+	if !found {
+		need = pl.EventsDefault
 	}
-	return pl.UsersDefault
-}
-
-// required is the level needed to send an event of type evType.
-func (pl PowerLevels) required(evType string) int {
-	if l, found := pl.Events[evType]; found {
-		return l
-	}
-	return pl.EventsDefault
+	return have, need
 }
 
 // txnKey scopes idempotency like the spec: per access token and endpoint.
@@ -233,26 +204,21 @@ func New(opts Options) *Server {
 // NewHandler builds a Server without listening, for a caller that runs its
 // own http.Server (the standalone command). URL is then empty.
 func NewHandler(opts Options) *Server {
+	opts.Token = cmp.Or(opts.Token, DefaultToken)
+	opts.UserID = cmp.Or(opts.UserID, DefaultUserID)
+	opts.DeviceID = cmp.Or(opts.DeviceID, DefaultDeviceID)
 	s := &Server{
-		done:     make(chan struct{}),
-		token:    orDefault(opts.Token, DefaultToken),
-		userID:   orDefault(opts.UserID, DefaultUserID),
-		deviceID: orDefault(opts.DeviceID, DefaultDeviceID),
-		seed:     opts.Seed,
-		password: opts.Password,
-		tokens:   map[string]string{},
-		devices:  map[string]string{},
-		rooms:    map[string]*roomState{},
-		aliases:  map[string]string{},
-		txns:     map[txnKey]string{},
-		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x5e4de7)),
-		delay:    opts.Delay,
-		software: opts.Software,
+		opts:       opts,
+		done:       make(chan struct{}),
+		serverName: serverPart(opts.UserID),
+		tokens:     map[string]string{opts.Token: opts.DeviceID},
+		devices:    map[string]string{opts.DeviceID: ""},
+		rooms:      map[string]*roomState{},
+		aliases:    map[string]string{},
+		txns:       map[txnKey]string{},
+		rng:        rand.New(rand.NewPCG(uint64(opts.Seed), 0x5e4de7)),
+		delay:      opts.Delay,
 	}
-	s.wellKnown = opts.WellKnown
-	s.tokens[s.token] = s.deviceID
-	s.devices[s.deviceID] = ""
-	s.serverName = serverPart(s.userID)
 	for _, r := range opts.Public {
 		s.room(r).public = true
 	}
@@ -271,19 +237,10 @@ func NewHandler(opts Options) *Server {
 	return s
 }
 
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
 // serverPart returns what follows the first ':' of a Matrix id, or "".
 func serverPart(id string) string {
-	if _, after, ok := strings.Cut(id, ":"); ok {
-		return after
-	}
-	return ""
+	_, after, _ := strings.Cut(id, ":")
+	return after
 }
 
 // room returns the state of a room, creating it as known. Callers hold mu
@@ -291,7 +248,7 @@ func serverPart(id string) string {
 func (s *Server) room(id string) *roomState {
 	st := s.rooms[id]
 	if st == nil {
-		st = &roomState{}
+		st = &roomState{powerLevels: DefaultPowerLevels()}
 		s.rooms[id] = st
 	}
 	return st
@@ -316,19 +273,14 @@ func (s *Server) Close() {
 
 // Token is the access token the server starts with (bound to DeviceID). A
 // login with DeviceID's device id replaces it, as on Synapse.
-func (s *Server) Token() string { return s.token }
+func (s *Server) Token() string { return s.opts.Token }
 
 // Devices returns the bot's device ids, sorted: the initial device and one
 // per login with a new device id.
 func (s *Server) Devices() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.devices))
-	for d := range s.devices {
-		out = append(out, d)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(s.devices))
 }
 
 // DeviceName is the display name a login gave device (its
@@ -339,44 +291,20 @@ func (s *Server) DeviceName(device string) string {
 	return s.devices[device]
 }
 
-// SetWellKnown sets the m.homeserver.base_url served at
-// /.well-known/matrix/client; "" makes it answer 404.
-func (s *Server) SetWellKnown(baseURL string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.wellKnown = baseURL
-}
-
 // SetPowerLevels replaces a room's m.room.power_levels content. Sends are
 // checked against it: below the level needed the answer is M_FORBIDDEN.
 func (s *Server) SetPowerLevels(room string, pl PowerLevels) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.room(room).powerLevels = &pl
-}
-
-// SetEncrypted gives a room an m.room.encryption state event (or removes it;
-// a real room cannot turn encryption off, a test may).
-func (s *Server) SetEncrypted(room string, on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.room(room).encrypted = on
+	s.room(room).powerLevels = pl
 }
 
 // UserID is the bot's user id, the sender of every event.
-func (s *Server) UserID() string { return s.userID }
+func (s *Server) UserID() string { return s.opts.UserID }
 
 // Events returns the events accepted in one room, in order.
 func (s *Server) Events(room string) []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Event
-	for _, e := range s.events {
-		if e.Room == room {
-			out = append(out, e)
-		}
-	}
-	return out
+	return slices.DeleteFunc(s.AllEvents(), func(e Event) bool { return e.Room != room })
 }
 
 // AllEvents returns every accepted event, in the order accepted.
@@ -392,17 +320,6 @@ type Stats struct {
 	Events    int       `json:"events"`
 	Requests  int       `json:"requests"`
 	LastEvent time.Time `json:"last_event"`
-}
-
-// Stats returns the counts of the records.
-func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := Stats{Events: len(s.events), Requests: len(s.requests)}
-	if n := len(s.events); n > 0 {
-		st.LastEvent = s.events[n-1].Time
-	}
-	return st
 }
 
 // Requests returns every recorded request, in the order answered.

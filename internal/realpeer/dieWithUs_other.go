@@ -1,6 +1,6 @@
 //go:build !linux
 
-package e2ee
+package realpeer
 
 import "os/exec"
 

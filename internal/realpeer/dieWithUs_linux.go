@@ -1,4 +1,4 @@
-package e2ee
+package realpeer
 
 import (
 	"os/exec"
