@@ -58,7 +58,7 @@ fuzz:
 
 # Performance against alarm-notify.sh and curl on a loopback homeserver, the
 # storm, serve under load and the Go benchmarks; checks BENCHMARKS.md's
-# budget (PASS/MISS) and writes scripts/bench/results.md and fanout.png.
+# budget (PASS/MISS) and writes scripts/bench/results.md.
 bench: fetch-netdata build
 	$(GO) run ./scripts/bench -bin $(BIN)
 

@@ -13,8 +13,7 @@
 //     rooms at 0 and 50 ms server delay, plus the floor: one curl PUT. Wall
 //     time, CPU (user+sys, the child and everything it waited for) and peak
 //     RSS come from wait4's rusage (os.ProcessState.SysUsage);
-//   - fan-out: the same at 50 ms for 1, 2, 5, 10 and 20 rooms, drawn in
-//     scripts/bench/fanout.png;
+//   - fan-out: the same at 50 ms for 1, 2, 5, 10 and 20 rooms;
 //   - storm: 500 alarms x 5 rooms launched 50 processes at a time against a
 //     homeserver rate-limited to 200 events/s: time, 429s, duplicates, losses;
 //   - outage: 20 alarms x 5 rooms one after another while the homeserver
@@ -67,7 +66,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin/matrix-notify", "the matrix-notify binary (make build)")
 	flag.StringVar(&o.script, "script", "testdata/.cache/netdata/usr/lib/netdata/plugins.d/alarm-notify.sh", "Debian's alarm-notify.sh")
 	flag.StringVar(&o.stockConf, "stock-conf", "testdata/.cache/netdata/usr/lib/netdata/conf.d/health_alarm_notify.conf", "Debian's stock health_alarm_notify.conf")
-	flag.StringVar(&o.outDir, "out", "scripts/bench", "where results.md and fanout.png go")
+	flag.StringVar(&o.outDir, "out", "scripts/bench", "where results.md goes")
 	flag.IntVar(&o.runs, "runs", 10, "runs per tool and configuration (1 and 10 rooms)")
 	flag.IntVar(&o.fanoutRuns, "fanout-runs", 5, "runs per tool for the other fan-out points (2, 5, 20 rooms)")
 	flag.IntVar(&o.stormAlarms, "storm", 500, "alarms in the storm")

@@ -318,7 +318,7 @@ func (r *report) markdown() string {
 				}
 			}
 		}
-		b.WriteString("\n## Fan-out at 50 ms server delay\n\nMedian wall ms [IQR]; ![fan-out](fanout.png)\n\n")
+		b.WriteString("\n## Fan-out at 50 ms server delay\n\nMedian wall ms [IQR]:\n\n")
 		r.fanoutTable(&b, func(ss []sample) string {
 			w := summarize(wallMS(ss))
 			return fmt.Sprintf("%.1f [%.1f–%.1f]", w.med, w.q1, w.q3)
