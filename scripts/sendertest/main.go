@@ -1,17 +1,18 @@
 // Command sendertest runs the fake Matrix homeserver of package
-// sender/sendertest as a process, for `make demo`, manual tries with curl or a
-// stock alarm-notify.sh, and benchmarks that drive matrix-notify from outside.
+// sender/sendertest as a process, for manual tries with curl or a stock
+// alarm-notify.sh, and for scripts/bench, which drives matrix-notify from
+// outside.
 //
 // It prints the base URL as the first line on stdout, so a script can read it
 // (`read -r HS < <(go run ./scripts/sendertest ...)`), and serves until SIGINT
 // or SIGTERM. What arrived is at GET $HS/_sendertest/events and
 // $HS/_sendertest/requests. It listens on loopback only: it accepts any
-// client that knows a test token, so it must never face a network.
+// client that knows the test token (sendertest.DefaultToken), so it must
+// never face a network.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -34,23 +35,10 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("sendertest", flag.ContinueOnError)
-	var (
-		listen     = fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on; port 0 picks a free port")
-		token      = fs.String("token", sendertest.DefaultToken, "the accepted access `token`")
-		user       = fs.String("user", sendertest.DefaultUserID, "the bot's user id")
-		device     = fs.String("device", sendertest.DefaultDeviceID, "the bot's device id")
-		rooms      = fs.String("rooms", "", "comma-separated room ids the bot has joined")
-		invited    = fs.String("invited", "", "comma-separated room ids the bot is invited to")
-		public     = fs.String("public", "", "comma-separated room ids anyone may join")
-		aliases    = fs.String("aliases", "", "comma-separated `#alias:hs=!room:hs` pairs")
-		delay      = fs.Duration("delay", 0, "delay added before every answer")
-		rateLimit  = fs.Float64("rate-limit", 0, "new events per second over all rooms; excess gets 429 (0: off)")
-		fault429   = fs.Float64("fault-429", 0, "probability of a 429 per send (half Retry-After header, half retry_after_ms)")
-		fault5xx   = fs.Float64("fault-5xx", 0, "probability of a 500/502/503 per send")
-		faultDrop  = fs.Float64("fault-drop", 0, "probability of a dropped connection per send")
-		retryAfter = fs.Duration("retry-after", time.Second, "wait advertised by the probabilistic 429s")
-		seed       = fs.Int64("seed", 1, "seed of the probabilistic faults and event ids")
-	)
+	listen := fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on; port 0 picks a free port")
+	rooms := fs.String("rooms", "", "comma-separated room ids the bot has joined")
+	delay := fs.Duration("delay", 0, "delay added before every answer")
+	rateLimit := fs.Float64("rate-limit", 0, "new events per second over all rooms; excess gets 429 (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,33 +48,9 @@ func run(args []string) error {
 	if err := checkLoopback(*listen); err != nil {
 		return err
 	}
-	aliasMap := map[string]string{}
-	for _, pair := range split(*aliases) {
-		a, r, ok := strings.Cut(pair, "=")
-		if !ok || !strings.HasPrefix(a, "#") || !strings.HasPrefix(r, "!") {
-			return fmt.Errorf("-aliases: want #alias:hs=!room:hs, got %q", pair)
-		}
-		aliasMap[a] = r
-	}
-	for name, p := range map[string]float64{"-fault-429": *fault429, "-fault-5xx": *fault5xx, "-fault-drop": *faultDrop} {
-		if p < 0 || p > 1 {
-			return fmt.Errorf("%s: %v is not a probability", name, p)
-		}
-	}
-	if *fault429+*fault5xx+*faultDrop > 1 {
-		return errors.New("fault probabilities add up to more than 1")
-	}
-
-	srv := sendertest.NewHandler(sendertest.Options{
-		Token: *token, UserID: *user, DeviceID: *device,
-		Joined: split(*rooms), Invited: split(*invited), Public: split(*public),
-		Aliases: aliasMap, Delay: *delay, Seed: *seed,
-	})
+	srv := sendertest.NewHandler(sendertest.Options{Joined: split(*rooms), Delay: *delay})
 	defer srv.Close()
 	srv.SetRateLimit(*rateLimit)
-	srv.SetFaultRates(sendertest.FaultRates{
-		RateLimit: *fault429, ServerError: *fault5xx, Drop: *faultDrop, RetryAfter: *retryAfter,
-	})
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
