@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -20,7 +19,6 @@ import (
 )
 
 type serveResult struct {
-	clients        int
 	monitors       int // distinct Kuma monitors the webhooks come from
 	requests       int
 	statuses       map[int]int
@@ -51,11 +49,7 @@ func (r serveResult) accepted() int {
 // arrived (the load's end, or later when serve answers 202 and drains an
 // outbox).
 func (r serveResult) rate() float64 {
-	d := max(r.elapsed, r.drained)
-	if d <= 0 {
-		return 0
-	}
-	return float64(min(r.events, r.accepted())) / d.Seconds()
+	return float64(min(r.events, r.accepted())) / max(r.elapsed, r.drained).Seconds()
 }
 
 var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
@@ -77,20 +71,46 @@ func kumaBody(i, monitors int) []byte {
 		id, status, t, msg, id, id, id, id, icon, word, msg)
 }
 
+// serveSection runs serve under load: -serve-runs times for the first
+// monitor count (the budget's, by the median), once for each other.
 func (b *bench) serveSection() error {
+	var rows [][]string
 	for k, m := range b.o.serveMonitors {
-		runs := b.o.serveRuns
-		if k > 0 {
-			runs = 1 // for information
+		var rates, p99s []float64
+		n := 1 // for information
+		if k == 0 {
+			n = b.o.serveRuns
 		}
-		for range runs {
-			res, err := b.serveRun(m)
+		for range n {
+			s, err := b.serveRun(m)
 			if err != nil {
 				return err
 			}
-			b.report.serves = append(b.report.serves, res)
+			rates, p99s = append(rates, s.rate()), append(p99s, float64(s.p99)/1e6)
+			ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
+			rows = append(rows, []string{fmt.Sprint(b.o.serveClients), fmt.Sprint(m), fmt.Sprint(s.requests), fmt.Sprintf("%.1f s", s.elapsed.Seconds()),
+				fmt.Sprint(s.eventsAtEnd), fmt.Sprintf("%.1f s", max(s.elapsed, s.drained).Seconds()), fmt.Sprintf("%.0f", s.rate()),
+				ms(s.p50), ms(s.p99), fmt.Sprintf("%.1f ms", float64(s.pmax)/1e6), codes(s.statuses), fmt.Sprint(s.errors), fmt.Sprint(s.events),
+				fmt.Sprintf("%.0f µs", float64(s.cpu)/float64(max(s.requests, 1))/1e3), fmt.Sprintf("%.1f MB", float64(s.vmHWMKB)/1024)})
 		}
+		// The median over the runs, and each run's value when there are several.
+		perRun := func(xs []float64, f string) string {
+			if len(xs) == 1 {
+				return ""
+			}
+			var parts []string
+			for _, x := range xs {
+				parts = append(parts, fmt.Sprintf(f, x))
+			}
+			return fmt.Sprintf(" (median of %d runs: %s)", len(xs), strings.Join(parts, ", "))
+		}
+		rate, p99 := summarize(rates).med, summarize(p99s).med
+		b.report.add(budgetLine{fmt.Sprintf("serve, %d monitor(s): Kuma webhooks delivered to sendertest per second", m),
+			">= 1000/s", fmt.Sprintf("%.0f/s", rate) + perRun(rates, "%.0f"), rate >= 1000, k > 0},
+			budgetLine{fmt.Sprintf("serve, %d monitor(s): p99 latency", m), "< 50 ms", fmt.Sprintf("%.1f ms", p99) + perRun(p99s, "%.1f"), p99 < 50, k > 0})
 	}
+	b.report.section("serve under Kuma webhooks", "", []string{"clients", "monitors", "webhooks", "load time", "delivered by the load's end", "last event at",
+		"delivered/s", "p50", "p99", "max", "statuses", "client errors", "events at the homeserver", "serve CPU per webhook", "serve VmHWM"}, rows)
 	return nil
 }
 
@@ -99,7 +119,7 @@ func (b *bench) serveSection() error {
 func (b *bench) serveRun(monitors int) (*serveResult, error) {
 	o := b.o
 	room := "!k01:bench.test"
-	hs, err := b.startHS([]string{room})
+	hs, err := b.startHS("", []string{room}, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -119,31 +139,9 @@ func (b *bench) serveRun(monitors int) (*serveResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	srv, err := startProc(cmd, stderr, listeningRE)
+	if err != nil {
 		return nil, err
-	}
-	done := make(chan error, 1)
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-		done <- cmd.Wait()
-	}()
-	var base string
-	select {
-	case base = <-found:
-	case err := <-done:
-		return nil, fmt.Errorf("serve exited at start: %v", err)
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		return nil, fmt.Errorf("serve did not start")
 	}
 	step("serve: %d concurrent clients, %d monitor(s), at most %d webhooks or %s", o.serveClients, monitors, o.serveMax, o.serveDuration)
 
@@ -151,15 +149,13 @@ func (b *bench) serveRun(monitors int) (*serveResult, error) {
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	var next atomic.Int64
 	var mu sync.Mutex
-	res := serveResult{clients: o.serveClients, monitors: monitors, statuses: map[int]int{}}
+	var wg sync.WaitGroup
+	res := serveResult{monitors: monitors, statuses: map[int]int{}}
 	var lats []time.Duration
 	deadline := time.Now().Add(o.serveDuration)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for c := 0; c < o.serveClients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range o.serveClients {
+		wg.Go(func() {
 			var mine []time.Duration
 			st := map[int]int{}
 			errs := 0
@@ -169,7 +165,7 @@ func (b *bench) serveRun(monitors int) (*serveResult, error) {
 					break
 				}
 				t0 := time.Now()
-				resp, err := client.Post(base+"/kuma", "application/json", bytes.NewReader(kumaBody(i, monitors)))
+				resp, err := client.Post(srv.url+"/kuma", "application/json", bytes.NewReader(kumaBody(i, monitors)))
 				if err != nil {
 					errs++
 					continue
@@ -180,32 +176,29 @@ func (b *bench) serveRun(monitors int) (*serveResult, error) {
 				st[resp.StatusCode]++
 			}
 			mu.Lock()
+			defer mu.Unlock()
 			lats = append(lats, mine...)
 			for k, v := range st {
 				res.statuses[k] += v
 			}
 			res.errors += errs
-			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
-	if st, err := fetchStats(hs.url); err == nil {
+	var st hsStats
+	if getJSON(hs.url+"/_sendertest/stats", &st) == nil {
 		res.eventsAtEnd = st.Events
 	}
 	res.requests = len(lats) + res.errors
 	slices.Sort(lats)
 	if len(lats) > 0 {
-		res.p50 = lats[len(lats)/2]
-		res.p99 = lats[min(len(lats)-1, len(lats)*99/100)]
-		res.pmax = lats[len(lats)-1]
+		res.p50, res.p99, res.pmax = lats[len(lats)/2], lats[min(len(lats)-1, len(lats)*99/100)], lats[len(lats)-1]
 	}
 	// A 202 is a promise: wait (at most 30 s) for the homeserver to have
 	// every accepted webhook.
-	var st hsStats
 	for {
-		st, err = fetchStats(hs.url)
-		if err != nil {
+		if err := getJSON(hs.url+"/_sendertest/stats", &st); err != nil {
 			return nil, err
 		}
 		res.events = st.Events
@@ -221,13 +214,7 @@ func (b *bench) serveRun(monitors int) (*serveResult, error) {
 	}
 	res.vmHWMKB = procStatusKB(cmd.Process.Pid, "VmHWM")
 	tr.CloseIdleConnections()
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
+	srv.stop()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
@@ -236,10 +223,7 @@ func (b *bench) serveRun(monitors int) (*serveResult, error) {
 
 // procStatusKB reads a "Name:  123 kB" line of /proc/PID/status.
 func procStatusKB(pid int, name string) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, name+":"); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
