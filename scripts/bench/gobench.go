@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // goBudget is the budget of one Go benchmark on the machine of
@@ -75,20 +76,19 @@ func (b *bench) goBenchSection() error {
 		}
 		got[m[1]] = v
 	}
-	format := func(v [3]float64) string {
-		return fmt.Sprintf("%s, %s, %.0f allocs", fmtNs(v[0]), fmtBytes(v[1]), v[2])
+	// time/op, B/op, allocs/op
+	format := func(v [3]float64) []string {
+		return []string{time.Duration(v[0]).String(), fmt.Sprintf("%.0f B", v[1]), fmt.Sprintf("%.0f allocs", v[2])}
 	}
 	var rows [][]string
 	for _, gb := range goBudgets {
 		v, ok := got[gb.name]
-		measured := "not run"
-		if ok {
-			measured = format(v)
-			rows = append(rows, []string{gb.name, gb.why, fmtNs(v[0]), fmtBytes(v[1]), fmt.Sprintf("%.0f", v[2])})
-		} else {
-			rows = append(rows, []string{gb.name, gb.why, "not run", "", ""})
+		cells := format(v)
+		if !ok {
+			cells = []string{"not run", "", ""}
 		}
-		b.report.add(budgetLine{"go: " + gb.name, "<= " + format(gb.perOp), measured,
+		rows = append(rows, append([]string{gb.name, gb.why}, cells...))
+		b.report.add(budgetLine{"go: " + gb.name, "<= " + strings.Join(format(gb.perOp), ", "), strings.Join(cells, ", "),
 			ok && v[0] <= gb.perOp[0] && v[1] <= gb.perOp[1] && v[2] <= gb.perOp[2], false})
 	}
 	b.report.section("Go benchmarks", "`go "+strings.Join(args, " ")+"`", []string{"benchmark", "what", "time/op", "B/op", "allocs/op"}, rows)

@@ -18,40 +18,6 @@ import (
 	"time"
 )
 
-type serveResult struct {
-	monitors       int // distinct Kuma monitors the webhooks come from
-	requests       int
-	statuses       map[int]int
-	errors         int
-	elapsed        time.Duration
-	p50, p99, pmax time.Duration
-	vmHWMKB        int64
-	cpu            time.Duration // the serve process's user+sys over its life
-	events         int           // events the homeserver recorded
-	drained        time.Duration // from the start until events reached the 2xx count (0: by the load's end)
-	eventsAtEnd    int           // events the homeserver had when the load ended
-}
-
-// accepted counts the 2xx answers: 200 (delivered before answering) or 202
-// (accepted into the outbox, delivered after).
-func (r serveResult) accepted() int {
-	n := 0
-	for code, c := range r.statuses {
-		if code/100 == 2 {
-			n += c
-		}
-	}
-	return n
-}
-
-// rate is webhooks delivered to the homeserver per second: events that
-// arrived, over the time from the first request until the last of them
-// arrived (the load's end, or later when serve answers 202 and drains an
-// outbox).
-func (r serveResult) rate() float64 {
-	return float64(min(r.events, r.accepted())) / max(r.elapsed, r.drained).Seconds()
-}
-
 var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 
 // kumaBody is webhook i as Kuma's Webhook notification posts it: from
@@ -82,16 +48,11 @@ func (b *bench) serveSection() error {
 			n = b.o.serveRuns
 		}
 		for range n {
-			s, err := b.serveRun(m)
+			row, rate, p99, err := b.serveRun(m)
 			if err != nil {
 				return err
 			}
-			rates, p99s = append(rates, s.rate()), append(p99s, float64(s.p99)/1e6)
-			ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
-			rows = append(rows, []string{fmt.Sprint(b.o.serveClients), fmt.Sprint(m), fmt.Sprint(s.requests), fmt.Sprintf("%.1f s", s.elapsed.Seconds()),
-				fmt.Sprint(s.eventsAtEnd), fmt.Sprintf("%.1f s", max(s.elapsed, s.drained).Seconds()), fmt.Sprintf("%.0f", s.rate()),
-				ms(s.p50), ms(s.p99), fmt.Sprintf("%.1f ms", float64(s.pmax)/1e6), codes(s.statuses), fmt.Sprint(s.errors), fmt.Sprint(s.events),
-				fmt.Sprintf("%.0f µs", float64(s.cpu)/float64(max(s.requests, 1))/1e3), fmt.Sprintf("%.1f MB", float64(s.vmHWMKB)/1024)})
+			rows, rates, p99s = append(rows, row), append(rates, rate), append(p99s, p99)
 		}
 		// The median over the runs, and each run's value when there are several.
 		perRun := func(xs []float64, f string) string {
@@ -115,50 +76,53 @@ func (b *bench) serveSection() error {
 }
 
 // serveRun loads a fresh `matrix-notify serve` with webhooks from monitors
-// monitors.
-func (b *bench) serveRun(monitors int) (*serveResult, error) {
+// monitors; it returns its table row, the webhooks delivered per second and
+// the p99 latency in ms.
+func (b *bench) serveRun(monitors int) (row []string, rate, p99 float64, err error) {
 	o := b.o
 	room := "!k01:bench.test"
 	hs, err := b.startHS("", []string{room}, 0, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	defer hs.stop()
 	dir := filepath.Join(b.tmp, fmt.Sprintf("serve-%d", monitors))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	cfg := filepath.Join(dir, "serve.toml")
 	toml := fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\nrooms = [%q]\n", hs.url, "syt_sendertest_token", room)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, 0, 0, err
+	}
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	cmd := exec.Command(b.bin, "serve", "--listen", "127.0.0.1:0", "--config", cfg)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TZ=UTC", "HOME=" + dir}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	srv, err := startProc(cmd, stderr, listeningRE)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	step("serve: %d concurrent clients, %d monitor(s), at most %d webhooks or %s", o.serveClients, monitors, o.serveMax, o.serveDuration)
 
 	tr := &http.Transport{MaxIdleConnsPerHost: o.serveClients, MaxConnsPerHost: o.serveClients, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	var next atomic.Int64
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	res := serveResult{monitors: monitors, statuses: map[int]int{}}
-	var lats []time.Duration
-	deadline := time.Now().Add(o.serveDuration)
-	start := time.Now()
+	var (
+		next      atomic.Int64
+		mu        sync.Mutex
+		wg        sync.WaitGroup
+		lats      []time.Duration
+		errs      int
+		statuses  = map[int]int{}
+		deadline  = time.Now().Add(o.serveDuration)
+		start     = time.Now()
+		accepted  int // 2xx: 200 (delivered before answering) or 202 (queued, delivered after)
+		st, atEnd hsStats
+	)
 	for range o.serveClients {
 		wg.Go(func() {
-			var mine []time.Duration
-			st := map[int]int{}
-			errs := 0
 			for time.Now().Before(deadline) {
 				i := int(next.Add(1))
 				if i > o.serveMax {
@@ -166,59 +130,61 @@ func (b *bench) serveRun(monitors int) (*serveResult, error) {
 				}
 				t0 := time.Now()
 				resp, err := client.Post(srv.url+"/kuma", "application/json", bytes.NewReader(kumaBody(i, monitors)))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
 				if err != nil {
 					errs++
-					continue
+				} else {
+					lats = append(lats, time.Since(t0))
+					statuses[resp.StatusCode]++
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				mine = append(mine, time.Since(t0))
-				st[resp.StatusCode]++
+				mu.Unlock()
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			lats = append(lats, mine...)
-			for k, v := range st {
-				res.statuses[k] += v
-			}
-			res.errors += errs
 		})
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
-	var st hsStats
-	if getJSON(hs.url+"/_sendertest/stats", &st) == nil {
-		res.eventsAtEnd = st.Events
-	}
-	res.requests = len(lats) + res.errors
+	elapsed := time.Since(start)
+	getJSON(hs.url+"/_sendertest/stats", &atEnd)
 	slices.Sort(lats)
-	if len(lats) > 0 {
-		res.p50, res.p99, res.pmax = lats[len(lats)/2], lats[min(len(lats)-1, len(lats)*99/100)], lats[len(lats)-1]
+	if len(lats) == 0 {
+		return nil, 0, 0, fmt.Errorf("serve answered none of %d webhooks", errs)
+	}
+	for code, n := range statuses {
+		if code/100 == 2 {
+			accepted += n
+		}
 	}
 	// A 202 is a promise: wait (at most 30 s) for the homeserver to have
 	// every accepted webhook.
 	for {
 		if err := getJSON(hs.url+"/_sendertest/stats", &st); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
-		res.events = st.Events
-		if st.Events >= res.accepted() || time.Since(start) > res.elapsed+30*time.Second {
+		if st.Events >= accepted || time.Since(start) > elapsed+30*time.Second {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// When the homeserver stored the last event, by its clock (the same
-	// machine's): not when a poll noticed.
-	if d := st.LastEvent.Sub(start); d > res.elapsed {
-		res.drained = d
-	}
-	res.vmHWMKB = procStatusKB(cmd.Process.Pid, "VmHWM")
+	// Webhooks delivered per second: from the first request until the
+	// homeserver stored the last of them, by its clock (the same machine's),
+	// not when a poll noticed: the load's end, or later when serve answers
+	// 202 and drains an outbox.
+	until := max(elapsed, st.LastEvent.Sub(start))
+	rate = float64(min(st.Events, accepted)) / until.Seconds()
+	vmHWM := procStatusKB(cmd.Process.Pid, "VmHWM")
 	tr.CloseIdleConnections()
 	srv.stop()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	return &res, nil
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpuPer := float64(ru.Utime.Nano()+ru.Stime.Nano()) / float64(len(lats)+errs) / 1e3
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
+	p50, p99d, pmax := lats[len(lats)/2], lats[min(len(lats)-1, len(lats)*99/100)], lats[len(lats)-1]
+	return []string{fmt.Sprint(o.serveClients), fmt.Sprint(monitors), fmt.Sprint(len(lats) + errs), fmt.Sprintf("%.1f s", elapsed.Seconds()),
+		fmt.Sprint(atEnd.Events), fmt.Sprintf("%.1f s", until.Seconds()), fmt.Sprintf("%.0f", rate), ms(p50), ms(p99d),
+		fmt.Sprintf("%.1f ms", float64(pmax)/1e6), codes(statuses), fmt.Sprint(errs), fmt.Sprint(st.Events),
+		fmt.Sprintf("%.0f µs", cpuPer), fmt.Sprintf("%.1f MB", float64(vmHWM)/1024)}, rate, float64(p99d) / 1e6, nil
 }
 
 // procStatusKB reads a "Name:  123 kB" line of /proc/PID/status.
