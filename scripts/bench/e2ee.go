@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -75,13 +76,8 @@ func (b *bench) e2eeSection() error {
 	if err != nil {
 		return err
 	}
-	var plainConf []string
-	for _, l := range strings.Split(string(data), "\n") {
-		if !strings.HasPrefix(l, "pickle_key") && !strings.HasPrefix(l, "crypto_store") {
-			plainConf = append(plainConf, l)
-		}
-	}
-	plain, err := b.newHome("e2ee-plain", hs.url, []string{roomIDs[0].String()}, strings.Join(plainConf, "\n"))
+	plainConf := regexp.MustCompile(`(?m)^(pickle_key|crypto_store)\b.*\n`).ReplaceAllString(string(data), "")
+	plain, err := b.newHome("e2ee-plain", hs.url, []string{roomIDs[0].String()}, plainConf)
 	if err != nil {
 		return err
 	}
