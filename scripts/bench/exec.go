@@ -28,7 +28,7 @@ type execKey struct {
 // execSection runs the side-by-side comparison and the fan-out.
 func (b *bench) execSection() error {
 	tools := []string{toolCurl, toolScript, toolMN, toolMNC}
-	if b.script == "" {
+	if b.script == nil {
 		tools = slices.DeleteFunc(tools, func(t string) bool { return t == toolScript })
 	}
 	if b.curlPath == "" {

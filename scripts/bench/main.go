@@ -88,8 +88,8 @@ type bench struct {
 	self     string // this program, which is also the homeserver
 	launcher string // the scripts/bench/launch binary
 	bin      string // matrix-notify, absolute
-	script   string // alarm-notify.sh, absolute ("" when not measured)
-	stock    string // stock conf, absolute ("" when missing)
+	script   []byte // alarm-notify.sh (nil when not measured)
+	stock    []byte // the stock health_alarm_notify.conf (nil when missing)
 	curlPath string
 	report   *report
 }
@@ -113,18 +113,19 @@ func run(o options) error {
 	if _, err := os.Stat(b.bin); err != nil {
 		return fmt.Errorf("%v (make build)", err)
 	}
-	b.script, b.stock = existing(o.script), existing(o.stockConf)
-	if b.script == "" || b.stock == "" {
+	b.script, _ = os.ReadFile(o.script)
+	b.stock, _ = os.ReadFile(o.stockConf)
+	if b.script == nil || b.stock == nil {
 		b.report.note("Debian's alarm-notify.sh or health_alarm_notify.conf is missing (run scripts/fetch-netdata.sh): alarm-notify.sh is not measured.")
-		b.script = ""
+		b.script = nil
 	}
 	if _, err := exec.LookPath("bash"); err != nil {
 		b.report.note("bash is missing: alarm-notify.sh is not measured.")
-		b.script = ""
+		b.script = nil
 	}
 	if b.curlPath, _ = exec.LookPath("curl"); b.curlPath == "" {
 		b.report.note("curl is missing: no floor, and alarm-notify.sh (which needs curl) is not measured.")
-		b.script = ""
+		b.script = nil
 	}
 	if out, err := exec.Command("go", "build", "-o", b.launcher, "./scripts/bench/launch").CombinedOutput(); err != nil {
 		return fmt.Errorf("building the launcher: %v\n%s", err, out)
@@ -154,18 +155,6 @@ func run(o options) error {
 	}
 	fmt.Printf("\nwrote %s\n", out)
 	return nil
-}
-
-// existing is path made absolute, or "" when there is no such file.
-func existing(path string) string {
-	p, err := filepath.Abs(path)
-	if err != nil {
-		return ""
-	}
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
 }
 
 // step prints progress on stderr.

@@ -164,8 +164,8 @@ func rooms(prefix string, n int) []string {
 // user file, a cache dir, plugins.d, and the environment netdata gives a
 // notifier.
 type home struct {
-	dir, user, cache, plugins string
-	env                       []string
+	dir, user, plugins string
+	env                []string
 }
 
 // newHome makes one with the user file routing to rooms on hsURL, and toml
@@ -173,8 +173,8 @@ type home struct {
 func (b *bench) newHome(name, hsURL string, rooms []string, toml string) (*home, error) {
 	dir := filepath.Join(b.tmp, name)
 	stock := filepath.Join(dir, "stock")
-	h := &home{dir: dir, user: filepath.Join(dir, "etc"), cache: filepath.Join(dir, "cache"), plugins: filepath.Join(dir, "plugins.d")}
-	for _, d := range []string{h.user, stock, h.cache, h.plugins} {
+	h := &home{dir: dir, user: filepath.Join(dir, "etc"), plugins: filepath.Join(dir, "plugins.d")}
+	for _, d := range []string{h.user, stock, filepath.Join(dir, "cache"), h.plugins} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
@@ -183,63 +183,48 @@ func (b *bench) newHome(name, hsURL string, rooms []string, toml string) (*home,
 	// a sendmail run where one is installed.
 	conf := fmt.Sprintf("SEND_EMAIL=\"NO\"\nSEND_MATRIX=\"YES\"\nMATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n",
 		hsURL, "syt_sendertest_token", strings.Join(rooms, " "))
-	files := map[string]string{filepath.Join(h.user, "health_alarm_notify.conf"): conf}
+	files := map[string][]byte{filepath.Join(h.user, "health_alarm_notify.conf"): []byte(conf),
+		filepath.Join(stock, "health_alarm_notify.conf"): b.stock, filepath.Join(h.plugins, "alarm-notify.sh"): b.script}
 	if toml != "" {
-		files[filepath.Join(h.user, "matrix-notify.toml")] = toml
+		files[filepath.Join(h.user, "matrix-notify.toml")] = []byte(toml)
 	}
 	for path, data := range files {
-		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		mode := os.FileMode(0o600)
+		if strings.HasSuffix(path, ".sh") {
+			mode = 0o755
+		}
+		if data == nil {
+			continue
+		}
+		if err := os.WriteFile(path, data, mode); err != nil {
 			return nil, err
 		}
 	}
-	// Installed as netdata would have them, in plugins.d, and the binary the
-	// way the README installs it: how a file entered the page cache changes
-	// an exec's peak RSS (see installBinary).
+	// The binary the way the README installs it: how a file entered the page
+	// cache changes an exec's peak RSS (see installBinary).
 	if err := installBinary(b.bin, filepath.Join(h.plugins, "matrix-notify")); err != nil {
 		return nil, err
-	}
-	if b.stock != "" {
-		if err := copyFile(b.stock, filepath.Join(stock, "health_alarm_notify.conf"), 0o644); err != nil {
-			return nil, err
-		}
-	}
-	if b.script != "" {
-		if err := copyFile(b.script, filepath.Join(h.plugins, "alarm-notify.sh"), 0o755); err != nil {
-			return nil, err
-		}
 	}
 	h.env = []string{
 		"PATH=" + os.Getenv("PATH") + ":/usr/bin:/bin", "TZ=UTC", "LANG=C.UTF-8",
 		"HOME=" + dir, "CURL_HOME=" + dir,
-		"NETDATA_USER_CONFIG_DIR=" + h.user, "NETDATA_STOCK_CONFIG_DIR=" + stock, "NETDATA_CACHE_DIR=" + h.cache,
+		"NETDATA_USER_CONFIG_DIR=" + h.user, "NETDATA_STOCK_CONFIG_DIR=" + stock, "NETDATA_CACHE_DIR=" + filepath.Join(dir, "cache"),
 		"NETDATA_LIB_DIR=" + filepath.Join(dir, "lib"), // the state: never the host's /var/lib/netdata
 		"NETDATA_REGISTRY_URL=https://netdata.example.org:19999",
 	}
 	return h, nil
 }
 
-// installBinary copies the binary with install(1), as the README does.
-//
-// Why not copyFile: the file's pages are mapped by the kernel's fault-around
-// as large as the page-cache folios that hold them, and one write(2) of the
-// whole 12 MB file (os.WriteFile) leaves larger folios than install's
-// copy_file_range, a read from disk or the linker's own output: every exec of
-// such a copy reads about 1.3 MB more file-backed RSS (14.3-14.8 MB against
-// 13.0-13.5 MB for one room, measured with `launch` on the same binary).
-// Users install it; they do not write it in one go.
+// installBinary copies the binary with install(1), as the README does. Not
+// with one write(2) (os.WriteFile): the page-cache folios that leaves are
+// larger, and the kernel's fault-around maps them whole, so that every exec
+// of such a copy reads about 1.3 MB more RSS (BENCHMARKS.md, "How it
+// measures"). Users install it; they do not write it in one go.
 func installBinary(from, to string) error {
 	if out, err := exec.Command("install", "-m", "0755", from, to).CombinedOutput(); err != nil {
 		return fmt.Errorf("install %s: %v: %s", to, err, out)
 	}
 	return nil
-}
-
-func copyFile(from, to string, mode os.FileMode) error {
-	data, err := os.ReadFile(from)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(to, data, mode)
 }
 
 // alarmArgs is netdata 1.x's 29-argument argv for one CRITICAL transition,
@@ -270,23 +255,12 @@ const (
 // (bash's curls); ru_maxrss is the largest single process among them, not a
 // sum.
 func (b *bench) runChild(timeout time.Duration, path string, args, env []string) (sample, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return sample{}, err
-	}
-	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, b.launcher, append([]string{path}, args...)...)
 	cmd.Env = env
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return sample{}, err
-	}
-	w.Close()
-	out, _ := io.ReadAll(r)
-	if err := cmd.Wait(); err != nil {
+	out, err := cmd.Output()
+	if err != nil {
 		return sample{}, fmt.Errorf("%s: launcher: %v", path, err)
 	}
 	var wallNS, user, sys, rssKB int64

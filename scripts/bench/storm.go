@@ -13,7 +13,7 @@ var stormName = regexp.MustCompile(`storm alarm (\d+)`)
 // stormSection launches the storm for matrix-notify, then alarm-notify.sh.
 func (b *bench) stormSection() error {
 	tools := []string{toolMN}
-	if b.script != "" && b.o.stormScript {
+	if b.script != nil && b.o.stormScript {
 		tools = append(tools, toolScript)
 	}
 	var rows [][]string
