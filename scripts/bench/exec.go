@@ -27,13 +27,9 @@ type execKey struct {
 
 // execSection runs the side-by-side comparison and the fan-out.
 func (b *bench) execSection() error {
-	tools := []string{toolCurl, toolScript, toolMN, toolMNC}
-	if b.script == nil {
-		tools = slices.DeleteFunc(tools, func(t string) bool { return t == toolScript })
-	}
-	if b.curlPath == "" {
-		tools = slices.DeleteFunc(tools, func(t string) bool { return t == toolCurl })
-	}
+	tools := slices.DeleteFunc([]string{toolCurl, toolScript, toolMN, toolMNC}, func(t string) bool {
+		return t == toolScript && b.script == nil || t == toolCurl && b.curlPath == ""
+	})
 	res := map[execKey][]sample{}
 	seq := 0
 	for _, delay := range []time.Duration{0, 50 * time.Millisecond} {
@@ -134,8 +130,7 @@ func (b *bench) execReport(res map[execKey][]sample, tools []string) {
 				if tool == toolCurl {
 					rooms = "1 request"
 				}
-				rows = append(rows, []string{fmt.Sprintf("%d ms", delay.Milliseconds()), rooms, tool, fmt.Sprint(len(ss)),
-					of(ss, wall).String(), of(ss, cpu).String(), of(ss, rss).String(), exitCodes(ss)})
+				rows = append(rows, append([]string{fmt.Sprintf("%d ms", delay.Milliseconds()), rooms, tool}, measured(ss)...))
 			}
 		}
 	}
@@ -163,21 +158,22 @@ func (b *bench) execReport(res map[execKey][]sample, tools []string) {
 		return fmt.Sprintf("%.1f [%.1f]", m.med, m.max)
 	}))
 
-	at := func(tool string) stats { return of(res[execKey{tool, 50 * time.Millisecond, 10}], wall) }
-	cpuAt := func(tool string) stats { return of(res[execKey{tool, 50 * time.Millisecond, 10}], cpu) }
-	c, s, m, mc := at(toolCurl).med, at(toolScript).med, at(toolMN).med, at(toolMNC).med
+	at := func(tool string, metric int) float64 {
+		return of(res[execKey{tool, 50 * time.Millisecond, 10}], metric).med
+	}
+	c, s, m, mc := at(toolCurl, wall), at(toolScript, wall), at(toolMN, wall), at(toolMNC, wall)
 	if c > 0 && m > 0 {
-		r.add(budgetLine{"10 rooms at 50 ms: matrix-notify wall <= 1.15x one curl PUT (median)",
-			fmt.Sprintf("<= %.1f ms", 1.15*c), fmt.Sprintf("%.1f ms = %.2fx the floor (%.1f ms)", m, m/c, c), m <= 1.15*c, false},
-			budgetLine{"  same with [matrix] concurrency = 32 in matrix-notify.toml",
-				fmt.Sprintf("<= %.1f ms", 1.15*c), fmt.Sprintf("%.1f ms = %.2fx the floor", mc, mc/c), mc <= 1.15*c, true})
+		r.add(line("10 rooms at 50 ms: matrix-notify wall <= 1.15x one curl PUT (median)",
+			fmt.Sprintf("<= %.1f ms", 1.15*c), fmt.Sprintf("%.1f ms = %.2fx the floor (%.1f ms)", m, m/c, c), m <= 1.15*c, false),
+			line("  same with [matrix] concurrency = 32 in matrix-notify.toml",
+				fmt.Sprintf("<= %.1f ms", 1.15*c), fmt.Sprintf("%.1f ms = %.2fx the floor", mc, mc/c), mc <= 1.15*c, true))
 	}
 	if s > 0 && m > 0 {
-		sc, mcpu := cpuAt(toolScript).med, cpuAt(toolMN).med
-		r.add(budgetLine{"10 rooms at 50 ms: matrix-notify >= 10x faster than alarm-notify.sh (wall, median)",
-			">= 10x", fmt.Sprintf("%.1fx (%.0f ms vs %.1f ms)", s/m, s, m), s/m >= 10, false},
-			budgetLine{"10 rooms at 50 ms: CPU per alarm <= 1/20 of alarm-notify.sh's (user+sys, median)",
-				fmt.Sprintf("<= %.2f ms", sc/20), fmt.Sprintf("%.2f ms = 1/%.1f of %.1f ms", mcpu, sc/mcpu, sc), mcpu <= sc/20, false})
+		sc, mcpu := at(toolScript, cpu), at(toolMN, cpu)
+		r.add(line("10 rooms at 50 ms: matrix-notify >= 10x faster than alarm-notify.sh (wall, median)",
+			">= 10x", fmt.Sprintf("%.1fx (%.0f ms vs %.1f ms)", s/m, s, m), s/m >= 10, false),
+			line("10 rooms at 50 ms: CPU per alarm <= 1/20 of alarm-notify.sh's (user+sys, median)",
+				fmt.Sprintf("<= %.2f ms", sc/20), fmt.Sprintf("%.2f ms = 1/%.1f of %.1f ms", mcpu, sc/mcpu, sc), mcpu <= sc/20, false))
 	}
 	r.rssAt = len(r.budget)
 	for k, ss := range res {

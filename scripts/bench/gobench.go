@@ -78,7 +78,7 @@ func (b *bench) goBenchSection() error {
 	}
 	// time/op, B/op, allocs/op
 	format := func(v [3]float64) []string {
-		return []string{time.Duration(v[0]).String(), fmt.Sprintf("%.0f B", v[1]), fmt.Sprintf("%.0f allocs", v[2])}
+		return []string{time.Duration(v[0]).Round(100).String(), fmt.Sprintf("%.0f B", v[1]), fmt.Sprintf("%.0f allocs", v[2])}
 	}
 	var rows [][]string
 	for _, gb := range goBudgets {
@@ -88,8 +88,8 @@ func (b *bench) goBenchSection() error {
 			cells = []string{"not run", "", ""}
 		}
 		rows = append(rows, append([]string{gb.name, gb.why}, cells...))
-		b.report.add(budgetLine{"go: " + gb.name, "<= " + strings.Join(format(gb.perOp), ", "), strings.Join(cells, ", "),
-			ok && v[0] <= gb.perOp[0] && v[1] <= gb.perOp[1] && v[2] <= gb.perOp[2], false})
+		b.report.add(line("go: "+gb.name, "<= "+strings.Join(format(gb.perOp), ", "), strings.Join(cells, ", "),
+			ok && v[0] <= gb.perOp[0] && v[1] <= gb.perOp[1] && v[2] <= gb.perOp[2], false))
 	}
 	b.report.section("Go benchmarks", "`go "+strings.Join(args, " ")+"`", []string{"benchmark", "what", "time/op", "B/op", "allocs/op"}, rows)
 	return nil

@@ -17,7 +17,7 @@ type report struct {
 	launcherRSS float64 // peak RSS the launcher reports for /bin/true: the floor of RSS readings
 	notes       []string
 	body        strings.Builder
-	budget      []budgetLine
+	budget      [][]string // verdict, item, target, measured
 	// The RSS budget is a maximum over every plain exec (exec and storm
 	// sections); its line goes after the exec section's.
 	rssMax float64
@@ -25,10 +25,14 @@ type report struct {
 	rssAt  int
 }
 
-type budgetLine struct {
-	item, target, measured string
-	pass                   bool
-	info                   bool // informational: not a budget line
+// line is a row of the budget table: PASS or MISS, or info for what is
+// measured beside the budget.
+func line(item, target, measured string, pass, info bool) []string {
+	verdict := map[bool]string{true: "PASS", false: "MISS"}[pass]
+	if info {
+		verdict = "info"
+	}
+	return []string{verdict, item, target, measured}
 }
 
 func (r *report) note(s string) {
@@ -36,7 +40,7 @@ func (r *report) note(s string) {
 	r.notes = append(r.notes, s)
 }
 
-func (r *report) add(l ...budgetLine) { r.budget = append(r.budget, l...) }
+func (r *report) add(l ...[]string) { r.budget = append(r.budget, l...) }
 
 // section writes a markdown section: its title (none when ""), a paragraph,
 // and a table.
@@ -110,6 +114,12 @@ func of(ss []sample, m int) stats {
 	return summarize(xs)
 }
 
+// measured is the cells runs, wall ms, CPU ms, peak RSS MB and exit codes
+// of a table row.
+func measured(ss []sample) []string {
+	return []string{fmt.Sprint(len(ss)), of(ss, wall).String(), of(ss, cpu).String(), of(ss, rss).String(), exitCodes(ss)}
+}
+
 // exitCodes counts the samples' exit codes: "9×0, 1×3".
 func exitCodes(ss []sample) string {
 	m := map[int]int{}
@@ -142,17 +152,9 @@ func (r *report) markdown(elapsed time.Duration) string {
 	fmt.Fprintf(&b, "\nLoad average at the end (1, 5, 15 min): %s.\n\n## Budget\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
 	lines := r.budget
 	if r.rssN > 0 {
-		lines = slices.Insert(slices.Clone(lines), r.rssAt, budgetLine{"peak RSS of one matrix-notify exec (max over every exec and storm run)",
-			"<= 18 MB", fmt.Sprintf("%.1f MB (max of %d runs)", r.rssMax, r.rssN), r.rssMax <= 18, false})
+		lines = slices.Insert(slices.Clone(lines), r.rssAt, line("peak RSS of one matrix-notify exec (max over every exec and storm run)",
+			"<= 18 MB", fmt.Sprintf("%.1f MB (max of %d runs)", r.rssMax, r.rssN), r.rssMax <= 18, false))
 	}
-	var rows [][]string
-	for _, l := range lines {
-		verdict := map[bool]string{true: "PASS", false: "MISS"}[l.pass]
-		if l.info {
-			verdict = "info"
-		}
-		rows = append(rows, []string{verdict, l.item, l.target, l.measured})
-	}
-	table(&b, []string{"", "budget item", "target", "measured"}, rows)
+	table(&b, []string{"", "budget item", "target", "measured"}, lines)
 	return b.String()
 }

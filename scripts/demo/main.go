@@ -125,10 +125,5 @@ func run(bin string) error {
 }
 
 func indent(s string) string {
-	var b strings.Builder
-	for _, line := range strings.SplitAfter(strings.TrimRight(s, "\n"), "\n") {
-		b.WriteString("  " + line)
-	}
-	b.WriteString("\n")
-	return b.String()
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
 }
