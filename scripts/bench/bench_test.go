@@ -49,7 +49,7 @@ func TestExitCodes(t *testing.T) {
 func TestBenchLine(t *testing.T) {
 	for l, want := range map[string][]string{
 		"BenchmarkMessage/layout1-2   \t  170000\t      6800 ns/op\t    4600 B/op\t      64 allocs/op": {"BenchmarkMessage/layout1", "6800 ns/op\t    4600 B/op\t      64 allocs/op"},
-		"BenchmarkLoadStock   1000  679400 ns/op": {"BenchmarkLoadStock", "679400 ns/op"},
+		"BenchmarkLoadStock   1000  679400 ns/op":                                                      {"BenchmarkLoadStock", "679400 ns/op"},
 		"PASS": nil,
 	} {
 		if m := benchLine.FindStringSubmatch(l); !slices.Equal(tail(m), want) {
