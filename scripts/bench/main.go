@@ -115,17 +115,14 @@ func run(o options) error {
 	}
 	b.script, _ = os.ReadFile(o.script)
 	b.stock, _ = os.ReadFile(o.stockConf)
-	if b.script == nil || b.stock == nil {
-		b.report.note("Debian's alarm-notify.sh or health_alarm_notify.conf is missing (run scripts/fetch-netdata.sh): alarm-notify.sh is not measured.")
+	_, noBash := exec.LookPath("bash")
+	b.curlPath, _ = exec.LookPath("curl")
+	if b.script == nil || b.stock == nil || noBash != nil || b.curlPath == "" {
+		b.report.note("alarm-notify.sh is not measured: it needs Debian's alarm-notify.sh and health_alarm_notify.conf (run scripts/fetch-netdata.sh), bash and curl.")
 		b.script = nil
 	}
-	if _, err := exec.LookPath("bash"); err != nil {
-		b.report.note("bash is missing: alarm-notify.sh is not measured.")
-		b.script = nil
-	}
-	if b.curlPath, _ = exec.LookPath("curl"); b.curlPath == "" {
-		b.report.note("curl is missing: no floor, and alarm-notify.sh (which needs curl) is not measured.")
-		b.script = nil
+	if b.curlPath == "" {
+		b.report.note("curl is missing: no floor.")
 	}
 	if out, err := exec.Command("go", "build", "-o", b.launcher, "./scripts/bench/launch").CombinedOutput(); err != nil {
 		return fmt.Errorf("building the launcher: %v\n%s", err, out)
