@@ -56,8 +56,8 @@ func (b *bench) serveSection() error {
 		}
 		rate, p99 := summarize(rates).med, summarize(p99s).med
 		b.report.add(line(fmt.Sprintf("serve, %d monitor(s): Kuma webhooks delivered to sendertest per second", m),
-			">= 1000/s", fmt.Sprintf("%.0f/s (median of %d runs, each in the serve table)", rate, len(rates)), rate >= 1000, k > 0),
-			line(fmt.Sprintf("serve, %d monitor(s): p99 latency", m), "< 50 ms", fmt.Sprintf("%.1f ms (median of %d)", p99, len(p99s)), p99 < 50, k > 0))
+			">= 1000/s", fmt.Sprintf("%.0f/s (median of %d run(s), each in the serve table)", rate, len(rates)), rate >= 1000, k > 0),
+			line(fmt.Sprintf("serve, %d monitor(s): p99 latency", m), "< 50 ms", fmt.Sprintf("%.1f ms (median of %d run(s))", p99, len(p99s)), p99 < 50, k > 0))
 	}
 	b.report.section("serve under Kuma webhooks", "", []string{"clients", "monitors", "webhooks", "load time", "delivered by the load's end", "last event at",
 		"delivered/s", "p50", "p99", "max", "statuses", "client errors", "events at the homeserver", "serve CPU per webhook", "serve VmHWM"}, rows)
