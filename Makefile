@@ -56,11 +56,13 @@ FUZZTIME ?= 10s
 fuzz:
 	@bash scripts/fuzz.sh $(FUZZTIME)
 
-# Performance against alarm-notify.sh and curl on a loopback homeserver, the
-# storm, serve under load and the Go benchmarks; checks BENCHMARKS.md's
-# budget (PASS/MISS) and writes scripts/bench/results.md and fanout.png.
+# Performance against alarm-notify.sh and curl on a loopback homeserver,
+# encrypted rooms on Dendrite (built once, as for integration), the storm,
+# serve under load and the Go benchmarks; checks BENCHMARKS.md's budget
+# (PASS/MISS) and writes scripts/bench/results.md.
 bench: fetch-netdata build
-	$(GO) run ./scripts/bench -bin $(BIN)
+	@DENDRITE_BIN_DIR='$(DENDRITE_BIN_DIR)' bash scripts/realpeers/dendrite.sh build >/dev/null
+	DENDRITE_BIN_DIR='$(DENDRITE_BIN_DIR)' $(GO) run ./scripts/bench -bin $(BIN)
 
 demo: build
 	$(GO) run ./scripts/demo -bin $(BIN)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -14,122 +12,103 @@ import (
 	"time"
 )
 
-// outageResult is the outage section: alarms fired one after another (as
-// netdata 1.37's health thread runs them, waiting for each) while the
-// homeserver refuses connections, then the homeserver back and nothing else
-// run: what the background flush delivers.
-type outageResult struct {
-	alarms, rooms int
-	execs         []sample
-	total         time.Duration // first start to last exit, during the outage
-	recovery      time.Duration // homeserver back until the last expected event
-	flushExited   bool          // the background flush exited by the end
-	expected      int
-	delivered     int
-	duplicates    int
-	lost          int
-}
-
 var outageName = regexp.MustCompile(`outage alarm (\d+)`)
 
 // outageDeliveryLimit is the feature's promise: delivered within 2 minutes
 // of the homeserver's return, with no further command.
 const outageDeliveryLimit = 2 * time.Minute
 
+// outageSection fires alarms one after another (as netdata 1.37's health
+// thread runs them, waiting for each) while the homeserver refuses
+// connections, then brings the homeserver back and runs nothing else: what
+// the background flush delivers.
 func (b *bench) outageSection() error {
-	r, err := b.outage()
-	if err != nil {
-		return err
-	}
-	b.report.outage = &r
-	return nil
-}
-
-func (b *bench) outage() (outageResult, error) {
 	o := b.o
-	r := outageResult{alarms: o.outageAlarms, rooms: o.outageRooms, expected: o.outageAlarms * o.outageRooms}
 	rs := rooms("o", o.outageRooms)
 	// A loopback port nothing listens on: refused until sendertest takes it.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return r, err
+		return err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
 	h, err := b.newHome("outage", "http://"+addr, rs, "")
 	if err != nil {
-		return r, err
+		return err
 	}
-	defer killBackgroundFlushes(h.cache)
-	path := filepath.Join(h.plugins, "matrix-notify")
-	step("outage: %d alarms x %d rooms, one after another, the homeserver refusing connections", r.alarms, r.rooms)
+	state := filepath.Join(h.dir, "lib", "matrix-notify") // NETDATA_LIB_DIR/matrix-notify
+	defer killBackgroundFlushes(state)
+	step("outage: %d alarms x %d rooms, one after another, the homeserver refusing connections", o.outageAlarms, o.outageRooms)
+	var execs []sample
 	start := time.Now()
-	for i := range r.alarms {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		s, err := runChild(ctx, path, alarmArgs(200000+i, fmt.Sprintf("outage_alarm_%03d", i)), h.env)
-		cancel()
+	for i := range o.outageAlarms {
+		s, err := b.runChild(time.Minute, filepath.Join(h.plugins, "matrix-notify"), alarmArgs(200000+i, fmt.Sprintf("outage_alarm_%03d", i)), h.env)
 		if err != nil {
-			return r, err
+			return err
 		}
-		r.execs = append(r.execs, s)
+		execs = append(execs, s)
 	}
-	r.total = time.Since(start)
+	total := time.Since(start)
 
 	step("outage: the homeserver is back on %s; nothing else is run", addr)
-	var hs *homeserver
+	var hs *proc
 	for range 50 { // the port may linger a moment
-		if hs, err = b.startHS(rs, "-listen", addr); err == nil {
+		if hs, err = b.startHS(addr, rs, 0, 0); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		return r, fmt.Errorf("sendertest on %s: %w", addr, err)
+		return fmt.Errorf("sendertest on %s: %w", addr, err)
 	}
 	defer hs.stop()
+	expected := o.outageAlarms * o.outageRooms
 	back := time.Now()
+	var recovery time.Duration // homeserver back until the last expected event
 	for time.Since(back) < outageDeliveryLimit+30*time.Second {
-		if n, err := countEvents(hs.url); err == nil && n >= r.expected {
-			r.recovery = time.Since(back)
+		var st hsStats
+		if getJSON(hs.url+"/_sendertest/stats", &st) == nil && st.Events >= expected {
+			recovery = time.Since(back)
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	// Exactly once: let the flush finish, then count.
-	for time.Since(back) < outageDeliveryLimit+30*time.Second && len(backgroundFlushes(h.cache)) > 0 {
+	for time.Since(back) < outageDeliveryLimit+30*time.Second && len(backgroundFlushes(state)) > 0 {
 		time.Sleep(100 * time.Millisecond)
 	}
-	r.flushExited = len(backgroundFlushes(h.cache)) == 0
-	evs, err := fetchEvents(hs.url)
+	flushExited := len(backgroundFlushes(state)) == 0
+	delivered, dup, err := countPairs(hs.url, outageName)
+	lost := expected - delivered
 	if err != nil {
-		return r, err
+		return err
 	}
-	seen := map[string]int{}
-	for _, ev := range evs {
-		var c struct {
-			Body string `json:"body"`
-		}
-		json.Unmarshal(ev.Content, &c)
-		if m := outageName.FindStringSubmatch(c.Body); m != nil {
-			seen[ev.Room+"|"+m[1]]++
-		}
+	if recovery == 0 {
+		recovery = time.Since(back) // not all arrived: the time waited
 	}
-	for _, n := range seen {
-		r.delivered++
-		r.duplicates += n - 1
-	}
-	r.lost = r.expected - r.delivered
-	if r.recovery == 0 {
-		r.recovery = time.Since(back) // not all arrived: the time waited
-	}
-	return r, nil
+
+	w := of(execs, wall)
+	b.report.section("Outage", "The homeserver refuses connections (a loopback port nothing listens on); the alarms run one after another, as netdata 1.37 runs them; then sendertest listens on that port and nothing else is run: the background flush the first alarm started delivers.",
+		[]string{"alarms × rooms", "exec wall ms, median [min–max]", "exec CPU ms", "peak RSS MB", "exit codes", "all alarms", "back → all delivered", "delivered", "duplicates", "lost", "flush exited"},
+		[][]string{{fmt.Sprintf("%d × %d", o.outageAlarms, o.outageRooms), w.String(), fmt.Sprintf("%.1f", of(execs, cpu).med), fmt.Sprintf("%.1f", of(execs, rss).max),
+			exitCodes(execs), fmt.Sprintf("%.2f s", total.Seconds()), fmt.Sprintf("%.1f s", recovery.Seconds()),
+			fmt.Sprintf("%d / %d", delivered, expected), fmt.Sprint(dup), fmt.Sprint(lost), fmt.Sprint(flushExited)}})
+	b.report.add(
+		line(fmt.Sprintf("outage: one exec against a refused port returns (max of %d, %d rooms each)", len(execs), o.outageRooms),
+			"<= 1 s", fmt.Sprintf("%.0f ms (median %.0f ms)", w.max, w.med), w.max <= 1000, false),
+		line(fmt.Sprintf("outage: %d alarms one after another during the outage, in all", o.outageAlarms),
+			"<= 10 s", fmt.Sprintf("%.2f s, exit codes %s", total.Seconds(), exitCodes(execs)), total <= 10*time.Second, false),
+		line("outage: every alarm delivered exactly once after recovery, with no further command", "0 dup, 0 lost, within 2 min",
+			fmt.Sprintf("%d dup, %d lost of %d, all in %.1f s; the background flush exited: %v", dup, lost, expected, recovery.Seconds(), flushExited),
+			dup == 0 && lost == 0 && recovery <= outageDeliveryLimit && flushExited, false))
+	return nil
 }
 
 // backgroundFlushes are the pids of the background flushes running for the
-// outboxes under cache: those whose lock (flock) is held; each writes its
+// state databases in dir: those whose lock (flock) is held; each writes its
 // pid into its lock file.
-func backgroundFlushes(cache string) []int {
-	locks, _ := filepath.Glob(filepath.Join(cache, "matrix-notify", "outbox", "*.flush.lock"))
+func backgroundFlushes(dir string) []int {
+	locks, _ := filepath.Glob(filepath.Join(dir, "*.flush.lock"))
 	var pids []int
 	for _, l := range locks {
 		f, err := os.Open(l)
@@ -150,34 +129,8 @@ func backgroundFlushes(cache string) []int {
 }
 
 // killBackgroundFlushes ends what the section started, if it is still there.
-func killBackgroundFlushes(cache string) {
-	for _, pid := range backgroundFlushes(cache) {
+func killBackgroundFlushes(dir string) {
+	for _, pid := range backgroundFlushes(dir) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
-}
-
-func (r *outageResult) budgets() []budgetLine {
-	var maxWall time.Duration
-	for _, s := range r.execs {
-		maxWall = max(maxWall, s.wall)
-	}
-	ok := r.duplicates == 0 && r.lost == 0 && r.recovery <= outageDeliveryLimit && r.flushExited
-	return []budgetLine{
-		{fmt.Sprintf("outage: one exec against a refused port returns (max of %d, %d rooms each)", len(r.execs), r.rooms),
-			"<= 1 s", fmt.Sprintf("%.0f ms (median %.0f ms)", float64(maxWall)/1e6, summarize(wallMS(r.execs)).med), maxWall <= time.Second, false},
-		{fmt.Sprintf("outage: %d alarms one after another during the outage, in all", r.alarms),
-			"<= 10 s", fmt.Sprintf("%.2f s, exit codes %s", r.total.Seconds(), exitCodes(r.execs)), r.total <= 10*time.Second, false},
-		{"outage: every alarm delivered exactly once after recovery, with no further command",
-			"0 dup, 0 lost, within 2 min",
-			fmt.Sprintf("%d dup, %d lost of %d, all in %.1f s; the background flush exited: %v", r.duplicates, r.lost, r.expected, r.recovery.Seconds(), r.flushExited), ok, false},
-	}
-}
-
-func (r *outageResult) markdown(b *strings.Builder) {
-	w, c, m := summarize(wallMS(r.execs)), summarize(cpuMS(r.execs)), summarize(rssMB(r.execs))
-	b.WriteString("\n## Outage\n\nThe homeserver refuses connections (a loopback port nothing listens on); the alarms run one after another, as netdata 1.37 runs them; then sendertest listens on that port and nothing else is run: the background flush the first alarm started delivers.\n\n")
-	b.WriteString("| alarms × rooms | exec wall ms, median [min–max] | exec CPU ms | peak RSS MB | exit codes | all alarms | back → all delivered | delivered | duplicates | lost | flush exited |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(b, "| %d × %d | %.1f [%.1f–%.1f] | %.1f | %.1f | %s | %.2f s | %.1f s | %d / %d | %d | %d | %v |\n",
-		r.alarms, r.rooms, w.med, w.min, w.max, c.med, m.max, exitCodes(r.execs), r.total.Seconds(), r.recovery.Seconds(),
-		r.delivered, r.expected, r.duplicates, r.lost, r.flushExited)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -18,45 +17,6 @@ import (
 	"syscall"
 	"time"
 )
-
-type serveResult struct {
-	clients        int
-	monitors       int // distinct Kuma monitors the webhooks come from
-	requests       int
-	statuses       map[int]int
-	errors         int
-	elapsed        time.Duration
-	p50, p99, pmax time.Duration
-	vmHWMKB        int64
-	cpu            time.Duration // the serve process's user+sys over its life
-	events         int           // events the homeserver recorded
-	drained        time.Duration // from the start until events reached the 2xx count (0: by the load's end)
-	eventsAtEnd    int           // events the homeserver had when the load ended
-}
-
-// accepted counts the 2xx answers: 200 (delivered before answering) or 202
-// (accepted into the outbox, delivered after).
-func (r serveResult) accepted() int {
-	n := 0
-	for code, c := range r.statuses {
-		if code/100 == 2 {
-			n += c
-		}
-	}
-	return n
-}
-
-// rate is webhooks delivered to the homeserver per second: events that
-// arrived, over the time from the first request until the last of them
-// arrived (the load's end, or later when serve answers 202 and drains an
-// outbox).
-func (r serveResult) rate() float64 {
-	d := max(r.elapsed, r.drained)
-	if d <= 0 {
-		return 0
-	}
-	return float64(min(r.events, r.accepted())) / d.Seconds()
-}
 
 var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 
@@ -77,169 +37,148 @@ func kumaBody(i, monitors int) []byte {
 		id, status, t, msg, id, id, id, id, icon, word, msg)
 }
 
+// serveSection runs serve under load: -serve-runs times for the first
+// monitor count (the budget's, by the median), once for each other.
 func (b *bench) serveSection() error {
+	var rows [][]string
 	for k, m := range b.o.serveMonitors {
-		runs := b.o.serveRuns
-		if k > 0 {
-			runs = 1 // for information
+		var rates, p99s []float64
+		n := 1 // for information
+		if k == 0 {
+			n = b.o.serveRuns
 		}
-		for range runs {
-			res, err := b.serveRun(m)
+		for range n {
+			row, rate, p99, err := b.serveRun(m)
 			if err != nil {
 				return err
 			}
-			b.report.serves = append(b.report.serves, res)
+			rows, rates, p99s = append(rows, row), append(rates, rate), append(p99s, p99)
 		}
+		rate, p99 := summarize(rates).med, summarize(p99s).med
+		b.report.add(line(fmt.Sprintf("serve, %d monitor(s): Kuma webhooks delivered to sendertest per second", m),
+			">= 1000/s", fmt.Sprintf("%.0f/s (median of %d run(s), each in the serve table)", rate, len(rates)), rate >= 1000, k > 0),
+			line(fmt.Sprintf("serve, %d monitor(s): p99 latency", m), "< 50 ms", fmt.Sprintf("%.1f ms (median of %d run(s))", p99, len(p99s)), p99 < 50, k > 0))
 	}
+	b.report.section("serve under Kuma webhooks", "", []string{"clients", "monitors", "webhooks", "load time", "delivered by the load's end", "last event at",
+		"delivered/s", "p50", "p99", "max", "statuses", "client errors", "events at the homeserver", "serve CPU per webhook", "serve VmHWM"}, rows)
 	return nil
 }
 
 // serveRun loads a fresh `matrix-notify serve` with webhooks from monitors
-// monitors.
-func (b *bench) serveRun(monitors int) (*serveResult, error) {
+// monitors; it returns its table row, the webhooks delivered per second and
+// the p99 latency in ms.
+func (b *bench) serveRun(monitors int) (row []string, rate, p99 float64, err error) {
 	o := b.o
 	room := "!k01:bench.test"
-	hs, err := b.startHS([]string{room})
+	hs, err := b.startHS("", []string{room}, 0, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	defer hs.stop()
 	dir := filepath.Join(b.tmp, fmt.Sprintf("serve-%d", monitors))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	cfg := filepath.Join(dir, "serve.toml")
 	toml := fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\nrooms = [%q]\n", hs.url, "syt_sendertest_token", room)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, 0, 0, err
+	}
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	cmd := exec.Command(b.bin, "serve", "--listen", "127.0.0.1:0", "--config", cfg)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TZ=UTC", "HOME=" + dir}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	done := make(chan error, 1)
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-		done <- cmd.Wait()
-	}()
-	var base string
-	select {
-	case base = <-found:
-	case err := <-done:
-		return nil, fmt.Errorf("serve exited at start: %v", err)
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		return nil, fmt.Errorf("serve did not start")
+	srv, err := startProc(cmd, stderr, listeningRE)
+	if err != nil {
+		return nil, 0, 0, err
 	}
 	step("serve: %d concurrent clients, %d monitor(s), at most %d webhooks or %s", o.serveClients, monitors, o.serveMax, o.serveDuration)
 
 	tr := &http.Transport{MaxIdleConnsPerHost: o.serveClients, MaxConnsPerHost: o.serveClients, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	var next atomic.Int64
-	var mu sync.Mutex
-	res := serveResult{clients: o.serveClients, monitors: monitors, statuses: map[int]int{}}
-	var lats []time.Duration
-	deadline := time.Now().Add(o.serveDuration)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := 0; c < o.serveClients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			st := map[int]int{}
-			errs := 0
+	var (
+		next      atomic.Int64
+		mu        sync.Mutex
+		wg        sync.WaitGroup
+		lats      []time.Duration
+		errs      int
+		statuses  = map[int]int{}
+		deadline  = time.Now().Add(o.serveDuration)
+		start     = time.Now()
+		accepted  int // 2xx: 200 (delivered before answering) or 202 (queued, delivered after)
+		st, atEnd hsStats
+	)
+	for range o.serveClients {
+		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				i := int(next.Add(1))
 				if i > o.serveMax {
 					break
 				}
 				t0 := time.Now()
-				resp, err := client.Post(base+"/kuma", "application/json", bytes.NewReader(kumaBody(i, monitors)))
+				resp, err := client.Post(srv.url+"/kuma", "application/json", bytes.NewReader(kumaBody(i, monitors)))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
 				if err != nil {
 					errs++
-					continue
+				} else {
+					lats = append(lats, time.Since(t0))
+					statuses[resp.StatusCode]++
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				mine = append(mine, time.Since(t0))
-				st[resp.StatusCode]++
+				mu.Unlock()
 			}
-			mu.Lock()
-			lats = append(lats, mine...)
-			for k, v := range st {
-				res.statuses[k] += v
-			}
-			res.errors += errs
-			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
-	if st, err := fetchStats(hs.url); err == nil {
-		res.eventsAtEnd = st.Events
-	}
-	res.requests = len(lats) + res.errors
+	elapsed := time.Since(start)
+	getJSON(hs.url+"/_sendertest/stats", &atEnd)
 	slices.Sort(lats)
-	if len(lats) > 0 {
-		res.p50 = lats[len(lats)/2]
-		res.p99 = lats[min(len(lats)-1, len(lats)*99/100)]
-		res.pmax = lats[len(lats)-1]
+	if len(lats) == 0 {
+		return nil, 0, 0, fmt.Errorf("serve answered none of %d webhooks", errs)
+	}
+	for code, n := range statuses {
+		if code/100 == 2 {
+			accepted += n
+		}
 	}
 	// A 202 is a promise: wait (at most 30 s) for the homeserver to have
 	// every accepted webhook.
-	var st hsStats
 	for {
-		st, err = fetchStats(hs.url)
-		if err != nil {
-			return nil, err
+		if err := getJSON(hs.url+"/_sendertest/stats", &st); err != nil {
+			return nil, 0, 0, err
 		}
-		res.events = st.Events
-		if st.Events >= res.accepted() || time.Since(start) > res.elapsed+30*time.Second {
+		if st.Events >= accepted || time.Since(start) > elapsed+30*time.Second {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// When the homeserver stored the last event, by its clock (the same
-	// machine's): not when a poll noticed.
-	if d := st.LastEvent.Sub(start); d > res.elapsed {
-		res.drained = d
-	}
-	res.vmHWMKB = procStatusKB(cmd.Process.Pid, "VmHWM")
+	// Webhooks delivered per second: from the first request until the
+	// homeserver stored the last of them, by its clock (the same machine's),
+	// not when a poll noticed: the load's end, or later when serve answers
+	// 202 and drains an outbox.
+	until := max(elapsed, st.LastEvent.Sub(start))
+	rate = float64(min(st.Events, accepted)) / until.Seconds()
+	vmHWM := procStatusKB(cmd.Process.Pid, "VmHWM")
 	tr.CloseIdleConnections()
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	return &res, nil
+	srv.stop()
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpuPer := float64(ru.Utime.Nano()+ru.Stime.Nano()) / float64(len(lats)+errs) / 1e3
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
+	p50, p99d, pmax := lats[len(lats)/2], lats[min(len(lats)-1, len(lats)*99/100)], lats[len(lats)-1]
+	return []string{fmt.Sprint(o.serveClients), fmt.Sprint(monitors), fmt.Sprint(len(lats) + errs), fmt.Sprintf("%.1f s", elapsed.Seconds()),
+		fmt.Sprint(atEnd.Events), fmt.Sprintf("%.1f s", until.Seconds()), fmt.Sprintf("%.0f", rate), ms(p50), ms(p99d),
+		fmt.Sprintf("%.1f ms", float64(pmax)/1e6), codes(statuses), fmt.Sprint(errs), fmt.Sprint(st.Events),
+		fmt.Sprintf("%.0f µs", cpuPer), fmt.Sprintf("%.1f MB", float64(vmHWM)/1024)}, rate, float64(p99d) / 1e6, nil
 }
 
 // procStatusKB reads a "Name:  123 kB" line of /proc/PID/status.
 func procStatusKB(pid int, name string) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, name+":"); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)

@@ -1,142 +1,111 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"sync"
 	"time"
 )
-
-type stormResult struct {
-	tool          string
-	alarms, rooms int
-	width         int
-	rate          float64
-	total         time.Duration // first start to last exit
-	exits         map[int]int
-	expected      int // (room, alarm) pairs
-	delivered     int // distinct (room, alarm) pairs that arrived
-	duplicates    int // events beyond the first for a (room, alarm) pair
-	lost          int
-	status429     int
-	requests      int
-	cpu           time.Duration // summed over all processes
-	maxRSSKB      int64
-	slowest       time.Duration // the longest single process
-}
 
 var stormName = regexp.MustCompile(`storm alarm (\d+)`)
 
 // stormSection launches the storm for matrix-notify, then alarm-notify.sh.
 func (b *bench) stormSection() error {
 	tools := []string{toolMN}
-	if b.script != "" && b.o.stormScript {
+	if b.script != nil && b.o.stormScript {
 		tools = append(tools, toolScript)
 	}
+	var rows [][]string
 	for _, tool := range tools {
-		r, err := b.storm(tool)
+		row, err := b.storm(tool)
 		if err != nil {
 			return err
 		}
-		b.report.storms = append(b.report.storms, r)
+		rows = append(rows, row)
 	}
+	b.report.section("Storm", "", []string{"tool", "alarms × rooms", "at once", "rate limit", "total", "minimum (events/rate)", "slowest process",
+		"429 answers / requests", "delivered", "duplicates", "lost", "exit codes", "CPU total", "max RSS MB"}, rows)
 	return nil
 }
 
-func (b *bench) storm(tool string) (stormResult, error) {
+// storm runs one tool's storm and adds its budget line; it returns its row.
+func (b *bench) storm(tool string) ([]string, error) {
 	o := b.o
 	rs := rooms("s", o.stormRooms)
-	hs, err := b.startHS(rs, "-rate-limit", strconv.FormatFloat(o.stormRate, 'f', -1, 64))
+	hs, err := b.startHS("", rs, 0, o.stormRate)
 	if err != nil {
-		return stormResult{}, err
+		return nil, err
 	}
 	defer hs.stop()
 	h, err := b.newHome("storm-"+filepath.Base(tool), hs.url, rs, "")
 	if err != nil {
-		return stormResult{}, err
+		return nil, err
 	}
 	path := filepath.Join(h.plugins, "matrix-notify")
 	if tool == toolScript {
 		path = filepath.Join(h.plugins, "alarm-notify.sh")
 	}
 	step("storm: %s, %d alarms x %d rooms, %d at a time, homeserver limited to %g events/s", tool, o.stormAlarms, o.stormRooms, o.stormWidth, o.stormRate)
-
-	r := stormResult{tool: tool, alarms: o.stormAlarms, rooms: o.stormRooms, width: o.stormWidth, rate: o.stormRate,
-		exits: map[int]int{}, expected: o.stormAlarms * o.stormRooms}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, o.stormWidth)
-	start := time.Now()
-	var firstErr error
-	for i := 0; i < o.stormAlarms; i++ {
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		ss       []sample
+		firstErr error
+		sem      = make(chan struct{}, o.stormWidth)
+		start    = time.Now()
+	)
+	for i := range o.stormAlarms {
 		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			defer cancel()
-			s, err := runChild(ctx, path, alarmArgs(100000+i, fmt.Sprintf("storm_alarm_%03d", i)), h.env)
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s, err := b.runChild(3*time.Minute, path, alarmArgs(100000+i, fmt.Sprintf("storm_alarm_%03d", i)), h.env)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
+			if err != nil && firstErr == nil {
+				firstErr = err
 			}
-			r.exits[s.code]++
-			r.cpu += s.cpu
-			r.maxRSSKB = max(r.maxRSSKB, s.rssKB)
-			r.slowest = max(r.slowest, s.wall)
-		}(i)
+			ss = append(ss, s)
+		})
 	}
 	wg.Wait()
-	r.total = time.Since(start)
+	total := time.Since(start)
 	if firstErr != nil {
-		return r, firstErr
+		return nil, firstErr
 	}
-
-	evs, err := fetchEvents(hs.url)
+	expected := o.stormAlarms * o.stormRooms
+	delivered, dup, err := countPairs(hs.url, stormName)
+	lost := expected - delivered
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	seen := map[string]int{}
-	for _, ev := range evs {
-		var c struct {
-			Body string `json:"body"`
-		}
-		json.Unmarshal(ev.Content, &c)
-		m := stormName.FindStringSubmatch(c.Body)
-		if m == nil {
-			continue
-		}
-		seen[ev.Room+"|"+m[1]]++
+	var reqs []struct{ Status int }
+	if err := getJSON(hs.url+"/_sendertest/requests", &reqs); err != nil {
+		return nil, err
 	}
-	for _, n := range seen {
-		r.delivered++
-		r.duplicates += n - 1
-	}
-	r.lost = r.expected - r.delivered
-	reqs, err := fetchRequests(hs.url)
-	if err != nil {
-		return r, err
-	}
-	r.requests = len(reqs)
+	n429, cpuSum := 0, 0.0
 	for _, rq := range reqs {
 		if rq.Status == 429 {
-			r.status429++
+			n429++
 		}
 	}
-	return r, nil
-}
-
-// minimum is the least time the rate limit allows for every event, as the
-// budget counts it (events / rate; the bucket's initial burst of one
-// second's worth would make it one second less).
-func (r stormResult) minimum() time.Duration {
-	return time.Duration(float64(r.expected) / r.rate * float64(time.Second))
+	for _, s := range ss {
+		cpuSum += s.v[cpu]
+	}
+	// The least time the rate limit allows for every event, as the budget
+	// counts it (events / rate; the bucket's initial burst of one second's
+	// worth would make it one second less).
+	minimum := float64(expected) / o.stormRate
+	maxRSS := of(ss, rss).max
+	if tool == toolMN {
+		b.report.rssMax = max(b.report.rssMax, maxRSS)
+		b.report.rssN += len(ss)
+	}
+	b.report.add(line(fmt.Sprintf("storm, %s: %d alarms x %d rooms within 1.2x the rate limit's minimum, no duplicates, no losses", tool, o.stormAlarms, o.stormRooms),
+		fmt.Sprintf("<= %.1f s, 0 dup, 0 lost", 1.2*minimum), fmt.Sprintf("%.1f s, %d dup, %d lost of %d", total.Seconds(), dup, lost, expected),
+		total.Seconds() <= 1.2*minimum && dup == 0 && lost == 0, tool != toolMN))
+	return []string{tool, fmt.Sprintf("%d × %d", o.stormAlarms, o.stormRooms), fmt.Sprint(o.stormWidth), fmt.Sprintf("%g/s", o.stormRate),
+		fmt.Sprintf("%.1f s", total.Seconds()), fmt.Sprintf("%.1f s", minimum), fmt.Sprintf("%.1f s", of(ss, wall).max/1e3),
+		fmt.Sprintf("%d / %d", n429, len(reqs)), fmt.Sprintf("%d / %d", delivered, expected), fmt.Sprint(dup), fmt.Sprint(lost),
+		exitCodes(ss), fmt.Sprintf("%.1f s", cpuSum/1e3), fmt.Sprintf("%.1f", maxRSS)}, nil
 }

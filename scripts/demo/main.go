@@ -52,11 +52,9 @@ func run(bin string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	user, stock, cache := filepath.Join(dir, "etc"), filepath.Join(dir, "stock"), filepath.Join(dir, "cache")
-	for _, d := range []string{user, stock, cache} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
+	user := filepath.Join(dir, "etc")
+	if err := os.MkdirAll(user, 0o755); err != nil {
+		return err
 	}
 	conf := strings.NewReplacer("@HOMESERVER@", hs.URL(), "@TOKEN@", hs.Token(), "@OPS@", opsRoom, "@WEB@", webRoom).Replace(sampleConf)
 	if err := os.WriteFile(filepath.Join(user, "health_alarm_notify.conf"), []byte(conf), 0o600); err != nil {
@@ -65,44 +63,40 @@ func run(bin string) error {
 	fmt.Printf("homeserver: %s (sendertest, in memory)\nconfig:     %s\n\n", hs.URL(), filepath.Join(user, "health_alarm_notify.conf"))
 	fmt.Print(indent(strings.ReplaceAll(conf, hs.Token(), "<the access token>")))
 
-	start := time.Now().Add(-20 * time.Minute).Unix()
-	steps := []struct {
-		what                  string
-		status, old           string
-		when, duration, nonCl int64
-		value                 string
-	}{
-		{"disk almost full: WARNING", "WARNING", "CLEAR", start, 3600, 0, "91.3%"},
-		{"worse: escalated to CRITICAL", "CRITICAL", "WARNING", start + 300, 300, 300, "98.7%"},
-		{"the same CRITICAL again (netdata restarted and re-ran it)", "CRITICAL", "WARNING", start + 300, 300, 300, "98.7%"},
-		{"space freed: CLEAR", "CLEAR", "CRITICAL", start + 1200, 900, 1200, "42.0%"},
-	}
 	env := append(os.Environ(),
-		"NETDATA_USER_CONFIG_DIR="+user, "NETDATA_STOCK_CONFIG_DIR="+stock, "NETDATA_CACHE_DIR="+cache,
+		"NETDATA_USER_CONFIG_DIR="+user, "NETDATA_STOCK_CONFIG_DIR="+filepath.Join(dir, "stock"), "NETDATA_CACHE_DIR="+filepath.Join(dir, "cache"),
 		"NETDATA_LIB_DIR="+filepath.Join(dir, "lib"), // the state: never the host's /var/lib/netdata
 		"NETDATA_REGISTRY_URL=https://netdata.demo.local:19999", "TZ=UTC")
-	for i, st := range steps {
+	start := time.Now().Add(-20 * time.Minute).Unix()
+	// One alarm's life; step 3 is the very same event as step 2 (ids, time).
+	for i, st := range []struct {
+		what, status, old, value   string
+		id, at, duration, nonClear int64
+	}{
+		{"disk almost full: WARNING", "WARNING", "CLEAR", "91.3%", 0, 0, 3600, 0},
+		{"worse: escalated to CRITICAL", "CRITICAL", "WARNING", "98.7%", 1, 300, 300, 300},
+		{"the same CRITICAL again (netdata restarted and re-ran it)", "CRITICAL", "WARNING", "98.7%", 1, 300, 300, 300},
+		{"space freed: CLEAR", "CLEAR", "CRITICAL", "42.0%", 3, 1200, 900, 1200},
+	} {
 		// netdata 2.x argv: 33 positional arguments, as netdata execs alarm-notify.sh.
+		n := strconv.FormatInt
 		args := []string{
-			"sysadmin,webmaster", "web01", strconv.Itoa(1000 + i), "42", strconv.Itoa(7 + i), strconv.FormatInt(st.when, 10),
+			"sysadmin,webmaster", "web01", n(1000+st.id, 10), "42", n(7+st.id, 10), n(start+st.at, 10),
 			"disk_space_usage", "disk_space._", st.status, st.old, strings.TrimSuffix(st.value, "%"), "91.3",
-			"health.d/disks.conf:12", strconv.FormatInt(st.duration, 10), strconv.FormatInt(st.nonCl, 10), "%",
+			"health.d/disks.conf:12", n(st.duration, 10), n(st.nonClear, 10), "%",
 			`disk "/" space utilization <b>is</b> high`, st.value, "91.3%", "$this > 90", "", "1", "0", "", "", "Utilization",
 			"", "", strconv.Itoa(9000 + i), "Disk / space usage", "disk.space", "Disk", "System",
 		}
-		if i == 2 {
-			args[2], args[4] = strconv.Itoa(1000+1), strconv.Itoa(7+1) // the very same event as step 2
-		}
 		cmd := exec.Command(bin, args...)
-		cmd.Env = env
 		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
+		cmd.Env, cmd.Stderr = env, &stderr
 		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
+		if err := cmd.Run(); err != nil {
+			ee, ok := err.(*exec.ExitError)
+			if !ok {
+				return err
+			}
 			code = ee.ExitCode()
-		} else if err != nil {
-			return err
 		}
 		fmt.Printf("$ matrix-notify sysadmin,webmaster web01 ... %s %s ...   # %s\n", st.status, st.old, st.what)
 		fmt.Print(indent(stderr.String()))
@@ -131,10 +125,5 @@ func run(bin string) error {
 }
 
 func indent(s string) string {
-	var b strings.Builder
-	for _, line := range strings.SplitAfter(strings.TrimRight(s, "\n"), "\n") {
-		b.WriteString("  " + line)
-	}
-	b.WriteString("\n")
-	return b.String()
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
 }

@@ -1,14 +1,13 @@
 // Command launch runs one program and reports what wait4 says about it, for
-// scripts/bench: `launch PROGRAM ARGS...` with a pipe on fd 3, on which it
-// writes "WALL_NS USER_NS SYS_NS MAXRSS_KB EXIT" once the program is reaped.
+// scripts/bench: `launch PROGRAM ARGS...` runs PROGRAM with /dev/null as its
+// stdin, stdout and stderr, and once it is reaped writes "WALL_NS USER_NS
+// SYS_NS MAXRSS_KB EXIT" on its own stdout.
 //
 // Why a launcher: on Linux a child's ru_maxrss starts from the memory of
-// whoever forked it (fork copies the RSS high-water mark; Go's vfork-style
-// exec carries the parent's mm into exec), so a child of the benchmark
-// harness, tens of MB, would report the harness's RSS. This launcher is a
-// small Go program (about 2 MB resident): peak RSS readings above that are
-// the program's own. Wall time runs from just before the fork to wait4's
-// return; CPU is user+sys of the program and every descendant it waited for.
+// whoever forked it (Go's vfork-style exec carries the parent's mm into
+// exec), so a child of the harness, tens of MB, would report the harness's
+// RSS. This small program is about 2 MB resident: readings above that are
+// the program's own. See BENCHMARKS.md, "How it measures".
 package main
 
 import (
@@ -21,39 +20,43 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: launch PROGRAM ARGS... (report on fd 3)")
+		fmt.Fprintln(os.Stderr, "usage: launch PROGRAM ARGS...")
 		os.Exit(2)
 	}
-	syscall.CloseOnExec(3) // the report pipe is ours, not the program's
-	report := os.NewFile(3, "report")
-	path, err := exec.LookPath(os.Args[1])
-	if err != nil {
+	if err := launch(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "launch:", err)
 		os.Exit(127)
 	}
-	start := time.Now()
-	pid, err := syscall.ForkExec(path, os.Args[1:], &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
+}
+
+func launch(args []string) error {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "launch:", err)
-		os.Exit(127)
+		return err
+	}
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		return err
+	}
+	fd := null.Fd()
+	start := time.Now()
+	pid, err := syscall.ForkExec(path, args, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{fd, fd, fd}})
+	if err != nil {
+		return err
 	}
 	var ws syscall.WaitStatus
 	var ru syscall.Rusage
-	for {
+	for err = syscall.EINTR; err == syscall.EINTR; {
 		_, err = syscall.Wait4(pid, &ws, 0, &ru)
-		if err != syscall.EINTR {
-			break
-		}
 	}
 	wall := time.Since(start)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "launch: wait4:", err)
-		os.Exit(127)
+		return fmt.Errorf("wait4: %w", err)
 	}
 	code := ws.ExitStatus()
 	if ws.Signaled() {
 		code = 128 + int(ws.Signal())
 	}
-	fmt.Fprintf(report, "%d %d %d %d %d\n", wall.Nanoseconds(), ru.Utime.Nano(), ru.Stime.Nano(), ru.Maxrss, code)
-	report.Close()
+	_, err = fmt.Printf("%d %d %d %d %d\n", wall.Nanoseconds(), ru.Utime.Nano(), ru.Stime.Nano(), ru.Maxrss, code)
+	return err
 }
