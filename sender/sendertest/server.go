@@ -202,7 +202,7 @@ func New(opts Options) *Server {
 }
 
 // NewHandler builds a Server without listening, for a caller that runs its
-// own http.Server (the standalone command). URL is then empty.
+// own http.Server (the bench's homeserver process). URL is then empty.
 func NewHandler(opts Options) *Server {
 	opts.Token = cmp.Or(opts.Token, DefaultToken)
 	opts.UserID = cmp.Or(opts.UserID, DefaultUserID)
