@@ -269,6 +269,8 @@ func TestSetMatrixKeys(t *testing.T) {
 			"[matrix]\nhomeserver = \"https://hs\"\naccess_token = \"t\\\"k\"\naccess_token_file = \"/f\"\n"},
 		{"escaped quote in old value", "[matrix]\nhomeserver = \"a\\\"b\" # x\naccess_token = \"\"\n",
 			"[matrix]\nhomeserver = \"https://hs\" # x\naccess_token = \"t\\\"k\"\n"},
+		{"dotted keys", "matrix.homeserver = \"a\"\nmatrix.access_token = 'b'\n",
+			"matrix.homeserver = \"https://hs\"\nmatrix.access_token = \"t\\\"k\"\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -308,7 +310,7 @@ func TestLoginWritesForNetdata(t *testing.T) {
 		logged string
 	}{
 		{filepath.Join(tmp, "etc", "matrix-notify.toml"), nobody, 0o640, "so that netdata can read it"},
-		{filepath.Join(tmp, "own.toml"), 0, 0o600, "(mode 0600)"},
+		{filepath.Join(tmp, "own.toml"), 0, 0o600, "access=mode 0600"},
 	} {
 		code, _, stderr := runApp(t, loginPassword+"\n", env, "login", "--homeserver", hs.URL(), "--user", "bot", "--config", tc.path)
 		if code != 0 || !strings.Contains(stderr, tc.logged) {

@@ -180,7 +180,7 @@ func (a *app) setupCrypto(ctx context.Context, c *loginCrypto, res sender.LoginR
 		}
 	}
 	if errors.Is(err, e2ee.ErrRecoveryKeyNeeded) && c.recoveryKey == "" && in.tty >= 0 {
-		key, rerr := in.secretAs(ctx, "Recovery key of "+res.UserID+" (Element: Settings, Security; it starts with Es)", "recovery key")
+		key, rerr := in.secret(ctx, "Recovery key of "+res.UserID+" (Element: Settings, Security; it starts with Es)", "recovery key")
 		if rerr != nil {
 			return rerr
 		}
