@@ -26,18 +26,18 @@ import (
 // device each token is, and afterwards updates the copies the login revoked,
 // or names them with what to write.
 
-// Kinds of tokenCopy.
+// Kinds of tokenCopy: the setting that holds the token, as log lines name it.
 const (
-	copyTOML       = "toml"        // [matrix] access_token of a TOML file
-	copyTokenFile  = "token file"  // the file of [matrix] access_token_file
-	copyHealthConf = "health conf" // MATRIX_ACCESSTOKEN in health_alarm_notify.conf
-	copyEnv        = "environment" // MATRIX_ACCESSTOKEN in login's environment
+	copyTOML       = "[matrix] access_token"
+	copyTokenFile  = "[matrix] access_token_file"
+	copyHealthConf = "MATRIX_ACCESSTOKEN"
+	copyEnv        = "MATRIX_ACCESSTOKEN in the environment"
 )
 
 // tokenCopy is an access token held by a configuration login knows.
 type tokenCopy struct {
 	kind       string
-	path       string // "" for copyEnv
+	path       string // the file holding the token, "" for copyEnv
 	token      string
 	homeserver string // as that configuration names it, "" when it does not
 	// From GET /account/whoami before the login.
@@ -45,16 +45,12 @@ type tokenCopy struct {
 	rejected     bool // the homeserver already refused the token
 }
 
-func (c tokenCopy) where() string {
-	switch c.kind {
-	case copyEnv:
-		return "MATRIX_ACCESSTOKEN in the environment"
-	case copyHealthConf:
-		return "MATRIX_ACCESSTOKEN in " + c.path
-	case copyTokenFile:
-		return "the token file " + c.path
+// attrs name the copy in a log line, before more.
+func (c tokenCopy) attrs(more ...any) []any {
+	if c.path == "" {
+		return append([]any{"setting", c.kind}, more...)
 	}
-	return "[matrix] access_token in " + c.path
+	return append([]any{"setting", c.kind, "file", c.path}, more...)
 }
 
 // findTokenCopies lists the tokens held by the configurations login knows:
@@ -67,15 +63,15 @@ func (a *app) findTokenCopies(path string, written bool) []tokenCopy {
 	var out []tokenCopy
 	seen := map[string]bool{}
 	if written {
-		seen[absPath(path)] = true
+		seen[abs(path)] = true
 	}
 	d := a.netdataDirs()
 	quiet := slog.New(slog.DiscardHandler)
 	for _, p := range []string{path, a.getenv("MATRIX_NOTIFY_CONFIG"), a.defaultConfigPath(), filepath.Join(d.user, "matrix-notify.toml")} {
-		if p == "" || seen[absPath(p)] {
+		if p == "" || seen[abs(p)] {
 			continue
 		}
-		seen[absPath(p)] = true
+		seen[abs(p)] = true
 		data, err := os.ReadFile(p)
 		if err != nil {
 			continue
@@ -121,13 +117,6 @@ func parseHealthConf(name string, data []byte) (*healthconf.Vars, bool) {
 		return nil, false
 	}
 	return vars, true
-}
-
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return filepath.Clean(p)
 }
 
 // identify asks the homeserver at baseURL (the one login logs in on; input
@@ -180,28 +169,24 @@ func (a *app) fixTokenCopies(copies []tokenCopy, res sender.LoginResult, written
 		}
 	}
 	if len(revoked) > 0 {
-		a.log.Warn(fmt.Sprintf("logging in again on device %s made the homeserver revoke the token it had: %d other configuration(s) held it",
-			res.DeviceID, len(revoked)))
-	}
-	source := "the new token"
-	if written != "" {
-		source = "the token now in " + written
+		a.log.Warn("logging in again on the same device made the homeserver revoke the token it had, which other configurations held",
+			"device", res.DeviceID, "configurations", len(revoked))
 	}
 	for _, c := range revoked {
 		if !edit {
-			a.log.Warn(fmt.Sprintf("%s holds the revoked token: put the one printed here instead", c.where()))
-			continue
-		}
-		if err := a.updateTokenCopy(c, res.AccessToken); err != nil {
-			a.log.Error(fmt.Sprintf("%s holds the revoked token and was not updated: %v", c.where(), err))
-			continue
-		}
-		if c.kind != copyEnv {
-			a.log.Info(fmt.Sprintf("updated %s to the new token", c.where()))
+			a.log.Warn("a configuration holds the revoked token: put the one printed here instead", c.attrs()...)
+		} else if err := a.updateTokenCopy(c, res.AccessToken); err != nil {
+			a.log.Error("a configuration holds the revoked token and was not updated", c.attrs("err", err)...)
+		} else if c.kind != copyEnv {
+			a.log.Info("updated a configuration to the new token", c.attrs()...)
 		}
 	}
+	if written == "" {
+		written = "stdout"
+	}
 	for _, c := range stale {
-		a.log.Warn(fmt.Sprintf("%s holds a token the homeserver already refuses: replace it with %s if it is meant for %s", c.where(), source, res.UserID))
+		a.log.Warn("a configuration holds a token the homeserver already refuses: replace it with the new token if it is meant for this account",
+			c.attrs("user", res.UserID, "new_token", written)...)
 	}
 }
 
@@ -269,7 +254,13 @@ func (a *app) updateHealthConf(c tokenCopy, token string) error {
 	if !ok || vars.Get("MATRIX_ACCESSTOKEN") != token || vars.Get("MATRIX_HOMESERVER") != c.homeserver {
 		return byHand("the edited file would not give the new token")
 	}
-	if err := replaceFileKeepMode(c.path, []byte(updated)); err != nil {
+	// Keep its mode and (when allowed) its owner: health_alarm_notify.conf
+	// is netdata's (root:netdata 0640), not a file of ours.
+	st, err := os.Stat(c.path)
+	if err == nil {
+		err = replaceFile(c.path, []byte(updated), st.Mode().Perm())
+	}
+	if err != nil {
 		return byHand(fmt.Sprintf("cannot write it (%v)", err))
 	}
 	return nil
@@ -280,15 +271,4 @@ func shellSafe(s string) bool {
 	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._~+/=-", r))
 	})
-}
-
-// replaceFileKeepMode replaces path atomically with data, keeping its mode
-// and (when allowed) its owner: health_alarm_notify.conf is netdata's
-// (root:netdata 0640), not a file of ours.
-func replaceFileKeepMode(path string, data []byte) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	return replaceFile(path, data, st.Mode().Perm())
 }
