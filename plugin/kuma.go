@@ -35,16 +35,6 @@ func (a *app) defaultConfigPath() string {
 	return "/etc/matrix-notify/config.toml"
 }
 
-// standaloneSettings are the settings of cmd, one of the modes netdata does
-// not run (kuma, serve): TOML, then environment, then flags (loadConfig).
-func (a *app) standaloneSettings(cmd string, cf commonFlags) (settings, *fileConfig, error) {
-	c, err := a.loadConfig(cmd, cf, standaloneMode)
-	if err != nil {
-		return settings{}, nil, err
-	}
-	return c.s, c.fc, nil
-}
-
 // newKumaPipeline parses the [kuma] templates. strict (serve) rejects a
 // template that does not parse; otherwise (one payload on stdin) it is
 // logged and the default message goes out, so the alert is not lost.
@@ -135,10 +125,11 @@ func (a *app) runKuma(ctx context.Context, args []string) error {
 	if len(words) > 0 {
 		return usagef("kuma: unexpected argument %q (the payload is read from stdin)", words[0])
 	}
-	s, fc, err := a.standaloneSettings("kuma", cf)
+	c, err := a.loadConfig("kuma", cf, standaloneMode)
 	if err != nil {
 		return err
 	}
+	s, fc := c.s, c.fc
 	body, err := io.ReadAll(io.LimitReader(a.stdin, DefaultMaxBody+1))
 	if err != nil {
 		return usagef("kuma: reading stdin: %v", err)

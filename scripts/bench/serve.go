@@ -58,7 +58,7 @@ func (r serveResult) rate() float64 {
 	return float64(min(r.events, r.accepted())) / d.Seconds()
 }
 
-var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+var listeningRE = regexp.MustCompile(`listening url=(http://127\.0\.0\.1:\d+)`)
 
 // kumaBody is webhook i as Kuma's Webhook notification posts it: from
 // monitor i mod monitors, which goes DOWN and UP in turn (its 1st, 3rd...
