@@ -5,8 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"matrix-notify/adapters/kuma"
 	"matrix-notify/adapters/liquidjs"
@@ -30,12 +31,7 @@ func contextKeys(source string) ([]string, error) {
 	default:
 		return nil, usagef("check-template: --source must be kuma or netdata, not %q", source)
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys, nil
+	return slices.Sorted(maps.Keys(m)), nil
 }
 
 // runCheckTemplate lints a template: parse errors (exit 1), and warnings

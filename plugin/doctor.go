@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"matrix-notify/adapters/netdata/healthconf"
@@ -118,10 +118,10 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 				continue
 			}
 			if _, err := tr.Join(ctx, st.RoomID); err != nil {
-				a.log.Warn(fmt.Sprintf("could not join %s: %v", st.Room, err))
+				a.log.Warn("could not join", "room", st.Room, "err", err)
 				continue
 			}
-			a.log.Info(fmt.Sprintf("joined %s (accepted the invite)", st.Room))
+			a.log.Info("joined, accepting the invite", "room", st.Room)
 			joinedAny = true
 		}
 		if joinedAny {
@@ -243,12 +243,7 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 		for _, r := range fc.Kuma.Rooms {
 			add(r, "[kuma] rooms")
 		}
-		routes := make([]string, 0, len(fc.Kuma.Routes))
-		for name := range fc.Kuma.Routes {
-			routes = append(routes, name)
-		}
-		sort.Strings(routes)
-		for _, name := range routes {
+		for _, name := range slices.Sorted(maps.Keys(fc.Kuma.Routes)) {
 			for _, r := range fc.Kuma.Routes[name] {
 				add(r, "[kuma.routes] "+name)
 			}
@@ -258,12 +253,7 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 		for _, r := range split(vars.Get("DEFAULT_RECIPIENT_MATRIX")) {
 			add(r, "DEFAULT_RECIPIENT_MATRIX")
 		}
-		roles := make([]string, 0, len(vars.Arrays["role_recipients_matrix"]))
-		for role := range vars.Arrays["role_recipients_matrix"] {
-			roles = append(roles, role)
-		}
-		sort.Strings(roles)
-		for _, role := range roles {
+		for _, role := range slices.Sorted(maps.Keys(vars.Arrays["role_recipients_matrix"])) {
 			for _, r := range split(vars.Index("role_recipients_matrix", role)) {
 				add(r, "role_recipients_matrix["+role+"]")
 			}

@@ -45,7 +45,7 @@ func (a *app) newKumaPipeline(s settings, fc *fileConfig, strict bool) (*kumaPip
 		if strict {
 			return nil, usageError{err}
 		}
-		a.log.Error(fmt.Sprintf("%v: sending the default message", err))
+		a.log.Error("the templates cannot be used: sending the default message", "err", err)
 		tpl = messageTemplates{section: "kuma"}
 	}
 	p := &kumaPipeline{app: a, severity: s.Severity, defaultRooms: fc.Kuma.Rooms, routes: fc.Kuma.Routes, tpl: tpl}
@@ -152,7 +152,7 @@ func (a *app) runKuma(ctx context.Context, args []string) error {
 	}
 	rooms := pipe.defaultRooms
 	if len(rooms) == 0 {
-		a.log.Info(fmt.Sprintf("not sending %s: no rooms ([kuma] rooms or [matrix] rooms)", pl.Summary()))
+		a.log.Info("not sending: no rooms ([kuma] rooms or [matrix] rooms)", "alert", pl.Summary())
 		return errNothingToSend
 	}
 	return a.deliver(ctx, s, pipe.notification(pl, rooms, a.now()))

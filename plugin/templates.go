@@ -101,7 +101,7 @@ func (mt messageTemplates) content(ctx map[string]any, def sender.Content, log *
 	render := func(t *liquidjs.Template, key string) (string, bool) {
 		out, err := t.Render(ctx)
 		if err != nil {
-			log.Warn(fmt.Sprintf("[%s] %s failed, sending the default message: %v", mt.section, key, err))
+			log.Warn("a template failed, sending the default message", "template", "["+mt.section+"] "+key, "err", err)
 			return "", false
 		}
 		return out, true
