@@ -127,26 +127,16 @@ func identify(ctx context.Context, copies []tokenCopy, input, baseURL string) []
 		hs = strings.TrimRight(strings.TrimSpace(hs), "/")
 		return hs == "" || strings.EqualFold(hs, strings.TrimRight(input, "/")) || strings.EqualFold(hs, strings.TrimRight(baseURL, "/"))
 	}
-	type who struct {
-		user, device string
-		rejected     bool
-	}
-	known := map[string]who{}
 	var out []tokenCopy
 	for _, c := range copies {
 		if !same(c.homeserver) {
 			continue
 		}
-		w, done := known[c.token]
-		if !done {
-			if tr, err := sender.NewMatrixTransportWithOptions(baseURL, c.token, sender.Options{}); err == nil {
-				user, device, err := tr.Whoami(ctx)
-				var se *sender.SendError
-				w = who{user: user, device: device, rejected: errors.As(err, &se) && se.ErrCode == "M_UNKNOWN_TOKEN"}
-			}
-			known[c.token] = w
+		if tr, err := sender.NewMatrixTransportWithOptions(baseURL, c.token, sender.Options{}); err == nil {
+			var se *sender.SendError
+			c.user, c.device, err = tr.Whoami(ctx)
+			c.rejected = errors.As(err, &se) && se.ErrCode == "M_UNKNOWN_TOKEN"
 		}
-		c.user, c.device, c.rejected = w.user, w.device, w.rejected
 		out = append(out, c)
 	}
 	return out
