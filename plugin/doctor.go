@@ -95,8 +95,7 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		return errNotDelivered
 	}
 	fmt.Fprintf(out, "account: %s (device %s)\n", user, device)
-	onOff := map[bool]string{true: "on", false: "off"}
-	fmt.Fprintf(out, "auto_join: %s\n", onOff[autoJoin])
+	fmt.Fprintf(out, "auto_join: %s\n", map[bool]string{true: "on", false: "off"}[autoJoin])
 	if len(rooms) == 0 {
 		fmt.Fprintln(out, "\nno rooms configured: set [matrix] rooms (or DEFAULT_RECIPIENT_MATRIX, role_recipients_matrix[ROLE], [kuma] rooms)")
 		return errNotDelivered
@@ -107,29 +106,24 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		names[i] = r.room
 	}
 	statuses, err := tr.CheckRooms(ctx, user, names)
+	joined := false
+	for _, st := range statuses {
+		if !*join || st.Membership != sender.MembershipInvite {
+			continue
+		}
+		if _, err := tr.Join(ctx, st.RoomID); err != nil {
+			a.log.Warn("could not join", "room", st.Room, "err", err)
+		} else {
+			a.log.Info("joined, accepting the invite", "room", st.Room)
+			joined = true
+		}
+	}
+	if joined {
+		statuses, err = tr.CheckRooms(ctx, user, names)
+	}
 	if err != nil {
 		fmt.Fprintf(out, "rooms:\n  PROBLEM: %v\n", err)
 		return errNotDelivered
-	}
-	if *join {
-		joinedAny := false
-		for _, st := range statuses {
-			if st.Membership != sender.MembershipInvite {
-				continue
-			}
-			if _, err := tr.Join(ctx, st.RoomID); err != nil {
-				a.log.Warn("could not join", "room", st.Room, "err", err)
-				continue
-			}
-			a.log.Info("joined, accepting the invite", "room", st.Room)
-			joinedAny = true
-		}
-		if joinedAny {
-			if statuses, err = tr.CheckRooms(ctx, user, names); err != nil {
-				fmt.Fprintf(out, "rooms:\n  PROBLEM: %v\n", err)
-				return errNotDelivered
-			}
-		}
 	}
 
 	crypto := a.doctorCrypto(ctx, out, s, hs.BaseURL, user, device, statuses)
