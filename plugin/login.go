@@ -49,12 +49,11 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 
 	path := a.tomlFor(*config)
 	var existing *fileConfig
+	var err error
 	if !*printOnly {
-		fc, err := loadFileConfig(path, false, a.log)
-		if err != nil {
+		if existing, err = loadFileConfig(path, false, a.log); err != nil {
 			return usageError{err}
 		}
-		existing = fc
 	}
 
 	in := newPrompter(a.stdin, a.stderr)
@@ -66,18 +65,14 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 		if existing != nil {
 			def = existing.Matrix.Homeserver
 		}
-		v, err := in.ask(ctx, "Homeserver (example.org or https://matrix.example.org)", def)
-		if err != nil {
+		if hsInput, err = in.ask(ctx, "Homeserver (example.org or https://matrix.example.org)", def); err != nil {
 			return err
 		}
-		hsInput = v
 	}
 	if userInput == "" {
-		v, err := in.ask(ctx, "User (bot or @bot:example.org)", "")
-		if err != nil {
+		if userInput, err = in.ask(ctx, "User (bot or @bot:example.org)", ""); err != nil {
 			return err
 		}
-		userInput = v
 	}
 	if userInput == "" {
 		return usagef("login: no user given")
