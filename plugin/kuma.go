@@ -62,13 +62,8 @@ func (a *app) newKumaPipeline(s settings, fc *fileConfig, strict bool) (*kumaPip
 // the key in the TOML file. A template that cannot be read is left to
 // loadTemplates to report.
 func kumaTemplateTraps(fc *fileConfig) []string {
-	tc := fc.Kuma
 	var out []string
-	for _, t := range []struct{ key, inline, file string }{
-		{"template", tc.Template, tc.TemplateFile},
-		{"html_template", tc.HTMLTemplate, tc.HTMLTemplateFile},
-		{"markdown_template", tc.MarkdownTemplate, tc.MarkdownTemplateFile},
-	} {
+	for _, t := range fc.Kuma.slots() {
 		name, src, err := templateSource(t.inline, t.file, fc.dir, "kuma."+t.key)
 		if err != nil || src == "" {
 			continue
