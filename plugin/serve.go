@@ -189,7 +189,7 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 		return nil, err
 	}
 	for _, trap := range kumaTemplateTraps(fc) {
-		a.log.Warn("template " + trap)
+		a.log.Warn("a template compares Kuma's status with a number, which never matches: every alert would read as DOWN", "template", trap)
 	}
 	rcv := &receiver{app: a, s: s, kuma: pipe, secret: secret, maxBody: fc.Serve.MaxBody, deadline: min(serveDeadline, s.Timeout)}
 	if rcv.maxBody <= 0 {
