@@ -366,62 +366,30 @@ func setMatrixKeys(content string, keys [][2]string) (string, error) {
 }
 
 // replaceValue rewrites the value of a `key = value` line, keeping the
-// indentation, the key as written and a trailing comment.
+// indentation, the key as written and what follows the value (a comment).
+// The old value ends at the first '#' (or the line's end) before which the
+// TOML parser reads a whole value.
 func replaceValue(line, key, value string) (string, error) {
 	eq := strings.Index(line, "=")
 	if eq < 0 || !strings.Contains(line[:eq], key) {
 		return "", errors.New("a multi-line value: edit it by hand")
 	}
-	rest := strings.TrimLeft(line[eq+1:], " \t")
-	tail := ""
-	switch {
-	case strings.HasPrefix(rest, `"""`), strings.HasPrefix(rest, "'''"):
-		return "", errors.New("a multi-line string: edit it by hand")
-	case strings.HasPrefix(rest, `"`):
-		end := -1
-		for i := 1; i < len(rest); i++ {
-			if rest[i] == '\\' {
-				i++
-				continue
-			}
-			if rest[i] == '"' {
-				end = i
-				break
-			}
+	rest := strings.TrimSuffix(line[eq+1:], "\r")
+	for end := range len(rest) + 1 {
+		if end < len(rest) && rest[end] != '#' {
+			continue
 		}
-		if end < 0 {
-			return "", errors.New("an unterminated string: edit it by hand")
-		}
-		tail = rest[end+1:]
-	case strings.HasPrefix(rest, "'"):
-		end := strings.Index(rest[1:], "'")
-		if end < 0 {
-			return "", errors.New("an unterminated string: edit it by hand")
-		}
-		tail = rest[end+2:]
-	default:
-		if strings.HasSuffix(rest, "\r") {
-			tail = "\r"
+		var v map[string]any
+		if _, err := toml.Decode("v ="+rest[:end], &v); err == nil {
+			old := strings.TrimRight(rest[:end], " \t")
+			return strings.TrimRight(line[:eq], " \t") + " = " + value + line[eq+1+len(old):], nil
 		}
 	}
-	return strings.TrimRight(line[:eq], " \t") + " = " + value + tail, nil
+	return "", errors.New("a value that goes on past its line: edit it by hand")
 }
 
-// tomlQuote writes s as a TOML basic string.
+// tomlQuote writes s as a TOML basic string, quoted by the TOML library.
 func tomlQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, "\\u%04X", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	b, _ := toml.Marshal(map[string]string{"v": s}) // a map of strings always encodes
+	return strings.TrimSuffix(strings.TrimPrefix(string(b), "v = "), "\n")
 }
