@@ -424,7 +424,7 @@ func (rc *receiver) handleKuma(w http.ResponseWriter, r *http.Request) {
 // for a reason that passes (the homeserver is down, slow or rate limiting)
 // and the outbox will deliver it. The error is one line, for Kuma to show.
 func answer(results []sender.OutboxResult) (int, map[string]any) {
-	var events []string
+	events := []string{} // [] in the answer, never null
 	var refused, lost, queued []sender.OutboxResult
 	for _, res := range results {
 		switch {
@@ -439,9 +439,6 @@ func answer(results []sender.OutboxResult) (int, map[string]any) {
 		}
 	}
 	body := map[string]any{"delivered": len(events), "event_ids": events}
-	if len(events) == 0 {
-		body["event_ids"] = []string{}
-	}
 	if len(queued) > 0 {
 		body["queued"] = len(queued)
 	}
@@ -454,8 +451,7 @@ func answer(results []sender.OutboxResult) (int, map[string]any) {
 	}
 	switch {
 	case len(refused) > 0:
-		res := refused[0]
-		body["error"] = reason("not delivered to", res)
+		body["error"] = reason("not delivered to", refused[0])
 		return statusRefused, body
 	case len(lost) > 0:
 		body["error"] = reason("not delivered and not queued (the outbox could not store it) for", lost[0])
