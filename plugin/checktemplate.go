@@ -5,8 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"matrix-notify/adapters/kuma"
 	"matrix-notify/adapters/liquidjs"
@@ -18,24 +19,13 @@ var errTemplateHasErrors = errors.New("template has errors")
 
 // contextKeys lists the top-level variables a source's templates can use.
 func contextKeys(source string) ([]string, error) {
-	var m map[string]any
 	switch source {
 	case "kuma":
-		m = kuma.Payload{}.Context()
+		return slices.Sorted(maps.Keys(kuma.Payload{}.Context())), nil
 	case "netdata":
-		m = map[string]any{}
-		for k := range (netdata.Fields{}).Map() {
-			m[k] = nil
-		}
-	default:
-		return nil, usagef("check-template: --source must be kuma or netdata, not %q", source)
+		return slices.Sorted(maps.Keys(netdata.Fields{}.Map())), nil
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys, nil
+	return nil, usagef("check-template: --source must be kuma or netdata, not %q", source)
 }
 
 // runCheckTemplate lints a template: parse errors (exit 1), and warnings

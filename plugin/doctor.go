@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"matrix-notify/adapters/netdata/healthconf"
@@ -95,8 +95,7 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		return errNotDelivered
 	}
 	fmt.Fprintf(out, "account: %s (device %s)\n", user, device)
-	onOff := map[bool]string{true: "on", false: "off"}
-	fmt.Fprintf(out, "auto_join: %s\n", onOff[autoJoin])
+	fmt.Fprintf(out, "auto_join: %s\n", map[bool]string{true: "on", false: "off"}[autoJoin])
 	if len(rooms) == 0 {
 		fmt.Fprintln(out, "\nno rooms configured: set [matrix] rooms (or DEFAULT_RECIPIENT_MATRIX, role_recipients_matrix[ROLE], [kuma] rooms)")
 		return errNotDelivered
@@ -107,29 +106,24 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		names[i] = r.room
 	}
 	statuses, err := tr.CheckRooms(ctx, user, names)
+	joined := false
+	for _, st := range statuses {
+		if !*join || st.Membership != sender.MembershipInvite {
+			continue
+		}
+		if _, err := tr.Join(ctx, st.RoomID); err != nil {
+			a.log.Warn("could not join", "room", st.Room, "err", err)
+		} else {
+			a.log.Info("joined, accepting the invite", "room", st.Room)
+			joined = true
+		}
+	}
+	if joined {
+		statuses, err = tr.CheckRooms(ctx, user, names)
+	}
 	if err != nil {
 		fmt.Fprintf(out, "rooms:\n  PROBLEM: %v\n", err)
 		return errNotDelivered
-	}
-	if *join {
-		joinedAny := false
-		for _, st := range statuses {
-			if st.Membership != sender.MembershipInvite {
-				continue
-			}
-			if _, err := tr.Join(ctx, st.RoomID); err != nil {
-				a.log.Warn(fmt.Sprintf("could not join %s: %v", st.Room, err))
-				continue
-			}
-			a.log.Info(fmt.Sprintf("joined %s (accepted the invite)", st.Room))
-			joinedAny = true
-		}
-		if joinedAny {
-			if statuses, err = tr.CheckRooms(ctx, user, names); err != nil {
-				fmt.Fprintf(out, "rooms:\n  PROBLEM: %v\n", err)
-				return errNotDelivered
-			}
-		}
 	}
 
 	crypto := a.doctorCrypto(ctx, out, s, hs.BaseURL, user, device, statuses)
@@ -243,12 +237,7 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 		for _, r := range fc.Kuma.Rooms {
 			add(r, "[kuma] rooms")
 		}
-		routes := make([]string, 0, len(fc.Kuma.Routes))
-		for name := range fc.Kuma.Routes {
-			routes = append(routes, name)
-		}
-		sort.Strings(routes)
-		for _, name := range routes {
+		for _, name := range slices.Sorted(maps.Keys(fc.Kuma.Routes)) {
 			for _, r := range fc.Kuma.Routes[name] {
 				add(r, "[kuma.routes] "+name)
 			}
@@ -258,12 +247,7 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 		for _, r := range split(vars.Get("DEFAULT_RECIPIENT_MATRIX")) {
 			add(r, "DEFAULT_RECIPIENT_MATRIX")
 		}
-		roles := make([]string, 0, len(vars.Arrays["role_recipients_matrix"]))
-		for role := range vars.Arrays["role_recipients_matrix"] {
-			roles = append(roles, role)
-		}
-		sort.Strings(roles)
-		for _, role := range roles {
+		for _, role := range slices.Sorted(maps.Keys(vars.Arrays["role_recipients_matrix"])) {
 			for _, r := range split(vars.Index("role_recipients_matrix", role)) {
 				add(r, "role_recipients_matrix["+role+"]")
 			}

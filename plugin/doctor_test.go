@@ -121,7 +121,7 @@ rooms = ["#alerts:hs.test", "!invited:hs.test"]
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if !strings.Contains(stdout, "room !invited:hs.test ([matrix] rooms)\n  ok: joined") ||
-		!strings.Contains(stdout, "2 of 2 rooms can receive alerts") || !strings.Contains(stderr, "joined !invited:hs.test") {
+		!strings.Contains(stdout, "2 of 2 rooms can receive alerts") || !strings.Contains(stderr, "joined, accepting the invite room=!invited:hs.test") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}
 	if got := len(hs.Events("!invited:hs.test")); got != 0 {

@@ -35,16 +35,6 @@ func (a *app) defaultConfigPath() string {
 	return "/etc/matrix-notify/config.toml"
 }
 
-// standaloneSettings are the settings of cmd, one of the modes netdata does
-// not run (kuma, serve): TOML, then environment, then flags (loadConfig).
-func (a *app) standaloneSettings(cmd string, cf commonFlags) (settings, *fileConfig, error) {
-	c, err := a.loadConfig(cmd, cf, standaloneMode)
-	if err != nil {
-		return settings{}, nil, err
-	}
-	return c.s, c.fc, nil
-}
-
 // newKumaPipeline parses the [kuma] templates. strict (serve) rejects a
 // template that does not parse; otherwise (one payload on stdin) it is
 // logged and the default message goes out, so the alert is not lost.
@@ -55,7 +45,7 @@ func (a *app) newKumaPipeline(s settings, fc *fileConfig, strict bool) (*kumaPip
 		if strict {
 			return nil, usageError{err}
 		}
-		a.log.Error(fmt.Sprintf("%v: sending the default message", err))
+		a.log.Error("the templates cannot be used: sending the default message", "err", err)
 		tpl = messageTemplates{section: "kuma"}
 	}
 	p := &kumaPipeline{app: a, severity: s.Severity, defaultRooms: fc.Kuma.Rooms, routes: fc.Kuma.Routes, tpl: tpl}
@@ -72,13 +62,8 @@ func (a *app) newKumaPipeline(s settings, fc *fileConfig, strict bool) (*kumaPip
 // the key in the TOML file. A template that cannot be read is left to
 // loadTemplates to report.
 func kumaTemplateTraps(fc *fileConfig) []string {
-	tc := fc.Kuma
 	var out []string
-	for _, t := range []struct{ key, inline, file string }{
-		{"template", tc.Template, tc.TemplateFile},
-		{"html_template", tc.HTMLTemplate, tc.HTMLTemplateFile},
-		{"markdown_template", tc.MarkdownTemplate, tc.MarkdownTemplateFile},
-	} {
+	for _, t := range fc.Kuma.slots() {
 		name, src, err := templateSource(t.inline, t.file, fc.dir, "kuma."+t.key)
 		if err != nil || src == "" {
 			continue
@@ -135,10 +120,11 @@ func (a *app) runKuma(ctx context.Context, args []string) error {
 	if len(words) > 0 {
 		return usagef("kuma: unexpected argument %q (the payload is read from stdin)", words[0])
 	}
-	s, fc, err := a.standaloneSettings("kuma", cf)
+	c, err := a.loadConfig("kuma", cf, standaloneMode)
 	if err != nil {
 		return err
 	}
+	s, fc := c.s, c.fc
 	body, err := io.ReadAll(io.LimitReader(a.stdin, DefaultMaxBody+1))
 	if err != nil {
 		return usagef("kuma: reading stdin: %v", err)
@@ -161,7 +147,7 @@ func (a *app) runKuma(ctx context.Context, args []string) error {
 	}
 	rooms := pipe.defaultRooms
 	if len(rooms) == 0 {
-		a.log.Info(fmt.Sprintf("not sending %s: no rooms ([kuma] rooms or [matrix] rooms)", pl.Summary()))
+		a.log.Info("not sending: no rooms ([kuma] rooms or [matrix] rooms)", "alert", pl.Summary())
 		return errNothingToSend
 	}
 	return a.deliver(ctx, s, pipe.notification(pl, rooms, a.now()))

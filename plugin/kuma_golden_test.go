@@ -131,11 +131,11 @@ func serveGolden(t *testing.T, env map[string]string, req *http.Request, what st
 	a, stdout, stderr := newGoldenApp("", env)
 	a.log, a.logh = newLogger(stderr, false)
 	a.logh.now = a.now
-	s, fc, err := a.standaloneSettings("serve", commonFlags{dryRun: true})
+	c, err := a.loadConfig("serve", commonFlags{dryRun: true}, standaloneMode)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := a.newReceiver(s, fc, "")
+	rc, err := a.newReceiver(c.s, c.fc, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,12 +49,11 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 
 	path := a.tomlFor(*config)
 	var existing *fileConfig
+	var err error
 	if !*printOnly {
-		fc, err := loadFileConfig(path, false, a.log)
-		if err != nil {
+		if existing, err = loadFileConfig(path, false, a.log); err != nil {
 			return usageError{err}
 		}
-		existing = fc
 	}
 
 	in := newPrompter(a.stdin, a.stderr)
@@ -65,18 +65,14 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 		if existing != nil {
 			def = existing.Matrix.Homeserver
 		}
-		v, err := in.ask(ctx, "Homeserver (example.org or https://matrix.example.org)", def)
-		if err != nil {
+		if hsInput, err = in.ask(ctx, "Homeserver (example.org or https://matrix.example.org)", def); err != nil {
 			return err
 		}
-		hsInput = v
 	}
 	if userInput == "" {
-		v, err := in.ask(ctx, "User (bot or @bot:example.org)", "")
-		if err != nil {
+		if userInput, err = in.ask(ctx, "User (bot or @bot:example.org)", ""); err != nil {
 			return err
 		}
-		userInput = v
 	}
 	if userInput == "" {
 		return usagef("login: no user given")
@@ -88,7 +84,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	if hsInput == "" {
 		return usagef("login: no homeserver given")
 	}
-	password, err := in.secret(ctx, "Password for "+userInput)
+	password, err := in.secret(ctx, "Password for "+userInput, "password")
 	if err != nil {
 		return err
 	}
@@ -104,7 +100,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 		return err
 	}
 	if hs.Via == "well-known" {
-		a.log.Info(fmt.Sprintf("homeserver of %s is %s (from .well-known)", hsInput, hs.BaseURL))
+		a.log.Info("homeserver found in .well-known", "server", hsInput, "homeserver", hs.BaseURL)
 	}
 	var crypto *loginCrypto
 	if !*printOnly && !*noE2EE {
@@ -126,7 +122,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 		return err
 	}
 	a.logh.redact(res.AccessToken)
-	a.log.Info(fmt.Sprintf("logged in as %s on %s (device %s)", res.UserID, hs.BaseURL, res.DeviceID))
+	a.log.Info("logged in", "user", res.UserID, "homeserver", hs.BaseURL, "device", res.DeviceID)
 
 	if *printOnly {
 		if _, err := fmt.Fprintln(a.stdout, res.AccessToken); err != nil {
@@ -140,7 +136,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 		return fmt.Errorf("login succeeded but the token was not saved: %w (run again with --print to see it)", err)
 	}
 	mode := a.shareWithNetdata(path, path, where)
-	a.log.Info(fmt.Sprintf("saved the homeserver and access token in %s (%s); check the rooms with: matrix-notify doctor --config %s", where, mode, path))
+	a.log.Info("saved the homeserver and access token", "file", where, "access", mode, "next", "matrix-notify doctor --config "+path)
 	a.fixTokenCopies(copies, res, where, true)
 	if crypto != nil {
 		return a.setupCrypto(ctx, crypto, res, hs.BaseURL, password, in)
@@ -181,28 +177,26 @@ func (p *prompter) close() {
 // read runs readLine, which reads one answer, and gives up on it when ctx
 // ends (Ctrl-C) while it waits. what names the answer in errors.
 func (p *prompter) read(ctx context.Context, what string, readLine func() (string, error)) (string, error) {
-	done := make(chan lineResult, 1)
+	type result struct {
+		line string
+		err  error
+	}
+	done := make(chan result, 1)
 	go func() {
 		line, err := readLine()
-		done <- lineResult{line, err}
+		done <- result{line, err}
 	}()
 	select {
 	case <-ctx.Done():
 		return "", fmt.Errorf("login: interrupted: %w", ctx.Err())
 	case res := <-done:
-		if res.err != nil {
-			if errors.Is(res.err, io.EOF) {
-				return "", usagef("login: no %s on stdin", what)
-			}
+		if errors.Is(res.err, io.EOF) {
+			return "", usagef("login: no %s on stdin", what)
+		} else if res.err != nil {
 			return "", usagef("login: reading %s: %v", what, res.err)
 		}
 		return res.line, nil
 	}
-}
-
-type lineResult struct {
-	line string
-	err  error
 }
 
 // line reads one line of stdin; a last line without a newline counts.
@@ -231,14 +225,9 @@ func (p *prompter) ask(ctx context.Context, question, def string) (string, error
 	return v, nil
 }
 
-// secret reads an answer that must not be shown: with echo off on a
-// terminal, as a plain line otherwise.
-func (p *prompter) secret(ctx context.Context, question string) (string, error) {
-	return p.secretAs(ctx, question, "password")
-}
-
-// secretAs is secret, naming the answer what in errors.
-func (p *prompter) secretAs(ctx context.Context, question, what string) (string, error) {
+// secret reads an answer that must not be shown (what names it in errors):
+// with echo off on a terminal, as a plain line otherwise.
+func (p *prompter) secret(ctx context.Context, question, what string) (string, error) {
 	fmt.Fprintf(p.out, "%s: ", question)
 	if p.tty < 0 {
 		return p.read(ctx, what, p.line)
@@ -262,45 +251,28 @@ func (p *prompter) secretAs(ctx context.Context, question, what string) (string,
 	return v, err
 }
 
-// saveLogin writes the homeserver and token into the TOML file at path. A new
-// file gets a [matrix] section; an existing one keeps every other line and
-// comment, and only its [matrix] homeserver and access_token lines change (or
-// are added). When the file names an access_token_file and has no
-// access_token, the token goes into that file instead. Files holding the
-// token are written 0600. It returns where the token went.
-//
-// extra are further [matrix] keys to set in the TOML file itself (the
-// pickle key and the crypto store's path).
+// saveLogin writes the homeserver and token into the TOML file at path,
+// 0600: a new file gets a [matrix] table; an existing one keeps every other
+// line and comment (setMatrixKeys). When the file names an access_token_file
+// and has no access_token, the token goes into that file instead. extra are
+// further [matrix] keys (the pickle key and the crypto store's path). It
+// returns where the token went.
 func saveLogin(path string, existing *fileConfig, homeserver, token string, extra ...[2]string) (string, error) {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
 	tokenFile := ""
-	if existing != nil && existing.Matrix.AccessTokenFile != "" && !hasMatrixKey(string(old), "access_token") {
+	if existing != nil && existing.Matrix.AccessTokenFile != "" && keyLine(old, toml.Key{"matrix", "access_token"}) == 0 {
 		tokenFile = existing.Matrix.AccessTokenFile
 	}
 	keys := [][2]string{{"homeserver", homeserver}}
 	if tokenFile == "" {
 		keys = append(keys, [2]string{"access_token", token})
 	}
-	keys = append(keys, extra...)
-	updated, err := setMatrixKeys(string(old), keys)
+	updated, err := setMatrixKeys(string(old), append(keys, extra...))
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	// The edit must decode to what we meant, or the file is left alone.
-	var check fileConfig
-	if _, err := toml.Decode(updated, &check); err != nil {
-		return "", fmt.Errorf("%s: the updated file would not parse (%v): edit it by hand", path, err)
-	}
-	if check.Matrix.Homeserver != homeserver || (tokenFile == "" && check.Matrix.AccessToken != token) {
-		return "", fmt.Errorf("%s: could not update [matrix] homeserver and access_token: edit it by hand", path)
-	}
-	for _, kv := range extra {
-		if got := map[string]string{"pickle_key": check.Matrix.PickleKey, "crypto_store": check.Matrix.CryptoStore}[kv[0]]; got != kv[1] {
-			return "", fmt.Errorf("%s: could not update [matrix] %s: edit it by hand", path, kv[0])
-		}
 	}
 	if tokenFile != "" {
 		if err := writeFile0600(tokenFile, []byte(token+"\n")); err != nil {
@@ -342,170 +314,82 @@ func fileOwner(st fs.FileInfo) (uid, gid int, ok bool) {
 	return int(u.Uint()), int(g.Uint()), true
 }
 
-// tomlHeader returns the table name of a [table] line ("" for anything else,
-// [[array]] headers included, which are not tables we edit).
-func tomlHeader(line string) (name string, isHeader bool) {
-	t := strings.TrimSpace(line)
-	if !strings.HasPrefix(t, "[") {
-		return "", false
-	}
-	if strings.HasPrefix(t, "[[") {
-		return "", true
-	}
-	end := strings.Index(t, "]")
-	if end < 0 {
-		return "", false
-	}
-	if rest := strings.TrimSpace(t[end+1:]); rest != "" && !strings.HasPrefix(rest, "#") {
-		return "", false // e.g. a line of a multi-line array: ["a"], "b"
-	}
-	return strings.TrimSpace(t[1:end]), true
-}
-
-// keyOf returns the bare key of a `key = value` line, "" otherwise.
-func keyOf(line string) string {
-	k, _, found := strings.Cut(line, "=")
-	if !found {
-		return ""
-	}
-	k = strings.TrimSpace(k)
-	return strings.Trim(k, `"'`)
-}
-
-func hasMatrixKey(content, key string) bool {
-	section := ""
-	for _, line := range strings.Split(content, "\n") {
-		if name, ok := tomlHeader(line); ok {
-			section = name
-			continue
-		}
-		if section == "matrix" && keyOf(line) == key {
-			return true
-		}
-	}
-	return false
-}
-
 // setMatrixKeys sets keys of the [matrix] table in a TOML document, editing
-// only those lines: a key present is rewritten in place (its trailing
-// comment kept), a key missing is added right after the [matrix] header, and
-// a document without [matrix] gets the table appended.
+// only those lines, found by the TOML parser (keyLine): a key present is
+// rewritten in place (its trailing comment kept), a key missing is added
+// right after the [matrix] header, and a document without [matrix] gets the
+// table appended. The result must decode to the keys set, or it is an error.
 func setMatrixKeys(content string, keys [][2]string) (string, error) {
-	if content == "" {
-		var b strings.Builder
-		b.WriteString("[matrix]\n")
-		for _, kv := range keys {
-			fmt.Fprintf(&b, "%s = %s\n", kv[0], tomlQuote(kv[1]))
-		}
-		return b.String(), nil
-	}
 	lines := strings.Split(content, "\n")
-	section, header := "", -1
-	done := map[string]bool{}
-	for i, line := range lines {
-		if name, ok := tomlHeader(line); ok {
-			section = name
-			if name == "matrix" && header < 0 {
-				header = i
-			}
-			continue
-		}
-		if section != "matrix" {
-			continue
-		}
-		for _, kv := range keys {
-			if keyOf(line) != kv[0] {
-				continue
-			}
-			repl, err := replaceValue(line, tomlQuote(kv[1]))
-			if err != nil {
-				return "", fmt.Errorf("[matrix] %s: %w", kv[0], err)
-			}
-			lines[i] = repl
-			done[kv[0]] = true
-		}
-	}
 	var missing []string
 	for _, kv := range keys {
-		if !done[kv[0]] {
-			missing = append(missing, fmt.Sprintf("%s = %s", kv[0], tomlQuote(kv[1])))
+		n := keyLine([]byte(content), toml.Key{"matrix", kv[0]})
+		if n == 0 {
+			missing = append(missing, kv[0]+" = "+tomlQuote(kv[1]))
+			continue
+		}
+		repl, err := replaceValue(lines[n-1], kv[0], tomlQuote(kv[1]))
+		if err != nil {
+			return "", fmt.Errorf("[matrix] %s: %w", kv[0], err)
+		}
+		lines[n-1] = repl
+	}
+	header := keyLine([]byte(content), toml.Key{"matrix"})
+	switch {
+	case len(missing) == 0:
+	case content == "":
+		lines = append(append([]string{"[matrix]"}, missing...), "")
+	case header == 0 || !strings.HasPrefix(strings.TrimSpace(lines[header-1]), "[matrix]"):
+		if lines[len(lines)-1] != "" {
+			lines = append(lines, "")
+		}
+		lines = append(append(append(lines, "[matrix]"), missing...), "")
+	default:
+		if strings.HasSuffix(lines[header-1], "\r") {
+			for i := range missing {
+				missing[i] += "\r"
+			}
+		}
+		lines = slices.Insert(lines, header, missing...)
+	}
+	updated := strings.Join(lines, "\n")
+	var check struct{ Matrix map[string]any }
+	if _, err := toml.Decode(updated, &check); err != nil {
+		return "", fmt.Errorf("the updated file would not parse (%v): edit it by hand", err)
+	}
+	for _, kv := range keys {
+		if check.Matrix[kv[0]] != kv[1] {
+			return "", fmt.Errorf("could not update [matrix] %s: edit it by hand", kv[0])
 		}
 	}
-	if len(missing) == 0 {
-		return strings.Join(lines, "\n"), nil
-	}
-	if header < 0 {
-		out := strings.Join(lines, "\n")
-		if !strings.HasSuffix(out, "\n") {
-			out += "\n"
-		}
-		return out + "\n[matrix]\n" + strings.Join(missing, "\n") + "\n", nil
-	}
-	cr := ""
-	if strings.HasSuffix(lines[header], "\r") {
-		cr = "\r"
-	}
-	for i := range missing {
-		missing[i] += cr
-	}
-	lines = append(lines[:header+1], append(missing, lines[header+1:]...)...)
-	return strings.Join(lines, "\n"), nil
+	return updated, nil
 }
 
 // replaceValue rewrites the value of a `key = value` line, keeping the
-// indentation, the key as written and a trailing comment.
-func replaceValue(line, value string) (string, error) {
+// indentation, the key as written and what follows the value (a comment).
+// The old value ends at the first '#' (or the line's end) before which the
+// TOML parser reads a whole value.
+func replaceValue(line, key, value string) (string, error) {
 	eq := strings.Index(line, "=")
-	rest := strings.TrimLeft(line[eq+1:], " \t")
-	tail := ""
-	switch {
-	case strings.HasPrefix(rest, `"""`), strings.HasPrefix(rest, "'''"):
-		return "", errors.New("a multi-line string: edit it by hand")
-	case strings.HasPrefix(rest, `"`):
-		end := -1
-		for i := 1; i < len(rest); i++ {
-			if rest[i] == '\\' {
-				i++
-				continue
-			}
-			if rest[i] == '"' {
-				end = i
-				break
-			}
+	if eq < 0 || !strings.Contains(line[:eq], key) {
+		return "", errors.New("a multi-line value: edit it by hand")
+	}
+	rest := strings.TrimSuffix(line[eq+1:], "\r")
+	for end := range len(rest) + 1 {
+		if end < len(rest) && rest[end] != '#' {
+			continue
 		}
-		if end < 0 {
-			return "", errors.New("an unterminated string: edit it by hand")
-		}
-		tail = rest[end+1:]
-	case strings.HasPrefix(rest, "'"):
-		end := strings.Index(rest[1:], "'")
-		if end < 0 {
-			return "", errors.New("an unterminated string: edit it by hand")
-		}
-		tail = rest[end+2:]
-	default:
-		if strings.HasSuffix(rest, "\r") {
-			tail = "\r"
+		var v map[string]any
+		if _, err := toml.Decode("v ="+rest[:end], &v); err == nil {
+			old := strings.TrimRight(rest[:end], " \t")
+			return strings.TrimRight(line[:eq], " \t") + " = " + value + line[eq+1+len(old):], nil
 		}
 	}
-	return strings.TrimRight(line[:eq], " \t") + " = " + value + tail, nil
+	return "", errors.New("a value that goes on past its line: edit it by hand")
 }
 
-// tomlQuote writes s as a TOML basic string.
+// tomlQuote writes s as a TOML basic string, quoted by the TOML library.
 func tomlQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, "\\u%04X", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	b, _ := toml.Marshal(map[string]string{"v": s}) // a map of strings always encodes
+	return strings.TrimSuffix(strings.TrimPrefix(string(b), "v = "), "\n")
 }

@@ -269,6 +269,10 @@ func TestSetMatrixKeys(t *testing.T) {
 			"[matrix]\nhomeserver = \"https://hs\"\naccess_token = \"t\\\"k\"\naccess_token_file = \"/f\"\n"},
 		{"escaped quote in old value", "[matrix]\nhomeserver = \"a\\\"b\" # x\naccess_token = \"\"\n",
 			"[matrix]\nhomeserver = \"https://hs\" # x\naccess_token = \"t\\\"k\"\n"},
+		{"'#' inside the old values", "[matrix]\nhomeserver = \"a#b\" # c\naccess_token = 'x#y'#d\n",
+			"[matrix]\nhomeserver = \"https://hs\" # c\naccess_token = \"t\\\"k\"#d\n"},
+		{"dotted keys", "matrix.homeserver = \"a\"\nmatrix.access_token = 'b'\n",
+			"matrix.homeserver = \"https://hs\"\nmatrix.access_token = \"t\\\"k\"\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,6 +284,12 @@ func TestSetMatrixKeys(t *testing.T) {
 	}
 	if _, err := setMatrixKeys("[matrix]\nhomeserver = \"\"\"\nx\"\"\"\n", keys); err == nil {
 		t.Error("multi-line string rewritten")
+	}
+	// Any value round-trips, control characters included.
+	odd := "a\x01\t\n\x7f\"\\é"
+	got, err := setMatrixKeys("[matrix]\nhomeserver = \"old\"\n", [][2]string{{"homeserver", odd}})
+	if err != nil || strings.Count(got, "\n") != 2 {
+		t.Errorf("control characters: %q %v", got, err)
 	}
 }
 
@@ -308,7 +318,7 @@ func TestLoginWritesForNetdata(t *testing.T) {
 		logged string
 	}{
 		{filepath.Join(tmp, "etc", "matrix-notify.toml"), nobody, 0o640, "so that netdata can read it"},
-		{filepath.Join(tmp, "own.toml"), 0, 0o600, "(mode 0600)"},
+		{filepath.Join(tmp, "own.toml"), 0, 0o600, "access=mode 0600"},
 	} {
 		code, _, stderr := runApp(t, loginPassword+"\n", env, "login", "--homeserver", hs.URL(), "--user", "bot", "--config", tc.path)
 		if code != 0 || !strings.Contains(stderr, tc.logged) {

@@ -57,20 +57,6 @@ func (c *loginCrypto) keys() [][2]string {
 	return [][2]string{{"pickle_key", c.pickle}, {"crypto_store", c.store}}
 }
 
-// loginStateDir is where login puts a new crypto store: the config's
-// state_dir, else the state directory of the modes that read the file it
-// writes (netdata's for netdata's matrix-notify.toml).
-func (a *app) loginStateDir(path string, existing *fileConfig) string {
-	if existing != nil && existing.Matrix.StateDir != "" {
-		return existing.Matrix.StateDir
-	}
-	mode := standaloneMode
-	if abs(filepath.Dir(path)) == abs(a.netdataDirs().user) {
-		mode = netdataMode
-	}
-	return a.defaultStateDir(mode)
-}
-
 // planCrypto decides the store and device before the login: an existing
 // store must be this user's, and opened with the config's pickle key.
 func (a *app) planCrypto(ctx context.Context, path string, existing *fileConfig, user, baseURL, recoveryFile string) (*loginCrypto, error) {
@@ -80,7 +66,7 @@ func (a *app) planCrypto(ctx context.Context, path string, existing *fileConfig,
 		return nil, err
 	}
 	if !has {
-		a.log.Warn(fmt.Sprintf("%s has no end-to-end encryption API: encryption is not set up, and encrypted rooms will get unencrypted alerts", baseURL))
+		a.log.Warn("the homeserver has no end-to-end encryption API: encryption is not set up, and encrypted rooms will get unencrypted alerts", "homeserver", baseURL)
 		return &loginCrypto{off: true}, nil
 	}
 	if existing != nil {
@@ -89,8 +75,16 @@ func (a *app) planCrypto(ctx context.Context, path string, existing *fileConfig,
 			c.store = filepath.Join(filepath.Dir(path), c.store)
 		}
 	}
-	if c.store == "" {
-		c.store = filepath.Join(a.loginStateDir(path, existing), e2ee.StoreFile)
+	if c.store == "" && existing != nil && existing.Matrix.StateDir != "" {
+		c.store = filepath.Join(existing.Matrix.StateDir, e2ee.StoreFile)
+	} else if c.store == "" {
+		// The state directory of the modes that read the file login
+		// writes: netdata's for netdata's matrix-notify.toml.
+		mode := standaloneMode
+		if abs(filepath.Dir(path)) == abs(a.netdataDirs().user) {
+			mode = netdataMode
+		}
+		c.store = filepath.Join(a.defaultStateDir(mode), e2ee.StoreFile)
 	}
 	if abs, err := filepath.Abs(c.store); err == nil {
 		c.store = abs
@@ -175,12 +169,12 @@ func (a *app) setupCrypto(ctx context.Context, c *loginCrypto, res sender.LoginR
 	if errors.Is(err, e2ee.ErrRecoveryKeyNeeded) && c.device != "" {
 		// Logging in again: the device may be cross-signed already.
 		if st, serr := e2ee.CheckStatus(nctx, cli, nil, opts); serr == nil && st.CrossSigned {
-			a.log.Info(fmt.Sprintf("device %s keeps its crypto store %s and is cross-signed", res.DeviceID, c.store))
+			a.log.Info("the device keeps its crypto store and is cross-signed", "device", res.DeviceID, "store", c.store)
 			return nil
 		}
 	}
 	if errors.Is(err, e2ee.ErrRecoveryKeyNeeded) && c.recoveryKey == "" && in.tty >= 0 {
-		key, rerr := in.secretAs(ctx, "Recovery key of "+res.UserID+" (Element: Settings, Security; it starts with Es)", "recovery key")
+		key, rerr := in.secret(ctx, "Recovery key of "+res.UserID+" (Element: Settings, Security; it starts with Es)", "recovery key")
 		if rerr != nil {
 			return rerr
 		}
@@ -193,7 +187,7 @@ func (a *app) setupCrypto(ctx context.Context, c *loginCrypto, res sender.LoginR
 	if err != nil {
 		return fmt.Errorf("login: setting up end-to-end encryption: %w (the token is saved: run login again to finish)", err)
 	}
-	a.log.Info(fmt.Sprintf("end-to-end encryption: device %s, crypto store %s, cross-signed by %s", setup.DeviceID, c.store, setup.UserID))
+	a.log.Info("end-to-end encryption set up: the device is cross-signed", "device", setup.DeviceID, "store", c.store, "by", setup.UserID)
 	if setup.RecoveryKey != "" {
 		fmt.Fprintf(a.stdout, `%s now has a cross-signing identity. Its recovery key, shown only this once:
 

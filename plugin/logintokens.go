@@ -26,18 +26,18 @@ import (
 // device each token is, and afterwards updates the copies the login revoked,
 // or names them with what to write.
 
-// Kinds of tokenCopy.
+// Kinds of tokenCopy: the setting that holds the token, as log lines name it.
 const (
-	copyTOML       = "toml"        // [matrix] access_token of a TOML file
-	copyTokenFile  = "token file"  // the file of [matrix] access_token_file
-	copyHealthConf = "health conf" // MATRIX_ACCESSTOKEN in health_alarm_notify.conf
-	copyEnv        = "environment" // MATRIX_ACCESSTOKEN in login's environment
+	copyTOML       = "[matrix] access_token"
+	copyTokenFile  = "[matrix] access_token_file"
+	copyHealthConf = "MATRIX_ACCESSTOKEN"
+	copyEnv        = "MATRIX_ACCESSTOKEN in the environment"
 )
 
 // tokenCopy is an access token held by a configuration login knows.
 type tokenCopy struct {
 	kind       string
-	path       string // "" for copyEnv
+	path       string // the file holding the token, "" for copyEnv
 	token      string
 	homeserver string // as that configuration names it, "" when it does not
 	// From GET /account/whoami before the login.
@@ -45,16 +45,12 @@ type tokenCopy struct {
 	rejected     bool // the homeserver already refused the token
 }
 
-func (c tokenCopy) where() string {
-	switch c.kind {
-	case copyEnv:
-		return "MATRIX_ACCESSTOKEN in the environment"
-	case copyHealthConf:
-		return "MATRIX_ACCESSTOKEN in " + c.path
-	case copyTokenFile:
-		return "the token file " + c.path
+// attrs name the copy in a log line, before more.
+func (c tokenCopy) attrs(more ...any) []any {
+	if c.path == "" {
+		return append([]any{"setting", c.kind}, more...)
 	}
-	return "[matrix] access_token in " + c.path
+	return append([]any{"setting", c.kind, "file", c.path}, more...)
 }
 
 // findTokenCopies lists the tokens held by the configurations login knows:
@@ -67,25 +63,26 @@ func (a *app) findTokenCopies(path string, written bool) []tokenCopy {
 	var out []tokenCopy
 	seen := map[string]bool{}
 	if written {
-		seen[absPath(path)] = true
+		seen[abs(path)] = true
 	}
 	d := a.netdataDirs()
 	quiet := slog.New(slog.DiscardHandler)
 	for _, p := range []string{path, a.getenv("MATRIX_NOTIFY_CONFIG"), a.defaultConfigPath(), filepath.Join(d.user, "matrix-notify.toml")} {
-		if p == "" || seen[absPath(p)] {
+		if p == "" || seen[abs(p)] {
 			continue
 		}
-		seen[absPath(p)] = true
+		seen[abs(p)] = true
 		data, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
 		var fc fileConfig
-		if _, err := toml.Decode(string(data), &fc); err != nil {
+		md, err := toml.Decode(string(data), &fc)
+		if err != nil {
 			continue
 		}
 		switch {
-		case fc.Matrix.AccessToken != "" || hasMatrixKey(string(data), "access_token"):
+		case md.IsDefined("matrix", "access_token"):
 			if fc.Matrix.AccessToken != "" {
 				out = append(out, tokenCopy{kind: copyTOML, path: p, token: fc.Matrix.AccessToken, homeserver: fc.Matrix.Homeserver})
 			}
@@ -122,13 +119,6 @@ func parseHealthConf(name string, data []byte) (*healthconf.Vars, bool) {
 	return vars, true
 }
 
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return filepath.Clean(p)
-}
-
 // identify asks the homeserver at baseURL (the one login logs in on; input
 // is what the user named it) whose device each copy's token is. A copy
 // naming another homeserver is dropped: its token means nothing here.
@@ -137,26 +127,16 @@ func identify(ctx context.Context, copies []tokenCopy, input, baseURL string) []
 		hs = strings.TrimRight(strings.TrimSpace(hs), "/")
 		return hs == "" || strings.EqualFold(hs, strings.TrimRight(input, "/")) || strings.EqualFold(hs, strings.TrimRight(baseURL, "/"))
 	}
-	type who struct {
-		user, device string
-		rejected     bool
-	}
-	known := map[string]who{}
 	var out []tokenCopy
 	for _, c := range copies {
 		if !same(c.homeserver) {
 			continue
 		}
-		w, done := known[c.token]
-		if !done {
-			if tr, err := sender.NewMatrixTransportWithOptions(baseURL, c.token, sender.Options{}); err == nil {
-				user, device, err := tr.Whoami(ctx)
-				var se *sender.SendError
-				w = who{user: user, device: device, rejected: errors.As(err, &se) && se.ErrCode == "M_UNKNOWN_TOKEN"}
-			}
-			known[c.token] = w
+		if tr, err := sender.NewMatrixTransportWithOptions(baseURL, c.token, sender.Options{}); err == nil {
+			var se *sender.SendError
+			c.user, c.device, err = tr.Whoami(ctx)
+			c.rejected = errors.As(err, &se) && se.ErrCode == "M_UNKNOWN_TOKEN"
 		}
-		c.user, c.device, c.rejected = w.user, w.device, w.rejected
 		out = append(out, c)
 	}
 	return out
@@ -179,28 +159,24 @@ func (a *app) fixTokenCopies(copies []tokenCopy, res sender.LoginResult, written
 		}
 	}
 	if len(revoked) > 0 {
-		a.log.Warn(fmt.Sprintf("logging in again on device %s made the homeserver revoke the token it had: %d other configuration(s) held it",
-			res.DeviceID, len(revoked)))
-	}
-	source := "the new token"
-	if written != "" {
-		source = "the token now in " + written
+		a.log.Warn("logging in again on the same device made the homeserver revoke the token it had, which other configurations held",
+			"device", res.DeviceID, "configurations", len(revoked))
 	}
 	for _, c := range revoked {
 		if !edit {
-			a.log.Warn(fmt.Sprintf("%s holds the revoked token: put the one printed here instead", c.where()))
-			continue
-		}
-		if err := a.updateTokenCopy(c, res.AccessToken); err != nil {
-			a.log.Error(fmt.Sprintf("%s holds the revoked token and was not updated: %v", c.where(), err))
-			continue
-		}
-		if c.kind != copyEnv {
-			a.log.Info(fmt.Sprintf("updated %s to the new token", c.where()))
+			a.log.Warn("a configuration holds the revoked token: put the one printed here instead", c.attrs()...)
+		} else if err := a.updateTokenCopy(c, res.AccessToken); err != nil {
+			a.log.Error("a configuration holds the revoked token and was not updated", c.attrs("err", err)...)
+		} else if c.kind != copyEnv {
+			a.log.Info("updated a configuration to the new token", c.attrs()...)
 		}
 	}
+	if written == "" {
+		written = "stdout"
+	}
 	for _, c := range stale {
-		a.log.Warn(fmt.Sprintf("%s holds a token the homeserver already refuses: replace it with %s if it is meant for %s", c.where(), source, res.UserID))
+		a.log.Warn("a configuration holds a token the homeserver already refuses: replace it with the new token if it is meant for this account",
+			c.attrs("user", res.UserID, "new_token", written)...)
 	}
 }
 
@@ -219,10 +195,6 @@ func (a *app) updateTokenCopy(c tokenCopy, token string) error {
 		updated, err := setMatrixKeys(string(data), [][2]string{{"access_token", token}})
 		if err != nil {
 			return err
-		}
-		var check fileConfig
-		if _, err := toml.Decode(updated, &check); err != nil || check.Matrix.AccessToken != token {
-			return errors.New("the edited file would not give the new token: edit it by hand")
 		}
 		return writeFile0600(c.path, []byte(updated))
 	case copyHealthConf:
@@ -272,7 +244,13 @@ func (a *app) updateHealthConf(c tokenCopy, token string) error {
 	if !ok || vars.Get("MATRIX_ACCESSTOKEN") != token || vars.Get("MATRIX_HOMESERVER") != c.homeserver {
 		return byHand("the edited file would not give the new token")
 	}
-	if err := replaceFileKeepMode(c.path, []byte(updated)); err != nil {
+	// Keep its mode and (when allowed) its owner: health_alarm_notify.conf
+	// is netdata's (root:netdata 0640), not a file of ours.
+	st, err := os.Stat(c.path)
+	if err == nil {
+		err = replaceFile(c.path, []byte(updated), st.Mode().Perm())
+	}
+	if err != nil {
 		return byHand(fmt.Sprintf("cannot write it (%v)", err))
 	}
 	return nil
@@ -283,15 +261,4 @@ func shellSafe(s string) bool {
 	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._~+/=-", r))
 	})
-}
-
-// replaceFileKeepMode replaces path atomically with data, keeping its mode
-// and (when allowed) its owner: health_alarm_notify.conf is netdata's
-// (root:netdata 0640), not a file of ours.
-func replaceFileKeepMode(path string, data []byte) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	return replaceFile(path, data, st.Mode().Perm())
 }

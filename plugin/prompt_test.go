@@ -72,7 +72,7 @@ func TestPromptTerminal(t *testing.T) {
 		}
 		controller.WriteString("s3cret-pw\n")
 	}()
-	pw, err := p.secret(ctx, "Password")
+	pw, err := p.secret(ctx, "Password", "password")
 	if err != nil || pw != "s3cret-pw" {
 		t.Fatalf("password %q, %v", pw, err)
 	}
@@ -108,7 +108,7 @@ func TestPromptTerminalInterrupted(t *testing.T) {
 		}
 		cancel()
 	}()
-	if _, err := p.secret(ctx, "Password"); err == nil || !strings.Contains(err.Error(), "interrupted") {
+	if _, err := p.secret(ctx, "Password", "password"); err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("err %v, want interrupted", err)
 	}
 	p.close()
@@ -127,10 +127,10 @@ func TestPromptPipe(t *testing.T) {
 	if err != nil || user != "bot" {
 		t.Fatalf("user %q, %v", user, err)
 	}
-	if pw, err := p.secret(ctx, "Password"); err != nil || pw != "pw" {
+	if pw, err := p.secret(ctx, "Password", "password"); err != nil || pw != "pw" {
 		t.Fatalf("password %q, %v", pw, err)
 	}
-	if _, err := p.secret(ctx, "Password"); err == nil || !strings.Contains(err.Error(), "no password on stdin") {
+	if _, err := p.secret(ctx, "Password", "password"); err == nil || !strings.Contains(err.Error(), "no password on stdin") {
 		t.Fatalf("at EOF: %v", err)
 	}
 }

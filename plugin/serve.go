@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -101,22 +102,17 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	if len(words) > 0 {
 		return usagef("serve: unexpected argument %q", words[0])
 	}
-	s, fc, err := a.standaloneSettings("serve", cf)
+	c, err := a.loadConfig("serve", cf, standaloneMode)
 	if err != nil {
 		return err
 	}
+	s, fc := c.s, c.fc
 	if !s.DryRun {
 		if err := a.credentialsMissing("serve", s, cf); err != nil {
 			return err
 		}
 	}
-	listen := DefaultListen
-	if fc.Serve.Listen != "" {
-		listen = fc.Serve.Listen
-	}
-	if listenFlag != "" {
-		listen = listenFlag
-	}
+	listen := cmp.Or(listenFlag, fc.Serve.Listen, DefaultListen)
 	rcv, err := a.newReceiver(s, fc, listen)
 	if err != nil {
 		return err
@@ -126,24 +122,19 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		return usagef("serve: %v", err)
 	}
 	srv := &http.Server{Handler: rcv.routes(), ReadHeaderTimeout: 10 * time.Second}
-	a.log.Info(fmt.Sprintf("listening on http://%s (POST /kuma, /kuma/{route}; GET /healthz)", ln.Addr()))
-	drainCtx, stopDrain := context.WithCancel(context.Background())
-	drained := make(chan struct{})
-	go func() { defer close(drained); rcv.drain(drainCtx) }()
-	// The batch runner delivers until every handler has its answer.
-	stopRunner := make(chan struct{})
-	rcv.stopping = stopRunner
-	var runner sync.WaitGroup
+	a.log.Info("listening", "url", "http://"+ln.Addr().String(), "routes", "POST /kuma, /kuma/{route}; GET /healthz")
+	// The batch runner delivers until every handler has its answer; the
+	// drain's round in progress finishes when it is stopped.
+	background, stop := context.WithCancel(context.Background())
+	rcv.stopping = background.Done()
+	var wg sync.WaitGroup
 	if rcv.outbox != nil {
-		runner.Go(func() { rcv.runBatches(stopRunner) })
+		wg.Go(func() { rcv.runBatches(background) })
+		wg.Go(func() { rcv.drain(background) })
 	}
-	// stopBackground stops the runner (it finishes its batch) and the drain
-	// (its round in progress finishes).
 	stopBackground := func() {
-		close(stopRunner)
-		runner.Wait()
-		stopDrain()
-		<-drained
+		stop()
+		wg.Wait()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -166,7 +157,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		fr := rcv.outbox.Flush(flushCtx, rcv.transport, s.Concurrency)
 		cancel()
 		if fr.Remaining > 0 {
-			a.log.Warn(fmt.Sprintf("%d notifications left queued in %s", fr.Remaining, rcv.outbox.Dir()))
+			a.log.Warn("notifications left queued", "count", fr.Remaining, "store", rcv.outbox.Dir())
 		}
 		rcv.outbox.Close()
 	}
@@ -198,7 +189,7 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 		return nil, err
 	}
 	for _, trap := range kumaTemplateTraps(fc) {
-		a.log.Warn("template " + trap)
+		a.log.Warn("a template compares Kuma's status with a number, which never matches: every alert would read as DOWN", "template", trap)
 	}
 	rcv := &receiver{app: a, s: s, kuma: pipe, secret: secret, maxBody: fc.Serve.MaxBody, deadline: min(serveDeadline, s.Timeout)}
 	if rcv.maxBody <= 0 {
@@ -219,16 +210,16 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 	return rcv, nil
 }
 
-// runBatches delivers webhooks in batches until stop is closed: each batch
+// runBatches delivers webhooks in batches until ctx ends: each batch
 // is every webhook waiting when the last one is done, in one Outbox.Deliver
 // within the deadline, and each request gets its own messages' outcomes.
-func (rc *receiver) runBatches(stop <-chan struct{}) {
+func (rc *receiver) runBatches(ctx context.Context) {
 	for {
 		var batch []webhook
 		select {
 		case w := <-rc.webhooks:
 			batch = append(batch, w)
-		case <-stop:
+		case <-ctx.Done():
 			return
 		}
 	more:
@@ -275,9 +266,6 @@ const drainInterval = 5 * time.Second
 // The round in progress when ctx ends runs to its own deadline: a
 // notification is never cut off mid-send on SIGTERM.
 func (rc *receiver) drain(ctx context.Context) {
-	if rc.outbox == nil {
-		return
-	}
 	tick := time.NewTicker(drainInterval)
 	defer tick.Stop()
 	var pruned time.Time
@@ -286,7 +274,7 @@ func (rc *receiver) drain(ctx context.Context) {
 			// Forget alerts whose life ended long ago (resolved ones are
 			// forgotten at once).
 			if _, err := lt.Store.Prune(ctx); err != nil {
-				rc.app.log.Warn(fmt.Sprintf("alert store: %v", err))
+				rc.app.log.Warn("pruning the alert store failed", "err", err)
 			}
 			pruned = time.Now()
 		}
@@ -294,7 +282,7 @@ func (rc *receiver) drain(ctx context.Context) {
 		fr := rc.outbox.Flush(roundCtx, rc.transport, rc.s.Concurrency)
 		cancel()
 		if fr.Remaining > 0 {
-			rc.app.log.Warn(fmt.Sprintf("%d notifications still queued: %v", fr.Remaining, fr.Err()))
+			rc.app.log.Warn("notifications still queued", "count", fr.Remaining, "err", fr.Err())
 		}
 		select {
 		case <-ctx.Done():
@@ -399,7 +387,7 @@ func (rc *receiver) handleKuma(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, kuma.ErrUnsupportedMediaType):
 			status = statusMediaType
 		}
-		rc.app.log.Warn(fmt.Sprintf("rejected webhook from %s: %v", r.RemoteAddr, err))
+		rc.app.log.Warn("rejected a webhook", "from", r.RemoteAddr, "err", err)
 		writeJSON(w, status, map[string]string{"error": err.Error()})
 		return
 	}
@@ -436,7 +424,7 @@ func (rc *receiver) handleKuma(w http.ResponseWriter, r *http.Request) {
 // for a reason that passes (the homeserver is down, slow or rate limiting)
 // and the outbox will deliver it. The error is one line, for Kuma to show.
 func answer(results []sender.OutboxResult) (int, map[string]any) {
-	var events []string
+	events := []string{} // [] in the answer, never null
 	var refused, lost, queued []sender.OutboxResult
 	for _, res := range results {
 		switch {
@@ -451,9 +439,6 @@ func answer(results []sender.OutboxResult) (int, map[string]any) {
 		}
 	}
 	body := map[string]any{"delivered": len(events), "event_ids": events}
-	if len(events) == 0 {
-		body["event_ids"] = []string{}
-	}
 	if len(queued) > 0 {
 		body["queued"] = len(queued)
 	}
@@ -466,8 +451,7 @@ func answer(results []sender.OutboxResult) (int, map[string]any) {
 	}
 	switch {
 	case len(refused) > 0:
-		res := refused[0]
-		body["error"] = reason("not delivered to", res)
+		body["error"] = reason("not delivered to", refused[0])
 		return statusRefused, body
 	case len(lost) > 0:
 		body["error"] = reason("not delivered and not queued (the outbox could not store it) for", lost[0])

@@ -47,7 +47,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+var listeningRE = regexp.MustCompile(`listening url=(http://127\.0\.0\.1:\d+)`)
 
 func startServe(t *testing.T, config string, extraArgs ...string) *serveProc {
 	t.Helper()

@@ -40,40 +40,40 @@ func templateSource(inline, file, configDir, key string) (name, src string, err 
 	return file, string(b), nil
 }
 
-// templateKey is the key set for a template: key or key_file, "" if
-// neither.
-func templateKey(key, inline, file string) string {
+// templateSlot is one of a section's three templates as configured.
+type templateSlot struct{ key, inline, file string }
+
+// set is the key given for the template (key or key_file), "" if neither.
+func (t templateSlot) set() string {
 	switch {
-	case inline != "":
-		return key
-	case file != "":
-		return key + "_file"
+	case t.inline != "":
+		return t.key
+	case t.file != "":
+		return t.key + "_file"
 	}
 	return ""
+}
+
+// slots are the section's plain, HTML and Markdown templates.
+func (tc templateConfig) slots() [3]templateSlot {
+	return [3]templateSlot{{"template", tc.Template, tc.TemplateFile}, {"html_template", tc.HTMLTemplate, tc.HTMLTemplateFile},
+		{"markdown_template", tc.MarkdownTemplate, tc.MarkdownTemplateFile}}
 }
 
 // loadTemplates parses a [kuma] or [netdata] section's templates.
 func loadTemplates(e *liquidjs.Engine, section string, tc templateConfig, configDir string) (messageTemplates, error) {
 	mt := messageTemplates{section: section}
-	if md := templateKey(section+".markdown_template", tc.MarkdownTemplate, tc.MarkdownTemplateFile); md != "" {
-		for _, other := range []string{
-			templateKey(section+".template", tc.Template, tc.TemplateFile),
-			templateKey(section+".html_template", tc.HTMLTemplate, tc.HTMLTemplateFile),
-		} {
-			if other != "" {
-				return mt, fmt.Errorf("config: set %s or %s, not both: the Markdown template makes both bodies", md, other)
+	slots := tc.slots()
+	if md := slots[2].set(); md != "" {
+		for _, other := range slots[:2] {
+			if other.set() != "" {
+				return mt, fmt.Errorf("config: set %s.%s or %s.%s, not both: the Markdown template makes both bodies", section, md, section, other.set())
 			}
 		}
 	}
-	for _, t := range []struct {
-		key, inline, file string
-		dst               **liquidjs.Template
-	}{
-		{section + ".template", tc.Template, tc.TemplateFile, &mt.plain},
-		{section + ".html_template", tc.HTMLTemplate, tc.HTMLTemplateFile, &mt.html},
-		{section + ".markdown_template", tc.MarkdownTemplate, tc.MarkdownTemplateFile, &mt.markdown},
-	} {
-		name, src, err := templateSource(t.inline, t.file, configDir, t.key)
+	for i, dst := range []**liquidjs.Template{&mt.plain, &mt.html, &mt.markdown} {
+		t := slots[i]
+		name, src, err := templateSource(t.inline, t.file, configDir, section+"."+t.key)
 		if err != nil {
 			return mt, fmt.Errorf("config: %w", err)
 		}
@@ -84,7 +84,7 @@ func loadTemplates(e *liquidjs.Engine, section string, tc templateConfig, config
 		if err != nil {
 			return mt, fmt.Errorf("config: %w", err) // names the key or file, line and column
 		}
-		*t.dst = tpl
+		*dst = tpl
 	}
 	return mt, nil
 }
@@ -101,7 +101,7 @@ func (mt messageTemplates) content(ctx map[string]any, def sender.Content, log *
 	render := func(t *liquidjs.Template, key string) (string, bool) {
 		out, err := t.Render(ctx)
 		if err != nil {
-			log.Warn(fmt.Sprintf("[%s] %s failed, sending the default message: %v", mt.section, key, err))
+			log.Warn("a template failed, sending the default message", "template", "["+mt.section+"] "+key, "err", err)
 			return "", false
 		}
 		return out, true

@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+var listeningRE = regexp.MustCompile(`listening url=(http://127\.0\.0\.1:\d+)`)
 
 // kumaBody is webhook i as Kuma's Webhook notification posts it: from
 // monitor i mod monitors, which goes DOWN and UP in turn (its 1st, 3rd...
