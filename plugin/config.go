@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -215,56 +216,36 @@ func warnIfReadableByOthers(path string, log *slog.Logger) {
 	}
 }
 
-// apply merges the TOML file over s.
+// apply merges the TOML file over s: a key left out (its zero value) keeps
+// what s had.
 func (fc *fileConfig) apply(s *settings) error {
-	if fc.Matrix.Homeserver != "" {
-		s.Homeserver = fc.Matrix.Homeserver
+	m := fc.Matrix
+	s.Homeserver = cmp.Or(m.Homeserver, s.Homeserver)
+	s.AccessToken = cmp.Or(m.AccessToken, s.AccessToken)
+	if len(m.Rooms) > 0 {
+		s.Rooms = m.Rooms
 	}
-	if fc.Matrix.AccessToken != "" {
-		s.AccessToken = fc.Matrix.AccessToken
-	}
-	if len(fc.Matrix.Rooms) > 0 {
-		s.Rooms = fc.Matrix.Rooms
-	}
-	if fc.Matrix.Concurrency > 0 {
-		s.Concurrency = fc.Matrix.Concurrency
-	}
-	if fc.Matrix.Timeout.Duration > 0 {
-		s.Timeout = fc.Matrix.Timeout.Duration
-	}
-	if fc.Matrix.StateDir != "" {
-		s.StateDir = fc.Matrix.StateDir
-	}
-	if fc.Matrix.PickleKey != "" {
-		s.PickleKey = fc.Matrix.PickleKey
-	}
-	if fc.Matrix.CryptoStore != "" {
-		s.CryptoStore = fc.Matrix.CryptoStore
+	s.Concurrency = cmp.Or(m.Concurrency, s.Concurrency)
+	s.Timeout = cmp.Or(m.Timeout.Duration, s.Timeout)
+	s.ExecTimeout = cmp.Or(m.ExecTimeout.Duration, s.ExecTimeout)
+	s.MaxAge = cmp.Or(m.MaxAge.Duration, s.MaxAge)
+	s.Retry.Base = cmp.Or(m.RetryBase.Duration, s.Retry.Base)
+	s.Retry.Max = cmp.Or(m.RetryMax.Duration, s.Retry.Max)
+	s.StateDir = cmp.Or(m.StateDir, s.StateDir)
+	s.PickleKey = cmp.Or(m.PickleKey, s.PickleKey)
+	if m.CryptoStore != "" {
+		s.CryptoStore = m.CryptoStore
 		if !filepath.IsAbs(s.CryptoStore) && fc.dir != "" {
 			// Relative to the file that names it, as template files are.
 			s.CryptoStore = filepath.Join(fc.dir, s.CryptoStore)
 		}
 	}
-	if fc.Matrix.AllowPlaintextInEncryptedRooms {
-		s.AllowPlaintext = true
+	s.AllowPlaintext = s.AllowPlaintext || m.AllowPlaintextInEncryptedRooms
+	if m.AutoJoin != nil {
+		s.AutoJoin = *m.AutoJoin
 	}
-	if fc.Matrix.MaxAge.Duration > 0 {
-		s.MaxAge = fc.Matrix.MaxAge.Duration
-	}
-	if fc.Matrix.AutoJoin != nil {
-		s.AutoJoin = *fc.Matrix.AutoJoin
-	}
-	if fc.Matrix.ExecTimeout.Duration > 0 {
-		s.ExecTimeout = fc.Matrix.ExecTimeout.Duration
-	}
-	if fc.Matrix.BackgroundFlush != nil {
-		s.BackgroundFlush = *fc.Matrix.BackgroundFlush
-	}
-	if fc.Matrix.RetryBase.Duration > 0 {
-		s.Retry.Base = fc.Matrix.RetryBase.Duration
-	}
-	if fc.Matrix.RetryMax.Duration > 0 {
-		s.Retry.Max = fc.Matrix.RetryMax.Duration
+	if m.BackgroundFlush != nil {
+		s.BackgroundFlush = *m.BackgroundFlush
 	}
 	if err := fc.severityPolicy(&s.Severity); err != nil {
 		return err
