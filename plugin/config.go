@@ -150,9 +150,9 @@ type settings struct {
 	CryptoStore    string
 	AllowPlaintext bool
 	// BackgroundFlush starts the background flush when something is left
-	// queued; origin is how to load these settings again in it.
+	// queued; flushArgs is its argv, which loads these settings again.
 	BackgroundFlush bool
-	origin          settingsOrigin
+	flushArgs       []string
 }
 
 // cryptoStore is the crypto store's path: [matrix] crypto_store (login

@@ -100,7 +100,7 @@ func TestE2EOutageQueueAndFlushNetdataOnly(t *testing.T) {
 		t.Fatalf("queue: exit %d\n%s%s", q.code, q.stdout, q.stderr)
 	}
 	serveAt(t, hs, addr)
-	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "4 delivered") {
+	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "flush delivered=4 ") {
 		t.Fatalf("flush: exit %d\n%s", r.code, r.stderr)
 	}
 	for _, room := range fiveRooms[:2] {
@@ -109,7 +109,7 @@ func TestE2EOutageQueueAndFlushNetdataOnly(t *testing.T) {
 	if r := h.run(t, nil, "queue"); !strings.Contains(r.stdout, "is empty") {
 		t.Errorf("outbox not empty after flush:\n%s", r.stdout)
 	}
-	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "0 delivered") {
+	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "flush delivered=0 ") {
 		t.Errorf("second flush: exit %d\n%s", r.code, r.stderr)
 	}
 }

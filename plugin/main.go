@@ -153,8 +153,6 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = a.runKuma(ctx, args[1:])
 	case args[0] == "serve":
 		err = a.runServe(ctx, args[1:])
-	case args[0] == "flush" && isBackgroundFlush(args[1:]):
-		err = a.runBackgroundFlush(ctx, args[1:])
 	case args[0] == "flush":
 		err = a.runFlush(ctx, args[1:])
 	case args[0] == "queue":
@@ -242,8 +240,9 @@ type commonFlags struct {
 }
 
 // parseFlags parses flags anywhere among the arguments (flags follow the
-// subcommand, interleaved with its words) and returns the other words.
-func parseFlags(name string, args []string) (commonFlags, []string, error) {
+// subcommand, interleaved with its words) and returns the other words;
+// extra adds the flags of the subcommand itself.
+func parseFlags(name string, args []string, extra ...func(*flag.FlagSet)) (commonFlags, []string, error) {
 	var cf commonFlags
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -251,6 +250,9 @@ func parseFlags(name string, args []string) (commonFlags, []string, error) {
 	fs.BoolVar(&cf.dryRun, "dry-run", false, "print the requests, send nothing")
 	fs.DurationVar(&cf.timeout, "timeout", 0, "overall delivery deadline")
 	fs.IntVar(&cf.concurrency, "concurrency", 0, "rooms sent to at once")
+	for _, add := range extra {
+		add(fs)
+	}
 	var words []string
 	for {
 		if err := fs.Parse(args); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -165,23 +166,33 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 }
 
 // outboxConfig is the configuration of flush and queue: exec mode's (or
-// serve's), found as they find it.
-func (a *app) outboxConfig(name string, args []string) (*invocationConfig, error) {
-	cf, words, err := parseFlags(name, args)
+// serve's), found as they find it (mode eitherMode), or the one the
+// background flush (bg, flush's --until-empty) is told.
+func (a *app) outboxConfig(name string, args []string, bg *backgroundFlag) (*invocationConfig, error) {
+	cf, words, err := parseFlags(name, args, func(fs *flag.FlagSet) {
+		if bg != nil {
+			fs.Var(bg, "until-empty", "the background flush, of netdata's or standalone settings")
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
 	if len(words) > 0 {
 		return nil, usagef("%s: unexpected argument %q", name, words[0])
 	}
-	return a.loadConfig(name, cf, eitherMode)
+	mode := eitherMode
+	if bg != nil && bg.set {
+		mode = bg.mode
+	}
+	return a.loadConfig(name, cf, mode)
 }
 
 // runFlush delivers everything queued, within the deadline: the outbox of
 // the configured homeserver, and what was kept while the configuration
-// could not be read.
+// could not be read. --until-empty makes it the background flush.
 func (a *app) runFlush(ctx context.Context, args []string) error {
-	c, err := a.outboxConfig("flush", args)
+	var bg backgroundFlag
+	c, err := a.outboxConfig("flush", args, &bg)
 	if err != nil {
 		return err
 	}
@@ -192,6 +203,9 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	ob, err := a.openOutbox(s)
 	if err != nil {
 		return usageError{err}
+	}
+	if bg.set {
+		return a.backgroundFlush(ctx, s, ob)
 	}
 	defer ob.Close()
 	tr, err := a.matrixTransport(s, ob)
@@ -205,7 +219,7 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 		hr := held.Flush(ctx, tr, s.Concurrency)
 		fr.Delivered, fr.Dropped, fr.Remaining = fr.Delivered+hr.Delivered, fr.Dropped+hr.Dropped, fr.Remaining+hr.Remaining
 	}
-	a.log.Info(fmt.Sprintf("flush: %d delivered, %d dropped, %d still queued in %s", fr.Delivered, fr.Dropped, fr.Remaining, ob.Dir()))
+	a.log.Info("flush", "delivered", fr.Delivered, "dropped", fr.Dropped, "queued", fr.Remaining, "outbox", ob.Dir())
 	if fr.Remaining > 0 {
 		return fmt.Errorf("%w: %d still queued", errNotDelivered, fr.Remaining)
 	}
@@ -214,7 +228,7 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 
 // runQueue lists what waits in the outbox.
 func (a *app) runQueue(args []string) error {
-	c, err := a.outboxConfig("queue", args)
+	c, err := a.outboxConfig("queue", args, nil)
 	if err != nil {
 		return err
 	}

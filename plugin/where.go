@@ -126,7 +126,7 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 	if c.s.StateDir == "" {
 		c.s.StateDir = a.defaultStateDir(mode)
 	}
-	c.s.origin = settingsOrigin{netdata: mode == netdataMode, config: cf.config}
+	c.s.flushArgs = backgroundFlushArgs(mode, cf.config)
 	if mode == netdataMode && a.netdataWaits {
 		// netdata's health runs its next pass only after us: a homeserver
 		// that is down or slow must cost it seconds at most. What is not
