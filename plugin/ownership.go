@@ -104,8 +104,11 @@ func tokenFileProblem(path string, st fs.FileInfo) string {
 // to run it as that user without sudo; netdata's own invocations go on as
 // root, as an alarm must not be lost.
 func (a *app) enterStateDir(cmd, dir string) error {
-	where, uid, gid, foreign := foreignOwner(dir)
-	if !foreign {
+	if os.Geteuid() != 0 || dir == "" {
+		return nil
+	}
+	where, uid, gid, ok := ownerOf(dir)
+	if !ok || uid == 0 {
 		return nil
 	}
 	var err error
@@ -115,11 +118,11 @@ func (a *app) enterStateDir(cmd, dir string) error {
 		err = a.becomeUser(uid, gid)
 	}
 	if err == nil {
-		a.log.Debug(fmt.Sprintf("running as %s (uid %d, gid %d), the owner of %s, not as root", userName(uid), uid, gid, where))
+		a.log.Debug("running as the owner of the state directory, not as root", "user", userName(uid), "uid", uid, "gid", gid, "dir", where)
 		return nil
 	}
 	if netdatasOwn(cmd) {
-		a.log.Warn(fmt.Sprintf("could not run as %s, the owner of %s (%v): files left in %s belong to root", userName(uid), where, err, dir))
+		a.log.Warn("could not run as the owner of the state directory: files left there belong to root", "user", userName(uid), "dir", where, "state_dir", dir, "err", err)
 		return nil
 	}
 	return usagef("%s: %s belongs to %s (uid %d), and matrix-notify could not run as that user (%v): what root would write in %s, that user's matrix-notify (netdata's) could not read or remove. Run it as that user: %s",
@@ -138,23 +141,28 @@ func runAsHint(uid, gid int, cmd string) string {
 // permissionHint adds to an error that is a permission denied in the state
 // directory whose user may run cmd there.
 func permissionHint(err error, dir, cmd string) error {
-	if !errors.Is(err, fs.ErrPermission) {
+	d, uid, gid, ok := ownerOf(dir)
+	if !errors.Is(err, fs.ErrPermission) || !ok || uid == os.Geteuid() {
 		return err
 	}
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if st, serr := os.Stat(d); serr == nil {
-			uid, gid, ok := fileOwner(st)
-			if !ok || uid == os.Geteuid() {
-				return err
-			}
-			hint := runAsHint(uid, gid, cmd)
-			if os.Geteuid() != 0 {
-				hint = fmt.Sprintf("sudo %s (as root)", hint)
-			}
-			return fmt.Errorf("%w: %s belongs to %s; run as that user: %s", err, d, userName(uid), hint)
+	hint := runAsHint(uid, gid, cmd)
+	if os.Geteuid() != 0 {
+		hint = fmt.Sprintf("sudo %s (as root)", hint)
+	}
+	return fmt.Errorf("%w: %s belongs to %s; run as that user: %s", err, d, userName(uid), hint)
+}
+
+// ownerOf is the owner of dir, or of its nearest existing parent (the
+// directory it names in d) when dir does not exist yet; ok is false when
+// none can tell.
+func ownerOf(dir string) (d string, uid, gid int, ok bool) {
+	for d = filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil {
+			uid, gid, ok = fileOwner(st)
+			return d, uid, gid, ok
 		}
 		if filepath.Dir(d) == d {
-			return err
+			return "", 0, 0, false
 		}
 	}
 }
@@ -163,11 +171,9 @@ func permissionHint(err error, dir, cmd string) error {
 // NETDATA_LIB_DIR (/var/lib/netdata): its uid and gid, and whether that is
 // a user other than root.
 func (a *app) netdataOwner() (uid, gid int, ok bool) {
-	st, err := os.Stat(netdata.LibDir(a.getenv))
-	if err != nil {
-		return 0, 0, false
+	if st, err := os.Stat(netdata.LibDir(a.getenv)); err == nil {
+		uid, gid, ok = fileOwner(st)
 	}
-	uid, gid, ok = fileOwner(st)
 	return uid, gid, ok && uid != 0
 }
 
