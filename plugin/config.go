@@ -170,7 +170,7 @@ const DefaultMaxAge = 24 * time.Hour
 // loadFileConfig reads the TOML file at path. A missing file is an error only
 // when required (given by --config or MATRIX_NOTIFY_CONFIG).
 func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, error) {
-	var fc fileConfig
+	fc := fileConfig{dir: filepath.Dir(path)}
 	if path == "" {
 		return &fc, nil
 	}

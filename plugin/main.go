@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -319,24 +318,6 @@ func (a *app) credentialsMissing(cmd string, s settings, cf commonFlags) error {
 	}
 	return usagef("%s: %s: searched %s and the environment (MATRIX_HOMESERVER, MATRIX_ACCESSTOKEN); run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG",
 		cmd, what, file, path)
-}
-
-// finishSettings applies the TOML file, the environment and the flags over s.
-func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string) (*fileConfig, error) {
-	path, required := a.configPath(cf.config, fallbackConfig)
-	fc, err := loadFileConfig(path, required, a.log)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	fc.dir = filepath.Dir(path)
-	if err := fc.apply(s); err != nil {
-		return nil, usageError{err}
-	}
-	for _, w := range s.Severity.Validate() {
-		a.log.Warn("config: " + w)
-	}
-	a.applyOverrides(s, cf)
-	return fc, nil
 }
 
 // applyOverrides applies the environment and the flags over s: what comes

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -86,43 +87,38 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 		c.s.AccessToken = c.vars.Get("MATRIX_ACCESSTOKEN")
 		fallback = filepath.Join(c.dirs.user, "matrix-notify.toml")
 	}
-	path, _ := a.configPath(cf.config, fallback)
+	path, required := a.configPath(cf.config, fallback)
 	c.tomlPath = path
 	c.searched = append(c.searched, path)
-	if err := unreadable(path); err != nil {
+	c.fc = &fileConfig{dir: filepath.Dir(path)}
+	fc, err := loadFileConfig(path, required, a.log)
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe) && errors.Is(err, fs.ErrPermission):
+		// The TOML file, or a file it names (access_token_file).
+		detail := cmp.Or(unreadable(pe.Path), err)
 		if !netdatasOwn(cmd) {
+			if pe.Path != path {
+				detail = fmt.Errorf("%s: %w", path, detail)
+			}
+			return nil, usageError{detail}
+		}
+		c.notReadable(pe.Path, detail)
+	case err != nil:
+		return nil, usageError{err}
+	default:
+		if err := fc.apply(&c.s); err != nil {
 			return nil, usageError{err}
 		}
-		c.notReadable(path, err)
-		c.fc = &fileConfig{dir: filepath.Dir(path)}
-		a.applyOverrides(&c.s, cf)
-	} else {
-		before := c.s
-		fc, err := a.finishSettings(&c.s, cf, fallback)
-		var pe *fs.PathError
-		switch {
-		case err != nil && errors.As(err, &pe) && errors.Is(err, fs.ErrPermission):
-			// A file the TOML names (access_token_file): the same.
-			detail := unreadable(pe.Path)
-			if detail == nil {
-				detail = err
-			}
-			if !netdatasOwn(cmd) {
-				return nil, usagef("%s: %w", path, detail)
-			}
-			c.notReadable(pe.Path, detail)
-			c.s = before
-			c.fc = &fileConfig{dir: filepath.Dir(path)}
-			a.applyOverrides(&c.s, cf)
-		case err != nil:
-			return nil, err
-		default:
-			c.fc = fc
+		for _, w := range c.s.Severity.Validate() {
+			a.log.Warn("config: " + w)
 		}
-		if _, err := os.Stat(path); err == nil {
+		c.fc = fc
+		if fc.path != "" {
 			c.read = append(c.read, path)
 		}
 	}
+	a.applyOverrides(&c.s, cf)
 	if c.s.StateDir == "" {
 		c.s.StateDir = a.defaultStateDir(mode)
 	}
