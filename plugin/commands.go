@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"runtime"
@@ -225,26 +226,13 @@ func editDistance(a, b string) int {
 // -buildvcs=false, a git worktree, a tree without .git).
 var buildCommit string
 
-// printVersion prints this binary's version (see writeVersion).
-func printVersion(w io.Writer) {
-	info, ok := debug.ReadBuildInfo()
-	writeVersion(w, info, ok, buildCommit)
-}
-
 // writeVersion prints the module version, the VCS commit and the Go
 // version, as recorded in the binary by the Go toolchain.
 func writeVersion(w io.Writer, info *debug.BuildInfo, ok bool, fallbackCommit string) {
-	version, commit, when, modified := "unknown", "unknown", "", false
-	if fallbackCommit != "" {
-		commit = fallbackCommit
-	}
+	version, commit, when, modified := "unknown", cmp.Or(fallbackCommit, "unknown"), "", false
 	goVersion := runtime.Version()
 	if ok {
-		version = info.Main.Version
-		if version == "" {
-			version = "(devel)"
-		}
-		goVersion = info.GoVersion
+		version, goVersion = cmp.Or(info.Main.Version, "(devel)"), info.GoVersion
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -256,7 +244,6 @@ func writeVersion(w io.Writer, info *debug.BuildInfo, ok bool, fallbackCommit st
 			}
 		}
 	}
-	fmt.Fprintf(w, "matrix-notify %s\n", version)
 	var notes []string
 	if when != "" {
 		notes = append(notes, when)
@@ -267,6 +254,5 @@ func writeVersion(w io.Writer, info *debug.BuildInfo, ok bool, fallbackCommit st
 	if len(notes) > 0 {
 		commit += " (" + strings.Join(notes, ", ") + ")"
 	}
-	fmt.Fprintf(w, "commit %s\n", commit)
-	fmt.Fprintf(w, "%s %s/%s\n", goVersion, runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "matrix-notify %s\ncommit %s\n%s %s/%s\n", version, commit, goVersion, runtime.GOOS, runtime.GOARCH)
 }

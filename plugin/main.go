@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -108,18 +110,13 @@ const usageText = `usage:
   matrix-notify help [COMMAND]         this text, or COMMAND's (also: matrix-notify COMMAND --help)
 
 flags (after the subcommand; in netdata exec mode use the environment):
-  --config FILE     TOML configuration (env MATRIX_NOTIFY_CONFIG)
-  --dry-run         print the requests that would be sent, send nothing (env MATRIX_NOTIFY_DRY_RUN=1)
-  --timeout D       overall delivery deadline (default 30s)
-  --concurrency N   rooms sent to at once (default 32)
-
+` + commonFlagsHelp + `
 exit codes: 0 delivered to every room; 1 nothing to send by rule; 2 usage or
 configuration error; 3 delivery failed or left queued.
 `
 
 func (a *app) run(ctx context.Context, args []string) int {
-	debug := a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1"
-	a.log, a.logh = newLogger(a.stderr, debug)
+	a.log, a.logh = newLogger(a.stderr, a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1")
 	a.logh.now = a.now
 
 	var err error
@@ -136,9 +133,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 		if len(args) > 1 {
 			return a.help([]string{"version"})
 		}
-		printVersion(a.stdout)
+		info, ok := debug.ReadBuildInfo()
+		writeVersion(a.stdout, info, ok, buildCommit)
 		return exitDelivered
-	case isCommand(args[0]) && wantsHelp(args[1:]):
+	case slices.ContainsFunc(commands, func(c command) bool { return c.name == args[0] }) && wantsHelp(args[1:]):
 		return a.help(args[:1])
 	case len(args) > 1 && args[1] == "test" && wantsHelp(args[2:]): // ROLE test --help
 		return a.help([]string{"test"})
@@ -188,12 +186,6 @@ func (a *app) help(args []string) int {
 	return exitDelivered
 }
 
-// isCommand reports whether word names a subcommand.
-func isCommand(word string) bool {
-	_, ok := lookupCommand(word)
-	return ok
-}
-
 // isTestInvocation is alarm-notify.sh's rule for `test [ROLE]` / `ROLE test`,
 // applied to the words once flags are set aside.
 func isTestInvocation(args []string) bool {
@@ -221,13 +213,12 @@ func (a *app) exitCode(err error) int {
 		return exitNothing
 	case errors.Is(err, errNotDelivered):
 		return exitFailed
-	case errors.As(err, &ue):
-		a.log.Error(err.Error())
-		return exitUsage
-	default:
-		a.log.Error(err.Error())
-		return exitFailed
 	}
+	a.log.Error(err.Error())
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
 }
 
 // commonFlags are the flags every subcommand takes.

@@ -29,7 +29,12 @@ func (a *app) matrixTransport(s settings, ob *sender.Outbox) (sender.Transport, 
 	opts.AutoJoin = s.AutoJoin
 	opts.CacheDir = filepath.Join(s.StateDir, "cache")
 	opts.Log = a.log
-	opts.HTTPClient = a.httpClient(s)
+	// Connections kept alive for every room sent to at once (net/http
+	// keeps two per host by default, so a fan-out or serve under load
+	// would open a new connection for most requests).
+	keepAlive := http.DefaultTransport.(*http.Transport).Clone()
+	keepAlive.MaxIdleConnsPerHost = max(s.Concurrency, 2)
+	opts.HTTPClient = &http.Client{Transport: keepAlive}
 	mt, err := sender.NewMatrixTransportWithOptions(s.Homeserver, s.AccessToken, opts)
 	if err != nil {
 		return nil, usageError{err}
@@ -59,15 +64,6 @@ func (a *app) matrixTransport(s settings, ob *sender.Outbox) (sender.Transport, 
 			ResolvedMarkers: map[string]string{"netdata": netdata.ResolvedMarker, "kuma": kuma.ResolvedMarker}}
 	}
 	return tr, nil
-}
-
-// httpClient keeps connections to the homeserver alive for every room sent
-// to at once (net/http keeps two per host by default, so a fan-out or serve
-// under load would open a new connection for most requests).
-func (a *app) httpClient(s settings) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(s.Concurrency, 2)
-	return &http.Client{Transport: tr}
 }
 
 // heldScope scopes, in the state database, the alarms whose homeserver is
@@ -109,6 +105,37 @@ func (a *app) openOutboxScope(s settings, scope string) (*sender.Outbox, error) 
 	return ob, nil
 }
 
+// notSent is the transport of an alarm that must not be sent yet: every
+// message fails with why, which the outbox keeps as its last error.
+type notSent struct{ why error }
+
+func (t notSent) Send(context.Context, sender.Message) (string, error) { return "", t.why }
+
+// keep queues n in the outbox without sending it, for netdata's invocation
+// whose configuration (a TOML file, a health_alarm_notify.conf) could not be
+// read: what that file would have said (the homeserver, the token, rooms,
+// templates) is unknown, but the alarm is not lost. It waits in the held
+// outbox, which needs no token to keep it, until `matrix-notify flush`, run
+// once the file is readable (or as root, who can read it), sends it with
+// the configuration the file gives.
+func (a *app) keep(ctx context.Context, c *invocationConfig, n sender.Notification) error {
+	s := c.s
+	a.log.Error(c.unreadable.Error())
+	msgs := sender.Messages(n)
+	if s.DryRun {
+		return sender.WriteDryRun(a.stdout, msgs)
+	}
+	ob, err := a.openOutboxScope(s, heldScope)
+	if err != nil {
+		return fmt.Errorf("%w: %d notifications lost: %v", errNotDelivered, len(msgs), err)
+	}
+	rep := ob.Deliver(ctx, notSent{fmt.Errorf("not sent: %s could not be read", c.unreadableFile)}, msgs, s.Concurrency)
+	queued := rep.Count(sender.OutcomeQueued)
+	a.log.Warn("notifications kept, not sent, as a file could not be read: once it can, `matrix-notify flush` delivers them",
+		"kept", queued, "of", len(msgs), "outbox", ob.Dir(), "file", c.unreadableFile)
+	return fmt.Errorf("%w: %d kept, %d of %d not kept", errNotDelivered, queued, len(msgs)-queued, len(msgs))
+}
+
 // deliver sends (or, in a dry run, prints) n's messages through the outbox:
 // each is on disk before its first attempt and leaves only once delivered, so
 // what misses the deadline waits for the next invocation or `flush`.
@@ -120,7 +147,7 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 	ob, err := a.openOutbox(s)
 	if err != nil {
 		// Better sent without a safety net than not sent at all.
-		a.log.Error(fmt.Sprintf("%v: sending without the outbox (and unthreaded), nothing will be kept if delivery fails", err))
+		a.log.Error("sending without the outbox (and unthreaded), nothing will be kept if delivery fails", "err", err)
 		ob = nil
 	} else {
 		defer ob.Close()
@@ -140,13 +167,13 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 	}
 	rep := ob.Deliver(ctx, tr, msgs, s.Concurrency)
 	if rep.OlderDelivered > 0 {
-		a.log.Info(fmt.Sprintf("delivered %d older queued notifications on the way", rep.OlderDelivered))
+		a.log.Info("delivered older queued notifications on the way", "count", rep.OlderDelivered)
 	}
 	// When this call's rooms are done and time is left, what waits for
 	// other rooms goes too (a room that just failed is not tried again).
 	if rep.Delivered() && ctx.Err() == nil {
 		if fr := ob.Flush(ctx, tr, s.Concurrency); fr.Delivered > 0 {
-			a.log.Info(fmt.Sprintf("delivered %d queued notifications for other rooms", fr.Delivered))
+			a.log.Info("delivered queued notifications for other rooms", "count", fr.Delivered)
 		}
 	}
 	if rep.Delivered() {
@@ -159,7 +186,7 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 			who = "the next invocation or `matrix-notify flush` delivers them"
 		}
 		if queued > 0 {
-			a.log.Warn(fmt.Sprintf("%d of %d notifications queued in %s: %s", queued, len(msgs), ob.Dir(), who))
+			a.log.Warn("notifications queued", "queued", queued, "of", len(msgs), "outbox", ob.Dir(), "next", who)
 		}
 	}
 	return fmt.Errorf("%w: %d queued, %d dropped, %d failed of %d", errNotDelivered, queued, dropped, failed, len(msgs))
