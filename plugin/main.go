@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -283,32 +282,17 @@ func (a *app) configPath(flagValue, fallback string) (string, bool) {
 }
 
 // credentialsMissing is the error of cmd, a command that needs the
-// homeserver and the token, when s lacks either: it says where it looked
-// (the TOML file, the environment) and what each place lacked.
+// homeserver and the token, when s (read from cf's TOML file) lacks either.
 func (a *app) credentialsMissing(cmd string, s settings, cf commonFlags) error {
 	if s.Homeserver != "" && s.AccessToken != "" {
 		return nil
 	}
 	path, _ := a.configPath(cf.config, a.defaultConfigPath())
-	var missing []string
-	if s.Homeserver == "" {
-		missing = append(missing, "homeserver")
+	c := &invocationConfig{s: s, tomlPath: path, searched: []string{path}}
+	if _, err := os.Stat(path); err == nil {
+		c.read = c.searched
 	}
-	if s.AccessToken == "" {
-		missing = append(missing, "access_token")
-	}
-	_, statErr := os.Stat(path)
-	exists := statErr == nil
-	file := path + " (not found)"
-	if exists {
-		file = fmt.Sprintf("%s (no [matrix] %s)", path, strings.Join(missing, " or "))
-	}
-	what := "no configuration found"
-	if exists || s.Homeserver != "" || s.AccessToken != "" {
-		what = fmt.Sprintf("no %s configured", strings.Join(missing, " or "))
-	}
-	return usagef("%s: %s: searched %s and the environment (MATRIX_HOMESERVER, MATRIX_ACCESSTOKEN); run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG",
-		cmd, what, file, path)
+	return usagef("%s: %s; run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG", cmd, c.missing(), path)
 }
 
 // applyOverrides applies the environment and the flags over s: what comes

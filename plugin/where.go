@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"matrix-notify/adapters/netdata"
@@ -288,27 +289,29 @@ func (c *invocationConfig) notReadable(path string, err error) {
 // missing says which of the homeserver and the token no file set, and
 // where they were looked for.
 func (c *invocationConfig) missing() string {
-	var what []string
+	var toml, conf []string
 	if c.s.Homeserver == "" {
-		what = append(what, "homeserver")
+		toml, conf = append(toml, "homeserver"), append(conf, "MATRIX_HOMESERVER")
 	}
 	if c.s.AccessToken == "" {
-		what = append(what, "access token")
+		toml, conf = append(toml, "access_token"), append(conf, "MATRIX_ACCESSTOKEN")
 	}
-	msg := fmt.Sprintf("no %s configured", strings.Join(what, " or "))
-	if len(c.read) == 0 {
-		msg = "no configuration found"
-		if len(what) == 1 {
-			msg = fmt.Sprintf("no configuration found (and no %s in the environment)", what[0])
+	files := make([]string, len(c.searched))
+	for i, f := range c.searched {
+		switch {
+		case !slices.Contains(c.read, f):
+			files[i] = f + " (not found)"
+		case f == c.tomlPath:
+			files[i] = fmt.Sprintf("%s (no [matrix] %s)", f, strings.Join(toml, " or "))
+		default:
+			files[i] = fmt.Sprintf("%s (no %s)", f, strings.Join(conf, " or "))
 		}
 	}
-	msg += "; looked in " + strings.Join(c.searched, ", ")
-	if c.mode == netdataMode {
-		msg += " (MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN in health_alarm_notify.conf, or homeserver and access_token in [matrix] of the TOML file)"
-	} else {
-		msg += " ([matrix] homeserver and access_token, or MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN in the environment)"
+	what := "no configuration found"
+	if len(c.read) > 0 || len(toml) == 1 {
+		what = fmt.Sprintf("no %s configured", strings.Join(toml, " or "))
 	}
-	return msg
+	return fmt.Sprintf("%s: searched %s and the environment (MATRIX_HOMESERVER, MATRIX_ACCESSTOKEN)", what, strings.Join(files, ", "))
 }
 
 // tellNotes logs the configuration notes at WARNING level; those tied to a
