@@ -191,7 +191,7 @@ func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, 
 	if fc.Matrix.AccessTokenFile != "" {
 		tok, err := os.ReadFile(fc.Matrix.AccessTokenFile)
 		if err != nil {
-			return nil, causeError{fc.valueError([]string{"matrix", "access_token_file"}, "%v", readError(fc.Matrix.AccessTokenFile, err)), err}
+			return nil, causeError{fc.valueError([]string{"matrix", "access_token_file"}, "%v", cmp.Or(unreadable(fc.Matrix.AccessTokenFile), err)), err}
 		}
 		warnIfReadableByOthers(fc.Matrix.AccessTokenFile, log)
 		if fc.Matrix.AccessToken == "" {

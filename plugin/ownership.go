@@ -57,15 +57,6 @@ func unreadable(path string) error {
 		path, userName(uid), groupName(gid), st.Mode().Perm(), runningAs(), groupName(os.Getegid()), path, path, me)
 }
 
-// readError is err, from reading path, or the finer account unreadable
-// gives of a permission problem.
-func readError(path string, err error) error {
-	if u := unreadable(path); u != nil {
-		return u
-	}
-	return err
-}
-
 // causeError is an error worded for a person that keeps the error it comes
 // from for errors.Is and errors.As.
 type causeError struct {
@@ -167,24 +158,15 @@ func ownerOf(dir string) (d string, uid, gid int, ok bool) {
 	}
 }
 
-// netdataOwner is the user netdata runs as, judged by who owns
-// NETDATA_LIB_DIR (/var/lib/netdata): its uid and gid, and whether that is
-// a user other than root.
-func (a *app) netdataOwner() (uid, gid int, ok bool) {
-	if st, err := os.Stat(netdata.LibDir(a.getenv)); err == nil {
-		uid, gid, ok = fileOwner(st)
-	}
-	return uid, gid, ok && uid != 0
-}
-
 // shareWithNetdata makes the files login wrote, as root, for a TOML file in
 // netdata's configuration directory readable by netdata and nobody else:
 // root:netdata 0640 (a root:root 0600 file would lose every alarm). It
 // returns how they are now, for the log line.
 func (a *app) shareWithNetdata(toml string, files ...string) string {
 	desc := "mode 0600"
-	_, gid, ok := a.netdataOwner()
-	if os.Geteuid() != 0 || !ok || abs(filepath.Dir(toml)) != abs(a.netdataDirs().user) {
+	// netdata's user is the owner of NETDATA_LIB_DIR (/var/lib/netdata).
+	_, uid, gid, ok := ownerOf(netdata.LibDir(a.getenv))
+	if os.Geteuid() != 0 || !ok || uid == 0 || abs(filepath.Dir(toml)) != abs(a.netdataDirs().user) {
 		return desc
 	}
 	for _, f := range files {
