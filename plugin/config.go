@@ -269,6 +269,7 @@ func (fc *fileConfig) apply(s *settings) error {
 
 // severityPolicy reads msgtype and mentions per severity.
 func (fc *fileConfig) severityPolicy(p *format.SeverityPolicy) error {
+	m := fc.Matrix
 	parse := func(key, name string) (format.Severity, error) {
 		sev, ok := format.ParseSeverity(name)
 		if !ok {
@@ -276,7 +277,8 @@ func (fc *fileConfig) severityPolicy(p *format.SeverityPolicy) error {
 		}
 		return sev, nil
 	}
-	for name, mt := range fc.Matrix.MsgType {
+	p.MsgType = map[format.Severity]string{}
+	for name, mt := range m.MsgType {
 		sev, err := parse("msgtype", name)
 		if err != nil {
 			return err
@@ -284,31 +286,21 @@ func (fc *fileConfig) severityPolicy(p *format.SeverityPolicy) error {
 		if mt != "m.text" && mt != "m.notice" {
 			return fc.valueError([]string{"matrix", "msgtype", name}, "%q is neither m.text nor m.notice", mt)
 		}
-		if p.MsgType == nil {
-			p.MsgType = map[format.Severity]string{}
-		}
 		p.MsgType[sev] = mt
 	}
-	for sev, users := range map[format.Severity][]string{format.Critical: fc.Matrix.MentionOnCritical, format.Warning: fc.Matrix.MentionOnWarning} {
+	p.MentionUsers = map[format.Severity][]string{format.Critical: m.MentionOnCritical, format.Warning: m.MentionOnWarning}
+	for sev, users := range p.MentionUsers {
 		for _, u := range users {
 			if !format.ValidUserID(u) {
 				return fc.valueError([]string{"matrix", "mention_on_" + string(sev)}, "%q is not a Matrix user id (@user:server)", u)
 			}
 		}
-		if len(users) > 0 {
-			if p.MentionUsers == nil {
-				p.MentionUsers = map[format.Severity][]string{}
-			}
-			p.MentionUsers[sev] = users
-		}
 	}
-	for _, name := range fc.Matrix.MentionRoomOn {
+	p.MentionRoom = map[format.Severity]bool{}
+	for _, name := range m.MentionRoomOn {
 		sev, err := parse("mention_room_on", name)
 		if err != nil {
 			return err
-		}
-		if p.MentionRoom == nil {
-			p.MentionRoom = map[format.Severity]bool{}
 		}
 		p.MentionRoom[sev] = true
 	}
