@@ -332,11 +332,7 @@ func (a *app) tellNotes(c *invocationConfig) {
 	}
 	changed := false
 	for _, n := range c.notes {
-		if n.file == "" {
-			a.log.Warn(n.msg)
-			continue
-		}
-		st, err := os.Stat(n.file)
+		st, err := os.Stat(n.file) // an error for a note of no file, too
 		if err != nil {
 			a.log.Warn(n.msg)
 			continue
