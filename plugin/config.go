@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -308,28 +309,15 @@ func (fc *fileConfig) severityPolicy(p *format.SeverityPolicy) error {
 }
 
 // applyEnv merges netdata's variable names from the environment over s.
+// A switch is off when it is 0, no, false or off, any case.
 func applyEnv(s *settings, getenv func(string) string) {
-	if v := getenv("MATRIX_HOMESERVER"); v != "" {
-		s.Homeserver = v
-	}
-	if v := getenv("MATRIX_ACCESSTOKEN"); v != "" {
-		s.AccessToken = v
-	}
-	if dryRunEnv(getenv) {
+	s.Homeserver = cmp.Or(getenv("MATRIX_HOMESERVER"), s.Homeserver)
+	s.AccessToken = cmp.Or(getenv("MATRIX_ACCESSTOKEN"), s.AccessToken)
+	isOff := func(v string) bool { return slices.Contains([]string{"0", "no", "false", "off"}, strings.ToLower(v)) }
+	if v := getenv("MATRIX_NOTIFY_DRY_RUN"); v != "" && !isOff(v) {
 		s.DryRun = true
 	}
 	if v := getenv("MATRIX_NOTIFY_BACKGROUND_FLUSH"); v != "" {
-		s.BackgroundFlush = !isNo(v)
+		s.BackgroundFlush = !isOff(v)
 	}
-}
-
-// isNo reads an environment switch set to off.
-func isNo(v string) bool {
-	return v == "0" || strings.EqualFold(v, "no") || strings.EqualFold(v, "false") || strings.EqualFold(v, "off")
-}
-
-// dryRunEnv reports whether MATRIX_NOTIFY_DRY_RUN asks for a dry run.
-func dryRunEnv(getenv func(string) string) bool {
-	v := getenv("MATRIX_NOTIFY_DRY_RUN")
-	return v != "" && v != "0" && !strings.EqualFold(v, "no") && !strings.EqualFold(v, "false")
 }

@@ -139,10 +139,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.help(args[:1])
 	case len(args) > 1 && args[1] == "test" && wantsHelp(args[2:]): // ROLE test --help
 		return a.help([]string{"test"})
-	case isTestInvocation(args):
+	case args[0] == "test" || isTestInvocation(args): // `test` with flags it does not know: runTest says so
 		err = a.runTest(ctx, args)
-	case args[0] == "test":
-		err = a.runTest(ctx, args) // flags it does not know: runTest says so
 	case args[0] == "custom-sender":
 		err = a.runCustomSender(ctx, args[1:])
 	case args[0] == "kuma":
