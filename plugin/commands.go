@@ -158,12 +158,6 @@ func wantsHelp(args []string) bool {
 // sent: it is a mistyped command, not an alarm.
 const netdataMinArgs = 9
 
-// isNetdataArgv reports whether args has the shape of alarm-notify.sh's
-// argv.
-func isNetdataArgv(args []string) bool {
-	return len(args) >= netdataMinArgs
-}
-
 // unknownCommand is the error for a first word that is neither a subcommand
 // nor the start of netdata's argv.
 func unknownCommand(word string) error {

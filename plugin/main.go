@@ -157,7 +157,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = a.runLogin(ctx, args[1:])
 	case args[0] == "doctor":
 		err = a.runDoctor(ctx, args[1:])
-	case isNetdataArgv(args):
+	case len(args) >= netdataMinArgs: // the shape of alarm-notify.sh's argv
 		err = a.runExec(ctx, args)
 	default:
 		err = unknownCommand(args[0])

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -220,16 +221,14 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	return a.sendNetdata(ctx, c, alarm, fields, rooms)
 }
 
+// dedupe is in without its empty and repeated words.
 func dedupe(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
+	seen := map[string]bool{"": true}
+	return slices.DeleteFunc(slices.Clone(in), func(s string) bool {
+		dup := seen[s]
+		seen[s] = true
+		return dup
+	})
 }
 
 // logFunc logs what the netdata adapter tells at its level (INFO unless
