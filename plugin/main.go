@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"syscall"
 	"time"
 
@@ -118,11 +117,12 @@ func (a *app) run(ctx context.Context, args []string) int {
 	a.log, a.logh = newLogger(a.stderr, a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1")
 	a.logh.now = a.now
 
-	var err error
-	switch {
-	case len(args) == 0:
+	if len(args) == 0 {
 		fmt.Fprint(a.stderr, usageText)
 		return exitUsage
+	}
+	var err error
+	switch c, known := lookupCommand(args[0]); {
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
 		return a.help(args[1:])
 	case args[0] == "version" || args[0] == "--version" || args[0] == "-version":
@@ -135,28 +135,14 @@ func (a *app) run(ctx context.Context, args []string) int {
 		info, ok := debug.ReadBuildInfo()
 		writeVersion(a.stdout, info, ok, buildCommit)
 		return exitDelivered
-	case slices.ContainsFunc(commands, func(c command) bool { return c.name == args[0] }) && wantsHelp(args[1:]):
+	case known && wantsHelp(args[1:]):
 		return a.help(args[:1])
 	case len(args) > 1 && args[1] == "test" && wantsHelp(args[2:]): // ROLE test --help
 		return a.help([]string{"test"})
 	case args[0] == "test" || isTestInvocation(args): // `test` with flags it does not know: runTest says so
 		err = a.runTest(ctx, args)
-	case args[0] == "custom-sender":
-		err = a.runCustomSender(ctx, args[1:])
-	case args[0] == "kuma":
-		err = a.runKuma(ctx, args[1:])
-	case args[0] == "serve":
-		err = a.runServe(ctx, args[1:])
-	case args[0] == "flush":
-		err = a.runFlush(ctx, args[1:])
-	case args[0] == "queue":
-		err = a.runQueue(args[1:])
-	case args[0] == "check-template":
-		err = a.runCheckTemplate(args[1:])
-	case args[0] == "login":
-		err = a.runLogin(ctx, args[1:])
-	case args[0] == "doctor":
-		err = a.runDoctor(ctx, args[1:])
+	case known && c.run != nil:
+		err = c.run(a, ctx, args[1:])
 	case len(args) >= netdataMinArgs: // the shape of alarm-notify.sh's argv
 		err = a.runExec(ctx, args)
 	default:
