@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -17,7 +16,6 @@ import (
 	"matrix-notify/adapters/netdata"
 	"matrix-notify/sender"
 	"matrix-notify/sender/e2ee"
-	"matrix-notify/sender/state"
 )
 
 // matrixTransport is the Matrix client with our retry policy around it, and
@@ -78,21 +76,9 @@ func (a *app) openOutbox(s settings) (*sender.Outbox, error) {
 	return a.openOutboxScope(s, strings.TrimRight(s.Homeserver, "/"))
 }
 
-// openHeld opens the held outbox when something waits there.
-func (a *app) openHeld(s settings) *sender.Outbox {
-	if _, err := os.Stat(filepath.Join(s.StateDir, state.FileName)); err != nil {
-		return nil
-	}
-	ob, err := a.openOutboxScope(s, heldScope)
-	if err != nil {
-		a.log.Error(err.Error())
-		return nil
-	}
-	if entries, err := ob.List(); err != nil || len(entries) == 0 {
-		ob.Close()
-		return nil
-	}
-	return ob
+// held is the held outbox, in the database of ob, the outbox of s.
+func (a *app) held(s settings, ob *sender.Outbox) *sender.Outbox {
+	return sender.NewOutbox(ob.State(), sender.OutboxOptions{Scope: heldScope, MaxAge: s.MaxAge, Log: a.log, Now: a.now})
 }
 
 // openOutboxScope opens the outbox of scope; a permission error says who may
@@ -242,10 +228,8 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	fr := ob.Flush(ctx, tr, s.Concurrency)
-	if held := a.openHeld(s); held != nil {
-		hr := held.Flush(ctx, tr, s.Concurrency)
-		fr.Delivered, fr.Dropped, fr.Remaining = fr.Delivered+hr.Delivered, fr.Dropped+hr.Dropped, fr.Remaining+hr.Remaining
-	}
+	hr := a.held(s, ob).Flush(ctx, tr, s.Concurrency)
+	fr.Delivered, fr.Dropped, fr.Remaining = fr.Delivered+hr.Delivered, fr.Dropped+hr.Dropped, fr.Remaining+hr.Remaining
 	a.log.Info("flush", "delivered", fr.Delivered, "dropped", fr.Dropped, "queued", fr.Remaining, "outbox", ob.Dir())
 	if fr.Remaining > 0 {
 		return fmt.Errorf("%w: %d still queued", errNotDelivered, fr.Remaining)
@@ -268,10 +252,8 @@ func (a *app) runQueue(args []string) error {
 	if err != nil {
 		return err
 	}
-	if held := a.openHeld(c.s); held != nil {
-		if more, err := held.List(); err == nil {
-			entries = append(entries, more...)
-		}
+	if more, err := a.held(c.s, ob).List(); err == nil {
+		entries = append(entries, more...)
 	}
 	if len(entries) == 0 {
 		fmt.Fprintf(a.stdout, "the outbox %s is empty\n", ob.Dir())
