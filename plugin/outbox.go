@@ -217,10 +217,10 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	defer ob.Close()
 	if bg.set {
 		return a.backgroundFlush(ctx, s, ob)
 	}
-	defer ob.Close()
 	tr, err := a.matrixTransport(s, ob)
 	if err != nil {
 		return err

@@ -123,9 +123,8 @@ func readPID(lockPath string) string {
 
 // backgroundFlush is `flush --until-empty=ORIGIN`, started by
 // startBackgroundFlush (it works when run by hand too), for s, whose
-// outbox ob is: it closes ob.
+// outbox ob is.
 func (a *app) backgroundFlush(ctx context.Context, s settings, ob *sender.Outbox) error {
-	defer func() { ob.Close() }()
 	lockPath, logPath := retrierPaths(ob)
 	lock, err := takeRetrierLock(lockPath)
 	if errors.Is(err, errFlushRunning) {
@@ -137,18 +136,11 @@ func (a *app) backgroundFlush(ctx context.Context, s settings, ob *sender.Outbox
 	}
 	defer lock.Close()
 
-	// From here on, the log is the file: nobody reads our stderr.
+	// From here on, the log is the file (the outbox's lines too): nobody
+	// reads our stderr.
 	if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
 		defer f.Close()
-		a.log, a.logh = newLogger(f, a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1")
-		a.logh.now = a.now
-		a.logh.redact(s.AccessToken)
-		a.logh.redact(s.PickleKey)
-		ob.Close()
-		if ob, err = a.openOutbox(s); err != nil { // its log lines too
-			a.log.Error("background flush stops", "err", err)
-			return usageError{err}
-		}
+		a.logh.setOutput(f)
 	}
 	// Short rounds that give up at once on a refused connection: the
 	// retrier's own backoff spaces the attempts.
