@@ -61,16 +61,14 @@ func explainDecodeError(path string, data []byte, t reflect.Type, err error) err
 	if key, msg := firstMismatch(nil, generic, t); key != nil {
 		return fmt.Errorf("%s: %s %s", where(path, data, key), keyName(key), msg)
 	}
-	// A value the field refused (UnmarshalText): the library says where.
+	// A value the field refused (UnmarshalText): the library says where,
+	// and LastKey splits at its dots (our keys are bare words).
 	var perr toml.ParseError
 	if errors.As(err, &perr) && perr.LastKey != "" {
-		return fmt.Errorf("%s:%d: %s: %s", path, perr.Position.Line, keyName(splitKey(perr.LastKey)), perr.Message)
+		return fmt.Errorf("%s:%d: %s: %s", path, perr.Position.Line, keyName(strings.Split(perr.LastKey, ".")), perr.Message)
 	}
 	return fmt.Errorf("%s: %w", path, err)
 }
-
-// splitKey undoes toml.Key.String for keys of bare words (ours are).
-func splitKey(s string) toml.Key { return strings.Split(s, ".") }
 
 // where is "FILE:LINE" for key, or "FILE" when its line is unknown.
 func where(path string, data []byte, key toml.Key) string {
