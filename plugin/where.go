@@ -351,7 +351,5 @@ func (a *app) tellNotes(c *invocationConfig) {
 	for file, id := range seen {
 		fmt.Fprintf(&b, "%s\t%s\n", file, id)
 	}
-	if err := os.MkdirAll(c.s.StateDir, 0o700); err == nil {
-		_ = writeFile0600(memory, []byte(b.String())) // not remembered: said again next time
-	}
+	_ = writeFile0600(memory, []byte(b.String())) // not remembered: said again next time
 }
