@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"runtime"
@@ -9,10 +11,12 @@ import (
 	"strings"
 )
 
-// command is one subcommand: its name and what `matrix-notify NAME --help`
-// prints.
+// command is one subcommand: its name, what runs it with the words that
+// follow (nil: run dispatches it itself) and what `matrix-notify NAME
+// --help` prints.
 type command struct {
 	name  string
+	run   func(a *app, ctx context.Context, args []string) error
 	usage string
 }
 
@@ -24,10 +28,10 @@ const commonFlagsHelp = `  --config FILE     TOML configuration (env MATRIX_NOTI
 `
 
 // commands are the subcommands, in the order of the usage text. Any other
-// first word is netdata's argv if it has netdata's shape (see isNetdataArgv),
+// first word is netdata's argv if it has netdata's shape (netdataMinArgs),
 // else an unknown command.
 var commands = []command{
-	{"test", `usage: matrix-notify test [ROLE] [flags]
+	{"test", nil, `usage: matrix-notify test [ROLE] [flags]
        matrix-notify ROLE test
 
 Sends a WARNING, a CRITICAL and a CLEAR test alarm to ROLE's rooms (default
@@ -35,7 +39,7 @@ sysadmin), as alarm-notify.sh test [ROLE] does, with netdata's configuration.
 
 flags:
 ` + commonFlagsHelp},
-	{"custom-sender", `usage: matrix-notify custom-sender "ROOMS" [flags]
+	{"custom-sender", (*app).runCustomSender, `usage: matrix-notify custom-sender "ROOMS" [flags]
 
 Called from netdata's custom_sender() in health_alarm_notify.conf: ROOMS are
 the recipients alarm-notify.sh chose, the alarm's fields come from the
@@ -43,14 +47,14 @@ environment under netdata's names (host, status, alarm, ...).
 
 flags:
 ` + commonFlagsHelp},
-	{"kuma", `usage: matrix-notify kuma [flags] < payload.json
+	{"kuma", (*app).runKuma, `usage: matrix-notify kuma [flags] < payload.json
 
 Delivers one Uptime Kuma webhook payload (JSON) read from stdin to the [kuma]
 rooms (or [matrix] rooms).
 
 flags:
 ` + commonFlagsHelp},
-	{"serve", `usage: matrix-notify serve [--listen ADDR] [flags]
+	{"serve", (*app).runServe, `usage: matrix-notify serve [--listen ADDR] [flags]
 
 HTTP receiver for Uptime Kuma's Webhook notification: POST /kuma (or
 /kuma/ROUTE for [kuma.routes] ROUTE), GET /healthz. Each webhook is stored and
@@ -61,21 +65,21 @@ good (unknown room, forbidden, rejected token), with the reason in the body.
 flags:
   --listen ADDR     address to listen on (default 127.0.0.1:8087; [serve] listen)
 ` + commonFlagsHelp},
-	{"flush", `usage: matrix-notify flush [flags]
+	{"flush", (*app).runFlush, `usage: matrix-notify flush [flags]
 
 Delivers what waits in the outbox, within the deadline. Exit 0 when the
 outbox is empty afterwards, 3 when some notifications are still queued.
 
 flags:
 ` + commonFlagsHelp},
-	{"queue", `usage: matrix-notify queue [flags]
+	{"queue", func(a *app, _ context.Context, args []string) error { return a.runQueue(args) }, `usage: matrix-notify queue [flags]
 
 Lists what waits in the outbox: room, age, attempts, summary, last error.
 
 flags:
   --config FILE     TOML configuration (env MATRIX_NOTIFY_CONFIG)
 `},
-	{"check-template", `usage: matrix-notify check-template FILE [--source kuma|netdata]
+	{"check-template", func(a *app, _ context.Context, args []string) error { return a.runCheckTemplate(args) }, `usage: matrix-notify check-template FILE [--source kuma|netdata]
 
 Checks a Liquid template as LiquidJS (Uptime Kuma's engine) parses it: a
 parse error (exit 1) is printed as FILE:LINE:COL; unknown variables and
@@ -84,7 +88,7 @@ filters, and comparisons that can never match, are warnings (exit 0).
 flags:
   --source S        kuma (default) or netdata: whose variables the template sees
 `},
-	{"login", `usage: matrix-notify login [--homeserver HS] [--user U] [--config F] [--print]
+	{"login", (*app).runLogin, `usage: matrix-notify login [--homeserver HS] [--user U] [--config F] [--print]
                           [--recovery-key-file F] [--no-encryption]
 
 Logs in with a password (asked for, never given on the command line; piped
@@ -104,7 +108,7 @@ flags:
   --recovery-key-file F    the account's recovery key, for scripts
   --no-encryption          set up no end-to-end encryption
 `},
-	{"doctor", `usage: matrix-notify doctor [--config F] [--join] [--timeout D]
+	{"doctor", (*app).runDoctor, `usage: matrix-notify doctor [--config F] [--join] [--timeout D]
 
 Checks the configuration: the token (whoami), and for every configured room
 that it resolves, that the bot is in it (or invited) and may post, and
@@ -116,12 +120,12 @@ flags:
   --join            accept pending invites now
   --timeout D       deadline for the checks (default 30s)
 `},
-	{"version", `usage: matrix-notify version
+	{"version", nil, `usage: matrix-notify version
 
 Prints the module version, the VCS commit it was built from and the Go
 version (also: matrix-notify --version).
 `},
-	{"help", `usage: matrix-notify help [COMMAND]
+	{"help", nil, `usage: matrix-notify help [COMMAND]
 
 Prints the usage, or COMMAND's (also: matrix-notify COMMAND --help).
 `},
@@ -156,12 +160,6 @@ func wantsHelp(args []string) bool {
 // less than that. Anything shorter carries no status, so it could never be
 // sent: it is a mistyped command, not an alarm.
 const netdataMinArgs = 9
-
-// isNetdataArgv reports whether args has the shape of alarm-notify.sh's
-// argv.
-func isNetdataArgv(args []string) bool {
-	return len(args) >= netdataMinArgs
-}
 
 // unknownCommand is the error for a first word that is neither a subcommand
 // nor the start of netdata's argv.
@@ -225,26 +223,13 @@ func editDistance(a, b string) int {
 // -buildvcs=false, a git worktree, a tree without .git).
 var buildCommit string
 
-// printVersion prints this binary's version (see writeVersion).
-func printVersion(w io.Writer) {
-	info, ok := debug.ReadBuildInfo()
-	writeVersion(w, info, ok, buildCommit)
-}
-
 // writeVersion prints the module version, the VCS commit and the Go
 // version, as recorded in the binary by the Go toolchain.
 func writeVersion(w io.Writer, info *debug.BuildInfo, ok bool, fallbackCommit string) {
-	version, commit, when, modified := "unknown", "unknown", "", false
-	if fallbackCommit != "" {
-		commit = fallbackCommit
-	}
+	version, commit, when, modified := "unknown", cmp.Or(fallbackCommit, "unknown"), "", false
 	goVersion := runtime.Version()
 	if ok {
-		version = info.Main.Version
-		if version == "" {
-			version = "(devel)"
-		}
-		goVersion = info.GoVersion
+		version, goVersion = cmp.Or(info.Main.Version, "(devel)"), info.GoVersion
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -256,7 +241,6 @@ func writeVersion(w io.Writer, info *debug.BuildInfo, ok bool, fallbackCommit st
 			}
 		}
 	}
-	fmt.Fprintf(w, "matrix-notify %s\n", version)
 	var notes []string
 	if when != "" {
 		notes = append(notes, when)
@@ -267,6 +251,5 @@ func writeVersion(w io.Writer, info *debug.BuildInfo, ok bool, fallbackCommit st
 	if len(notes) > 0 {
 		commit += " (" + strings.Join(notes, ", ") + ")"
 	}
-	fmt.Fprintf(w, "commit %s\n", commit)
-	fmt.Fprintf(w, "%s %s/%s\n", goVersion, runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "matrix-notify %s\ncommit %s\n%s %s/%s\n", version, commit, goVersion, runtime.GOOS, runtime.GOARCH)
 }

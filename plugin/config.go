@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,9 +151,9 @@ type settings struct {
 	CryptoStore    string
 	AllowPlaintext bool
 	// BackgroundFlush starts the background flush when something is left
-	// queued; origin is how to load these settings again in it.
+	// queued; flushArgs is its argv, which loads these settings again.
 	BackgroundFlush bool
-	origin          settingsOrigin
+	flushArgs       []string
 }
 
 // cryptoStore is the crypto store's path: [matrix] crypto_store (login
@@ -169,7 +171,7 @@ const DefaultMaxAge = 24 * time.Hour
 // loadFileConfig reads the TOML file at path. A missing file is an error only
 // when required (given by --config or MATRIX_NOTIFY_CONFIG).
 func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, error) {
-	var fc fileConfig
+	fc := fileConfig{dir: filepath.Dir(path)}
 	if path == "" {
 		return &fc, nil
 	}
@@ -190,7 +192,7 @@ func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, 
 	if fc.Matrix.AccessTokenFile != "" {
 		tok, err := os.ReadFile(fc.Matrix.AccessTokenFile)
 		if err != nil {
-			return nil, causeError{fc.valueError([]string{"matrix", "access_token_file"}, "%v", readError(fc.Matrix.AccessTokenFile, err)), err}
+			return nil, causeError{fc.valueError([]string{"matrix", "access_token_file"}, "%v", cmp.Or(unreadable(fc.Matrix.AccessTokenFile), err)), err}
 		}
 		warnIfReadableByOthers(fc.Matrix.AccessTokenFile, log)
 		if fc.Matrix.AccessToken == "" {
@@ -215,56 +217,36 @@ func warnIfReadableByOthers(path string, log *slog.Logger) {
 	}
 }
 
-// apply merges the TOML file over s.
+// apply merges the TOML file over s: a key left out (its zero value) keeps
+// what s had.
 func (fc *fileConfig) apply(s *settings) error {
-	if fc.Matrix.Homeserver != "" {
-		s.Homeserver = fc.Matrix.Homeserver
+	m := fc.Matrix
+	s.Homeserver = cmp.Or(m.Homeserver, s.Homeserver)
+	s.AccessToken = cmp.Or(m.AccessToken, s.AccessToken)
+	if len(m.Rooms) > 0 {
+		s.Rooms = m.Rooms
 	}
-	if fc.Matrix.AccessToken != "" {
-		s.AccessToken = fc.Matrix.AccessToken
-	}
-	if len(fc.Matrix.Rooms) > 0 {
-		s.Rooms = fc.Matrix.Rooms
-	}
-	if fc.Matrix.Concurrency > 0 {
-		s.Concurrency = fc.Matrix.Concurrency
-	}
-	if fc.Matrix.Timeout.Duration > 0 {
-		s.Timeout = fc.Matrix.Timeout.Duration
-	}
-	if fc.Matrix.StateDir != "" {
-		s.StateDir = fc.Matrix.StateDir
-	}
-	if fc.Matrix.PickleKey != "" {
-		s.PickleKey = fc.Matrix.PickleKey
-	}
-	if fc.Matrix.CryptoStore != "" {
-		s.CryptoStore = fc.Matrix.CryptoStore
+	s.Concurrency = cmp.Or(m.Concurrency, s.Concurrency)
+	s.Timeout = cmp.Or(m.Timeout.Duration, s.Timeout)
+	s.ExecTimeout = cmp.Or(m.ExecTimeout.Duration, s.ExecTimeout)
+	s.MaxAge = cmp.Or(m.MaxAge.Duration, s.MaxAge)
+	s.Retry.Base = cmp.Or(m.RetryBase.Duration, s.Retry.Base)
+	s.Retry.Max = cmp.Or(m.RetryMax.Duration, s.Retry.Max)
+	s.StateDir = cmp.Or(m.StateDir, s.StateDir)
+	s.PickleKey = cmp.Or(m.PickleKey, s.PickleKey)
+	if m.CryptoStore != "" {
+		s.CryptoStore = m.CryptoStore
 		if !filepath.IsAbs(s.CryptoStore) && fc.dir != "" {
 			// Relative to the file that names it, as template files are.
 			s.CryptoStore = filepath.Join(fc.dir, s.CryptoStore)
 		}
 	}
-	if fc.Matrix.AllowPlaintextInEncryptedRooms {
-		s.AllowPlaintext = true
+	s.AllowPlaintext = s.AllowPlaintext || m.AllowPlaintextInEncryptedRooms
+	if m.AutoJoin != nil {
+		s.AutoJoin = *m.AutoJoin
 	}
-	if fc.Matrix.MaxAge.Duration > 0 {
-		s.MaxAge = fc.Matrix.MaxAge.Duration
-	}
-	if fc.Matrix.AutoJoin != nil {
-		s.AutoJoin = *fc.Matrix.AutoJoin
-	}
-	if fc.Matrix.ExecTimeout.Duration > 0 {
-		s.ExecTimeout = fc.Matrix.ExecTimeout.Duration
-	}
-	if fc.Matrix.BackgroundFlush != nil {
-		s.BackgroundFlush = *fc.Matrix.BackgroundFlush
-	}
-	if fc.Matrix.RetryBase.Duration > 0 {
-		s.Retry.Base = fc.Matrix.RetryBase.Duration
-	}
-	if fc.Matrix.RetryMax.Duration > 0 {
-		s.Retry.Max = fc.Matrix.RetryMax.Duration
+	if m.BackgroundFlush != nil {
+		s.BackgroundFlush = *m.BackgroundFlush
 	}
 	if err := fc.severityPolicy(&s.Severity); err != nil {
 		return err
@@ -288,6 +270,7 @@ func (fc *fileConfig) apply(s *settings) error {
 
 // severityPolicy reads msgtype and mentions per severity.
 func (fc *fileConfig) severityPolicy(p *format.SeverityPolicy) error {
+	m := fc.Matrix
 	parse := func(key, name string) (format.Severity, error) {
 		sev, ok := format.ParseSeverity(name)
 		if !ok {
@@ -295,7 +278,8 @@ func (fc *fileConfig) severityPolicy(p *format.SeverityPolicy) error {
 		}
 		return sev, nil
 	}
-	for name, mt := range fc.Matrix.MsgType {
+	p.MsgType = map[format.Severity]string{}
+	for name, mt := range m.MsgType {
 		sev, err := parse("msgtype", name)
 		if err != nil {
 			return err
@@ -303,31 +287,21 @@ func (fc *fileConfig) severityPolicy(p *format.SeverityPolicy) error {
 		if mt != "m.text" && mt != "m.notice" {
 			return fc.valueError([]string{"matrix", "msgtype", name}, "%q is neither m.text nor m.notice", mt)
 		}
-		if p.MsgType == nil {
-			p.MsgType = map[format.Severity]string{}
-		}
 		p.MsgType[sev] = mt
 	}
-	for sev, users := range map[format.Severity][]string{format.Critical: fc.Matrix.MentionOnCritical, format.Warning: fc.Matrix.MentionOnWarning} {
+	p.MentionUsers = map[format.Severity][]string{format.Critical: m.MentionOnCritical, format.Warning: m.MentionOnWarning}
+	for sev, users := range p.MentionUsers {
 		for _, u := range users {
 			if !format.ValidUserID(u) {
 				return fc.valueError([]string{"matrix", "mention_on_" + string(sev)}, "%q is not a Matrix user id (@user:server)", u)
 			}
 		}
-		if len(users) > 0 {
-			if p.MentionUsers == nil {
-				p.MentionUsers = map[format.Severity][]string{}
-			}
-			p.MentionUsers[sev] = users
-		}
 	}
-	for _, name := range fc.Matrix.MentionRoomOn {
+	p.MentionRoom = map[format.Severity]bool{}
+	for _, name := range m.MentionRoomOn {
 		sev, err := parse("mention_room_on", name)
 		if err != nil {
 			return err
-		}
-		if p.MentionRoom == nil {
-			p.MentionRoom = map[format.Severity]bool{}
 		}
 		p.MentionRoom[sev] = true
 	}
@@ -335,28 +309,15 @@ func (fc *fileConfig) severityPolicy(p *format.SeverityPolicy) error {
 }
 
 // applyEnv merges netdata's variable names from the environment over s.
+// A switch is off when it is 0, no, false or off, any case.
 func applyEnv(s *settings, getenv func(string) string) {
-	if v := getenv("MATRIX_HOMESERVER"); v != "" {
-		s.Homeserver = v
-	}
-	if v := getenv("MATRIX_ACCESSTOKEN"); v != "" {
-		s.AccessToken = v
-	}
-	if dryRunEnv(getenv) {
+	s.Homeserver = cmp.Or(getenv("MATRIX_HOMESERVER"), s.Homeserver)
+	s.AccessToken = cmp.Or(getenv("MATRIX_ACCESSTOKEN"), s.AccessToken)
+	isOff := func(v string) bool { return slices.Contains([]string{"0", "no", "false", "off"}, strings.ToLower(v)) }
+	if v := getenv("MATRIX_NOTIFY_DRY_RUN"); v != "" && !isOff(v) {
 		s.DryRun = true
 	}
 	if v := getenv("MATRIX_NOTIFY_BACKGROUND_FLUSH"); v != "" {
-		s.BackgroundFlush = !isNo(v)
+		s.BackgroundFlush = !isOff(v)
 	}
-}
-
-// isNo reads an environment switch set to off.
-func isNo(v string) bool {
-	return v == "0" || strings.EqualFold(v, "no") || strings.EqualFold(v, "false") || strings.EqualFold(v, "off")
-}
-
-// dryRunEnv reports whether MATRIX_NOTIFY_DRY_RUN asks for a dry run.
-func dryRunEnv(getenv func(string) string) bool {
-	v := getenv("MATRIX_NOTIFY_DRY_RUN")
-	return v != "" && v != "0" && !strings.EqualFold(v, "no") && !strings.EqualFold(v, "false")
 }

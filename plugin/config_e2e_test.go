@@ -100,7 +100,7 @@ func TestE2EOutageQueueAndFlushNetdataOnly(t *testing.T) {
 		t.Fatalf("queue: exit %d\n%s%s", q.code, q.stdout, q.stderr)
 	}
 	serveAt(t, hs, addr)
-	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "4 delivered") {
+	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "flush delivered=4 ") {
 		t.Fatalf("flush: exit %d\n%s", r.code, r.stderr)
 	}
 	for _, room := range fiveRooms[:2] {
@@ -109,7 +109,7 @@ func TestE2EOutageQueueAndFlushNetdataOnly(t *testing.T) {
 	if r := h.run(t, nil, "queue"); !strings.Contains(r.stdout, "is empty") {
 		t.Errorf("outbox not empty after flush:\n%s", r.stdout)
 	}
-	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "0 delivered") {
+	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "flush delivered=0 ") {
 		t.Errorf("second flush: exit %d\n%s", r.code, r.stderr)
 	}
 }
@@ -182,7 +182,7 @@ func TestE2EUnreadableConfigKeepsTheAlarm(t *testing.T) {
 	r := h.runAs(t, nobody, nobody, nil, alarmN(0)...)
 	toml := filepath.Join(h.user, "matrix-notify.toml")
 	if r.code != exitFailed || !strings.Contains(r.stderr, "cannot read "+toml+": it belongs to root:root with mode 0600, and matrix-notify runs as nobody (uid 65534") ||
-		!strings.Contains(r.stderr, "1 of 1 notifications kept in") {
+		!strings.Contains(r.stderr, "notifications kept, not sent, as a file could not be read: once it can, `matrix-notify flush` delivers them kept=1 of=1 ") {
 		t.Fatalf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
 	}
 	if len(hs.AllEvents()) != 0 {
@@ -218,7 +218,7 @@ func TestE2EUnreadableConfKeepsTheAlarm(t *testing.T) {
 	conf := filepath.Join(h.user, "health_alarm_notify.conf")
 	r := h.runAs(t, nobody, nobody, nil, alarmN(0)...)
 	if r.code != exitFailed || !strings.Contains(r.stderr, "cannot read "+conf+": it belongs to root:root with mode 0600") ||
-		!strings.Contains(r.stderr, "1 of 1 notifications kept in") {
+		!strings.Contains(r.stderr, "notifications kept, not sent, as a file could not be read: once it can, `matrix-notify flush` delivers them kept=1 of=1 ") {
 		t.Fatalf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
 	}
 	if r := h.run(t, nil, "flush"); r.code != 0 {
@@ -245,7 +245,7 @@ func TestE2EUnreadableTokenFileKeepsTheAlarm(t *testing.T) {
 	chownTree(t, h.lib, nobody, nobody)
 	r := h.runAs(t, nobody, nobody, nil, alarmN(0)...)
 	if r.code != exitFailed || !strings.Contains(r.stderr, "cannot read "+tokenFile+": it belongs to root:root with mode 0600") ||
-		!strings.Contains(r.stderr, "1 of 1 notifications kept in") {
+		!strings.Contains(r.stderr, "notifications kept, not sent, as a file could not be read: once it can, `matrix-notify flush` delivers them kept=1 of=1 ") {
 		t.Fatalf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
 	}
 	if r := h.runAs(t, nobody, nobody, nil, "flush"); r.code != exitUsage || !strings.Contains(r.stderr, "cannot read "+tokenFile) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,24 +44,7 @@ func decodeConfig(path string, data []byte, v any) error {
 
 // underAny reports whether k lies inside one of tables.
 func underAny(k toml.Key, tables []toml.Key) bool {
-	for _, t := range tables {
-		if len(k) > len(t) && slicesEqual(k[:len(t)], t) {
-			return true
-		}
-	}
-	return false
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.ContainsFunc(tables, func(t toml.Key) bool { return len(k) > len(t) && slices.Equal(k[:len(t)], t) })
 }
 
 // explainDecodeError words err, the failed decode of data into a t.
@@ -77,16 +61,14 @@ func explainDecodeError(path string, data []byte, t reflect.Type, err error) err
 	if key, msg := firstMismatch(nil, generic, t); key != nil {
 		return fmt.Errorf("%s: %s %s", where(path, data, key), keyName(key), msg)
 	}
-	// A value the field refused (UnmarshalText): the library says where.
+	// A value the field refused (UnmarshalText): the library says where,
+	// and LastKey splits at its dots (our keys are bare words).
 	var perr toml.ParseError
 	if errors.As(err, &perr) && perr.LastKey != "" {
-		return fmt.Errorf("%s:%d: %s: %s", path, perr.Position.Line, keyName(splitKey(perr.LastKey)), perr.Message)
+		return fmt.Errorf("%s:%d: %s: %s", path, perr.Position.Line, keyName(strings.Split(perr.LastKey, ".")), perr.Message)
 	}
 	return fmt.Errorf("%s: %w", path, err)
 }
-
-// splitKey undoes toml.Key.String for keys of bare words (ours are).
-func splitKey(s string) toml.Key { return strings.Split(s, ".") }
 
 // where is "FILE:LINE" for key, or "FILE" when its line is unknown.
 func where(path string, data []byte, key toml.Key) string {
@@ -198,47 +180,41 @@ var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 // with what was expected in words.
 func firstMismatch(key toml.Key, v any, t reflect.Type) (toml.Key, string) {
 	t = deref(t)
-	if reflect.PointerTo(t).Implements(textUnmarshaler) {
-		if _, ok := v.(string); !ok {
-			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
-		}
-		return nil, ""
-	}
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
-		}
-		for name, sub := range m {
-			if ft, ok := fieldType(t, name); ok {
-				if k, msg := firstMismatch(append(append(toml.Key{}, key...), name), sub, ft); k != nil {
-					return k, msg
+	var fits bool
+	switch {
+	case reflect.PointerTo(t).Implements(textUnmarshaler):
+		_, fits = v.(string)
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
+		var m map[string]any
+		if m, fits = v.(map[string]any); fits {
+			for name, sub := range m {
+				if ft, ok := fieldType(t, name); ok {
+					if k, msg := firstMismatch(append(slices.Clone(key), name), sub, ft); k != nil {
+						return k, msg
+					}
 				}
 			}
 		}
-	case reflect.Slice:
-		list, ok := v.([]any)
-		if !ok {
-			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
-		}
-		for i, item := range list {
-			if k, _ := firstMismatch(key, item, t.Elem()); k != nil {
-				return key, fmt.Sprintf("must be %s: item %d is %s", expected(t), i+1, actual(item))
+	case t.Kind() == reflect.Slice:
+		var list []any
+		if list, fits = v.([]any); fits {
+			for i, item := range list {
+				if k, _ := firstMismatch(key, item, t.Elem()); k != nil {
+					return key, fmt.Sprintf("must be %s: item %d is %s", expected(t), i+1, actual(item))
+				}
 			}
 		}
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
-		}
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		if _, ok := v.(int64); !ok {
-			return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
-		}
+	case t.Kind() == reflect.String:
+		_, fits = v.(string)
+	case t.Kind() == reflect.Bool:
+		_, fits = v.(bool)
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64 || t.Kind() == reflect.Int32:
+		_, fits = v.(int64)
+	default:
+		fits = true
+	}
+	if !fits {
+		return key, fmt.Sprintf("must be %s, not %s", expected(t), actual(v))
 	}
 	return nil, ""
 }

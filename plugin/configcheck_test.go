@@ -124,3 +124,17 @@ func TestNoConfigurationFound(t *testing.T) {
 		t.Errorf("stderr: %s", stderr)
 	}
 }
+
+// The environment's switches read alike: 0, no, false and off (any case)
+// are off, anything else set is on.
+func TestApplyEnvSwitches(t *testing.T) {
+	for v, on := range map[string]bool{"1": true, "yes": true, "0": false, "no": false, "FALSE": false, "off": false, "Off": false} {
+		var s settings
+		applyEnv(&s, func(k string) string {
+			return map[string]string{"MATRIX_NOTIFY_DRY_RUN": v, "MATRIX_NOTIFY_BACKGROUND_FLUSH": v}[k]
+		})
+		if s.DryRun != on || s.BackgroundFlush != on {
+			t.Errorf("%q: dry run %v, background flush %v; want %v", v, s.DryRun, s.BackgroundFlush, on)
+		}
+	}
+}

@@ -12,19 +12,23 @@ import (
 
 // logHandler writes netdata's log style, one line per record:
 //
-//	2026-11-23 23:17:50: matrix-notify: INFO: message
+//	2026-11-23 23:17:50: matrix-notify: INFO: message key=value
 //
 // Netdata copies a notifier's stderr into its error log, so lines look like
 // alarm-notify.sh's. Any secret registered with redact is replaced before the
 // line is written: the token must never reach a log, whatever an error quotes.
 type logHandler struct {
-	mu      *sync.Mutex
+	*logSink // shared by the handlers WithAttrs derives
+	level    slog.Level
+	attrs    []slog.Attr
+	now      func() time.Time
+}
+
+// logSink is where the lines go and what they must never hold.
+type logSink struct {
+	mu      sync.Mutex
 	w       io.Writer
-	program string
-	level   slog.Level
-	secrets *[]string
-	attrs   []slog.Attr
-	now     func() time.Time
+	secrets []string
 }
 
 func newLogger(w io.Writer, debug bool) (*slog.Logger, *logHandler) {
@@ -32,18 +36,25 @@ func newLogger(w io.Writer, debug bool) (*slog.Logger, *logHandler) {
 	if debug {
 		level = slog.LevelDebug
 	}
-	h := &logHandler{mu: &sync.Mutex{}, w: w, program: "matrix-notify", level: level, secrets: new([]string), now: time.Now}
+	h := &logHandler{logSink: &logSink{w: w}, level: level, now: time.Now}
 	return slog.New(h), h
 }
 
 // redact registers a secret that must never be written.
-func (h *logHandler) redact(secret string) {
+func (s *logSink) redact(secret string) {
 	if len(secret) < 4 { // too short to redact without mangling ordinary words
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	*h.secrets = append(*h.secrets, secret)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets = append(s.secrets, secret)
+}
+
+// setOutput sends the lines of every logger of this sink to w from now on.
+func (s *logSink) setOutput(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.w = w
 }
 
 func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
@@ -63,7 +74,7 @@ func levelName(l slog.Level) string {
 
 func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s: %s: %s", h.now().Format("2006-01-02 15:04:05"), h.program, levelName(r.Level), r.Message)
+	fmt.Fprintf(&b, "%s: matrix-notify: %s: %s", h.now().Format("2006-01-02 15:04:05"), levelName(r.Level), r.Message)
 	for _, a := range h.attrs {
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 	}
@@ -74,7 +85,7 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	line := b.String()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, s := range *h.secrets {
+	for _, s := range h.secrets {
 		line = strings.ReplaceAll(line, s, "<redacted>")
 	}
 	// One record is one line: a newline inside an alarm's text must not

@@ -13,9 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -127,25 +125,21 @@ const usageText = `usage:
   matrix-notify help [COMMAND]         this text, or COMMAND's (also: matrix-notify COMMAND --help)
 
 flags (after the subcommand; in netdata exec mode use the environment):
-  --config FILE     TOML configuration (env MATRIX_NOTIFY_CONFIG)
-  --dry-run         print the requests that would be sent, send nothing (env MATRIX_NOTIFY_DRY_RUN=1)
-  --timeout D       overall delivery deadline (default 30s)
-  --concurrency N   rooms sent to at once (default 32)
-
+` + commonFlagsHelp + `
 exit codes: 0 delivered to every room; 1 nothing to send by rule; 2 usage or
 configuration error; 3 delivery failed or left queued.
 `
 
 func (a *app) run(ctx context.Context, args []string) int {
-	debug := a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1"
-	a.log, a.logh = newLogger(a.stderr, debug)
+	a.log, a.logh = newLogger(a.stderr, a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1")
 	a.logh.now = a.now
 
-	var err error
-	switch {
-	case len(args) == 0:
+	if len(args) == 0 {
 		fmt.Fprint(a.stderr, usageText)
 		return exitUsage
+	}
+	var err error
+	switch c, known := lookupCommand(args[0]); {
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
 		return a.help(args[1:])
 	case args[0] == "version" || args[0] == "--version" || args[0] == "-version":
@@ -155,35 +149,18 @@ func (a *app) run(ctx context.Context, args []string) int {
 		if len(args) > 1 {
 			return a.help([]string{"version"})
 		}
-		printVersion(a.stdout)
+		info, ok := debug.ReadBuildInfo()
+		writeVersion(a.stdout, info, ok, buildCommit)
 		return exitDelivered
-	case isCommand(args[0]) && wantsHelp(args[1:]):
+	case known && wantsHelp(args[1:]):
 		return a.help(args[:1])
 	case len(args) > 1 && args[1] == "test" && wantsHelp(args[2:]): // ROLE test --help
 		return a.help([]string{"test"})
-	case isTestInvocation(args):
+	case args[0] == "test" || isTestInvocation(args): // `test` with flags it does not know: runTest says so
 		err = a.runTest(ctx, args)
-	case args[0] == "test":
-		err = a.runTest(ctx, args) // flags it does not know: runTest says so
-	case args[0] == "custom-sender":
-		err = a.runCustomSender(ctx, args[1:])
-	case args[0] == "kuma":
-		err = a.runKuma(ctx, args[1:])
-	case args[0] == "serve":
-		err = a.runServe(ctx, args[1:])
-	case args[0] == "flush" && isBackgroundFlush(args[1:]):
-		err = a.runBackgroundFlush(ctx, args[1:])
-	case args[0] == "flush":
-		err = a.runFlush(ctx, args[1:])
-	case args[0] == "queue":
-		err = a.runQueue(args[1:])
-	case args[0] == "check-template":
-		err = a.runCheckTemplate(args[1:])
-	case args[0] == "login":
-		err = a.runLogin(ctx, args[1:])
-	case args[0] == "doctor":
-		err = a.runDoctor(ctx, args[1:])
-	case isNetdataArgv(args):
+	case known && c.run != nil:
+		err = c.run(a, ctx, args[1:])
+	case len(args) >= netdataMinArgs: // the shape of alarm-notify.sh's argv
 		err = a.runExec(ctx, args)
 	default:
 		err = unknownCommand(args[0])
@@ -207,12 +184,6 @@ func (a *app) help(args []string) int {
 	}
 	fmt.Fprint(a.stdout, c.usage)
 	return exitDelivered
-}
-
-// isCommand reports whether word names a subcommand.
-func isCommand(word string) bool {
-	_, ok := lookupCommand(word)
-	return ok
 }
 
 // isTestInvocation is alarm-notify.sh's rule for `test [ROLE]` / `ROLE test`,
@@ -242,13 +213,12 @@ func (a *app) exitCode(err error) int {
 		return exitNothing
 	case errors.Is(err, errNotDelivered):
 		return exitFailed
-	case errors.As(err, &ue):
-		a.log.Error(err.Error())
-		return exitUsage
-	default:
-		a.log.Error(err.Error())
-		return exitFailed
 	}
+	a.log.Error(err.Error())
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
 }
 
 // commonFlags are the flags every subcommand takes.
@@ -260,8 +230,9 @@ type commonFlags struct {
 }
 
 // parseFlags parses flags anywhere among the arguments (flags follow the
-// subcommand, interleaved with its words) and returns the other words.
-func parseFlags(name string, args []string) (commonFlags, []string, error) {
+// subcommand, interleaved with its words) and returns the other words;
+// extra adds the flags of the subcommand itself.
+func parseFlags(name string, args []string, extra ...func(*flag.FlagSet)) (commonFlags, []string, error) {
 	var cf commonFlags
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -269,6 +240,9 @@ func parseFlags(name string, args []string) (commonFlags, []string, error) {
 	fs.BoolVar(&cf.dryRun, "dry-run", false, "print the requests, send nothing")
 	fs.DurationVar(&cf.timeout, "timeout", 0, "overall delivery deadline")
 	fs.IntVar(&cf.concurrency, "concurrency", 0, "rooms sent to at once")
+	for _, add := range extra {
+		add(fs)
+	}
 	var words []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -309,50 +283,17 @@ func (a *app) configPath(flagValue, fallback string) (string, bool) {
 }
 
 // credentialsMissing is the error of cmd, a command that needs the
-// homeserver and the token, when s lacks either: it says where it looked
-// (the TOML file, the environment) and what each place lacked.
+// homeserver and the token, when s (read from cf's TOML file) lacks either.
 func (a *app) credentialsMissing(cmd string, s settings, cf commonFlags) error {
 	if s.Homeserver != "" && s.AccessToken != "" {
 		return nil
 	}
 	path, _ := a.configPath(cf.config, a.defaultConfigPath())
-	var missing []string
-	if s.Homeserver == "" {
-		missing = append(missing, "homeserver")
+	c := &invocationConfig{s: s, tomlPath: path, searched: []string{path}}
+	if _, err := os.Stat(path); err == nil {
+		c.read = c.searched
 	}
-	if s.AccessToken == "" {
-		missing = append(missing, "access_token")
-	}
-	_, statErr := os.Stat(path)
-	exists := statErr == nil
-	file := path + " (not found)"
-	if exists {
-		file = fmt.Sprintf("%s (no [matrix] %s)", path, strings.Join(missing, " or "))
-	}
-	what := "no configuration found"
-	if exists || s.Homeserver != "" || s.AccessToken != "" {
-		what = fmt.Sprintf("no %s configured", strings.Join(missing, " or "))
-	}
-	return usagef("%s: %s: searched %s and the environment (MATRIX_HOMESERVER, MATRIX_ACCESSTOKEN); run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG",
-		cmd, what, file, path)
-}
-
-// finishSettings applies the TOML file, the environment and the flags over s.
-func (a *app) finishSettings(s *settings, cf commonFlags, fallbackConfig string) (*fileConfig, error) {
-	path, required := a.configPath(cf.config, fallbackConfig)
-	fc, err := loadFileConfig(path, required, a.log)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	fc.dir = filepath.Dir(path)
-	if err := fc.apply(s); err != nil {
-		return nil, usageError{err}
-	}
-	for _, w := range s.Severity.Validate() {
-		a.log.Warn("config: " + w)
-	}
-	a.applyOverrides(s, cf)
-	return fc, nil
+	return usagef("%s: %s; run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG", cmd, c.missing(), path)
 }
 
 // applyOverrides applies the environment and the flags over s: what comes

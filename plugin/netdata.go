@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -20,21 +23,11 @@ type netdataDirs struct {
 }
 
 func (a *app) netdataDirs() netdataDirs {
-	d := netdataDirs{
-		user:  a.getenv("NETDATA_USER_CONFIG_DIR"),
-		stock: a.getenv("NETDATA_STOCK_CONFIG_DIR"),
-		cache: a.getenv("NETDATA_CACHE_DIR"),
+	return netdataDirs{
+		user:  cmp.Or(a.getenv("NETDATA_USER_CONFIG_DIR"), "/etc/netdata"),
+		stock: cmp.Or(a.getenv("NETDATA_STOCK_CONFIG_DIR"), "/usr/lib/netdata/conf.d"),
+		cache: cmp.Or(a.getenv("NETDATA_CACHE_DIR"), "/var/cache/netdata"),
 	}
-	if d.user == "" {
-		d.user = "/etc/netdata"
-	}
-	if d.stock == "" {
-		d.stock = "/usr/lib/netdata/conf.d"
-	}
-	if d.cache == "" {
-		d.cache = "/var/cache/netdata"
-	}
-	return d
 }
 
 // netdataContent is the message: the [netdata] templates over netdata's
@@ -51,7 +44,7 @@ func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields) sende
 	engine := liquidjs.New(liquidjs.Options{Location: s.Location, Now: a.now})
 	mt, err := loadTemplates(engine, "netdata", tc, fc.dir)
 	if err != nil {
-		a.log.Error(fmt.Sprintf("%v: sending the default message", err))
+		a.log.Error("sending the default message", "err", err)
 		return def
 	}
 	vars := map[string]any{}
@@ -66,11 +59,7 @@ func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields) sende
 // the time zone and the clock.
 func (a *app) netdataEnv(s settings, vars *healthconf.Vars) netdata.Env {
 	env := netdata.EnvFromOS(a.getenv)
-	env.FQDN, env.ShortHostname = "", ""
-	if h, err := a.hostname(); err == nil {
-		env.FQDN = h
-		env.ShortHostname, _, _ = strings.Cut(h, ".")
-	}
+	env.FQDN, env.ShortHostname = a.hostnames()
 	env.UseFQDN = vars.Get("use_fqdn") == "YES"
 	env.DateFormat = vars.Get("date_format")
 	env.ImagesBaseURL = vars.Get("images_base_url")
@@ -79,14 +68,13 @@ func (a *app) netdataEnv(s settings, vars *healthconf.Vars) netdata.Env {
 	return env
 }
 
-// shortHostname is `hostname -s`.
-func (a *app) shortHostname() string {
-	h, err := a.hostname()
-	if err != nil {
-		return ""
+// hostnames are `hostname` and `hostname -s`, or "" when unknown.
+func (a *app) hostnames() (fqdn, short string) {
+	if h, err := a.hostname(); err == nil {
+		short, _, _ = strings.Cut(h, ".")
+		return h, short
 	}
-	short, _, _ := strings.Cut(h, ".")
-	return short
+	return "", ""
 }
 
 // runExec is netdata exec mode: argv exactly as alarm-notify.sh receives it.
@@ -121,7 +109,7 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 	load := sync.OnceValues(func() (*invocationConfig, error) { return a.loadConfig("test", cf, netdataMode) })
 	var failed error
 	for _, alarm := range netdata.TestAlarms(a.installedLayout(), role, host, a.now(), "matrix-notify") {
-		a.log.Info(fmt.Sprintf("sending test %s alarm to role: %s", alarm.Status, role))
+		a.log.Info("sending test alarm", "status", alarm.Status, "role", role)
 		if err := a.sendAlarm(ctx, alarm, load); err != nil {
 			if _, ok := err.(usageError); ok {
 				return err
@@ -136,18 +124,14 @@ func (a *app) runTest(ctx context.Context, args []string) error {
 // of the alarm-notify.sh next to this program in plugins.d (Layout2, master's,
 // when there is none), so that `test` sends what that netdata's test sends.
 func (a *app) installedLayout() netdata.Layout {
-	if a.executable == nil {
-		return netdata.Layout2
+	if a.executable != nil {
+		if exe, err := a.executable(); err == nil {
+			if script, err := os.ReadFile(filepath.Join(filepath.Dir(exe), "alarm-notify.sh")); err == nil {
+				return netdata.ScriptLayout(script)
+			}
+		}
 	}
-	exe, err := a.executable()
-	if err != nil {
-		return netdata.Layout2
-	}
-	script, err := os.ReadFile(filepath.Join(filepath.Dir(exe), "alarm-notify.sh"))
-	if err != nil {
-		return netdata.Layout2
-	}
-	return netdata.ScriptLayout(script)
+	return netdata.Layout2
 }
 
 // sendAlarm screens, routes and delivers one netdata alarm; load reads the
@@ -155,7 +139,7 @@ func (a *app) installedLayout() netdata.Layout {
 // alarm-notify.sh sources its files only then).
 func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*invocationConfig, error)) error {
 	if alarm.Host == "" {
-		alarm.Host = a.shortHostname()
+		_, alarm.Host = a.hostnames()
 	}
 	// alarm-notify.sh screens before it sources the configuration, so only
 	// the environment can set clear_alarm_always.
@@ -167,13 +151,14 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 	if err != nil {
 		return err
 	}
-	d, vars, s, fc := c.dirs, c.vars, c.s, c.fc
+	d, vars, s := c.dirs, c.vars, c.s
+	id := alarm.Host + "." + alarm.Chart + "." + alarm.Name
 	if vars.Get("SEND_MATRIX") != "YES" {
-		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: SEND_MATRIX is %q", alarm.Host, alarm.Chart, alarm.Name, vars.Get("SEND_MATRIX")))
+		a.log.Info("not sending Matrix notification", "alarm", id, "SEND_MATRIX", vars.Get("SEND_MATRIX"))
 		return errNothingToSend
 	}
 	if (s.Homeserver == "" || s.AccessToken == "") && c.unreadable == nil {
-		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: %s", alarm.Host, alarm.Chart, alarm.Name, c.missing()))
+		a.log.Info("not sending Matrix notification", "alarm", id, "reason", c.missing())
 		return errNothingToSend
 	}
 	if len(s.Rooms) > 0 {
@@ -183,21 +168,25 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 	}
 	rooms := netdata.Recipients(vars, alarm.Roles, alarm, d.cache, a.logFunc())
 	if len(rooms) == 0 && c.unreadable != nil {
-		return fmt.Errorf("%w: Matrix notification for %s.%s.%s is %s lost: no rooms for roles '%s' outside %s, which cannot be read", errNotDelivered, alarm.Host, alarm.Chart, alarm.Name, alarm.Status, alarm.Roles, c.unreadableFile)
+		return fmt.Errorf("%w: Matrix notification for %s is %s lost: no rooms for roles '%s' outside %s, which cannot be read", errNotDelivered, id, alarm.Status, alarm.Roles, c.unreadableFile)
 	}
 	if len(rooms) == 0 {
-		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s is %s to roles '%s': no recipients", alarm.Host, alarm.Chart, alarm.Name, alarm.Status, alarm.Roles))
+		a.log.Info("not sending Matrix notification: no recipients", "alarm", id, "status", alarm.Status, "roles", alarm.Roles)
 		return errNothingToSend
 	}
-	fields := netdata.Derive(alarm, a.netdataEnv(s, vars))
+	return a.sendNetdata(ctx, c, alarm, netdata.Derive(alarm, a.netdataEnv(s, vars)), rooms)
+}
+
+// sendNetdata delivers alarm to rooms, or keeps it when c could not be read
+// whole.
+func (a *app) sendNetdata(ctx context.Context, c *invocationConfig, alarm netdata.Alarm, fields netdata.Fields, rooms []string) error {
 	n := netdata.Notification(alarm, fields, rooms)
-	n.Content = a.netdataContent(s, fc, fields)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
-	n.Content = finishContent(n.Content, netdata.SeverityOf(alarm.Status), s.Severity)
+	n.Content = finishContent(a.netdataContent(c.s, c.fc, fields), netdata.SeverityOf(alarm.Status), c.s.Severity)
 	if c.unreadable != nil {
 		return a.keep(ctx, c, n)
 	}
-	return a.deliver(ctx, s, n)
+	return a.deliver(ctx, c.s, n)
 }
 
 // runCustomSender is called from netdata's custom_sender(): the recipients are
@@ -217,52 +206,34 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, fc := c.s, c.fc
 	if len(rooms) == 0 {
-		rooms = s.Rooms
+		rooms = c.s.Rooms
 	}
 	rooms = dedupe(rooms)
 	alarm, fields := netdata.FromEnv(a.getenv)
 	if len(rooms) == 0 {
-		a.log.Info(fmt.Sprintf("not sending Matrix notification for %s.%s.%s: no rooms given and no [matrix] rooms configured", alarm.Host, alarm.Chart, alarm.Name))
+		a.log.Info("not sending Matrix notification: no rooms given and no [matrix] rooms configured", "alarm", alarm.Host+"."+alarm.Chart+"."+alarm.Name)
 		return errNothingToSend
 	}
-	if (s.Homeserver == "" || s.AccessToken == "") && c.unreadable == nil {
+	if (c.s.Homeserver == "" || c.s.AccessToken == "") && c.unreadable == nil {
 		return usagef("custom-sender: %s", c.missing())
 	}
-	n := netdata.Notification(alarm, fields, rooms)
-	n.Content = a.netdataContent(s, fc, fields)
-	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
-	n.Content = finishContent(n.Content, netdata.SeverityOf(alarm.Status), s.Severity)
-	if c.unreadable != nil {
-		return a.keep(ctx, c, n)
-	}
-	return a.deliver(ctx, s, n)
+	return a.sendNetdata(ctx, c, alarm, fields, rooms)
 }
 
+// dedupe is in without its empty and repeated words.
 func dedupe(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
+	seen := map[string]bool{"": true}
+	return slices.DeleteFunc(slices.Clone(in), func(s string) bool {
+		dup := seen[s]
+		seen[s] = true
+		return dup
+	})
 }
 
+// logFunc logs what the netdata adapter tells at its level (INFO unless
+// it says ERROR, WARNING or DEBUG).
 func (a *app) logFunc() func(level, msg string) {
-	return func(level, msg string) {
-		switch strings.ToUpper(level) {
-		case "ERROR":
-			a.log.Error(msg)
-		case "WARNING", "WARN":
-			a.log.Warn(msg)
-		case "DEBUG":
-			a.log.Debug(msg)
-		default:
-			a.log.Info(msg)
-		}
-	}
+	levels := map[string]slog.Level{"ERROR": slog.LevelError, "WARNING": slog.LevelWarn, "WARN": slog.LevelWarn, "DEBUG": slog.LevelDebug}
+	return func(level, msg string) { a.log.Log(context.Background(), levels[strings.ToUpper(level)], msg) }
 }

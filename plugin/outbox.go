@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -16,7 +16,6 @@ import (
 	"matrix-notify/adapters/netdata"
 	"matrix-notify/sender"
 	"matrix-notify/sender/e2ee"
-	"matrix-notify/sender/state"
 )
 
 // matrixTransport is the Matrix client with our retry policy around it, and
@@ -28,7 +27,12 @@ func (a *app) matrixTransport(s settings, ob *sender.Outbox) (sender.Transport, 
 	opts.AutoJoin = s.AutoJoin
 	opts.CacheDir = filepath.Join(s.StateDir, "cache")
 	opts.Log = a.log
-	opts.HTTPClient = a.httpClient(s)
+	// Connections kept alive for every room sent to at once (net/http
+	// keeps two per host by default, so a fan-out or serve under load
+	// would open a new connection for most requests).
+	keepAlive := http.DefaultTransport.(*http.Transport).Clone()
+	keepAlive.MaxIdleConnsPerHost = max(s.Concurrency, 2)
+	opts.HTTPClient = &http.Client{Transport: keepAlive}
 	mt, err := sender.NewMatrixTransportWithOptions(s.Homeserver, s.AccessToken, opts)
 	if err != nil {
 		return nil, usageError{err}
@@ -60,15 +64,6 @@ func (a *app) matrixTransport(s settings, ob *sender.Outbox) (sender.Transport, 
 	return tr, nil
 }
 
-// httpClient keeps connections to the homeserver alive for every room sent
-// to at once (net/http keeps two per host by default, so a fan-out or serve
-// under load would open a new connection for most requests).
-func (a *app) httpClient(s settings) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(s.Concurrency, 2)
-	return &http.Client{Transport: tr}
-}
-
 // heldScope scopes, in the state database, the alarms whose homeserver is
 // not known (the file that names it could not be read): flush sends them to
 // the homeserver it is configured with.
@@ -81,21 +76,9 @@ func (a *app) openOutbox(s settings) (*sender.Outbox, error) {
 	return a.openOutboxScope(s, strings.TrimRight(s.Homeserver, "/"))
 }
 
-// openHeld opens the held outbox when something waits there.
-func (a *app) openHeld(s settings) *sender.Outbox {
-	if _, err := os.Stat(filepath.Join(s.StateDir, state.FileName)); err != nil {
-		return nil
-	}
-	ob, err := a.openOutboxScope(s, heldScope)
-	if err != nil {
-		a.log.Error(err.Error())
-		return nil
-	}
-	if entries, err := ob.List(); err != nil || len(entries) == 0 {
-		ob.Close()
-		return nil
-	}
-	return ob
+// held is the held outbox, in the database of ob, the outbox of s.
+func (a *app) held(s settings, ob *sender.Outbox) *sender.Outbox {
+	return sender.NewOutbox(ob.State(), sender.OutboxOptions{Scope: heldScope, MaxAge: s.MaxAge, Log: a.log, Now: a.now})
 }
 
 // openOutboxScope opens the outbox of scope; a permission error says who may
@@ -106,6 +89,37 @@ func (a *app) openOutboxScope(s settings, scope string) (*sender.Outbox, error) 
 		return nil, permissionHint(err, s.StateDir, "flush")
 	}
 	return ob, nil
+}
+
+// notSent is the transport of an alarm that must not be sent yet: every
+// message fails with why, which the outbox keeps as its last error.
+type notSent struct{ why error }
+
+func (t notSent) Send(context.Context, sender.Message) (string, error) { return "", t.why }
+
+// keep queues n in the outbox without sending it, for netdata's invocation
+// whose configuration (a TOML file, a health_alarm_notify.conf) could not be
+// read: what that file would have said (the homeserver, the token, rooms,
+// templates) is unknown, but the alarm is not lost. It waits in the held
+// outbox, which needs no token to keep it, until `matrix-notify flush`, run
+// once the file is readable (or as root, who can read it), sends it with
+// the configuration the file gives.
+func (a *app) keep(ctx context.Context, c *invocationConfig, n sender.Notification) error {
+	s := c.s
+	a.log.Error(c.unreadable.Error())
+	msgs := sender.Messages(n)
+	if s.DryRun {
+		return sender.WriteDryRun(a.stdout, msgs)
+	}
+	ob, err := a.openOutboxScope(s, heldScope)
+	if err != nil {
+		return fmt.Errorf("%w: %d notifications lost: %v", errNotDelivered, len(msgs), err)
+	}
+	rep := ob.Deliver(ctx, notSent{fmt.Errorf("not sent: %s could not be read", c.unreadableFile)}, msgs, s.Concurrency)
+	queued := rep.Count(sender.OutcomeQueued)
+	a.log.Warn("notifications kept, not sent, as a file could not be read: once it can, `matrix-notify flush` delivers them",
+		"kept", queued, "of", len(msgs), "outbox", ob.Dir(), "file", c.unreadableFile)
+	return fmt.Errorf("%w: %d kept, %d of %d not kept", errNotDelivered, queued, len(msgs)-queued, len(msgs))
 }
 
 // deliver sends (or, in a dry run, prints) n's messages through the outbox:
@@ -119,7 +133,7 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 	ob, err := a.openOutbox(s)
 	if err != nil {
 		// Better sent without a safety net than not sent at all.
-		a.log.Error(fmt.Sprintf("%v: sending without the outbox (and unthreaded), nothing will be kept if delivery fails", err))
+		a.log.Error("sending without the outbox (and unthreaded), nothing will be kept if delivery fails", "err", err)
 		ob = nil
 	} else {
 		defer ob.Close()
@@ -139,13 +153,13 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 	}
 	rep := ob.Deliver(ctx, tr, msgs, s.Concurrency)
 	if rep.OlderDelivered > 0 {
-		a.log.Info(fmt.Sprintf("delivered %d older queued notifications on the way", rep.OlderDelivered))
+		a.log.Info("delivered older queued notifications on the way", "count", rep.OlderDelivered)
 	}
 	// When this call's rooms are done and time is left, what waits for
 	// other rooms goes too (a room that just failed is not tried again).
 	if rep.Delivered() && ctx.Err() == nil {
 		if fr := ob.Flush(ctx, tr, s.Concurrency); fr.Delivered > 0 {
-			a.log.Info(fmt.Sprintf("delivered %d queued notifications for other rooms", fr.Delivered))
+			a.log.Info("delivered queued notifications for other rooms", "count", fr.Delivered)
 		}
 	}
 	if rep.Delivered() {
@@ -158,30 +172,40 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 			who = "the next invocation or `matrix-notify flush` delivers them"
 		}
 		if queued > 0 {
-			a.log.Warn(fmt.Sprintf("%d of %d notifications queued in %s: %s", queued, len(msgs), ob.Dir(), who))
+			a.log.Warn("notifications queued", "queued", queued, "of", len(msgs), "outbox", ob.Dir(), "next", who)
 		}
 	}
 	return fmt.Errorf("%w: %d queued, %d dropped, %d failed of %d", errNotDelivered, queued, dropped, failed, len(msgs))
 }
 
 // outboxConfig is the configuration of flush and queue: exec mode's (or
-// serve's), found as they find it.
-func (a *app) outboxConfig(name string, args []string) (*invocationConfig, error) {
-	cf, words, err := parseFlags(name, args)
+// serve's), found as they find it (mode eitherMode), or the one the
+// background flush (bg, flush's --until-empty) is told.
+func (a *app) outboxConfig(name string, args []string, bg *backgroundFlag) (*invocationConfig, error) {
+	cf, words, err := parseFlags(name, args, func(fs *flag.FlagSet) {
+		if bg != nil {
+			fs.Var(bg, "until-empty", "the background flush, of netdata's or standalone settings")
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
 	if len(words) > 0 {
 		return nil, usagef("%s: unexpected argument %q", name, words[0])
 	}
-	return a.loadConfig(name, cf, eitherMode)
+	mode := eitherMode
+	if bg != nil && bg.set {
+		mode = bg.mode
+	}
+	return a.loadConfig(name, cf, mode)
 }
 
 // runFlush delivers everything queued, within the deadline: the outbox of
 // the configured homeserver, and what was kept while the configuration
-// could not be read.
+// could not be read. --until-empty makes it the background flush.
 func (a *app) runFlush(ctx context.Context, args []string) error {
-	c, err := a.outboxConfig("flush", args)
+	var bg backgroundFlag
+	c, err := a.outboxConfig("flush", args, &bg)
 	if err != nil {
 		return err
 	}
@@ -194,6 +218,9 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 		return usageError{err}
 	}
 	defer ob.Close()
+	if bg.set {
+		return a.backgroundFlush(ctx, s, ob)
+	}
 	tr, err := a.matrixTransport(s, ob)
 	if err != nil {
 		return err
@@ -201,11 +228,9 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	fr := ob.Flush(ctx, tr, s.Concurrency)
-	if held := a.openHeld(s); held != nil {
-		hr := held.Flush(ctx, tr, s.Concurrency)
-		fr.Delivered, fr.Dropped, fr.Remaining = fr.Delivered+hr.Delivered, fr.Dropped+hr.Dropped, fr.Remaining+hr.Remaining
-	}
-	a.log.Info(fmt.Sprintf("flush: %d delivered, %d dropped, %d still queued in %s", fr.Delivered, fr.Dropped, fr.Remaining, ob.Dir()))
+	hr := a.held(s, ob).Flush(ctx, tr, s.Concurrency)
+	fr.Delivered, fr.Dropped, fr.Remaining = fr.Delivered+hr.Delivered, fr.Dropped+hr.Dropped, fr.Remaining+hr.Remaining
+	a.log.Info("flush", "delivered", fr.Delivered, "dropped", fr.Dropped, "queued", fr.Remaining, "outbox", ob.Dir())
 	if fr.Remaining > 0 {
 		return fmt.Errorf("%w: %d still queued", errNotDelivered, fr.Remaining)
 	}
@@ -214,7 +239,7 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 
 // runQueue lists what waits in the outbox.
 func (a *app) runQueue(args []string) error {
-	c, err := a.outboxConfig("queue", args)
+	c, err := a.outboxConfig("queue", args, nil)
 	if err != nil {
 		return err
 	}
@@ -227,10 +252,8 @@ func (a *app) runQueue(args []string) error {
 	if err != nil {
 		return err
 	}
-	if held := a.openHeld(c.s); held != nil {
-		if more, err := held.List(); err == nil {
-			entries = append(entries, more...)
-		}
+	if more, err := a.held(c.s, ob).List(); err == nil {
+		entries = append(entries, more...)
 	}
 	if len(entries) == 0 {
 		fmt.Fprintf(a.stdout, "the outbox %s is empty\n", ob.Dir())

@@ -8,9 +8,6 @@ import (
 	"io/fs"
 )
 
-// foreignOwner cannot tell here.
-func foreignOwner(string) (string, int, int, bool) { return "", 0, 0, false }
-
 // becomeUser is not possible here.
 func becomeUser(int, int) error { return errors.New("not supported on this system") }
 

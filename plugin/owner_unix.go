@@ -5,28 +5,8 @@ package main
 import (
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"syscall"
 )
-
-// foreignOwner reports, for a process running as root, the owner (uid and
-// gid) of dir, or of its nearest existing parent (owned), when that is not
-// root: the user (netdata's) whose files root would be writing among.
-func foreignOwner(dir string) (owned string, uid, gid int, ok bool) {
-	if os.Geteuid() != 0 || dir == "" {
-		return "", 0, 0, false
-	}
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		var st syscall.Stat_t
-		if err := syscall.Stat(d, &st); err == nil {
-			return d, int(st.Uid), int(st.Gid), st.Uid != 0
-		}
-		if parent := filepath.Dir(d); parent == d {
-			return "", 0, 0, false
-		}
-	}
-}
 
 // becomeUser makes the whole process run as uid and gid, with gid as its
 // only group. On Linux, Go applies these calls to every thread of the

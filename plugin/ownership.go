@@ -57,15 +57,6 @@ func unreadable(path string) error {
 		path, userName(uid), groupName(gid), st.Mode().Perm(), runningAs(), groupName(os.Getegid()), path, path, me)
 }
 
-// readError is err, from reading path, or the finer account unreadable
-// gives of a permission problem.
-func readError(path string, err error) error {
-	if u := unreadable(path); u != nil {
-		return u
-	}
-	return err
-}
-
 // causeError is an error worded for a person that keeps the error it comes
 // from for errors.Is and errors.As.
 type causeError struct {
@@ -104,8 +95,11 @@ func tokenFileProblem(path string, st fs.FileInfo) string {
 // to run it as that user without sudo; netdata's own invocations go on as
 // root, as an alarm must not be lost.
 func (a *app) enterStateDir(cmd, dir string) error {
-	where, uid, gid, foreign := foreignOwner(dir)
-	if !foreign {
+	if os.Geteuid() != 0 || dir == "" {
+		return nil
+	}
+	where, uid, gid, ok := ownerOf(dir)
+	if !ok || uid == 0 {
 		return nil
 	}
 	var err error
@@ -115,11 +109,11 @@ func (a *app) enterStateDir(cmd, dir string) error {
 		err = a.becomeUser(uid, gid)
 	}
 	if err == nil {
-		a.log.Debug(fmt.Sprintf("running as %s (uid %d, gid %d), the owner of %s, not as root", userName(uid), uid, gid, where))
+		a.log.Debug("running as the owner of the state directory, not as root", "user", userName(uid), "uid", uid, "gid", gid, "dir", where)
 		return nil
 	}
 	if netdatasOwn(cmd) {
-		a.log.Warn(fmt.Sprintf("could not run as %s, the owner of %s (%v): files left in %s belong to root", userName(uid), where, err, dir))
+		a.log.Warn("could not run as the owner of the state directory: files left there belong to root", "user", userName(uid), "dir", where, "state_dir", dir, "err", err)
 		return nil
 	}
 	return usagef("%s: %s belongs to %s (uid %d), and matrix-notify could not run as that user (%v): what root would write in %s, that user's matrix-notify (netdata's) could not read or remove. Run it as that user: %s",
@@ -138,37 +132,30 @@ func runAsHint(uid, gid int, cmd string) string {
 // permissionHint adds to an error that is a permission denied in the state
 // directory whose user may run cmd there.
 func permissionHint(err error, dir, cmd string) error {
-	if !errors.Is(err, fs.ErrPermission) {
+	d, uid, gid, ok := ownerOf(dir)
+	if !errors.Is(err, fs.ErrPermission) || !ok || uid == os.Geteuid() {
 		return err
 	}
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if st, serr := os.Stat(d); serr == nil {
-			uid, gid, ok := fileOwner(st)
-			if !ok || uid == os.Geteuid() {
-				return err
-			}
-			hint := runAsHint(uid, gid, cmd)
-			if os.Geteuid() != 0 {
-				hint = fmt.Sprintf("sudo %s (as root)", hint)
-			}
-			return fmt.Errorf("%w: %s belongs to %s; run as that user: %s", err, d, userName(uid), hint)
-		}
-		if filepath.Dir(d) == d {
-			return err
-		}
+	hint := runAsHint(uid, gid, cmd)
+	if os.Geteuid() != 0 {
+		hint = fmt.Sprintf("sudo %s (as root)", hint)
 	}
+	return fmt.Errorf("%w: %s belongs to %s; run as that user: %s", err, d, userName(uid), hint)
 }
 
-// netdataOwner is the user netdata runs as, judged by who owns
-// NETDATA_LIB_DIR (/var/lib/netdata): its uid and gid, and whether that is
-// a user other than root.
-func (a *app) netdataOwner() (uid, gid int, ok bool) {
-	st, err := os.Stat(netdata.LibDir(a.getenv))
-	if err != nil {
-		return 0, 0, false
+// ownerOf is the owner of dir, or of its nearest existing parent (the
+// directory it names in d) when dir does not exist yet; ok is false when
+// none can tell.
+func ownerOf(dir string) (d string, uid, gid int, ok bool) {
+	for d = filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil {
+			uid, gid, ok = fileOwner(st)
+			return d, uid, gid, ok
+		}
+		if filepath.Dir(d) == d {
+			return "", 0, 0, false
+		}
 	}
-	uid, gid, ok = fileOwner(st)
-	return uid, gid, ok && uid != 0
 }
 
 // shareWithNetdata makes the files login wrote, as root, for a TOML file in
@@ -177,8 +164,9 @@ func (a *app) netdataOwner() (uid, gid int, ok bool) {
 // returns how they are now, for the log line.
 func (a *app) shareWithNetdata(toml string, files ...string) string {
 	desc := "mode 0600"
-	_, gid, ok := a.netdataOwner()
-	if os.Geteuid() != 0 || !ok || abs(filepath.Dir(toml)) != abs(a.netdataDirs().user) {
+	// netdata's user is the owner of NETDATA_LIB_DIR (/var/lib/netdata).
+	_, uid, gid, ok := ownerOf(netdata.LibDir(a.getenv))
+	if os.Geteuid() != 0 || !ok || uid == 0 || abs(filepath.Dir(toml)) != abs(a.netdataDirs().user) {
 		return desc
 	}
 	for _, f := range files {

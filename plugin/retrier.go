@@ -30,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -38,44 +37,47 @@ import (
 	"matrix-notify/sender"
 )
 
-// settingsOrigin is how an invocation's settings were loaded, so that the
-// background flush loads the same ones.
-type settingsOrigin struct {
-	netdata bool   // health_alarm_notify.conf, TOML, environment (else TOML, environment)
-	config  string // --config, if given
+// backgroundFlag is --until-empty=ORIGIN, the background flush: ORIGIN
+// (netdata or standalone, the default) is how its spawner's settings were
+// loaded, so that it loads the same ones.
+type backgroundFlag struct {
+	set  bool
+	mode configMode
 }
 
-const untilEmptyFlag = "--until-empty"
+func (b *backgroundFlag) String() string   { return "" }
+func (b *backgroundFlag) IsBoolFlag() bool { return true } // bare --until-empty: standalone
 
-// args is the background flush's argv for this origin.
-func (o settingsOrigin) args() []string {
+func (b *backgroundFlag) Set(v string) error {
+	b.set, b.mode = true, standaloneMode
+	switch v {
+	case "netdata":
+		b.mode = netdataMode
+	case "standalone", "true", "":
+	default:
+		return fmt.Errorf("want netdata or standalone, got %q", v)
+	}
+	return nil
+}
+
+// backgroundFlushArgs is the argv of the background flush of an invocation
+// that loaded its configuration in mode, from --config if given.
+func backgroundFlushArgs(mode configMode, config string) []string {
 	from := "standalone"
-	if o.netdata {
+	if mode == netdataMode {
 		from = "netdata"
 	}
-	args := []string{"flush", untilEmptyFlag + "=" + from}
-	if o.config != "" {
-		args = append(args, "--config", o.config)
+	args := []string{"flush", "--until-empty=" + from}
+	if config != "" {
+		args = append(args, "--config", config)
 	}
 	return args
-}
-
-// isBackgroundFlush reports whether args (after the subcommand) are those
-// of the background flush.
-func isBackgroundFlush(args []string) bool {
-	for _, a := range args {
-		if a == untilEmptyFlag || strings.HasPrefix(a, untilEmptyFlag+"=") {
-			return true
-		}
-	}
-	return false
 }
 
 // retrierPaths are the lock (holding the pid of the background flush) and
 // the log of the background flush of an outbox.
 func retrierPaths(ob *sender.Outbox) (lock, log string) {
-	dir := strings.TrimRight(ob.Dir(), string(filepath.Separator))
-	return dir + ".flush.lock", dir + ".flush.log"
+	return ob.Dir() + ".flush.lock", ob.Dir() + ".flush.log"
 }
 
 // startBackgroundFlush makes sure a background flush runs for ob, and says
@@ -89,12 +91,12 @@ func (a *app) startBackgroundFlush(s settings, ob *sender.Outbox) string {
 		return ""
 	}
 	lockPath, logPath := retrierPaths(ob)
-	pid, err := a.spawn(lockPath, s.origin.args())
+	pid, err := a.spawn(lockPath, s.flushArgs)
 	switch {
 	case errors.Is(err, errFlushRunning):
 		return fmt.Sprintf("the background flush already running (pid %s) delivers them when the homeserver answers", readPID(lockPath))
 	case err != nil:
-		a.log.Error(fmt.Sprintf("cannot start the background flush: %v: `matrix-notify flush` delivers them", err))
+		a.log.Error("cannot start the background flush: `matrix-notify flush` delivers them", "err", err)
 		return ""
 	}
 	return fmt.Sprintf("a background flush (pid %d, log %s) delivers them when the homeserver answers", pid, logPath)
@@ -119,52 +121,14 @@ func readPID(lockPath string) string {
 	}
 }
 
-// runBackgroundFlush is `flush --until-empty=ORIGIN`, started by
-// startBackgroundFlush (it works when run by hand too).
-func (a *app) runBackgroundFlush(ctx context.Context, args []string) error {
-	var from string
-	var rest []string
-	for _, arg := range args {
-		if v, ok := strings.CutPrefix(arg, untilEmptyFlag+"="); ok {
-			from = v
-			continue
-		}
-		if arg == untilEmptyFlag {
-			continue
-		}
-		rest = append(rest, arg)
-	}
-	cf, words, err := parseFlags("flush", rest)
-	if err != nil {
-		return err
-	}
-	if len(words) > 0 {
-		return usagef("flush: unexpected argument %q", words[0])
-	}
-	mode := standaloneMode
-	switch from {
-	case "netdata":
-		mode = netdataMode
-	case "", "standalone":
-	default:
-		return usagef("flush: %s=%q: want netdata or standalone", untilEmptyFlag, from)
-	}
-	c, err := a.loadConfig("flush", cf, mode)
-	if err != nil {
-		return err
-	}
-	s := c.s
-	if s.Homeserver == "" || s.AccessToken == "" {
-		return usagef("flush: %s", c.missing())
-	}
-	ob, err := a.openOutbox(s)
-	if err != nil {
-		return usageError{err}
-	}
+// backgroundFlush is `flush --until-empty=ORIGIN`, started by
+// startBackgroundFlush (it works when run by hand too), for s, whose
+// outbox ob is.
+func (a *app) backgroundFlush(ctx context.Context, s settings, ob *sender.Outbox) error {
 	lockPath, logPath := retrierPaths(ob)
 	lock, err := takeRetrierLock(lockPath)
 	if errors.Is(err, errFlushRunning) {
-		a.log.Info(fmt.Sprintf("flush: a background flush already runs for %s (pid %s)", ob.Dir(), readPID(lockPath)))
+		a.log.Info("flush: a background flush already runs", "outbox", ob.Dir(), "pid", readPID(lockPath))
 		return nil
 	}
 	if err != nil {
@@ -172,16 +136,11 @@ func (a *app) runBackgroundFlush(ctx context.Context, args []string) error {
 	}
 	defer lock.Close()
 
-	// From here on, the log is the file: nobody reads our stderr.
+	// From here on, the log is the file (the outbox's lines too): nobody
+	// reads our stderr.
 	if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
 		defer f.Close()
-		a.log, a.logh = newLogger(f, a.getenv("NETDATA_ALARM_NOTIFY_DEBUG") == "1")
-		a.logh.now = a.now
-		a.logh.redact(s.AccessToken)
-		if ob, err = a.openOutbox(s); err != nil { // its log lines too
-			a.log.Error(err.Error())
-			return usageError{err}
-		}
+		a.logh.setOutput(f)
 	}
 	// Short rounds that give up at once on a refused connection: the
 	// retrier's own backoff spaces the attempts.
@@ -191,11 +150,11 @@ func (a *app) runBackgroundFlush(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a.log.Info(fmt.Sprintf("background flush of %s started (pid %d)", ob.Dir(), os.Getpid()))
+	a.log.Info("background flush started", "outbox", ob.Dir(), "pid", os.Getpid())
 	r := &sender.Retrier{Outbox: ob, Transport: tr, Concurrency: s.Concurrency, Round: s.Timeout, Log: a.log}
 	for {
 		if err := r.Run(ctx); err != nil {
-			a.log.Error(fmt.Sprintf("background flush stops: %v: `matrix-notify flush` delivers them once that is fixed", err))
+			a.log.Error("background flush stops: `matrix-notify flush` delivers them once that is fixed", "err", err)
 			return fmt.Errorf("%w: %v", errNotDelivered, err)
 		}
 		// Empty. Let go of the lock first, then look again: an invocation
@@ -213,10 +172,6 @@ func (a *app) runBackgroundFlush(ctx context.Context, args []string) error {
 		}
 	}
 }
-
-// writePID records the pid of the background flush in its lock file, for the
-// log lines of the invocations that find it running.
-func writePID(f *os.File) { writeLockPID(f, os.Getpid()) }
 
 // writeLockPID writes pid into the lock file f, unless it is there already:
 // the background flush finds the pid its spawner wrote, and the invocations

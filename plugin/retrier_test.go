@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"net"
 	"os"
 	"path/filepath"
@@ -55,26 +56,32 @@ func TestExecDeadline(t *testing.T) {
 	}
 }
 
+// TestBackgroundFlushArgs: the background flush's argv names the mode its
+// spawner's settings came from (and --config), and flush reads it back.
 func TestBackgroundFlushArgs(t *testing.T) {
 	tests := []struct {
-		origin settingsOrigin
+		mode   configMode
+		config string
 		want   []string
 	}{
-		{settingsOrigin{netdata: true}, []string{"flush", "--until-empty=netdata"}},
-		{settingsOrigin{netdata: true, config: "/etc/netdata/mn.toml"}, []string{"flush", "--until-empty=netdata", "--config", "/etc/netdata/mn.toml"}},
-		{settingsOrigin{}, []string{"flush", "--until-empty=standalone"}},
+		{netdataMode, "", []string{"flush", "--until-empty=netdata"}},
+		{netdataMode, "/etc/netdata/mn.toml", []string{"flush", "--until-empty=netdata", "--config", "/etc/netdata/mn.toml"}},
+		{standaloneMode, "", []string{"flush", "--until-empty=standalone"}},
 	}
 	for _, tt := range tests {
-		got := tt.origin.args()
+		got := backgroundFlushArgs(tt.mode, tt.config)
 		if !slices.Equal(got, tt.want) {
-			t.Errorf("%+v: %q, want %q", tt.origin, got, tt.want)
+			t.Errorf("%v %q: %q, want %q", tt.mode, tt.config, got, tt.want)
 		}
-		if !isBackgroundFlush(got[1:]) {
-			t.Errorf("%q is not recognised as the background flush", got)
+		var bg backgroundFlag
+		cf, _, err := parseFlags("flush", got[1:], func(fs *flag.FlagSet) { fs.Var(&bg, "until-empty", "") })
+		if err != nil || !bg.set || bg.mode != tt.mode || cf.config != tt.config {
+			t.Errorf("%q read back as %+v, config %q, %v", got, bg, cf.config, err)
 		}
 	}
-	if isBackgroundFlush([]string{"--config", "x"}) {
-		t.Error("a plain flush taken for the background flush")
+	var bg backgroundFlag
+	if _, _, err := parseFlags("flush", []string{"--config", "x", "--until-empty"}, func(fs *flag.FlagSet) { fs.Var(&bg, "until-empty", "") }); err != nil || !bg.set || bg.mode != standaloneMode {
+		t.Errorf("bare --until-empty: %+v %v", bg, err)
 	}
 }
 

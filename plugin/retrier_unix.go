@@ -14,16 +14,11 @@ import (
 // retrier lock at lockPath, and returns its pid; errFlushRunning when the
 // lock is held (a background flush already runs).
 func spawnBackgroundFlush(lockPath string, args []string) (int, error) {
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLocked(lockPath)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close() // the child keeps the lock: it shares the open file description
-	if ok, err := flockNB(f); err != nil {
-		return 0, err
-	} else if !ok {
-		return 0, errFlushRunning
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, fmt.Errorf("finding this program: %w", err)
@@ -52,34 +47,35 @@ const lockFD = 3
 // when another process holds it.
 func takeRetrierLock(path string) (*os.File, error) {
 	var fdSt, pathSt syscall.Stat_t
-	if syscall.Fstat(lockFD, &fdSt) == nil && syscall.Stat(path, &pathSt) == nil &&
-		fdSt.Dev == pathSt.Dev && fdSt.Ino == pathSt.Ino {
-		syscall.CloseOnExec(lockFD)
-		f := os.NewFile(lockFD, path)
-		if ok, err := flockNB(f); err != nil || !ok { // ours already: LOCK_EX again is a no-op
-			f.Close()
-			return nil, cmpErr(err, errFlushRunning)
+	if syscall.Fstat(lockFD, &fdSt) != nil || syscall.Stat(path, &pathSt) != nil ||
+		fdSt.Dev != pathSt.Dev || fdSt.Ino != pathSt.Ino {
+		f, err := openLocked(path)
+		if err == nil {
+			writeLockPID(f, os.Getpid())
 		}
-		writePID(f)
-		return f, nil
+		return f, err
 	}
+	syscall.CloseOnExec(lockFD)
+	f := os.NewFile(lockFD, path)
+	if err := flockNB(f); err != nil { // ours already: LOCK_EX again is a no-op
+		f.Close()
+		return nil, err
+	}
+	writeLockPID(f, os.Getpid())
+	return f, nil
+}
+
+// openLocked opens the lock file at path and takes its lock.
+func openLocked(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := flockNB(f); err != nil || !ok {
+	if err := flockNB(f); err != nil {
 		f.Close()
-		return nil, cmpErr(err, errFlushRunning)
+		return nil, err
 	}
-	writePID(f)
 	return f, nil
-}
-
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }
 
 // unlockRetrier releases the lock, keeping the file open for relockRetrier.
@@ -92,25 +88,29 @@ func unlockRetrier(f *os.File) error {
 
 // relockRetrier takes the lock again if it is free.
 func relockRetrier(f *os.File) (bool, error) {
-	ok, err := flockNB(f)
-	if ok {
-		writePID(f)
+	switch err := flockNB(f); {
+	case errors.Is(err, errFlushRunning):
+		return false, nil
+	case err != nil:
+		return false, err
 	}
-	return ok, err
+	writeLockPID(f, os.Getpid())
+	return true, nil
 }
 
-// flockNB takes f's exclusive flock if it is free, without waiting.
-func flockNB(f *os.File) (bool, error) {
+// flockNB takes f's exclusive flock if it is free, without waiting;
+// errFlushRunning if another process holds it.
+func flockNB(f *os.File) error {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		switch {
 		case err == nil:
-			return true, nil
+			return nil
 		case errors.Is(err, syscall.EWOULDBLOCK):
-			return false, nil
+			return errFlushRunning
 		case errors.Is(err, syscall.EINTR):
 			continue
 		}
-		return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+		return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
 	}
 }

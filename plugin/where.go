@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"matrix-notify/adapters/netdata"
@@ -86,47 +88,42 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 		c.s.AccessToken = c.vars.Get("MATRIX_ACCESSTOKEN")
 		fallback = filepath.Join(c.dirs.user, "matrix-notify.toml")
 	}
-	path, _ := a.configPath(cf.config, fallback)
+	path, required := a.configPath(cf.config, fallback)
 	c.tomlPath = path
 	c.searched = append(c.searched, path)
-	if err := unreadable(path); err != nil {
+	c.fc = &fileConfig{dir: filepath.Dir(path)}
+	fc, err := loadFileConfig(path, required, a.log)
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe) && errors.Is(err, fs.ErrPermission):
+		// The TOML file, or a file it names (access_token_file).
+		detail := cmp.Or(unreadable(pe.Path), err)
 		if !netdatasOwn(cmd) {
+			if pe.Path != path {
+				detail = fmt.Errorf("%s: %w", path, detail)
+			}
+			return nil, usageError{detail}
+		}
+		c.notReadable(pe.Path, detail)
+	case err != nil:
+		return nil, usageError{err}
+	default:
+		if err := fc.apply(&c.s); err != nil {
 			return nil, usageError{err}
 		}
-		c.notReadable(path, err)
-		c.fc = &fileConfig{dir: filepath.Dir(path)}
-		a.applyOverrides(&c.s, cf)
-	} else {
-		before := c.s
-		fc, err := a.finishSettings(&c.s, cf, fallback)
-		var pe *fs.PathError
-		switch {
-		case err != nil && errors.As(err, &pe) && errors.Is(err, fs.ErrPermission):
-			// A file the TOML names (access_token_file): the same.
-			detail := unreadable(pe.Path)
-			if detail == nil {
-				detail = err
-			}
-			if !netdatasOwn(cmd) {
-				return nil, usagef("%s: %w", path, detail)
-			}
-			c.notReadable(pe.Path, detail)
-			c.s = before
-			c.fc = &fileConfig{dir: filepath.Dir(path)}
-			a.applyOverrides(&c.s, cf)
-		case err != nil:
-			return nil, err
-		default:
-			c.fc = fc
+		for _, w := range c.s.Severity.Validate() {
+			a.log.Warn("config: " + w)
 		}
-		if _, err := os.Stat(path); err == nil {
+		c.fc = fc
+		if fc.path != "" {
 			c.read = append(c.read, path)
 		}
 	}
+	a.applyOverrides(&c.s, cf)
 	if c.s.StateDir == "" {
 		c.s.StateDir = a.defaultStateDir(mode)
 	}
-	c.s.origin = settingsOrigin{netdata: mode == netdataMode, config: cf.config}
+	c.s.flushArgs = backgroundFlushArgs(mode, cf.config)
 	if mode == netdataMode && a.netdataWaits {
 		// netdata's health runs its next pass only after us: a homeserver
 		// that is down or slow must cost it seconds at most. What is not
@@ -292,27 +289,29 @@ func (c *invocationConfig) notReadable(path string, err error) {
 // missing says which of the homeserver and the token no file set, and
 // where they were looked for.
 func (c *invocationConfig) missing() string {
-	var what []string
+	var toml, conf []string
 	if c.s.Homeserver == "" {
-		what = append(what, "homeserver")
+		toml, conf = append(toml, "homeserver"), append(conf, "MATRIX_HOMESERVER")
 	}
 	if c.s.AccessToken == "" {
-		what = append(what, "access token")
+		toml, conf = append(toml, "access_token"), append(conf, "MATRIX_ACCESSTOKEN")
 	}
-	msg := fmt.Sprintf("no %s configured", strings.Join(what, " or "))
-	if len(c.read) == 0 {
-		msg = "no configuration found"
-		if len(what) == 1 {
-			msg = fmt.Sprintf("no configuration found (and no %s in the environment)", what[0])
+	files := make([]string, len(c.searched))
+	for i, f := range c.searched {
+		switch {
+		case !slices.Contains(c.read, f):
+			files[i] = f + " (not found)"
+		case f == c.tomlPath:
+			files[i] = fmt.Sprintf("%s (no [matrix] %s)", f, strings.Join(toml, " or "))
+		default:
+			files[i] = fmt.Sprintf("%s (no %s)", f, strings.Join(conf, " or "))
 		}
 	}
-	msg += "; looked in " + strings.Join(c.searched, ", ")
-	if c.mode == netdataMode {
-		msg += " (MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN in health_alarm_notify.conf, or homeserver and access_token in [matrix] of the TOML file)"
-	} else {
-		msg += " ([matrix] homeserver and access_token, or MATRIX_HOMESERVER and MATRIX_ACCESSTOKEN in the environment)"
+	what := "no configuration found"
+	if len(c.read) > 0 || len(toml) == 1 {
+		what = fmt.Sprintf("no %s configured", strings.Join(toml, " or "))
 	}
-	return msg
+	return fmt.Sprintf("%s: searched %s and the environment (MATRIX_HOMESERVER, MATRIX_ACCESSTOKEN)", what, strings.Join(files, ", "))
 }
 
 // tellNotes logs the configuration notes at WARNING level; those tied to a
@@ -333,11 +332,7 @@ func (a *app) tellNotes(c *invocationConfig) {
 	}
 	changed := false
 	for _, n := range c.notes {
-		if n.file == "" {
-			a.log.Warn(n.msg)
-			continue
-		}
-		st, err := os.Stat(n.file)
+		st, err := os.Stat(n.file) // an error for a note of no file, too
 		if err != nil {
 			a.log.Warn(n.msg)
 			continue
@@ -356,7 +351,5 @@ func (a *app) tellNotes(c *invocationConfig) {
 	for file, id := range seen {
 		fmt.Fprintf(&b, "%s\t%s\n", file, id)
 	}
-	if err := os.MkdirAll(c.s.StateDir, 0o700); err == nil {
-		_ = writeFile0600(memory, []byte(b.String())) // not remembered: said again next time
-	}
+	_ = writeFile0600(memory, []byte(b.String())) // not remembered: said again next time
 }
