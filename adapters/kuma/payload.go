@@ -81,7 +81,7 @@ type Monitor struct {
 	// Port as JavaScript prints it, "" when null or absent.
 	Port string
 
-	fields map[string]any // monitorFields as sent (null is nil), for Kuma's exact rules
+	fields map[string]any // the members as sent (null is nil), for Kuma's exact rules
 }
 
 // Payload is one Kuma notification. Heartbeat and Monitor are nil for test
@@ -93,15 +93,8 @@ type Payload struct {
 
 	// The objects as templates see them (see decodeJSON); nil when null
 	// or absent.
-	heartbeatJSON any
-	monitorJSON   any
+	heartbeatJSON, monitorJSON *liquidjs.Object
 }
-
-// HeartbeatJSON is the heartbeat object handed to templates, nil if none.
-func (p Payload) HeartbeatJSON() any { return p.heartbeatJSON }
-
-// MonitorJSON is the monitor object handed to templates, nil if none.
-func (p Payload) MonitorJSON() any { return p.monitorJSON }
 
 // FieldError is a payload that is valid JSON but not shaped like Kuma's:
 // Field names the offending member ("heartbeat.status"), Problem what was
@@ -142,11 +135,10 @@ func decodeDocument(doc []byte, where string) (Payload, error) {
 	if !ok {
 		return Payload{}, &FieldError{where, "expected a JSON object, got " + typeName(v)}
 	}
-	var m members
-	m.msg, _ = top.Get("msg")
-	m.heartbeat, _ = top.Get("heartbeat")
-	m.monitor, _ = top.Get("monitor")
-	return build(m)
+	msg, _ := top.Get("msg")
+	hb, _ := top.Get("heartbeat")
+	mon, _ := top.Get("monitor")
+	return build(msg, hb, mon)
 }
 
 // decodeJSON decodes one JSON value as templates see it
@@ -168,43 +160,32 @@ func decodeJSON(data []byte, where string) (any, error) {
 	return nil, &FieldError{where, "invalid JSON"} // not reached: DecodeJSON reads all that encoding/json does
 }
 
-// members are a payload's three members as decodeJSON made them, nil when
-// absent.
-type members struct{ msg, heartbeat, monitor any }
-
-// build checks and types the three members.
-func build(m members) (Payload, error) {
+// build checks and types a payload's three members as decodeJSON made
+// them (nil when absent).
+func build(msg, heartbeat, monitor any) (Payload, error) {
 	var p Payload
-	if m.msg == nil {
+	if msg == nil {
 		return p, &FieldError{"msg", "missing (expected a string)"}
 	}
-	s, ok := m.msg.(string)
+	s, ok := msg.(string)
 	if !ok {
-		return p, &FieldError{"msg", "expected a string, got " + typeName(m.msg)}
+		return p, &FieldError{"msg", "expected a string, got " + typeName(msg)}
 	}
 	p.Msg = s
-
-	hb, err := member(m.heartbeat, "heartbeat")
-	if err != nil {
+	var err error
+	if p.heartbeatJSON, err = member(heartbeat, "heartbeat"); err != nil {
 		return p, err
 	}
-	if hb != nil {
-		if p.Heartbeat, err = heartbeatOf(fields(hb, heartbeatFields)); err != nil {
+	if p.heartbeatJSON != nil {
+		if p.Heartbeat, err = heartbeatOf(fields(p.heartbeatJSON)); err != nil {
 			return p, err
 		}
-		p.heartbeatJSON = hb
 	}
-	mon, err := member(m.monitor, "monitor")
-	if err != nil {
+	if p.monitorJSON, err = member(monitor, "monitor"); err != nil || p.monitorJSON == nil {
 		return p, err
 	}
-	if mon != nil {
-		if p.Monitor, err = monitorOf(fields(mon, monitorFields)); err != nil {
-			return p, err
-		}
-		p.monitorJSON = mon
-	}
-	return p, nil
+	p.Monitor, err = monitorOf(fields(p.monitorJSON))
+	return p, err
 }
 
 // member is an object-or-null member: the object, nil when the member is
@@ -219,16 +200,13 @@ func member(v any, name string) (*liquidjs.Object, error) {
 	return nil, &FieldError{name, "expected an object or null, got " + typeName(v)}
 }
 
-// fields are the members of o named in keys, as encoding/json would decode
-// them into an any (null is nil), for the checks.
-func fields(o *liquidjs.Object, keys []string) map[string]any {
-	m := make(map[string]any, len(keys))
-	for _, k := range keys {
-		if v, ok := o.Get(k); ok {
-			if v == liquidjs.Null {
-				v = nil
-			}
-			m[k] = v
+// fields are the members of o as encoding/json would decode them into an
+// any (null is nil), for the checks.
+func fields(o *liquidjs.Object) map[string]any {
+	m := o.Map()
+	for k, v := range m {
+		if v == liquidjs.Null {
+			m[k] = nil
 		}
 	}
 	return m
@@ -253,14 +231,6 @@ func unmarshal(data []byte, v any, where string) error {
 	}
 	return &FieldError{where, "invalid JSON: " + err.Error()}
 }
-
-// heartbeatFields and monitorFields are the members that heartbeatOf and
-// monitorOf (and through Monitor.fields, Context and extractAddress) read.
-var (
-	heartbeatFields = []string{"status", "monitorID", "time", "msg", "timezone", "timezoneOffset",
-		"localDateTime", "lastDownTime", "ping"}
-	monitorFields = []string{"id", "name", "type", "subtype", "url", "hostname", "port"}
-)
 
 // heartbeatOf types the heartbeatFields of a heartbeat object, decoded as
 // encoding/json would into an any.

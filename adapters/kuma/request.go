@@ -97,24 +97,22 @@ func decodeFields(q url.Values, where string) (Payload, error) {
 	}
 	// Invalid UTF-8 becomes U+FFFD byte by byte, as when msg comes in JSON
 	// (encoding/json's rule; converting to runes does the same).
-	m := members{msg: string([]rune(q.Get("msg")))}
-	for _, f := range []struct {
-		name string
-		dst  *any
-	}{{"heartbeat", &m.heartbeat}, {"monitor", &m.monitor}} {
-		if !q.Has(f.name) {
+	msg := string([]rune(q.Get("msg")))
+	objs := map[string]any{}
+	for _, name := range []string{"heartbeat", "monitor"} {
+		if !q.Has(name) {
 			continue
 		}
-		v := []byte(q.Get(f.name))
+		v := []byte(q.Get(name))
 		if len(bytes.TrimSpace(v)) == 0 {
-			return Payload{}, &FieldError{f.name, "empty " + where + " parameter (expected a JSON object)"}
+			return Payload{}, &FieldError{name, "empty " + where + " parameter (expected a JSON object)"}
 		}
 		var err error
-		if *f.dst, err = decodeJSON(v, f.name); err != nil {
+		if objs[name], err = decodeJSON(v, name); err != nil {
 			return Payload{}, err
 		}
 	}
-	return build(m)
+	return build(msg, objs["heartbeat"], objs["monitor"])
 }
 
 // decodeMultipart finds the data field (or msg, heartbeat, monitor fields)
