@@ -178,7 +178,7 @@ loop:
 			break loop
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
 			tag := tok.String()
-			void := tt == xhtml.SelfClosingTagToken || voidTag(tok.Data) || isVoid(tok.Data)
+			void := tt == xhtml.SelfClosingTagToken || voidTag(tok.Data)
 			c := jsonLen(tag)
 			extra := 0
 			if !void {
@@ -218,13 +218,4 @@ loop:
 	}
 	out.WriteString(html.EscapeString(TruncationMarker(max(len(s)-consumed, 1))))
 	return out.String()
-}
-
-// isVoid reports HTML void elements besides Matrix's br, hr and img.
-func isVoid(name string) bool {
-	switch name {
-	case "area", "base", "col", "embed", "input", "link", "meta", "param", "source", "track", "wbr":
-		return true
-	}
-	return false
 }

@@ -92,8 +92,15 @@ func Sanitize(s string) string {
 	return validHTML(b.String())
 }
 
-// voidTag reports the allowed elements that have no content and no end tag.
-func voidTag(name string) bool { return name == "br" || name == "hr" || name == "img" }
+// voidTag reports HTML's void elements (no content, no end tag); Matrix
+// allows br, hr and img.
+func voidTag(name string) bool {
+	switch name {
+	case "br", "hr", "img", "area", "base", "col", "embed", "input", "link", "meta", "param", "source", "track", "wbr":
+		return true
+	}
+	return false
+}
 
 // tablePart reports the elements that cannot hold text: an HTML parser
 // moves text found there out of the table.
