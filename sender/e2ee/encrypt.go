@@ -111,7 +111,7 @@ func (m *Machine) seal(ctx context.Context, p Plain) Sealed {
 // incremental sync only tells changes, and a room whose state we never
 // read would look unencrypted.
 func (m *Machine) ensureState(ctx context.Context, room id.RoomID) error {
-	if m.opts.AutoJoin && m.membership(ctx, room) == event.MembershipInvite {
+	if ms, err := m.st.state.GetMembership(ctx, room, m.st.user); m.opts.AutoJoin && err == nil && ms == event.MembershipInvite {
 		// A pending invite (seen by the sync): join before encrypting, as
 		// the send would be refused anyway.
 		if _, err := m.cli.JoinRoomByID(ctx, room); err != nil {
@@ -149,13 +149,4 @@ func (m *Machine) encrypt(ctx context.Context, room id.RoomID, typ event.Type, c
 		return nil, fmt.Errorf("sharing the room key with %d members: %w", len(members), err)
 	}
 	return m.mach.EncryptMegolmEvent(ctx, room, typ, content)
-}
-
-// membership is ours in room as the store knows it ("" if unknown).
-func (m *Machine) membership(ctx context.Context, room id.RoomID) event.Membership {
-	ms, err := m.st.state.GetMembership(ctx, room, m.st.user)
-	if err != nil {
-		return ""
-	}
-	return ms
 }
