@@ -249,21 +249,10 @@ func heartbeatOf(m map[string]any) (*Heartbeat, error) {
 	}
 	h.Status = Status(f)
 
-	var err error
-	if h.MonitorID, err = optNumber(m, "heartbeat", "monitorID"); err != nil {
+	if err := read(m, "heartbeat", field{"monitorID", &h.MonitorID, true}, field{"time", &h.Time, false},
+		field{"msg", &h.Msg, false}, field{"timezone", &h.Timezone, false}, field{"timezoneOffset", &h.TimezoneOffset, false},
+		field{"localDateTime", &h.LocalDateTime, false}, field{"lastDownTime", &h.LastDownTime, false}); err != nil {
 		return nil, err
-	}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{
-		{"time", &h.Time}, {"msg", &h.Msg}, {"timezone", &h.Timezone},
-		{"timezoneOffset", &h.TimezoneOffset}, {"localDateTime", &h.LocalDateTime},
-		{"lastDownTime", &h.LastDownTime},
-	} {
-		if *f.dst, err = optString(m, "heartbeat", f.key); err != nil {
-			return nil, err
-		}
 	}
 	if v, ok := m["ping"]; ok && v != nil {
 		f, isNum := v.(float64)
@@ -279,20 +268,9 @@ func heartbeatOf(m map[string]any) (*Heartbeat, error) {
 // encoding/json would into an any.
 func monitorOf(m map[string]any) (*Monitor, error) {
 	mon := &Monitor{fields: m}
-	var err error
-	if mon.ID, err = optNumber(m, "monitor", "id"); err != nil {
+	if err := read(m, "monitor", field{"id", &mon.ID, true}, field{"name", &mon.Name, false}, field{"type", &mon.Type, false},
+		field{"subtype", &mon.Subtype, false}, field{"url", &mon.URL, false}, field{"hostname", &mon.Hostname, false}); err != nil {
 		return nil, err
-	}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{
-		{"name", &mon.Name}, {"type", &mon.Type}, {"subtype", &mon.Subtype},
-		{"url", &mon.URL}, {"hostname", &mon.Hostname},
-	} {
-		if *f.dst, err = optString(m, "monitor", f.key); err != nil {
-			return nil, err
-		}
 	}
 	switch v := m["port"].(type) {
 	case nil:
@@ -308,26 +286,39 @@ func monitorOf(m map[string]any) (*Monitor, error) {
 	return mon, nil
 }
 
-func optString(m map[string]any, obj, key string) (string, error) {
-	switch v := m[key].(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	default:
-		return "", &FieldError{obj + "." + key, "expected a string or null, got " + typeName(v)}
-	}
+// field is a member read into a string: a string, or with number a number
+// as JavaScript prints it; null or absent leaves it "".
+type field struct {
+	key    string
+	dst    *string
+	number bool
 }
 
-func optNumber(m map[string]any, obj, key string) (string, error) {
-	switch v := m[key].(type) {
-	case nil:
-		return "", nil
-	case float64:
-		return jsNumber(v), nil
-	default:
-		return "", &FieldError{obj + "." + key, "expected a number or null, got " + typeName(v)}
+// read reads fields from m, the members of object obj (named in errors),
+// in order.
+func read(m map[string]any, obj string, fields ...field) error {
+	for _, f := range fields {
+		switch v := m[f.key].(type) {
+		case nil:
+			continue
+		case string:
+			if !f.number {
+				*f.dst = v
+				continue
+			}
+		case float64:
+			if f.number {
+				*f.dst = jsNumber(v)
+				continue
+			}
+		}
+		want := "a string"
+		if f.number {
+			want = "a number"
+		}
+		return &FieldError{obj + "." + f.key, "expected " + want + " or null, got " + typeName(m[f.key])}
 	}
+	return nil
 }
 
 // typeName names a decoded JSON value's type for error messages.
