@@ -109,28 +109,32 @@ func (m *Machine) seal(ctx context.Context, p Plain) Sealed {
 
 // ensureState fetches a room's state the first time the store meets it: an
 // incremental sync only tells changes, and a room whose state we never
-// read would look unencrypted.
+// read would look unencrypted. With AutoJoin it then accepts a pending
+// invite, seen by the sync or in that state, as the send would be refused.
 func (m *Machine) ensureState(ctx context.Context, room id.RoomID) error {
+	fetched, err := m.st.state.HasFetchedMembers(ctx, room)
+	if err != nil {
+		return err
+	}
+	if !fetched {
+		_, err = m.cli.State(ctx, room)
+		if err != nil && m.opts.AutoJoin && errors.Is(err, mautrix.MForbidden) {
+			// Not joined: accepting a pending invite lets us read it.
+			if _, jerr := m.cli.JoinRoomByID(ctx, room); jerr != nil {
+				return fmt.Errorf("%w; auto_join failed: %w", err, jerr)
+			}
+			_, err = m.cli.State(ctx, room)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	if ms, err := m.st.state.GetMembership(ctx, room, m.st.user); m.opts.AutoJoin && err == nil && ms == event.MembershipInvite {
-		// A pending invite (seen by the sync): join before encrypting, as
-		// the send would be refused anyway.
 		if _, err := m.cli.JoinRoomByID(ctx, room); err != nil {
 			return fmt.Errorf("auto_join: %w", err)
 		}
 	}
-	fetched, err := m.st.state.HasFetchedMembers(ctx, room)
-	if err != nil || fetched {
-		return err
-	}
-	_, err = m.cli.State(ctx, room)
-	if err != nil && m.opts.AutoJoin && errors.Is(err, mautrix.MForbidden) {
-		// Not joined: accepting a pending invite lets us read it.
-		if _, jerr := m.cli.JoinRoomByID(ctx, room); jerr != nil {
-			return fmt.Errorf("%w; auto_join failed: %w", err, jerr)
-		}
-		_, err = m.cli.State(ctx, room)
-	}
-	return err
+	return nil
 }
 
 // encrypt is megolm encryption with the share-and-retry that a missing,
