@@ -315,7 +315,11 @@ func TestAutoJoinSeesTheInviteInTheState(t *testing.T) {
 		w.Write([]byte(`{"next_batch":"s1"}`))
 	})
 	mux.HandleFunc("GET /_matrix/client/v3/rooms/{room}/state", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`[{"type":"m.room.member","state_key":"` + testUser + `","sender":"@alice:example.org","event_id":"$i","content":{"membership":"invite"}},
+		ours := "invite"
+		if joins.Load() > 0 {
+			ours = "join"
+		}
+		w.Write([]byte(`[{"type":"m.room.member","state_key":"` + testUser.String() + `","sender":"@alice:example.org","event_id":"$i","content":{"membership":"` + ours + `"}},
 			{"type":"m.room.member","state_key":"@alice:example.org","sender":"@alice:example.org","event_id":"$a","content":{"membership":"join"}}]`))
 	})
 	mux.HandleFunc("POST /_matrix/client/v3/rooms/{room}/join", func(w http.ResponseWriter, r *http.Request) {

@@ -109,32 +109,33 @@ func (m *Machine) seal(ctx context.Context, p Plain) Sealed {
 
 // ensureState fetches a room's state the first time the store meets it: an
 // incremental sync only tells changes, and a room whose state we never
-// read would look unencrypted. With AutoJoin it then accepts a pending
-// invite, seen by the sync or in that state, as the send would be refused.
+// read would look unencrypted. With AutoJoin it accepts a pending invite
+// first, as the send would be refused: one the sync showed, or one only
+// the state shows (Dendrite hands invites to the sync stream a moment
+// after the invite), and then reads the state again as a member.
 func (m *Machine) ensureState(ctx context.Context, room id.RoomID) error {
-	fetched, err := m.st.state.HasFetchedMembers(ctx, room)
-	if err != nil {
-		return err
+	invited := func() bool {
+		ms, err := m.st.state.GetMembership(ctx, room, m.st.user)
+		return m.opts.AutoJoin && err == nil && ms == event.MembershipInvite
 	}
-	if !fetched {
-		_, err = m.cli.State(ctx, room)
-		if err != nil && m.opts.AutoJoin && errors.Is(err, mautrix.MForbidden) {
-			// Not joined: accepting a pending invite lets us read it.
-			if _, jerr := m.cli.JoinRoomByID(ctx, room); jerr != nil {
-				return fmt.Errorf("%w; auto_join failed: %w", err, jerr)
-			}
-			_, err = m.cli.State(ctx, room)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if ms, err := m.st.state.GetMembership(ctx, room, m.st.user); m.opts.AutoJoin && err == nil && ms == event.MembershipInvite {
+	if invited() {
 		if _, err := m.cli.JoinRoomByID(ctx, room); err != nil {
 			return fmt.Errorf("auto_join: %w", err)
 		}
 	}
-	return nil
+	fetched, err := m.st.state.HasFetchedMembers(ctx, room)
+	if err != nil || fetched {
+		return err
+	}
+	_, err = m.cli.State(ctx, room)
+	if (err != nil && m.opts.AutoJoin && errors.Is(err, mautrix.MForbidden)) || (err == nil && invited()) {
+		// Not joined: accepting a pending invite lets us read it.
+		if _, jerr := m.cli.JoinRoomByID(ctx, room); jerr != nil {
+			return errors.Join(err, fmt.Errorf("auto_join: %w", jerr))
+		}
+		_, err = m.cli.State(ctx, room)
+	}
+	return err
 }
 
 // encrypt is megolm encryption with the share-and-retry that a missing,
