@@ -43,21 +43,11 @@ func ParseSeverity(s string) (Severity, bool) {
 	return "", false
 }
 
-// DefaultMsgType is the msgtype of a severity without configuration:
-// m.text (notifies) for critical and warning, m.notice (silent) for clear
-// and info.
-func DefaultMsgType(s Severity) string {
-	switch s {
-	case Critical, Warning:
-		return "m.text"
-	}
-	return "m.notice"
-}
-
 // SeverityPolicy is the configured treatment of each severity. The zero SeverityPolicy
 // sends the default msgtypes and mentions nobody.
 type SeverityPolicy struct {
-	// MsgType overrides DefaultMsgType: "m.text" or "m.notice".
+	// MsgType overrides the default msgtype (see MsgTypeFor): "m.text" or
+	// "m.notice".
 	MsgType map[Severity]string
 	// MentionUsers are the Matrix user ids mentioned (mention_on_critical
 	// = ["@oncall:example.org"]).
@@ -67,12 +57,17 @@ type SeverityPolicy struct {
 	MentionRoom map[Severity]bool
 }
 
-// MsgTypeFor is the msgtype the policy gives s.
+// MsgTypeFor is the msgtype the policy gives s; without configuration
+// m.text (notifies) for critical and warning, m.notice (silent) for clear
+// and info.
 func (p SeverityPolicy) MsgTypeFor(s Severity) string {
-	if t := p.MsgType[s]; t != "" {
-		return t
+	switch {
+	case p.MsgType[s] != "":
+		return p.MsgType[s]
+	case s == Critical, s == Warning:
+		return "m.text"
 	}
-	return DefaultMsgType(s)
+	return "m.notice"
 }
 
 // userID is a Matrix user id, historical characters included:

@@ -23,8 +23,8 @@ func TestParse(t *testing.T) {
 
 func TestDefaultMsgType(t *testing.T) {
 	for s, want := range map[Severity]string{Critical: "m.text", Warning: "m.text", Clear: "m.notice", Info: "m.notice"} {
-		if got := DefaultMsgType(s); got != want {
-			t.Errorf("DefaultMsgType(%s) = %q", s, got)
+		if got := (SeverityPolicy{}).MsgTypeFor(s); got != want {
+			t.Errorf("MsgTypeFor(%s) without configuration = %q", s, got)
 		}
 	}
 }
