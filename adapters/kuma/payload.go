@@ -33,15 +33,8 @@ const (
 
 // String is the upper-case name ("DOWN", "UP", "PENDING", "MAINTENANCE").
 func (s Status) String() string {
-	switch s {
-	case Down:
-		return "DOWN"
-	case Up:
-		return "UP"
-	case Pending:
-		return "PENDING"
-	case Maintenance:
-		return "MAINTENANCE"
+	if names := []string{"DOWN", "UP", "PENDING", "MAINTENANCE"}; s >= 0 && int(s) < len(names) {
+		return names[s]
 	}
 	return "STATUS(" + strconv.Itoa(int(s)) + ")"
 }
