@@ -201,9 +201,9 @@ func TestContextWithLiquid(t *testing.T) {
 		t.Run(kase, func(t *testing.T) {
 			body := readFixture(t, kase, "payload.json")
 			p := mustDecode(t, body)
-			if p.HeartbeatJSON() != nil {
-				if _, ok := p.HeartbeatJSON().(*liquidjs.Object); !ok {
-					t.Errorf("heartbeatJSON is %T", p.HeartbeatJSON())
+			if hb := p.Context()["heartbeatJSON"]; p.Heartbeat != nil {
+				if _, ok := hb.(*liquidjs.Object); !ok {
+					t.Errorf("heartbeatJSON is %T", hb)
 				}
 			}
 			got, err := tpl.Render(p.Context())

@@ -3,6 +3,7 @@ package kuma
 import (
 	"html"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -168,21 +169,19 @@ func formatDuration(secs int64) string {
 	h, m, s := secs/3600, secs%3600/60, secs%60
 	var parts []string
 	if h > 0 {
-		parts = append(parts, itoa(h)+"h")
+		parts = append(parts, strconv.FormatInt(h, 10)+"h")
 	}
 	if m > 0 {
-		parts = append(parts, itoa(m)+"m")
+		parts = append(parts, strconv.FormatInt(m, 10)+"m")
 	}
 	if s > 0 && h == 0 {
-		parts = append(parts, itoa(s)+"s")
+		parts = append(parts, strconv.FormatInt(s, 10)+"s")
 	}
 	if len(parts) == 0 {
 		return "0s"
 	}
 	return strings.Join(parts, " ")
 }
-
-func itoa(n int64) string { return jsNumber(float64(n)) }
 
 // Identity names this notification for deterministic Matrix txn ids.
 //

@@ -33,15 +33,8 @@ const (
 
 // String is the upper-case name ("DOWN", "UP", "PENDING", "MAINTENANCE").
 func (s Status) String() string {
-	switch s {
-	case Down:
-		return "DOWN"
-	case Up:
-		return "UP"
-	case Pending:
-		return "PENDING"
-	case Maintenance:
-		return "MAINTENANCE"
+	if names := []string{"DOWN", "UP", "PENDING", "MAINTENANCE"}; s >= 0 && int(s) < len(names) {
+		return names[s]
 	}
 	return "STATUS(" + strconv.Itoa(int(s)) + ")"
 }
@@ -81,7 +74,7 @@ type Monitor struct {
 	// Port as JavaScript prints it, "" when null or absent.
 	Port string
 
-	fields map[string]any // monitorFields as sent (null is nil), for Kuma's exact rules
+	fields map[string]any // the members as sent (null is nil), for Kuma's exact rules
 }
 
 // Payload is one Kuma notification. Heartbeat and Monitor are nil for test
@@ -93,15 +86,8 @@ type Payload struct {
 
 	// The objects as templates see them (see decodeJSON); nil when null
 	// or absent.
-	heartbeatJSON any
-	monitorJSON   any
+	heartbeatJSON, monitorJSON *liquidjs.Object
 }
-
-// HeartbeatJSON is the heartbeat object handed to templates, nil if none.
-func (p Payload) HeartbeatJSON() any { return p.heartbeatJSON }
-
-// MonitorJSON is the monitor object handed to templates, nil if none.
-func (p Payload) MonitorJSON() any { return p.monitorJSON }
 
 // FieldError is a payload that is valid JSON but not shaped like Kuma's:
 // Field names the offending member ("heartbeat.status"), Problem what was
@@ -142,11 +128,10 @@ func decodeDocument(doc []byte, where string) (Payload, error) {
 	if !ok {
 		return Payload{}, &FieldError{where, "expected a JSON object, got " + typeName(v)}
 	}
-	var m members
-	m.msg, _ = top.Get("msg")
-	m.heartbeat, _ = top.Get("heartbeat")
-	m.monitor, _ = top.Get("monitor")
-	return build(m)
+	msg, _ := top.Get("msg")
+	hb, _ := top.Get("heartbeat")
+	mon, _ := top.Get("monitor")
+	return build(msg, hb, mon)
 }
 
 // decodeJSON decodes one JSON value as templates see it
@@ -168,43 +153,32 @@ func decodeJSON(data []byte, where string) (any, error) {
 	return nil, &FieldError{where, "invalid JSON"} // not reached: DecodeJSON reads all that encoding/json does
 }
 
-// members are a payload's three members as decodeJSON made them, nil when
-// absent.
-type members struct{ msg, heartbeat, monitor any }
-
-// build checks and types the three members.
-func build(m members) (Payload, error) {
+// build checks and types a payload's three members as decodeJSON made
+// them (nil when absent).
+func build(msg, heartbeat, monitor any) (Payload, error) {
 	var p Payload
-	if m.msg == nil {
+	if msg == nil {
 		return p, &FieldError{"msg", "missing (expected a string)"}
 	}
-	s, ok := m.msg.(string)
+	s, ok := msg.(string)
 	if !ok {
-		return p, &FieldError{"msg", "expected a string, got " + typeName(m.msg)}
+		return p, &FieldError{"msg", "expected a string, got " + typeName(msg)}
 	}
 	p.Msg = s
-
-	hb, err := member(m.heartbeat, "heartbeat")
-	if err != nil {
+	var err error
+	if p.heartbeatJSON, err = member(heartbeat, "heartbeat"); err != nil {
 		return p, err
 	}
-	if hb != nil {
-		if p.Heartbeat, err = heartbeatOf(fields(hb, heartbeatFields)); err != nil {
+	if p.heartbeatJSON != nil {
+		if p.Heartbeat, err = heartbeatOf(fields(p.heartbeatJSON)); err != nil {
 			return p, err
 		}
-		p.heartbeatJSON = hb
 	}
-	mon, err := member(m.monitor, "monitor")
-	if err != nil {
+	if p.monitorJSON, err = member(monitor, "monitor"); err != nil || p.monitorJSON == nil {
 		return p, err
 	}
-	if mon != nil {
-		if p.Monitor, err = monitorOf(fields(mon, monitorFields)); err != nil {
-			return p, err
-		}
-		p.monitorJSON = mon
-	}
-	return p, nil
+	p.Monitor, err = monitorOf(fields(p.monitorJSON))
+	return p, err
 }
 
 // member is an object-or-null member: the object, nil when the member is
@@ -219,16 +193,13 @@ func member(v any, name string) (*liquidjs.Object, error) {
 	return nil, &FieldError{name, "expected an object or null, got " + typeName(v)}
 }
 
-// fields are the members of o named in keys, as encoding/json would decode
-// them into an any (null is nil), for the checks.
-func fields(o *liquidjs.Object, keys []string) map[string]any {
-	m := make(map[string]any, len(keys))
-	for _, k := range keys {
-		if v, ok := o.Get(k); ok {
-			if v == liquidjs.Null {
-				v = nil
-			}
-			m[k] = v
+// fields are the members of o as encoding/json would decode them into an
+// any (null is nil), for the checks.
+func fields(o *liquidjs.Object) map[string]any {
+	m := o.Map()
+	for k, v := range m {
+		if v == liquidjs.Null {
+			m[k] = nil
 		}
 	}
 	return m
@@ -254,14 +225,6 @@ func unmarshal(data []byte, v any, where string) error {
 	return &FieldError{where, "invalid JSON: " + err.Error()}
 }
 
-// heartbeatFields and monitorFields are the members that heartbeatOf and
-// monitorOf (and through Monitor.fields, Context and extractAddress) read.
-var (
-	heartbeatFields = []string{"status", "monitorID", "time", "msg", "timezone", "timezoneOffset",
-		"localDateTime", "lastDownTime", "ping"}
-	monitorFields = []string{"id", "name", "type", "subtype", "url", "hostname", "port"}
-)
-
 // heartbeatOf types the heartbeatFields of a heartbeat object, decoded as
 // encoding/json would into an any.
 func heartbeatOf(m map[string]any) (*Heartbeat, error) {
@@ -279,21 +242,10 @@ func heartbeatOf(m map[string]any) (*Heartbeat, error) {
 	}
 	h.Status = Status(f)
 
-	var err error
-	if h.MonitorID, err = optNumber(m, "heartbeat", "monitorID"); err != nil {
+	if err := read(m, "heartbeat", field{"monitorID", &h.MonitorID, true}, field{"time", &h.Time, false},
+		field{"msg", &h.Msg, false}, field{"timezone", &h.Timezone, false}, field{"timezoneOffset", &h.TimezoneOffset, false},
+		field{"localDateTime", &h.LocalDateTime, false}, field{"lastDownTime", &h.LastDownTime, false}); err != nil {
 		return nil, err
-	}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{
-		{"time", &h.Time}, {"msg", &h.Msg}, {"timezone", &h.Timezone},
-		{"timezoneOffset", &h.TimezoneOffset}, {"localDateTime", &h.LocalDateTime},
-		{"lastDownTime", &h.LastDownTime},
-	} {
-		if *f.dst, err = optString(m, "heartbeat", f.key); err != nil {
-			return nil, err
-		}
 	}
 	if v, ok := m["ping"]; ok && v != nil {
 		f, isNum := v.(float64)
@@ -309,20 +261,9 @@ func heartbeatOf(m map[string]any) (*Heartbeat, error) {
 // encoding/json would into an any.
 func monitorOf(m map[string]any) (*Monitor, error) {
 	mon := &Monitor{fields: m}
-	var err error
-	if mon.ID, err = optNumber(m, "monitor", "id"); err != nil {
+	if err := read(m, "monitor", field{"id", &mon.ID, true}, field{"name", &mon.Name, false}, field{"type", &mon.Type, false},
+		field{"subtype", &mon.Subtype, false}, field{"url", &mon.URL, false}, field{"hostname", &mon.Hostname, false}); err != nil {
 		return nil, err
-	}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{
-		{"name", &mon.Name}, {"type", &mon.Type}, {"subtype", &mon.Subtype},
-		{"url", &mon.URL}, {"hostname", &mon.Hostname},
-	} {
-		if *f.dst, err = optString(m, "monitor", f.key); err != nil {
-			return nil, err
-		}
 	}
 	switch v := m["port"].(type) {
 	case nil:
@@ -338,26 +279,39 @@ func monitorOf(m map[string]any) (*Monitor, error) {
 	return mon, nil
 }
 
-func optString(m map[string]any, obj, key string) (string, error) {
-	switch v := m[key].(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	default:
-		return "", &FieldError{obj + "." + key, "expected a string or null, got " + typeName(v)}
-	}
+// field is a member read into a string: a string, or with number a number
+// as JavaScript prints it; null or absent leaves it "".
+type field struct {
+	key    string
+	dst    *string
+	number bool
 }
 
-func optNumber(m map[string]any, obj, key string) (string, error) {
-	switch v := m[key].(type) {
-	case nil:
-		return "", nil
-	case float64:
-		return jsNumber(v), nil
-	default:
-		return "", &FieldError{obj + "." + key, "expected a number or null, got " + typeName(v)}
+// read reads fields from m, the members of object obj (named in errors),
+// in order.
+func read(m map[string]any, obj string, fields ...field) error {
+	for _, f := range fields {
+		switch v := m[f.key].(type) {
+		case nil:
+			continue
+		case string:
+			if !f.number {
+				*f.dst = v
+				continue
+			}
+		case float64:
+			if f.number {
+				*f.dst = jsNumber(v)
+				continue
+			}
+		}
+		want := "a string"
+		if f.number {
+			want = "a number"
+		}
+		return &FieldError{obj + "." + f.key, "expected " + want + " or null, got " + typeName(m[f.key])}
 	}
+	return nil
 }
 
 // typeName names a decoded JSON value's type for error messages.

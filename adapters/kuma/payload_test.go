@@ -51,8 +51,8 @@ func TestDecodeJSONShapes(t *testing.T) {
 			if tc.monitorSet && (p.Monitor.Name != tc.monitor || p.Monitor.ID != tc.monitorID) {
 				t.Errorf("monitor = %q #%q, want %q #%q", p.Monitor.Name, p.Monitor.ID, tc.monitor, tc.monitorID)
 			}
-			if (p.HeartbeatJSON() != nil) != tc.hasHB || (p.MonitorJSON() != nil) != tc.monitorSet {
-				t.Errorf("template objects: heartbeat %v monitor %v", p.HeartbeatJSON(), p.MonitorJSON())
+			if (p.heartbeatJSON != nil) != tc.hasHB || (p.monitorJSON != nil) != tc.monitorSet {
+				t.Errorf("template objects: heartbeat %v monitor %v", p.heartbeatJSON, p.monitorJSON)
 			}
 		})
 	}

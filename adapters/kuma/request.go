@@ -55,16 +55,18 @@ func DecodeRequest(r *http.Request, maxBody int64) (Payload, error) {
 	if err != nil && ct != "" {
 		return Payload{}, &FieldError{"Content-Type", fmt.Sprintf("cannot parse %q: %v", ct, err)}
 	}
-	body := &capReader{r: r.Body, max: maxBody}
-	if r.Body == nil {
-		body.r = http.NoBody
+	body := r.Body
+	if body == nil {
+		body = http.NoBody
 	}
+	// A caller's own, smaller MaxBytesReader reports its limit the same way.
+	body = http.MaxBytesReader(nil, body, maxBody)
 	if mediaType == "multipart/form-data" {
 		return decodeMultipart(body, params["boundary"])
 	}
-	b, err := readAll(body)
+	b, err := io.ReadAll(body)
 	if err != nil {
-		return Payload{}, err
+		return Payload{}, readError(err, "reading")
 	}
 	if looksLikeObject(b) {
 		return DecodeJSON(b)
@@ -95,29 +97,27 @@ func decodeFields(q url.Values, where string) (Payload, error) {
 	}
 	// Invalid UTF-8 becomes U+FFFD byte by byte, as when msg comes in JSON
 	// (encoding/json's rule; converting to runes does the same).
-	m := members{msg: string([]rune(q.Get("msg")))}
-	for _, f := range []struct {
-		name string
-		dst  *any
-	}{{"heartbeat", &m.heartbeat}, {"monitor", &m.monitor}} {
-		if !q.Has(f.name) {
+	msg := string([]rune(q.Get("msg")))
+	objs := map[string]any{}
+	for _, name := range []string{"heartbeat", "monitor"} {
+		if !q.Has(name) {
 			continue
 		}
-		v := []byte(q.Get(f.name))
+		v := []byte(q.Get(name))
 		if len(bytes.TrimSpace(v)) == 0 {
-			return Payload{}, &FieldError{f.name, "empty " + where + " parameter (expected a JSON object)"}
+			return Payload{}, &FieldError{name, "empty " + where + " parameter (expected a JSON object)"}
 		}
 		var err error
-		if *f.dst, err = decodeJSON(v, f.name); err != nil {
+		if objs[name], err = decodeJSON(v, name); err != nil {
 			return Payload{}, err
 		}
 	}
-	return build(m)
+	return build(msg, objs["heartbeat"], objs["monitor"])
 }
 
 // decodeMultipart finds the data field (or msg, heartbeat, monitor fields)
 // of a multipart/form-data body.
-func decodeMultipart(body *capReader, boundary string) (Payload, error) {
+func decodeMultipart(body io.Reader, boundary string) (Payload, error) {
 	if boundary == "" {
 		return Payload{}, &FieldError{"Content-Type", "multipart/form-data without a boundary"}
 	}
@@ -129,18 +129,12 @@ func decodeMultipart(body *capReader, boundary string) (Payload, error) {
 			break
 		}
 		if err != nil {
-			if body.over {
-				return Payload{}, body.tooLarge()
-			}
-			return Payload{}, &FieldError{"body", "invalid multipart/form-data: " + err.Error()}
+			return Payload{}, readError(err, "invalid multipart/form-data")
 		}
 		name := part.FormName()
 		b, err := io.ReadAll(part)
 		if err != nil {
-			if body.over {
-				return Payload{}, body.tooLarge()
-			}
-			return Payload{}, &FieldError{"body", fmt.Sprintf("invalid multipart/form-data part %q: %v", name, err)}
+			return Payload{}, readError(err, fmt.Sprintf("invalid multipart/form-data part %q", name))
 		}
 		switch name {
 		case "data", "msg", "heartbeat", "monitor":
@@ -160,46 +154,15 @@ func looksLikeObject(b []byte) bool {
 	return len(b) > 0 && b[0] == '{'
 }
 
-func readAll(body *capReader) ([]byte, error) {
-	b, err := io.ReadAll(body)
-	if body.over {
-		return nil, body.tooLarge()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("body: reading: %w", err)
-	}
-	return b, nil
-}
-
-// capReader reads at most max bytes of r and fails once there is more.
-type capReader struct {
-	r    io.Reader
-	max  int64
-	n    int64
-	over bool
-}
-
-func (c *capReader) Read(p []byte) (int, error) {
-	if c.over {
-		return 0, c.tooLarge()
-	}
-	if room := c.max + 1 - c.n; int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.n > c.max {
-		c.over = true
-		return 0, c.tooLarge()
-	}
+// readError is err from reading the body: over the size limit (wrapping
+// ErrTooLarge), or what failed and how.
+func readError(err error, what string) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) { // the caller's own, smaller limit
-		c.over, c.max = true, mbe.Limit
-		return n, c.tooLarge()
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("body: over %d bytes: %w", mbe.Limit, ErrTooLarge)
 	}
-	return n, err
-}
-
-func (c *capReader) tooLarge() error {
-	return fmt.Errorf("body: over %d bytes: %w", c.max, ErrTooLarge)
+	if what == "reading" {
+		return fmt.Errorf("body: reading: %w", err)
+	}
+	return &FieldError{"body", what + ": " + err.Error()}
 }

@@ -3,19 +3,12 @@ package kuma
 import "matrix-notify/sender/format"
 
 // SeverityOf is the severity of an Uptime Kuma heartbeat status (0 down, 1
-// up, 2 pending, 3 maintenance); hasHeartbeat false (a test, certificate or
-// domain expiry notification) is Info.
+// up, 2 pending, 3 maintenance), by format's one table of status words;
+// hasHeartbeat false (a test, certificate or domain expiry notification)
+// is Info.
 func SeverityOf(hasHeartbeat bool, status int) format.Severity {
-	if !hasHeartbeat {
-		return format.Info
-	}
-	switch status {
-	case 0:
-		return format.Critical
-	case 1:
-		return format.Clear
-	case 2:
-		return format.Warning
+	if sev, ok := format.ParseSeverity(Status(status).String()); hasHeartbeat && ok {
+		return sev
 	}
 	return format.Info
 }

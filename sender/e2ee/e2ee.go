@@ -107,18 +107,9 @@ func Open(ctx context.Context, cli *mautrix.Client, rooms []id.RoomID, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	m, err := open(ctx, cli, rooms, opts, lk)
+	st, err := openStores(ctx, opts.DBPath, []byte(opts.PickleKey), false)
 	if err != nil {
 		lk.unlock()
-		return nil, err
-	}
-	return m, nil
-}
-
-func open(ctx context.Context, cli *mautrix.Client, rooms []id.RoomID, opts Options, lk *fileLock) (*Machine, error) {
-	pickle := []byte(opts.PickleKey)
-	st, err := openStores(ctx, opts.DBPath, pickle, false)
-	if err != nil {
 		if errors.Is(err, ErrNoStore) {
 			return nil, fmt.Errorf("%w: %w", err, ErrLoginAgain)
 		}
@@ -126,6 +117,7 @@ func open(ctx context.Context, cli *mautrix.Client, rooms []id.RoomID, opts Opti
 	}
 	fail := func(err error) (*Machine, error) {
 		st.close()
+		lk.unlock()
 		return nil, err
 	}
 	if st.user == "" {
@@ -169,27 +161,16 @@ func newOlmMachine(c *mautrix.Client, st *stores, opts Options) *crypto.OlmMachi
 	return mach
 }
 
-// clientFor copies what matters of cli into a client bound to st (the
-// state store is filled by /sync and /state), so that the caller's client
-// never points at a store that Close has closed.
+// clientFor is a copy of cli bound to st (the state store is filled by
+// /sync and /state), so that the caller's client never points at a store
+// that Close has closed.
 func clientFor(cli *mautrix.Client, st *stores) (*mautrix.Client, error) {
 	if cli.HomeserverURL == nil || cli.AccessToken == "" {
 		return nil, errors.New("e2ee: the client has no homeserver or access token")
 	}
-	c, err := mautrix.NewClient(cli.HomeserverURL.String(), st.user, cli.AccessToken)
-	if err != nil {
-		return nil, err
-	}
-	c.DeviceID = st.device
-	c.Client = cli.Client
-	c.UserAgent = cli.UserAgent
-	c.DefaultHTTPRetries = cli.DefaultHTTPRetries
-	c.DefaultHTTPBackoff = cli.DefaultHTTPBackoff
-	c.Log = cli.Log
-	c.RequestHook = cli.RequestHook
-	c.ResponseHook = cli.ResponseHook
-	c.StateStore = st.state
-	return c, nil
+	c := *cli
+	c.UserID, c.DeviceID, c.StateStore = st.user, st.device, st.state
+	return &c, nil
 }
 
 // Device is the store's user and device.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,5 +302,45 @@ func TestSyncCoversEveryRoomEverSynced(t *testing.T) {
 	second := <-filters
 	if !strings.Contains(second, `"rooms":["!a:example.org","!b:example.org"]`) {
 		t.Errorf("second sync's filter %s, want rooms a and b", second)
+	}
+}
+
+// A pending invite that the sync has not shown yet (Dendrite hands it to
+// the sync stream a moment after the invite) but the room's state shows is
+// accepted before encrypting, with auto_join: else the send is refused.
+func TestAutoJoinSeesTheInviteInTheState(t *testing.T) {
+	var joins atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_matrix/client/v3/sync", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"next_batch":"s1"}`))
+	})
+	mux.HandleFunc("GET /_matrix/client/v3/rooms/{room}/state", func(w http.ResponseWriter, r *http.Request) {
+		ours := "invite"
+		if joins.Load() > 0 {
+			ours = "join"
+		}
+		w.Write([]byte(`[{"type":"m.room.member","state_key":"` + testUser.String() + `","sender":"@alice:example.org","event_id":"$i","content":{"membership":"` + ours + `"}},
+			{"type":"m.room.member","state_key":"@alice:example.org","sender":"@alice:example.org","event_id":"$a","content":{"membership":"join"}}]`))
+	})
+	mux.HandleFunc("POST /_matrix/client/v3/rooms/{room}/join", func(w http.ResponseWriter, r *http.Request) {
+		joins.Add(1)
+		w.Write([]byte(`{"room_id":"` + r.PathValue("room") + `"}`))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := Open(ctx, testClient(t, srv.URL), []id.RoomID{"!invited:example.org"}, Options{DBPath: newStore(t), PickleKey: testPickle, AutoJoin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for i := range 2 {
+		if _, err := m.IsEncrypted(ctx, "!invited:example.org"); err != nil {
+			t.Fatal(err)
+		}
+		if n := joins.Load(); n != 1 {
+			t.Errorf("after %d look(s): joined %d times, want once", i+1, n)
+		}
 	}
 }

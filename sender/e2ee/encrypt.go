@@ -109,11 +109,16 @@ func (m *Machine) seal(ctx context.Context, p Plain) Sealed {
 
 // ensureState fetches a room's state the first time the store meets it: an
 // incremental sync only tells changes, and a room whose state we never
-// read would look unencrypted.
+// read would look unencrypted. With AutoJoin it accepts a pending invite
+// first, as the send would be refused: one the sync showed, or one only
+// the state shows (Dendrite hands invites to the sync stream a moment
+// after the invite), and then reads the state again as a member.
 func (m *Machine) ensureState(ctx context.Context, room id.RoomID) error {
-	if m.opts.AutoJoin && m.membership(ctx, room) == event.MembershipInvite {
-		// A pending invite (seen by the sync): join before encrypting, as
-		// the send would be refused anyway.
+	invited := func() bool {
+		ms, err := m.st.state.GetMembership(ctx, room, m.st.user)
+		return m.opts.AutoJoin && err == nil && ms == event.MembershipInvite
+	}
+	if invited() {
 		if _, err := m.cli.JoinRoomByID(ctx, room); err != nil {
 			return fmt.Errorf("auto_join: %w", err)
 		}
@@ -123,10 +128,10 @@ func (m *Machine) ensureState(ctx context.Context, room id.RoomID) error {
 		return err
 	}
 	_, err = m.cli.State(ctx, room)
-	if err != nil && m.opts.AutoJoin && errors.Is(err, mautrix.MForbidden) {
+	if (err != nil && m.opts.AutoJoin && errors.Is(err, mautrix.MForbidden)) || (err == nil && invited()) {
 		// Not joined: accepting a pending invite lets us read it.
 		if _, jerr := m.cli.JoinRoomByID(ctx, room); jerr != nil {
-			return fmt.Errorf("%w; auto_join failed: %w", err, jerr)
+			return errors.Join(err, fmt.Errorf("auto_join: %w", jerr))
 		}
 		_, err = m.cli.State(ctx, room)
 	}
@@ -149,13 +154,4 @@ func (m *Machine) encrypt(ctx context.Context, room id.RoomID, typ event.Type, c
 		return nil, fmt.Errorf("sharing the room key with %d members: %w", len(members), err)
 	}
 	return m.mach.EncryptMegolmEvent(ctx, room, typ, content)
-}
-
-// membership is ours in room as the store knows it ("" if unknown).
-func (m *Machine) membership(ctx context.Context, room id.RoomID) event.Membership {
-	ms, err := m.st.state.GetMembership(ctx, room, m.st.user)
-	if err != nil {
-		return ""
-	}
-	return ms
 }

@@ -96,6 +96,17 @@ func SetupDevice(ctx context.Context, cli *mautrix.Client, password, recoveryKey
 	if err := mach.Load(ctx); err != nil {
 		return Setup{}, fmt.Errorf("crypto store %s: loading the olm account: %w", opts.DBPath, err)
 	}
+	if acc := mach.GetAccount(); acc.Shared {
+		// Logging in again after the device was deleted on the homeserver
+		// makes it anew under the same id, without keys: upload the
+		// store's again. Other keys there are another store's.
+		switch err := checkDeviceKeys(ctx, c, mach.OwnIdentity()); {
+		case errors.Is(err, errNoDeviceKeys):
+			acc.Shared = false
+		case err != nil:
+			return Setup{}, fmt.Errorf("%w: move %s away and log in again as a new device", err, opts.DBPath)
+		}
+	}
 	if !mach.GetAccount().Shared {
 		if err := mach.ShareKeys(ctx, 0); err != nil {
 			return Setup{}, fmt.Errorf("uploading the device's keys: %w", err)
@@ -104,6 +115,27 @@ func SetupDevice(ctx context.Context, cli *mautrix.Client, password, recoveryKey
 	res := Setup{UserID: c.UserID, DeviceID: c.DeviceID}
 	res.RecoveryKey, res.MasterKey, err = crossSign(ctx, mach, password, recoveryKey)
 	return res, err
+}
+
+// errNoDeviceKeys is a device the homeserver publishes no keys for.
+var errNoDeviceKeys = errors.New("the homeserver has no encryption keys for it (deleted, or made anew under the same id)")
+
+// checkDeviceKeys asks the homeserver for own's keys (one /keys/query):
+// errNoDeviceKeys when it has none, ErrDeviceHasKeys when they are not
+// own's.
+func checkDeviceKeys(ctx context.Context, cli *mautrix.Client, own *id.Device) error {
+	resp, err := cli.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{own.UserID: {own.DeviceID}}})
+	if err != nil {
+		return fmt.Errorf("looking up our device's keys: %w", err)
+	}
+	dev, ok := resp.DeviceKeys[own.UserID][own.DeviceID]
+	switch {
+	case !ok:
+		return fmt.Errorf("device %s: %w", own.DeviceID, errNoDeviceKeys)
+	case dev.Keys.GetEd25519(own.DeviceID) != own.SigningKey || dev.Keys.GetCurve25519(own.DeviceID) != own.IdentityKey:
+		return fmt.Errorf("device %s: %w, not the crypto store's (another login replaced them)", own.DeviceID, ErrDeviceHasKeys)
+	}
+	return nil
 }
 
 // crossSign makes the device signed by its owner's self-signing key.

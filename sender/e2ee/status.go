@@ -78,12 +78,9 @@ func CheckStatus(ctx context.Context, cli *mautrix.Client, rooms []id.RoomID, op
 // storeWarning words a store that cannot serve the device, saying whether
 // the device exists (then its messages cannot be encrypted: log in again).
 func storeWarning(ctx context.Context, cli *mautrix.Client, err error) string {
-	if cli.UserID == "" || cli.DeviceID == "" {
-		return err.Error()
-	}
-	keys, qerr := cli.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{cli.UserID: {cli.DeviceID}}})
-	if qerr == nil {
-		if _, ok := keys.DeviceKeys[cli.UserID][cli.DeviceID]; ok {
+	if cli.UserID != "" && cli.DeviceID != "" {
+		kerr := checkDeviceKeys(ctx, cli, &id.Device{UserID: cli.UserID, DeviceID: cli.DeviceID})
+		if kerr == nil || errors.Is(kerr, ErrDeviceHasKeys) {
 			return fmt.Sprintf("device %s has encryption keys on the homeserver but %v: encrypted rooms get nothing until you log in again", cli.DeviceID, err)
 		}
 	}

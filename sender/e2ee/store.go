@@ -139,11 +139,9 @@ func (s *stores) addCovered(ctx context.Context, rooms []id.RoomID) error {
 // for an existing device would replace the device's keys. A missing file is
 // ErrNoStore.
 func StoreOwner(ctx context.Context, path string) (id.UserID, id.DeviceID, error) {
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", "", fmt.Errorf("crypto store %s: %w", path, ErrNoStore)
-		}
-		return "", "", fmt.Errorf("crypto store: %w", err)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		// Not even its directory may exist: no lock to take.
+		return "", "", fmt.Errorf("crypto store %s: %w", path, ErrNoStore)
 	}
 	lk, err := lock(ctx, path+".lock")
 	if err != nil {

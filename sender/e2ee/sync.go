@@ -3,6 +3,7 @@ package e2ee
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -78,8 +79,24 @@ func (m *Machine) sync(ctx context.Context, rooms []id.RoomID) error {
 	}
 	// An inline JSON filter saves the round trip of uploading one.
 	resp, err := m.cli.FullSyncRequest(ctx, mautrix.ReqSync{Since: since, Timeout: 0, FilterID: filter})
-	if err != nil {
+	if errors.Is(err, mautrix.MUnknownToken) {
+		return fmt.Errorf("syncing room members and devices: %w (our device was deleted or logged out): %w", err, ErrLoginAgain)
+	} else if err != nil {
 		return fmt.Errorf("syncing room members and devices: %w", err)
+	}
+	// Our device may have been deleted on the homeserver (its keys go with
+	// it, and logging in again under its id does not bring them back) or
+	// its keys replaced: receivers would then distrust or ignore what we
+	// encrypt. The sync lists our user when our devices change: check
+	// then (no cost otherwise), before the token moves past the change, so
+	// that a failed check is made again next time.
+	if slices.Contains(resp.DeviceLists.Changed, m.st.user) {
+		err := checkDeviceKeys(ctx, m.cli, m.mach.OwnIdentity())
+		if errors.Is(err, errNoDeviceKeys) || errors.Is(err, ErrDeviceHasKeys) {
+			return fmt.Errorf("crypto store %s: %w: %w", m.opts.DBPath, err, ErrLoginAgain)
+		} else if err != nil {
+			return err
+		}
 	}
 	syncer := mautrix.NewDefaultSyncer()
 	syncer.OnSync(m.mach.ProcessSyncResponse)

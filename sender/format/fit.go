@@ -3,6 +3,7 @@ package format
 import (
 	"encoding/json"
 	"html"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -89,56 +90,27 @@ func split(budget, a, b int) (int, int) {
 	return budget / 2, budget - budget/2
 }
 
-// jsonExtra[c] is how many bytes more than one ASCII character c takes in
-// a JSON string as encoding/json writes it: \" \\ \b \f \n \r \t, and
-// \u00XX for the other control characters and for <, > and & (HTML-safe).
-var jsonExtra = [utf8.RuneSelf]uint8{
-	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5, // 0x00-0x0f: \b \t \n \f \r are short
-	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, // 0x10-0x1f
-	'"': 1, '&': 5, '<': 5, '>': 5, '\\': 1,
-}
-
-// runeCost is the JSON-encoded size of r (width bytes of UTF-8 in the
-// string; an invalid byte becomes \ufffd).
-func runeCost(r rune, width int) int {
-	switch {
-	case r < utf8.RuneSelf:
-		return 1 + int(jsonExtra[r])
-	case r == utf8.RuneError && width == 1, r == '\u2028', r == '\u2029':
-		return 6
-	}
-	return width
-}
-
-// jsonLen is the size of s as a JSON string, without the quotes.
+// jsonLen is the size of s as a JSON string as encoding/json writes it,
+// without the quotes: its escapes (\" \\ \n \u003c for <, > and &, \u00XX
+// for control characters, \u2028, \ufffd for each invalid byte) cost more
+// than the text.
 func jsonLen(s string) int {
-	n := 0
-	for i := 0; i < len(s); {
-		r, w := utf8.DecodeRuneInString(s[i:])
-		n += runeCost(r, w)
-		i += w
-	}
-	return n
+	b, _ := json.Marshal(s) // a string always marshals
+	return len(b) - 2
 }
 
-// prefix is the longest prefix of s, at a rune boundary, whose JSON cost
-// is at most budget (escape, if set, maps each rune to its encoded form
-// first, e.g. HTML escaping).
-func prefix(s string, budget int, escape func(rune) string) (string, int) {
-	cost := 0
-	for i := 0; i < len(s); {
-		r, w := utf8.DecodeRuneInString(s[i:])
-		c := runeCost(r, w)
-		if escape != nil {
-			c = jsonLen(escape(r))
+// prefix is the longest prefix of s, cut before a rune's first byte,
+// whose cost is at most budget, and its cost. cost must grow with the
+// prefix (as jsonLen does), so that a binary search finds it.
+func prefix(s string, budget int, cost func(string) int) (string, int) {
+	start := func(i int) int {
+		for i > 0 && i < len(s) && !utf8.RuneStart(s[i]) {
+			i--
 		}
-		if cost+c > budget {
-			return s[:i], cost
-		}
-		cost += c
-		i += w
+		return i
 	}
-	return s, cost
+	n := start(max(0, sort.Search(len(s)+1, func(i int) bool { return cost(s[:start(i)]) > budget })-1))
+	return s[:n], cost(s[:n])
 }
 
 // TruncateText cuts s so that, with TruncationMarker appended, its JSON-encoded size
@@ -152,13 +124,11 @@ func TruncateText(s string, budget int) string {
 	if keep < 0 {
 		keep = 0
 	}
-	p, _ := prefix(s, keep, nil)
+	p, _ := prefix(s, keep, jsonLen)
 	// Valid never adds to the JSON cost (an invalid byte or NUL costs 6 as
 	// JSON, U+FFFD 3)
 	return Valid(p) + TruncationMarker(len(s)-len(p))
 }
-
-func escapeRune(r rune) string { return html.EscapeString(string(r)) }
 
 // TruncateHTML cuts the HTML s so that, with the open elements closed and
 // TruncationMarker appended, its JSON-encoded size (without quotes) is at most
@@ -197,7 +167,7 @@ loop:
 				consumed += raw
 				continue
 			}
-			p, c := prefix(tok.Data, avail, escapeRune)
+			p, c := prefix(tok.Data, avail, func(t string) int { return jsonLen(html.EscapeString(t)) })
 			out.WriteString(html.EscapeString(p))
 			cost += c
 			if raw == len(tok.Data) { // no entities: raw is the text
@@ -208,7 +178,7 @@ loop:
 			break loop
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
 			tag := tok.String()
-			void := tt == xhtml.SelfClosingTagToken || voidTag(tok.Data) || isVoid(tok.Data)
+			void := tt == xhtml.SelfClosingTagToken || voidTag(tok.Data)
 			c := jsonLen(tag)
 			extra := 0
 			if !void {
@@ -248,13 +218,4 @@ loop:
 	}
 	out.WriteString(html.EscapeString(TruncationMarker(max(len(s)-consumed, 1))))
 	return out.String()
-}
-
-// isVoid reports HTML void elements besides Matrix's br, hr and img.
-func isVoid(name string) bool {
-	switch name {
-	case "area", "base", "col", "embed", "input", "link", "meta", "param", "source", "track", "wbr":
-		return true
-	}
-	return false
 }

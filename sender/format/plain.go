@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	xhtml "golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // blockTag reports the elements that start and end a line in PlainText.
@@ -26,6 +27,7 @@ func blockTag(name string) bool {
 // <pre>, and knows whether it is at the start of a line.
 type plainWriter struct {
 	b         strings.Builder
+	lists     []list // the open <ul> and <ol>, innermost last
 	lineStart bool
 	space     bool // white space seen since the last text
 	newlines  int  // newlines at the end of b
@@ -80,13 +82,6 @@ type list struct {
 	n       int
 }
 
-// openLink is an open <a>: where its text starts in the output, and its
-// href if Sanitize would keep it.
-type openLink struct {
-	start int
-	href  string
-}
-
 // PlainText is the plain-text body for an HTML message, for when a user
 // gives only an HTML template: the text content with entities decoded and
 // white space collapsed (kept inside <pre>); <br> is a newline; <p>,
@@ -95,142 +90,108 @@ type openLink struct {
 // <ol>); table cells are separated by " | "; <hr> is a line "---"; a link is
 // "text (url)" when its text is not the URL itself (only for links
 // Sanitize keeps); an image is its alt text; script, style and the like
-// are dropped. Invalid UTF-8 and NUL become U+FFFD.
+// are dropped. Invalid UTF-8 and NUL become U+FFFD. s is read as a browser
+// reads it (golang.org/x/net/html), so implied and misnested tags end where
+// a browser ends them.
 func PlainText(s string) string {
-	var w plainWriter
-	w.lineStart = true
-	var (
-		lists     []list
-		links     []openLink
-		pre       int
-		cellCount []int // cells so far in each open <tr>
-		dropped   droppedContent
-	)
-	z := xhtml.NewTokenizer(strings.NewReader(Valid(s)))
-	for {
-		tt := z.Next()
-		if tt == xhtml.ErrorToken {
-			break
-		}
-		tok := z.Token()
-		name := tok.Data
-		if dropped.skip(tt, name) {
-			continue
-		}
-		switch tt {
-		case xhtml.TextToken:
-			w.text(Valid(tok.Data), pre > 0)
-		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			selfClosing := tt == xhtml.SelfClosingTagToken
-			switch name {
-			case "br":
-				w.newline()
-				continue
-			case "hr":
-				w.softNewline()
-				w.text("---", false)
-				w.newline()
-				continue
-			case "img":
-				for _, a := range tok.Attr {
-					if a.Key == "alt" {
-						w.text(Valid(a.Val), pre > 0)
-					}
-				}
-				continue
-			case "ul", "ol":
-				if !selfClosing {
-					l := list{ordered: name == "ol", n: 1}
-					for _, a := range tok.Attr {
-						if n, err := strconv.Atoi(strings.TrimSpace(a.Val)); a.Key == "start" && err == nil {
-							l.n = n
-						}
-					}
-					lists = append(lists, l)
-				}
-			case "pre":
-				if !selfClosing {
-					pre++
-				}
-			case "a":
-				if !selfClosing {
-					href := ""
-					for _, a := range tok.Attr {
-						if a.Key == "href" {
-							href, _ = SafeHref(a.Val)
-						}
-					}
-					links = append(links, openLink{w.b.Len(), href})
-				}
-			case "tr":
-				if !selfClosing {
-					cellCount = append(cellCount, 0)
-				}
-			case "td", "th":
-				if n := len(cellCount); n > 0 {
-					if cellCount[n-1] > 0 {
-						w.text(" | ", false)
-						w.space = true
-					}
-					cellCount[n-1]++
-				}
-			}
-			if blockTag(name) {
-				w.softNewline()
-			}
-			if name == "li" {
-				prefix := "- "
-				if n := len(lists); n > 0 && lists[n-1].ordered {
-					prefix = strconv.Itoa(lists[n-1].n) + ". "
-					lists[n-1].n++
-				}
-				w.text(prefix, false)
-				w.space = true
-			}
-		case xhtml.EndTagToken:
-			switch name {
-			case "br":
-				w.newline()
-				continue
-			case "ul", "ol":
-				if n := len(lists); n > 0 {
-					lists = lists[:n-1]
-				}
-			case "pre":
-				if pre > 0 {
-					pre--
-				}
-			case "tr":
-				if n := len(cellCount); n > 0 {
-					cellCount = cellCount[:n-1]
-				}
-			case "a":
-				if n := len(links); n > 0 {
-					l := links[n-1]
-					links = links[:n-1]
-					if l.href != "" {
-						// white space is collapsed, so a text much longer
-						// than the href is neither empty nor the href (and
-						// long nested links cost no more than their length)
-						text := w.b.String()[min(l.start, w.b.Len()):]
-						if len(text) <= len(l.href)+8 {
-							text = strings.TrimSpace(text)
-						}
-						switch {
-						case text == "":
-							w.text(l.href, false)
-						case !sameLink(text, l.href):
-							w.text(" ("+l.href+")", false)
-						}
-					}
-				}
-			}
-			if blockTag(name) {
-				w.softNewline()
-			}
-		}
+	nodes, err := xhtml.ParseFragment(strings.NewReader(Valid(s)),
+		&xhtml.Node{Type: xhtml.ElementNode, Data: "body", DataAtom: atom.Body})
+	if err != nil { // only the reader's errors, and a strings.Reader has none
+		return ""
+	}
+	w := plainWriter{lineStart: true}
+	for _, n := range nodes {
+		w.node(n, false)
 	}
 	return strings.Trim(w.b.String(), "\n")
+}
+
+// node writes n, inside a <pre> if pre.
+func (w *plainWriter) node(n *xhtml.Node, pre bool) {
+	if n.Type == xhtml.TextNode {
+		w.text(Valid(n.Data), pre)
+		return
+	}
+	if n.Type != xhtml.ElementNode || droppedTag(n.Data) {
+		return
+	}
+	switch n.Data {
+	case "br":
+		w.newline()
+		return
+	case "hr":
+		w.softNewline()
+		w.text("---", false)
+		w.newline()
+		return
+	case "img":
+		if alt, ok := attr(n, "alt"); ok {
+			w.text(Valid(alt), pre)
+		}
+		return
+	case "pre":
+		pre = true
+	case "ul", "ol":
+		l := list{ordered: n.Data == "ol", n: 1}
+		if v, ok := attr(n, "start"); ok {
+			if start, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				l.n = start
+			}
+		}
+		w.lists = append(w.lists, l)
+		defer func() { w.lists = w.lists[:len(w.lists)-1] }()
+	case "td", "th":
+		for c := n.PrevSibling; c != nil; c = c.PrevSibling {
+			if c.Type == xhtml.ElementNode && (c.Data == "td" || c.Data == "th") {
+				w.text(" | ", false)
+				w.space = true
+				break
+			}
+		}
+	case "a":
+		v, _ := attr(n, "href")
+		if href, ok := SafeHref(v); ok {
+			defer w.link(w.b.Len(), href)
+		}
+	}
+	block := blockTag(n.Data)
+	if block {
+		w.softNewline()
+	}
+	if n.Data == "li" {
+		prefix := "- "
+		if i := len(w.lists) - 1; i >= 0 && w.lists[i].ordered {
+			prefix = strconv.Itoa(w.lists[i].n) + ". "
+			w.lists[i].n++
+		}
+		w.text(prefix, false)
+		w.space = true
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		w.node(c, pre)
+	}
+	if block {
+		w.softNewline()
+	}
+}
+
+// link ends a link whose text starts at start: its href follows in
+// parentheses unless the text is the href itself, or stands for an empty
+// text.
+func (w *plainWriter) link(start int, href string) {
+	// White space is collapsed, so a text much longer than the href is
+	// neither empty nor the href (and long nested links cost no more than
+	// their length).
+	text := w.b.String()[min(start, w.b.Len()):]
+	if len(text) <= len(href)+8 {
+		text = strings.TrimSpace(text)
+	}
+	switch {
+	case text == "":
+		w.text(href, false)
+	case !sameLink(text, href):
+		w.text(" ("+href+")", false)
+	}
 }
 
 // sameLink reports whether a link's text is its URL (so "text (url)" would
@@ -252,32 +213,3 @@ var droppedTags = []string{"script", "style", "title", "head", "template", "ifra
 	"select", "xmp", "plaintext", "canvas", "audio", "video"}
 
 func droppedTag(name string) bool { return slices.Contains(droppedTags, name) }
-
-// droppedContent skips what is inside an element dropped with its content,
-// counting nested tags of the same name.
-type droppedContent struct {
-	name  string
-	depth int
-}
-
-// skip reports whether the token is, or is inside, such an element.
-func (d *droppedContent) skip(tt xhtml.TokenType, name string) bool {
-	if d.name != "" {
-		switch {
-		case tt == xhtml.StartTagToken && name == d.name:
-			d.depth++
-		case tt == xhtml.EndTagToken && name == d.name:
-			if d.depth--; d.depth == 0 {
-				d.name = ""
-			}
-		}
-		return true
-	}
-	if droppedTag(name) && (tt == xhtml.StartTagToken || tt == xhtml.SelfClosingTagToken) {
-		if tt == xhtml.StartTagToken {
-			d.name, d.depth = name, 1
-		}
-		return true
-	}
-	return false
-}

@@ -4,6 +4,7 @@ import (
 	"html"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -91,8 +92,15 @@ func Sanitize(s string) string {
 	return validHTML(b.String())
 }
 
-// voidTag reports the allowed elements that have no content and no end tag.
-func voidTag(name string) bool { return name == "br" || name == "hr" || name == "img" }
+// voidTag reports HTML's void elements (no content, no end tag); Matrix
+// allows br, hr and img.
+func voidTag(name string) bool {
+	switch name {
+	case "br", "hr", "img", "area", "base", "col", "embed", "input", "link", "meta", "param", "source", "track", "wbr":
+		return true
+	}
+	return false
+}
 
 // tablePart reports the elements that cannot hold text: an HTML parser
 // moves text found there out of the table.
@@ -177,68 +185,43 @@ func attr(n *xhtml.Node, key string) (string, bool) {
 }
 
 // element is the tag written for an element that policy let through, and
-// its attributes (each as ` key="value"`); name is "" to write only its
-// content. An <img> without a src has attrs "".
+// its attributes (each as ` key="value"`, in one fixed order); name is ""
+// to write only its content. An <img> without a src has attrs "".
 func element(n *xhtml.Node) (name, attrs string) {
 	var b strings.Builder
-	add := func(k, v string) { b.WriteString(" " + k + `="` + escape(v) + `"`) }
-	color := func(k string) bool {
+	href := false
+	// policy lets each of these through only on the elements that have it.
+	for _, k := range []string{"data-mx-color", "data-mx-bg-color", "data-mx-spoiler", "href", "target", "src", "start", "class"} {
 		v, ok := attr(n, k)
-		if c, valid := Color(v); ok && valid {
-			add(k, c)
-			return true
+		switch k {
+		case "data-mx-color", "data-mx-bg-color":
+			c, valid := Color(v)
+			if !(ok && valid) && k == "data-mx-color" && n.Data == "font" {
+				// <font color> is deprecated in Matrix: span data-mx-color replaces it
+				v, ok = attr(n, "color")
+				c, valid = Color(v)
+			}
+			v, ok = c, ok && valid
+		case "href":
+			v, ok = SafeHref(v)
+			href = ok
+		case "src":
+			v = strings.TrimSpace(v)
+		case "class": // keep the language of a highlighter's class list
+			i := slices.IndexFunc(strings.Fields(v), langClass.MatchString)
+			if ok = i >= 0; ok {
+				v = strings.Fields(v)[i]
+			}
 		}
-		return false
+		if ok {
+			b.WriteString(" " + k + `="` + escape(v) + `"`)
+		}
 	}
-	switch n.Data {
-	case "font": // <font color> is deprecated in Matrix: span data-mx-color replaces it
-		if !color("data-mx-color") {
-			if v, ok := attr(n, "color"); ok {
-				if c, valid := Color(v); valid {
-					add("data-mx-color", c)
-				}
-			}
-		}
-		color("data-mx-bg-color")
-		if b.Len() == 0 {
-			return "", ""
-		}
+	switch {
+	case n.Data == "font" && b.Len() == 0, n.Data == "a" && !href:
+		return "", ""
+	case n.Data == "font":
 		return "span", b.String()
-	case "a":
-		v, _ := attr(n, "href")
-		href, ok := SafeHref(v)
-		if !ok {
-			return "", ""
-		}
-		add("href", href)
-		if t, ok := attr(n, "target"); ok {
-			add("target", t)
-		}
-		return "a", b.String()
-	case "img":
-		if src, ok := attr(n, "src"); ok {
-			add("src", strings.TrimSpace(src))
-		}
-		return "img", b.String()
-	case "span":
-		color("data-mx-color")
-		color("data-mx-bg-color")
-		if v, ok := attr(n, "data-mx-spoiler"); ok {
-			add("data-mx-spoiler", v)
-		}
-		return "span", b.String()
-	case "ol":
-		if v, ok := attr(n, "start"); ok {
-			add("start", v)
-		}
-	case "code":
-		v, _ := attr(n, "class")
-		for _, c := range strings.Fields(v) {
-			if langClass.MatchString(c) {
-				add("class", c)
-				break
-			}
-		}
 	}
 	return n.Data, b.String()
 }

@@ -9,7 +9,6 @@ import (
 	"html"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -44,21 +43,11 @@ func ParseSeverity(s string) (Severity, bool) {
 	return "", false
 }
 
-// DefaultMsgType is the msgtype of a severity without configuration:
-// m.text (notifies) for critical and warning, m.notice (silent) for clear
-// and info.
-func DefaultMsgType(s Severity) string {
-	switch s {
-	case Critical, Warning:
-		return "m.text"
-	}
-	return "m.notice"
-}
-
 // SeverityPolicy is the configured treatment of each severity. The zero SeverityPolicy
 // sends the default msgtypes and mentions nobody.
 type SeverityPolicy struct {
-	// MsgType overrides DefaultMsgType: "m.text" or "m.notice".
+	// MsgType overrides the default msgtype (see MsgTypeFor): "m.text" or
+	// "m.notice".
 	MsgType map[Severity]string
 	// MentionUsers are the Matrix user ids mentioned (mention_on_critical
 	// = ["@oncall:example.org"]).
@@ -68,12 +57,17 @@ type SeverityPolicy struct {
 	MentionRoom map[Severity]bool
 }
 
-// MsgTypeFor is the msgtype the policy gives s.
+// MsgTypeFor is the msgtype the policy gives s; without configuration
+// m.text (notifies) for critical and warning, m.notice (silent) for clear
+// and info.
 func (p SeverityPolicy) MsgTypeFor(s Severity) string {
-	if t := p.MsgType[s]; t != "" {
-		return t
+	switch {
+	case p.MsgType[s] != "":
+		return p.MsgType[s]
+	case s == Critical, s == Warning:
+		return "m.text"
 	}
-	return DefaultMsgType(s)
+	return "m.notice"
 }
 
 // userID is a Matrix user id, historical characters included:
@@ -86,53 +80,19 @@ var userID = sync.OnceValue(func() *regexp.Regexp {
 // ValidUserID reports whether id is a Matrix user id (@local:server).
 func ValidUserID(id string) bool { return len(id) <= 255 && userID().MatchString(id) }
 
-// Validate lists what is wrong or useless in the policy, one warning per
-// problem: unknown severities, msgtypes other than m.text and m.notice,
-// invalid user ids (ApplySeverity leaves them out), and mentions on a severity
-// sent as m.notice: the default push rule .m.rule.suppress_notices runs
-// before the mention rules, so an m.notice never notifies anyone, mentions
-// included.
+// Validate warns about mentions on a severity sent as m.notice: the
+// default push rule .m.rule.suppress_notices runs before the mention
+// rules, so an m.notice never notifies anyone, mentions included. (Unknown
+// severities, msgtypes and user ids are errors of the configuration,
+// which rejects them before a policy exists.)
 func (p SeverityPolicy) Validate() []string {
 	var warns []string
-	known := func(s Severity) bool { return slices.Contains(Severities, s) }
-	for _, s := range sortedKeys(p.MsgType) {
-		if !known(s) {
-			warns = append(warns, fmt.Sprintf("msgtype for unknown severity %q (known: critical, warning, clear, info)", s))
-		}
-		if t := p.MsgType[s]; t != "m.text" && t != "m.notice" {
-			warns = append(warns, fmt.Sprintf("msgtype %q for %s: use m.text or m.notice", t, s))
-		}
-	}
-	for _, s := range sortedKeys(p.MentionUsers) {
-		if !known(s) {
-			warns = append(warns, fmt.Sprintf("mentions for unknown severity %q (known: critical, warning, clear, info)", s))
-		}
-		for _, id := range p.MentionUsers[s] {
-			if !ValidUserID(id) {
-				warns = append(warns, fmt.Sprintf("mention_on_%s: %q is not a Matrix user id (@user:server); ignored", s, id))
-			}
-		}
-	}
-	for _, s := range sortedKeys(p.MentionRoom) {
-		if !known(s) && p.MentionRoom[s] {
-			warns = append(warns, fmt.Sprintf("@room for unknown severity %q (known: critical, warning, clear, info)", s))
-		}
-	}
 	for _, s := range Severities {
 		if (len(p.MentionUsers[s]) > 0 || p.MentionRoom[s]) && p.MsgTypeFor(s) == "m.notice" {
 			warns = append(warns, fmt.Sprintf("mentions on %s are sent as m.notice, which never notifies (push rule .m.rule.suppress_notices runs first): set its msgtype to m.text", s))
 		}
 	}
 	return warns
-}
-
-func sortedKeys[V any](m map[Severity]V) []Severity {
-	keys := make([]Severity, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
 }
 
 // ApplySeverity gives c the policy's treatment of sev:
@@ -165,14 +125,12 @@ func ApplySeverity(c Content, sev Severity, p SeverityPolicy) Content {
 	for _, id := range p.MentionUsers[sev] {
 		if ValidUserID(id) && !slices.Contains(users, id) {
 			users = append(users, id)
+			if !slices.Contains(m.UserIDs, id) {
+				m.UserIDs = append(m.UserIDs, id)
+			}
 		}
 	}
 	room := p.MentionRoom[sev]
-	for _, id := range users {
-		if !slices.Contains(m.UserIDs, id) {
-			m.UserIDs = append(m.UserIDs, id)
-		}
-	}
 	m.Room = m.Room || room
 	c.Mentions = m
 

@@ -23,8 +23,8 @@ func TestParse(t *testing.T) {
 
 func TestDefaultMsgType(t *testing.T) {
 	for s, want := range map[Severity]string{Critical: "m.text", Warning: "m.text", Clear: "m.notice", Info: "m.notice"} {
-		if got := DefaultMsgType(s); got != want {
-			t.Errorf("DefaultMsgType(%s) = %q", s, got)
+		if got := (SeverityPolicy{}).MsgTypeFor(s); got != want {
+			t.Errorf("MsgTypeFor(%s) without configuration = %q", s, got)
 		}
 	}
 }
@@ -170,10 +170,6 @@ func TestValidate(t *testing.T) {
 			[]string{"mentions on critical are sent as m.notice"}},
 		{"mention on info made m.text", SeverityPolicy{MsgType: map[Severity]string{Info: "m.text"}, MentionUsers: map[Severity][]string{Info: {"@a:hs"}}},
 			nil},
-		{"bad msgtype", SeverityPolicy{MsgType: map[Severity]string{Warning: "m.emote"}}, []string{`msgtype "m.emote" for warning`}},
-		{"bad user id", SeverityPolicy{MentionUsers: map[Severity][]string{Critical: {"oncall", "@x"}}},
-			[]string{`"oncall" is not a Matrix user id`, `"@x" is not a Matrix user id`}},
-		{"unknown severity", SeverityPolicy{MsgType: map[Severity]string{"urgent": "m.text"}}, []string{`unknown severity "urgent"`}},
 	}
 	for _, tt := range tests {
 		w := tt.p.Validate()

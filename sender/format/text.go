@@ -22,20 +22,12 @@ var newlines = strings.NewReplacer("\r\n", "<br>", "\r", "<br>", "\n", "<br>")
 // newlines, and DEL, become U+FFFD. HTML calls them parse errors and XML
 // forbids them, so a client parsing formatted_body strictly would refuse it.
 func validHTML(s string) string {
-	s = Valid(s)
-	if !strings.ContainsFunc(s, htmlControl) {
-		return s
-	}
 	return strings.Map(func(r rune) rune {
-		if htmlControl(r) {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
 			return '\ufffd'
 		}
 		return r
-	}, s)
-}
-
-func htmlControl(r rune) bool {
-	return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f
+	}, Valid(s))
 }
 
 // Text is s as literal HTML text: valid UTF-8 without control characters,
