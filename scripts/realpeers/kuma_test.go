@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -83,7 +84,26 @@ func TestKumaStdin(t *testing.T) {
 type serveProc struct {
 	url    string
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
+}
+
+// syncBuffer is serve's stderr: the child writes it (through os/exec's
+// copying goroutine) while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startServe(t *testing.T, s *site, cfg string) *serveProc {
@@ -93,7 +113,7 @@ func startServe(t *testing.T, s *site, cfg string) *serveProc {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p := &serveProc{url: "http://" + addr, stderr: &bytes.Buffer{}}
+	p := &serveProc{url: "http://" + addr, stderr: &syncBuffer{}}
 	p.cmd = exec.Command(env.bin, "serve", "--listen", addr, "--config", cfg)
 	p.cmd.Env = s.env
 	p.cmd.Stderr = p.stderr

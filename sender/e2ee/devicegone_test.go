@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+
+	"matrix-notify/internal/realpeer"
 	"maunium.net/go/mautrix/id"
 )
 
 // deleteDevice deletes device from another session of user, answering
 // the user-interactive auth with the password.
-func deleteDevice(t *testing.T, d *dendrite, user id.UserID, password string, device id.DeviceID) {
+func deleteDevice(t *testing.T, d *realpeer.Dendrite, user id.UserID, password string, device id.DeviceID) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -34,7 +36,7 @@ func deleteDevice(t *testing.T, d *dendrite, user id.UserID, password string, de
 
 // loginAs logs user in again under an existing device id, as login does
 // when the crypto store names a device.
-func loginAs(t *testing.T, d *dendrite, user id.UserID, password string, device id.DeviceID) *mautrix.Client {
+func loginAs(t *testing.T, d *realpeer.Dendrite, user id.UserID, password string, device id.DeviceID) *mautrix.Client {
 	t.Helper()
 	cli := login(t, d, user.String(), password) // a throwaway device, for a client set up as the others
 	_, err := cli.Login(context.Background(), &mautrix.ReqLogin{
@@ -71,14 +73,14 @@ func TestDeviceDeletedOnServer(t *testing.T) {
 
 	// Deleted: its token goes with it.
 	deleteDevice(t, d, b.user, b.password, device)
-	if s := deliver(ctx, d.url, b.cli.AccessToken, b.opts, room, json.RawMessage(textContent("deleted")), "txn-2"); !loginAgain(s) {
+	if s := deliver(ctx, d.URL, b.cli.AccessToken, b.opts, room, json.RawMessage(textContent("deleted")), "txn-2"); !loginAgain(s) {
 		t.Errorf("send from a deleted device: %+v, want an error saying to log in again", s)
 	}
 
 	// Made anew under its id by a new login: no keys on the homeserver.
 	cli := loginAs(t, d, b.user, b.password, device)
 	for i := range 2 { // a failed check is made again: the sync token did not move past the change
-		if s := deliver(ctx, d.url, cli.AccessToken, b.opts, room, json.RawMessage(textContent("re-made")), "txn-3"); !loginAgain(s) || !strings.Contains(s.Error, "no encryption keys") {
+		if s := deliver(ctx, d.URL, cli.AccessToken, b.opts, room, json.RawMessage(textContent("re-made")), "txn-3"); !loginAgain(s) || !strings.Contains(s.Error, "no encryption keys") {
 			t.Errorf("send %d from a device without keys on the homeserver: %+v, want an error saying to log in again", i, s)
 		}
 	}
@@ -90,7 +92,7 @@ func TestDeviceDeletedOnServer(t *testing.T) {
 	if _, err := SetupDevice(ctx, cli, b.password, b.setup.RecoveryKey, b.opts); err != nil {
 		t.Fatalf("SetupDevice after the device was deleted: %v", err)
 	}
-	if s := deliver(ctx, d.url, cli.AccessToken, b.opts, room, json.RawMessage(textContent("after login")), "txn-4"); s.Error != "" || !s.Encrypted {
+	if s := deliver(ctx, d.URL, cli.AccessToken, b.opts, room, json.RawMessage(textContent("after login")), "txn-4"); s.Error != "" || !s.Encrypted {
 		t.Fatalf("send after login again: %+v", s)
 	}
 	if got := alice.waitFor(2); got[1].Body != "after login" {
@@ -106,7 +108,7 @@ func TestDeviceDeletedOnServer(t *testing.T) {
 	if _, err := SetupDevice(ctx, cli, b.password, b.setup.RecoveryKey, other); err != nil {
 		t.Fatalf("SetupDevice of another store: %v", err)
 	}
-	if s := deliver(ctx, d.url, cli.AccessToken, b.opts, room, json.RawMessage(textContent("replaced")), "txn-5"); !loginAgain(s) || !strings.Contains(s.Error, "replaced") {
+	if s := deliver(ctx, d.URL, cli.AccessToken, b.opts, room, json.RawMessage(textContent("replaced")), "txn-5"); !loginAgain(s) || !strings.Contains(s.Error, "replaced") {
 		t.Errorf("send from a store whose keys were replaced: %+v, want an error saying to log in again", s)
 	}
 	if _, err := SetupDevice(ctx, cli, b.password, b.setup.RecoveryKey, b.opts); !errors.Is(err, ErrDeviceHasKeys) || !strings.Contains(err.Error(), "move") {
