@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -112,70 +113,41 @@ func jsPrimitive(v any) any {
 	return v
 }
 
-// jsLess is JavaScript's a < b (false when either side is NaN).
-func jsLess(a, b any) bool {
+// jsLess is JavaScript's a < b, or a <= b with orEqual (false when either
+// side is NaN): strings compare by UTF-16 code units, anything else as numbers.
+func jsLess(a, b any, orEqual bool) bool {
 	a, b = jsPrimitive(a), jsPrimitive(b)
 	sa, okA := a.(string)
 	sb, okB := b.(string)
 	if okA && okB {
-		return compareUTF16(sa, sb) < 0
+		c := slices.Compare(utf16Units(sa), utf16Units(sb))
+		return c < 0 || orEqual && c == 0
 	}
 	fa, fb := jsToNumber(a), jsToNumber(b)
-	return fa < fb
-}
-
-func compareUTF16(a, b string) int {
-	if isASCII(a) && isASCII(b) {
-		return strings.Compare(a, b)
-	}
-	ua, ub := utf16Units(a), utf16Units(b)
-	for i := 0; i < len(ua) && i < len(ub); i++ {
-		if ua[i] != ub[i] {
-			if ua[i] < ub[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return len(ua) - len(ub)
+	return fa < fb || orEqual && fa == fb
 }
 
 // jsCompare applies a LiquidJS comparison operator.
 func jsCompare(a any, op string, b any) (bool, error) {
 	_, la := a.(literal)
 	_, lb := b.(literal)
-	switch op {
-	case "==":
+	switch {
+	case op == "==":
 		return jsEquals(a, b), nil
-	case "!=":
+	case op == "!=":
 		return !jsEquals(a, b), nil
-	}
-	if la || lb {
+	case la || lb:
 		return false, nil // EmptyDrop's gt/lt/geq/leq are false
-	}
-	switch op {
-	case "<":
-		return jsLess(a, b), nil
-	case ">":
-		return jsLess(b, a), nil
-	case "<=":
-		return jsLessEq(a, b), nil
-	case ">=":
-		return jsLessEq(b, a), nil
+	case op == "<":
+		return jsLess(a, b, false), nil
+	case op == ">":
+		return jsLess(b, a, false), nil
+	case op == "<=":
+		return jsLess(a, b, true), nil
+	case op == ">=":
+		return jsLess(b, a, true), nil
 	}
 	return false, fmt.Errorf("unknown operator %q", op)
-}
-
-// jsLessEq is a <= b: !(b < a) unless NaN is involved.
-func jsLessEq(a, b any) bool {
-	pa, pb := jsPrimitive(a), jsPrimitive(b)
-	sa, okA := pa.(string)
-	sb, okB := pb.(string)
-	if okA && okB {
-		return compareUTF16(sa, sb) <= 0
-	}
-	fa, fb := jsToNumber(pa), jsToNumber(pb)
-	return fa <= fb
 }
 
 // toEnumerable is LiquidJS's toEnumerable for {% for %}.

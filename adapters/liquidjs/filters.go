@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -193,7 +194,8 @@ func (e *Engine) registerFilters() {
 		if end != end || end < 0 {
 			end = 0
 		}
-		return jsSubstring(s, 0, int(end)) + o
+		u := utf16Units(s)
+		return fromUTF16(u[:min(int(end), len(u))]) + o
 	})
 	add("truncatewords", func(v any, args ...any) string {
 		s := stringify(v)
@@ -547,30 +549,22 @@ func replaceLast(s, pattern, repl string) string {
 // characters (as UTF-16 units).
 func stripChars(s string, chars any, left, right bool) string {
 	if chars == nil || chars == false || chars == "" || chars == 0.0 {
-		switch {
-		case left && right:
-			return jsTrim(s)
-		case left:
-			return jsTrimLeft(s)
-		default:
-			return jsTrimRight(s)
+		if left {
+			s = strings.TrimLeftFunc(s, jsIsSpace)
 		}
+		if right {
+			s = strings.TrimRightFunc(s, jsIsSpace)
+		}
+		return s
 	}
-	set := map[uint16]bool{}
-	for _, c := range utf16Units(stringify(chars)) {
-		set[c] = true
-	}
+	set := utf16Units(stringify(chars))
 	u := utf16Units(s)
 	i, j := 0, len(u)
-	if left {
-		for i < j && set[u[i]] {
-			i++
-		}
+	for left && i < j && slices.Contains(set, u[i]) {
+		i++
 	}
-	if right {
-		for j > i && set[u[j-1]] {
-			j--
-		}
+	for right && j > i && slices.Contains(set, u[j-1]) {
+		j--
 	}
 	return fromUTF16(u[i:j])
 }
@@ -676,19 +670,9 @@ func stripHTML(str string) string {
 
 // jsUpper and jsLower are toUpperCase/toLowerCase: Unicode's full case
 // mappings (ß is SS), which strings.ToUpper lacks.
-func jsUpper(s string) string {
-	if isASCII(s) {
-		return strings.ToUpper(s)
-	}
-	return cases.Upper(language.Und).String(s)
-}
+func jsUpper(s string) string { return cases.Upper(language.Und).String(s) }
 
-func jsLower(s string) string {
-	if isASCII(s) {
-		return strings.ToLower(s)
-	}
-	return cases.Lower(language.Und).String(s)
-}
+func jsLower(s string) string { return cases.Lower(language.Und).String(s) }
 
 // getProperty reads a dotted property path as LiquidJS's _getFromScope.
 func getProperty(v any, path string) any {

@@ -71,7 +71,7 @@ func (o Object) String() string { return "[object Object]" }
 // MarshalJSON writes the object with its keys in order, as JSON.stringify.
 func (o *Object) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
-	if err := writeJSON(&b, o, "", "", 0); err != nil {
+	if err := writeJSON(&b, o, 0); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
