@@ -62,21 +62,14 @@ func (e *Engine) registerFilters() {
 
 	// dates
 	add("date", func(v any, args ...any) (any, error) {
-		var format, tz any
-		if len(args) > 0 {
-			format = args[0]
+		format := DefaultDateFormat
+		if len(args) > 0 && args[0] != nil {
+			format = stringify(args[0])
 		}
-		if len(args) > 1 {
-			tz = args[1]
-		}
-		return e.dateFilter(v, format, tz, len(args) > 1)
+		return e.formatDate(v, format, arg(args, 1))
 	})
-	add("date_to_xmlschema", func(v any) (any, error) {
-		return e.dateFilter(v, "%Y-%m-%dT%H:%M:%S%:z", nil, false)
-	})
-	add("date_to_rfc822", func(v any) (any, error) {
-		return e.dateFilter(v, "%a, %d %b %Y %H:%M:%S %z", nil, false)
-	})
+	add("date_to_xmlschema", func(v any) (any, error) { return e.formatDate(v, "%Y-%m-%dT%H:%M:%S%:z", nil) })
+	add("date_to_rfc822", func(v any) (any, error) { return e.formatDate(v, "%a, %d %b %Y %H:%M:%S %z", nil) })
 	add("date_to_string", func(v any, args ...any) (any, error) { return e.stringifyDate(v, "%b", args) })
 	add("date_to_long_string", func(v any, args ...any) (any, error) { return e.stringifyDate(v, "%B", args) })
 
@@ -464,24 +457,17 @@ func arg(args []any, i int) any {
 	return nil
 }
 
-func (e *Engine) dateFilter(v, format, tz any, withTZ bool) (any, error) {
-	d, ok, err := e.parseDate(v, tz, withTZ)
-	if err != nil {
-		return nil, err
+func (e *Engine) formatDate(v any, format string, tz any) (any, error) {
+	d, err := e.parseDate(v, tz)
+	if d == nil || err != nil {
+		return v, err
 	}
-	if !ok {
-		return v, nil
-	}
-	f := DefaultDateFormat
-	if format != nil {
-		f = stringify(format)
-	}
-	return strftime(d, f), nil
+	return strftime(d, format), nil
 }
 
 func (e *Engine) stringifyDate(v any, month string, args []any) (any, error) {
-	d, ok, err := e.parseDate(v, nil, false)
-	if err != nil || !ok {
+	d, err := e.parseDate(v, nil)
+	if d == nil || err != nil {
 		return v, err
 	}
 	if arg(args, 0) == "ordinal" {
