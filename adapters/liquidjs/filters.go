@@ -3,9 +3,9 @@ package liquidjs
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"html"
 	"math"
 	"net/url"
 	"reflect"
@@ -85,25 +85,18 @@ func (e *Engine) registerFilters() {
 	add("jsonify", jsonFilter)
 	add("inspect", jsonFilter)
 
-	// newlines
-	add("strip_newlines", func(v any) string { return stripNewlines.Replace(stringify(v)) })
-	add("newline_to_br", func(v any) string { return newlinesToBR.Replace(stringify(v)) })
-	add("strip_html", func(v any) string { return stripHTML(stringify(v)) })
-	add("normalize_whitespace", func(v any) string { return rJSSpaces().ReplaceAllString(stringify(v), " ") })
-
-	// HTML and URL
-	add("escape", func(v any) string { return htmlEscaper.Replace(stringify(v)) })
-	add("xml_escape", func(v any) string { return htmlEscaper.Replace(stringify(v)) })
-	add("escape_once", func(v any) string {
-		return htmlEscaper.Replace(htmlUnescaper.Replace(stringify(v)))
-	})
-	add("url_encode", func(v any) string {
-		return strings.ReplaceAll(encodeURIComponent(stringify(v)), "%20", "+")
-	})
-	add("cgi_escape", func(v any) string {
-		s := strings.ReplaceAll(encodeURIComponent(stringify(v)), "%20", "+")
-		return strings.NewReplacer("!", "%21", "'", "%27", "(", "%28", ")", "%29", "*", "%2A").Replace(s)
-	})
+	// String in, string out.
+	str := func(name string, f func(string) string) { add(name, func(v any) string { return f(stringify(v)) }) }
+	str("strip_newlines", stripNewlines.Replace)
+	str("newline_to_br", newlinesToBR.Replace)
+	str("strip_html", stripHTML)
+	str("normalize_whitespace", func(s string) string { return rJSSpaces().ReplaceAllString(s, " ") })
+	str("escape", html.EscapeString)
+	str("xml_escape", html.EscapeString)
+	str("escape_once", func(s string) string { return html.EscapeString(htmlUnescaper.Replace(s)) })
+	// encodeURIComponent with %20 as +; cgi_escape escapes !'()* as well.
+	str("url_encode", func(s string) string { return uriMarks.Replace(url.QueryEscape(s)) })
+	str("cgi_escape", url.QueryEscape)
 	add("url_decode", func(v any) (string, error) {
 		s, err := url.PathUnescape(stringify(v))
 		if err != nil {
@@ -111,7 +104,7 @@ func (e *Engine) registerFilters() {
 		}
 		return strings.ReplaceAll(s, "+", " "), nil
 	})
-	add("base64_encode", func(v any) string { return base64.StdEncoding.EncodeToString([]byte(stringify(v))) })
+	str("base64_encode", func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) })
 	add("base64_decode", func(v any) string {
 		s := strings.TrimRight(stringify(v), "=")
 		b, err := base64.RawStdEncoding.DecodeString(s)
@@ -120,16 +113,13 @@ func (e *Engine) registerFilters() {
 		}
 		return string(b)
 	})
-	add("sha256", func(v any) string {
-		sum := sha256.Sum256([]byte(stringify(v)))
-		return hex.EncodeToString(sum[:])
-	})
+	str("sha256", func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) })
 
 	// strings
 	add("append", func(v any, args ...any) string { return stringify(v) + stringify(arg(args, 0)) })
 	add("prepend", func(v any, args ...any) string { return stringify(arg(args, 0)) + stringify(v) })
-	add("downcase", func(v any) string { return jsLower(stringify(v)) })
-	add("upcase", func(v any) string { return jsUpper(stringify(v)) })
+	str("downcase", jsLower)
+	str("upcase", jsUpper)
 	add("capitalize", func(v any) string {
 		s := stringify(v)
 		if s == "" {
@@ -242,57 +232,12 @@ func (e *Engine) registerFilters() {
 			length = int(toNumber(args[1]))
 		}
 		if arr, ok := v.([]any); ok {
-			if begin < 0 {
-				begin += len(arr)
-			}
-			b, e := jsRelIndex(begin, len(arr)), jsRelIndex(begin+length, len(arr))
-			if b >= e {
-				return []any{}
-			}
-			return append([]any(nil), arr[b:e]...)
+			return append([]any{}, jsSlice(arr, begin, length)...)
 		}
-		u := utf16Units(stringify(v))
-		if begin < 0 {
-			begin += len(u)
-		}
-		b, e := jsRelIndex(begin, len(u)), jsRelIndex(begin+length, len(u))
-		if b >= e {
-			return ""
-		}
-		return fromUTF16(u[b:e])
+		return fromUTF16(jsSlice(utf16Units(stringify(v)), begin, length))
 	})
-	add("first", func(v any) any {
-		switch x := v.(type) {
-		case []any:
-			if len(x) > 0 {
-				return x[0]
-			}
-			return nil
-		case string:
-			u := utf16Units(x)
-			if len(u) > 0 {
-				return fromUTF16(u[:1])
-			}
-			return nil
-		}
-		return ""
-	})
-	add("last", func(v any) any {
-		switch x := v.(type) {
-		case []any:
-			if len(x) > 0 {
-				return x[len(x)-1]
-			}
-			return nil
-		case string:
-			u := utf16Units(x)
-			if len(u) > 0 {
-				return fromUTF16(u[len(u)-1:])
-			}
-			return nil
-		}
-		return ""
-	})
+	add("first", func(v any) any { return endOf(v, false) })
+	add("last", func(v any) any { return endOf(v, true) })
 	add("join", func(v any, args ...any) string {
 		sep := " "
 		if len(args) > 0 && args[0] != nil {
@@ -485,26 +430,9 @@ var (
 	stripNewlines = strings.NewReplacer("\r\n", "", "\n", "")
 	newlinesToBR  = strings.NewReplacer("\r\n", "<br />\n", "\n", "<br />\n")
 	rJSSpaces     = lazyRegexp(`[\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]+`)
-	htmlEscaper   = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
+	uriMarks      = strings.NewReplacer("%21", "!", "%27", "'", "%28", "(", "%29", ")", "%2A", "*")
 	htmlUnescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'")
 )
-
-// encodeURIComponent leaves A-Z a-z 0-9 - _ . ! ~ * ' ( ) and escapes the rest.
-func encodeURIComponent(s string) string {
-	const hexUpper = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexUpper[c>>4])
-		b.WriteByte(hexUpper[c&15])
-	}
-	return b.String()
-}
 
 // jsSplit is String.prototype.split with a string separator.
 func jsSplit(s, sep string) []string {
@@ -560,19 +488,43 @@ func jsSplitSpaces(s string) []string {
 	return rJSSpaces().Split(s, -1)
 }
 
-// jsRelIndex clamps a relative index as Array.prototype.slice does.
-func jsRelIndex(i, n int) int {
-	if i < 0 {
-		i += n
+// jsSlice is Array.prototype.slice(begin, begin+length) (and String's,
+// on UTF-16 code units).
+func jsSlice[T any](s []T, begin, length int) []T {
+	if begin < 0 {
+		begin += len(s)
+	}
+	rel := func(i int) int {
 		if i < 0 {
-			return 0
+			return max(0, i+len(s))
 		}
-		return i
+		return min(i, len(s))
 	}
-	if i > n {
-		return n
+	b, e := rel(begin), rel(begin+length)
+	return s[b:max(b, e)]
+}
+
+// endOf is LiquidJS's first or last: of an array or of a string's UTF-16
+// code units; "" for anything else.
+func endOf(v any, last bool) any {
+	arr, isArr := v.([]any)
+	s, isStr := v.(string)
+	u := utf16Units(s)
+	n := max(len(arr), len(u))
+	switch {
+	case !isArr && !isStr:
+		return ""
+	case n == 0:
+		return nil
+	case last:
+		n--
+	default:
+		n = 0
 	}
-	return i
+	if isArr {
+		return arr[n]
+	}
+	return fromUTF16(u[n : n+1])
 }
 
 // toArray is LiquidJS's toArray.
