@@ -47,7 +47,7 @@ func (e *Engine) parseDate(v any, tz any) (*liquidDate, error) {
 	case string:
 		switch {
 		case x == "now" || x == "today":
-			ms = float64(e.now().UnixMilli())
+			ms = float64(e.nowFn().UnixMilli())
 		case x != "" && strings.Trim(x, "0123456789") == "":
 			ms = stringToNumber(x) * 1000
 		default:

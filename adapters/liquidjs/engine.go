@@ -24,7 +24,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/osteele/liquid/filters"
@@ -77,11 +76,6 @@ func lazyRegexp(expr string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
 
-// Location is the engine's zone.
-func (e *Engine) Location() *time.Location { return e.loc }
-
-func (e *Engine) now() time.Time { return e.nowFn() }
-
 // noTemplates makes {% include %} and {% render %} fail as in Kuma, whose
 // root is a directory that does not exist.
 type noTemplates struct{}
@@ -97,12 +91,6 @@ type Template struct {
 	root   render.Node
 	e      *Engine
 }
-
-// Name is the name given to Parse.
-func (t *Template) Name() string { return t.name }
-
-// Source is the template text.
-func (t *Template) Source() string { return t.source }
 
 // ParseError is a template that does not parse.
 type ParseError struct {
@@ -213,7 +201,7 @@ func argsOffset(tok string) int {
 			i++
 		}
 	}
-	return utf16Len(tok[:max(min(i, r), l)])
+	return jsLength(tok[:max(min(i, r), l)])
 }
 
 var rForTag = lazyRegexp(`^\{%-?\s*for\s`)
@@ -267,19 +255,9 @@ func columnOf(src string, line int, tok string) int {
 		end += start
 	}
 	if i := strings.Index(src[start:], tok); i >= 0 && start+i <= end {
-		return utf16Len(src[start:start+i]) + 1
+		return jsLength(src[start:start+i]) + 1
 	}
 	return 0
-}
-
-// utf16Len is the length of s in UTF-16 code units: columns count them, as
-// LiquidJS's (JavaScript's) do, so that an emoji before an error counts 2.
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += utf16.RuneLen(r)
-	}
-	return n
 }
 
 func shorten(s string, n int) string {
@@ -312,18 +290,4 @@ func (t *Template) Render(ctx map[string]any) (out string, err error) {
 		return "", fmt.Errorf("%s: %w", t.name, rerr)
 	}
 	return buf.String(), nil
-}
-
-// RenderOr renders t, and on any failure (an error, a panic, a nil template)
-// returns fallback with the error, so that a broken template never loses an
-// alert: the caller sends the fallback (the default message) and logs err.
-func RenderOr(t *Template, ctx map[string]any, fallback string) (string, error) {
-	if t == nil {
-		return fallback, fmt.Errorf("liquidjs: no template")
-	}
-	out, err := t.Render(ctx)
-	if err != nil {
-		return fallback, err
-	}
-	return out, nil
 }

@@ -119,7 +119,7 @@ func (l *linter) pos(off int) (int, int) {
 	}
 	line := 1 + strings.Count(l.src[:off], "\n")
 	start := strings.LastIndexByte(l.src[:off], '\n') + 1
-	return line, utf16Len(l.src[start:off]) + 1
+	return line, jsLength(l.src[start:off]) + 1
 }
 
 func (l *linter) warn(off int, format string, a ...any) {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/osteele/liquid/values"
 )
@@ -75,15 +77,6 @@ func (o *Object) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// Map returns the object as a plain map (nested objects stay *Object).
-func (o *Object) Map() map[string]any {
-	m := make(map[string]any, o.Size())
-	for _, k := range o.Keys() {
-		m[k] = o.vals[k]
-	}
-	return m
 }
 
 // --- values.Value: how osteele/liquid evaluates an Object -----------------
@@ -228,51 +221,24 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 	}
 }
 
-// DecodeContext decodes a JSON object into a template context: the top-level
-// keys become the map's keys, nested values are as DecodeJSON makes them.
-func DecodeContext(data []byte) (map[string]any, error) {
-	v, err := DecodeJSON(data)
-	if err != nil {
-		return nil, err
-	}
-	o, ok := v.(*Object)
-	if !ok {
-		return nil, errors.New("liquidjs: a template context must be a JSON object")
-	}
-	return o.Map(), nil
-}
-
 // jsNumber formats a float64 as JavaScript's Number.prototype.toString.
 func jsNumber(f float64) string {
 	switch {
-	case f != f:
+	case math.IsNaN(f):
 		return "NaN"
-	case f > 1.7976931348623157e308:
+	case math.IsInf(f, 1):
 		return "Infinity"
-	case f < -1.7976931348623157e308:
+	case math.IsInf(f, -1):
 		return "-Infinity"
 	case f == 0:
-		return "0"
+		return "0" // -0 too
 	}
-	abs := f
-	if abs < 0 {
-		abs = -abs
+	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
-	if abs >= 1e21 || abs < 1e-6 {
-		s := strconv.FormatFloat(f, 'e', -1, 64)
-		// Go writes 1e+21 and 1e-07; JavaScript 1e+21 and 1e-7.
-		if i := bytes.IndexByte([]byte(s), 'e'); i >= 0 {
-			mant, exp := s[:i], s[i+1:]
-			sign := exp[0]
-			digits := exp[1:]
-			for len(digits) > 1 && digits[0] == '0' {
-				digits = digits[1:]
-			}
-			return mant + "e" + string(sign) + digits
-		}
-		return s
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	// Go writes 1e+21 and 1e-07; JavaScript 1e+21 and 1e-7.
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'e', -1, 64), "e")
+	return mant + "e" + exp[:1] + strings.TrimLeft(exp[1:], "0")
 }
 
 // NullValue is JSON's null as a template sees it. LiquidJS tells null (a
