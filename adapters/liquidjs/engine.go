@@ -126,10 +126,14 @@ func (e *Engine) Parse(name, source string) (t *Template, err error) {
 	// What LiquidJS rejects for the template's shape, first, at its
 	// position: osteele/liquid accepts some of it (an output not closed is
 	// text to it) and places the rest differently.
-	if pe := checkStructure(name, source); pe != nil {
-		return nil, pe
+	toks, serr := tokenize(source)
+	if serr == nil {
+		serr = checkBlocks(source, toks)
 	}
-	src := preprocess(source)
+	if serr != nil {
+		return nil, positioned(name, source, serr)
+	}
+	src := preprocess(source, toks)
 	root, perr := e.cfg.Compile(src, parser.SourceLoc{LineNo: 1})
 	if perr != nil {
 		return nil, newParseError(name, source, src, perr)

@@ -41,8 +41,9 @@ var KumaVariables = []string{"status", "name", "hostnameOrURL", "msg", "monitorJ
 func Lint(name, source string, known []string) []Diagnostic {
 	var diags []Diagnostic
 	_, err := lintEngine().Parse(name, source)
+	toks, _ := tokenize(source)
 	if err == nil {
-		if pe := checkPartials(name, source); pe != nil {
+		if pe := checkPartials(name, source, toks); pe != nil {
 			err = pe
 		}
 	}
@@ -72,7 +73,7 @@ func Lint(name, source string, known []string) []Diagnostic {
 	for _, f := range StandardFilters {
 		l.filters[f] = true
 	}
-	l.scan()
+	l.scan(toks)
 	// Definitions anywhere count (a loop may use a name assigned later).
 	reported := map[string]bool{}
 	for _, u := range l.uses {
@@ -133,44 +134,19 @@ func (l *linter) warnNever(off int, format string, a ...any) {
 	l.diags[len(l.diags)-1].NeverMatches = true
 }
 
-func (l *linter) scan() {
-	src := l.src
-	i := 0
-	for i < len(src) {
-		j := strings.Index(src[i:], "{")
-		if j < 0 {
-			return
-		}
-		start := i + j
-		if start+1 >= len(src) {
-			return
-		}
-		switch src[start+1] {
-		case '{':
-			end := strings.Index(src[start+2:], "}}")
-			if end < 0 {
-				return
+// scan checks the expressions of the template's tokens (those before a
+// tokenizer error, if any).
+func (l *linter) scan(toks []token) {
+	for i := 0; i < len(toks); i++ {
+		switch t := toks[i]; {
+		case t.output:
+			l.expr(trimDelims(l.src[t.begin+2:t.end-2], t.begin+2))
+		case t.name == "comment":
+			for i+1 < len(toks) && (toks[i+1].output || toks[i+1].name != "endcomment") {
+				i++
 			}
-			inner, off := trimDelims(src[start+2:start+2+end], start+2)
-			l.expr(inner, off)
-			i = start + 2 + end + 2
-		case '%':
-			end := strings.Index(src[start+2:], "%}")
-			if end < 0 {
-				return
-			}
-			inner, off := trimDelims(src[start+2:start+2+end], start+2)
-			stop := start + 2 + end + 2
-			name, args, argOff := splitWord(inner, off)
-			switch name {
-			case "raw", "comment":
-				stop = l.skipBlock(stop, "end"+name)
-			default:
-				l.tag(name, args, argOff)
-			}
-			i = stop
 		default:
-			i = start + 1
+			l.tag(t.name, t.args, t.argsAt)
 		}
 	}
 }
@@ -198,26 +174,6 @@ func splitWord(s string, off int) (string, string, int) {
 		m++
 	}
 	return s[n:m], s[m:], off + m
-}
-
-func (l *linter) skipBlock(from int, endName string) int {
-	i := from
-	for {
-		j := strings.Index(l.src[i:], "{%")
-		if j < 0 {
-			return len(l.src)
-		}
-		start := i + j
-		end := strings.Index(l.src[start+2:], "%}")
-		if end < 0 {
-			return len(l.src)
-		}
-		inner, off := trimDelims(l.src[start+2:start+2+end], start+2)
-		if name, _, _ := splitWord(inner, off); name == endName {
-			return start + 2 + end + 2
-		}
-		i = start + 2
-	}
 }
 
 func (l *linter) tag(name, args string, off int) {

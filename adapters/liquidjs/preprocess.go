@@ -14,60 +14,31 @@ import (
 //	   assign x = 1         breaks kept inside the delimiters so that they
 //	   echo x %}            print nothing
 //
-// {% raw %} bodies are left alone.
-func preprocess(src string) string {
-	if !strings.Contains(src, "{%") {
-		return src
-	}
+// and the tags rewriteTag rewrites. toks are src's tokens: {% raw %}
+// bodies, which have none, are left alone.
+func preprocess(src string, toks []token) string {
 	var b strings.Builder
-	b.Grow(len(src) + 16)
-	i := 0
-	for i < len(src) {
-		j := strings.Index(src[i:], "{%")
-		k := strings.Index(src[i:], "{{")
-		if j < 0 {
-			b.WriteString(src[i:])
-			break
-		}
-		if k >= 0 && k < j {
-			// Copy an output verbatim: a "{%" inside a string there is text.
-			end := strings.Index(src[i+k+2:], "}}")
-			if end >= 0 {
-				stop := i + k + 2 + end + 2
-				b.WriteString(src[i:stop])
-				i = stop
-				continue
-			}
-		}
-		start := i + j
-		b.WriteString(src[i:start])
-		endRel := strings.Index(src[start+2:], "%}")
-		if endRel < 0 {
-			b.WriteString(src[start:])
-			break
-		}
-		end := start + 2 + endRel + 2 // after "%}"
-		tag := src[start:end]
-		name, _ := tagName(tag)
-		switch name {
-		case "raw":
-			// Copy through the matching {% endraw %}.
-			stop := findEndRaw(src, end)
-			b.WriteString(src[start:stop])
-			i = stop
+	last := 0
+	for _, t := range toks {
+		if t.output {
 			continue
-		case "echo":
-			b.WriteString(rewriteEcho(tag))
-		case "#":
-			b.WriteString(rewriteComment(tag))
-		case "liquid":
-			b.WriteString(rewriteLiquid(tag))
-		default:
-			b.WriteString(rewriteTag(tag))
 		}
-		i = end
+		b.WriteString(src[last:t.begin])
+		tag := src[t.begin:t.end]
+		switch t.name {
+		case "echo":
+			tag = rewriteEcho(tag)
+		case "#":
+			tag = rewriteComment(tag)
+		case "liquid":
+			tag = rewriteLiquid(tag)
+		default:
+			tag = rewriteTag(tag)
+		}
+		b.WriteString(tag)
+		last = t.end
 	}
-	return b.String()
+	return b.String() + src[last:]
 }
 
 // tagParts splits "{%- name args -%}" into its pieces.
@@ -108,11 +79,6 @@ func splitTag(tag string) (tagParts, bool) {
 	}
 	p.name, p.args = rest[:m], rest[m:]
 	return p, true
-}
-
-func tagName(tag string) (string, bool) {
-	p, ok := splitTag(tag)
-	return p.name, ok
 }
 
 func isSpaceByte(c byte) bool {
@@ -211,24 +177,4 @@ func rewriteLiquid(tag string) string {
 		b.WriteString(closers[i])
 	}
 	return b.String()
-}
-
-func findEndRaw(src string, from int) int {
-	i := from
-	for {
-		j := strings.Index(src[i:], "{%")
-		if j < 0 {
-			return len(src)
-		}
-		start := i + j
-		endRel := strings.Index(src[start+2:], "%}")
-		if endRel < 0 {
-			return len(src)
-		}
-		end := start + 2 + endRel + 2
-		if name, _ := tagName(src[start:end]); name == "endraw" {
-			return end
-		}
-		i = start + 2
-	}
 }
