@@ -347,31 +347,10 @@ func trapLiteral(v string) (string, bool) {
 
 // statusTrap warns about status == '1' and friends in a condition.
 func (l *linter) statusTrap(args string, off int) {
-	var segs []string
-	var offs []int
-	last := 0
-	scanTop(args, func(i int) bool {
-		for _, w := range []string{"and", "or"} {
-			if isWordAt(args, i, w) {
-				segs, offs = append(segs, args[last:i]), append(offs, last)
-				last = i + len(w)
-			}
-		}
-		return true
-	})
-	segs, offs = append(segs, args[last:]), append(offs, last)
+	segs, offs, _ := splitLogic(args)
 	for k, seg := range segs {
-		pos, op := -1, ""
-		scanTop(seg, func(i int) bool {
-			for _, o := range []string{"==", "!=", "<>"} {
-				if strings.HasPrefix(seg[i:], o) {
-					pos, op = i, o
-					return false
-				}
-			}
-			return true
-		})
-		if pos < 0 {
+		pos, op := findOp(seg)
+		if pos < 0 || op != "==" && op != "!=" && op != "<>" {
 			continue
 		}
 		left, right := strings.TrimSpace(seg[:pos]), strings.TrimSpace(seg[pos+len(op):])

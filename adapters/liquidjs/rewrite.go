@@ -85,21 +85,42 @@ func isWordAt(s string, i int, w string) bool {
 	return j == len(s) || isSpaceByte(s[j])
 }
 
-func rewriteCondition(args string) string {
-	// Split on top-level and/or.
-	var segs, ops []string
+// splitLogic splits a condition at its top-level and/or: the operands,
+// their offsets, and the operators.
+func splitLogic(args string) (segs []string, offs []int, ops []string) {
 	last := 0
 	scanTop(args, func(i int) bool {
 		for _, w := range []string{"and", "or"} {
 			if isWordAt(args, i, w) {
-				segs = append(segs, args[last:i])
-				ops = append(ops, w)
+				segs, offs, ops = append(segs, args[last:i]), append(offs, last), append(ops, w)
 				last = i + len(w)
 			}
 		}
 		return true
 	})
-	segs = append(segs, args[last:])
+	return append(segs, args[last:]), append(offs, last), ops
+}
+
+var cmpOps = []string{"==", "!=", "<>", ">=", "<=", ">", "<"}
+
+// findOp is the first top-level comparison operator of seg and its offset,
+// or -1.
+func findOp(seg string) (pos int, op string) {
+	pos = -1
+	scanTop(seg, func(i int) bool {
+		for _, o := range cmpOps {
+			if strings.HasPrefix(seg[i:], o) {
+				pos, op = i, o
+				return false
+			}
+		}
+		return true
+	})
+	return pos, op
+}
+
+func rewriteCondition(args string) string {
+	segs, _, ops := splitLogic(args)
 	changed := false
 	for i, s := range segs {
 		if r := rewriteComparison(s); r != s {
@@ -127,19 +148,8 @@ func rewriteCondition(args string) string {
 	return b.String()
 }
 
-var cmpOps = []string{"==", "!=", "<>", ">=", "<=", ">", "<"}
-
 func rewriteComparison(seg string) string {
-	pos, op := -1, ""
-	scanTop(seg, func(i int) bool {
-		for _, o := range cmpOps {
-			if strings.HasPrefix(seg[i:], o) {
-				pos, op = i, o
-				return false
-			}
-		}
-		return true
-	})
+	pos, op := findOp(seg)
 	if pos < 0 {
 		// A bare operand: LiquidJS's truthiness (null is falsy), which
 		// osteele's if tag (nil and false only) lacks.
