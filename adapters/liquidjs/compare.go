@@ -5,7 +5,6 @@ import (
 	"io"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/osteele/liquid/render"
@@ -46,7 +45,7 @@ func (l literal) equals(v any) bool {
 	case []any:
 		return len(x) == 0
 	case *Object:
-		return x.Size() == 0
+		return x.Len() == 0
 	case map[string]any:
 		return len(x) == 0
 	}
@@ -162,27 +161,11 @@ func toEnumerable(v any) any {
 		return []any{x}
 	case []any, *Object:
 		return v
-	case map[string]any:
-		return toArray(NewObjectFromMap(x))
 	}
 	if _, ok := toFloat(v); ok {
 		return []any{}
 	}
 	return v // ranges and other iterables
-}
-
-// NewObjectFromMap makes an Object of a plain map, keys sorted.
-func NewObjectFromMap(m map[string]any) *Object {
-	o := NewObject()
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		o.Set(k, m[k])
-	}
-	return o
 }
 
 func (e *Engine) registerTags() {

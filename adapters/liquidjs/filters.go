@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
+
+	"github.com/osteele/liquid/values"
 )
 
 // Filters with LiquidJS's semantics. osteele/liquid's own versions follow
@@ -396,7 +398,7 @@ func (e *Engine) registerFilters() {
 }
 
 func arg(args []any, i int) any {
-	if i < len(args) {
+	if i >= 0 && i < len(args) {
 		return args[i]
 	}
 	return nil
@@ -540,7 +542,7 @@ func toArray(v any) []any {
 		}
 		return []any{x}
 	case *Object:
-		out := make([]any, 0, x.Size())
+		out := make([]any, 0, x.Len())
 		for i := 0; i < x.Len(); i++ {
 			out = append(out, x.Index(i))
 		}
@@ -616,39 +618,14 @@ func jsLower(s string) string { return cases.Lower(language.Und).String(s) }
 func getProperty(v any, path string) any {
 	for _, key := range strings.Split(path, ".") {
 		switch x := v.(type) {
-		case *Object:
-			val, ok := x.Get(key)
-			if !ok {
-				if key == "size" {
-					return x.Size()
-				}
-				return nil
-			}
-			v = val
-		case NullValue:
-			return Null
+		case values.Value: // *Object, Null
+			v = x.PropertyValue(values.ValueOf(key)).Interface()
 		case map[string]any:
 			v = x[key]
 		case []any:
-			switch key {
-			case "size":
-				v = len(x)
-			case "first":
-				v = arg(x, 0)
-			case "last":
-				if len(x) == 0 {
-					return nil
-				}
-				v = x[len(x)-1]
-			default:
-				return nil
-			}
+			v = map[string]any{"size": len(x), "first": arg(x, 0), "last": arg(x, len(x)-1)}[key]
 		case string:
-			if key == "size" {
-				v = jsLength(x)
-			} else {
-				return nil
-			}
+			v = map[string]any{"size": jsLength(x)}[key]
 		default:
 			return nil
 		}

@@ -52,20 +52,7 @@ func (o *Object) Get(key string) (any, bool) {
 }
 
 // Keys returns the keys in order. The caller must not modify the slice.
-func (o *Object) Keys() []string {
-	if o == nil {
-		return nil
-	}
-	return o.keys
-}
-
-// Size is the number of keys.
-func (o *Object) Size() int {
-	if o == nil {
-		return 0
-	}
-	return len(o.keys)
-}
+func (o *Object) Keys() []string { return o.keys }
 
 // String is how LiquidJS prints an object: {{ monitorJSON }} is "[object Object]".
 func (o Object) String() string { return "[object Object]" }
@@ -118,7 +105,7 @@ func (o *Object) PropertyValue(k values.Value) values.Value {
 		return values.ValueOf(v)
 	}
 	if key == "size" {
-		return values.ValueOf(o.Size())
+		return values.ValueOf(o.Len())
 	}
 	return values.ValueOf(nil)
 }
@@ -126,9 +113,9 @@ func (o *Object) PropertyValue(k values.Value) values.Value {
 // Test is JavaScript truthiness of an object: always true.
 func (o *Object) Test() bool { return true }
 
-// Len and Index make an Object iterable by osteele's for tag: LiquidJS
-// iterates an object as its [key, value] pairs in key order.
-func (o *Object) Len() int { return o.Size() }
+// Len (the number of keys) and Index make an Object iterable by osteele's
+// for tag: LiquidJS iterates an object as its [key, value] pairs in key order.
+func (o *Object) Len() int { return len(o.keys) }
 
 // Index returns the i-th [key, value] pair.
 func (o *Object) Index(i int) any {
