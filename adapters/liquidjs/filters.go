@@ -118,8 +118,20 @@ func (e *Engine) registerFilters() {
 	str("sha256", func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) })
 
 	// strings
-	add("append", func(v any, args ...any) string { return stringify(v) + stringify(arg(args, 0)) })
-	add("prepend", func(v any, args ...any) string { return stringify(arg(args, 0)) + stringify(v) })
+	// String and arguments in, string out.
+	str2 := func(name string, f func(s, a, b string) string) {
+		add(name, func(v any, args ...any) string {
+			return f(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)))
+		})
+	}
+	str2("append", func(s, a, _ string) string { return s + a })
+	str2("prepend", func(s, a, _ string) string { return a + s })
+	str2("remove", func(s, a, _ string) string { return jsReplaceAll(s, a, "") })
+	str2("remove_first", func(s, a, _ string) string { return strings.Replace(s, a, "", 1) })
+	str2("remove_last", func(s, a, _ string) string { return replaceLast(s, a, "") })
+	str2("replace", jsReplaceAll)
+	str2("replace_first", func(s, a, b string) string { return strings.Replace(s, a, b, 1) })
+	str2("replace_last", replaceLast)
 	str("downcase", jsLower)
 	str("upcase", jsUpper)
 	add("capitalize", func(v any) string {
@@ -133,20 +145,6 @@ func (e *Engine) registerFilters() {
 			return jsUpper(string(r)) + rest
 		}
 		return string(r) + rest
-	})
-	add("remove", func(v any, args ...any) string { return jsReplaceAll(stringify(v), stringify(arg(args, 0)), "") })
-	add("remove_first", func(v any, args ...any) string {
-		return strings.Replace(stringify(v), stringify(arg(args, 0)), "", 1)
-	})
-	add("remove_last", func(v any, args ...any) string { return replaceLast(stringify(v), stringify(arg(args, 0)), "") })
-	add("replace", func(v any, args ...any) string {
-		return jsReplaceAll(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)))
-	})
-	add("replace_first", func(v any, args ...any) string {
-		return strings.Replace(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)), 1)
-	})
-	add("replace_last", func(v any, args ...any) string {
-		return replaceLast(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)))
 	})
 	add("strip", func(v any, args ...any) string { return stripChars(stringify(v), arg(args, 0), true, true) })
 	add("lstrip", func(v any, args ...any) string { return stripChars(stringify(v), arg(args, 0), true, false) })
@@ -163,15 +161,7 @@ func (e *Engine) registerFilters() {
 		return out
 	})
 	add("truncate", func(v any, args ...any) any {
-		s := stringify(v)
-		l := 50.0
-		if len(args) > 0 && args[0] != nil {
-			l = jsToNumber(args[0])
-		}
-		o := "..."
-		if len(args) > 1 && args[1] != nil {
-			o = stringify(args[1])
-		}
+		s, l, o := stringify(v), jsToNumber(argOr(args, 0, 50.0)), stringify(argOr(args, 1, "..."))
 		if float64(jsLength(s)) <= l {
 			return v
 		}
@@ -183,16 +173,8 @@ func (e *Engine) registerFilters() {
 		return fromUTF16(u[:min(int(end), len(u))]) + o
 	})
 	add("truncatewords", func(v any, args ...any) string {
-		s := stringify(v)
-		words := 15.0
-		if len(args) > 0 && args[0] != nil {
-			words = jsToNumber(args[0])
-		}
-		o := "..."
-		if len(args) > 1 && args[1] != nil {
-			o = stringify(args[1])
-		}
-		arr := jsSplitSpaces(s)
+		words, o := jsToNumber(argOr(args, 0, 15.0)), stringify(argOr(args, 1, "..."))
+		arr := rJSSpaces().Split(stringify(v), -1) // str.split(/\s+/)
 		if words <= 0 {
 			words = 1
 		}
@@ -229,10 +211,7 @@ func (e *Engine) registerFilters() {
 			return []any{}
 		}
 		begin := int(toNumber(arg(args, 0)))
-		length := 1
-		if len(args) > 1 && args[1] != nil {
-			length = int(toNumber(args[1]))
-		}
+		length := int(toNumber(argOr(args, 1, 1.0)))
 		if arr, ok := v.([]any); ok {
 			return append([]any{}, jsSlice(arr, begin, length)...)
 		}
@@ -241,10 +220,7 @@ func (e *Engine) registerFilters() {
 	add("first", func(v any) any { return endOf(v, false) })
 	add("last", func(v any) any { return endOf(v, true) })
 	add("join", func(v any, args ...any) string {
-		sep := " "
-		if len(args) > 0 && args[0] != nil {
-			sep = stringify(args[0])
-		}
+		sep := stringify(argOr(args, 0, " "))
 		arr := toArray(v)
 		parts := make([]string, len(arr))
 		for i, x := range arr {
@@ -397,11 +373,14 @@ func (e *Engine) registerFilters() {
 	})
 }
 
-func arg(args []any, i int) any {
-	if i >= 0 && i < len(args) {
+func arg(args []any, i int) any { return argOr(args, i, nil) }
+
+// argOr is args[i], or def when it is missing or nil.
+func argOr(args []any, i int, def any) any {
+	if i >= 0 && i < len(args) && args[i] != nil {
 		return args[i]
 	}
-	return nil
+	return def
 }
 
 func (e *Engine) formatDate(v any, format string, tz any) (any, error) {
@@ -483,11 +462,6 @@ func stripChars(s string, chars any, left, right bool) string {
 		j--
 	}
 	return fromUTF16(u[i:j])
-}
-
-// jsSplitSpaces is str.split(/\s+/).
-func jsSplitSpaces(s string) []string {
-	return rJSSpaces().Split(s, -1)
 }
 
 // jsSlice is Array.prototype.slice(begin, begin+length) (and String's,
