@@ -43,29 +43,22 @@ func preprocess(src string, toks []token) string {
 
 // tagParts splits "{%- name args -%}" into its pieces.
 type tagParts struct {
-	trimL, trimR bool
-	lead         string // white space before the name
-	name         string
-	args         string // everything between the name and the closing trim/delimiter
+	l, r string // the trim marks, "-" or ""
+	lead string // white space before the name
+	name string
+	args string // everything between the name and the closing trim/delimiter
 }
 
-func splitTag(tag string) (tagParts, bool) {
-	var p tagParts
+func splitTag(tag string) (p tagParts, ok bool) {
 	inner := tag[2 : len(tag)-2]
 	if strings.HasPrefix(inner, "-") {
-		p.trimL = true
-		inner = inner[1:]
+		p.l, inner = "-", inner[1:]
 	}
 	if strings.HasSuffix(inner, "-") {
-		p.trimR = true
-		inner = inner[:len(inner)-1]
+		p.r, inner = "-", inner[:len(inner)-1]
 	}
-	n := 0
-	for n < len(inner) && isSpaceByte(inner[n]) {
-		n++
-	}
-	p.lead = inner[:n]
-	rest := inner[n:]
+	rest := strings.TrimLeft(inner, " \t\n\r\f\v")
+	p.lead = inner[:len(inner)-len(rest)]
 	if strings.HasPrefix(rest, "#") {
 		p.name, p.args = "#", rest[1:]
 		return p, true
@@ -74,35 +67,19 @@ func splitTag(tag string) (tagParts, bool) {
 	for m < len(rest) && isWordByte(rest[m]) {
 		m++
 	}
-	if m == 0 {
-		return p, false
-	}
 	p.name, p.args = rest[:m], rest[m:]
-	return p, true
+	return p, m > 0
 }
 
-func isSpaceByte(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
-}
+func isSpaceByte(c byte) bool { return strings.IndexByte(" \t\n\r\f\v", c) >= 0 }
 
 func isWordByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-func trimMarks(p tagParts) (string, string) {
-	l, r := "", ""
-	if p.trimL {
-		l = "-"
-	}
-	if p.trimR {
-		r = "-"
-	}
-	return l, r
-}
-
 func rewriteEcho(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := trimMarks(p)
+	l, r := p.l, p.r
 	if strings.TrimSpace(p.args) == "" {
 		return "{{" + l + p.lead + "nil " + p.args + r + "}}"
 	}
@@ -111,7 +88,7 @@ func rewriteEcho(tag string) string {
 
 func rewriteComment(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := trimMarks(p)
+	l, r := p.l, p.r
 	// Keep the line breaks, blank the rest.
 	body := p.lead + " " + p.args
 	var b strings.Builder
@@ -129,7 +106,7 @@ func rewriteComment(tag string) string {
 
 func rewriteLiquid(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := trimMarks(p)
+	l, r := p.l, p.r
 	lines := strings.Split(p.args, "\n")
 	var tags []string // each without its closing delimiter
 	var closers []string

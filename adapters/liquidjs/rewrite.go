@@ -40,8 +40,7 @@ func rewriteTag(tag string) string {
 	if args == p.args {
 		return tag
 	}
-	l, r := trimMarks(p)
-	return "{%" + l + p.lead + p.name + args + r + "%}"
+	return "{%" + p.l + p.lead + p.name + args + p.r + "%}"
 }
 
 // scanTop calls f for each byte offset of s outside quotes and brackets.
