@@ -1,7 +1,9 @@
 package liquidjs
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,36 +44,16 @@ func Lint(name, source string, known []string) []Diagnostic {
 	var diags []Diagnostic
 	_, err := lintEngine().Parse(name, source)
 	toks, _ := tokenize(source)
-	if err == nil {
-		if pe := checkPartials(name, source, toks); pe != nil {
-			err = pe
-		}
+	if pp := checkPartials(name, source, toks); err == nil && pp != nil {
+		err = pp
 	}
-	if err != nil {
-		d := Diagnostic{Line: 1, Col: 1, Severity: SeverityError, Msg: err.Error()}
-		if pe, ok := err.(*ParseError); ok {
-			d.Msg = pe.Msg
-			if pe.Line > 0 {
-				d.Line = pe.Line
-			}
-			if pe.Col > 0 {
-				d.Col = pe.Col
-			}
-		}
-		diags = append(diags, d)
+	var pe *ParseError
+	if errors.As(err, &pe) { // Parse's errors are all ParseErrors
+		diags = append(diags, Diagnostic{Line: max(pe.Line, 1), Col: max(pe.Col, 1), Severity: SeverityError, Msg: pe.Msg})
 	}
-	l := &linter{src: source, defined: map[string]bool{}, filters: map[string]bool{}, unsupported: map[string]bool{}}
-	for _, f := range UnsupportedFilters {
-		l.unsupported[f] = true
-	}
-	for _, k := range known {
+	l := &linter{src: source, defined: map[string]bool{}}
+	for _, k := range slices.Concat(known, []string{"forloop", "tablerowloop", "blank", "empty", "nil", "null", "true", "false"}) {
 		l.defined[k] = true
-	}
-	for _, k := range []string{"forloop", "tablerowloop", "blank", "empty", "nil", "null", "true", "false"} {
-		l.defined[k] = true
-	}
-	for _, f := range StandardFilters {
-		l.filters[f] = true
 	}
 	l.scan(toks)
 	// Definitions anywhere count (a loop may use a name assigned later).
@@ -105,26 +87,13 @@ type use struct {
 type linter struct {
 	src     string
 	defined map[string]bool
-	filters map[string]bool
-	// unsupported are LiquidJS filters this engine passes through.
-	unsupported map[string]bool
-	uses        []use
-	diags       []Diagnostic
-	caseSub     []string // subjects of open case tags
-}
-
-// pos converts a byte offset of src to line and column.
-func (l *linter) pos(off int) (int, int) {
-	if off > len(l.src) {
-		off = len(l.src)
-	}
-	line := 1 + strings.Count(l.src[:off], "\n")
-	start := strings.LastIndexByte(l.src[:off], '\n') + 1
-	return line, jsLength(l.src[start:off]) + 1
+	uses    []use
+	diags   []Diagnostic
+	caseSub []string // subjects of open case tags
 }
 
 func (l *linter) warn(off int, format string, a ...any) {
-	line, col := l.pos(off)
+	line, col := lineCol(l.src, off)
 	l.diags = append(l.diags, Diagnostic{Line: line, Col: col, Severity: SeverityWarning, Msg: fmt.Sprintf(format, a...)})
 }
 
@@ -310,15 +279,15 @@ func (l *linter) expr(s string, off int) {
 			switch {
 			case afterPipe:
 				switch {
-				case !l.filters[word]:
+				case !slices.Contains(StandardFilters, word):
 					l.warn(off+i, "unknown filter %q: LiquidJS passes the value through unchanged", word)
-				case l.unsupported[word]:
+				case slices.Contains(UnsupportedFilters, word):
 					l.warn(off+i, "filter %q is not implemented by matrix-notify: it passes the value through unchanged", word)
 				}
 				afterPipe = false
 			case prevDot || isKeywordArg || exprKeyword(word):
 			default:
-				line, col := l.pos(off + i)
+				line, col := lineCol(l.src, off+i)
 				l.uses = append(l.uses, use{word, line, col})
 			}
 			prevDot = false

@@ -338,8 +338,13 @@ func checkPartials(name, src string, toks []token) *ParseError {
 
 // positioned is err as a ParseError, at LiquidJS's line and column.
 func positioned(name, src string, err *structureError) *ParseError {
-	before := src[:min(err.pos, len(src))]
-	line := 1 + strings.Count(before, "\n")
-	col := 1 + jsLength(before[strings.LastIndexByte(before, '\n')+1:])
+	line, col := lineCol(src, err.pos)
 	return &ParseError{Name: name, Line: line, Col: col, Msg: err.msg}
+}
+
+// lineCol is the line and column of the byte offset off of src, 1-based,
+// the column in UTF-16 code units.
+func lineCol(src string, off int) (int, int) {
+	before := src[:min(off, len(src))]
+	return 1 + strings.Count(before, "\n"), 1 + jsLength(before[strings.LastIndexByte(before, '\n')+1:])
 }
