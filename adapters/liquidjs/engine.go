@@ -86,10 +86,9 @@ func (noTemplates) ReadTemplate(name string) ([]byte, error) {
 
 // Template is a parsed template. Render is safe for concurrent use.
 type Template struct {
-	name   string
-	source string
-	root   render.Node
-	e      *Engine
+	name string
+	root render.Node
+	e    *Engine
 }
 
 // ParseError is a template that does not parse.
@@ -138,7 +137,7 @@ func (e *Engine) Parse(name, source string) (t *Template, err error) {
 	if perr != nil {
 		return nil, newParseError(name, source, src, perr)
 	}
-	return &Template{name: name, source: source, root: root, e: e}, nil
+	return &Template{name: name, root: root, e: e}, nil
 }
 
 var rLiquidError = lazyRegexp(`(?s)^Liquid error(?: \(line (\d+)\))?: (.*?)(?: in (\{[{%].*))?$`)
@@ -289,7 +288,6 @@ func (t *Template) Render(ctx map[string]any) (out string, err error) {
 		vars[k] = v
 	}
 	var buf bytes.Buffer
-	buf.Grow(len(t.source) + 64)
 	if rerr := render.Render(t.root, &buf, vars, t.e.cfg); rerr != nil {
 		return "", fmt.Errorf("%s: %w", t.name, rerr)
 	}

@@ -199,31 +199,19 @@ func (l *linter) tag(name, args string, off int) {
 			l.defined[strings.Fields(v)[0]] = true
 		}
 	case "for", "tablerow":
-		v, rest, ok := cutWord(args, "in")
-		if vs := strings.TrimSpace(v); vs != "" {
-			l.defined[vs] = true
+		in := findWord(args, "in")
+		if in < 0 {
+			in = len(args)
 		}
-		if ok {
-			l.expr(rest, off+len(args)-len(rest))
+		if v := strings.TrimSpace(args[:in]); v != "" {
+			l.defined[v] = true
+		}
+		if in < len(args) {
+			l.expr(args[in+2:], off+in+2)
 		}
 	case "cycle":
 		l.expr(args, off)
 	}
-}
-
-func cutWord(s, w string) (string, string, bool) {
-	pos := -1
-	scanTop(s, func(i int) bool {
-		if isWordAt(s, i, w) {
-			pos = i
-			return false
-		}
-		return true
-	})
-	if pos < 0 {
-		return s, "", false
-	}
-	return s[:pos], s[pos+len(w):], true
 }
 
 // exprKeyword reports the words of an expression that are not variables.

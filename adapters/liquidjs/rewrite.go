@@ -153,7 +153,7 @@ func rewriteComparison(seg string) string {
 		// A bare operand: LiquidJS's truthiness (null is falsy), which
 		// osteele's if tag (nil and false only) lacks.
 		t := strings.TrimSpace(seg)
-		if t == "" || strings.Contains(t, "|") || hasTopWord(t, "contains") {
+		if t == "" || strings.Contains(t, "|") || findWord(t, "contains") >= 0 {
 			return seg
 		}
 		return " " + t + " | " + truthyFilter + " "
@@ -171,14 +171,7 @@ func rewriteComparison(seg string) string {
 
 func rewriteLoop(args string) string {
 	// "var in EXPR modifiers..."
-	in := -1
-	scanTop(args, func(i int) bool {
-		if isWordAt(args, i, "in") {
-			in = i
-			return false
-		}
-		return true
-	})
+	in := findWord(args, "in")
 	if in < 0 {
 		return args
 	}
@@ -206,14 +199,15 @@ func rewriteLoop(args string) string {
 	return args[:in+2] + expr + " | " + enumFilter + " " + rest[end:]
 }
 
-func hasTopWord(s, w string) bool {
-	found := false
+// findWord is the offset of the first top-level word w of s, or -1.
+func findWord(s, w string) int {
+	pos := -1
 	scanTop(s, func(i int) bool {
 		if isWordAt(s, i, w) {
-			found = true
+			pos = i
 			return false
 		}
 		return true
 	})
-	return found
+	return pos
 }
