@@ -181,7 +181,6 @@ func argsOffset(tok string) int {
 	if len(tok) < 4 {
 		return 0
 	}
-	blank := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
 	l, r := 2, len(tok)-2
 	if tok[l] == '-' {
 		l++
@@ -189,18 +188,18 @@ func argsOffset(tok string) int {
 	if r-1 >= l && tok[r-1] == '-' {
 		r--
 	}
-	for l < r && blank(tok[l]) {
+	for l < r && isSpaceByte(tok[l]) {
 		l++
 	}
-	for r > l && blank(tok[r-1]) {
+	for r > l && isSpaceByte(tok[r-1]) {
 		r--
 	}
 	i := l
 	if strings.HasPrefix(tok, "{%") {
-		for i < r && (tok[i] == '_' || tok[i] == '-' || 'a' <= tok[i] && tok[i] <= 'z' || 'A' <= tok[i] && tok[i] <= 'Z' || '0' <= tok[i] && tok[i] <= '9') {
+		for i < r && (isWordByte(tok[i]) || tok[i] == '-') {
 			i++
 		}
-		for i < r && blank(tok[i]) {
+		for i < r && isSpaceByte(tok[i]) {
 			i++
 		}
 	}
@@ -240,24 +239,12 @@ func originalTag(orig string, line int, rewritten string) string {
 // columnOf finds tok starting on line (1-based) and returns its 1-based
 // column in characters, or 0.
 func columnOf(src string, line int, tok string) int {
-	if line < 1 {
+	lines := strings.SplitAfter(src, "\n")
+	if line < 1 || line > len(lines) {
 		return 0
 	}
-	start := 0
-	for l := 1; l < line; l++ {
-		i := strings.IndexByte(src[start:], '\n')
-		if i < 0 {
-			return 0
-		}
-		start += i + 1
-	}
-	end := strings.IndexByte(src[start:], '\n')
-	if end < 0 {
-		end = len(src)
-	} else {
-		end += start
-	}
-	if i := strings.Index(src[start:], tok); i >= 0 && start+i <= end {
+	start := len(strings.Join(lines[:line-1], ""))
+	if i := strings.Index(src[start:], tok); i >= 0 && i <= len(strings.TrimSuffix(lines[line-1], "\n")) {
 		return jsLength(src[start:start+i]) + 1
 	}
 	return 0
