@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -163,44 +162,36 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 		return nil, err
 	}
 	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			o := NewObject()
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
+	case json.Delim: // '{' or '[': the Decoder returns a misplaced '}' or ']' as an error
+		var o *Object
+		arr := []any{}
+		if t == '{' {
+			o = NewObject()
+		}
+		for dec.More() {
+			var key any
+			if o != nil {
+				if key, err = dec.Token(); err != nil { // a string: the Decoder checks
 					return nil, err
 				}
-				key, ok := kt.(string)
-				if !ok {
-					return nil, fmt.Errorf("liquidjs: bad object key %v", kt)
-				}
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				o.Set(key, v)
 			}
-			if _, err := dec.Token(); err != nil {
+			v, err := decodeValue(dec, depth+1)
+			if err != nil {
 				return nil, err
 			}
-			return o, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
+			if k, ok := key.(string); ok {
+				o.Set(k, v)
+			} else {
 				arr = append(arr, v)
 			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return arr, nil
 		}
-		return nil, fmt.Errorf("liquidjs: unexpected %v", t)
+		if _, err := dec.Token(); err != nil {
+			return nil, err
+		}
+		if o != nil {
+			return o, nil
+		}
+		return arr, nil
 	case nil:
 		return Null, nil
 	default:
