@@ -22,26 +22,16 @@ const (
 // String is how the literal prints: nothing.
 func (literal) String() string { return "" }
 
-// literalEquals is EmptyDrop.equals / BlankDrop.equals.
+// equals is EmptyDrop.equals / BlankDrop.equals.
 func (l literal) equals(v any) bool {
-	if _, ok := v.(literal); ok {
-		return false
-	}
-	if l == blankLiteral {
-		switch x := v.(type) {
-		case nil, NullValue:
-			return true
-		case bool:
-			if !x {
-				return true
-			}
-		case string:
-			return strings.TrimFunc(x, jsIsSpace) == ""
-		}
-	}
+	blank := l == blankLiteral
 	switch x := v.(type) {
+	case nil, NullValue:
+		return blank
+	case bool:
+		return blank && !x
 	case string:
-		return x == ""
+		return x == "" || blank && strings.TrimFunc(x, jsIsSpace) == ""
 	case []any:
 		return len(x) == 0
 	case *Object:
@@ -49,7 +39,7 @@ func (l literal) equals(v any) bool {
 	case map[string]any:
 		return len(x) == 0
 	}
-	return false
+	return false // another literal too
 }
 
 // jsEquals is LiquidJS's equals: blank/empty compare by their rules, arrays
@@ -64,39 +54,17 @@ func jsEquals(a, b any) bool {
 	switch x := a.(type) {
 	case nil, NullValue:
 		return isNil(b)
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
 	case []any:
 		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsEquals(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case *Object:
-		y, ok := b.(*Object)
-		return ok && x == y
+		return ok && slices.EqualFunc(x, y, jsEquals)
 	}
 	if fa, ok := toFloat(a); ok {
 		fb, ok := toFloat(b)
 		return ok && fa == fb
 	}
-	if b == nil {
-		return false
-	}
-	ra, rb := reflect.ValueOf(a), reflect.ValueOf(b)
-	if ra.Type() == rb.Type() && ra.Type().Comparable() {
-		return a == b
-	}
-	return false
+	// Strings, booleans, objects (by identity), other comparable Go values.
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }
 
 // jsPrimitive is ToPrimitive for the relational operators.
