@@ -285,6 +285,7 @@ func strftime(d *liquidDate, format string) string {
 	})
 }
 
+// formatConv is one conversion, cased and padded as its flags and width say.
 func formatConv(d *liquidDate, conv byte, flags, width string) string {
 	t := d.disp
 	h12 := (t.Hour()+11)%12 + 1
