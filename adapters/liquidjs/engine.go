@@ -135,14 +135,14 @@ func (e *Engine) Parse(name, source string) (t *Template, err error) {
 	src := preprocess(source, toks)
 	root, perr := e.cfg.Compile(src, parser.SourceLoc{LineNo: 1})
 	if perr != nil {
-		return nil, newParseError(name, source, src, toks, perr)
+		return nil, newParseError(name, source, src, perr)
 	}
 	return &Template{name: name, root: root, e: e}, nil
 }
 
 var rLiquidError = lazyRegexp(`(?s)^Liquid error(?: \(line (\d+)\))?: (.*?)(?: in (\{[{%].*))?$`)
 
-func newParseError(name, orig, src string, toks []token, perr parser.Error) *ParseError {
+func newParseError(name, orig, src string, perr parser.Error) *ParseError {
 	pe := &ParseError{Name: name, Line: perr.LineNumber(), Msg: perr.Error()}
 	m := rLiquidError().FindStringSubmatch(perr.Error())
 	if m == nil {
@@ -156,7 +156,7 @@ func newParseError(name, orig, src string, toks []token, perr parser.Error) *Par
 		if strings.Contains(tok, "__liquidjs_") {
 			// The tag as we rewrote it means nothing to the user: quote
 			// their own tag instead.
-			if o := originalTag(orig, toks, pe.Line, tok); o != "" {
+			if o := originalTag(orig, pe.Line, tok); o != "" {
 				tok = o
 			}
 		}
@@ -208,14 +208,30 @@ func argsOffset(tok string) int {
 
 var rForTag = lazyRegexp(`^\{%-?\s*for\s`)
 
-// originalTag is the first tag starting on line (1-based) of orig whose
-// name is rewritten's ("{% if ... %}"), or "".
-func originalTag(orig string, toks []token, line int, rewritten string) string {
-	p, _ := splitTag(rewritten)
-	for _, t := range toks {
-		if l, _ := lineCol(orig, t.begin); l == line && !t.output && t.name == p.name {
-			return orig[t.begin:t.end]
+var rTagKeyword = lazyRegexp(`^\{%-?\s*(\w+)`)
+
+// originalTag returns the first tag on line (1-based) of orig whose keyword
+// is the same as rewritten's ("{% if ... %}"), or "".
+func originalTag(orig string, line int, rewritten string) string {
+	m := rTagKeyword().FindStringSubmatch(rewritten)
+	lines := strings.Split(orig, "\n")
+	if m == nil || line < 1 || line > len(lines) {
+		return ""
+	}
+	text := lines[line-1]
+	for off := 0; off < len(text); {
+		i := strings.Index(text[off:], "{%")
+		if i < 0 {
+			return ""
 		}
+		start := off + i
+		if km := rTagKeyword().FindStringSubmatch(text[start:]); km != nil && km[1] == m[1] {
+			if end := strings.Index(text[start:], "%}"); end >= 0 {
+				return text[start : start+end+2]
+			}
+			return text[start:]
+		}
+		off = start + 2
 	}
 	return ""
 }
