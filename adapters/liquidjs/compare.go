@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/osteele/liquid/render"
@@ -22,34 +22,24 @@ const (
 // String is how the literal prints: nothing.
 func (literal) String() string { return "" }
 
-// literalEquals is EmptyDrop.equals / BlankDrop.equals.
+// equals is EmptyDrop.equals / BlankDrop.equals.
 func (l literal) equals(v any) bool {
-	if _, ok := v.(literal); ok {
-		return false
-	}
-	if l == blankLiteral {
-		switch x := v.(type) {
-		case nil, NullValue:
-			return true
-		case bool:
-			if !x {
-				return true
-			}
-		case string:
-			return strings.TrimFunc(x, jsIsSpace) == ""
-		}
-	}
+	blank := l == blankLiteral
 	switch x := v.(type) {
+	case nil, NullValue:
+		return blank
+	case bool:
+		return blank && !x
 	case string:
-		return x == ""
+		return x == "" || blank && strings.TrimFunc(x, jsIsSpace) == ""
 	case []any:
 		return len(x) == 0
 	case *Object:
-		return x.Size() == 0
+		return x.Len() == 0
 	case map[string]any:
 		return len(x) == 0
 	}
-	return false
+	return false // another literal too
 }
 
 // jsEquals is LiquidJS's equals: blank/empty compare by their rules, arrays
@@ -64,39 +54,17 @@ func jsEquals(a, b any) bool {
 	switch x := a.(type) {
 	case nil, NullValue:
 		return isNil(b)
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
 	case []any:
 		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsEquals(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case *Object:
-		y, ok := b.(*Object)
-		return ok && x == y
+		return ok && slices.EqualFunc(x, y, jsEquals)
 	}
 	if fa, ok := toFloat(a); ok {
 		fb, ok := toFloat(b)
 		return ok && fa == fb
 	}
-	if b == nil {
-		return false
-	}
-	ra, rb := reflect.ValueOf(a), reflect.ValueOf(b)
-	if ra.Type() == rb.Type() && ra.Type().Comparable() {
-		return a == b
-	}
-	return false
+	// Strings, booleans, objects (by identity), other comparable Go values.
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }
 
 // jsPrimitive is ToPrimitive for the relational operators.
@@ -112,70 +80,41 @@ func jsPrimitive(v any) any {
 	return v
 }
 
-// jsLess is JavaScript's a < b (false when either side is NaN).
-func jsLess(a, b any) bool {
+// jsLess is JavaScript's a < b, or a <= b with orEqual (false when either
+// side is NaN): strings compare by UTF-16 code units, anything else as numbers.
+func jsLess(a, b any, orEqual bool) bool {
 	a, b = jsPrimitive(a), jsPrimitive(b)
 	sa, okA := a.(string)
 	sb, okB := b.(string)
 	if okA && okB {
-		return compareUTF16(sa, sb) < 0
+		c := slices.Compare(utf16Units(sa), utf16Units(sb))
+		return c < 0 || orEqual && c == 0
 	}
 	fa, fb := jsToNumber(a), jsToNumber(b)
-	return fa < fb
-}
-
-func compareUTF16(a, b string) int {
-	if isASCII(a) && isASCII(b) {
-		return strings.Compare(a, b)
-	}
-	ua, ub := utf16Units(a), utf16Units(b)
-	for i := 0; i < len(ua) && i < len(ub); i++ {
-		if ua[i] != ub[i] {
-			if ua[i] < ub[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return len(ua) - len(ub)
+	return fa < fb || orEqual && fa == fb
 }
 
 // jsCompare applies a LiquidJS comparison operator.
 func jsCompare(a any, op string, b any) (bool, error) {
 	_, la := a.(literal)
 	_, lb := b.(literal)
-	switch op {
-	case "==":
+	switch {
+	case op == "==":
 		return jsEquals(a, b), nil
-	case "!=":
+	case op == "!=":
 		return !jsEquals(a, b), nil
-	}
-	if la || lb {
+	case la || lb:
 		return false, nil // EmptyDrop's gt/lt/geq/leq are false
-	}
-	switch op {
-	case "<":
-		return jsLess(a, b), nil
-	case ">":
-		return jsLess(b, a), nil
-	case "<=":
-		return jsLessEq(a, b), nil
-	case ">=":
-		return jsLessEq(b, a), nil
+	case op == "<":
+		return jsLess(a, b, false), nil
+	case op == ">":
+		return jsLess(b, a, false), nil
+	case op == "<=":
+		return jsLess(a, b, true), nil
+	case op == ">=":
+		return jsLess(b, a, true), nil
 	}
 	return false, fmt.Errorf("unknown operator %q", op)
-}
-
-// jsLessEq is a <= b: !(b < a) unless NaN is involved.
-func jsLessEq(a, b any) bool {
-	pa, pb := jsPrimitive(a), jsPrimitive(b)
-	sa, okA := pa.(string)
-	sb, okB := pb.(string)
-	if okA && okB {
-		return compareUTF16(sa, sb) <= 0
-	}
-	fa, fb := jsToNumber(pa), jsToNumber(pb)
-	return fa <= fb
 }
 
 // toEnumerable is LiquidJS's toEnumerable for {% for %}.
@@ -190,27 +129,11 @@ func toEnumerable(v any) any {
 		return []any{x}
 	case []any, *Object:
 		return v
-	case map[string]any:
-		return toArray(NewObjectFromMap(x))
 	}
 	if _, ok := toFloat(v); ok {
 		return []any{}
 	}
 	return v // ranges and other iterables
-}
-
-// NewObjectFromMap makes an Object of a plain map, keys sorted.
-func NewObjectFromMap(m map[string]any) *Object {
-	o := NewObject()
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		o.Set(k, m[k])
-	}
-	return o
 }
 
 func (e *Engine) registerTags() {

@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // The date filter as LiquidJS 10.26 implements it (src/filters/date.ts,
@@ -41,21 +39,21 @@ type liquidDate struct {
 	zoneName string    // %Z
 }
 
-func (e *Engine) parseDate(v any, tz any, withTZ bool) (*liquidDate, bool, error) {
+// parseDate is the date LiquidJS makes of v, shown in tz (nil: the
+// engine's zone); nil when v is no date.
+func (e *Engine) parseDate(v any, tz any) (*liquidDate, error) {
 	var ms float64
 	switch x := v.(type) {
-	case nil, NullValue:
-		return nil, false, nil
 	case string:
 		switch {
 		case x == "now" || x == "today":
-			ms = float64(e.now().UnixMilli())
-		case isDigits(x):
+			ms = float64(e.nowFn().UnixMilli())
+		case x != "" && strings.Trim(x, "0123456789") == "":
 			ms = stringToNumber(x) * 1000
 		default:
 			t, ok := parseJSDate(x, e.loc)
 			if !ok {
-				return nil, false, nil
+				return nil, nil
 			}
 			ms = float64(t.UnixMilli())
 		}
@@ -63,39 +61,35 @@ func (e *Engine) parseDate(v any, tz any, withTZ bool) (*liquidDate, bool, error
 		if x {
 			ms = 1
 		}
-	case time.Time:
-		ms = float64(x.UnixMilli())
-	case *Object, map[string]any:
-		return nil, false, nil
 	case []any:
 		// new Date([x]) is new Date(String([x])); others are invalid.
 		if len(x) != 1 {
-			return nil, false, nil
+			return nil, nil
 		}
-		return e.parseDate(stringify(x[0]), tz, withTZ)
+		return e.parseDate(stringify(x[0]), tz)
 	default:
 		f, ok := toFloat(v)
 		if !ok {
-			return nil, false, nil
+			return nil, nil // nil, null, objects
 		}
 		ms = f * 1000
 	}
 	if ms != ms || math.Abs(ms) > maxJSTime {
-		return nil, false, nil
+		return nil, nil
 	}
 	ms = math.Trunc(ms) // TimeClip
 	instant := time.UnixMilli(int64(ms))
 	local := instant.In(e.loc)
 	_, localOff := local.Zone()
 	d := &liquidDate{disp: local, offset: -localOff / 60, zoneName: e.zoneName}
-	if !withTZ || tz == nil {
-		return d, true, nil
+	if tz == nil {
+		return d, nil
 	}
 	var tzOffset int // minutes west of UTC
 	if name, ok := tz.(string); ok {
 		loc, err := loadLocation(name)
 		if err != nil {
-			return nil, false, fmt.Errorf("invalid time zone specified: %s", name)
+			return nil, fmt.Errorf("invalid time zone specified: %s", name)
 		}
 		_, off := instant.In(loc).Zone()
 		tzOffset = -off / 60
@@ -109,78 +103,30 @@ func (e *Engine) parseDate(v any, tz any, withTZ bool) (*liquidDate, bool, error
 	diff := (d.offset - tzOffset) * 60000
 	d.disp = time.UnixMilli(int64(ms) + int64(diff)).In(e.loc)
 	d.offset = tzOffset
-	return d, true, nil
+	return d, nil
 }
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-var locCache sync.Map // string -> *time.Location
 
 func loadLocation(name string) (*time.Location, error) {
-	if l, ok := locCache.Load(name); ok {
-		return l.(*time.Location), nil
-	}
 	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
 		return nil, fmt.Errorf("bad zone %q", name)
 	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		// Intl matches zone names case-insensitively for the common ones.
-		if strings.EqualFold(name, "utc") || strings.EqualFold(name, "gmt") {
-			l = time.UTC
-		} else {
-			return nil, err
-		}
+	// Intl matches zone names case-insensitively for the common ones.
+	if strings.EqualFold(name, "utc") || strings.EqualFold(name, "gmt") {
+		return time.UTC, nil
 	}
-	locCache.Store(name, l)
-	return l, nil
+	return time.LoadLocation(name)
 }
 
-// icuZoneAlias is the older name that is the canonical ICU id (what node's
-// Intl.DateTimeFormat().resolvedOptions().timeZone prints) of zone name,
-// if it has one.
-func icuZoneAlias(name string) (string, bool) {
-	switch name {
-	case "Asia/Kolkata":
-		return "Asia/Calcutta", true
-	case "Asia/Kathmandu":
-		return "Asia/Katmandu", true
-	case "Asia/Ho_Chi_Minh":
-		return "Asia/Saigon", true
-	case "Asia/Yangon":
-		return "Asia/Rangoon", true
-	case "Europe/Kyiv":
-		return "Europe/Kiev", true
-	case "America/Nuuk":
-		return "America/Godthab", true
-	case "Atlantic/Faroe":
-		return "Atlantic/Faeroe", true
-	case "Pacific/Chuuk":
-		return "Pacific/Truk", true
-	case "Pacific/Pohnpei":
-		return "Pacific/Ponape", true
-	case "Pacific/Kanton":
-		return "Pacific/Enderbury", true
-	case "America/Argentina/Buenos_Aires":
-		return "America/Buenos_Aires", true
-	case "America/Indiana/Indianapolis":
-		return "America/Indianapolis", true
-	case "America/Kentucky/Louisville":
-		return "America/Louisville", true
-	case "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Universal", "Zulu", "UCT", "Etc/GMT", "GMT":
-		return "UTC", true
-	}
-	return "", false
+// icuZoneAliases are the older names that are the canonical ICU ids (what
+// node's Intl.DateTimeFormat().resolvedOptions().timeZone prints) of zones.
+var icuZoneAliases = map[string]string{
+	"Asia/Kolkata": "Asia/Calcutta", "Asia/Kathmandu": "Asia/Katmandu", "Asia/Ho_Chi_Minh": "Asia/Saigon",
+	"Asia/Yangon": "Asia/Rangoon", "Europe/Kyiv": "Europe/Kiev", "America/Nuuk": "America/Godthab",
+	"Atlantic/Faroe": "Atlantic/Faeroe", "Pacific/Chuuk": "Pacific/Truk", "Pacific/Pohnpei": "Pacific/Ponape",
+	"Pacific/Kanton": "Pacific/Enderbury", "America/Argentina/Buenos_Aires": "America/Buenos_Aires",
+	"America/Indiana/Indianapolis": "America/Indianapolis", "America/Kentucky/Louisville": "America/Louisville",
+	"Etc/UTC": "UTC", "Etc/UCT": "UTC", "Etc/Universal": "UTC", "Etc/Zulu": "UTC", "Universal": "UTC",
+	"Zulu": "UTC", "UCT": "UTC", "Etc/GMT": "UTC", "GMT": "UTC",
 }
 
 // zoneDisplayName is %Z for the engine's zone: the IANA id as node prints it.
@@ -189,7 +135,7 @@ func zoneDisplayName(loc *time.Location) string {
 	if name == "Local" {
 		name = localZoneName()
 	}
-	if a, ok := icuZoneAlias(name); ok {
+	if a, ok := icuZoneAliases[name]; ok {
 		return a
 	}
 	return name
@@ -261,36 +207,23 @@ var localLayouts = []string{
 // is likely to meet; it reports false for anything else (LiquidJS then
 // passes the input through).
 func parseJSDate(s string, loc *time.Location) (time.Time, bool) {
+	n := func(s string, def int) int {
+		if s == "" {
+			return def
+		}
+		v, _ := strconv.Atoi(s)
+		return v
+	}
 	if m := rISODate().FindStringSubmatch(s); m != nil {
 		// Date-only ISO forms are UTC.
-		y, _ := strconv.Atoi(m[1])
-		mo, d := 1, 1
-		if m[2] != "" {
-			mo, _ = strconv.Atoi(m[2])
-		}
-		if m[3] != "" {
-			d, _ = strconv.Atoi(m[3])
-		}
+		mo, d := n(m[2], 1), n(m[3], 1)
 		if mo < 1 || mo > 12 || d < 1 || d > 31 || m[1] == "-000000" {
 			return time.Time{}, false
 		}
-		return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC), true
+		return time.Date(n(m[1], 0), time.Month(mo), d, 0, 0, 0, 0, time.UTC), true
 	}
 	if m := rISOTime().FindStringSubmatch(s); m != nil {
-		y, _ := strconv.Atoi(m[1])
-		mo, _ := strconv.Atoi(m[2])
-		d, _ := strconv.Atoi(m[3])
-		h, _ := strconv.Atoi(m[4])
-		mi, _ := strconv.Atoi(m[5])
-		sec := 0
-		if m[6] != "" {
-			sec, _ = strconv.Atoi(m[6])
-		}
-		ms := 0
-		if m[7] != "" {
-			frac := (m[7] + "00")[:3]
-			ms, _ = strconv.Atoi(frac)
-		}
+		mo, d, h, mi, sec, ms := n(m[2], 0), n(m[3], 0), n(m[4], 0), n(m[5], 0), n(m[6], 0), n((m[7] + "000")[:3], 0)
 		if mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || sec > 59 ||
 			(h == 24 && (mi != 0 || sec != 0 || ms != 0)) {
 			return time.Time{}, false
@@ -300,8 +233,7 @@ func parseJSDate(s string, loc *time.Location) (time.Time, bool) {
 		case m[8] != "":
 			zone = time.UTC
 		case m[9] != "":
-			oh, _ := strconv.Atoi(m[10])
-			om, _ := strconv.Atoi(m[11])
+			oh, om := n(m[10], 0), n(m[11], 0)
 			if oh > 23 || om > 59 {
 				return time.Time{}, false
 			}
@@ -311,16 +243,14 @@ func parseJSDate(s string, loc *time.Location) (time.Time, bool) {
 			}
 			zone = time.FixedZone("", off)
 		}
-		return time.Date(y, time.Month(mo), d, h, mi, sec, ms*1e6, zone), true
+		return time.Date(n(m[1], 0), time.Month(mo), d, h, mi, sec, ms*1e6, zone), true
 	}
 	if m := rLooseDate().FindStringSubmatch(strings.TrimSpace(s)); m != nil {
-		y, _ := strconv.Atoi(m[1])
-		mo, _ := strconv.Atoi(m[2])
-		d, _ := strconv.Atoi(m[3])
+		mo, d := n(m[2], 0), n(m[3], 0)
 		if mo < 1 || mo > 12 || d < 1 || d > 31 {
 			return time.Time{}, false
 		}
-		return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, loc), true
+		return time.Date(n(m[1], 0), time.Month(mo), d, 0, 0, 0, 0, loc), true
 	}
 	for _, layout := range rfcLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -337,199 +267,75 @@ func parseJSDate(s string, loc *time.Location) (time.Time, bool) {
 
 // --- strftime ---------------------------------------------------------------
 
-var (
-	longMonths  = []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
-	longDays    = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
-	padSpace    = "aAbBceklpP"
-	flagChars   = "-_0^#:"
-	strftimeSet = "aAbBcCdeHIjklLmMNpPqsSuUwWxXyYzZtnh%"
-)
+// rStrftime is LiquidJS's conversion pattern. An unknown conversion (a
+// multibyte character among them: one UTF-16 unit in JavaScript, never a
+// conversion) is left as written, as is a "%" that starts no match.
+var rStrftime = lazyRegexp(`%([-_0^#:]+)?(\d+)?([EO])?(.)`)
 
-// defaultPadWidth is the width conversion conv is padded to without a
-// width in the pattern.
-func defaultPadWidth(conv byte) int {
-	switch conv {
-	case 'd', 'e', 'H', 'I', 'k', 'l', 'm', 'M', 'S', 'U', 'W':
-		return 2
-	case 'j', 'L':
-		return 3
-	}
-	return 0
-}
+const strftimeSet = "aAbBcCdeHIjklLmMNpPqsSuUwWxXyYzZtnh%"
 
-// strftime is LiquidJS's strftime: the pattern %([-_0^#:]+)?(\d+)?([EO])?(.)
-// applied left to right; an unknown conversion is left as written.
+// strftime is LiquidJS's strftime: the pattern applied left to right.
 func strftime(d *liquidDate, format string) string {
-	var b strings.Builder
-	b.Grow(len(format) + 16)
-	for i := 0; i < len(format); {
-		c := format[i]
-		if c != '%' {
-			b.WriteByte(c)
-			i++
-			continue
+	return rStrftime().ReplaceAllStringFunc(format, func(m string) string {
+		sub := rStrftime().FindStringSubmatch(m)
+		if len(sub[4]) != 1 || !strings.Contains(strftimeSet, sub[4]) {
+			return m
 		}
-		j := i + 1
-		fs := j
-		for j < len(format) && strings.IndexByte(flagChars, format[j]) >= 0 {
-			j++
-		}
-		flags := format[fs:j]
-		ws := j
-		for j < len(format) && format[j] >= '0' && format[j] <= '9' {
-			j++
-		}
-		width := format[ws:j]
-		if j < len(format) && (format[j] == 'E' || format[j] == 'O') && j+1 < len(format) && format[j+1] != '\n' {
-			j++
-		}
-		if j >= len(format) || format[j] == '\n' || format[j] == '\r' {
-			// JavaScript's "." matches no line terminator: no match here.
-			b.WriteByte('%')
-			i++
-			continue
-		}
-		// The conversion is one UTF-16 unit in JavaScript; a multibyte
-		// character is never a conversion, so copy the whole match as is.
-		conv := format[j]
-		if conv >= 0x80 || strings.IndexByte(strftimeSet, conv) < 0 {
-			end := j + 1
-			if conv >= 0x80 {
-				_, size := utf8.DecodeRuneInString(format[j:])
-				end = j + size
-			}
-			b.WriteString(format[i:end])
-			i = end
-			continue
-		}
-		b.WriteString(formatConv(d, conv, flags, width))
-		i = j + 1
-	}
-	return b.String()
+		return formatConv(d, sub[4][0], sub[1], sub[2])
+	})
 }
 
+// formatConv is one conversion, cased and padded as its flags and width say.
 func formatConv(d *liquidDate, conv byte, flags, width string) string {
 	t := d.disp
-	var ret string
+	h12 := (t.Hour()+11)%12 + 1
+	numbers := map[byte]int{'d': t.Day(), 'e': t.Day(), 'H': t.Hour(), 'k': t.Hour(), 'I': h12, 'l': h12,
+		'j': t.YearDay(), 'L': t.Nanosecond() / 1e6, 'm': int(t.Month()), 'M': t.Minute(), 'S': t.Second(),
+		'u': (int(t.Weekday())+6)%7 + 1, 'w': int(t.Weekday()), 'Y': t.Year()}
+	ret := map[byte]string{'a': t.Format("Mon"), 'A': t.Format("Monday"), 'b': t.Format("Jan"), 'h': t.Format("Jan"),
+		'B': t.Format("January"), 'c': localeDate(t) + ", " + localeTime(t), 'q': ordinal(t.Day()),
+		'p': t.Format("PM"), 'P': t.Format("pm"), 'x': localeDate(t), 'X': localeTime(t), 't': "\t", 'n': "\n", '%': "%",
+		'U': weekOfYear(t, 0), 'W': weekOfYear(t, 1), 'z': offsetString(d.offset, strings.Contains(flags, ":")),
+		's': strconv.FormatInt(int64(math.Round(float64(t.UnixMilli())/1000)), 10)}[conv]
+	if n, ok := numbers[conv]; ok {
+		ret = strconv.Itoa(n)
+	}
+	ys := strconv.Itoa(t.Year())
 	switch conv {
-	case 'a':
-		ret = longDays[t.Weekday()][:3]
-	case 'A':
-		ret = longDays[t.Weekday()]
-	case 'b', 'h':
-		ret = longMonths[t.Month()-1][:3]
-	case 'B':
-		ret = longMonths[t.Month()-1]
-	case 'c':
-		ret = localeDate(t) + ", " + localeTime(t)
 	case 'C':
-		ys := strconv.Itoa(t.Year())
-		if len(ys) > 2 {
-			ys = ys[:2]
-		}
-		n, err := strconv.Atoi(ys)
-		if err != nil {
-			ret = "NaN"
-		} else {
+		ret = "NaN"
+		if n, err := strconv.Atoi(ys[:min(len(ys), 2)]); err == nil {
 			ret = strconv.Itoa(n)
 		}
-	case 'd', 'e':
-		ret = strconv.Itoa(t.Day())
-	case 'H', 'k':
-		ret = strconv.Itoa(t.Hour())
-	case 'I', 'l':
-		h := t.Hour() % 12
-		if h == 0 {
-			h = 12
-		}
-		ret = strconv.Itoa(h)
-	case 'j':
-		ret = strconv.Itoa(t.YearDay())
-	case 'L':
-		ret = strconv.Itoa(t.Nanosecond() / 1e6)
-	case 'm':
-		ret = strconv.Itoa(int(t.Month()))
-	case 'M':
-		ret = strconv.Itoa(t.Minute())
+	case 'y':
+		ret = ys[min(len(ys), 2):min(len(ys), 4)]
 	case 'N':
 		w, _ := strconv.Atoi(width)
 		if w == 0 {
 			w = 9
 		}
-		s := strconv.Itoa(t.Nanosecond() / 1e6)
-		if len(s) > w {
-			s = s[:w]
-		}
-		ret = s + strings.Repeat("0", w-len(s))
-	case 'p':
-		ret = "AM"
-		if t.Hour() >= 12 {
-			ret = "PM"
-		}
-	case 'P':
-		ret = "am"
-		if t.Hour() >= 12 {
-			ret = "pm"
-		}
-	case 'q':
-		ret = ordinal(t.Day())
-	case 's':
-		ret = strconv.FormatInt(int64(math.Round(float64(t.UnixMilli())/1000)), 10)
-	case 'S':
-		ret = strconv.Itoa(t.Second())
-	case 'u':
-		w := int(t.Weekday())
-		if w == 0 {
-			w = 7
-		}
-		ret = strconv.Itoa(w)
-	case 'U':
-		ret = weekOfYear(t, 0)
-	case 'w':
-		ret = strconv.Itoa(int(t.Weekday()))
-	case 'W':
-		ret = weekOfYear(t, 1)
-	case 'x':
-		ret = localeDate(t)
-	case 'X':
-		ret = localeTime(t)
-	case 'y':
-		ys := strconv.Itoa(t.Year())
-		switch {
-		case len(ys) >= 4:
-			ys = ys[2:4]
-		case len(ys) > 2:
-			ys = ys[2:]
-		default:
-			ys = ""
-		}
-		ret = ys
-	case 'Y':
-		ret = strconv.Itoa(t.Year())
-	case 'z':
-		ret = offsetString(d.offset, strings.Contains(flags, ":"))
+		ret = strconv.Itoa(t.Nanosecond() / 1e6)
+		ret = ret[:min(len(ret), w)] + strings.Repeat("0", max(0, w-len(ret)))
 	case 'Z':
 		ret = d.zoneName
 		if ret == "" {
 			ret = offsetString(d.offset, strings.Contains(flags, ":"))
 		}
-	case 't':
-		ret = "\t"
-	case 'n':
-		ret = "\n"
-	case '%':
-		ret = "%"
 	}
 	padChar := "0"
-	if strings.IndexByte(padSpace, conv) >= 0 {
+	if strings.IndexByte("aAbBceklpP", conv) >= 0 {
 		padChar = " "
 	}
-	padWidth := defaultPadWidth(conv)
+	padWidth := 0
+	switch conv {
+	case 'd', 'e', 'H', 'I', 'k', 'l', 'm', 'M', 'S', 'U', 'W':
+		padWidth = 2
+	case 'j', 'L':
+		padWidth = 3
+	}
 	if width != "" {
 		padWidth, _ = strconv.Atoi(width)
-		if padWidth > 1024 {
-			padWidth = 1024 // LiquidJS's memory limit would stop a template long before
-		}
+		padWidth = min(padWidth, 1024) // LiquidJS's memory limit would stop a template long before
 	}
 	if strings.Contains(flags, "^") {
 		ret = strings.ToUpper(ret)
@@ -555,17 +361,8 @@ func formatConv(d *liquidDate, conv byte, flags, width string) string {
 }
 
 func ordinal(day int) string {
-	switch day {
-	case 11, 12, 13:
-		return "th"
-	}
-	switch day % 10 {
-	case 1:
-		return "st"
-	case 2:
-		return "nd"
-	case 3:
-		return "rd"
+	if day/10 != 1 && day%10 >= 1 && day%10 <= 3 {
+		return []string{"st", "nd", "rd"}[day%10-1]
 	}
 	return "th"
 }
@@ -578,18 +375,14 @@ func weekOfYear(t time.Time, startDay int) string {
 }
 
 func offsetString(offset int, colon bool) string {
-	sign := "+"
+	sign, sep, abs := "+", "", max(offset, -offset)
 	if offset > 0 {
 		sign = "-"
 	}
-	if offset < 0 {
-		offset = -offset
-	}
-	sep := ""
 	if colon {
 		sep = ":"
 	}
-	return fmt.Sprintf("%s%02d%s%02d", sign, offset/60, sep, offset%60)
+	return fmt.Sprintf("%s%02d%s%02d", sign, abs/60, sep, abs%60)
 }
 
 // localeDate and localeTime are en-US toLocaleDateString/toLocaleTimeString.
@@ -598,13 +391,5 @@ func localeDate(t time.Time) string {
 }
 
 func localeTime(t time.Time) string {
-	h := t.Hour() % 12
-	if h == 0 {
-		h = 12
-	}
-	ampm := "AM"
-	if t.Hour() >= 12 {
-		ampm = "PM"
-	}
-	return fmt.Sprintf("%d:%02d:%02d %s", h, t.Minute(), t.Second(), ampm)
+	return fmt.Sprintf("%d:%02d:%02d %s", (t.Hour()+11)%12+1, t.Minute(), t.Second(), t.Format("PM"))
 }

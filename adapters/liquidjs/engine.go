@@ -24,7 +24,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/osteele/liquid/filters"
@@ -77,11 +76,6 @@ func lazyRegexp(expr string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
 
-// Location is the engine's zone.
-func (e *Engine) Location() *time.Location { return e.loc }
-
-func (e *Engine) now() time.Time { return e.nowFn() }
-
 // noTemplates makes {% include %} and {% render %} fail as in Kuma, whose
 // root is a directory that does not exist.
 type noTemplates struct{}
@@ -92,17 +86,10 @@ func (noTemplates) ReadTemplate(name string) ([]byte, error) {
 
 // Template is a parsed template. Render is safe for concurrent use.
 type Template struct {
-	name   string
-	source string
-	root   render.Node
-	e      *Engine
+	name string
+	root render.Node
+	e    *Engine
 }
-
-// Name is the name given to Parse.
-func (t *Template) Name() string { return t.name }
-
-// Source is the template text.
-func (t *Template) Source() string { return t.source }
 
 // ParseError is a template that does not parse.
 type ParseError struct {
@@ -138,15 +125,19 @@ func (e *Engine) Parse(name, source string) (t *Template, err error) {
 	// What LiquidJS rejects for the template's shape, first, at its
 	// position: osteele/liquid accepts some of it (an output not closed is
 	// text to it) and places the rest differently.
-	if pe := checkStructure(name, source); pe != nil {
-		return nil, pe
+	toks, serr := tokenize(source)
+	if serr == nil {
+		serr = checkBlocks(source, toks)
 	}
-	src := preprocess(source)
+	if serr != nil {
+		return nil, positioned(name, source, serr)
+	}
+	src := preprocess(source, toks)
 	root, perr := e.cfg.Compile(src, parser.SourceLoc{LineNo: 1})
 	if perr != nil {
 		return nil, newParseError(name, source, src, perr)
 	}
-	return &Template{name: name, source: source, root: root, e: e}, nil
+	return &Template{name: name, root: root, e: e}, nil
 }
 
 var rLiquidError = lazyRegexp(`(?s)^Liquid error(?: \(line (\d+)\))?: (.*?)(?: in (\{[{%].*))?$`)
@@ -190,7 +181,6 @@ func argsOffset(tok string) int {
 	if len(tok) < 4 {
 		return 0
 	}
-	blank := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
 	l, r := 2, len(tok)-2
 	if tok[l] == '-' {
 		l++
@@ -198,22 +188,22 @@ func argsOffset(tok string) int {
 	if r-1 >= l && tok[r-1] == '-' {
 		r--
 	}
-	for l < r && blank(tok[l]) {
+	for l < r && isSpaceByte(tok[l]) {
 		l++
 	}
-	for r > l && blank(tok[r-1]) {
+	for r > l && isSpaceByte(tok[r-1]) {
 		r--
 	}
 	i := l
 	if strings.HasPrefix(tok, "{%") {
-		for i < r && (tok[i] == '_' || tok[i] == '-' || 'a' <= tok[i] && tok[i] <= 'z' || 'A' <= tok[i] && tok[i] <= 'Z' || '0' <= tok[i] && tok[i] <= '9') {
+		for i < r && (isWordByte(tok[i]) || tok[i] == '-') {
 			i++
 		}
-		for i < r && blank(tok[i]) {
+		for i < r && isSpaceByte(tok[i]) {
 			i++
 		}
 	}
-	return utf16Len(tok[:max(min(i, r), l)])
+	return jsLength(tok[:max(min(i, r), l)])
 }
 
 var rForTag = lazyRegexp(`^\{%-?\s*for\s`)
@@ -249,37 +239,15 @@ func originalTag(orig string, line int, rewritten string) string {
 // columnOf finds tok starting on line (1-based) and returns its 1-based
 // column in characters, or 0.
 func columnOf(src string, line int, tok string) int {
-	if line < 1 {
+	lines := strings.SplitAfter(src, "\n")
+	if line < 1 || line > len(lines) {
 		return 0
 	}
-	start := 0
-	for l := 1; l < line; l++ {
-		i := strings.IndexByte(src[start:], '\n')
-		if i < 0 {
-			return 0
-		}
-		start += i + 1
-	}
-	end := strings.IndexByte(src[start:], '\n')
-	if end < 0 {
-		end = len(src)
-	} else {
-		end += start
-	}
-	if i := strings.Index(src[start:], tok); i >= 0 && start+i <= end {
-		return utf16Len(src[start:start+i]) + 1
+	start := len(strings.Join(lines[:line-1], ""))
+	if i := strings.Index(src[start:], tok); i >= 0 && i <= len(strings.TrimSuffix(lines[line-1], "\n")) {
+		return jsLength(src[start:start+i]) + 1
 	}
 	return 0
-}
-
-// utf16Len is the length of s in UTF-16 code units: columns count them, as
-// LiquidJS's (JavaScript's) do, so that an emoji before an error counts 2.
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += utf16.RuneLen(r)
-	}
-	return n
 }
 
 func shorten(s string, n int) string {
@@ -307,23 +275,8 @@ func (t *Template) Render(ctx map[string]any) (out string, err error) {
 		vars[k] = v
 	}
 	var buf bytes.Buffer
-	buf.Grow(len(t.source) + 64)
 	if rerr := render.Render(t.root, &buf, vars, t.e.cfg); rerr != nil {
 		return "", fmt.Errorf("%s: %w", t.name, rerr)
 	}
 	return buf.String(), nil
-}
-
-// RenderOr renders t, and on any failure (an error, a panic, a nil template)
-// returns fallback with the error, so that a broken template never loses an
-// alert: the caller sends the fallback (the default message) and logs err.
-func RenderOr(t *Template, ctx map[string]any, fallback string) (string, error) {
-	if t == nil {
-		return fallback, fmt.Errorf("liquidjs: no template")
-	}
-	out, err := t.Render(ctx)
-	if err != nil {
-		return fallback, err
-	}
-	return out, nil
 }

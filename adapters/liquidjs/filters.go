@@ -3,18 +3,21 @@ package liquidjs
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"html"
 	"math"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
+
+	"github.com/osteele/liquid/values"
 )
 
 // Filters with LiquidJS's semantics. osteele/liquid's own versions follow
@@ -61,21 +64,14 @@ func (e *Engine) registerFilters() {
 
 	// dates
 	add("date", func(v any, args ...any) (any, error) {
-		var format, tz any
-		if len(args) > 0 {
-			format = args[0]
+		format := DefaultDateFormat
+		if len(args) > 0 && args[0] != nil {
+			format = stringify(args[0])
 		}
-		if len(args) > 1 {
-			tz = args[1]
-		}
-		return e.dateFilter(v, format, tz, len(args) > 1)
+		return e.formatDate(v, format, arg(args, 1))
 	})
-	add("date_to_xmlschema", func(v any) (any, error) {
-		return e.dateFilter(v, "%Y-%m-%dT%H:%M:%S%:z", nil, false)
-	})
-	add("date_to_rfc822", func(v any) (any, error) {
-		return e.dateFilter(v, "%a, %d %b %Y %H:%M:%S %z", nil, false)
-	})
+	add("date_to_xmlschema", func(v any) (any, error) { return e.formatDate(v, "%Y-%m-%dT%H:%M:%S%:z", nil) })
+	add("date_to_rfc822", func(v any) (any, error) { return e.formatDate(v, "%a, %d %b %Y %H:%M:%S %z", nil) })
 	add("date_to_string", func(v any, args ...any) (any, error) { return e.stringifyDate(v, "%b", args) })
 	add("date_to_long_string", func(v any, args ...any) (any, error) { return e.stringifyDate(v, "%B", args) })
 
@@ -91,25 +87,18 @@ func (e *Engine) registerFilters() {
 	add("jsonify", jsonFilter)
 	add("inspect", jsonFilter)
 
-	// newlines
-	add("strip_newlines", func(v any) string { return stripNewlines.Replace(stringify(v)) })
-	add("newline_to_br", func(v any) string { return newlinesToBR.Replace(stringify(v)) })
-	add("strip_html", func(v any) string { return stripHTML(stringify(v)) })
-	add("normalize_whitespace", func(v any) string { return rJSSpaces().ReplaceAllString(stringify(v), " ") })
-
-	// HTML and URL
-	add("escape", func(v any) string { return htmlEscaper.Replace(stringify(v)) })
-	add("xml_escape", func(v any) string { return htmlEscaper.Replace(stringify(v)) })
-	add("escape_once", func(v any) string {
-		return htmlEscaper.Replace(htmlUnescaper.Replace(stringify(v)))
-	})
-	add("url_encode", func(v any) string {
-		return strings.ReplaceAll(encodeURIComponent(stringify(v)), "%20", "+")
-	})
-	add("cgi_escape", func(v any) string {
-		s := strings.ReplaceAll(encodeURIComponent(stringify(v)), "%20", "+")
-		return strings.NewReplacer("!", "%21", "'", "%27", "(", "%28", ")", "%29", "*", "%2A").Replace(s)
-	})
+	// String in, string out.
+	str := func(name string, f func(string) string) { add(name, func(v any) string { return f(stringify(v)) }) }
+	str("strip_newlines", stripNewlines.Replace)
+	str("newline_to_br", newlinesToBR.Replace)
+	str("strip_html", stripHTML)
+	str("normalize_whitespace", func(s string) string { return rJSSpaces().ReplaceAllString(s, " ") })
+	str("escape", html.EscapeString)
+	str("xml_escape", html.EscapeString)
+	str("escape_once", func(s string) string { return html.EscapeString(htmlUnescaper.Replace(s)) })
+	// encodeURIComponent with %20 as +; cgi_escape escapes !'()* as well.
+	str("url_encode", func(s string) string { return uriMarks.Replace(url.QueryEscape(s)) })
+	str("cgi_escape", url.QueryEscape)
 	add("url_decode", func(v any) (string, error) {
 		s, err := url.PathUnescape(stringify(v))
 		if err != nil {
@@ -117,7 +106,7 @@ func (e *Engine) registerFilters() {
 		}
 		return strings.ReplaceAll(s, "+", " "), nil
 	})
-	add("base64_encode", func(v any) string { return base64.StdEncoding.EncodeToString([]byte(stringify(v))) })
+	str("base64_encode", func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) })
 	add("base64_decode", func(v any) string {
 		s := strings.TrimRight(stringify(v), "=")
 		b, err := base64.RawStdEncoding.DecodeString(s)
@@ -126,16 +115,25 @@ func (e *Engine) registerFilters() {
 		}
 		return string(b)
 	})
-	add("sha256", func(v any) string {
-		sum := sha256.Sum256([]byte(stringify(v)))
-		return hex.EncodeToString(sum[:])
-	})
+	str("sha256", func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) })
 
 	// strings
-	add("append", func(v any, args ...any) string { return stringify(v) + stringify(arg(args, 0)) })
-	add("prepend", func(v any, args ...any) string { return stringify(arg(args, 0)) + stringify(v) })
-	add("downcase", func(v any) string { return jsLower(stringify(v)) })
-	add("upcase", func(v any) string { return jsUpper(stringify(v)) })
+	// String and arguments in, string out.
+	str2 := func(name string, f func(s, a, b string) string) {
+		add(name, func(v any, args ...any) string {
+			return f(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)))
+		})
+	}
+	str2("append", func(s, a, _ string) string { return s + a })
+	str2("prepend", func(s, a, _ string) string { return a + s })
+	str2("remove", func(s, a, _ string) string { return jsReplaceAll(s, a, "") })
+	str2("remove_first", func(s, a, _ string) string { return strings.Replace(s, a, "", 1) })
+	str2("remove_last", func(s, a, _ string) string { return replaceLast(s, a, "") })
+	str2("replace", jsReplaceAll)
+	str2("replace_first", func(s, a, b string) string { return strings.Replace(s, a, b, 1) })
+	str2("replace_last", replaceLast)
+	str("downcase", jsLower)
+	str("upcase", jsUpper)
 	add("capitalize", func(v any) string {
 		s := stringify(v)
 		if s == "" {
@@ -147,20 +145,6 @@ func (e *Engine) registerFilters() {
 			return jsUpper(string(r)) + rest
 		}
 		return string(r) + rest
-	})
-	add("remove", func(v any, args ...any) string { return jsReplaceAll(stringify(v), stringify(arg(args, 0)), "") })
-	add("remove_first", func(v any, args ...any) string {
-		return strings.Replace(stringify(v), stringify(arg(args, 0)), "", 1)
-	})
-	add("remove_last", func(v any, args ...any) string { return replaceLast(stringify(v), stringify(arg(args, 0)), "") })
-	add("replace", func(v any, args ...any) string {
-		return jsReplaceAll(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)))
-	})
-	add("replace_first", func(v any, args ...any) string {
-		return strings.Replace(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)), 1)
-	})
-	add("replace_last", func(v any, args ...any) string {
-		return replaceLast(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)))
 	})
 	add("strip", func(v any, args ...any) string { return stripChars(stringify(v), arg(args, 0), true, true) })
 	add("lstrip", func(v any, args ...any) string { return stripChars(stringify(v), arg(args, 0), true, false) })
@@ -177,15 +161,7 @@ func (e *Engine) registerFilters() {
 		return out
 	})
 	add("truncate", func(v any, args ...any) any {
-		s := stringify(v)
-		l := 50.0
-		if len(args) > 0 && args[0] != nil {
-			l = jsToNumber(args[0])
-		}
-		o := "..."
-		if len(args) > 1 && args[1] != nil {
-			o = stringify(args[1])
-		}
+		s, l, o := stringify(v), jsToNumber(argOr(args, 0, 50.0)), stringify(argOr(args, 1, "..."))
 		if float64(jsLength(s)) <= l {
 			return v
 		}
@@ -193,19 +169,12 @@ func (e *Engine) registerFilters() {
 		if end != end || end < 0 {
 			end = 0
 		}
-		return jsSubstring(s, 0, int(end)) + o
+		u := utf16Units(s)
+		return fromUTF16(u[:min(int(end), len(u))]) + o
 	})
 	add("truncatewords", func(v any, args ...any) string {
-		s := stringify(v)
-		words := 15.0
-		if len(args) > 0 && args[0] != nil {
-			words = jsToNumber(args[0])
-		}
-		o := "..."
-		if len(args) > 1 && args[1] != nil {
-			o = stringify(args[1])
-		}
-		arr := jsSplitSpaces(s)
+		words, o := jsToNumber(argOr(args, 0, 15.0)), stringify(argOr(args, 1, "..."))
+		arr := rJSSpaces().Split(stringify(v), -1) // str.split(/\s+/)
 		if words <= 0 {
 			words = 1
 		}
@@ -242,67 +211,16 @@ func (e *Engine) registerFilters() {
 			return []any{}
 		}
 		begin := int(toNumber(arg(args, 0)))
-		length := 1
-		if len(args) > 1 && args[1] != nil {
-			length = int(toNumber(args[1]))
-		}
+		length := int(toNumber(argOr(args, 1, 1.0)))
 		if arr, ok := v.([]any); ok {
-			if begin < 0 {
-				begin += len(arr)
-			}
-			b, e := jsRelIndex(begin, len(arr)), jsRelIndex(begin+length, len(arr))
-			if b >= e {
-				return []any{}
-			}
-			return append([]any(nil), arr[b:e]...)
+			return append([]any{}, jsSlice(arr, begin, length)...)
 		}
-		u := utf16Units(stringify(v))
-		if begin < 0 {
-			begin += len(u)
-		}
-		b, e := jsRelIndex(begin, len(u)), jsRelIndex(begin+length, len(u))
-		if b >= e {
-			return ""
-		}
-		return fromUTF16(u[b:e])
+		return fromUTF16(jsSlice(utf16Units(stringify(v)), begin, length))
 	})
-	add("first", func(v any) any {
-		switch x := v.(type) {
-		case []any:
-			if len(x) > 0 {
-				return x[0]
-			}
-			return nil
-		case string:
-			u := utf16Units(x)
-			if len(u) > 0 {
-				return fromUTF16(u[:1])
-			}
-			return nil
-		}
-		return ""
-	})
-	add("last", func(v any) any {
-		switch x := v.(type) {
-		case []any:
-			if len(x) > 0 {
-				return x[len(x)-1]
-			}
-			return nil
-		case string:
-			u := utf16Units(x)
-			if len(u) > 0 {
-				return fromUTF16(u[len(u)-1:])
-			}
-			return nil
-		}
-		return ""
-	})
+	add("first", func(v any) any { return endOf(v, false) })
+	add("last", func(v any) any { return endOf(v, true) })
 	add("join", func(v any, args ...any) string {
-		sep := " "
-		if len(args) > 0 && args[0] != nil {
-			sep = stringify(args[0])
-		}
+		sep := stringify(argOr(args, 0, " "))
 		arr := toArray(v)
 		parts := make([]string, len(arr))
 		for i, x := range arr {
@@ -455,31 +373,27 @@ func (e *Engine) registerFilters() {
 	})
 }
 
-func arg(args []any, i int) any {
-	if i < len(args) {
+func arg(args []any, i int) any { return argOr(args, i, nil) }
+
+// argOr is args[i], or def when it is missing or nil.
+func argOr(args []any, i int, def any) any {
+	if i >= 0 && i < len(args) && args[i] != nil {
 		return args[i]
 	}
-	return nil
+	return def
 }
 
-func (e *Engine) dateFilter(v, format, tz any, withTZ bool) (any, error) {
-	d, ok, err := e.parseDate(v, tz, withTZ)
-	if err != nil {
-		return nil, err
+func (e *Engine) formatDate(v any, format string, tz any) (any, error) {
+	d, err := e.parseDate(v, tz)
+	if d == nil || err != nil {
+		return v, err
 	}
-	if !ok {
-		return v, nil
-	}
-	f := DefaultDateFormat
-	if format != nil {
-		f = stringify(format)
-	}
-	return strftime(d, f), nil
+	return strftime(d, format), nil
 }
 
 func (e *Engine) stringifyDate(v any, month string, args []any) (any, error) {
-	d, ok, err := e.parseDate(v, nil, false)
-	if err != nil || !ok {
+	d, err := e.parseDate(v, nil)
+	if d == nil || err != nil {
 		return v, err
 	}
 	if arg(args, 0) == "ordinal" {
@@ -497,26 +411,9 @@ var (
 	stripNewlines = strings.NewReplacer("\r\n", "", "\n", "")
 	newlinesToBR  = strings.NewReplacer("\r\n", "<br />\n", "\n", "<br />\n")
 	rJSSpaces     = lazyRegexp(`[\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]+`)
-	htmlEscaper   = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
+	uriMarks      = strings.NewReplacer("%21", "!", "%27", "'", "%28", "(", "%29", ")", "%2A", "*")
 	htmlUnescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'")
 )
-
-// encodeURIComponent leaves A-Z a-z 0-9 - _ . ! ~ * ' ( ) and escapes the rest.
-func encodeURIComponent(s string) string {
-	const hexUpper = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexUpper[c>>4])
-		b.WriteByte(hexUpper[c&15])
-	}
-	return b.String()
-}
 
 // jsSplit is String.prototype.split with a string separator.
 func jsSplit(s, sep string) []string {
@@ -547,52 +444,63 @@ func replaceLast(s, pattern, repl string) string {
 // characters (as UTF-16 units).
 func stripChars(s string, chars any, left, right bool) string {
 	if chars == nil || chars == false || chars == "" || chars == 0.0 {
-		switch {
-		case left && right:
-			return jsTrim(s)
-		case left:
-			return jsTrimLeft(s)
-		default:
-			return jsTrimRight(s)
+		if left {
+			s = strings.TrimLeftFunc(s, jsIsSpace)
 		}
+		if right {
+			s = strings.TrimRightFunc(s, jsIsSpace)
+		}
+		return s
 	}
-	set := map[uint16]bool{}
-	for _, c := range utf16Units(stringify(chars)) {
-		set[c] = true
-	}
+	set := utf16Units(stringify(chars))
 	u := utf16Units(s)
 	i, j := 0, len(u)
-	if left {
-		for i < j && set[u[i]] {
-			i++
-		}
+	for left && i < j && slices.Contains(set, u[i]) {
+		i++
 	}
-	if right {
-		for j > i && set[u[j-1]] {
-			j--
-		}
+	for right && j > i && slices.Contains(set, u[j-1]) {
+		j--
 	}
 	return fromUTF16(u[i:j])
 }
 
-// jsSplitSpaces is str.split(/\s+/).
-func jsSplitSpaces(s string) []string {
-	return rJSSpaces().Split(s, -1)
+// jsSlice is Array.prototype.slice(begin, begin+length) (and String's,
+// on UTF-16 code units).
+func jsSlice[T any](s []T, begin, length int) []T {
+	if begin < 0 {
+		begin += len(s)
+	}
+	rel := func(i int) int {
+		if i < 0 {
+			return max(0, i+len(s))
+		}
+		return min(i, len(s))
+	}
+	b, e := rel(begin), rel(begin+length)
+	return s[b:max(b, e)]
 }
 
-// jsRelIndex clamps a relative index as Array.prototype.slice does.
-func jsRelIndex(i, n int) int {
-	if i < 0 {
-		i += n
-		if i < 0 {
-			return 0
-		}
-		return i
+// endOf is LiquidJS's first or last: of an array or of a string's UTF-16
+// code units; "" for anything else.
+func endOf(v any, last bool) any {
+	arr, isArr := v.([]any)
+	s, isStr := v.(string)
+	u := utf16Units(s)
+	n := max(len(arr), len(u))
+	switch {
+	case !isArr && !isStr:
+		return ""
+	case n == 0:
+		return nil
+	case last:
+		n--
+	default:
+		n = 0
 	}
-	if i > n {
-		return n
+	if isArr {
+		return arr[n]
 	}
-	return i
+	return fromUTF16(u[n : n+1])
 }
 
 // toArray is LiquidJS's toArray.
@@ -608,7 +516,7 @@ func toArray(v any) []any {
 		}
 		return []any{x}
 	case *Object:
-		out := make([]any, 0, x.Size())
+		out := make([]any, 0, x.Len())
 		for i := 0; i < x.Len(); i++ {
 			out = append(out, x.Index(i))
 		}
@@ -676,57 +584,22 @@ func stripHTML(str string) string {
 
 // jsUpper and jsLower are toUpperCase/toLowerCase: Unicode's full case
 // mappings (ß is SS), which strings.ToUpper lacks.
-func jsUpper(s string) string {
-	if isASCII(s) {
-		return strings.ToUpper(s)
-	}
-	return cases.Upper(language.Und).String(s)
-}
+func jsUpper(s string) string { return cases.Upper(language.Und).String(s) }
 
-func jsLower(s string) string {
-	if isASCII(s) {
-		return strings.ToLower(s)
-	}
-	return cases.Lower(language.Und).String(s)
-}
+func jsLower(s string) string { return cases.Lower(language.Und).String(s) }
 
 // getProperty reads a dotted property path as LiquidJS's _getFromScope.
 func getProperty(v any, path string) any {
 	for _, key := range strings.Split(path, ".") {
 		switch x := v.(type) {
-		case *Object:
-			val, ok := x.Get(key)
-			if !ok {
-				if key == "size" {
-					return x.Size()
-				}
-				return nil
-			}
-			v = val
-		case NullValue:
-			return Null
+		case values.Value: // *Object, Null
+			v = x.PropertyValue(values.ValueOf(key)).Interface()
 		case map[string]any:
 			v = x[key]
 		case []any:
-			switch key {
-			case "size":
-				v = len(x)
-			case "first":
-				v = arg(x, 0)
-			case "last":
-				if len(x) == 0 {
-					return nil
-				}
-				v = x[len(x)-1]
-			default:
-				return nil
-			}
+			v = map[string]any{"size": len(x), "first": arg(x, 0), "last": arg(x, len(x)-1)}[key]
 		case string:
-			if key == "size" {
-				v = jsLength(x)
-			} else {
-				return nil
-			}
+			v = map[string]any{"size": jsLength(x)}[key]
 		default:
 			return nil
 		}

@@ -1,7 +1,9 @@
 package liquidjs
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,38 +43,19 @@ var KumaVariables = []string{"status", "name", "hostnameOrURL", "msg", "monitorJ
 func Lint(name, source string, known []string) []Diagnostic {
 	var diags []Diagnostic
 	_, err := lintEngine().Parse(name, source)
-	if err == nil {
-		if pe := checkPartials(name, source); pe != nil {
-			err = pe
-		}
+	toks, _ := tokenize(source)
+	if pp := checkPartials(name, source, toks); err == nil && pp != nil {
+		err = pp
 	}
-	if err != nil {
-		d := Diagnostic{Line: 1, Col: 1, Severity: SeverityError, Msg: err.Error()}
-		if pe, ok := err.(*ParseError); ok {
-			d.Msg = pe.Msg
-			if pe.Line > 0 {
-				d.Line = pe.Line
-			}
-			if pe.Col > 0 {
-				d.Col = pe.Col
-			}
-		}
-		diags = append(diags, d)
+	var pe *ParseError
+	if errors.As(err, &pe) { // Parse's errors are all ParseErrors
+		diags = append(diags, Diagnostic{Line: max(pe.Line, 1), Col: max(pe.Col, 1), Severity: SeverityError, Msg: pe.Msg})
 	}
-	l := &linter{src: source, defined: map[string]bool{}, filters: map[string]bool{}, unsupported: map[string]bool{}}
-	for _, f := range UnsupportedFilters {
-		l.unsupported[f] = true
-	}
-	for _, k := range known {
+	l := &linter{src: source, defined: map[string]bool{}}
+	for _, k := range slices.Concat(known, []string{"forloop", "tablerowloop", "blank", "empty", "nil", "null", "true", "false"}) {
 		l.defined[k] = true
 	}
-	for _, k := range []string{"forloop", "tablerowloop", "blank", "empty", "nil", "null", "true", "false"} {
-		l.defined[k] = true
-	}
-	for _, f := range StandardFilters {
-		l.filters[f] = true
-	}
-	l.scan()
+	l.scan(toks)
 	// Definitions anywhere count (a loop may use a name assigned later).
 	reported := map[string]bool{}
 	for _, u := range l.uses {
@@ -104,26 +87,13 @@ type use struct {
 type linter struct {
 	src     string
 	defined map[string]bool
-	filters map[string]bool
-	// unsupported are LiquidJS filters this engine passes through.
-	unsupported map[string]bool
-	uses        []use
-	diags       []Diagnostic
-	caseSub     []string // subjects of open case tags
-}
-
-// pos converts a byte offset of src to line and column.
-func (l *linter) pos(off int) (int, int) {
-	if off > len(l.src) {
-		off = len(l.src)
-	}
-	line := 1 + strings.Count(l.src[:off], "\n")
-	start := strings.LastIndexByte(l.src[:off], '\n') + 1
-	return line, utf16Len(l.src[start:off]) + 1
+	uses    []use
+	diags   []Diagnostic
+	caseSub []string // subjects of open case tags
 }
 
 func (l *linter) warn(off int, format string, a ...any) {
-	line, col := l.pos(off)
+	line, col := lineCol(l.src, off)
 	l.diags = append(l.diags, Diagnostic{Line: line, Col: col, Severity: SeverityWarning, Msg: fmt.Sprintf(format, a...)})
 }
 
@@ -133,44 +103,19 @@ func (l *linter) warnNever(off int, format string, a ...any) {
 	l.diags[len(l.diags)-1].NeverMatches = true
 }
 
-func (l *linter) scan() {
-	src := l.src
-	i := 0
-	for i < len(src) {
-		j := strings.Index(src[i:], "{")
-		if j < 0 {
-			return
-		}
-		start := i + j
-		if start+1 >= len(src) {
-			return
-		}
-		switch src[start+1] {
-		case '{':
-			end := strings.Index(src[start+2:], "}}")
-			if end < 0 {
-				return
+// scan checks the expressions of the template's tokens (those before a
+// tokenizer error, if any).
+func (l *linter) scan(toks []token) {
+	for i := 0; i < len(toks); i++ {
+		switch t := toks[i]; {
+		case t.output:
+			l.expr(trimDelims(l.src[t.begin+2:t.end-2], t.begin+2))
+		case t.name == "comment":
+			for i+1 < len(toks) && (toks[i+1].output || toks[i+1].name != "endcomment") {
+				i++
 			}
-			inner, off := trimDelims(src[start+2:start+2+end], start+2)
-			l.expr(inner, off)
-			i = start + 2 + end + 2
-		case '%':
-			end := strings.Index(src[start+2:], "%}")
-			if end < 0 {
-				return
-			}
-			inner, off := trimDelims(src[start+2:start+2+end], start+2)
-			stop := start + 2 + end + 2
-			name, args, argOff := splitWord(inner, off)
-			switch name {
-			case "raw", "comment":
-				stop = l.skipBlock(stop, "end"+name)
-			default:
-				l.tag(name, args, argOff)
-			}
-			i = stop
 		default:
-			i = start + 1
+			l.tag(t.name, t.args, t.argsAt)
 		}
 	}
 }
@@ -198,26 +143,6 @@ func splitWord(s string, off int) (string, string, int) {
 		m++
 	}
 	return s[n:m], s[m:], off + m
-}
-
-func (l *linter) skipBlock(from int, endName string) int {
-	i := from
-	for {
-		j := strings.Index(l.src[i:], "{%")
-		if j < 0 {
-			return len(l.src)
-		}
-		start := i + j
-		end := strings.Index(l.src[start+2:], "%}")
-		if end < 0 {
-			return len(l.src)
-		}
-		inner, off := trimDelims(l.src[start+2:start+2+end], start+2)
-		if name, _, _ := splitWord(inner, off); name == endName {
-			return start + 2 + end + 2
-		}
-		i = start + 2
-	}
 }
 
 func (l *linter) tag(name, args string, off int) {
@@ -274,31 +199,19 @@ func (l *linter) tag(name, args string, off int) {
 			l.defined[strings.Fields(v)[0]] = true
 		}
 	case "for", "tablerow":
-		v, rest, ok := cutWord(args, "in")
-		if vs := strings.TrimSpace(v); vs != "" {
-			l.defined[vs] = true
+		in := findWord(args, "in")
+		if in < 0 {
+			in = len(args)
 		}
-		if ok {
-			l.expr(rest, off+len(args)-len(rest))
+		if v := strings.TrimSpace(args[:in]); v != "" {
+			l.defined[v] = true
+		}
+		if in < len(args) {
+			l.expr(args[in+2:], off+in+2)
 		}
 	case "cycle":
 		l.expr(args, off)
 	}
-}
-
-func cutWord(s, w string) (string, string, bool) {
-	pos := -1
-	scanTop(s, func(i int) bool {
-		if isWordAt(s, i, w) {
-			pos = i
-			return false
-		}
-		return true
-	})
-	if pos < 0 {
-		return s, "", false
-	}
-	return s[:pos], s[pos+len(w):], true
 }
 
 // exprKeyword reports the words of an expression that are not variables.
@@ -354,15 +267,15 @@ func (l *linter) expr(s string, off int) {
 			switch {
 			case afterPipe:
 				switch {
-				case !l.filters[word]:
+				case !slices.Contains(StandardFilters, word):
 					l.warn(off+i, "unknown filter %q: LiquidJS passes the value through unchanged", word)
-				case l.unsupported[word]:
+				case slices.Contains(UnsupportedFilters, word):
 					l.warn(off+i, "filter %q is not implemented by matrix-notify: it passes the value through unchanged", word)
 				}
 				afterPipe = false
 			case prevDot || isKeywordArg || exprKeyword(word):
 			default:
-				line, col := l.pos(off + i)
+				line, col := lineCol(l.src, off+i)
 				l.uses = append(l.uses, use{word, line, col})
 			}
 			prevDot = false
@@ -391,31 +304,10 @@ func trapLiteral(v string) (string, bool) {
 
 // statusTrap warns about status == '1' and friends in a condition.
 func (l *linter) statusTrap(args string, off int) {
-	var segs []string
-	var offs []int
-	last := 0
-	scanTop(args, func(i int) bool {
-		for _, w := range []string{"and", "or"} {
-			if isWordAt(args, i, w) {
-				segs, offs = append(segs, args[last:i]), append(offs, last)
-				last = i + len(w)
-			}
-		}
-		return true
-	})
-	segs, offs = append(segs, args[last:]), append(offs, last)
+	segs, offs, _ := splitLogic(args)
 	for k, seg := range segs {
-		pos, op := -1, ""
-		scanTop(seg, func(i int) bool {
-			for _, o := range []string{"==", "!=", "<>"} {
-				if strings.HasPrefix(seg[i:], o) {
-					pos, op = i, o
-					return false
-				}
-			}
-			return true
-		})
-		if pos < 0 {
+		pos, op := findOp(seg)
+		if pos < 0 || op != "==" && op != "!=" && op != "<>" {
 			continue
 		}
 		left, right := strings.TrimSpace(seg[:pos]), strings.TrimSpace(seg[pos+len(op):])

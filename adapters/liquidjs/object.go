@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/osteele/liquid/values"
 )
@@ -50,20 +51,7 @@ func (o *Object) Get(key string) (any, bool) {
 }
 
 // Keys returns the keys in order. The caller must not modify the slice.
-func (o *Object) Keys() []string {
-	if o == nil {
-		return nil
-	}
-	return o.keys
-}
-
-// Size is the number of keys.
-func (o *Object) Size() int {
-	if o == nil {
-		return 0
-	}
-	return len(o.keys)
-}
+func (o *Object) Keys() []string { return o.keys }
 
 // String is how LiquidJS prints an object: {{ monitorJSON }} is "[object Object]".
 func (o Object) String() string { return "[object Object]" }
@@ -71,19 +59,10 @@ func (o Object) String() string { return "[object Object]" }
 // MarshalJSON writes the object with its keys in order, as JSON.stringify.
 func (o *Object) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
-	if err := writeJSON(&b, o, "", "", 0); err != nil {
+	if err := writeJSON(&b, o, 0); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// Map returns the object as a plain map (nested objects stay *Object).
-func (o *Object) Map() map[string]any {
-	m := make(map[string]any, o.Size())
-	for _, k := range o.Keys() {
-		m[k] = o.vals[k]
-	}
-	return m
 }
 
 // --- values.Value: how osteele/liquid evaluates an Object -----------------
@@ -125,7 +104,7 @@ func (o *Object) PropertyValue(k values.Value) values.Value {
 		return values.ValueOf(v)
 	}
 	if key == "size" {
-		return values.ValueOf(o.Size())
+		return values.ValueOf(o.Len())
 	}
 	return values.ValueOf(nil)
 }
@@ -133,9 +112,9 @@ func (o *Object) PropertyValue(k values.Value) values.Value {
 // Test is JavaScript truthiness of an object: always true.
 func (o *Object) Test() bool { return true }
 
-// Len and Index make an Object iterable by osteele's for tag: LiquidJS
-// iterates an object as its [key, value] pairs in key order.
-func (o *Object) Len() int { return o.Size() }
+// Len (the number of keys) and Index make an Object iterable by osteele's
+// for tag: LiquidJS iterates an object as its [key, value] pairs in key order.
+func (o *Object) Len() int { return len(o.keys) }
 
 // Index returns the i-th [key, value] pair.
 func (o *Object) Index(i int) any {
@@ -183,44 +162,36 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 		return nil, err
 	}
 	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			o := NewObject()
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
+	case json.Delim: // '{' or '[': the Decoder returns a misplaced '}' or ']' as an error
+		var o *Object
+		arr := []any{}
+		if t == '{' {
+			o = NewObject()
+		}
+		for dec.More() {
+			var key any
+			if o != nil {
+				if key, err = dec.Token(); err != nil { // a string: the Decoder checks
 					return nil, err
 				}
-				key, ok := kt.(string)
-				if !ok {
-					return nil, fmt.Errorf("liquidjs: bad object key %v", kt)
-				}
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				o.Set(key, v)
 			}
-			if _, err := dec.Token(); err != nil {
+			v, err := decodeValue(dec, depth+1)
+			if err != nil {
 				return nil, err
 			}
-			return o, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
+			if k, ok := key.(string); ok {
+				o.Set(k, v)
+			} else {
 				arr = append(arr, v)
 			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return arr, nil
 		}
-		return nil, fmt.Errorf("liquidjs: unexpected %v", t)
+		if _, err := dec.Token(); err != nil {
+			return nil, err
+		}
+		if o != nil {
+			return o, nil
+		}
+		return arr, nil
 	case nil:
 		return Null, nil
 	default:
@@ -228,51 +199,24 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 	}
 }
 
-// DecodeContext decodes a JSON object into a template context: the top-level
-// keys become the map's keys, nested values are as DecodeJSON makes them.
-func DecodeContext(data []byte) (map[string]any, error) {
-	v, err := DecodeJSON(data)
-	if err != nil {
-		return nil, err
-	}
-	o, ok := v.(*Object)
-	if !ok {
-		return nil, errors.New("liquidjs: a template context must be a JSON object")
-	}
-	return o.Map(), nil
-}
-
 // jsNumber formats a float64 as JavaScript's Number.prototype.toString.
 func jsNumber(f float64) string {
 	switch {
-	case f != f:
+	case math.IsNaN(f):
 		return "NaN"
-	case f > 1.7976931348623157e308:
+	case math.IsInf(f, 1):
 		return "Infinity"
-	case f < -1.7976931348623157e308:
+	case math.IsInf(f, -1):
 		return "-Infinity"
 	case f == 0:
-		return "0"
+		return "0" // -0 too
 	}
-	abs := f
-	if abs < 0 {
-		abs = -abs
+	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
-	if abs >= 1e21 || abs < 1e-6 {
-		s := strconv.FormatFloat(f, 'e', -1, 64)
-		// Go writes 1e+21 and 1e-07; JavaScript 1e+21 and 1e-7.
-		if i := bytes.IndexByte([]byte(s), 'e'); i >= 0 {
-			mant, exp := s[:i], s[i+1:]
-			sign := exp[0]
-			digits := exp[1:]
-			for len(digits) > 1 && digits[0] == '0' {
-				digits = digits[1:]
-			}
-			return mant + "e" + string(sign) + digits
-		}
-		return s
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	// Go writes 1e+21 and 1e-07; JavaScript 1e+21 and 1e-7.
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'e', -1, 64), "e")
+	return mant + "e" + exp[:1] + strings.TrimLeft(exp[1:], "0")
 }
 
 // NullValue is JSON's null as a template sees it. LiquidJS tells null (a

@@ -197,7 +197,7 @@ func TestLiquidJSOracle(t *testing.T) {
 	var unexpected []string
 	for i, c := range cases {
 		r := res.Results[i]
-		ctx, err := DecodeContext(c.Context)
+		ctx, err := decodeContext(c.Context)
 		if err != nil {
 			t.Fatalf("%s: %v", c.ctx, err)
 		}

@@ -14,87 +14,51 @@ import (
 //	   assign x = 1         breaks kept inside the delimiters so that they
 //	   echo x %}            print nothing
 //
-// {% raw %} bodies are left alone.
-func preprocess(src string) string {
-	if !strings.Contains(src, "{%") {
-		return src
-	}
+// and the tags rewriteTag rewrites. toks are src's tokens: {% raw %}
+// bodies, which have none, are left alone.
+func preprocess(src string, toks []token) string {
 	var b strings.Builder
-	b.Grow(len(src) + 16)
-	i := 0
-	for i < len(src) {
-		j := strings.Index(src[i:], "{%")
-		k := strings.Index(src[i:], "{{")
-		if j < 0 {
-			b.WriteString(src[i:])
-			break
-		}
-		if k >= 0 && k < j {
-			// Copy an output verbatim: a "{%" inside a string there is text.
-			end := strings.Index(src[i+k+2:], "}}")
-			if end >= 0 {
-				stop := i + k + 2 + end + 2
-				b.WriteString(src[i:stop])
-				i = stop
-				continue
-			}
-		}
-		start := i + j
-		b.WriteString(src[i:start])
-		endRel := strings.Index(src[start+2:], "%}")
-		if endRel < 0 {
-			b.WriteString(src[start:])
-			break
-		}
-		end := start + 2 + endRel + 2 // after "%}"
-		tag := src[start:end]
-		name, _ := tagName(tag)
-		switch name {
-		case "raw":
-			// Copy through the matching {% endraw %}.
-			stop := findEndRaw(src, end)
-			b.WriteString(src[start:stop])
-			i = stop
+	last := 0
+	for _, t := range toks {
+		if t.output {
 			continue
-		case "echo":
-			b.WriteString(rewriteEcho(tag))
-		case "#":
-			b.WriteString(rewriteComment(tag))
-		case "liquid":
-			b.WriteString(rewriteLiquid(tag))
-		default:
-			b.WriteString(rewriteTag(tag))
 		}
-		i = end
+		b.WriteString(src[last:t.begin])
+		tag := src[t.begin:t.end]
+		switch t.name {
+		case "echo":
+			tag = rewriteEcho(tag)
+		case "#":
+			tag = rewriteComment(tag)
+		case "liquid":
+			tag = rewriteLiquid(tag)
+		default:
+			tag = rewriteTag(tag)
+		}
+		b.WriteString(tag)
+		last = t.end
 	}
-	return b.String()
+	return b.String() + src[last:]
 }
 
 // tagParts splits "{%- name args -%}" into its pieces.
 type tagParts struct {
-	trimL, trimR bool
-	lead         string // white space before the name
-	name         string
-	args         string // everything between the name and the closing trim/delimiter
+	l, r string // the trim marks, "-" or ""
+	lead string // white space before the name
+	name string
+	args string // everything between the name and the closing trim/delimiter
 }
 
-func splitTag(tag string) (tagParts, bool) {
-	var p tagParts
+func splitTag(tag string) (p tagParts, ok bool) {
 	inner := tag[2 : len(tag)-2]
 	if strings.HasPrefix(inner, "-") {
-		p.trimL = true
-		inner = inner[1:]
+		p.l, inner = "-", inner[1:]
 	}
 	if strings.HasSuffix(inner, "-") {
-		p.trimR = true
-		inner = inner[:len(inner)-1]
+		p.r, inner = "-", inner[:len(inner)-1]
 	}
-	n := 0
-	for n < len(inner) && isSpaceByte(inner[n]) {
-		n++
-	}
-	p.lead = inner[:n]
-	rest := inner[n:]
+	rest := strings.TrimLeft(inner, " \t\n\r\f\v")
+	p.lead = inner[:len(inner)-len(rest)]
 	if strings.HasPrefix(rest, "#") {
 		p.name, p.args = "#", rest[1:]
 		return p, true
@@ -103,40 +67,19 @@ func splitTag(tag string) (tagParts, bool) {
 	for m < len(rest) && isWordByte(rest[m]) {
 		m++
 	}
-	if m == 0 {
-		return p, false
-	}
 	p.name, p.args = rest[:m], rest[m:]
-	return p, true
+	return p, m > 0
 }
 
-func tagName(tag string) (string, bool) {
-	p, ok := splitTag(tag)
-	return p.name, ok
-}
-
-func isSpaceByte(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
-}
+func isSpaceByte(c byte) bool { return strings.IndexByte(" \t\n\r\f\v", c) >= 0 }
 
 func isWordByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-func trimMarks(p tagParts) (string, string) {
-	l, r := "", ""
-	if p.trimL {
-		l = "-"
-	}
-	if p.trimR {
-		r = "-"
-	}
-	return l, r
-}
-
 func rewriteEcho(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := trimMarks(p)
+	l, r := p.l, p.r
 	if strings.TrimSpace(p.args) == "" {
 		return "{{" + l + p.lead + "nil " + p.args + r + "}}"
 	}
@@ -145,7 +88,7 @@ func rewriteEcho(tag string) string {
 
 func rewriteComment(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := trimMarks(p)
+	l, r := p.l, p.r
 	// Keep the line breaks, blank the rest.
 	body := p.lead + " " + p.args
 	var b strings.Builder
@@ -163,7 +106,7 @@ func rewriteComment(tag string) string {
 
 func rewriteLiquid(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := trimMarks(p)
+	l, r := p.l, p.r
 	lines := strings.Split(p.args, "\n")
 	var tags []string // each without its closing delimiter
 	var closers []string
@@ -211,24 +154,4 @@ func rewriteLiquid(tag string) string {
 		b.WriteString(closers[i])
 	}
 	return b.String()
-}
-
-func findEndRaw(src string, from int) int {
-	i := from
-	for {
-		j := strings.Index(src[i:], "{%")
-		if j < 0 {
-			return len(src)
-		}
-		start := i + j
-		endRel := strings.Index(src[start+2:], "%}")
-		if endRel < 0 {
-			return len(src)
-		}
-		end := start + 2 + endRel + 2
-		if name, _ := tagName(src[start:end]); name == "endraw" {
-			return end
-		}
-		i = start + 2
-	}
 }

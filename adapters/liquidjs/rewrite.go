@@ -40,8 +40,7 @@ func rewriteTag(tag string) string {
 	if args == p.args {
 		return tag
 	}
-	l, r := trimMarks(p)
-	return "{%" + l + p.lead + p.name + args + r + "%}"
+	return "{%" + p.l + p.lead + p.name + args + p.r + "%}"
 }
 
 // scanTop calls f for each byte offset of s outside quotes and brackets.
@@ -85,21 +84,42 @@ func isWordAt(s string, i int, w string) bool {
 	return j == len(s) || isSpaceByte(s[j])
 }
 
-func rewriteCondition(args string) string {
-	// Split on top-level and/or.
-	var segs, ops []string
+// splitLogic splits a condition at its top-level and/or: the operands,
+// their offsets, and the operators.
+func splitLogic(args string) (segs []string, offs []int, ops []string) {
 	last := 0
 	scanTop(args, func(i int) bool {
 		for _, w := range []string{"and", "or"} {
 			if isWordAt(args, i, w) {
-				segs = append(segs, args[last:i])
-				ops = append(ops, w)
+				segs, offs, ops = append(segs, args[last:i]), append(offs, last), append(ops, w)
 				last = i + len(w)
 			}
 		}
 		return true
 	})
-	segs = append(segs, args[last:])
+	return append(segs, args[last:]), append(offs, last), ops
+}
+
+var cmpOps = []string{"==", "!=", "<>", ">=", "<=", ">", "<"}
+
+// findOp is the first top-level comparison operator of seg and its offset,
+// or -1.
+func findOp(seg string) (pos int, op string) {
+	pos = -1
+	scanTop(seg, func(i int) bool {
+		for _, o := range cmpOps {
+			if strings.HasPrefix(seg[i:], o) {
+				pos, op = i, o
+				return false
+			}
+		}
+		return true
+	})
+	return pos, op
+}
+
+func rewriteCondition(args string) string {
+	segs, _, ops := splitLogic(args)
 	changed := false
 	for i, s := range segs {
 		if r := rewriteComparison(s); r != s {
@@ -127,24 +147,13 @@ func rewriteCondition(args string) string {
 	return b.String()
 }
 
-var cmpOps = []string{"==", "!=", "<>", ">=", "<=", ">", "<"}
-
 func rewriteComparison(seg string) string {
-	pos, op := -1, ""
-	scanTop(seg, func(i int) bool {
-		for _, o := range cmpOps {
-			if strings.HasPrefix(seg[i:], o) {
-				pos, op = i, o
-				return false
-			}
-		}
-		return true
-	})
+	pos, op := findOp(seg)
 	if pos < 0 {
 		// A bare operand: LiquidJS's truthiness (null is falsy), which
 		// osteele's if tag (nil and false only) lacks.
 		t := strings.TrimSpace(seg)
-		if t == "" || strings.Contains(t, "|") || hasTopWord(t, "contains") {
+		if t == "" || strings.Contains(t, "|") || findWord(t, "contains") >= 0 {
 			return seg
 		}
 		return " " + t + " | " + truthyFilter + " "
@@ -162,14 +171,7 @@ func rewriteComparison(seg string) string {
 
 func rewriteLoop(args string) string {
 	// "var in EXPR modifiers..."
-	in := -1
-	scanTop(args, func(i int) bool {
-		if isWordAt(args, i, "in") {
-			in = i
-			return false
-		}
-		return true
-	})
+	in := findWord(args, "in")
 	if in < 0 {
 		return args
 	}
@@ -197,14 +199,15 @@ func rewriteLoop(args string) string {
 	return args[:in+2] + expr + " | " + enumFilter + " " + rest[end:]
 }
 
-func hasTopWord(s, w string) bool {
-	found := false
+// findWord is the offset of the first top-level word w of s, or -1.
+func findWord(s, w string) int {
+	pos := -1
 	scanTop(s, func(i int) bool {
 		if isWordAt(s, i, w) {
-			found = true
+			pos = i
 			return false
 		}
 		return true
 	})
-	return found
+	return pos
 }

@@ -1,27 +1,26 @@
 package liquidjs
 
 import (
+	"slices"
 	"strconv"
-	"unicode/utf16"
+	"strings"
+	"unicode/utf8"
 )
 
-// This file finds the errors LiquidJS raises for the shape of a template,
-// where osteele/liquid is more lenient or places them elsewhere: an output
-// or a tag that is not closed ("Hello {{ name }" renders as text in
-// osteele/liquid, and fails in Kuma), a raw block not closed, a tag LiquidJS
-// does not know or meets where no open block takes it (a stray endif, else
-// or when), and a block not closed. Messages and positions are LiquidJS
-// 10.26's: its tokenizer (readTopLevelToken, readToDelimiter,
-// readEndrawOrRawContent) and its block tags' parse streams are followed
-// step by step, on the template as UTF-16 code units, which is what
-// LiquidJS's offsets, and so its columns, count.
-
-// JavaScript's string is UTF-16: every index below is a code unit.
-type utf16Text []uint16
+// This file reads a template into tokens as LiquidJS 10.26's tokenizer does
+// (readTopLevelToken, readToDelimiter, readEndrawOrRawContent), which
+// Engine.Parse rewrites and Lint checks, and finds the errors LiquidJS
+// raises for the shape of a template where osteele/liquid is more lenient
+// or places them elsewhere: an output or a tag that is not closed ("Hello
+// {{ name }" renders as text in osteele/liquid, and fails in Kuma), a raw
+// block not closed, a tag LiquidJS does not know or meets where no open
+// block takes it (a stray endif, else or when), and a block not closed.
+// Offsets are bytes of the template; columns count UTF-16 code units, as
+// LiquidJS's offsets do.
 
 // LiquidJS's character classes (TYPES in its tokenizer), for the ASCII
-// range; above it, a few blanks and quotes are listed and every other
-// character is a word character.
+// range; above it, a few blanks are listed and every other character is a
+// word character (but two quotation marks, punctuation).
 const (
 	jsWord  = 1
 	jsBlank = 4
@@ -30,7 +29,7 @@ const (
 
 var jsTypes = [128]uint8{0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 4, 4, 4, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 2, 8, 0, 0, 0, 0, 8, 0, 0, 0, 64, 0, 65, 0, 0, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 0, 0, 2, 2, 2, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0}
 
-func jsType(c uint16) uint8 {
+func jsType(c rune) uint8 {
 	if c < 128 {
 		return jsTypes[c]
 	}
@@ -40,60 +39,44 @@ func jsType(c uint16) uint8 {
 	case 8220, 8221:
 		return 128 // punctuation
 	}
-	return 0
+	return jsWord
 }
 
-func jsIsWord(c uint16) bool {
-	if c >= 128 {
-		return jsType(c) == 0
-	}
-	return jsTypes[c]&jsWord != 0
-}
+func jsIsBlank(c rune) bool { return jsType(c)&jsBlank != 0 }
 
-// jsTokenizer is LiquidJS's Tokenizer, reduced to what finds tokens.
+// jsTokenizer is LiquidJS's Tokenizer, reduced to what finds tokens. Only
+// the delimiters and quotes it looks for are ASCII, so it steps bytewise
+// but where it reads blanks and words.
 type jsTokenizer struct {
-	in         utf16Text
+	in         string
 	p          int
 	rawBeginAt int
 }
 
-func (t *jsTokenizer) n() int { return len(t.in) }
-
-func (t *jsTokenizer) peekType() uint8 {
-	if t.p >= t.n() {
-		return 0
+// peek is the character at p and its type.
+func (t *jsTokenizer) peek() (rune, int, uint8) {
+	if t.p >= len(t.in) {
+		return 0, 0, 0
 	}
-	return jsType(t.in[t.p])
+	r, size := utf8.DecodeRuneInString(t.in[t.p:])
+	return r, size, jsType(r)
 }
 
 func (t *jsTokenizer) skipBlank() {
-	for t.peekType()&jsBlank != 0 {
-		t.p++
+	for _, size, typ := t.peek(); typ&jsBlank != 0; _, size, typ = t.peek() {
+		t.p += size
 	}
 }
 
-// match reports whether s (ASCII) starts at p; rmatch whether it ends there.
-func (t *jsTokenizer) match(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if t.p+i >= t.n() || t.in[t.p+i] != uint16(s[i]) {
-			return false
-		}
-	}
-	return true
-}
+func (t *jsTokenizer) match(s string) bool { return strings.HasPrefix(t.in[min(t.p, len(t.in)):], s) }
 
+// rmatch reports whether s ends at p.
 func (t *jsTokenizer) rmatch(s string) bool {
-	for i := 0; i < len(s); i++ {
-		j := t.p - 1 - i
-		if j < 0 || j >= t.n() || t.in[j] != uint16(s[len(s)-1-i]) {
-			return false
-		}
-	}
-	return true
+	return t.p <= len(t.in) && strings.HasSuffix(t.in[:t.p], s)
 }
 
 func (t *jsTokenizer) readTo(end string) int {
-	for t.p < t.n() {
+	for t.p < len(t.in) {
 		t.p++
 		if t.rmatch(end) {
 			return t.p
@@ -105,28 +88,24 @@ func (t *jsTokenizer) readTo(end string) int {
 func (t *jsTokenizer) readQuoted() {
 	t.skipBlank()
 	begin := t.p
-	if t.peekType()&jsQuote == 0 {
+	if _, _, typ := t.peek(); typ&jsQuote == 0 {
 		return
 	}
 	t.p++
 	escaped := false
-	for t.p < t.n() {
+	for t.p < len(t.in) {
 		t.p++
 		if t.in[t.p-1] == t.in[begin] && !escaped {
 			break
 		}
-		if escaped {
-			escaped = false
-		} else if t.in[t.p-1] == '\\' {
-			escaped = true
-		}
+		escaped = !escaped && t.in[t.p-1] == '\\'
 	}
 }
 
 func (t *jsTokenizer) readToDelimiter(delim string, respectQuoted bool) int {
 	t.skipBlank()
-	for t.p < t.n() {
-		if respectQuoted && t.peekType()&jsQuote != 0 {
+	for t.p < len(t.in) {
+		if _, _, typ := t.peek(); respectQuoted && typ&jsQuote != 0 {
 			t.readQuoted()
 			continue
 		}
@@ -141,29 +120,29 @@ func (t *jsTokenizer) readToDelimiter(delim string, respectQuoted bool) int {
 func (t *jsTokenizer) readIdentifier() string {
 	t.skipBlank()
 	begin := t.p
-	for t.p < t.n() && jsIsWord(t.in[t.p]) {
-		t.p++
+	for _, size, typ := t.peek(); typ&jsWord != 0; _, size, typ = t.peek() {
+		t.p += size
 	}
-	return string(utf16.Decode(t.in[begin:t.p]))
+	return t.in[begin:t.p]
 }
 
-// snapshot is the rest of the input from begin, shortened to 32 characters,
-// as a JSON string.
+// snapshot is the rest of the input from begin, shortened to 32 UTF-16
+// code units, as a JSON string.
 func (t *jsTokenizer) snapshot(begin int) string {
-	rest := t.in[begin:]
+	rest := utf16Units(t.in[begin:])
 	if len(rest) > 32 {
-		rest = append(append(utf16Text{}, rest[:29]...), '.', '.', '.')
+		rest = append(rest[:29], '.', '.', '.')
 	}
-	return strconv.Quote(string(utf16.Decode(rest)))
+	return strconv.Quote(fromUTF16(rest))
 }
 
-// jsTag is a tag token: its name, the text after the name, where it is.
-type jsTag struct {
-	name, args string
+// token is a tag or an output, from begin to end. A tag has a name and
+// arguments: the text after the name, from argsAt, trailing blanks trimmed.
+type token struct {
 	begin, end int
-	// nameAt is where its name was looked for (an empty name's error is
-	// placed there).
-	nameAt int
+	output     bool
+	name, args string
+	argsAt     int
 }
 
 // structureError is a LiquidJS error at offset pos.
@@ -173,25 +152,21 @@ type structureError struct {
 }
 
 // newTag reads a TagToken's name and arguments as LiquidJS's TagToken does.
-func (t *jsTokenizer) newTag(begin, end int) (jsTag, *structureError) {
+func (t *jsTokenizer) newTag(begin, end int) (token, *structureError) {
 	l, r := begin+2, end-2
-	if l < t.n() && t.in[l] == '-' {
+	if l < len(t.in) && t.in[l] == '-' {
 		l++
 	}
-	if r-1 >= 0 && r-1 < t.n() && r-1 >= l && t.in[r-1] == '-' {
+	if r-1 >= l && t.in[r-1] == '-' {
 		r--
 	}
-	for l < r && jsType(t.in[l])&jsBlank != 0 {
-		l++
-	}
-	for r > l && jsType(t.in[r-1])&jsBlank != 0 {
-		r--
-	}
-	sub := &jsTokenizer{in: t.in[:max(r, 0)], p: l}
-	tag := jsTag{begin: begin, end: end}
-	sub.skipBlank()
-	tag.nameAt = sub.p
-	if sub.p < sub.n() && sub.in[sub.p] == '#' {
+	r = max(r, l)
+	trimmed := strings.TrimLeftFunc(t.in[l:r], jsIsBlank)
+	l = r - len(trimmed)
+	r = l + len(strings.TrimRightFunc(trimmed, jsIsBlank))
+	sub := &jsTokenizer{in: t.in[:r], p: l}
+	tag := token{begin: begin, end: end}
+	if sub.match("#") {
 		tag.name = "#"
 		sub.p++
 	} else {
@@ -200,82 +175,76 @@ func (t *jsTokenizer) newTag(begin, end int) (jsTag, *structureError) {
 	if tag.name == "" {
 		return tag, &structureError{"illegal tag syntax, tag name expected", sub.p}
 	}
-	sub.skipBlank()
-	if sub.p < r {
-		tag.args = string(utf16.Decode(t.in[sub.p:r]))
-	}
+	tag.argsAt, tag.args = sub.p, t.in[sub.p:r]
 	return tag, nil
 }
 
-// tokenize returns the tag tokens of in, or LiquidJS's tokenizer error.
-func tokenize(in utf16Text) ([]jsTag, *structureError) {
-	t := &jsTokenizer{in: in, rawBeginAt: -1}
-	var tags []jsTag
-	for t.p < t.n() {
+// tokenize returns the tokens of src and LiquidJS's tokenizer error, if any,
+// with the tokens before it.
+func tokenize(src string) ([]token, *structureError) {
+	t := &jsTokenizer{in: src, rawBeginAt: -1}
+	var toks []token
+	for t.p < len(src) {
 		switch {
 		case t.rawBeginAt > -1:
 			tag, err := t.readEndrawOrRawContent()
 			if err != nil {
-				return nil, err
+				return toks, err
 			}
 			if tag != nil {
-				tags = append(tags, *tag)
+				toks = append(toks, *tag)
 			}
 		case t.match("{%"):
 			begin := t.p
 			if t.readToDelimiter("%}", false) == -1 {
-				return nil, &structureError{"tag " + t.snapshot(begin) + " not closed", begin}
+				return toks, &structureError{"tag " + t.snapshot(begin) + " not closed", begin}
 			}
 			tag, err := t.newTag(begin, t.p)
 			if err != nil {
-				return nil, err
+				return toks, err
 			}
 			if tag.name == "raw" {
 				t.rawBeginAt = begin
 			}
-			tags = append(tags, tag)
+			toks = append(toks, tag)
 		case t.match("{{"):
 			begin := t.p
 			if t.readToDelimiter("}}", true) == -1 {
-				return nil, &structureError{"output " + t.snapshot(begin) + " not closed", begin}
+				return toks, &structureError{"output " + t.snapshot(begin) + " not closed", begin}
 			}
+			toks = append(toks, token{begin: begin, end: t.p, output: true})
 		default:
-			for t.p < t.n() && !t.match("{%") && !t.match("{{") {
+			for t.p < len(src) && !t.match("{%") && !t.match("{{") {
 				t.p++
 			}
 		}
 	}
-	return tags, nil
+	return toks, nil
 }
 
 // readEndrawOrRawContent reads a raw block's content (no tag) or its endraw
 // tag.
-func (t *jsTokenizer) readEndrawOrRawContent() (*jsTag, *structureError) {
+func (t *jsTokenizer) readEndrawOrRawContent() (*token, *structureError) {
 	begin := t.p
 	leftPos := t.readTo("{%") - 2
-	for t.p < t.n() {
+	for t.p < len(t.in) {
 		if t.readIdentifier() != "endraw" {
 			leftPos = t.readTo("{%") - 2
 			continue
 		}
-		for t.p <= t.n() {
+		for ; t.p <= len(t.in); t.p++ {
 			if t.rmatch("%}") {
-				end := t.p
-				if begin == leftPos {
-					t.rawBeginAt = -1
-					tag, err := t.newTag(begin, end)
-					if err != nil {
-						return nil, err
-					}
-					return &tag, nil
+				if begin != leftPos {
+					t.p = leftPos
+					return nil, nil
 				}
-				t.p = leftPos
-				return nil, nil
+				t.rawBeginAt = -1
+				tag, err := t.newTag(begin, t.p)
+				return &tag, err
 			}
 			if t.rmatch("{%") {
 				break
 			}
-			t.p++
 		}
 	}
 	return nil, &structureError{"raw " + t.snapshot(t.rawBeginAt) + " not closed", begin}
@@ -299,24 +268,27 @@ var jsTags = map[string][]string{
 
 // checkBlocks follows LiquidJS's parser over the tags: a tag that no open
 // block takes must be a known one; a block must be closed.
-func checkBlocks(in utf16Text, tags []jsTag) *structureError {
+func checkBlocks(src string, toks []token) *structureError {
 	type frame struct {
-		tag     jsTag
+		tag     token
 		takes   []string
 		hasElse bool
 	}
 	var stack []frame
-	for _, tag := range tags {
+	for _, tag := range toks {
+		if tag.output {
+			continue
+		}
 		if len(stack) > 0 {
 			top := &stack[len(stack)-1]
 			end := top.takes[len(top.takes)-1]
 			if (top.tag.name == "comment" || top.tag.name == "raw") && tag.name != end {
 				continue
 			}
-			if takes(top.takes, tag.name) {
+			if slices.Contains(top.takes, tag.name) {
 				if top.tag.name == "if" || top.tag.name == "for" {
-					if (tag.name == "else" || tag.name == end) && tag.args != "" {
-						return &structureError{"unexpected " + strconv.Quote(tag.args), top.tag.begin}
+					if args := strings.TrimLeftFunc(tag.args, jsIsBlank); (tag.name == "else" || tag.name == end) && args != "" {
+						return &structureError{"unexpected " + strconv.Quote(string([]rune(args))), top.tag.begin}
 					}
 				}
 				if top.tag.name == "if" {
@@ -338,7 +310,7 @@ func checkBlocks(in utf16Text, tags []jsTag) *structureError {
 		}
 		block, known := jsTags[tag.name]
 		if !known {
-			return &structureError{"tag " + strconv.Quote(tag.name) + " not found", tag.begin}
+			return &structureError{"tag " + strconv.Quote(string([]rune(tag.name))) + " not found", tag.begin}
 		}
 		if block != nil {
 			stack = append(stack, frame{tag: tag, takes: block})
@@ -346,61 +318,33 @@ func checkBlocks(in utf16Text, tags []jsTag) *structureError {
 	}
 	if len(stack) > 0 {
 		open := stack[len(stack)-1].tag
-		return &structureError{"tag " + string(utf16.Decode(in[open.begin:open.end])) + " not closed", open.begin}
+		return &structureError{"tag " + string([]rune(src[open.begin:open.end])) + " not closed", open.begin}
 	}
 	return nil
-}
-
-func takes(list []string, name string) bool {
-	for _, s := range list {
-		if s == name {
-			return true
-		}
-	}
-	return false
 }
 
 // checkPartials returns the error of the first include, render or layout
 // tag: Kuma's engine has no partial files, so LiquidJS fails on every one
 // (when it renders: Engine.Parse leaves them to Render, which fails as
 // LiquidJS does; Lint reports them).
-func checkPartials(name, source string) *ParseError {
-	in := utf16Text(utf16.Encode([]rune(source)))
-	tags, err := tokenize(in)
-	if err != nil {
-		return nil
-	}
-	for _, tag := range tags {
-		if tag.name == "include" || tag.name == "render" || tag.name == "layout" {
-			return positioned(name, in, &structureError{"tag " + strconv.Quote(tag.name) + " reads a partial file, and Kuma's engine has none: LiquidJS fails with ENOENT", tag.begin})
+func checkPartials(name, src string, toks []token) *ParseError {
+	for _, tag := range toks {
+		if !tag.output && (tag.name == "include" || tag.name == "render" || tag.name == "layout") {
+			return positioned(name, src, &structureError{"tag " + strconv.Quote(tag.name) + " reads a partial file, and Kuma's engine has none: LiquidJS fails with ENOENT", tag.begin})
 		}
 	}
 	return nil
 }
 
-// checkStructure returns LiquidJS's error for the shape of source, with its
-// line and column (counting UTF-16 code units, as LiquidJS does), or nil.
-func checkStructure(name, source string) *ParseError {
-	in := utf16Text(utf16.Encode([]rune(source)))
-	tags, err := tokenize(in)
-	if err == nil {
-		err = checkBlocks(in, tags)
-	}
-	if err == nil {
-		return nil
-	}
-	return positioned(name, in, err)
+// positioned is err as a ParseError, at LiquidJS's line and column.
+func positioned(name, src string, err *structureError) *ParseError {
+	line, col := lineCol(src, err.pos)
+	return &ParseError{Name: name, Line: line, Col: col, Msg: err.msg}
 }
 
-// positioned is err as a ParseError, at LiquidJS's line and column.
-func positioned(name string, in utf16Text, err *structureError) *ParseError {
-	line, col := 1, 1
-	for _, c := range in[:min(err.pos, len(in))] {
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return &ParseError{Name: name, Line: line, Col: col, Msg: err.msg}
+// lineCol is the line and column of the byte offset off of src, 1-based,
+// the column in UTF-16 code units.
+func lineCol(src string, off int) (int, int) {
+	before := src[:min(off, len(src))]
+	return 1 + strings.Count(before, "\n"), 1 + jsLength(before[strings.LastIndexByte(before, '\n')+1:])
 }
