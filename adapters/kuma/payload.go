@@ -196,11 +196,13 @@ func member(v any, name string) (*liquidjs.Object, error) {
 // fields are the members of o as encoding/json would decode them into an
 // any (null is nil), for the checks.
 func fields(o *liquidjs.Object) map[string]any {
-	m := o.Map()
-	for k, v := range m {
+	m := make(map[string]any, o.Len())
+	for _, k := range o.Keys() {
+		v, _ := o.Get(k)
 		if v == liquidjs.Null {
-			m[k] = nil
+			v = nil
 		}
+		m[k] = v
 	}
 	return m
 }
