@@ -140,6 +140,9 @@ type DB struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 
+	claimsMu sync.Mutex
+	claims   map[string]*Claim // see hold
+
 	// The group commit (see write).
 	batchMu  sync.Mutex
 	pending  []*writeOp
@@ -178,15 +181,12 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("state: %s: %w", path, err)
 	}
 	sdb.SetMaxOpenConns(1)
-	d := &DB{db: sdb, path: path, now: opts.Now, pid: os.Getpid(), stmts: map[string]*sql.Stmt{}}
+	d := &DB{db: sdb, path: path, now: opts.Now, pid: os.Getpid(), stmts: map[string]*sql.Stmt{}, claims: map[string]*Claim{}}
 	if d.now == nil {
 		d.now = time.Now
 	}
 	if d.conn, err = sdb.Conn(ctx); err == nil {
-		err = d.setWAL(ctx)
-	}
-	if err == nil {
-		err = d.migrate()
+		err = d.migrate(ctx)
 	}
 	if err != nil {
 		d.Close()
@@ -195,8 +195,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	return d, nil
 }
 
-// setWAL puts the database in WAL mode (a mode kept in the file: only the
-// first open of a new database changes it).
+// setWAL puts the database in WAL mode.
 //
 // The switch reads the database's header, then writes it: two processes
 // switching a new database at the same moment (an alarm storm opens dozens
@@ -231,15 +230,16 @@ func isBusy(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
-// migrate creates the schema in a new database.
-func (d *DB) migrate() error {
+// migrate puts a new database in WAL mode and creates its schema. A
+// database with the schema is in WAL mode already: the mode is kept in the
+// file, set before the schema.
+func (d *DB) migrate(ctx context.Context) error {
 	var v int
-	ctx := context.Background()
-	if err := d.conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	if err := d.conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v == schemaVersion {
 		return err
 	}
-	if v == schemaVersion {
-		return nil
+	if err := d.setWAL(ctx); err != nil {
+		return err
 	}
 	return d.write(func(tx txn) error {
 		// Again under the write lock: another process may have won the race.
@@ -403,13 +403,6 @@ func (d *DB) runBatch(ops []*writeOp) error {
 		return errors.Join(err, rerr)
 	}
 	return nil
-}
-
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }
 
 func unixNano(t time.Time) int64 {
