@@ -141,7 +141,7 @@ type DB struct {
 	stmts map[string]*sql.Stmt
 
 	claimsMu sync.Mutex
-	claims   map[string]*Claim // see hold
+	claims   map[string]*Claim // see holding
 
 	// The group commit (see write).
 	batchMu  sync.Mutex
@@ -168,14 +168,9 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	f.Close()
-	// The driver applies the pragmas in this order, each on every new
-	// connection: the busy timeout first, for it to be in effect for
-	// every statement after it. WAL mode is set by setWAL, not here.
-	q := url.Values{}
-	for _, p := range []string{fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()), "synchronous(NORMAL)"} {
-		q.Add("_pragma", p)
-	}
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	// The driver sets the busy timeout first, for it to be in effect for
+	// every statement after it. WAL mode is set by migrate.
+	dsn := fmt.Sprintf("file:%s?_busy_timeout=%d&_synchronous=NORMAL", (&url.URL{Path: path}).EscapedPath(), busyTimeout.Milliseconds())
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("state: %s: %w", path, err)
@@ -264,19 +259,15 @@ func (d *DB) migrate(ctx context.Context) error {
 // Path is the database file.
 func (d *DB) Path() string { return d.path }
 
-// Close closes the database.
+// Close closes the database (and with its connection the statements).
 func (d *DB) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var errs []error
-	for _, st := range d.stmts {
-		errs = append(errs, st.Close())
-	}
+	var err error
 	if d.conn != nil {
-		errs = append(errs, d.conn.Close())
+		err = d.conn.Close()
 	}
-	errs = append(errs, d.db.Close())
-	return errors.Join(errs...)
+	return errors.Join(err, d.db.Close())
 }
 
 // Checkpoint copies what is committed into the database file and syncs it,
