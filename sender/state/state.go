@@ -259,15 +259,21 @@ func (d *DB) migrate(ctx context.Context) error {
 // Path is the database file.
 func (d *DB) Path() string { return d.path }
 
-// Close closes the database (and with its connection the statements).
+// Close closes the database. The statements first: database/sql leaves
+// those of a Conn open, and SQLite closes a connection with open statements
+// only once they are (until then its log is neither checkpointed nor
+// removed).
 func (d *DB) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var err error
-	if d.conn != nil {
-		err = d.conn.Close()
+	var errs []error
+	for _, st := range d.stmts {
+		errs = append(errs, st.Close())
 	}
-	return errors.Join(err, d.db.Close())
+	if d.conn != nil {
+		errs = append(errs, d.conn.Close())
+	}
+	return errors.Join(append(errs, d.db.Close())...)
 }
 
 // Checkpoint copies what is committed into the database file and syncs it,

@@ -255,3 +255,23 @@ func TestAlertUnderClaim(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseCheckpoints: Close leaves no log behind (every statement is
+// finalized, so SQLite closes the connection, checkpointing as it does): the
+// next process finds everything in the database file.
+func TestCloseCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := d.Enqueue(context.Background(), "hs", []Entry{{Room: "!r", TxnID: "t", Message: []byte("{}")}}, time.Time{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.Path() + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the log is still there after Close: %v", err)
+	}
+}
