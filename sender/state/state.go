@@ -20,9 +20,10 @@
 // transactions never deadlock and fail with SQLITE_BUSY). Transactions are
 // short: none is held across a network request. Within a process, writes
 // are group-committed: what the goroutines of a fan-out record while a
-// transaction commits goes into the next one (the number of transactions,
-// each a write of the pages it touched to the log, and of statements, each
-// parsed once, are what an alarm's share of the store costs).
+// transaction commits goes into the next one, and an alert's change joins
+// the record of the send it follows (see alertWrite). The pages each
+// transaction touches, each written to the log, and the statements, each
+// parsed once per process, are what an alarm's share of the store costs.
 //
 // Delivery to a room is serialised across processes by a claim: a row of
 // the claims table naming its owner (this process's pid and a token unique
