@@ -52,13 +52,14 @@ type Claimed struct {
 	Entries []Entry
 }
 
-// Enqueue appends es (their ID, Enqueued and delivery fields are set here) to their rooms' queues in scope, in order, in one transaction, and
+// Enqueue appends es (their ID, Enqueued and delivery fields are set here)
+// to their rooms' queues in scope, in order, in one transaction, and
 // returns their ids. An entry whose room and txn id were delivered at or
 // after forgetBefore is not queued: its id is 0 and delivered[i] the
 // recorded event. Every pruneEvery ids it also deletes the older records
-// (not on every call: that is a statement more for every alarm). With a lease, it
-// claims in the same transaction the rooms of the queued entries that are
-// free (see Claim); the others are for Claim to wait for.
+// (not on every call: that would be a statement more for every alarm).
+// With a lease, it claims in the same transaction the rooms of the queued
+// entries that are free (see Claim); the others are for Claim to wait for.
 func (d *DB) Enqueue(ctx context.Context, scope string, es []Entry, forgetBefore time.Time, lease time.Duration) (ids []int64, delivered []string, claimed map[string]Claimed, err error) {
 	err = d.write(func(tx txn) error {
 		ids, delivered, claimed = make([]int64, len(es)), make([]string, len(es)), map[string]Claimed{}
@@ -315,7 +316,8 @@ func (c *Claim) record(id int64, f func(tx txn, now time.Time) error) error {
 	c.mu.Unlock()
 	err := c.d.write(func(tx txn) error {
 		now := c.d.now()
-		q, args := "UPDATE claims SET until = ? WHERE scope = ? AND room = ? AND owner = ?", []any{now.Add(c.lease).UnixNano(), c.scope, c.room, c.owner}
+		q := "UPDATE claims SET until = ? WHERE scope = ? AND room = ? AND owner = ?"
+		args := []any{now.Add(c.lease).UnixNano(), c.scope, c.room, c.owner}
 		if final {
 			q, args = "DELETE FROM claims WHERE scope = ? AND room = ? AND owner = ?", args[1:]
 		}
