@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"database/sql"
@@ -23,7 +24,6 @@ type Entry struct {
 	Summary  string
 	Message  []byte // the caller's encoding
 	Enqueued time.Time
-	PID      int // the process that enqueued it
 	// Attempts counts failed HTTP requests so far; LastAttempt and
 	// LastError describe the last failure.
 	Attempts    int
@@ -42,48 +42,55 @@ type Entry struct {
 // room over (this one overran its lease).
 var ErrClaimLost = errors.New("the room was taken over by another matrix-notify (this one overran its lease)")
 
+// pruneEvery is how often, in entries queued, Enqueue prunes the record of
+// deliveries.
+const pruneEvery = 64
+
 // Claimed is a room that Enqueue claimed, and its entries (see Claim).
 type Claimed struct {
 	Claim   *Claim
 	Entries []Entry
 }
 
-// Enqueue appends es (their ID, Enqueued, PID and delivery fields are set
-// here) to their rooms' queues in scope, in order, in one transaction, and
-// returns their ids. An entry whose room and txn id were delivered already
-// is not queued: its id is 0 and delivered[i] the recorded event. It also
-// forgets the deliveries recorded before forgetBefore. With a lease, it
-// claims in the same transaction the rooms of the queued entries that are
-// free (see Claim); the others are for Claim to wait for.
+// Enqueue appends es (their ID, Enqueued and delivery fields are set here)
+// to their rooms' queues in scope, in order, in one transaction, and
+// returns their ids. An entry whose room and txn id were delivered at or
+// after forgetBefore is not queued: its id is 0 and delivered[i] the
+// recorded event. Every pruneEvery ids it also deletes the older records
+// (not on every call: that would be a statement more for every alarm).
+// With a lease, it claims in the same transaction the rooms of the queued
+// entries that are free (see Claim); the others are for Claim to wait for.
 func (d *DB) Enqueue(ctx context.Context, scope string, es []Entry, forgetBefore time.Time, lease time.Duration) (ids []int64, delivered []string, claimed map[string]Claimed, err error) {
 	err = d.write(func(tx txn) error {
 		ids, delivered, claimed = make([]int64, len(es)), make([]string, len(es)), map[string]Claimed{}
 		now := d.now()
-		if _, err := tx.exec("DELETE FROM delivered WHERE at < ?", unixNano(forgetBefore)); err != nil {
-			return err
-		}
 		var rooms []string
 		seen := map[string]bool{}
+		prune := false
 		for i, e := range es {
-			err := tx.queryRow("SELECT event_id FROM delivered WHERE scope = ? AND room = ? AND txn_id = ?",
-				scope, e.Room, e.TxnID).Scan(&delivered[i])
-			switch {
-			case err == nil:
+			// One statement for the usual case, a message never delivered.
+			err := tx.queryRow(`INSERT INTO outbox (scope, room, txn_id, alert_key, summary, message, enqueued, pid)
+				SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS
+				(SELECT 1 FROM delivered WHERE scope = ?1 AND room = ?2 AND txn_id = ?3 AND at >= ?9) RETURNING id`,
+				scope, e.Room, e.TxnID, e.AlertKey, e.Summary, e.Message, now.UnixNano(), d.pid, unixNano(forgetBefore)).Scan(&ids[i])
+			if errors.Is(err, sql.ErrNoRows) {
+				if err := tx.queryRow(selectDelivered, scope, e.Room, e.TxnID).Scan(&delivered[i]); err != nil {
+					return err
+				}
 				continue
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
 			}
-			res, err := tx.exec(`INSERT INTO outbox (scope, room, txn_id, alert_key, summary, message, enqueued, pid)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, scope, e.Room, e.TxnID, e.AlertKey, e.Summary, e.Message, now.UnixNano(), d.pid)
 			if err != nil {
 				return err
 			}
-			if ids[i], err = res.LastInsertId(); err != nil {
-				return err
-			}
+			prune = prune || ids[i]%pruneEvery == 0
 			if !seen[e.Room] {
 				seen[e.Room] = true
 				rooms = append(rooms, e.Room)
+			}
+		}
+		if prune {
+			if _, err := tx.exec("DELETE FROM delivered WHERE at < ?", unixNano(forgetBefore)); err != nil {
+				return err
 			}
 		}
 		if lease <= 0 {
@@ -104,15 +111,20 @@ func (d *DB) Enqueue(ctx context.Context, scope string, es []Entry, forgetBefore
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("state: queueing: %w", err)
 	}
+	for _, cl := range claimed {
+		d.holding(cl.Claim, true)
+	}
 	return ids, delivered, claimed, nil
 }
+
+const selectDelivered = "SELECT event_id FROM delivered WHERE scope = ? AND room = ? AND txn_id = ?"
 
 // DeliveredEvent returns the event recorded for room and txnID in scope,
 // "" if none.
 func (d *DB) DeliveredEvent(ctx context.Context, scope, room, txnID string) (string, error) {
 	var ev string
 	err := d.read(ctx, func(tx txn) error {
-		return tx.queryRow("SELECT event_id FROM delivered WHERE scope = ? AND room = ? AND txn_id = ?", scope, room, txnID).Scan(&ev)
+		return tx.queryRow(selectDelivered, scope, room, txnID).Scan(&ev)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
@@ -123,28 +135,17 @@ func (d *DB) DeliveredEvent(ctx context.Context, scope, room, txnID string) (str
 	return ev, nil
 }
 
-// Rooms returns the rooms of scope that have queued entries.
+// Rooms returns the rooms of scope that have queued entries. It reads them
+// as Queued does (Flush reads both): one statement the fewer to prepare.
 func (d *DB) Rooms(ctx context.Context, scope string) ([]string, error) {
-	var out []string
-	err := d.read(ctx, func(tx txn) error {
-		rows, err := tx.query("SELECT DISTINCT room FROM outbox WHERE scope = ? ORDER BY room", scope)
-		if err != nil {
-			return err
+	es, err := d.Queued(ctx, scope)
+	var rooms []string
+	for _, e := range es {
+		if len(rooms) == 0 || rooms[len(rooms)-1] != e.Room {
+			rooms = append(rooms, e.Room)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var r string
-			if err := rows.Scan(&r); err != nil {
-				return err
-			}
-			out = append(out, r)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
 	}
-	return out, nil
+	return rooms, err
 }
 
 // Queued returns the entries of scope, by room, oldest first within a
@@ -161,7 +162,7 @@ func (d *DB) Queued(ctx context.Context, scope string) ([]Entry, error) {
 	return es, nil
 }
 
-const selectEntries = `SELECT o.id, o.room, o.txn_id, o.alert_key, o.summary, o.message, o.enqueued, o.pid,
+const selectEntries = `SELECT o.id, o.room, o.txn_id, o.alert_key, o.summary, o.message, o.enqueued,
 		o.attempts, o.last_attempt, o.last_error, o.started, COALESCE(d.event_id, '')
 		FROM outbox o LEFT JOIN delivered d ON d.scope = o.scope AND d.room = o.room AND d.txn_id = o.txn_id `
 
@@ -174,7 +175,7 @@ func scanEntries(rows *sql.Rows, err error) ([]Entry, error) {
 	for rows.Next() {
 		var e Entry
 		var enq, last, started int64
-		if err := rows.Scan(&e.ID, &e.Room, &e.TxnID, &e.AlertKey, &e.Summary, &e.Message, &enq, &e.PID,
+		if err := rows.Scan(&e.ID, &e.Room, &e.TxnID, &e.AlertKey, &e.Summary, &e.Message, &enq,
 			&e.Attempts, &last, &e.LastError, &started, &e.DeliveredEvent); err != nil {
 			return nil, err
 		}
@@ -194,14 +195,40 @@ type Claim struct {
 	mu sync.Mutex
 	// prev holds the Started of each entry as read by Claim, which marks
 	// them all started; Release restores it for those never tried.
-	prev     map[int64]int64
-	tried    map[int64]bool
-	released bool
+	prev  map[int64]int64
+	tried map[int64]bool
+	// later holds the alert writes that wait for the claim's next record
+	// (see alertWrite); ending is set once the last record is under way.
+	later            []func(tx txn) error
+	ending, released bool
 }
 
 func (d *DB) newClaim(scope, room string, lease time.Duration) *Claim {
 	return &Claim{d: d, scope: scope, room: room, owner: fmt.Sprintf("%d:%s", d.pid, token()), lease: lease,
 		prev: map[int64]int64{}, tried: map[int64]bool{}}
+}
+
+// holding keeps the claims this process holds, by room, for alertWrite.
+func (d *DB) holding(c *Claim, held bool) {
+	d.claimsMu.Lock()
+	defer d.claimsMu.Unlock()
+	if held {
+		d.claims[c.room] = c
+	} else if d.claims[c.room] == c {
+		delete(d.claims, c.room)
+	}
+}
+
+// join defers f to the claim's next record, unless its last one is under
+// way.
+func (c *Claim) join(f func(tx txn) error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ending || c.released {
+		return false
+	}
+	c.later = append(c.later, f)
+	return true
 }
 
 // Claim waits until the room of scope is free, claims it for lease, and
@@ -225,6 +252,7 @@ func (d *DB) Claim(ctx context.Context, scope, room string, lease time.Duration)
 			return nil, nil, fmt.Errorf("state: claiming %s: %w", room, err)
 		}
 		if ok {
+			d.holding(c, true)
 			return c, es, nil
 		}
 		// Polled: a few ms against sends of tens of ms; jittered so that
@@ -274,48 +302,49 @@ func (c *Claim) try(tx txn, now time.Time) (es []Entry, ok bool, err error) {
 // Room is the claimed room.
 func (c *Claim) Room() string { return c.room }
 
-// held runs f in a write transaction after extending the claim, or fails
-// with ErrClaimLost if it is no longer this one's.
-func (c *Claim) held(f func(tx txn, now time.Time) error) error {
+// record runs f for entry id, with the alert writes deferred to the claim,
+// in one transaction, once it checked that the claim is still this one's
+// (ErrClaimLost otherwise): the record of the room's last untried entry ends
+// the claim, the others extend its lease.
+func (c *Claim) record(id int64, f func(tx txn, now time.Time) error) error {
+	c.mu.Lock()
+	c.tried[id] = true
+	final := len(c.tried) >= len(c.prev)
+	c.ending = c.ending || final
+	later := c.later
+	c.later = nil
+	c.mu.Unlock()
 	err := c.d.write(func(tx txn) error {
 		now := c.d.now()
-		res, err := tx.exec("UPDATE claims SET until = ? WHERE scope = ? AND room = ? AND owner = ?",
-			now.Add(c.lease).UnixNano(), c.scope, c.room, c.owner)
+		q := "UPDATE claims SET until = ? WHERE scope = ? AND room = ? AND owner = ?"
+		args := []any{now.Add(c.lease).UnixNano(), c.scope, c.room, c.owner}
+		if final {
+			q, args = "DELETE FROM claims WHERE scope = ? AND room = ? AND owner = ?", args[1:]
+		}
+		res, err := tx.exec(q, args...)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return cmpErr(err, ErrClaimLost)
+			return cmp.Or(err, ErrClaimLost)
+		}
+		for _, g := range later {
+			if err := g(tx); err != nil {
+				return err
+			}
 		}
 		return f(tx, now)
 	})
 	if err != nil {
 		return fmt.Errorf("state: %s: %w", c.room, err)
 	}
-	return nil
-}
-
-// record runs f for entry id under the claim (see held). The record of
-// the room's last untried entry also ends the claim, in the same
-// transaction.
-func (c *Claim) record(id int64, f func(tx txn, now time.Time) error) error {
-	c.mu.Lock()
-	c.tried[id] = true
-	final := len(c.tried) >= len(c.prev)
-	c.mu.Unlock()
-	err := c.held(func(tx txn, now time.Time) error {
-		if err := f(tx, now); err != nil || !final {
-			return err
-		}
-		_, err := tx.exec("DELETE FROM claims WHERE scope = ? AND room = ? AND owner = ?", c.scope, c.room, c.owner)
-		return err
-	})
-	if err == nil && final {
+	if final {
 		c.mu.Lock()
 		c.released = true
 		c.mu.Unlock()
+		c.d.holding(c, false)
 	}
-	return err
+	return nil
 }
 
 // Sent records that entry id was delivered as eventID: the entry leaves the
@@ -356,13 +385,16 @@ func (c *Claim) Drop(id int64) error {
 }
 
 // Release ends the claim (if the record of its last entry did not),
-// restoring the started mark of the entries that were not tried.
+// restoring the started mark of the entries that were not tried, and writes
+// the alert writes deferred to it unless another owner took the room over.
 func (c *Claim) Release() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.released {
 		return nil
 	}
+	c.released = true
+	c.d.holding(c, false)
 	err := c.d.write(func(tx txn) error {
 		for id, prev := range c.prev {
 			if c.tried[id] {
@@ -372,8 +404,19 @@ func (c *Claim) Release() error {
 				return err
 			}
 		}
-		_, err := tx.exec("DELETE FROM claims WHERE scope = ? AND room = ? AND owner = ?", c.scope, c.room, c.owner)
-		return err
+		res, err := tx.exec("DELETE FROM claims WHERE scope = ? AND room = ? AND owner = ?", c.scope, c.room, c.owner)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return err
+		}
+		for _, g := range c.later {
+			if err := g(tx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("state: releasing %s: %w", c.room, err)
@@ -400,14 +443,15 @@ func processAlive(pid int) bool {
 	return err == nil || !errors.Is(err, os.ErrProcessDone) && !errors.Is(err, syscall.ESRCH)
 }
 
-// Count is the number of entries queued for room in scope.
+// Count is the number of entries queued for room in scope (rarely asked:
+// after a claim that failed).
 func (d *DB) Count(ctx context.Context, scope, room string) (int, error) {
-	var n int
-	err := d.read(ctx, func(tx txn) error {
-		return tx.queryRow("SELECT count(*) FROM outbox WHERE scope = ? AND room = ?", scope, room).Scan(&n)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("state: %w", err)
+	es, err := d.Queued(ctx, scope)
+	n := 0
+	for _, e := range es {
+		if e.Room == room {
+			n++
+		}
 	}
-	return n, nil
+	return n, err
 }

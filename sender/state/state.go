@@ -20,9 +20,10 @@
 // transactions never deadlock and fail with SQLITE_BUSY). Transactions are
 // short: none is held across a network request. Within a process, writes
 // are group-committed: what the goroutines of a fan-out record while a
-// transaction commits goes into the next one (the number of transactions,
-// each a write of the pages it touched to the log, and of statements, each
-// parsed once, are what an alarm's share of the store costs).
+// transaction commits goes into the next one, and an alert's change joins
+// the record of the send it follows (see alertWrite). The pages each
+// transaction touches, each written to the log, and the statements, each
+// parsed once per process, are what an alarm's share of the store costs.
 //
 // Delivery to a room is serialised across processes by a claim: a row of
 // the claims table naming its owner (this process's pid and a token unique
@@ -140,6 +141,9 @@ type DB struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 
+	claimsMu sync.Mutex
+	claims   map[string]*Claim // see holding
+
 	// The group commit (see write).
 	batchMu  sync.Mutex
 	pending  []*writeOp
@@ -165,28 +169,20 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	f.Close()
-	// The driver applies the pragmas in this order, each on every new
-	// connection: the busy timeout first, for it to be in effect for
-	// every statement after it. WAL mode is set by setWAL, not here.
-	q := url.Values{}
-	for _, p := range []string{fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()), "synchronous(NORMAL)"} {
-		q.Add("_pragma", p)
-	}
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	// The driver sets the busy timeout first, for it to be in effect for
+	// every statement after it. WAL mode is set by migrate.
+	dsn := fmt.Sprintf("file:%s?_busy_timeout=%d&_synchronous=NORMAL", (&url.URL{Path: path}).EscapedPath(), busyTimeout.Milliseconds())
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("state: %s: %w", path, err)
 	}
 	sdb.SetMaxOpenConns(1)
-	d := &DB{db: sdb, path: path, now: opts.Now, pid: os.Getpid(), stmts: map[string]*sql.Stmt{}}
+	d := &DB{db: sdb, path: path, now: opts.Now, pid: os.Getpid(), stmts: map[string]*sql.Stmt{}, claims: map[string]*Claim{}}
 	if d.now == nil {
 		d.now = time.Now
 	}
 	if d.conn, err = sdb.Conn(ctx); err == nil {
-		err = d.setWAL(ctx)
-	}
-	if err == nil {
-		err = d.migrate()
+		err = d.migrate(ctx)
 	}
 	if err != nil {
 		d.Close()
@@ -195,8 +191,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	return d, nil
 }
 
-// setWAL puts the database in WAL mode (a mode kept in the file: only the
-// first open of a new database changes it).
+// setWAL puts the database in WAL mode.
 //
 // The switch reads the database's header, then writes it: two processes
 // switching a new database at the same moment (an alarm storm opens dozens
@@ -231,15 +226,16 @@ func isBusy(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
-// migrate creates the schema in a new database.
-func (d *DB) migrate() error {
+// migrate puts a new database in WAL mode and creates its schema. A
+// database with the schema is in WAL mode already: the mode is kept in the
+// file, set before the schema.
+func (d *DB) migrate(ctx context.Context) error {
 	var v int
-	ctx := context.Background()
-	if err := d.conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	if err := d.conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v == schemaVersion {
 		return err
 	}
-	if v == schemaVersion {
-		return nil
+	if err := d.setWAL(ctx); err != nil {
+		return err
 	}
 	return d.write(func(tx txn) error {
 		// Again under the write lock: another process may have won the race.
@@ -264,7 +260,10 @@ func (d *DB) migrate() error {
 // Path is the database file.
 func (d *DB) Path() string { return d.path }
 
-// Close closes the database.
+// Close closes the database. The statements first: database/sql leaves
+// those of a Conn open, and SQLite closes a connection with open statements
+// only once they are (until then its log is neither checkpointed nor
+// removed).
 func (d *DB) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -275,8 +274,7 @@ func (d *DB) Close() error {
 	if d.conn != nil {
 		errs = append(errs, d.conn.Close())
 	}
-	errs = append(errs, d.db.Close())
-	return errors.Join(errs...)
+	return errors.Join(append(errs, d.db.Close())...)
 }
 
 // Checkpoint copies what is committed into the database file and syncs it,
@@ -403,13 +401,6 @@ func (d *DB) runBatch(ops []*writeOp) error {
 		return errors.Join(err, rerr)
 	}
 	return nil
-}
-
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }
 
 func unixNano(t time.Time) int64 {

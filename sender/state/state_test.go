@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,6 +85,18 @@ func TestEnqueueDelivered(t *testing.T) {
 	now = now.Add(time.Hour)
 	if ids, delivered, _, _ = d.Enqueue(ctx, "hs", es[:1], now.Add(-time.Minute), 0); ids[0] == 0 || delivered[0] != "" {
 		t.Errorf("an expired delivery was remembered: %v %v", ids, delivered)
+	}
+	// The records past it are deleted every pruneEvery entries queued.
+	many := make([]Entry, pruneEvery)
+	for i := range many {
+		many[i] = Entry{Room: "!b", TxnID: fmt.Sprint("m", i), Message: []byte("{}")}
+	}
+	if _, _, _, err := d.Enqueue(ctx, "hs", many, now.Add(-time.Minute), 0); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := d.conn.QueryRowContext(ctx, "SELECT count(*) FROM delivered").Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d deliveries kept past their lifetime (%v)", n, err)
 	}
 }
 
@@ -212,5 +225,53 @@ func TestOpenStorm(t *testing.T) {
 				t.Fatalf("round %d, handle %d: %v", round, h, err)
 			}
 		}
+	}
+}
+
+// TestAlertUnderClaim: an alert written while this process holds a claim of
+// its room is kept, whether the claim ends by a record or by Release.
+func TestAlertUnderClaim(t *testing.T) {
+	ctx := context.Background()
+	d := openTest(t, t.TempDir(), nil)
+	es := []Entry{{Room: "!a", TxnID: "t1", Message: []byte("{}")}, {Room: "!b", TxnID: "t2", Message: []byte("{}")}}
+	ids, _, claimed, err := d.Enqueue(ctx, "hs", es, time.Time{}, time.Minute)
+	if err != nil || len(claimed) != 2 {
+		t.Fatal(claimed, err)
+	}
+	for _, room := range []string{"!a", "!b"} {
+		if err := d.PutAlert(ctx, AlertRef{Source: "s", Alert: "x", Room: room}, Alert{Root: "$r" + room}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := claimed["!a"].Claim.Sent(ids[0], "t1", "", "$e"); err != nil {
+		t.Fatal(err)
+	}
+	if err := claimed["!b"].Claim.Release(); err != nil {
+		t.Fatal(err)
+	}
+	for _, room := range []string{"!a", "!b"} {
+		if a, ok, err := d.Alert(ctx, AlertRef{Source: "s", Alert: "x", Room: room}, time.Time{}); err != nil || !ok || a.Root != "$r"+room {
+			t.Errorf("%s: %+v %v %v", room, a, ok, err)
+		}
+	}
+}
+
+// TestCloseCheckpoints: Close leaves no log behind (every statement is
+// finalized, so SQLite closes the connection, checkpointing as it does): the
+// next process finds everything in the database file.
+func TestCloseCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := d.Enqueue(context.Background(), "hs", []Entry{{Room: "!r", TxnID: "t", Message: []byte("{}")}}, time.Time{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.Path() + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the log is still there after Close: %v", err)
 	}
 }
