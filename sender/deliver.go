@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -68,26 +69,19 @@ func (r Report) Failed() []Result {
 // done or ctx ends. One failure does not stop the others: every room gets its
 // own chance, and its own line in the log.
 func (s *Sender) Deliver(ctx context.Context, msgs []Message) Report {
-	limit := s.Concurrency
-	if limit <= 0 {
-		limit = DefaultConcurrency
-	}
-	log := s.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(s.Log)
 	results := make([]Result, len(msgs))
 	var g errgroup.Group
-	g.SetLimit(limit)
+	g.SetLimit(limit(s.Concurrency))
 	for i, m := range msgs {
 		g.Go(func() error {
 			start := time.Now()
 			eventID, err := s.Transport.Send(ctx, m)
 			results[i] = Result{Message: m, EventID: eventID, Err: err, Duration: time.Since(start)}
 			if err != nil {
-				log.Error(fmt.Sprintf("failed to send Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
+				log.Error("failed to send Matrix notification", "alarm", m.Summary, "room", m.Room, "err", err)
 			} else {
-				log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (event %s)", m.Summary, m.Room, eventID))
+				log.Info("sent Matrix notification", "alarm", m.Summary, "room", m.Room, "event", eventID)
 			}
 			return nil
 		})
@@ -95,6 +89,9 @@ func (s *Sender) Deliver(ctx context.Context, msgs []Message) Report {
 	_ = g.Wait() // goroutines never return errors; results carry them
 	return Report{Results: results}
 }
+
+// limit is a concurrency setting: <= 0 means DefaultConcurrency.
+func limit(concurrency int) int { return cmp.Or(max(concurrency, 0), DefaultConcurrency) }
 
 // SendError is a failed send as the homeserver (or the network) reported it.
 // It carries what a retry policy needs to decide, and never the access token.
