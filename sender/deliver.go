@@ -117,25 +117,30 @@ type SendError struct {
 }
 
 func (e *SendError) Error() string {
-	var hint string
+	if e.Status == 0 {
+		return "no answer from homeserver: " + e.Message
+	}
 	switch e.ErrCode {
 	case "M_UNKNOWN_TOKEN":
-		hint = " (the access token was rejected: run `matrix-notify login`)"
+		return e.answer() + " (the access token was rejected: run `matrix-notify login`)"
 	case "M_MISSING_TOKEN":
-		hint = " (no access token was sent: set access_token or MATRIX_ACCESSTOKEN, or run `matrix-notify login`)"
-	default:
-		if h := ClassifyRoomError(e).Hint(e.Room, e.JoinErr != nil || e.Join); h != "" {
-			hint = " (" + h + ")"
-		}
+		return e.answer() + " (no access token was sent: set access_token or MATRIX_ACCESSTOKEN, or run `matrix-notify login`)"
 	}
+	if h := ClassifyRoomError(e).Hint(e.Room, e.JoinErr != nil || e.Join); h != "" {
+		return e.answer() + " (" + h + ")"
+	}
+	return e.answer()
+}
+
+// answer is what the homeserver (or the network) said, without advice.
+func (e *SendError) answer() string {
 	switch {
 	case e.Status == 0:
-		return fmt.Sprintf("no answer from homeserver: %s", e.Message)
+		return e.Message
 	case e.ErrCode != "":
-		return fmt.Sprintf("HTTP %d %s: %s%s", e.Status, e.ErrCode, e.Message, hint)
-	default:
-		return fmt.Sprintf("HTTP %d: %s%s", e.Status, e.Message, hint)
+		return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.ErrCode, e.Message)
 	}
+	return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
 }
 
 func (e *SendError) Unwrap() error { return e.Err }

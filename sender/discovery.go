@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 )
@@ -129,14 +128,10 @@ func wellKnown(ctx context.Context, httpc *http.Client, name string) (string, er
 // checkVersions asks base for /_matrix/client/versions: the spec's check that
 // a URL is a Matrix homeserver.
 func checkVersions(ctx context.Context, httpc *http.Client, base string) error {
-	cli, err := mautrix.NewClient(base, "", "")
+	cli, err := newClient(httpc, base, "")
 	if err != nil {
-		return fmt.Errorf("homeserver %s: %w", base, err)
+		return err
 	}
-	cli.Client = httpc
-	cli.DefaultHTTPRetries = 0
-	cli.Log = zerolog.Nop()
-	cli.UserAgent = UserAgent
 	const hint = "is this the Matrix homeserver's URL?"
 	resp, err := cli.Versions(ctx)
 	var herr mautrix.HTTPError

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -82,33 +81,20 @@ func NewMatrixTransport(homeserver, accessToken string, httpc *http.Client) (*Ma
 // discovered through .well-known on first use (see Discover).
 func NewMatrixTransportWithOptions(homeserver, accessToken string, opts Options) (*MatrixTransport, error) {
 	homeserver = strings.TrimRight(strings.TrimSpace(homeserver), "/")
-	t := &MatrixTransport{opts: opts, aliases: map[string]string{}}
+	if homeserver == "" {
+		return nil, errors.New("no homeserver given")
+	}
+	t := &MatrixTransport{opts: opts, aliases: map[string]string{}, discovered: strings.Contains(homeserver, "://")}
 	base := homeserver
-	if !strings.Contains(homeserver, "://") {
-		if homeserver == "" {
-			return nil, errors.New("no homeserver given")
-		}
-		t.hsInput = homeserver
-		base = "https://discovery.invalid" // replaced on first use
-	} else {
-		t.discovered = true
+	if !t.discovered {
+		t.hsInput, base = homeserver, "https://discovery.invalid" // replaced on first use
 	}
-	cli, err := mautrix.NewClient(base, "", accessToken)
+	cli, err := newClient(opts.HTTPClient, base, accessToken) // its error quotes the URL only, never the token
 	if err != nil {
-		// mautrix's error quotes the URL only, never the token.
-		return nil, fmt.Errorf("homeserver %q: %w", homeserver, err)
-	}
-	// Our retry policy decides; mautrix's own retries ignore retry_after_ms.
-	cli.DefaultHTTPRetries = 0
-	cli.Log = zerolog.Nop()
-	cli.UserAgent = UserAgent
-	if opts.HTTPClient != nil {
-		cli.Client = opts.HTTPClient
+		return nil, err
 	}
 	t.client = cli
-	if t.opts.Log == nil {
-		t.opts.Log = slog.New(slog.DiscardHandler)
-	}
+	t.opts.Log = orDiscard(opts.Log)
 	if t.opts.AliasTTL <= 0 {
 		t.opts.AliasTTL = DefaultAliasTTL
 	}
@@ -131,8 +117,7 @@ func (t *MatrixTransport) ready(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("homeserver %q: %w", hs.BaseURL, err)
 	}
-	t.client.HomeserverURL = u
-	t.discovered = true
+	t.client.HomeserverURL, t.discovered = u, true
 	return nil
 }
 
@@ -192,7 +177,7 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 	joined, jerr := t.client.JoinRoom(ctx, target, nil)
 	if jerr != nil {
 		je := toSendError(m.Room, jerr)
-		se.Message = fmt.Sprintf("%s; auto_join failed: %s", se.Message, joinFailure(je))
+		se.Message = fmt.Sprintf("%s; auto_join failed: %s", se.Message, je.answer())
 		se.JoinErr = je
 		return "", se
 	}
@@ -202,7 +187,7 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 			t.remember(m.Room, roomID)
 		}
 	}
-	t.opts.Log.Info(fmt.Sprintf("joined room '%s' to deliver to it (auto_join)", m.Room))
+	t.opts.Log.Info("joined the room to deliver to it (auto_join)", "room", m.Room)
 	eventID, err = t.send(ctx, roomID, m) // once, same txn id
 	if err != nil {
 		return "", toSendError(m.Room, err)
@@ -218,18 +203,6 @@ func (t *MatrixTransport) send(ctx context.Context, roomID string, m Message) (s
 		return "", err
 	}
 	return resp.EventID.String(), nil
-}
-
-// joinFailure words a failed join for the send error.
-func joinFailure(je *SendError) string {
-	switch {
-	case je.Status == 0:
-		return je.Message
-	case je.ErrCode != "":
-		return fmt.Sprintf("HTTP %d %s: %s", je.Status, je.ErrCode, je.Message)
-	default:
-		return fmt.Sprintf("HTTP %d: %s", je.Status, je.Message)
-	}
 }
 
 // toSendError turns mautrix's error into a SendError with what a retry

@@ -197,56 +197,50 @@ func (t *MatrixTransport) CheckRooms(ctx context.Context, userID string, rooms [
 	return out, nil
 }
 
-// invites lists pending invites with one /sync that asks for nothing but
-// the room list (the only place the client API shows invites), limited to
-// the rooms of interest.
+// invites lists pending invites (the client API shows them in /sync only)
+// among roomIDs.
 func (t *MatrixTransport) invites(ctx context.Context, roomIDs []string) (map[string]bool, error) {
+	out := map[string]bool{}
 	if len(roomIDs) == 0 {
-		return map[string]bool{}, nil
+		return out, nil
 	}
-	none := map[string]any{"not_types": []string{"*"}}
-	filter := map[string]any{
-		"presence":     none,
-		"account_data": none,
-		"room": map[string]any{
-			"rooms":        slices.Compact(slices.Sorted(slices.Values(roomIDs))),
-			"timeline":     map[string]any{"limit": 1, "not_types": []string{"*"}},
-			"state":        map[string]any{"not_types": []string{"*"}, "lazy_load_members": true},
-			"ephemeral":    none,
-			"account_data": none,
-		},
+	ids := make([]id.RoomID, len(roomIDs))
+	for i, r := range roomIDs {
+		ids[i] = id.RoomID(r)
 	}
-	fj, err := json.Marshal(filter)
+	slices.Sort(ids)
+	resp, err := t.syncRooms(ctx, slices.Compact(ids), &mautrix.FilterPart{Limit: 1, NotTypes: noTypes})
+	if err != nil {
+		return nil, toSendError("", err)
+	}
+	for r := range resp.Rooms.Invite {
+		out[r.String()] = true
+	}
+	return out, nil
+}
+
+// noTypes is a filter's "no event at all".
+var noTypes = []event.Type{{Type: "*"}}
+
+// syncRooms is an initial /sync of rooms that returns their timelines as
+// timeline filters them, and nothing else. The filter is given inline (the
+// spec allows a JSON object in place of a filter id): nothing is uploaded.
+func (t *MatrixTransport) syncRooms(ctx context.Context, rooms []id.RoomID, timeline *mautrix.FilterPart) (*mautrix.RespSync, error) {
+	none := &mautrix.FilterPart{NotTypes: noTypes}
+	filter, err := json.Marshal(mautrix.Filter{Presence: none, AccountData: none, Room: &mautrix.RoomFilter{
+		Rooms: rooms, Timeline: timeline, Ephemeral: none, AccountData: none,
+		State: &mautrix.FilterPart{NotTypes: noTypes, LazyLoadMembers: true},
+	}})
 	if err != nil {
 		return nil, err
 	}
-	var resp struct {
-		Rooms struct {
-			Invite map[string]json.RawMessage `json:"invite"`
-		} `json:"rooms"`
-	}
-	u := t.client.BuildURLWithQuery(mautrix.ClientURLPath{"v3", "sync"}, map[string]string{
-		"filter": string(fj), "timeout": "0", "set_presence": "offline",
-	})
-	if _, err := t.client.MakeRequest(ctx, http.MethodGet, u, nil, &resp); err != nil {
-		return nil, toSendError("", err)
-	}
-	out := map[string]bool{}
-	for r := range resp.Rooms.Invite {
-		out[r] = true
-	}
-	return out, nil
+	return t.client.FullSyncRequest(ctx, mautrix.ReqSync{FilterID: string(filter), SetPresence: event.PresenceOffline})
 }
 
 // powerToSend reads the room's power levels: the user's level and the level
 // m.room.message needs. A room without the event lets everyone send.
 func (t *MatrixTransport) powerToSend(ctx context.Context, roomID, userID string) (user, need int, known bool, err error) {
-	var pl struct {
-		Users         map[string]json.Number `json:"users"`
-		UsersDefault  json.Number            `json:"users_default"`
-		Events        map[string]json.Number `json:"events"`
-		EventsDefault json.Number            `json:"events_default"`
-	}
+	var pl event.PowerLevelsEventContent
 	err = t.client.StateEvent(ctx, id.RoomID(roomID), event.StatePowerLevels, "", &pl)
 	if notFound(err) {
 		return 0, 0, true, nil
@@ -254,19 +248,7 @@ func (t *MatrixTransport) powerToSend(ctx context.Context, roomID, userID string
 	if err != nil {
 		return 0, 0, false, toSendError(roomID, err)
 	}
-	num := func(n json.Number) int {
-		v, _ := n.Int64()
-		return int(v)
-	}
-	user = num(pl.UsersDefault)
-	if v, ok := pl.Users[userID]; ok {
-		user = num(v)
-	}
-	need = num(pl.EventsDefault)
-	if v, ok := pl.Events[event.EventMessage.Type]; ok {
-		need = num(v)
-	}
-	return user, need, true, nil
+	return pl.GetUserLevel(id.UserID(userID)), pl.GetEventLevel(event.EventMessage), true, nil
 }
 
 // encrypted reports whether the room has an m.room.encryption state event.

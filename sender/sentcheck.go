@@ -2,7 +2,6 @@ package sender
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -105,26 +104,9 @@ func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Ti
 }
 
 // findSentSync looks for m's txn id in the room's timeline of an initial
-// /sync that returns nothing else: the filter is given inline (the spec
-// allows a JSON object in place of a filter id) so that nothing is
-// uploaded, and every other part of the answer asks for no event types.
+// /sync.
 func (t *MatrixTransport) findSentSync(ctx context.Context, m Message, room id.RoomID) (string, error) {
-	none := map[string]any{"types": []string{}}
-	filter, err := json.Marshal(map[string]any{
-		"room": map[string]any{
-			"rooms":        []id.RoomID{room},
-			"timeline":     map[string]any{"limit": findSentPage, "types": []event.Type{event.EventMessage, event.EventEncrypted}},
-			"state":        none,
-			"ephemeral":    none,
-			"account_data": none,
-		},
-		"presence":     none,
-		"account_data": none,
-	})
-	if err != nil {
-		return "", fmt.Errorf("looking for an earlier delivery: %w", err)
-	}
-	resp, err := t.client.FullSyncRequest(ctx, mautrix.ReqSync{FilterID: string(filter)})
+	resp, err := t.syncRooms(ctx, []id.RoomID{room}, &mautrix.FilterPart{Limit: findSentPage, Types: []event.Type{event.EventMessage, event.EventEncrypted}})
 	if err != nil {
 		return "", fmt.Errorf("looking for an earlier delivery: %w", toSendError(m.Room, err))
 	}
