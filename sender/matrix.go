@@ -196,8 +196,11 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 }
 
 func (t *MatrixTransport) send(ctx context.Context, roomID string, m Message) (string, error) {
-	typ := event.Type{Type: m.WireType(), Class: event.MessageEventType}
-	resp, err := t.client.SendMessageEvent(ctx, id.RoomID(roomID), typ, m.WireContent(),
+	typ, content := event.EventMessage, any(m.Content)
+	if m.EventType != "" {
+		typ, content = event.Type{Type: m.EventType, Class: event.MessageEventType}, m.Wire
+	}
+	resp, err := t.client.SendMessageEvent(ctx, id.RoomID(roomID), typ, content,
 		mautrix.ReqSendEvent{TransactionID: m.TxnID})
 	if err != nil {
 		return "", err
