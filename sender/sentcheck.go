@@ -43,9 +43,8 @@ func MayHaveArrived(err error) bool {
 	if errors.As(err, &se) && se.Status != 0 {
 		return false
 	}
-	// Refused before any request (EncryptError: not encrypted, not sent).
-	var ns interface{ NotSent() bool }
-	if errors.As(err, &ns) && ns.NotSent() {
+	var ee *EncryptError // refused before any request
+	if errors.As(err, &ee) {
 		return false
 	}
 	var op *net.OpError
