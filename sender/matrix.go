@@ -163,7 +163,7 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 	}
 	if fromFile {
 		// The alias may have moved since an earlier run resolved it.
-		t.forget(m.Room)
+		t.remember(m.Room, "")
 	}
 	if !t.opts.AutoJoin {
 		return "", se

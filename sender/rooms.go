@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -18,11 +20,6 @@ import (
 // room id.
 func isAlias(room string) bool { return len(room) > 1 && room[0] == '#' }
 
-// aliasCache is the file cache of resolved aliases in CacheDir.
-func (t *MatrixTransport) aliasCache() fileCache {
-	return fileCache{dir: t.opts.CacheDir, name: "rooms.json", ttl: t.opts.AliasTTL, now: time.Now}
-}
-
 // resolve returns the room id to send to: a room id as given (with or
 // without a server part: never completed), an alias through the process's
 // memory, the cache file, or GET /directory/room/{alias}. fromFile says the
@@ -32,16 +29,17 @@ func (t *MatrixTransport) resolve(ctx context.Context, room string) (roomID stri
 		return room, false, nil
 	}
 	t.aliasMu.Lock()
-	cached, ok := t.aliases[room]
-	t.aliasMu.Unlock()
-	if ok {
-		return cached, false, nil
+	roomID, ok := t.aliases[room]
+	if !ok {
+		e := t.aliasFile()[room]
+		if age := time.Since(e.Time); e.Value != "" && age >= 0 && age <= t.opts.AliasTTL {
+			roomID, fromFile = e.Value, true
+			t.aliases[room] = roomID
+		}
 	}
-	if cached, ok := t.aliasCache().get(room); ok {
-		t.aliasMu.Lock()
-		t.aliases[room] = cached
-		t.aliasMu.Unlock()
-		return cached, true, nil
+	t.aliasMu.Unlock()
+	if roomID != "" {
+		return roomID, fromFile, nil
 	}
 	resp, err := t.client.ResolveAlias(ctx, id.RoomAlias(room))
 	if err != nil {
@@ -54,20 +52,62 @@ func (t *MatrixTransport) resolve(ctx context.Context, room string) (roomID stri
 	return resp.RoomID.String(), false, nil
 }
 
-// remember stores a resolved alias in memory and in the cache file.
-func (t *MatrixTransport) remember(alias, roomID string) {
-	t.aliasMu.Lock()
-	t.aliases[alias] = roomID
-	t.aliasMu.Unlock()
-	t.aliasCache().put(alias, roomID)
+// cachedAlias is an entry of rooms.json, the aliases resolved by earlier
+// runs in CacheDir.
+type cachedAlias struct {
+	Value string    `json:"value"` // the room id
+	Time  time.Time `json:"time"`
 }
 
-// forget drops an alias from memory and from the cache file.
-func (t *MatrixTransport) forget(alias string) {
+// aliasFile reads rooms.json; a file that cannot be read is empty: a cache
+// never stops a delivery. aliasMu is held.
+func (t *MatrixTransport) aliasFile() map[string]cachedAlias {
+	entries := map[string]cachedAlias{}
+	if t.opts.CacheDir == "" {
+		return entries
+	}
+	if data, err := os.ReadFile(filepath.Join(t.opts.CacheDir, "rooms.json")); err == nil && json.Unmarshal(data, &entries) != nil {
+		return map[string]cachedAlias{}
+	}
+	return entries
+}
+
+// remember keeps a resolved alias (roomID "" forgets it) in memory and in
+// rooms.json, dropping what expired there. A write that fails is ignored,
+// and concurrent processes may lose each other's entries (the last rename
+// wins): either only costs a lookup.
+func (t *MatrixTransport) remember(alias, roomID string) {
 	t.aliasMu.Lock()
+	defer t.aliasMu.Unlock()
 	delete(t.aliases, alias)
-	t.aliasMu.Unlock()
-	t.aliasCache().put(alias, "")
+	if roomID != "" {
+		t.aliases[alias] = roomID
+	}
+	if t.opts.CacheDir == "" {
+		return
+	}
+	entries := t.aliasFile()
+	now := time.Now()
+	for k, e := range entries {
+		if now.Sub(e.Time) > t.opts.AliasTTL || k == alias {
+			delete(entries, k)
+		}
+	}
+	if roomID != "" {
+		entries[alias] = cachedAlias{Value: roomID, Time: now}
+	}
+	data, err := json.MarshalIndent(entries, "", "  ")
+	if err != nil || os.MkdirAll(t.opts.CacheDir, 0o700) != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(t.opts.CacheDir, ".rooms.json.*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(append(data, '\n'))
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), filepath.Join(t.opts.CacheDir, "rooms.json")) != nil {
+		os.Remove(tmp.Name())
+	}
 }
 
 // ResolveRoom returns the room id of room: an alias resolved (and cached),
