@@ -33,9 +33,9 @@ type MatrixTransport struct {
 	client *mautrix.Client
 	opts   Options
 
-	// The homeserver given as a server name is discovered on first use.
+	// The homeserver given as a server name is discovered on first use;
+	// hsInput is "" once it is known.
 	discoverMu sync.Mutex
-	discovered bool
 	hsInput    string
 
 	aliasMu sync.Mutex
@@ -53,15 +53,13 @@ type Options struct {
 	// CacheDir holds resolved aliases (rooms.json) between runs; "" keeps
 	// them in memory only.
 	CacheDir string
-	// AliasTTL is how long a resolved alias is reused from CacheDir; 0
-	// means DefaultAliasTTL. Within a process an alias is resolved once.
-	AliasTTL time.Duration
 	// Log gets a line when the transport joins a room; nil discards.
 	Log *slog.Logger
 }
 
 // DefaultAliasTTL bounds how long an alias resolved by an earlier run is
-// trusted: an alias can be moved to another room.
+// trusted (within a process, an alias is resolved once): an alias can be
+// moved to another room.
 const DefaultAliasTTL = time.Hour
 
 // DefaultOptions are the options of NewMatrixTransport: auto-join on, no
@@ -84,20 +82,16 @@ func NewMatrixTransportWithOptions(homeserver, accessToken string, opts Options)
 	if homeserver == "" {
 		return nil, errors.New("no homeserver given")
 	}
-	t := &MatrixTransport{opts: opts, aliases: map[string]string{}, discovered: strings.Contains(homeserver, "://")}
+	t := &MatrixTransport{opts: opts, aliases: map[string]string{}}
 	base := homeserver
-	if !t.discovered {
+	if !strings.Contains(homeserver, "://") {
 		t.hsInput, base = homeserver, "https://discovery.invalid" // replaced on first use
 	}
-	cli, err := newClient(opts.HTTPClient, base, accessToken) // its error quotes the URL only, never the token
-	if err != nil {
-		return nil, err
+	var err error
+	if t.client, err = newClient(opts.HTTPClient, base, accessToken); err != nil {
+		return nil, err // it quotes the URL only, never the token
 	}
-	t.client = cli
 	t.opts.Log = orDiscard(opts.Log)
-	if t.opts.AliasTTL <= 0 {
-		t.opts.AliasTTL = DefaultAliasTTL
-	}
 	return t, nil
 }
 
@@ -106,7 +100,7 @@ func NewMatrixTransportWithOptions(homeserver, accessToken string, opts Options)
 func (t *MatrixTransport) ready(ctx context.Context) error {
 	t.discoverMu.Lock()
 	defer t.discoverMu.Unlock()
-	if t.discovered {
+	if t.hsInput == "" {
 		return nil
 	}
 	hs, err := Discover(ctx, t.client.Client, t.hsInput)
@@ -117,7 +111,7 @@ func (t *MatrixTransport) ready(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("homeserver %q: %w", hs.BaseURL, err)
 	}
-	t.client.HomeserverURL, t.discovered = u, true
+	t.client.HomeserverURL, t.hsInput = u, ""
 	return nil
 }
 
@@ -126,7 +120,7 @@ func (t *MatrixTransport) ready(ctx context.Context) error {
 func (t *MatrixTransport) HomeserverURL() string {
 	t.discoverMu.Lock()
 	defer t.discoverMu.Unlock()
-	if !t.discovered {
+	if t.hsInput != "" {
 		return ""
 	}
 	return t.client.HomeserverURL.String()

@@ -32,7 +32,7 @@ func (t *MatrixTransport) resolve(ctx context.Context, room string) (roomID stri
 	roomID, ok := t.aliases[room]
 	if !ok {
 		e := t.aliasFile()[room]
-		if age := time.Since(e.Time); e.Value != "" && age >= 0 && age <= t.opts.AliasTTL {
+		if age := time.Since(e.Time); e.Value != "" && age >= 0 && age <= DefaultAliasTTL {
 			roomID, fromFile = e.Value, true
 			t.aliases[room] = roomID
 		}
@@ -89,7 +89,7 @@ func (t *MatrixTransport) remember(alias, roomID string) {
 	entries := t.aliasFile()
 	now := time.Now()
 	for k, e := range entries {
-		if now.Sub(e.Time) > t.opts.AliasTTL || k == alias {
+		if now.Sub(e.Time) > DefaultAliasTTL || k == alias {
 			delete(entries, k)
 		}
 	}
@@ -194,69 +194,48 @@ func (t *MatrixTransport) CheckRooms(ctx context.Context, userID string, rooms [
 	if err := t.ready(ctx); err != nil {
 		return nil, err
 	}
-	joinedResp, err := t.client.JoinedRooms(ctx)
+	joined, err := t.client.JoinedRooms(ctx)
 	if err != nil {
 		return nil, toSendError("", err)
 	}
-	joined := map[string]bool{}
-	for _, r := range joinedResp.JoinedRooms {
-		joined[r.String()] = true
-	}
 	out := make([]RoomStatus, len(rooms))
-	var ids []string
+	var ids []id.RoomID
 	for i, room := range rooms {
-		st := RoomStatus{Room: room}
-		st.RoomID, st.ResolveErr = t.ResolveRoom(ctx, room)
-		if st.ResolveErr == nil && joined[st.RoomID] {
-			st.Membership = MembershipJoin
+		out[i].Room = room
+		if out[i].RoomID, out[i].ResolveErr = t.ResolveRoom(ctx, room); out[i].ResolveErr == nil {
+			ids = append(ids, id.RoomID(out[i].RoomID))
 		}
-		if st.ResolveErr == nil {
-			ids = append(ids, st.RoomID)
-		}
-		out[i] = st
 	}
 	invited, invErr := t.invites(ctx, ids)
 	for i := range out {
 		st := &out[i]
-		if st.ResolveErr != nil {
-			continue
+		switch {
+		case st.ResolveErr != nil:
+		case slices.Contains(joined.JoinedRooms, id.RoomID(st.RoomID)):
+			st.Membership = MembershipJoin
+			st.UserLevel, st.SendLevel, st.PowerKnown, st.PowerErr = t.powerToSend(ctx, st.RoomID, userID)
+			st.Encrypted, st.EncryptionErr = t.encrypted(ctx, st.RoomID)
+		case invErr != nil:
+			st.InvitesUnknown = invErr
+		case invited[id.RoomID(st.RoomID)] != nil:
+			st.Membership = MembershipInvite
 		}
-		if st.Membership == MembershipNone {
-			if invErr != nil {
-				st.InvitesUnknown = invErr
-			} else if invited[st.RoomID] {
-				st.Membership = MembershipInvite
-			}
-		}
-		if st.Membership != MembershipJoin {
-			continue
-		}
-		st.UserLevel, st.SendLevel, st.PowerKnown, st.PowerErr = t.powerToSend(ctx, st.RoomID, userID)
-		st.Encrypted, st.EncryptionErr = t.encrypted(ctx, st.RoomID)
 	}
 	return out, nil
 }
 
-// invites lists pending invites (the client API shows them in /sync only)
-// among roomIDs.
-func (t *MatrixTransport) invites(ctx context.Context, roomIDs []string) (map[string]bool, error) {
-	out := map[string]bool{}
+// invites lists the pending invites among roomIDs: the client API shows
+// them in /sync only.
+func (t *MatrixTransport) invites(ctx context.Context, roomIDs []id.RoomID) (map[id.RoomID]*mautrix.SyncInvitedRoom, error) {
 	if len(roomIDs) == 0 {
-		return out, nil
+		return nil, nil
 	}
-	ids := make([]id.RoomID, len(roomIDs))
-	for i, r := range roomIDs {
-		ids[i] = id.RoomID(r)
-	}
-	slices.Sort(ids)
-	resp, err := t.syncRooms(ctx, slices.Compact(ids), &mautrix.FilterPart{Limit: 1, NotTypes: noTypes})
+	slices.Sort(roomIDs)
+	resp, err := t.syncRooms(ctx, slices.Compact(roomIDs), &mautrix.FilterPart{Limit: 1, NotTypes: noTypes})
 	if err != nil {
 		return nil, toSendError("", err)
 	}
-	for r := range resp.Rooms.Invite {
-		out[r.String()] = true
-	}
-	return out, nil
+	return resp.Rooms.Invite, nil
 }
 
 // noTypes is a filter's "no event at all".
