@@ -147,8 +147,7 @@ func (r *drainRun) seq(ctx context.Context, es []state.Entry) {
 		r.rf.Remaining++
 		r.rf.Err = cmp.Or(r.rf.Err, blocked)
 		r.mu.Unlock()
-		if i, ok := r.mine[e.ID]; ok {
-			res := &r.results[i]
+		if res := r.result(e); res != nil {
 			res.Outcome, res.Err = OutcomeQueued, err
 			r.o.log.Error("queued Matrix notification", "alarm", e.Summary, "room", r.room, "err", err)
 		}
@@ -217,27 +216,32 @@ func (r *drainRun) sent(e state.Entry, m Message, ev string, took time.Duration,
 		// It was delivered; the next attempt finds it (it is marked started).
 		o.log.Error("outbox: cannot record the delivery", "alarm", m.Summary, "room", r.room, "event", ev, "err", err)
 	}
-	i, isMine := r.mine[e.ID]
+	res := r.result(e)
 	r.mu.Lock()
 	r.sentTxn[e.TxnID] = ev
 	r.rf.Delivered++
-	if !isMine {
-		r.rf.olderDelivered++
-	}
 	r.mu.Unlock()
 	switch {
 	case note != "":
 		o.log.Info(note, "alarm", m.Summary, "room", r.room, "event", ev)
-	case isMine:
+	case res != nil:
 		o.log.Info("sent Matrix notification", "alarm", m.Summary, "room", r.room, "event", ev)
 	default:
 		o.log.Info("sent queued Matrix notification", "alarm", m.Summary, "room", r.room, "event", ev,
 			"queued_for", o.now().Sub(e.Enqueued).Round(time.Second))
 	}
-	if isMine {
-		res := &r.results[i]
+	if res != nil {
 		res.Outcome, res.EventID, res.Err, res.Duration = OutcomeDelivered, ev, nil, took
 	}
+}
+
+// result is where the calling Deliver wants e's outcome, nil for an entry
+// of an earlier invocation.
+func (r *drainRun) result(e state.Entry) *OutboxResult {
+	if i, ok := r.mine[e.ID]; ok {
+		return &r.results[i]
+	}
+	return nil
 }
 
 // drop removes e undelivered, with an ERROR line saying why.
@@ -245,16 +249,12 @@ func (r *drainRun) drop(e state.Entry, m Message, reason string, cause error) {
 	if err := r.c.Drop(e.ID); err != nil {
 		r.o.log.Error("outbox: cannot remove a dropped entry", "entry", e.ID, "reason", reason, "err", err)
 	}
-	i, isMine := r.mine[e.ID]
+	res := r.result(e)
 	r.mu.Lock()
 	r.rf.Dropped++
-	if !isMine {
-		r.rf.olderDropped++
-	}
 	r.mu.Unlock()
 	r.o.log.Error("dropped Matrix notification", "alarm", cmp.Or(m.Summary, e.Summary), "room", r.room, "reason", reason)
-	if isMine {
-		res := &r.results[i]
+	if res != nil {
 		res.Outcome, res.Err = OutcomeDropped, cause
 	}
 }
@@ -270,20 +270,19 @@ func (r *drainRun) failed(e state.Entry, m Message, err error, took time.Duratio
 	if rerr := r.c.Failed(e.ID, attempts, err.Error(), MayHaveArrived(err)); rerr != nil {
 		r.o.log.Error("outbox: cannot record the failed attempt", "err", rerr)
 	}
-	i, isMine := r.mine[e.ID]
+	res := r.result(e)
 	r.mu.Lock()
 	r.rf.Remaining++
 	r.rf.Err = cmp.Or(r.rf.Err, err)
 	r.failures = append(r.failures, func() {
 		msg := "failed to send queued Matrix notification, kept in the outbox"
-		if isMine {
+		if res != nil {
 			msg = "failed to send Matrix notification, kept in the outbox"
 		}
 		r.o.log.Error(msg, "alarm", m.Summary, "room", r.room, "err", err, "queued", r.rf.Remaining)
 	})
 	r.mu.Unlock()
-	if isMine {
-		res := &r.results[i]
+	if res != nil {
 		res.Outcome, res.Err, res.Duration = OutcomeQueued, err, took
 	}
 }

@@ -195,9 +195,6 @@ type RoomFlush struct {
 	Delivered, Dropped, Remaining int
 	// Err is what stopped the drain with entries left, nil if it emptied.
 	Err error
-	// olderDelivered and olderDropped are the entries not of the calling
-	// Deliver among Delivered and Dropped.
-	olderDelivered, olderDropped int
 }
 
 // FlushReport is the outcome of Flush, one RoomFlush per room that had
@@ -276,9 +273,17 @@ func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concu
 	// Prepare holds up is kept whatever happens.
 	Prepare(ctx, t, fresh)
 	for _, rf := range o.drainRooms(ctx, t, rooms, claimed, mine, report.Results, concurrency) {
-		report.OlderDelivered += rf.olderDelivered
-		report.OlderDropped += rf.olderDropped
+		report.OlderDelivered += rf.Delivered
+		report.OlderDropped += rf.Dropped
 		report.Pending += rf.Remaining
+	}
+	for _, i := range mine { // the drains' counts less this call's entries
+		switch report.Results[i].Outcome {
+		case OutcomeDelivered:
+			report.OlderDelivered--
+		case OutcomeDropped:
+			report.OlderDropped--
+		}
 	}
 	rec := context.WithoutCancel(ctx)
 	// What another invocation handled while this one waited for the room:
