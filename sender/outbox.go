@@ -277,31 +277,27 @@ func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concu
 		report.OlderDropped += rf.Dropped
 		report.Pending += rf.Remaining
 	}
-	for _, i := range mine { // the drains' counts less this call's entries
-		switch report.Results[i].Outcome {
+	rec := context.WithoutCancel(ctx)
+	for _, i := range mine {
+		r := &report.Results[i]
+		switch r.Outcome { // the drains counted this call's entries too
 		case OutcomeDelivered:
 			report.OlderDelivered--
 		case OutcomeDropped:
 			report.OlderDropped--
-		}
-	}
-	rec := context.WithoutCancel(ctx)
-	// What another invocation handled while this one waited for the room:
-	// delivered if a delivery is recorded, dropped otherwise (that
-	// invocation logged why).
-	for _, i := range mine {
-		r := &report.Results[i]
-		if r.Outcome != 0 {
-			continue
-		}
-		ev, err := o.db.DeliveredEvent(rec, o.scope, r.Message.Room, r.Message.TxnID)
-		switch {
-		case err != nil:
-			r.Outcome, r.Err = OutcomeQueued, err
-		case ev != "":
-			r.Outcome, r.EventID = OutcomeDelivered, ev
-		default:
-			r.Outcome, r.Err = OutcomeDropped, errors.New("dropped by another matrix-notify delivering to this room (see its log)")
+		case 0:
+			// Handled by another invocation while this one waited for the
+			// room: delivered if a delivery is recorded, dropped otherwise
+			// (that invocation logged why).
+			ev, err := o.db.DeliveredEvent(rec, o.scope, r.Message.Room, r.Message.TxnID)
+			switch {
+			case err != nil:
+				r.Outcome, r.Err = OutcomeQueued, err
+			case ev != "":
+				r.Outcome, r.EventID = OutcomeDelivered, ev
+			default:
+				r.Outcome, r.Err = OutcomeDropped, errors.New("dropped by another matrix-notify delivering to this room (see its log)")
+			}
 		}
 	}
 	if report.Pending > 0 {
