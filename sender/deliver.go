@@ -21,13 +21,11 @@ type Transport interface {
 // wave, so an alarm costs one round trip, not one per eight rooms.
 const DefaultConcurrency = 32
 
-// Sender fans messages out to their rooms concurrently.
+// Sender fans messages out to their rooms concurrently, without an outbox.
 type Sender struct {
-	Transport Transport
-	// Concurrency limits the sends in flight; <= 0 means DefaultConcurrency.
-	Concurrency int
-	// Log receives one line per message; nil discards.
-	Log *slog.Logger
+	Transport   Transport
+	Concurrency int          // sends in flight; <= 0 means DefaultConcurrency
+	Log         *slog.Logger // one line per message; nil discards
 }
 
 // Result is the outcome of one message.
@@ -45,14 +43,7 @@ type Report struct {
 }
 
 // Delivered reports whether every message reached its room.
-func (r Report) Delivered() bool {
-	for _, res := range r.Results {
-		if res.Err != nil {
-			return false
-		}
-	}
-	return true
-}
+func (r Report) Delivered() bool { return len(r.Failed()) == 0 }
 
 // Failed returns the results that did not reach their room.
 func (r Report) Failed() []Result {
@@ -96,24 +87,17 @@ func limit(concurrency int) int { return cmp.Or(max(concurrency, 0), DefaultConc
 // SendError is a failed send as the homeserver (or the network) reported it.
 // It carries what a retry policy needs to decide, and never the access token.
 type SendError struct {
-	Room string
-	// Status is the HTTP status, 0 when no answer arrived.
-	Status int
-	// ErrCode is the Matrix errcode (M_FORBIDDEN, ...), "" when none.
-	ErrCode string
-	// Message is the homeserver's error text or the network error.
-	Message string
-	// RetryAfter is how long the homeserver asked us to wait (429), 0 if not said.
-	RetryAfter time.Duration
-	// Err is the underlying error, for errors.Is (e.g. context.DeadlineExceeded).
-	Err error
+	Room       string
+	Status     int           // HTTP status, 0 when no answer arrived
+	ErrCode    string        // Matrix errcode (M_FORBIDDEN, ...)
+	Message    string        // the homeserver's error text or the network error
+	RetryAfter time.Duration // how long a 429 asked us to wait, 0 if not said
+	Err        error         // the underlying error, for errors.Is
 	// JoinErr is the answer to the join auto_join tried after the send was
-	// refused because the bot is not in the room; nil when none was tried.
-	// Message then ends with it; ClassifyRoomError reads both.
+	// refused because the bot is not in the room (Message then ends with
+	// it); ClassifyRoomError reads both.
 	JoinErr *SendError
-	// Join: the refused request was itself a join (MatrixTransport.Join),
-	// not a send.
-	Join bool
+	Join    bool // the refused request was itself a join (MatrixTransport.Join)
 }
 
 func (e *SendError) Error() string {

@@ -16,26 +16,17 @@ import (
 // room (the lifecycle setting).
 type Lifecycle string
 
+// Updates and resolution go into the raise's thread (m.thread, with a reply
+// fallback for clients without threads), are replies to the previous event,
+// edit the raise (m.replace: one message per alert showing its state; an
+// edit notifies only who it newly mentions), or are posted on their own.
 const (
-	// LifecycleThread (the default): the raise is posted; its updates and
-	// resolution go into the raise's thread (m.thread, with a reply
-	// fallback to the previous event for clients without threads).
-	LifecycleThread Lifecycle = "thread"
-	// LifecycleReply: updates and resolution are replies (m.in_reply_to)
-	// to the previous event of the alert's life, in the main timeline.
-	LifecycleReply Lifecycle = "reply"
-	// LifecycleEdit: updates and resolution edit the raise (m.replace), so
-	// the room holds one message per alert showing its current state. Edits
-	// do not notify (.m.rule.suppress_edits), except users the edit newly
-	// mentions (its top-level m.mentions holds only those): an escalation
-	// without a new mention is silent.
-	LifecycleEdit Lifecycle = "edit"
-	// LifecycleNone: every transition is posted on its own, as before.
-	LifecycleNone Lifecycle = "none"
+	LifecycleThread  Lifecycle = "thread"
+	LifecycleReply   Lifecycle = "reply"
+	LifecycleEdit    Lifecycle = "edit"
+	LifecycleNone    Lifecycle = "none"
+	DefaultLifecycle           = LifecycleThread
 )
-
-// DefaultLifecycle is the mode of an empty setting.
-const DefaultLifecycle = LifecycleThread
 
 // ParseLifecycle checks a lifecycle setting; "" is DefaultLifecycle.
 func ParseLifecycle(s string) (Lifecycle, error) {
@@ -48,10 +39,8 @@ func ParseLifecycle(s string) (Lifecycle, error) {
 	return "", fmt.Errorf("lifecycle %q: want thread, reply, edit or none", s)
 }
 
-// DefaultResolvedMarker heads the text an edit gives a resolved alert
-// (LifecycleEdit) of a source without its own marker (see
-// LifecycleTransport.ResolvedMarkers): "RESOLVED — ", the resolution's text,
-// then the text the message showed until then.
+// DefaultResolvedMarker heads what an edited alert shows once resolved, for
+// a source without its own (LifecycleTransport.ResolvedMarkers).
 const DefaultResolvedMarker = "RESOLVED"
 
 // LifecycleTransport relates the transitions of an alert in a room, as Mode

@@ -9,15 +9,11 @@ import (
 	"time"
 )
 
-// Defaults of Retrier.
+// Defaults of Retrier. Once the homeserver is back, what waits in the
+// outbox goes out within about DefaultRetrierMax (plus one round).
 const (
-	// DefaultRetrierBase is the first wait between two rounds of a Retrier.
-	DefaultRetrierBase = 2 * time.Second
-	// DefaultRetrierMax caps the wait between two rounds: once the
-	// homeserver is back, what waits in the outbox goes out within about
-	// this long (plus one round).
-	DefaultRetrierMax = 60 * time.Second
-	// DefaultRetrierRound bounds one round when Retrier.Round is 0.
+	DefaultRetrierBase  = 2 * time.Second
+	DefaultRetrierMax   = 60 * time.Second
 	DefaultRetrierRound = 10 * time.Second
 )
 
@@ -31,18 +27,16 @@ type Flusher interface {
 // homeserver is back, without waiting for the next alarm (netdata runs us
 // only when an alarm changes, which may be days later).
 //
-// The wait after a round that delivered nothing is Policy's backoff for the
-// round's failures (Base 2 s doubling, capped at Max 60 s by default; a 429
-// waits what the homeserver asked for); after a round that made progress the
-// next one starts at once. Classify decides what is worth waiting for.
+// After a round that delivered nothing it waits Policy's backoff for the
+// round's failures (a 429 what the homeserver asked for); after a round
+// that made progress the next one starts at once.
 type Retrier struct {
 	Outbox    Flusher
 	Transport Transport
-	// Concurrency is Flush's; <= 0 means DefaultConcurrency.
-	Concurrency int
-	// Round bounds one Flush. Keep it short: a round holds the locks of
-	// the rooms it drains, which an invocation netdata waits for may need.
-	// 0 means DefaultRetrierRound.
+	Concurrency int // Flush's
+	// Round bounds one Flush (0: DefaultRetrierRound). Keep it short: a
+	// round holds the claims of the rooms it drains, which an invocation
+	// netdata waits for may need.
 	Round time.Duration
 	// Policy shapes the wait between rounds; zero Base and Max mean
 	// DefaultRetrierBase and DefaultRetrierMax. Its MaxAttempts and
