@@ -31,8 +31,8 @@ type Flusher interface {
 // round's failures (a 429 what the homeserver asked for); after a round
 // that made progress the next one starts at once.
 type Retrier struct {
-	Outbox    Flusher
-	Transport Transport
+	Outbox      Flusher
+	Transport   Transport
 	Concurrency int // Flush's
 	// Round bounds one Flush (0: DefaultRetrierRound). Keep it short: a
 	// round holds the claims of the rooms it drains, which an invocation
