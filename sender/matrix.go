@@ -44,17 +44,12 @@ type MatrixTransport struct {
 
 // Options configure a MatrixTransport beyond the homeserver and token.
 type Options struct {
-	// HTTPClient may be nil for a default client; deadlines come from the
-	// context.
-	HTTPClient *http.Client
+	HTTPClient *http.Client // nil for a default one; deadlines come from the context
 	// AutoJoin joins a room when a send is refused because the bot is not
 	// in it (RoomNotJoined) and resends once (same txn id).
 	AutoJoin bool
-	// CacheDir holds resolved aliases (rooms.json) between runs; "" keeps
-	// them in memory only.
-	CacheDir string
-	// Log gets a line when the transport joins a room; nil discards.
-	Log *slog.Logger
+	CacheDir string       // holds resolved aliases (rooms.json) between runs; "": memory only
+	Log      *slog.Logger // a line when the transport joins a room; nil discards
 }
 
 // DefaultAliasTTL bounds how long an alias resolved by an earlier run is

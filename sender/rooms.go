@@ -159,24 +159,21 @@ const (
 
 // RoomStatus is what CheckRooms found about one configured room.
 type RoomStatus struct {
-	Room   string // as configured
-	RoomID string // resolved; "" when ResolveErr is set
-	// ResolveErr: the alias could not be resolved.
+	Room       string // as configured
+	RoomID     string // resolved; "" when ResolveErr is set
 	ResolveErr error
-	// Membership is the bot's: MembershipJoin, MembershipInvite or
-	// MembershipNone.
-	Membership string
+	Membership string // the bot's: MembershipJoin, MembershipInvite or MembershipNone
 	// InvitesUnknown is set when the pending invites could not be listed
 	// (Membership is then join or none).
 	InvitesUnknown error
-	// PowerKnown: UserLevel and SendLevel were read from the room's
-	// m.room.power_levels (or its absence); only for joined rooms.
-	PowerKnown bool
-	UserLevel  int
-	SendLevel  int // needed for m.room.message
-	PowerErr   error
-	// Encrypted: the room has m.room.encryption; only known when joined.
-	Encrypted     bool
+	// The rest is known for joined rooms only. PowerKnown: UserLevel and
+	// SendLevel (for m.room.message) were read from m.room.power_levels (or
+	// its absence).
+	PowerKnown    bool
+	UserLevel     int
+	SendLevel     int
+	PowerErr      error
+	Encrypted     bool // the room has m.room.encryption
 	EncryptionErr error
 }
 
