@@ -101,21 +101,18 @@ func (o *Outbox) drain(ctx context.Context, t Transport, room string, cl state.C
 	if !fresh {
 		r.seq(ctx, cl.Entries)
 	} else {
-		var alerts [][]state.Entry
-		byAlert := map[string]int{}
+		var alerts []string // in order of first entry
+		byAlert := map[string][]state.Entry{}
 		for _, e := range cl.Entries {
-			a, ok := byAlert[e.AlertKey]
-			if !ok {
-				a = len(alerts)
-				byAlert[e.AlertKey] = a
-				alerts = append(alerts, nil)
+			if byAlert[e.AlertKey] == nil {
+				alerts = append(alerts, e.AlertKey)
 			}
-			alerts[a] = append(alerts[a], e)
+			byAlert[e.AlertKey] = append(byAlert[e.AlertKey], e)
 		}
 		var eg errgroup.Group
 		eg.SetLimit(limit(concurrency))
 		for _, a := range alerts {
-			eg.Go(func() error { r.seq(ctx, a); return nil })
+			eg.Go(func() error { r.seq(ctx, byAlert[a]); return nil })
 		}
 		_ = eg.Wait()
 	}
