@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -78,20 +79,24 @@ func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Ti
 	if err != nil {
 		return "", toSendError(m.Room, err)
 	}
-	if evID, err := t.findSentSync(ctx, m, id.RoomID(roomID)); err != nil || evID != "" {
-		return evID, err
+	room, types := id.RoomID(roomID), []event.Type{event.EventMessage, event.EventEncrypted}
+	sync, err := t.syncRooms(ctx, []id.RoomID{room}, &mautrix.FilterPart{Limit: findSentPage, Types: types})
+	if err != nil {
+		return "", fmt.Errorf("looking for an earlier delivery: %w", toSendError(m.Room, err))
 	}
-	filter := &mautrix.FilterPart{Types: []event.Type{event.EventMessage, event.EventEncrypted}}
+	if r := sync.Rooms.Join[room]; r != nil {
+		if ev := sentIn(r.Timeline.Events, m.TxnID); ev != "" {
+			return ev, nil
+		}
+	}
 	from := ""
 	for range findSentPages {
-		resp, err := t.client.Messages(ctx, id.RoomID(roomID), from, "", mautrix.DirectionBackward, filter, findSentPage)
+		resp, err := t.client.Messages(ctx, room, from, "", mautrix.DirectionBackward, &mautrix.FilterPart{Types: types}, findSentPage)
 		if err != nil {
 			return "", fmt.Errorf("looking for an earlier delivery: %w", toSendError(m.Room, err))
 		}
-		for _, ev := range resp.Chunk {
-			if ev.Unsigned.TransactionID == m.TxnID {
-				return ev.ID.String(), nil
-			}
+		if ev := sentIn(resp.Chunk, m.TxnID); ev != "" {
+			return ev, nil
 		}
 		if resp.End == "" || len(resp.Chunk) == 0 ||
 			time.UnixMilli(resp.Chunk[len(resp.Chunk)-1].Timestamp).Before(since.Add(-findSentSkew)) {
@@ -102,19 +107,10 @@ func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Ti
 	return "", nil
 }
 
-// findSentSync looks for m's txn id in the room's timeline of an initial
-// /sync.
-func (t *MatrixTransport) findSentSync(ctx context.Context, m Message, room id.RoomID) (string, error) {
-	resp, err := t.syncRooms(ctx, []id.RoomID{room}, &mautrix.FilterPart{Limit: findSentPage, Types: []event.Type{event.EventMessage, event.EventEncrypted}})
-	if err != nil {
-		return "", fmt.Errorf("looking for an earlier delivery: %w", toSendError(m.Room, err))
+// sentIn is the id of the event of evs that txnID created, "" if none.
+func sentIn(evs []*event.Event, txnID string) string {
+	if i := slices.IndexFunc(evs, func(ev *event.Event) bool { return ev.Unsigned.TransactionID == txnID }); i >= 0 {
+		return evs[i].ID.String()
 	}
-	if r := resp.Rooms.Join[room]; r != nil {
-		for _, ev := range r.Timeline.Events {
-			if ev.Unsigned.TransactionID == m.TxnID {
-				return ev.ID.String(), nil
-			}
-		}
-	}
-	return "", nil
+	return ""
 }
