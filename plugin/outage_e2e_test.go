@@ -133,7 +133,7 @@ func TestE2EOutageDeliveredWithoutAnotherAlarm(t *testing.T) {
 	logPath := backgroundLog.FindStringSubmatch(r.stderr)[1]
 	deadline := time.Now().Add(150 * time.Second) // the promise is 2 minutes; poll generously
 	for time.Now().Before(deadline) {
-		if data, _ := os.ReadFile(logPath); strings.Contains(string(data), "next round in") {
+		if data, _ := os.ReadFile(logPath); strings.Contains(string(data), "next_round_in=") {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -54,7 +54,7 @@ func NewDeviceID(user, baseURL string) string {
 // Client is a mautrix client for the session of a login: for what login
 // does next (encryption keys, cross-signing, logging out).
 func (r LoginResult) Client(httpc *http.Client, baseURL string) (*mautrix.Client, error) {
-	cli, err := newClient(httpc, baseURL)
+	cli, err := newClient(httpc, baseURL, "")
 	if err != nil {
 		return nil, err
 	}
@@ -62,9 +62,12 @@ func (r LoginResult) Client(httpc *http.Client, baseURL string) (*mautrix.Client
 	return cli, nil
 }
 
-func newClient(httpc *http.Client, baseURL string) (*mautrix.Client, error) {
+// newClient is a mautrix client as every request of ours wants it: our
+// retry policy decides (mautrix's own retries ignore retry_after_ms), and
+// mautrix logs nothing. httpc may be nil.
+func newClient(httpc *http.Client, baseURL, accessToken string) (*mautrix.Client, error) {
 	baseURL = strings.TrimRight(baseURL, "/")
-	cli, err := mautrix.NewClient(baseURL, "", "")
+	cli, err := mautrix.NewClient(baseURL, "", accessToken)
 	if err != nil {
 		return nil, fmt.Errorf("homeserver %q: %w", baseURL, err)
 	}
@@ -83,7 +86,7 @@ func newClient(httpc *http.Client, baseURL string) (*mautrix.Client, error) {
 // refused for want of a token where the endpoint exists, and is
 // unrecognized (404) where it does not.
 func HasE2EE(ctx context.Context, httpc *http.Client, baseURL string) (bool, error) {
-	cli, err := newClient(httpc, baseURL)
+	cli, err := newClient(httpc, baseURL, "")
 	if err != nil {
 		return false, err
 	}
@@ -103,7 +106,7 @@ func HasE2EE(ctx context.Context, httpc *http.Client, baseURL string) (bool, err
 
 // LoginDevice is Login on the given device id.
 func LoginDevice(ctx context.Context, httpc *http.Client, baseURL, user, password, deviceID string) (LoginResult, error) {
-	cli, err := newClient(httpc, baseURL)
+	cli, err := newClient(httpc, baseURL, "")
 	if err != nil {
 		return LoginResult{}, err
 	}

@@ -23,16 +23,12 @@ type AlertRef = state.AlertRef
 
 // AlertState is what the store remembers of an alert's life in a room.
 type AlertState struct {
-	// Root is the event that raised the alert: the thread root, reply and
-	// edit target.
-	Root string
-	// Latest is the last event of the life (Root until the first update),
-	// the reply fallback of the next threaded event.
-	Latest string
+	Root   string // the event that raised the alert: thread root, reply and edit target
+	Latest string // the last event of the life, the reply fallback of the next one
 	// RootContent is the content the root was sent with, and Content the
 	// content of the last transition as the adapter made it (no relation,
-	// no "* "): what the root shows now. LifecycleTransport keeps them in
-	// edit mode only, the one that needs them.
+	// no "* "): what the root shows now. Kept in edit mode only, the one
+	// that needs them.
 	RootContent Content
 	Content     Content
 	Created     time.Time
@@ -41,11 +37,8 @@ type AlertState struct {
 
 // AlertStoreOptions configure an AlertStore. The zero value is usable.
 type AlertStoreOptions struct {
-	// MaxAge forgets an alert this long after its last transition; 0 means
-	// DefaultAlertMaxAge.
-	MaxAge time.Duration
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	MaxAge time.Duration    // after the last transition; 0 means DefaultAlertMaxAge
+	Now    func() time.Time // nil means time.Now
 }
 
 // AlertStore remembers, per (source, alert, room), the events of an alert's
@@ -97,15 +90,8 @@ func (s *AlertStore) Put(ctx context.Context, ref AlertRef, st AlertState) error
 			return err
 		}
 	}
-	a := state.Alert{Root: st.Root, Latest: st.Latest, Created: st.Created, Updated: st.Updated}
-	var err error
-	if a.RootContent, err = marshalContent(st.RootContent); err != nil {
-		return fmt.Errorf("alert store: %w", err)
-	}
-	if a.Content, err = marshalContent(st.Content); err != nil {
-		return fmt.Errorf("alert store: %w", err)
-	}
-	return s.db.PutAlert(ctx, ref, a)
+	return s.db.PutAlert(ctx, ref, state.Alert{Root: st.Root, Latest: st.Latest, Created: st.Created, Updated: st.Updated,
+		RootContent: marshalContent(st.RootContent), Content: marshalContent(st.Content)})
 }
 
 // Delete forgets ref (its alert was resolved).
@@ -121,11 +107,12 @@ func (s *AlertStore) Prune(ctx context.Context) (int, error) {
 
 // marshalContent is nil for the zero Content (threads and replies keep
 // none).
-func marshalContent(c Content) ([]byte, error) {
+func marshalContent(c Content) []byte {
 	if c == (Content{}) {
-		return nil, nil
+		return nil
 	}
-	return json.Marshal(c)
+	data, _ := json.Marshal(c) // a Content always marshals
+	return data
 }
 
 func unmarshalContent(data []byte, c *Content) error {

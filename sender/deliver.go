@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,13 +21,11 @@ type Transport interface {
 // wave, so an alarm costs one round trip, not one per eight rooms.
 const DefaultConcurrency = 32
 
-// Sender fans messages out to their rooms concurrently.
+// Sender fans messages out to their rooms concurrently, without an outbox.
 type Sender struct {
-	Transport Transport
-	// Concurrency limits the sends in flight; <= 0 means DefaultConcurrency.
-	Concurrency int
-	// Log receives one line per message; nil discards.
-	Log *slog.Logger
+	Transport   Transport
+	Concurrency int          // sends in flight; <= 0 means DefaultConcurrency
+	Log         *slog.Logger // one line per message; nil discards
 }
 
 // Result is the outcome of one message.
@@ -44,14 +43,7 @@ type Report struct {
 }
 
 // Delivered reports whether every message reached its room.
-func (r Report) Delivered() bool {
-	for _, res := range r.Results {
-		if res.Err != nil {
-			return false
-		}
-	}
-	return true
-}
+func (r Report) Delivered() bool { return len(r.Failed()) == 0 }
 
 // Failed returns the results that did not reach their room.
 func (r Report) Failed() []Result {
@@ -68,26 +60,19 @@ func (r Report) Failed() []Result {
 // done or ctx ends. One failure does not stop the others: every room gets its
 // own chance, and its own line in the log.
 func (s *Sender) Deliver(ctx context.Context, msgs []Message) Report {
-	limit := s.Concurrency
-	if limit <= 0 {
-		limit = DefaultConcurrency
-	}
-	log := s.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(s.Log)
 	results := make([]Result, len(msgs))
 	var g errgroup.Group
-	g.SetLimit(limit)
+	g.SetLimit(limit(s.Concurrency))
 	for i, m := range msgs {
 		g.Go(func() error {
 			start := time.Now()
 			eventID, err := s.Transport.Send(ctx, m)
 			results[i] = Result{Message: m, EventID: eventID, Err: err, Duration: time.Since(start)}
 			if err != nil {
-				log.Error(fmt.Sprintf("failed to send Matrix notification for: %s to '%s': %v", m.Summary, m.Room, err))
+				log.Error("failed to send Matrix notification", "alarm", m.Summary, "room", m.Room, "err", err)
 			} else {
-				log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (event %s)", m.Summary, m.Room, eventID))
+				log.Info("sent Matrix notification", "alarm", m.Summary, "room", m.Room, "event", eventID)
 			}
 			return nil
 		})
@@ -96,49 +81,50 @@ func (s *Sender) Deliver(ctx context.Context, msgs []Message) Report {
 	return Report{Results: results}
 }
 
+// limit is a concurrency setting: <= 0 means DefaultConcurrency.
+func limit(concurrency int) int { return cmp.Or(max(concurrency, 0), DefaultConcurrency) }
+
 // SendError is a failed send as the homeserver (or the network) reported it.
 // It carries what a retry policy needs to decide, and never the access token.
 type SendError struct {
-	Room string
-	// Status is the HTTP status, 0 when no answer arrived.
-	Status int
-	// ErrCode is the Matrix errcode (M_FORBIDDEN, ...), "" when none.
-	ErrCode string
-	// Message is the homeserver's error text or the network error.
-	Message string
-	// RetryAfter is how long the homeserver asked us to wait (429), 0 if not said.
-	RetryAfter time.Duration
-	// Err is the underlying error, for errors.Is (e.g. context.DeadlineExceeded).
-	Err error
+	Room       string
+	Status     int           // HTTP status, 0 when no answer arrived
+	ErrCode    string        // Matrix errcode (M_FORBIDDEN, ...)
+	Message    string        // the homeserver's error text or the network error
+	RetryAfter time.Duration // how long a 429 asked us to wait, 0 if not said
+	Err        error         // the underlying error, for errors.Is
 	// JoinErr is the answer to the join auto_join tried after the send was
-	// refused because the bot is not in the room; nil when none was tried.
-	// Message then ends with it; ClassifyRoomError reads both.
+	// refused because the bot is not in the room (Message then ends with
+	// it); ClassifyRoomError reads both.
 	JoinErr *SendError
-	// Join: the refused request was itself a join (MatrixTransport.Join),
-	// not a send.
-	Join bool
+	Join    bool // the refused request was itself a join (MatrixTransport.Join)
 }
 
 func (e *SendError) Error() string {
-	var hint string
+	if e.Status == 0 {
+		return "no answer from homeserver: " + e.Message
+	}
 	switch e.ErrCode {
 	case "M_UNKNOWN_TOKEN":
-		hint = " (the access token was rejected: run `matrix-notify login`)"
+		return e.answer() + " (the access token was rejected: run `matrix-notify login`)"
 	case "M_MISSING_TOKEN":
-		hint = " (no access token was sent: set access_token or MATRIX_ACCESSTOKEN, or run `matrix-notify login`)"
-	default:
-		if h := ClassifyRoomError(e).Hint(e.Room, e.JoinErr != nil || e.Join); h != "" {
-			hint = " (" + h + ")"
-		}
+		return e.answer() + " (no access token was sent: set access_token or MATRIX_ACCESSTOKEN, or run `matrix-notify login`)"
 	}
+	if h := ClassifyRoomError(e).Hint(e.Room, e.JoinErr != nil || e.Join); h != "" {
+		return e.answer() + " (" + h + ")"
+	}
+	return e.answer()
+}
+
+// answer is what the homeserver (or the network) said, without advice.
+func (e *SendError) answer() string {
 	switch {
 	case e.Status == 0:
-		return fmt.Sprintf("no answer from homeserver: %s", e.Message)
+		return e.Message
 	case e.ErrCode != "":
-		return fmt.Sprintf("HTTP %d %s: %s%s", e.Status, e.ErrCode, e.Message, hint)
-	default:
-		return fmt.Sprintf("HTTP %d: %s%s", e.Status, e.Message, hint)
+		return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.ErrCode, e.Message)
 	}
+	return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
 }
 
 func (e *SendError) Unwrap() error { return e.Err }

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 )
@@ -25,10 +24,10 @@ type Homeserver struct {
 // Discover turns what a user typed as the homeserver into the base URL of
 // its client-server API:
 //
-//   - a URL ("https://matrix.example.org/", trailing slashes dropped) is used
-//     as given when it answers /_matrix/client/versions; if it does not and
-//     has no path, its host's .well-known is tried, since people often give
-//     https://example.org for a server delegated to matrix.example.org;
+//   - a URL is used as given when it answers /_matrix/client/versions; if it
+//     does not and has no path, its host's .well-known is tried, since people
+//     often give https://example.org for a server delegated to
+//     matrix.example.org;
 //   - a server name ("example.org", "example.org:8448", or a user id
 //     "@bot:example.org") is looked up at
 //     https://<name>/.well-known/matrix/client (mautrix's discovery); a 404
@@ -36,26 +35,23 @@ type Homeserver struct {
 //
 // The result is checked with GET /_matrix/client/versions. Nothing is cached:
 // login and doctor run it once, and exec mode only when the configuration
-// names a server rather than a URL (see BENCHMARKS.md for what that costs).
-// httpc may be nil for a default client.
+// names a server rather than a URL. httpc may be nil.
 func Discover(ctx context.Context, httpc *http.Client, input string) (Homeserver, error) {
 	if httpc == nil {
 		httpc = http.DefaultClient
 	}
 	key := strings.TrimRight(strings.TrimSpace(input), "/")
-	if key == "" {
-		return Homeserver{}, errors.New("no homeserver given")
-	}
-	if strings.Contains(key, "://") {
-		return discoverURL(ctx, httpc, key)
-	}
 	name := key
-	if strings.HasPrefix(name, "@") {
-		_, server, err := id.UserID(name).Parse()
-		if err != nil {
+	switch {
+	case key == "":
+		return Homeserver{}, errors.New("no homeserver given")
+	case strings.Contains(key, "://"):
+		return discoverURL(ctx, httpc, key)
+	case strings.HasPrefix(key, "@"):
+		var err error
+		if _, name, err = id.UserID(key).Parse(); err != nil {
 			return Homeserver{}, fmt.Errorf("homeserver %q: a user id needs a server part (@user:example.org)", key)
 		}
-		name = server
 	}
 	if !id.ValidateServerName(name) {
 		return Homeserver{}, fmt.Errorf("homeserver %q: not a server name (example.org) or a URL (https://matrix.example.org)", key)
@@ -129,14 +125,10 @@ func wellKnown(ctx context.Context, httpc *http.Client, name string) (string, er
 // checkVersions asks base for /_matrix/client/versions: the spec's check that
 // a URL is a Matrix homeserver.
 func checkVersions(ctx context.Context, httpc *http.Client, base string) error {
-	cli, err := mautrix.NewClient(base, "", "")
+	cli, err := newClient(httpc, base, "")
 	if err != nil {
-		return fmt.Errorf("homeserver %s: %w", base, err)
+		return err
 	}
-	cli.Client = httpc
-	cli.DefaultHTTPRetries = 0
-	cli.Log = zerolog.Nop()
-	cli.UserAgent = UserAgent
 	const hint = "is this the Matrix homeserver's URL?"
 	resp, err := cli.Versions(ctx)
 	var herr mautrix.HTTPError

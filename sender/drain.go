@@ -28,14 +28,8 @@ func leaseFor(ctx context.Context) time.Duration {
 	return claimLeaseNoLimit
 }
 
-// roomDrain is the outcome of draining one room.
-type roomDrain struct {
-	delivered, dropped, remaining int
-	olderDelivered, olderDropped  int
-	err                           error // what stopped the drain early, if anything
-}
-
-// drainRun is one drain of a claimed room.
+// drainRun is one drain of a claimed room: the one delivery loop of Deliver
+// and Flush.
 type drainRun struct {
 	o    *Outbox
 	t    Transport
@@ -43,79 +37,89 @@ type drainRun struct {
 	room string
 	// mine maps the calling Deliver's entry ids to indexes in results,
 	// which the run fills in; both nil for Flush.
-	mine     map[int64]int
-	results  []OutboxResult
+	mine    map[int64]int
+	results []OutboxResult
+
 	mu       sync.Mutex
-	d        roomDrain
-	blockers []func()          // failed sends to log once the queue length is known
+	rf       RoomFlush
+	failures []func()          // failed sends to log once the queue length is known
 	sentTxn  map[string]string // txn id -> event, delivered by this run
 }
 
-// drain claims room and delivers its entries: see Outbox.
-func (o *Outbox) drain(ctx context.Context, t Transport, room string, mine map[int64]int, results []OutboxResult, concurrency int) roomDrain {
-	rec := context.WithoutCancel(ctx)
-	c, es, err := o.db.Claim(ctx, o.scope, room, leaseFor(ctx))
-	if err != nil {
-		d := roomDrain{err: err}
-		n, cerr := o.db.Count(rec, o.scope, room)
-		if cerr != nil {
-			o.log.Error(fmt.Sprintf("outbox: %v", cerr))
-		}
-		d.remaining = n
-		for _, i := range mine {
-			if r := &results[i]; r.Message.Room == room {
-				r.Outcome, r.Err = OutcomeQueued, d.err
-				o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", r.Message.Summary, room, d.err))
-			}
-		}
-		return d
+// drainRooms drains rooms, up to concurrency at once: each is claimed (or
+// was, by Enqueue: claimed), delivered as Outbox says, and released.
+func (o *Outbox) drainRooms(ctx context.Context, t Transport, rooms []string, claimed map[string]state.Claimed,
+	mine map[int64]int, results []OutboxResult, concurrency int) []RoomFlush {
+	out := make([]RoomFlush, len(rooms))
+	var eg errgroup.Group
+	eg.SetLimit(limit(concurrency))
+	for i, room := range rooms {
+		eg.Go(func() error {
+			out[i] = o.drain(ctx, t, room, claimed[room], mine, results, concurrency)
+			return nil
+		})
 	}
-	return o.drainClaimed(ctx, t, c, es, mine, results, concurrency)
+	_ = eg.Wait() // drains never fail; the results carry the errors
+	return out
 }
 
-// drainClaimed delivers es, the entries of the room c claimed, and releases
-// it.
-func (o *Outbox) drainClaimed(ctx context.Context, t Transport, c *state.Claim, es []state.Entry, mine map[int64]int, results []OutboxResult, concurrency int) roomDrain {
-	r := &drainRun{o: o, t: t, c: c, room: c.Room(), mine: mine, results: results, sentTxn: map[string]string{}}
+func (o *Outbox) drain(ctx context.Context, t Transport, room string, cl state.Claimed,
+	mine map[int64]int, results []OutboxResult, concurrency int) RoomFlush {
+	if cl.Claim == nil {
+		var err error
+		if cl.Claim, cl.Entries, err = o.db.Claim(ctx, o.scope, room, leaseFor(ctx)); err != nil {
+			rf := RoomFlush{Room: room, Err: err}
+			var cerr error
+			if rf.Remaining, cerr = o.db.Count(context.WithoutCancel(ctx), o.scope, room); cerr != nil {
+				o.log.Error("outbox: cannot count the queued notifications", "room", room, "err", cerr)
+			}
+			for _, i := range mine {
+				if r := &results[i]; r.Message.Room == room {
+					r.Outcome, r.Err = OutcomeQueued, err
+					o.log.Error("queued Matrix notification", "alarm", r.Message.Summary, "room", room, "err", err)
+				}
+			}
+			return rf
+		}
+	}
+	r := &drainRun{o: o, t: t, c: cl.Claim, room: room, mine: mine, results: results,
+		rf: RoomFlush{Room: room}, sentTxn: map[string]string{}}
 	defer func() {
-		if err := c.Release(); err != nil {
-			o.log.Error(fmt.Sprintf("outbox: %v", err))
+		if err := cl.Claim.Release(); err != nil {
+			o.log.Error("outbox: cannot release the room", "room", room, "err", err)
 		}
 	}()
 
 	// Only this call's entries, none tried before: each alert's go in
 	// order, different alerts at once. Otherwise the room is drained
 	// oldest first.
-	fresh := len(es) > 0
-	for _, e := range es {
+	fresh := len(cl.Entries) > 0
+	for _, e := range cl.Entries {
 		_, isMine := mine[e.ID]
 		fresh = fresh && isMine && e.Started.IsZero() && e.Attempts == 0
 	}
 	if !fresh {
-		r.seq(ctx, es)
+		r.seq(ctx, cl.Entries)
 	} else {
-		var alerts [][]state.Entry
-		byAlert := map[string]int{}
-		for _, e := range es {
-			a, ok := byAlert[e.AlertKey]
-			if !ok {
-				a = len(alerts)
-				byAlert[e.AlertKey] = a
-				alerts = append(alerts, nil)
+		var alerts []string // in order of first entry
+		byAlert := map[string][]state.Entry{}
+		for _, e := range cl.Entries {
+			if byAlert[e.AlertKey] == nil {
+				alerts = append(alerts, e.AlertKey)
 			}
-			alerts[a] = append(alerts[a], e)
+			byAlert[e.AlertKey] = append(byAlert[e.AlertKey], e)
 		}
 		var eg errgroup.Group
-		eg.SetLimit(cmp.Or(max(concurrency, 0), DefaultConcurrency))
+		eg.SetLimit(limit(concurrency))
 		for _, a := range alerts {
-			eg.Go(func() error { r.seq(ctx, a); return nil })
+			eg.Go(func() error { r.seq(ctx, byAlert[a]); return nil })
 		}
 		_ = eg.Wait()
 	}
-	for _, log := range r.blockers {
+	for _, log := range r.failures {
 		log()
 	}
-	return r.d
+	return r.rf
 }
 
 // seq delivers es in order, stopping at the first failure or when ctx
@@ -128,9 +132,8 @@ func (r *drainRun) seq(ctx context.Context, es []state.Entry) {
 			blocked = ctx.Err()
 		}
 		if blocked == nil {
-			if blocked = r.one(ctx, e); blocked != nil {
-				tried = true
-			}
+			blocked = r.one(ctx, e)
+			tried = blocked != nil
 			continue
 		}
 		err := fmt.Errorf("not sent before the deadline, kept in the outbox: %w", blocked)
@@ -138,13 +141,12 @@ func (r *drainRun) seq(ctx context.Context, es []state.Entry) {
 			err = fmt.Errorf("kept in the outbox behind an older message that failed: %w", blocked)
 		}
 		r.mu.Lock()
-		r.d.remaining++
-		r.d.err = cmp.Or(r.d.err, blocked)
+		r.rf.Remaining++
+		r.rf.Err = cmp.Or(r.rf.Err, blocked)
 		r.mu.Unlock()
-		if i, ok := r.mine[e.ID]; ok {
-			res := &r.results[i]
+		if res := r.result(e); res != nil {
 			res.Outcome, res.Err = OutcomeQueued, err
-			r.o.log.Error(fmt.Sprintf("queued Matrix notification for: %s to '%s': %v", e.Summary, r.room, err))
+			r.o.log.Error("queued Matrix notification", "alarm", e.Summary, "room", r.room, "err", err)
 		}
 	}
 }
@@ -162,7 +164,7 @@ func (r *drainRun) one(ctx context.Context, e state.Entry) error {
 	ev := cmp.Or(e.DeliveredEvent, r.sentTxn[e.TxnID]) // the same alarm queued twice
 	r.mu.Unlock()
 	if ev != "" {
-		r.sent(e, m, ev, 0, "was delivered before: not sent again")
+		r.sent(e, m, ev, 0, "Matrix notification was delivered before: not sent again")
 		return nil
 	}
 	if age := o.now().Sub(e.Enqueued); age > o.maxAge {
@@ -183,7 +185,7 @@ func (r *drainRun) one(ctx context.Context, e state.Entry) error {
 			r.failed(e, m, err, 0)
 			return err
 		case ev != "":
-			r.sent(e, m, ev, 0, "had arrived in an earlier attempt that got no answer: not sent again")
+			r.sent(e, m, ev, 0, "Matrix notification had arrived in an earlier attempt that got no answer: not sent again")
 			return nil
 		}
 	}
@@ -203,53 +205,53 @@ func (r *drainRun) one(ctx context.Context, e state.Entry) error {
 	return err
 }
 
-// sent records e delivered as event ev; note says how, when it was not
-// sent now.
+// sent records e delivered as event ev; note is the log line when it was
+// not sent now.
 func (r *drainRun) sent(e state.Entry, m Message, ev string, took time.Duration, note string) {
 	o := r.o
 	if err := r.c.Sent(e.ID, e.TxnID, e.AlertKey, ev); err != nil {
 		// It was delivered; the next attempt finds it (it is marked started).
-		o.log.Error(fmt.Sprintf("outbox: cannot record the delivery of %s to '%s' (event %s): %v", m.Summary, r.room, ev, err))
+		o.log.Error("outbox: cannot record the delivery", "alarm", m.Summary, "room", r.room, "event", ev, "err", err)
 	}
-	i, isMine := r.mine[e.ID]
+	res := r.result(e)
 	r.mu.Lock()
 	r.sentTxn[e.TxnID] = ev
-	r.d.delivered++
-	if !isMine {
-		r.d.olderDelivered++
-	}
+	r.rf.Delivered++
 	r.mu.Unlock()
 	switch {
 	case note != "":
-		o.log.Info(fmt.Sprintf("Matrix notification for: %s to '%s' (event %s) %s", m.Summary, r.room, ev, note))
-	case isMine:
-		o.log.Info(fmt.Sprintf("sent Matrix notification for: %s to '%s' (event %s)", m.Summary, r.room, ev))
+		o.log.Info(note, "alarm", m.Summary, "room", r.room, "event", ev)
+	case res != nil:
+		o.log.Info("sent Matrix notification", "alarm", m.Summary, "room", r.room, "event", ev)
 	default:
-		o.log.Info(fmt.Sprintf("sent queued Matrix notification for: %s to '%s' (event %s, queued %s ago)",
-			m.Summary, r.room, ev, o.now().Sub(e.Enqueued).Round(time.Second)))
+		o.log.Info("sent queued Matrix notification", "alarm", m.Summary, "room", r.room, "event", ev,
+			"queued_for", o.now().Sub(e.Enqueued).Round(time.Second))
 	}
-	if isMine {
-		res := &r.results[i]
+	if res != nil {
 		res.Outcome, res.EventID, res.Err, res.Duration = OutcomeDelivered, ev, nil, took
 	}
 }
 
+// result is where the calling Deliver wants e's outcome, nil for an entry
+// of an earlier invocation.
+func (r *drainRun) result(e state.Entry) *OutboxResult {
+	if i, ok := r.mine[e.ID]; ok {
+		return &r.results[i]
+	}
+	return nil
+}
+
 // drop removes e undelivered, with an ERROR line saying why.
 func (r *drainRun) drop(e state.Entry, m Message, reason string, cause error) {
-	o := r.o
 	if err := r.c.Drop(e.ID); err != nil {
-		o.log.Error(fmt.Sprintf("outbox: cannot remove dropped entry %d (%s): %v", e.ID, reason, err))
+		r.o.log.Error("outbox: cannot remove a dropped entry", "entry", e.ID, "reason", reason, "err", err)
 	}
-	i, isMine := r.mine[e.ID]
+	res := r.result(e)
 	r.mu.Lock()
-	r.d.dropped++
-	if !isMine {
-		r.d.olderDropped++
-	}
+	r.rf.Dropped++
 	r.mu.Unlock()
-	o.log.Error(fmt.Sprintf("dropped Matrix notification for: %s to '%s': %s", cmp.Or(m.Summary, e.Summary), r.room, reason))
-	if isMine {
-		res := &r.results[i]
+	r.o.log.Error("dropped Matrix notification", "alarm", cmp.Or(m.Summary, e.Summary), "room", r.room, "reason", reason)
+	if res != nil {
 		res.Outcome, res.Err = OutcomeDropped, cause
 	}
 }
@@ -263,23 +265,21 @@ func (r *drainRun) failed(e state.Entry, m Message, err error, took time.Duratio
 		attempts = re.Attempts
 	}
 	if rerr := r.c.Failed(e.ID, attempts, err.Error(), MayHaveArrived(err)); rerr != nil {
-		r.o.log.Error(fmt.Sprintf("outbox: cannot record the failed attempt: %v", rerr))
+		r.o.log.Error("outbox: cannot record the failed attempt", "err", rerr)
 	}
-	i, isMine := r.mine[e.ID]
+	res := r.result(e)
 	r.mu.Lock()
-	r.d.remaining++
-	r.d.err = cmp.Or(r.d.err, err)
-	r.blockers = append(r.blockers, func() {
-		what := "failed to send Matrix notification"
-		if !isMine {
-			what = "failed to send queued Matrix notification"
+	r.rf.Remaining++
+	r.rf.Err = cmp.Or(r.rf.Err, err)
+	r.failures = append(r.failures, func() {
+		msg := "failed to send queued Matrix notification, kept in the outbox"
+		if res != nil {
+			msg = "failed to send Matrix notification, kept in the outbox"
 		}
-		r.o.log.Error(fmt.Sprintf("%s for: %s to '%s': %v (kept in the outbox: %d queued for this room)",
-			what, m.Summary, r.room, err, r.d.remaining))
+		r.o.log.Error(msg, "alarm", m.Summary, "room", r.room, "err", err, "queued", r.rf.Remaining)
 	})
 	r.mu.Unlock()
-	if isMine {
-		res := &r.results[i]
+	if res != nil {
 		res.Outcome, res.Err, res.Duration = OutcomeQueued, err, took
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,26 +18,22 @@ import (
 )
 
 // EncryptTransport encrypts, for the rooms with m.room.encryption, what it
-// sends through Next, the transport closest to the wire: above it the
-// lifecycle has put the relations into the content (EncryptAll keeps them in
-// the clear part) and the retry policy repeats a failed send, which is
-// encrypted again (a new megolm index, the same txn id).
+// sends through Next. It is the transport closest to the wire: the
+// lifecycle's relations are already in the content (EncryptAll keeps them
+// in the clear part), and a retry is encrypted again (a new megolm index,
+// the same txn id).
 //
 // Per batch (Prepare): one e2ee.Open of the crypto store (its lock, one
-// /sync) for the batch's rooms, EncryptAll, Close; the sealed contents wait
-// here, by room and txn id, for the Sends. A Send whose message was not
-// prepared, or whose content changed since (the lifecycle related it to a
-// root sent in the same batch), or that is a retry (a prepared ciphertext
-// is used once, within sealTTL), encrypts just in time with its own
-// Open/EncryptAll/Close: retries from the outbox, drains of queued entries.
-// No Machine is kept between batches, so a long-lived serve and the
-// one-shot invocations can share the store: each takes the lock and loads
-// afresh.
+// /sync), EncryptAll, Close; the sealed contents wait here for their Sends.
+// A Send whose message was not prepared, whose content changed since (the
+// lifecycle related it to a root sent in the same batch), or that is a retry
+// (a prepared ciphertext is used once, within sealTTL) encrypts just in time.
+// No Machine is kept between batches, so a long-lived serve and the one-shot
+// invocations can share the store: each takes the lock and loads afresh.
 //
-// Rooms without m.room.encryption get the plaintext unchanged. An
-// encrypted room never gets plaintext unless Options.AllowPlaintext; a
+// An encrypted room never gets plaintext unless Options.AllowPlaintext; a
 // message that cannot be encrypted is not sent (EncryptError) and stays
-// queued as plaintext in the outbox, to be encrypted when it is delivered.
+// queued as plaintext, to be encrypted when it is delivered.
 type EncryptTransport struct {
 	Next    *MatrixTransport
 	Options e2ee.Options
@@ -63,45 +60,36 @@ type sealedMsg struct {
 	encrypted bool
 	content   any
 	warning   string
+	err       error
 }
 
 // EncryptError is a message that was not sent because it could not be
-// encrypted. Nothing reached the homeserver. Temporary says whether trying
-// again in this invocation may help (the lock or the homeserver did not
-// answer) as opposed to needing the admin (ErrLoginAgain: run login again;
-// ErrPlaintextRefused: the room's keys could not be shared). Either way the
-// message stays queued.
+// encrypted: nothing reached the homeserver, and it stays queued.
 type EncryptError struct {
 	Room string
 	Err  error
 }
 
-func (e *EncryptError) Error() string {
-	// e2ee's errors carry the fix (ErrLoginAgain: "run matrix-notify
-	// login again").
-	return fmt.Sprintf("not encrypted, not sent: %v", e.Err)
-}
+// Error: e2ee's errors carry the fix (ErrLoginAgain: "run matrix-notify
+// login again").
+func (e *EncryptError) Error() string { return "not encrypted, not sent: " + e.Err.Error() }
 
 func (e *EncryptError) Unwrap() error { return e.Err }
 
-// Temporary implements the retry policy's test: a homeserver's refusal
-// (4xx but 429) or a store that needs the admin does not change by
-// trying again now.
+// Temporary says whether trying again in this invocation may help (the lock
+// or the homeserver did not answer), as opposed to needing the admin
+// (ErrLoginAgain, ErrPlaintextRefused) or a homeserver's refusal (4xx but
+// 429).
 func (e *EncryptError) Temporary() bool {
 	if errors.Is(e.Err, e2ee.ErrLoginAgain) || errors.Is(e.Err, e2ee.ErrPlaintextRefused) || errors.Is(e.Err, context.Canceled) {
 		return false
 	}
 	var he mautrix.HTTPError
 	if errors.As(e.Err, &he) && he.Response != nil {
-		code := he.Response.StatusCode
-		return code >= 500 || code == 429
+		return he.Response.StatusCode >= 500 || he.Response.StatusCode == 429
 	}
 	return true
 }
-
-// NotSent says no request of this send reached the homeserver (see
-// MayHaveArrived).
-func (e *EncryptError) NotSent() bool { return true }
 
 // Prepare implements Preparer: it encrypts msgs under one lock of the
 // crypto store. What fails here is left to Send, which tries again and
@@ -123,7 +111,7 @@ func (t *EncryptTransport) Prepare(ctx context.Context, msgs []Message) {
 	}
 	for i, s := range sealed {
 		if s.err == nil {
-			t.sealed[sealKey{msgs[i].Room, msgs[i].TxnID}] = s.sealedMsg
+			t.sealed[sealKey{msgs[i].Room, msgs[i].TxnID}] = s
 		}
 	}
 }
@@ -131,13 +119,12 @@ func (t *EncryptTransport) Prepare(ctx context.Context, msgs []Message) {
 // Send implements Transport.
 func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) {
 	key := sealKey{m.Room, m.TxnID}
-	sum := contentSum(m.Content)
 	t.mu.Lock()
 	s, ok := t.sealed[key]
 	delete(t.sealed, key) // used once: a retry is encrypted again
 	t.mu.Unlock()
 	how := "prepared"
-	if !ok || s.sum != sum || time.Since(s.at) > sealTTL {
+	if !ok || s.sum != contentSum(m.Content) || time.Since(s.at) > sealTTL {
 		how = "just in time"
 		sealed, err := t.seal(ctx, []Message{m})
 		if err != nil {
@@ -150,19 +137,17 @@ func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) 
 		if sealed[0].err != nil {
 			return "", &EncryptError{Room: m.Room, Err: sealed[0].err}
 		}
-		s = sealed[0].sealedMsg
+		s = sealed[0]
 	}
-	if s.warning != "" && t.Log != nil {
-		t.Log.Warn(fmt.Sprintf("Matrix notification for: %s to '%s': %s", m.Summary, m.Room, s.warning))
+	log := orDiscard(t.Log)
+	if s.warning != "" {
+		log.Warn("Matrix notification sent in plaintext to an encrypted room", "alarm", m.Summary, "room", m.Room, "why", s.warning)
 	}
-	out := m
 	if s.encrypted {
-		out.EventType, out.Wire = EventEncrypted, s.content
-		if t.Log != nil {
-			t.Log.Debug(fmt.Sprintf("encrypted %s for '%s' (%s)", m.TxnID, m.Room, how))
-		}
+		m.EventType, m.Wire = EventEncrypted, s.content
+		log.Debug("encrypted", "txn", m.TxnID, "room", m.Room, "how", how)
 	}
-	return t.Next.Send(ctx, out)
+	return t.Next.Send(ctx, m)
 }
 
 // FindSent implements SentFinder through Next: the room's events carry
@@ -171,37 +156,29 @@ func (t *EncryptTransport) FindSent(ctx context.Context, m Message, since time.T
 	return t.Next.FindSent(ctx, m, since)
 }
 
-type sealResult struct {
-	sealedMsg
-	err error
-}
-
 // seal encrypts msgs for their rooms: one Open, EncryptAll, Close. The
 // error is for the whole batch (the store, its lock, the sync); per-message
 // errors (a room that cannot be resolved or encrypted for) are in the
 // results.
-func (t *EncryptTransport) seal(ctx context.Context, msgs []Message) ([]sealResult, error) {
+func (t *EncryptTransport) seal(ctx context.Context, msgs []Message) ([]sealedMsg, error) {
 	cli, err := t.Next.Client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sealResult, len(msgs))
+	out := make([]sealedMsg, len(msgs))
 	var rooms []id.RoomID
 	var plains []e2ee.Plain
 	var index []int // plains[j] is msgs[index[j]]
-	seen := map[id.RoomID]bool{}
 	for i, m := range msgs {
 		roomID, err := t.Next.ResolveRoom(ctx, m.Room)
 		if err != nil {
 			out[i].err = err
 			continue
 		}
-		rid := id.RoomID(roomID)
-		if !seen[rid] {
-			seen[rid] = true
+		if rid := id.RoomID(roomID); !slices.Contains(rooms, rid) {
 			rooms = append(rooms, rid)
 		}
-		plains = append(plains, e2ee.Plain{Room: rid, Content: m.Content})
+		plains = append(plains, e2ee.Plain{Room: id.RoomID(roomID), Content: m.Content})
 		index = append(index, i)
 	}
 	if len(plains) == 0 {
@@ -215,16 +192,10 @@ func (t *EncryptTransport) seal(ctx context.Context, msgs []Message) ([]sealResu
 	if err := mach.Close(); err != nil {
 		return nil, fmt.Errorf("closing the crypto store: %w", err)
 	}
-	if t.Log != nil {
-		t.Log.Debug(fmt.Sprintf("crypto store %s: %d messages for %d rooms sealed under one lock", t.Options.DBPath, len(plains), len(rooms)))
-	}
+	orDiscard(t.Log).Debug("messages sealed under one lock of the crypto store", "store", t.Options.DBPath, "messages", len(plains), "rooms", len(rooms))
 	for j, s := range sealed {
 		i := index[j]
-		if s.Err != nil {
-			out[i].err = s.Err
-			continue
-		}
-		out[i].sealedMsg = sealedMsg{at: time.Now(), sum: contentSum(msgs[i].Content), encrypted: s.Encrypted, content: s.Content, warning: s.Warning}
+		out[i] = sealedMsg{at: time.Now(), sum: contentSum(msgs[i].Content), encrypted: s.Encrypted, content: s.Content, warning: s.Warning, err: s.Err}
 	}
 	return out, nil
 }

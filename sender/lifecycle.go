@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"matrix-notify/sender/format"
@@ -17,26 +16,17 @@ import (
 // room (the lifecycle setting).
 type Lifecycle string
 
+// Updates and resolution go into the raise's thread (m.thread, with a reply
+// fallback for clients without threads), are replies to the previous event,
+// edit the raise (m.replace: one message per alert showing its state; an
+// edit notifies only who it newly mentions), or are posted on their own.
 const (
-	// LifecycleThread (the default): the raise is posted; its updates and
-	// resolution go into the raise's thread (m.thread, with a reply
-	// fallback to the previous event for clients without threads).
-	LifecycleThread Lifecycle = "thread"
-	// LifecycleReply: updates and resolution are replies (m.in_reply_to)
-	// to the previous event of the alert's life, in the main timeline.
-	LifecycleReply Lifecycle = "reply"
-	// LifecycleEdit: updates and resolution edit the raise (m.replace), so
-	// the room holds one message per alert showing its current state. Edits
-	// do not notify (.m.rule.suppress_edits), except users the edit newly
-	// mentions (its top-level m.mentions holds only those): an escalation
-	// without a new mention is silent.
-	LifecycleEdit Lifecycle = "edit"
-	// LifecycleNone: every transition is posted on its own, as before.
-	LifecycleNone Lifecycle = "none"
+	LifecycleThread  Lifecycle = "thread"
+	LifecycleReply   Lifecycle = "reply"
+	LifecycleEdit    Lifecycle = "edit"
+	LifecycleNone    Lifecycle = "none"
+	DefaultLifecycle           = LifecycleThread
 )
-
-// DefaultLifecycle is the mode of an empty setting.
-const DefaultLifecycle = LifecycleThread
 
 // ParseLifecycle checks a lifecycle setting; "" is DefaultLifecycle.
 func ParseLifecycle(s string) (Lifecycle, error) {
@@ -49,10 +39,8 @@ func ParseLifecycle(s string) (Lifecycle, error) {
 	return "", fmt.Errorf("lifecycle %q: want thread, reply, edit or none", s)
 }
 
-// DefaultResolvedMarker heads the text an edit gives a resolved alert
-// (LifecycleEdit) of a source without its own marker (see
-// LifecycleTransport.ResolvedMarkers): "RESOLVED — ", the resolution's text,
-// then the text the message showed until then.
+// DefaultResolvedMarker heads what an edited alert shows once resolved, for
+// a source without its own (LifecycleTransport.ResolvedMarkers).
 const DefaultResolvedMarker = "RESOLVED"
 
 // LifecycleTransport relates the transitions of an alert in a room, as Mode
@@ -61,36 +49,25 @@ const DefaultResolvedMarker = "RESOLVED"
 // root of its life, and the updates queued behind it relate to it.
 //
 //   - raise: sent as is; its event becomes the alert's root (and latest).
-//   - update, resolve with a known root: related to it (thread: m.thread
-//     on the root, reply fallback to the latest event; reply: m.in_reply_to
-//     the latest event; edit: m.replace of the root, m.new_content the new
-//     content, or for a resolve the source's resolved marker, the resolution
-//     and the text shown until then; the top-level body is "* " and the
-//     same, and the whole edit fits the event limit, format.MaxContentBytes).
-//   - update with no known root (the state was lost, the alert was raised
-//     before matrix-notify kept state, or an update arrives first): posted
-//     as is, and it becomes the root of the rest of the life.
+//   - update, resolve with a known root: related to it (see related and
+//     edit).
+//   - update with no known root (the state was lost, or an update arrives
+//     first): posted as is, and it becomes the root of the rest of the life.
 //   - resolve with no known root: posted as is.
 //   - a successful resolve forgets the alert: a new raise starts a new root.
 //
 // Messages without an AlertKey or Phase, Mode LifecycleNone, and a nil
-// Store send through Next unchanged. A message with a Phase must not carry
-// its own relation: the transport owns m.relates_to and m.new_content.
+// Store send through Next unchanged. The transport owns m.relates_to and
+// m.new_content of a message with a Phase.
 //
-// Txn ids: the relation depends on the store, so a message re-sent after a
-// crash (sent, then killed before the outbox removed it) may carry another
-// relation than the first time, under the same txn id. That is safe: a
-// homeserver answers a repeated txn id with the first event's id whatever
-// the repeat carries, and creates nothing; the transport then records that
-// first event again. (The repeat cannot come after a later transition of the
-// same alert in the same room: the outbox delivers a room oldest first.) A
-// homeserver that forgot the txn id would post the repeat: the outbox looks
-// for an earlier attempt that got no answer first (FindSent), and records
-// what it finds as a send.
+// Txn ids: a message re-sent after a crash may carry another relation than
+// the first time, under the same txn id. That is safe: a homeserver answers
+// a repeated txn id with the first event's id and creates nothing, and the
+// transport records that event again; a homeserver that forgot the txn id
+// is asked first (FindSent, by the outbox).
 //
-// Safe for concurrent use: the read-send-record of one (source, alert, room)
-// is serialised in the process; across processes the outbox's room claim does
-// it (see AlertStore).
+// The read-send-record of one (source, alert, room) must not run twice at
+// once: the outbox's room claim serialises it, across processes too.
 type LifecycleTransport struct {
 	Next  Transport
 	Store *AlertStore
@@ -99,51 +76,11 @@ type LifecycleTransport struct {
 	// Source is the source of messages that name none (Message.Source).
 	Source string
 	// ResolvedMarkers is, per source (Message.Source), the words that head
-	// an edited alert's resolution: the adapter's own, such as "✅ RESOLVED"
-	// (netdata.ResolvedMarker, kuma.ResolvedMarker). A source without one
-	// gets DefaultResolvedMarker. The marker's first word is left out when
-	// the resolution's text already starts with it (an emoji said twice).
+	// an edited alert's resolution: the adapter's own, such as "✅ RESOLVED".
+	// A source without one gets DefaultResolvedMarker.
 	ResolvedMarkers map[string]string
 	// Log gets a line when the store fails; nil discards.
 	Log *slog.Logger
-
-	mu    sync.Mutex
-	locks map[AlertRef]*refLock
-}
-
-type refLock struct {
-	sync.Mutex
-	users int
-}
-
-// lock serialises the sends of one ref in this process.
-func (t *LifecycleTransport) lock(ref AlertRef) func() {
-	t.mu.Lock()
-	if t.locks == nil {
-		t.locks = map[AlertRef]*refLock{}
-	}
-	l := t.locks[ref]
-	if l == nil {
-		l = &refLock{}
-		t.locks[ref] = l
-	}
-	l.users++
-	t.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		t.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(t.locks, ref)
-		}
-		t.mu.Unlock()
-	}
-}
-
-func (t *LifecycleTransport) logError(msg string) {
-	if t.Log != nil {
-		t.Log.Error(msg)
-	}
 }
 
 // Send implements Transport.
@@ -152,13 +89,8 @@ func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error
 	if !ok {
 		return t.Next.Send(ctx, m)
 	}
-	defer lc.unlock()
-	out := m
-	out.Content = lc.plain
-	if lc.known {
-		out.Content = related(lc.mode, lc.st, m.Phase, lc.plain, cmp.Or(t.ResolvedMarkers[lc.ref.Source], DefaultResolvedMarker))
-	}
-	eventID, err := t.Next.Send(ctx, out)
+	m.Content = lc.content
+	eventID, err := t.Next.Send(ctx, m)
 	if err != nil {
 		return "", err
 	}
@@ -169,56 +101,46 @@ func (t *LifecycleTransport) Send(ctx context.Context, m Message) (string, error
 // FindSent implements SentFinder: an earlier attempt found to have arrived
 // is recorded in the alert's life as its send would have been.
 func (t *LifecycleTransport) FindSent(ctx context.Context, m Message, since time.Time) (string, error) {
-	lc, ok := t.life(ctx, m)
-	if !ok {
-		return findSent(ctx, t.Next, m, since)
-	}
-	defer lc.unlock()
 	eventID, err := findSent(ctx, t.Next, m, since)
 	if err == nil && eventID != "" {
-		t.record(ctx, lc, m, eventID)
+		if lc, ok := t.life(ctx, m); ok {
+			t.record(ctx, lc, m, eventID)
+		}
 	}
 	return eventID, err
 }
 
 // lifeCall is one transition of an alert's life being sent: what the store
-// knew of the life before, under the ref's lock.
+// knew of the life before, and the content to send.
 type lifeCall struct {
-	mode   Lifecycle
-	ref    AlertRef
-	plain  Content // the transition's own content, without relation
-	st     AlertState
-	known  bool
-	unlock func()
+	mode    Lifecycle
+	ref     AlertRef
+	plain   Content // the transition's own content, without relation
+	content Content // plain, related to the life
+	st      AlertState
+	known   bool
 }
 
-// life locks m's ref and reads what is known of its life; ok is false when
-// m is sent as is (no lifecycle, no phase, no alert key, no store).
+// life reads what is known of m's alert; ok is false when m is sent as is
+// (no lifecycle, no phase, no alert key, no store).
 func (t *LifecycleTransport) life(ctx context.Context, m Message) (lc lifeCall, ok bool) {
 	lc.mode = cmp.Or(t.Mode, DefaultLifecycle)
-	switch lc.mode {
-	case LifecycleThread, LifecycleReply, LifecycleEdit:
-	default:
-		return lc, false
-	}
-	switch m.Phase {
-	case PhaseRaise, PhaseUpdate, PhaseResolve:
-	default:
-		return lc, false
-	}
-	if t.Store == nil || m.AlertKey == "" {
+	if !slices.Contains([]Lifecycle{LifecycleThread, LifecycleReply, LifecycleEdit}, lc.mode) ||
+		!slices.Contains([]Phase{PhaseRaise, PhaseUpdate, PhaseResolve}, m.Phase) || t.Store == nil || m.AlertKey == "" {
 		return lc, false
 	}
 	lc.ref = AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}
-	lc.unlock = t.lock(lc.ref)
 	lc.plain = m.Content
 	lc.plain.RelatesTo, lc.plain.NewContent = nil, nil // a root is never a relation
+	lc.content = lc.plain
 	// A raise starts a new life: what is known of the last one is moot.
 	if m.Phase != PhaseRaise {
 		var err error
-		lc.st, lc.known, err = t.Store.Get(ctx, lc.ref)
-		if err != nil {
-			t.logError(fmt.Sprintf("alert lifecycle: %v: sending %s to '%s' unrelated", err, m.Summary, m.Room))
+		if lc.st, lc.known, err = t.Store.Get(ctx, lc.ref); err != nil {
+			orDiscard(t.Log).Error("alert lifecycle: sending unrelated", "alarm", m.Summary, "room", m.Room, "err", err)
+		}
+		if lc.known {
+			lc.content = related(lc.mode, lc.st, m.Phase, lc.plain, cmp.Or(t.ResolvedMarkers[lc.ref.Source], DefaultResolvedMarker))
 		}
 	}
 	return lc, true
@@ -249,24 +171,8 @@ func (t *LifecycleTransport) record(ctx context.Context, lc lifeCall, m Message,
 	}
 	if serr != nil {
 		// Delivered all the same: the next transition may be posted unrelated.
-		t.logError(fmt.Sprintf("alert lifecycle: %v (after sending %s to '%s', event %s)", serr, m.Summary, m.Room, eventID))
+		orDiscard(t.Log).Error("alert lifecycle: cannot record the send", "alarm", m.Summary, "room", m.Room, "event", eventID, "err", serr)
 	}
-}
-
-// preview is m as Send would send it now (the ref's lock is not kept:
-// Send reads the store again, and what changed meanwhile makes the layer
-// below encrypt again).
-func (t *LifecycleTransport) preview(ctx context.Context, m Message) Message {
-	lc, ok := t.life(ctx, m)
-	if !ok {
-		return m
-	}
-	lc.unlock()
-	m.Content = lc.plain
-	if lc.known {
-		m.Content = related(lc.mode, lc.st, m.Phase, lc.plain, cmp.Or(t.ResolvedMarkers[lc.ref.Source], DefaultResolvedMarker))
-	}
-	return m
 }
 
 // related returns c (a transition's own content) related to the alert's life

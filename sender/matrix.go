@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -34,9 +33,9 @@ type MatrixTransport struct {
 	client *mautrix.Client
 	opts   Options
 
-	// The homeserver given as a server name is discovered on first use.
+	// The homeserver given as a server name is discovered on first use;
+	// hsInput is "" once it is known.
 	discoverMu sync.Mutex
-	discovered bool
 	hsInput    string
 
 	aliasMu sync.Mutex
@@ -45,24 +44,17 @@ type MatrixTransport struct {
 
 // Options configure a MatrixTransport beyond the homeserver and token.
 type Options struct {
-	// HTTPClient may be nil for a default client; deadlines come from the
-	// context.
-	HTTPClient *http.Client
+	HTTPClient *http.Client // nil for a default one; deadlines come from the context
 	// AutoJoin joins a room when a send is refused because the bot is not
 	// in it (RoomNotJoined) and resends once (same txn id).
 	AutoJoin bool
-	// CacheDir holds resolved aliases (rooms.json) between runs; "" keeps
-	// them in memory only.
-	CacheDir string
-	// AliasTTL is how long a resolved alias is reused from CacheDir; 0
-	// means DefaultAliasTTL. Within a process an alias is resolved once.
-	AliasTTL time.Duration
-	// Log gets a line when the transport joins a room; nil discards.
-	Log *slog.Logger
+	CacheDir string       // holds resolved aliases (rooms.json) between runs; "": memory only
+	Log      *slog.Logger // a line when the transport joins a room; nil discards
 }
 
 // DefaultAliasTTL bounds how long an alias resolved by an earlier run is
-// trusted: an alias can be moved to another room.
+// trusted (within a process, an alias is resolved once): an alias can be
+// moved to another room.
 const DefaultAliasTTL = time.Hour
 
 // DefaultOptions are the options of NewMatrixTransport: auto-join on, no
@@ -82,36 +74,19 @@ func NewMatrixTransport(homeserver, accessToken string, httpc *http.Client) (*Ma
 // discovered through .well-known on first use (see Discover).
 func NewMatrixTransportWithOptions(homeserver, accessToken string, opts Options) (*MatrixTransport, error) {
 	homeserver = strings.TrimRight(strings.TrimSpace(homeserver), "/")
+	if homeserver == "" {
+		return nil, errors.New("no homeserver given")
+	}
 	t := &MatrixTransport{opts: opts, aliases: map[string]string{}}
 	base := homeserver
 	if !strings.Contains(homeserver, "://") {
-		if homeserver == "" {
-			return nil, errors.New("no homeserver given")
-		}
-		t.hsInput = homeserver
-		base = "https://discovery.invalid" // replaced on first use
-	} else {
-		t.discovered = true
+		t.hsInput, base = homeserver, "https://discovery.invalid" // replaced on first use
 	}
-	cli, err := mautrix.NewClient(base, "", accessToken)
-	if err != nil {
-		// mautrix's error quotes the URL only, never the token.
-		return nil, fmt.Errorf("homeserver %q: %w", homeserver, err)
+	var err error
+	if t.client, err = newClient(opts.HTTPClient, base, accessToken); err != nil {
+		return nil, err // it quotes the URL only, never the token
 	}
-	// Our retry policy decides; mautrix's own retries ignore retry_after_ms.
-	cli.DefaultHTTPRetries = 0
-	cli.Log = zerolog.Nop()
-	cli.UserAgent = UserAgent
-	if opts.HTTPClient != nil {
-		cli.Client = opts.HTTPClient
-	}
-	t.client = cli
-	if t.opts.Log == nil {
-		t.opts.Log = slog.New(slog.DiscardHandler)
-	}
-	if t.opts.AliasTTL <= 0 {
-		t.opts.AliasTTL = DefaultAliasTTL
-	}
+	t.opts.Log = orDiscard(opts.Log)
 	return t, nil
 }
 
@@ -120,7 +95,7 @@ func NewMatrixTransportWithOptions(homeserver, accessToken string, opts Options)
 func (t *MatrixTransport) ready(ctx context.Context) error {
 	t.discoverMu.Lock()
 	defer t.discoverMu.Unlock()
-	if t.discovered {
+	if t.hsInput == "" {
 		return nil
 	}
 	hs, err := Discover(ctx, t.client.Client, t.hsInput)
@@ -131,8 +106,7 @@ func (t *MatrixTransport) ready(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("homeserver %q: %w", hs.BaseURL, err)
 	}
-	t.client.HomeserverURL = u
-	t.discovered = true
+	t.client.HomeserverURL, t.hsInput = u, ""
 	return nil
 }
 
@@ -141,7 +115,7 @@ func (t *MatrixTransport) ready(ctx context.Context) error {
 func (t *MatrixTransport) HomeserverURL() string {
 	t.discoverMu.Lock()
 	defer t.discoverMu.Unlock()
-	if !t.discovered {
+	if t.hsInput != "" {
 		return ""
 	}
 	return t.client.HomeserverURL.String()
@@ -178,7 +152,7 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 	}
 	if fromFile {
 		// The alias may have moved since an earlier run resolved it.
-		t.forget(m.Room)
+		t.remember(m.Room, "")
 	}
 	if !t.opts.AutoJoin {
 		return "", se
@@ -192,7 +166,7 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 	joined, jerr := t.client.JoinRoom(ctx, target, nil)
 	if jerr != nil {
 		je := toSendError(m.Room, jerr)
-		se.Message = fmt.Sprintf("%s; auto_join failed: %s", se.Message, joinFailure(je))
+		se.Message = fmt.Sprintf("%s; auto_join failed: %s", se.Message, je.answer())
 		se.JoinErr = je
 		return "", se
 	}
@@ -202,7 +176,7 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 			t.remember(m.Room, roomID)
 		}
 	}
-	t.opts.Log.Info(fmt.Sprintf("joined room '%s' to deliver to it (auto_join)", m.Room))
+	t.opts.Log.Info("joined the room to deliver to it (auto_join)", "room", m.Room)
 	eventID, err = t.send(ctx, roomID, m) // once, same txn id
 	if err != nil {
 		return "", toSendError(m.Room, err)
@@ -211,25 +185,16 @@ func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
 }
 
 func (t *MatrixTransport) send(ctx context.Context, roomID string, m Message) (string, error) {
-	typ := event.Type{Type: m.WireType(), Class: event.MessageEventType}
-	resp, err := t.client.SendMessageEvent(ctx, id.RoomID(roomID), typ, m.WireContent(),
+	typ, content := event.EventMessage, any(m.Content)
+	if m.EventType != "" {
+		typ, content = event.Type{Type: m.EventType, Class: event.MessageEventType}, m.Wire
+	}
+	resp, err := t.client.SendMessageEvent(ctx, id.RoomID(roomID), typ, content,
 		mautrix.ReqSendEvent{TransactionID: m.TxnID})
 	if err != nil {
 		return "", err
 	}
 	return resp.EventID.String(), nil
-}
-
-// joinFailure words a failed join for the send error.
-func joinFailure(je *SendError) string {
-	switch {
-	case je.Status == 0:
-		return je.Message
-	case je.ErrCode != "":
-		return fmt.Sprintf("HTTP %d %s: %s", je.Status, je.ErrCode, je.Message)
-	default:
-		return fmt.Sprintf("HTTP %d: %s", je.Status, je.Message)
-	}
 }
 
 // toSendError turns mautrix's error into a SendError with what a retry

@@ -22,14 +22,11 @@ type (
 	Mentions  = format.Mentions
 )
 
-// Relation types LifecycleTransport uses.
 const (
 	RelThread  = format.RelThread
 	RelReplace = format.RelReplace
+	FormatHTML = format.FormatHTML
 )
-
-// FormatHTML is the only value of Content.Format that Matrix defines.
-const FormatHTML = format.FormatHTML
 
 // Notification is what an adapter hands to the sender: one alert transition
 // and the rooms it goes to.
@@ -39,31 +36,25 @@ type Notification struct {
 	// Identity names this transition of this alert uniquely and stably: the
 	// same alarm event run twice yields the same Identity, so the same txn ids.
 	Identity string
-	// Summary is a short human description used in log lines.
-	Summary string
-	Rooms   []string
-	Content Content
+	Summary  string // a short description for log lines
+	Rooms    []string
+	Content  Content
 	// AlertKey names the alert across its transitions, stably (Netdata:
-	// host and alarm id; Kuma: monitor id): the raise, updates and
-	// resolution of one alert share it, and LifecycleTransport relates them.
-	// "" means the notification is not part of a life (sent as is).
+	// host and alarm id; Kuma: monitor id), for LifecycleTransport to relate
+	// them; "" means the notification is not part of a life (sent as is).
 	AlertKey string `json:",omitempty"`
-	// Phase is where in its alert's life this transition is; "" as AlertKey.
-	Phase Phase `json:",omitempty"`
+	Phase    Phase  `json:",omitempty"`
 }
 
 // Phase is the place of a transition in its alert's life.
 type Phase string
 
 const (
-	// PhaseRaise starts a life: the alert fired (WARNING/CRITICAL from
-	// CLEAR, Kuma DOWN). Its event becomes the root the others relate to.
-	PhaseRaise Phase = "raise"
-	// PhaseUpdate is a change while raised: escalation or demotion
-	// (WARNING -> CRITICAL -> WARNING).
-	PhaseUpdate Phase = "update"
-	// PhaseResolve ends the life (Netdata CLEAR, Kuma UP).
-	PhaseResolve Phase = "resolve"
+	// PhaseRaise starts a life (WARNING/CRITICAL from CLEAR, Kuma DOWN): its
+	// event becomes the root the others relate to.
+	PhaseRaise   Phase = "raise"
+	PhaseUpdate  Phase = "update"  // escalation or demotion while raised
+	PhaseResolve Phase = "resolve" // Netdata CLEAR, Kuma UP
 )
 
 // Message is one event to send to one room.
@@ -78,12 +69,10 @@ type Message struct {
 	AlertKey string `json:",omitempty"`
 	Phase    Phase  `json:",omitempty"`
 	// EventType and Wire, when EventType is set, are what MatrixTransport
-	// PUTs instead of m.room.message and Content: EncryptTransport sets
-	// them (m.room.encrypted and the megolm ciphertext) on its way to the
-	// wire, under the message's own txn id. Nothing else sets them, and
-	// nothing keeps them: the outbox stores the plaintext Content, and a
-	// message sent again is encrypted again (a new megolm index, the same
-	// txn id, so the homeserver still deduplicates).
+	// PUTs instead of m.room.message and Content: EncryptTransport sets them
+	// (m.room.encrypted and the megolm ciphertext) on the way to the wire.
+	// Nothing keeps them: the outbox stores the plaintext, and a message
+	// sent again is encrypted again (same txn id, so still deduplicated).
 	EventType string `json:"-"`
 	Wire      any    `json:"-"`
 }
@@ -92,15 +81,8 @@ type Message struct {
 func Messages(n Notification) []Message {
 	msgs := make([]Message, 0, len(n.Rooms))
 	for _, room := range n.Rooms {
-		msgs = append(msgs, Message{
-			Room:     room,
-			TxnID:    TxnID(n.Source, n.Identity, room),
-			Summary:  n.Summary,
-			Content:  n.Content,
-			Source:   n.Source,
-			AlertKey: n.AlertKey,
-			Phase:    n.Phase,
-		})
+		msgs = append(msgs, Message{Room: room, TxnID: TxnID(n.Source, n.Identity, room), Summary: n.Summary,
+			Content: n.Content, Source: n.Source, AlertKey: n.AlertKey, Phase: n.Phase})
 	}
 	return msgs
 }
@@ -112,25 +94,8 @@ var txnEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // repeated PUT with the first event id, so a deterministic id makes every
 // retry and every re-run of the same alarm duplicate-free.
 func TxnID(source, identity, room string) string {
-	h := sha256.New()
-	for _, part := range []string{source, identity, room} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
-	}
-	sum := h.Sum(nil)
+	sum := sha256.Sum256([]byte(source + "\x00" + identity + "\x00" + room + "\x00"))
 	return "mn" + strings.ToLower(txnEncoding.EncodeToString(sum[:20]))
-}
-
-// SendPath is the v3 client-server path of an m.room.message send: what a
-// dry run prints, for encrypted rooms too (the plaintext request, see
-// WriteDryRun).
-func SendPath(room, txnID string) string {
-	return SendEventPath(room, EventMessage, txnID)
-}
-
-// SendEventPath is the v3 client-server path of a send of eventType.
-func SendEventPath(room, eventType, txnID string) string {
-	return "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/send/" + url.PathEscape(eventType) + "/" + url.PathEscape(txnID)
 }
 
 // Event types of what we send.
@@ -139,18 +104,11 @@ const (
 	EventEncrypted = "m.room.encrypted"
 )
 
-// WireType is the event type m is PUT as: EventType, or m.room.message.
-func (m Message) WireType() string {
-	if m.EventType != "" {
-		return m.EventType
-	}
-	return EventMessage
-}
+// SendPath is the v3 path of an m.room.message send: what a dry run prints,
+// for encrypted rooms too (the plaintext request).
+func SendPath(room, txnID string) string { return SendEventPath(room, EventMessage, txnID) }
 
-// WireContent is the content m is PUT with: Wire, or Content.
-func (m Message) WireContent() any {
-	if m.EventType != "" {
-		return m.Wire
-	}
-	return m.Content
+// SendEventPath is the v3 client-server path of a send of eventType.
+func SendEventPath(room, eventType, txnID string) string {
+	return "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/send/" + url.PathEscape(eventType) + "/" + url.PathEscape(txnID)
 }

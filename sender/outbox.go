@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"matrix-notify/sender/state"
 )
@@ -33,10 +31,8 @@ type OutboxOptions struct {
 	// MaxAge drops entries queued longer than this, with an ERROR line;
 	// 0 means DefaultMaxAge.
 	MaxAge time.Duration
-	// Log receives one line per message handled; nil discards.
-	Log *slog.Logger
-	// Now is the clock (enqueue time, age); nil means time.Now.
-	Now func() time.Time
+	Log    *slog.Logger     // one line per message handled; nil discards
+	Now    func() time.Time // nil means time.Now
 }
 
 // Outbox is a crash-safe, multi-process queue of messages, one FIFO per
@@ -83,14 +79,19 @@ func OpenOutbox(dir string, opts OutboxOptions) (*Outbox, error) {
 
 // NewOutbox is the outbox in db, which the caller closes.
 func NewOutbox(db *state.DB, opts OutboxOptions) *Outbox {
-	o := &Outbox{db: db, scope: opts.Scope, maxAge: cmp.Or(opts.MaxAge, DefaultMaxAge), log: opts.Log, now: opts.Now}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
+	o := &Outbox{db: db, scope: opts.Scope, maxAge: cmp.Or(opts.MaxAge, DefaultMaxAge), log: orDiscard(opts.Log), now: opts.Now}
 	if o.now == nil {
 		o.now = time.Now
 	}
 	return o
+}
+
+// orDiscard is l, or a logger that discards when l is nil.
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }
 
 // Close closes the database if OpenOutbox opened it.
@@ -134,11 +135,9 @@ type Outcome int
 
 const (
 	// OutcomeDelivered: the homeserver accepted it (perhaps through a
-	// concurrent invocation that drained the room first, or earlier: the
-	// same message was delivered before).
+	// concurrent invocation that drained the room first, or earlier).
 	OutcomeDelivered Outcome = iota + 1
-	// OutcomeQueued: not delivered yet, safe in the outbox; a later Deliver
-	// or Flush sends it.
+	// OutcomeQueued: not delivered yet, safe in the outbox.
 	OutcomeQueued
 	// OutcomeDropped: removed from the outbox undelivered, with an ERROR line:
 	// the homeserver refused its content, or it outlived MaxAge.
@@ -149,28 +148,19 @@ const (
 )
 
 func (o Outcome) String() string {
-	switch o {
-	case OutcomeDelivered:
-		return "delivered"
-	case OutcomeQueued:
-		return "queued"
-	case OutcomeDropped:
-		return "dropped"
-	case OutcomeFailed:
-		return "failed"
+	if o >= OutcomeDelivered && o <= OutcomeFailed {
+		return [...]string{"delivered", "queued", "dropped", "failed"}[o-1]
 	}
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }
 
 // OutboxResult is the outcome of one message of a Deliver call. Err is nil
 // only for OutcomeDelivered; for OutcomeQueued it is what kept the message
-// back.
+// back. ID is the outbox entry id of a message that was queued.
 type OutboxResult struct {
 	Result
 	Outcome Outcome
-	// ID is the outbox entry id of a message left queued (or delivered
-	// after older entries), "" otherwise.
-	ID string
+	ID      string
 }
 
 // OutboxReport is the outcome of Outbox.Deliver: one result per message of
@@ -186,9 +176,7 @@ type OutboxReport struct {
 }
 
 // Delivered reports whether every message of the call reached its room.
-func (r OutboxReport) Delivered() bool {
-	return r.Count(OutcomeDelivered) == len(r.Results)
-}
+func (r OutboxReport) Delivered() bool { return r.Count(OutcomeDelivered) == len(r.Results) }
 
 // Count is the number of messages of the call with the given outcome.
 func (r OutboxReport) Count(o Outcome) int {
@@ -199,172 +187,6 @@ func (r OutboxReport) Count(o Outcome) int {
 		}
 	}
 	return n
-}
-
-// Report returns the plain per-message Report (Err set on every message that
-// was not delivered), for code written against Sender.Deliver.
-func (r OutboxReport) Report() Report {
-	out := Report{Results: make([]Result, len(r.Results))}
-	for i, res := range r.Results {
-		out.Results[i] = res.Result
-	}
-	return out
-}
-
-// Deliver delivers msgs, for every room involved (up to concurrency rooms at
-// once; <= 0 means DefaultConcurrency), within ctx. t should carry the retry
-// policy (RetryTransport).
-//
-// The call's messages are first stored, in one transaction; a message
-// delivered before (same room and txn id) is reported delivered and not sent
-// again. Then each room is claimed and drained (see Outbox). What is not
-// delivered (its attempt failed, ctx ended, an older entry failed) stays
-// queued, made durable against a power loss.
-//
-// A message the outbox cannot store (a broken database) is still sent; only
-// if that fails is it lost (OutcomeFailed), loudly.
-func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concurrency int) OutboxReport {
-	report := OutboxReport{Results: make([]OutboxResult, len(msgs))}
-	entries := make([]state.Entry, len(msgs))
-	var err error
-	for i, m := range msgs {
-		report.Results[i].Message = m
-		if entries[i], err = toEntry(m); err != nil {
-			break
-		}
-	}
-	var ids []int64
-	var delivered []string
-	var claimed map[string]state.Claimed
-	if err == nil {
-		// Stored even when ctx has ended: what is not sent waits. The
-		// rooms that are free are claimed in the same transaction.
-		ids, delivered, claimed, err = o.db.Enqueue(context.WithoutCancel(ctx), o.scope, entries,
-			o.now().Add(-max(deliveredMinAge, o.maxAge)), leaseFor(ctx))
-	}
-	if err != nil {
-		o.log.Error(fmt.Sprintf("outbox: cannot store the notifications (%v): sending them without the outbox", err))
-		o.sendDirect(ctx, t, report.Results, concurrency)
-		return report
-	}
-	crashPoint("enqueued")
-
-	// This call's entries by id, and its rooms in order of first appearance.
-	mine := map[int64]int{}
-	var rooms []string
-	seen := map[string]bool{}
-	for i, m := range msgs {
-		if delivered[i] != "" {
-			r := &report.Results[i]
-			r.Outcome, r.EventID = OutcomeDelivered, delivered[i]
-			o.log.Info(fmt.Sprintf("Matrix notification for: %s to '%s' was delivered before (event %s): not sent again", m.Summary, m.Room, delivered[i]))
-			continue
-		}
-		mine[ids[i]] = i
-		report.Results[i].ID = strconv.FormatInt(ids[i], 10)
-		if !seen[m.Room] {
-			seen[m.Room] = true
-			rooms = append(rooms, m.Room)
-		}
-	}
-	// The batch to the transport once (the encryption layer seals it under
-	// one lock of its store), after it is stored: what a slow Prepare
-	// holds up is kept whatever happens.
-	fresh := make([]Message, 0, len(mine))
-	for i, m := range msgs {
-		if delivered[i] == "" {
-			fresh = append(fresh, m)
-		}
-	}
-	Prepare(ctx, t, fresh)
-	var mu sync.Mutex
-	var eg errgroup.Group
-	eg.SetLimit(cmp.Or(max(concurrency, 0), DefaultConcurrency))
-	for _, room := range rooms {
-		eg.Go(func() error {
-			var d roomDrain
-			if cl, ok := claimed[room]; ok {
-				d = o.drainClaimed(ctx, t, cl.Claim, cl.Entries, mine, report.Results, concurrency)
-			} else {
-				d = o.drain(ctx, t, room, mine, report.Results, concurrency)
-			}
-			mu.Lock()
-			report.OlderDelivered += d.olderDelivered
-			report.OlderDropped += d.olderDropped
-			report.Pending += d.remaining
-			mu.Unlock()
-			return nil
-		})
-	}
-	_ = eg.Wait() // goroutines never fail; results carry the errors
-	rec := context.WithoutCancel(ctx)
-	o.settle(rec, report.Results, mine)
-	if report.Pending > 0 {
-		o.durable(rec)
-	}
-	return report
-}
-
-// settle reports the call's entries that another invocation handled while
-// this one waited for the room: delivered if a delivery is recorded,
-// dropped otherwise (that invocation logged why).
-func (o *Outbox) settle(ctx context.Context, results []OutboxResult, mine map[int64]int) {
-	for _, i := range mine {
-		r := &results[i]
-		if r.Outcome != 0 {
-			continue
-		}
-		ev, err := o.db.DeliveredEvent(ctx, o.scope, r.Message.Room, r.Message.TxnID)
-		switch {
-		case err != nil:
-			r.Outcome, r.Err = OutcomeQueued, err
-		case ev != "":
-			r.Outcome, r.EventID = OutcomeDelivered, ev
-		default:
-			r.Outcome, r.Err = OutcomeDropped, errors.New("dropped by another matrix-notify delivering to this room (see its log)")
-		}
-	}
-}
-
-// durable makes what stays queued survive a power loss; a failure only
-// costs that, so it is logged.
-func (o *Outbox) durable(ctx context.Context) {
-	if err := o.db.Checkpoint(ctx); err != nil {
-		o.log.Error(fmt.Sprintf("queued Matrix notifications are kept, but a power loss could lose them: %v", err))
-	}
-}
-
-// sendDirect sends messages the outbox could not store.
-func (o *Outbox) sendDirect(ctx context.Context, t Transport, results []OutboxResult, concurrency int) {
-	msgs := make([]Message, len(results))
-	for i, r := range results {
-		msgs[i] = r.Message
-	}
-	rep := (&Sender{Transport: t, Concurrency: concurrency, Log: o.log}).Deliver(ctx, msgs)
-	for i, res := range rep.Results {
-		results[i].Result, results[i].Outcome = res, OutcomeDelivered
-		if res.Err != nil {
-			results[i].Outcome = OutcomeFailed
-			o.log.Error(fmt.Sprintf("failed to send Matrix notification for: %s to '%s': %v (not queued: it is lost)", res.Message.Summary, res.Message.Room, res.Err))
-		}
-	}
-}
-
-// ContentRejected reports whether the homeserver refused a message for its
-// content (400 M_BAD_JSON or M_NOT_JSON, 413 or M_TOO_LARGE): it would refuse
-// it on every retry, so keeping it queued would block its room for good.
-func ContentRejected(err error) bool {
-	var se *SendError
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch {
-	case se.Status == 413, se.ErrCode == "M_TOO_LARGE":
-		return true
-	case se.Status == 400:
-		return se.ErrCode == "M_BAD_JSON" || se.ErrCode == "M_NOT_JSON"
-	}
-	return false
 }
 
 // RoomFlush is the outcome of draining one room.
@@ -393,61 +215,166 @@ func (r FlushReport) Err() error {
 	return errors.Join(errs...)
 }
 
+// Deliver delivers msgs, for every room involved (up to concurrency rooms at
+// once; <= 0 means DefaultConcurrency), within ctx. t should carry the retry
+// policy (RetryTransport).
+//
+// The call's messages are first stored, in one transaction; a message
+// delivered before (same room and txn id) is reported delivered and not sent
+// again. Then each room is claimed and drained (see Outbox). What is not
+// delivered stays queued, made durable against a power loss. A message the
+// outbox cannot store (a broken database) is still sent; only if that fails
+// is it lost (OutcomeFailed), loudly.
+func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concurrency int) OutboxReport {
+	report := OutboxReport{Results: make([]OutboxResult, len(msgs))}
+	entries := make([]state.Entry, len(msgs))
+	var err error
+	for i, m := range msgs {
+		report.Results[i].Message = m
+		if entries[i], err = toEntry(m); err != nil {
+			break
+		}
+	}
+	var ids []int64
+	var delivered []string
+	var claimed map[string]state.Claimed
+	if err == nil {
+		// Stored even when ctx has ended: what is not sent waits. The
+		// rooms that are free are claimed in the same transaction.
+		ids, delivered, claimed, err = o.db.Enqueue(context.WithoutCancel(ctx), o.scope, entries,
+			o.now().Add(-max(deliveredMinAge, o.maxAge)), leaseFor(ctx))
+	}
+	if err != nil {
+		o.log.Error("outbox: cannot store the notifications: sending them without the outbox", "err", err)
+		o.sendDirect(ctx, t, report.Results, concurrency)
+		return report
+	}
+	crashPoint("enqueued")
+
+	mine := map[int64]int{} // this call's entry ids -> index in msgs
+	var rooms []string
+	var fresh []Message
+	for i, m := range msgs {
+		if delivered[i] != "" {
+			r := &report.Results[i]
+			r.Outcome, r.EventID = OutcomeDelivered, delivered[i]
+			o.log.Info("Matrix notification was delivered before: not sent again", "alarm", m.Summary, "room", m.Room, "event", delivered[i])
+			continue
+		}
+		mine[ids[i]] = i
+		report.Results[i].ID = strconv.FormatInt(ids[i], 10)
+		fresh = append(fresh, m)
+		if !slices.Contains(rooms, m.Room) {
+			rooms = append(rooms, m.Room)
+		}
+	}
+	// The batch goes to the transport once (the encryption layer seals it
+	// under one lock of its store), after it is stored: what a slow
+	// Prepare holds up is kept whatever happens.
+	Prepare(ctx, t, fresh)
+	for _, rf := range o.drainRooms(ctx, t, rooms, claimed, mine, report.Results, concurrency) {
+		report.OlderDelivered += rf.Delivered
+		report.OlderDropped += rf.Dropped
+		report.Pending += rf.Remaining
+	}
+	rec := context.WithoutCancel(ctx)
+	for _, i := range mine {
+		r := &report.Results[i]
+		switch r.Outcome { // the drains counted this call's entries too
+		case OutcomeDelivered:
+			report.OlderDelivered--
+		case OutcomeDropped:
+			report.OlderDropped--
+		case 0:
+			// Handled by another invocation while this one waited for the
+			// room: delivered if a delivery is recorded, dropped otherwise
+			// (that invocation logged why).
+			ev, err := o.db.DeliveredEvent(rec, o.scope, r.Message.Room, r.Message.TxnID)
+			switch {
+			case err != nil:
+				r.Outcome, r.Err = OutcomeQueued, err
+			case ev != "":
+				r.Outcome, r.EventID = OutcomeDelivered, ev
+			default:
+				r.Outcome, r.Err = OutcomeDropped, errors.New("dropped by another matrix-notify delivering to this room (see its log)")
+			}
+		}
+	}
+	if report.Pending > 0 {
+		o.durable(rec)
+	}
+	return report
+}
+
+// durable makes what stays queued survive a power loss; a failure only
+// costs that, so it is logged.
+func (o *Outbox) durable(ctx context.Context) {
+	if err := o.db.Checkpoint(ctx); err != nil {
+		o.log.Error("queued Matrix notifications are kept, but a power loss could lose them", "err", err)
+	}
+}
+
+// sendDirect sends messages the outbox could not store.
+func (o *Outbox) sendDirect(ctx context.Context, t Transport, results []OutboxResult, concurrency int) {
+	msgs := make([]Message, len(results))
+	for i, r := range results {
+		msgs[i] = r.Message
+	}
+	rep := (&Sender{Transport: t, Concurrency: concurrency, Log: o.log}).Deliver(ctx, msgs)
+	for i, res := range rep.Results {
+		results[i].Result, results[i].Outcome = res, OutcomeDelivered
+		if res.Err != nil {
+			results[i].Outcome = OutcomeFailed
+			o.log.Error("Matrix notification not queued: it is lost", "alarm", res.Message.Summary, "room", res.Message.Room, "err", res.Err)
+		}
+	}
+}
+
+// ContentRejected reports whether the homeserver refused a message for its
+// content (400 M_BAD_JSON or M_NOT_JSON, 413 or M_TOO_LARGE): it would refuse
+// it on every retry, so keeping it queued would block its room for good.
+func ContentRejected(err error) bool {
+	var se *SendError
+	return errors.As(err, &se) && (se.Status == 413 || se.ErrCode == "M_TOO_LARGE" ||
+		se.Status == 400 && (se.ErrCode == "M_BAD_JSON" || se.ErrCode == "M_NOT_JSON"))
+}
+
 // Flush delivers the entries of every room, up to concurrency rooms at once,
 // oldest first per room, within ctx (matrix-notify flush; serve's continuous
 // drain).
 func (o *Outbox) Flush(ctx context.Context, t Transport, concurrency int) FlushReport {
 	var rep FlushReport
-	rooms, err := o.db.Rooms(context.WithoutCancel(ctx), o.scope)
+	rec := context.WithoutCancel(ctx)
+	rooms, err := o.db.Rooms(rec, o.scope)
 	if err != nil {
-		rep.Rooms = append(rep.Rooms, RoomFlush{Err: fmt.Errorf("outbox: %w", err)})
+		rep.Rooms = []RoomFlush{{Err: fmt.Errorf("outbox: %w", err)}}
 		return rep
 	}
-	o.prepareQueued(ctx, t)
-	rep.Rooms = make([]RoomFlush, len(rooms))
-	var eg errgroup.Group
-	eg.SetLimit(cmp.Or(max(concurrency, 0), DefaultConcurrency))
-	for i, room := range rooms {
-		eg.Go(func() error {
-			d := o.drain(ctx, t, room, nil, nil, concurrency)
-			rep.Rooms[i] = RoomFlush{Room: room, Delivered: d.delivered, Dropped: d.dropped, Remaining: d.remaining, Err: d.err}
-			return nil
-		})
+	// What waits goes to the transport's Prepare as one batch; what cannot
+	// be read here the drain reads again, and says what fails.
+	if _, ok := t.(Preparer); ok {
+		es, _ := o.db.Queued(rec, o.scope)
+		var msgs []Message
+		for _, e := range es {
+			if m, err := fromEntry(e); err == nil && e.DeliveredEvent == "" {
+				msgs = append(msgs, m)
+			}
+		}
+		Prepare(ctx, t, msgs)
 	}
-	_ = eg.Wait()
-	kept := rep.Rooms[:0]
-	for _, rf := range rep.Rooms {
+	for _, rf := range o.drainRooms(ctx, t, rooms, nil, nil, nil, concurrency) {
 		if rf.Delivered+rf.Dropped+rf.Remaining == 0 {
 			continue // emptied by someone else meanwhile
 		}
-		kept = append(kept, rf)
+		rep.Rooms = append(rep.Rooms, rf)
 		rep.Delivered += rf.Delivered
 		rep.Dropped += rf.Dropped
 		rep.Remaining += rf.Remaining
 	}
-	rep.Rooms = kept
 	if rep.Remaining > 0 {
-		o.durable(context.WithoutCancel(ctx))
+		o.durable(rec)
 	}
 	return rep
-}
-
-// prepareQueued hands what waits to the transport's Prepare, as one batch.
-func (o *Outbox) prepareQueued(ctx context.Context, t Transport) {
-	if _, ok := t.(Preparer); !ok {
-		return
-	}
-	es, err := o.db.Queued(context.WithoutCancel(ctx), o.scope)
-	if err != nil {
-		return // the drain reads them again, and says what fails
-	}
-	msgs := make([]Message, 0, len(es))
-	for _, e := range es {
-		if m, err := fromEntry(e); err == nil && e.DeliveredEvent == "" {
-			msgs = append(msgs, m)
-		}
-	}
-	Prepare(ctx, t, msgs)
 }
 
 // QueuedEntry describes one queued message, for `matrix-notify queue`.
@@ -466,8 +393,7 @@ type QueuedEntry struct {
 }
 
 // List returns the queued entries, by room, oldest first within a room: a
-// snapshot (an entry being delivered meanwhile may still appear), including
-// the entries of invocations still delivering them.
+// snapshot, including the entries of invocations still delivering them.
 func (o *Outbox) List() ([]QueuedEntry, error) {
 	es, err := o.db.Queued(context.Background(), o.scope)
 	if err != nil {

@@ -234,9 +234,6 @@ func TestOutboxHomeserverDown(t *testing.T) {
 				t.Errorf("call %d: %v: want queued behind the older one", i, r.Err)
 			}
 		}
-		if rr := rep.Report(); rr.Delivered() || len(rr.Failed()) != 2 {
-			t.Errorf("plain report %+v", rr)
-		}
 	}
 	entries, err := ob.List()
 	if err != nil || len(entries) != 6 {
@@ -264,7 +261,7 @@ func TestOutboxHomeserverDown(t *testing.T) {
 			t.Errorf("%s got %v", room, got)
 		}
 	}
-	if got := len(logs.lines("level=INFO", "sent queued Matrix notification for: kuma alarm")); got != 6 {
+	if got := len(logs.lines("level=INFO", `msg="sent queued Matrix notification" alarm="kuma alarm`)); got != 6 {
 		t.Errorf("%d INFO lines for queued deliveries, want 6", got)
 	}
 	if fr := ob2.Flush(context.Background(), hsTransport(t, up.URL(), up.Token(), 0), 1); len(fr.Rooms) != 0 {
@@ -528,7 +525,7 @@ func TestOutboxMaxAge(t *testing.T) {
 	if got := roomBodies(t, hs, room); !slices.Equal(got, []string{"old 0001", "new 0000"}) {
 		t.Errorf("events %v", got)
 	}
-	lines := logs.lines("level=ERROR", "dropped Matrix notification for: old alarm 0 to '"+room+"'", "longer than max_age 24h0m0s")
+	lines := logs.lines("level=ERROR", `msg="dropped Matrix notification" alarm="old alarm 0" room=`+room, "longer than max_age 24h0m0s")
 	if len(lines) != 1 {
 		t.Errorf("want one ERROR line for the expired entry, log:\n%s", logs.String())
 	}
@@ -591,7 +588,7 @@ func TestOutboxErrorHandling(t *testing.T) {
 				if first.Outcome != OutcomeDropped || second.Outcome != OutcomeDelivered || rep.Pending != 0 || listLen(t, ob) != 0 {
 					t.Fatalf("want the first dropped and the second delivered: %+v", rep)
 				}
-				if len(logs.lines("level=ERROR", "dropped Matrix notification for: a alarm 0 to '!r:hs'", "every retry")) != 1 {
+				if len(logs.lines("level=ERROR", `msg="dropped Matrix notification" alarm="a alarm 0" room=!r:hs`, "every retry")) != 1 {
 					t.Errorf("no ERROR line for the drop:\n%s", logs.String())
 				}
 				return
@@ -610,8 +607,8 @@ func TestOutboxErrorHandling(t *testing.T) {
 			if len(entries) != 2 || entries[0].TxnID != bad || entries[0].Attempts != wantAttempts || entries[0].LastError != tt.err.Error() || entries[1].Attempts != 0 {
 				t.Errorf("entries %+v", entries)
 			}
-			if len(logs.lines("level=ERROR", "failed to send Matrix notification for: a alarm 0", "kept in the outbox: 2 queued")) != 1 ||
-				len(logs.lines("level=ERROR", "queued Matrix notification for: a alarm 1")) != 1 {
+			if len(logs.lines("level=ERROR", `msg="failed to send Matrix notification, kept in the outbox" alarm="a alarm 0"`, "queued=2")) != 1 ||
+				len(logs.lines("level=ERROR", `msg="queued Matrix notification" alarm="a alarm 1"`)) != 1 {
 				t.Errorf("log:\n%s", logs.String())
 			}
 		})
@@ -636,7 +633,7 @@ func TestOutboxRealErrors(t *testing.T) {
 	if got := []Outcome{rep.Results[0].Outcome, rep.Results[1].Outcome, rep.Results[2].Outcome}; !slices.Equal(got, []Outcome{OutcomeDropped, OutcomeDelivered, OutcomeQueued}) {
 		t.Fatalf("outcomes %v: %+v", got, rep)
 	}
-	if len(logs.lines("level=ERROR", "dropped Matrix notification for: big alarm 0", "M_TOO_LARGE")) != 1 {
+	if len(logs.lines("level=ERROR", `msg="dropped Matrix notification" alarm="big alarm 0"`, "M_TOO_LARGE")) != 1 {
 		t.Errorf("no ERROR line for the oversized event:\n%s", logs.String())
 	}
 	if len(logs.lines("level=ERROR", "the bot is not in room "+notJoined+": invite it")) != 1 {
@@ -810,7 +807,7 @@ func TestOutboxCorruptEntry(t *testing.T) {
 	if fr.Delivered != 1 || fr.Dropped != 1 || len(sent) != 1 || fr.Remaining != 0 {
 		t.Fatalf("flush %+v, sent %v", fr, sent)
 	}
-	if len(logs.lines("level=ERROR", "dropped Matrix notification for: garbled", "unreadable")) != 1 {
+	if len(logs.lines("level=ERROR", `msg="dropped Matrix notification" alarm=garbled`, "unreadable")) != 1 {
 		t.Errorf("log:\n%s", logs.String())
 	}
 }

@@ -34,7 +34,10 @@ func (t *RetryTransport) Prepare(ctx context.Context, msgs []Message) {
 func (t *LifecycleTransport) Prepare(ctx context.Context, msgs []Message) {
 	out := make([]Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = t.preview(ctx, m)
+		out[i] = m
+		if lc, ok := t.life(ctx, m); ok {
+			out[i].Content = lc.content
+		}
 	}
 	Prepare(ctx, t.Next, out)
 }

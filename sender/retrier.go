@@ -9,15 +9,11 @@ import (
 	"time"
 )
 
-// Defaults of Retrier.
+// Defaults of Retrier. Once the homeserver is back, what waits in the
+// outbox goes out within about DefaultRetrierMax (plus one round).
 const (
-	// DefaultRetrierBase is the first wait between two rounds of a Retrier.
-	DefaultRetrierBase = 2 * time.Second
-	// DefaultRetrierMax caps the wait between two rounds: once the
-	// homeserver is back, what waits in the outbox goes out within about
-	// this long (plus one round).
-	DefaultRetrierMax = 60 * time.Second
-	// DefaultRetrierRound bounds one round when Retrier.Round is 0.
+	DefaultRetrierBase  = 2 * time.Second
+	DefaultRetrierMax   = 60 * time.Second
 	DefaultRetrierRound = 10 * time.Second
 )
 
@@ -31,18 +27,16 @@ type Flusher interface {
 // homeserver is back, without waiting for the next alarm (netdata runs us
 // only when an alarm changes, which may be days later).
 //
-// The wait after a round that delivered nothing is Policy's backoff for the
-// round's failures (Base 2 s doubling, capped at Max 60 s by default; a 429
-// waits what the homeserver asked for); after a round that made progress the
-// next one starts at once. Classify decides what is worth waiting for.
+// After a round that delivered nothing it waits Policy's backoff for the
+// round's failures (a 429 what the homeserver asked for); after a round
+// that made progress the next one starts at once.
 type Retrier struct {
-	Outbox    Flusher
-	Transport Transport
-	// Concurrency is Flush's; <= 0 means DefaultConcurrency.
-	Concurrency int
-	// Round bounds one Flush. Keep it short: a round holds the locks of
-	// the rooms it drains, which an invocation netdata waits for may need.
-	// 0 means DefaultRetrierRound.
+	Outbox      Flusher
+	Transport   Transport
+	Concurrency int // Flush's
+	// Round bounds one Flush (0: DefaultRetrierRound). Keep it short: a
+	// round holds the claims of the rooms it drains, which an invocation
+	// netdata waits for may need.
 	Round time.Duration
 	// Policy shapes the wait between rounds; zero Base and Max mean
 	// DefaultRetrierBase and DefaultRetrierMax. Its MaxAttempts and
@@ -68,23 +62,18 @@ func (r *Retrier) Run(ctx context.Context) error {
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-	log := r.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(r.Log)
 	policy := r.Policy
 	policy.Base = cmp.Or(policy.Base, DefaultRetrierBase)
 	policy.Max = cmp.Or(policy.Max, DefaultRetrierMax)
 	policy.MaxAttempts, policy.FailFastUnreachable = 0, false
-	round := cmp.Or(r.Round, DefaultRetrierRound)
 
-	failed := 0 // rounds in a row that delivered nothing
-	for {
-		rctx, cancel := context.WithTimeout(ctx, round)
+	for failed := 0; ; { // failed: rounds in a row that delivered nothing
+		rctx, cancel := context.WithTimeout(ctx, cmp.Or(r.Round, DefaultRetrierRound))
 		rep := r.Outbox.Flush(rctx, r.Transport, r.Concurrency)
 		cancel()
 		if rep.Delivered+rep.Dropped > 0 {
-			log.Info(fmt.Sprintf("retry round: %d delivered, %d dropped, %d still queued", rep.Delivered, rep.Dropped, rep.Remaining))
+			log.Info("retry round", "delivered", rep.Delivered, "dropped", rep.Dropped, "queued", rep.Remaining)
 		}
 		if rep.Remaining == 0 {
 			return nil
@@ -97,43 +86,30 @@ func (r *Retrier) Run(ctx context.Context) error {
 			continue // the homeserver answers: go on at once
 		}
 		failed++
-		wait, retry := nextRound(policy, failed, rep)
+		// The longest wait any blocked room asks for (a 429 speaks for the
+		// whole account), if any room may still succeed.
+		wait, retry := time.Duration(0), len(rep.Rooms) == 0 // entries left that no room reported
+		if retry {
+			wait = policy.backoff(failed)
+		}
+		for _, rf := range rep.Rooms {
+			if rf.Remaining == 0 {
+				continue
+			}
+			// Left with entries but no error (emptied and refilled
+			// meanwhile?): worth another round.
+			if w, ok := policy.Next(failed, cmp.Or(rf.Err, context.DeadlineExceeded)); ok {
+				wait, retry = max(wait, w), true
+			}
+		}
 		if !retry {
 			return fmt.Errorf("%w: %w", ErrNeedsAction, rep.Err())
 		}
 		if failed == 1 || failed%10 == 0 {
-			log.Info(fmt.Sprintf("retry round: %d still queued, next round in %s: %v", rep.Remaining, wait.Round(time.Second), rep.Err()))
+			log.Info("retry round: nothing delivered", "queued", rep.Remaining, "next_round_in", wait.Round(time.Second), "err", rep.Err())
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
-}
-
-// nextRound is the wait before the next round after the failed-th round in
-// a row that delivered nothing: the longest any blocked room asks for (a 429
-// speaks for the whole account), and whether any room may still succeed.
-func nextRound(policy RetryPolicy, failed int, rep FlushReport) (time.Duration, bool) {
-	var (
-		wait  time.Duration
-		retry bool
-	)
-	for _, rf := range rep.Rooms {
-		if rf.Remaining == 0 {
-			continue
-		}
-		err := rf.Err
-		if err == nil {
-			// Left with entries but no error (emptied and refilled
-			// meanwhile?): worth another round.
-			err = context.DeadlineExceeded
-		}
-		if w, ok := policy.Next(failed, err); ok {
-			wait, retry = max(wait, w), true
-		}
-	}
-	if len(rep.Rooms) == 0 { // entries left that no room reported
-		return policy.backoff(failed), true
-	}
-	return wait, retry
 }

@@ -29,14 +29,12 @@ const (
 	// 403, 400, 404, 413, a canceled context, an error that is not a send
 	// error).
 	FailurePermanent Failure = iota
-	// FailureUnreachable: no connection at all: refused, the name does not
-	// resolve (or DNS fails), no route to the host. Nothing listens there,
-	// so retrying within seconds rarely helps: an invocation netdata waits
-	// for queues at once (RetryPolicy.FailFastUnreachable) and leaves the
+	// FailureUnreachable: no connection at all (refused, DNS, no route).
+	// Retrying within seconds rarely helps: an invocation netdata waits for
+	// queues at once (RetryPolicy.FailFastUnreachable) and leaves the
 	// retrying to later invocations, the Retrier and flush.
 	FailureUnreachable
-	// FailureRateLimited: 429 M_LIMIT_EXCEEDED; wait what the homeserver
-	// asked for.
+	// FailureRateLimited: 429; wait what the homeserver asked for.
 	FailureRateLimited
 	// FailureTransient: the homeserver (or a proxy in front of it) is there
 	// but failing or slow: 5xx, timeouts, dropped connections.
@@ -44,15 +42,8 @@ const (
 )
 
 func (f Failure) String() string {
-	switch f {
-	case FailurePermanent:
-		return "permanent"
-	case FailureUnreachable:
-		return "unreachable"
-	case FailureRateLimited:
-		return "rate-limited"
-	case FailureTransient:
-		return "transient"
+	if f >= FailurePermanent && f <= FailureTransient {
+		return [...]string{"permanent", "unreachable", "rate-limited", "transient"}[f]
 	}
 	return fmt.Sprintf("Failure(%d)", int(f))
 }
@@ -68,19 +59,16 @@ func Classify(err error) Failure {
 		return FailurePermanent
 	}
 	var se *SendError
-	if errors.As(err, &se) && se.Status != 0 {
-		switch {
-		case se.Status == 429:
-			return FailureRateLimited
-		case se.Status >= 500:
-			return FailureTransient
-		}
+	switch {
+	case errors.As(err, &se) && se.Status == 429:
+		return FailureRateLimited
+	case se != nil && se.Status >= 500:
+		return FailureTransient
+	case se != nil && se.Status != 0:
 		return FailurePermanent
-	}
-	if unreachable(err) {
+	case unreachable(err):
 		return FailureUnreachable
-	}
-	if se != nil {
+	case se != nil:
 		return FailureTransient // no answer: timeout, dropped connection
 	}
 	// Another transport's error (or a bare network error): its own verdict.
@@ -107,31 +95,19 @@ func unreachable(err error) bool {
 	return false
 }
 
-// RetryPolicy is the one retry decision for every integration: it decides,
-// from a failed attempt (see Classify), whether to try again and after how
-// long.
-//
-//   - 429 M_LIMIT_EXCEEDED: wait what the homeserver asked for (Retry-After,
-//     in seconds or as an HTTP date, or retry_after_ms; SendError.RetryAfter
-//     carries either), never less; exponential backoff if it said nothing.
-//   - 5xx, timeouts and dropped connections: exponential backoff with jitter.
-//   - connection refused, DNS failure, no route: the same, unless
-//     FailFastUnreachable.
-//   - anything else (401, 403, 400, 404, 413, a canceled context, an error
-//     that is not temporary): no retry.
-//
-// The zero value is usable: DefaultRetryBase, DefaultRetryMax, unlimited
-// attempts (the context deadline bounds them), math/rand jitter.
+// RetryPolicy is the one retry decision for every integration: from a
+// failed attempt (see Classify), whether to try again and after how long.
+// A 429 waits what the homeserver asked for (Retry-After or retry_after_ms,
+// in SendError.RetryAfter), never less; everything retryable else backs off
+// exponentially with jitter. The zero value is usable: DefaultRetryBase,
+// DefaultRetryMax, attempts bounded by the context deadline only.
 type RetryPolicy struct {
-	// Base is the first backoff; each further attempt doubles it.
-	Base time.Duration
-	// Max caps the backoff (not a wait the homeserver asked for).
-	Max time.Duration
+	Base time.Duration // the first backoff; each further attempt doubles it
+	Max  time.Duration // caps the backoff (not a wait the homeserver asked for)
 	// MaxAttempts bounds the attempts of one send, the first included;
 	// <= 0 means no bound other than the context.
 	MaxAttempts int
-	// Rand returns a number in [0, 1) for the jitter; nil means math/rand.
-	Rand func() float64
+	Rand        func() float64 // in [0, 1) for the jitter; nil means math/rand
 	// FailFastUnreachable gives up at once on FailureUnreachable: for an
 	// invocation netdata waits for, where a homeserver that is down must
 	// cost netdata's health checks nothing (the message is queued).
@@ -139,12 +115,13 @@ type RetryPolicy struct {
 }
 
 // Next decides after the attempt-th failed attempt (1 for the first) that
-// ended with err: retry says whether to try again, wait how long to wait
-// first. It does not know the deadline: RetryTransport checks that.
+// ended with err whether to try again, and how long to wait first. The
+// deadline is RetryTransport's to check.
 func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry bool) {
 	if err == nil || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
 		return 0, false
 	}
+	var se *SendError
 	switch Classify(err) {
 	case FailurePermanent:
 		return 0, false
@@ -153,7 +130,6 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 			return 0, false
 		}
 	case FailureRateLimited:
-		var se *SendError
 		if errors.As(err, &se) && se.RetryAfter > 0 {
 			return se.RetryAfter, true
 		}
@@ -165,53 +141,48 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 // random point in its upper half, so waits grow steadily and clients that
 // failed together do not come back together.
 func (p RetryPolicy) backoff(attempt int) time.Duration {
-	base, limit := p.Base, p.Max
-	if base <= 0 {
-		base = DefaultRetryBase
-	}
+	limit := p.Max
 	if limit <= 0 {
 		limit = DefaultRetryMax
 	}
-	d := base
+	d := p.Base
+	if d <= 0 {
+		d = DefaultRetryBase
+	}
 	for i := 1; i < attempt && d < limit; i++ {
 		d *= 2
 	}
 	d = min(d, limit)
-	r := rand.Float64
-	if p.Rand != nil {
-		r = p.Rand
+	r := p.Rand
+	if r == nil {
+		r = rand.Float64
 	}
-	f := min(max(r(), 0), 1)
-	return d/2 + time.Duration(f*float64(d/2))
+	return d/2 + time.Duration(min(max(r(), 0), 1)*float64(d/2))
 }
 
-// RetryTransport retries the sends of Next as Policy says, within the
-// context: it never sleeps past the context's deadline; when the next wait
-// would cross it, it stops and returns the last error. Every attempt sends
-// the same Message, so the same txn id: a retry of a send the homeserver did
-// accept is answered with the first event id and creates nothing.
+// RetryTransport retries the sends of Next as Policy says, and never sleeps
+// past the context's deadline: when the next wait would cross it, it stops
+// with the last error. Every attempt sends the same Message, so the same txn
+// id: a retry of a send the homeserver did accept creates nothing.
 type RetryTransport struct {
 	Next   Transport
 	Policy RetryPolicy
-	// Sleep waits d or until ctx ends; nil means a timer. Tests inject one
-	// that counts and returns at once.
+	// Sleep waits d or until ctx ends; nil means a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the clock the deadline is compared with; nil means time.Now.
 	Now func() time.Time
 }
 
 // RetryError is the last error of a send that was tried more than once, or
-// whose next retry was cut by the deadline. It unwraps to that error, so
-// errors.As finds the SendError.
+// whose next retry was cut by the deadline. It unwraps to that error.
 type RetryError struct {
 	Attempts int
 	// Cut is the wait that was not started because it would have crossed the
 	// context deadline; 0 when the policy itself gave up.
 	Cut time.Duration
 	Err error
-	// InDoubt is set when some attempt got no answer (see MayHaveArrived):
-	// the message may have reached the homeserver, whatever the last
-	// attempt says.
+	// InDoubt: some attempt got no answer (see MayHaveArrived), so the
+	// message may have arrived, whatever the last attempt says.
 	InDoubt bool
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -18,11 +20,6 @@ import (
 // room id.
 func isAlias(room string) bool { return len(room) > 1 && room[0] == '#' }
 
-// aliasCache is the file cache of resolved aliases in CacheDir.
-func (t *MatrixTransport) aliasCache() fileCache {
-	return fileCache{dir: t.opts.CacheDir, name: "rooms.json", ttl: t.opts.AliasTTL, now: time.Now}
-}
-
 // resolve returns the room id to send to: a room id as given (with or
 // without a server part: never completed), an alias through the process's
 // memory, the cache file, or GET /directory/room/{alias}. fromFile says the
@@ -32,16 +29,17 @@ func (t *MatrixTransport) resolve(ctx context.Context, room string) (roomID stri
 		return room, false, nil
 	}
 	t.aliasMu.Lock()
-	cached, ok := t.aliases[room]
-	t.aliasMu.Unlock()
-	if ok {
-		return cached, false, nil
+	roomID, ok := t.aliases[room]
+	if !ok {
+		e := t.aliasFile()[room]
+		if age := time.Since(e.Time); e.Value != "" && age >= 0 && age <= DefaultAliasTTL {
+			roomID, fromFile = e.Value, true
+			t.aliases[room] = roomID
+		}
 	}
-	if cached, ok := t.aliasCache().get(room); ok {
-		t.aliasMu.Lock()
-		t.aliases[room] = cached
-		t.aliasMu.Unlock()
-		return cached, true, nil
+	t.aliasMu.Unlock()
+	if roomID != "" {
+		return roomID, fromFile, nil
 	}
 	resp, err := t.client.ResolveAlias(ctx, id.RoomAlias(room))
 	if err != nil {
@@ -54,20 +52,62 @@ func (t *MatrixTransport) resolve(ctx context.Context, room string) (roomID stri
 	return resp.RoomID.String(), false, nil
 }
 
-// remember stores a resolved alias in memory and in the cache file.
-func (t *MatrixTransport) remember(alias, roomID string) {
-	t.aliasMu.Lock()
-	t.aliases[alias] = roomID
-	t.aliasMu.Unlock()
-	t.aliasCache().put(alias, roomID)
+// cachedAlias is an entry of rooms.json, the aliases resolved by earlier
+// runs in CacheDir.
+type cachedAlias struct {
+	Value string    `json:"value"` // the room id
+	Time  time.Time `json:"time"`
 }
 
-// forget drops an alias from memory and from the cache file.
-func (t *MatrixTransport) forget(alias string) {
+// aliasFile reads rooms.json; a file that cannot be read is empty: a cache
+// never stops a delivery. aliasMu is held.
+func (t *MatrixTransport) aliasFile() map[string]cachedAlias {
+	entries := map[string]cachedAlias{}
+	if t.opts.CacheDir == "" {
+		return entries
+	}
+	if data, err := os.ReadFile(filepath.Join(t.opts.CacheDir, "rooms.json")); err == nil && json.Unmarshal(data, &entries) != nil {
+		return map[string]cachedAlias{}
+	}
+	return entries
+}
+
+// remember keeps a resolved alias (roomID "" forgets it) in memory and in
+// rooms.json, dropping what expired there. A write that fails is ignored,
+// and concurrent processes may lose each other's entries (the last rename
+// wins): either only costs a lookup.
+func (t *MatrixTransport) remember(alias, roomID string) {
 	t.aliasMu.Lock()
+	defer t.aliasMu.Unlock()
 	delete(t.aliases, alias)
-	t.aliasMu.Unlock()
-	t.aliasCache().put(alias, "")
+	if roomID != "" {
+		t.aliases[alias] = roomID
+	}
+	if t.opts.CacheDir == "" {
+		return
+	}
+	entries := t.aliasFile()
+	now := time.Now()
+	for k, e := range entries {
+		if now.Sub(e.Time) > DefaultAliasTTL || k == alias {
+			delete(entries, k)
+		}
+	}
+	if roomID != "" {
+		entries[alias] = cachedAlias{Value: roomID, Time: now}
+	}
+	data, err := json.MarshalIndent(entries, "", "  ")
+	if err != nil || os.MkdirAll(t.opts.CacheDir, 0o700) != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(t.opts.CacheDir, ".rooms.json.*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(append(data, '\n'))
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), filepath.Join(t.opts.CacheDir, "rooms.json")) != nil {
+		os.Remove(tmp.Name())
+	}
 }
 
 // ResolveRoom returns the room id of room: an alias resolved (and cached),
@@ -119,24 +159,21 @@ const (
 
 // RoomStatus is what CheckRooms found about one configured room.
 type RoomStatus struct {
-	Room   string // as configured
-	RoomID string // resolved; "" when ResolveErr is set
-	// ResolveErr: the alias could not be resolved.
+	Room       string // as configured
+	RoomID     string // resolved; "" when ResolveErr is set
 	ResolveErr error
-	// Membership is the bot's: MembershipJoin, MembershipInvite or
-	// MembershipNone.
-	Membership string
+	Membership string // the bot's: MembershipJoin, MembershipInvite or MembershipNone
 	// InvitesUnknown is set when the pending invites could not be listed
 	// (Membership is then join or none).
 	InvitesUnknown error
-	// PowerKnown: UserLevel and SendLevel were read from the room's
-	// m.room.power_levels (or its absence); only for joined rooms.
-	PowerKnown bool
-	UserLevel  int
-	SendLevel  int // needed for m.room.message
-	PowerErr   error
-	// Encrypted: the room has m.room.encryption; only known when joined.
-	Encrypted     bool
+	// The rest is known for joined rooms only. PowerKnown: UserLevel and
+	// SendLevel (for m.room.message) were read from m.room.power_levels (or
+	// its absence).
+	PowerKnown    bool
+	UserLevel     int
+	SendLevel     int
+	PowerErr      error
+	Encrypted     bool // the room has m.room.encryption
 	EncryptionErr error
 }
 
@@ -154,99 +191,72 @@ func (t *MatrixTransport) CheckRooms(ctx context.Context, userID string, rooms [
 	if err := t.ready(ctx); err != nil {
 		return nil, err
 	}
-	joinedResp, err := t.client.JoinedRooms(ctx)
+	joined, err := t.client.JoinedRooms(ctx)
 	if err != nil {
 		return nil, toSendError("", err)
 	}
-	joined := map[string]bool{}
-	for _, r := range joinedResp.JoinedRooms {
-		joined[r.String()] = true
-	}
 	out := make([]RoomStatus, len(rooms))
-	var ids []string
+	var ids []id.RoomID
 	for i, room := range rooms {
-		st := RoomStatus{Room: room}
-		st.RoomID, st.ResolveErr = t.ResolveRoom(ctx, room)
-		if st.ResolveErr == nil && joined[st.RoomID] {
-			st.Membership = MembershipJoin
+		out[i].Room = room
+		if out[i].RoomID, out[i].ResolveErr = t.ResolveRoom(ctx, room); out[i].ResolveErr == nil {
+			ids = append(ids, id.RoomID(out[i].RoomID))
 		}
-		if st.ResolveErr == nil {
-			ids = append(ids, st.RoomID)
-		}
-		out[i] = st
 	}
 	invited, invErr := t.invites(ctx, ids)
 	for i := range out {
 		st := &out[i]
-		if st.ResolveErr != nil {
-			continue
+		switch {
+		case st.ResolveErr != nil:
+		case slices.Contains(joined.JoinedRooms, id.RoomID(st.RoomID)):
+			st.Membership = MembershipJoin
+			st.UserLevel, st.SendLevel, st.PowerKnown, st.PowerErr = t.powerToSend(ctx, st.RoomID, userID)
+			st.Encrypted, st.EncryptionErr = t.encrypted(ctx, st.RoomID)
+		case invErr != nil:
+			st.InvitesUnknown = invErr
+		case invited[id.RoomID(st.RoomID)] != nil:
+			st.Membership = MembershipInvite
 		}
-		if st.Membership == MembershipNone {
-			if invErr != nil {
-				st.InvitesUnknown = invErr
-			} else if invited[st.RoomID] {
-				st.Membership = MembershipInvite
-			}
-		}
-		if st.Membership != MembershipJoin {
-			continue
-		}
-		st.UserLevel, st.SendLevel, st.PowerKnown, st.PowerErr = t.powerToSend(ctx, st.RoomID, userID)
-		st.Encrypted, st.EncryptionErr = t.encrypted(ctx, st.RoomID)
 	}
 	return out, nil
 }
 
-// invites lists pending invites with one /sync that asks for nothing but
-// the room list (the only place the client API shows invites), limited to
-// the rooms of interest.
-func (t *MatrixTransport) invites(ctx context.Context, roomIDs []string) (map[string]bool, error) {
+// invites lists the pending invites among roomIDs: the client API shows
+// them in /sync only.
+func (t *MatrixTransport) invites(ctx context.Context, roomIDs []id.RoomID) (map[id.RoomID]*mautrix.SyncInvitedRoom, error) {
 	if len(roomIDs) == 0 {
-		return map[string]bool{}, nil
+		return nil, nil
 	}
-	none := map[string]any{"not_types": []string{"*"}}
-	filter := map[string]any{
-		"presence":     none,
-		"account_data": none,
-		"room": map[string]any{
-			"rooms":        slices.Compact(slices.Sorted(slices.Values(roomIDs))),
-			"timeline":     map[string]any{"limit": 1, "not_types": []string{"*"}},
-			"state":        map[string]any{"not_types": []string{"*"}, "lazy_load_members": true},
-			"ephemeral":    none,
-			"account_data": none,
-		},
+	slices.Sort(roomIDs)
+	resp, err := t.syncRooms(ctx, slices.Compact(roomIDs), &mautrix.FilterPart{Limit: 1, NotTypes: noTypes})
+	if err != nil {
+		return nil, toSendError("", err)
 	}
-	fj, err := json.Marshal(filter)
+	return resp.Rooms.Invite, nil
+}
+
+// noTypes is a filter's "no event at all".
+var noTypes = []event.Type{{Type: "*"}}
+
+// syncRooms is an initial /sync of rooms that returns their timelines as
+// timeline filters them, and nothing else. The filter is given inline (the
+// spec allows a JSON object in place of a filter id): nothing is uploaded.
+func (t *MatrixTransport) syncRooms(ctx context.Context, rooms []id.RoomID, timeline *mautrix.FilterPart) (*mautrix.RespSync, error) {
+	none := &mautrix.FilterPart{NotTypes: noTypes}
+	filter, err := json.Marshal(mautrix.Filter{Presence: none, AccountData: none, Room: &mautrix.RoomFilter{
+		Rooms: rooms, Timeline: timeline, Ephemeral: none, AccountData: none,
+		State: &mautrix.FilterPart{NotTypes: noTypes, LazyLoadMembers: true},
+	}})
 	if err != nil {
 		return nil, err
 	}
-	var resp struct {
-		Rooms struct {
-			Invite map[string]json.RawMessage `json:"invite"`
-		} `json:"rooms"`
-	}
-	u := t.client.BuildURLWithQuery(mautrix.ClientURLPath{"v3", "sync"}, map[string]string{
-		"filter": string(fj), "timeout": "0", "set_presence": "offline",
-	})
-	if _, err := t.client.MakeRequest(ctx, http.MethodGet, u, nil, &resp); err != nil {
-		return nil, toSendError("", err)
-	}
-	out := map[string]bool{}
-	for r := range resp.Rooms.Invite {
-		out[r] = true
-	}
-	return out, nil
+	return t.client.FullSyncRequest(ctx, mautrix.ReqSync{FilterID: string(filter), SetPresence: event.PresenceOffline})
 }
 
 // powerToSend reads the room's power levels: the user's level and the level
 // m.room.message needs. A room without the event lets everyone send.
 func (t *MatrixTransport) powerToSend(ctx context.Context, roomID, userID string) (user, need int, known bool, err error) {
-	var pl struct {
-		Users         map[string]json.Number `json:"users"`
-		UsersDefault  json.Number            `json:"users_default"`
-		Events        map[string]json.Number `json:"events"`
-		EventsDefault json.Number            `json:"events_default"`
-	}
+	var pl event.PowerLevelsEventContent
 	err = t.client.StateEvent(ctx, id.RoomID(roomID), event.StatePowerLevels, "", &pl)
 	if notFound(err) {
 		return 0, 0, true, nil
@@ -254,19 +264,7 @@ func (t *MatrixTransport) powerToSend(ctx context.Context, roomID, userID string
 	if err != nil {
 		return 0, 0, false, toSendError(roomID, err)
 	}
-	num := func(n json.Number) int {
-		v, _ := n.Int64()
-		return int(v)
-	}
-	user = num(pl.UsersDefault)
-	if v, ok := pl.Users[userID]; ok {
-		user = num(v)
-	}
-	need = num(pl.EventsDefault)
-	if v, ok := pl.Events[event.EventMessage.Type]; ok {
-		need = num(v)
-	}
-	return user, need, true, nil
+	return pl.GetUserLevel(id.UserID(userID)), pl.GetEventLevel(event.EventMessage), true, nil
 }
 
 // encrypted reports whether the room has an m.room.encryption state event.

@@ -2,10 +2,10 @@ package sender
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -44,9 +44,8 @@ func MayHaveArrived(err error) bool {
 	if errors.As(err, &se) && se.Status != 0 {
 		return false
 	}
-	// Refused before any request (EncryptError: not encrypted, not sent).
-	var ns interface{ NotSent() bool }
-	if errors.As(err, &ns) && ns.NotSent() {
+	var ee *EncryptError // refused before any request
+	if errors.As(err, &ee) {
 		return false
 	}
 	var op *net.OpError
@@ -80,20 +79,24 @@ func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Ti
 	if err != nil {
 		return "", toSendError(m.Room, err)
 	}
-	if evID, err := t.findSentSync(ctx, m, id.RoomID(roomID)); err != nil || evID != "" {
-		return evID, err
+	room, types := id.RoomID(roomID), []event.Type{event.EventMessage, event.EventEncrypted}
+	sync, err := t.syncRooms(ctx, []id.RoomID{room}, &mautrix.FilterPart{Limit: findSentPage, Types: types})
+	if err != nil {
+		return "", fmt.Errorf("looking for an earlier delivery: %w", toSendError(m.Room, err))
 	}
-	filter := &mautrix.FilterPart{Types: []event.Type{event.EventMessage, event.EventEncrypted}}
+	if r := sync.Rooms.Join[room]; r != nil {
+		if ev := sentIn(r.Timeline.Events, m.TxnID); ev != "" {
+			return ev, nil
+		}
+	}
 	from := ""
 	for range findSentPages {
-		resp, err := t.client.Messages(ctx, id.RoomID(roomID), from, "", mautrix.DirectionBackward, filter, findSentPage)
+		resp, err := t.client.Messages(ctx, room, from, "", mautrix.DirectionBackward, &mautrix.FilterPart{Types: types}, findSentPage)
 		if err != nil {
 			return "", fmt.Errorf("looking for an earlier delivery: %w", toSendError(m.Room, err))
 		}
-		for _, ev := range resp.Chunk {
-			if ev.Unsigned.TransactionID == m.TxnID {
-				return ev.ID.String(), nil
-			}
+		if ev := sentIn(resp.Chunk, m.TxnID); ev != "" {
+			return ev, nil
 		}
 		if resp.End == "" || len(resp.Chunk) == 0 ||
 			time.UnixMilli(resp.Chunk[len(resp.Chunk)-1].Timestamp).Before(since.Add(-findSentSkew)) {
@@ -104,36 +107,10 @@ func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Ti
 	return "", nil
 }
 
-// findSentSync looks for m's txn id in the room's timeline of an initial
-// /sync that returns nothing else: the filter is given inline (the spec
-// allows a JSON object in place of a filter id) so that nothing is
-// uploaded, and every other part of the answer asks for no event types.
-func (t *MatrixTransport) findSentSync(ctx context.Context, m Message, room id.RoomID) (string, error) {
-	none := map[string]any{"types": []string{}}
-	filter, err := json.Marshal(map[string]any{
-		"room": map[string]any{
-			"rooms":        []id.RoomID{room},
-			"timeline":     map[string]any{"limit": findSentPage, "types": []event.Type{event.EventMessage, event.EventEncrypted}},
-			"state":        none,
-			"ephemeral":    none,
-			"account_data": none,
-		},
-		"presence":     none,
-		"account_data": none,
-	})
-	if err != nil {
-		return "", fmt.Errorf("looking for an earlier delivery: %w", err)
+// sentIn is the id of the event of evs that txnID created, "" if none.
+func sentIn(evs []*event.Event, txnID string) string {
+	if i := slices.IndexFunc(evs, func(ev *event.Event) bool { return ev.Unsigned.TransactionID == txnID }); i >= 0 {
+		return evs[i].ID.String()
 	}
-	resp, err := t.client.FullSyncRequest(ctx, mautrix.ReqSync{FilterID: string(filter)})
-	if err != nil {
-		return "", fmt.Errorf("looking for an earlier delivery: %w", toSendError(m.Room, err))
-	}
-	if r := resp.Rooms.Join[room]; r != nil {
-		for _, ev := range r.Timeline.Events {
-			if ev.Unsigned.TransactionID == m.TxnID {
-				return ev.ID.String(), nil
-			}
-		}
-	}
-	return "", nil
+	return ""
 }

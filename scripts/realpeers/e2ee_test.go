@@ -221,7 +221,7 @@ func TestE2EE(t *testing.T) {
 	cs2[2], cs2[5], cs2[6] = "name=e2ee_two_rooms", "unique_id=72000", "alarm_id=720" // another alarm
 	merge(dryLines(t, s.run(append(cs2, "MATRIX_NOTIFY_DRY_RUN=1"), "", "custom-sender", room).stdout))
 	two := s.run(cs2, "", "custom-sender", room+" "+other.RoomID.String())
-	if two.code != 0 || strings.Count(two.stderr, "sealed under one lock") != 1 || strings.Count(two.stderr, "(prepared)") != 2 {
+	if two.code != 0 || strings.Count(two.stderr, "sealed under one lock") != 1 || strings.Count(two.stderr, "how=prepared") != 2 {
 		t.Errorf("two encrypted rooms: want one lock for both and both prepared, got %s", two)
 	}
 	p := startServe(t, s.site, s.cfg)
