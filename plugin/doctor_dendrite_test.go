@@ -22,7 +22,7 @@ func TestDoctorJoinRefusedOnDendrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, stderr := runApp(t, "", env, "doctor", "--join", "--config", path)
-	want := `could not join room=!abcdef err=HTTP 400 M_UNKNOWN: room ID "!abcdef" is invalid: at least one ':' is expected in the room id ("!abcdef" is not a room id the homeserver accepts`
+	want := `could not join room=!abcdef err="HTTP 400 M_UNKNOWN: room ID \"!abcdef\" is invalid: at least one ':' is expected in the room id (\"!abcdef\" is not a room id the homeserver accepts`
 	if !strings.Contains(stderr, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, stderr)
 	}

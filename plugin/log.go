@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,10 +77,10 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: matrix-notify: %s: %s", h.now().Format("2006-01-02 15:04:05"), levelName(r.Level), r.Message)
 	for _, a := range h.attrs {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		writeAttr(&b, a)
 	}
 	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		writeAttr(&b, a)
 		return true
 	})
 	line := b.String()
@@ -93,6 +94,17 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	line = strings.ReplaceAll(line, "\n", `\n`)
 	_, err := io.WriteString(h.w, line+"\n")
 	return err
+}
+
+// writeAttr writes " key=value", the value quoted (as slog's text handler
+// does) when it has a space, a quote or an = in it, so that an alarm's
+// summary reads as one value.
+func writeAttr(b *strings.Builder, a slog.Attr) {
+	v := a.Value.String()
+	if v == "" || strings.ContainsAny(v, " \t\"=") {
+		v = strconv.Quote(v)
+	}
+	fmt.Fprintf(b, " %s=%s", a.Key, v)
 }
 
 func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -318,7 +318,7 @@ func TestLoginWritesForNetdata(t *testing.T) {
 		logged string
 	}{
 		{filepath.Join(tmp, "etc", "matrix-notify.toml"), nobody, 0o640, "so that netdata can read it"},
-		{filepath.Join(tmp, "own.toml"), 0, 0o600, "access=mode 0600"},
+		{filepath.Join(tmp, "own.toml"), 0, 0o600, `access="mode 0600"`},
 	} {
 		code, _, stderr := runApp(t, loginPassword+"\n", env, "login", "--homeserver", hs.URL(), "--user", "bot", "--config", tc.path)
 		if code != 0 || !strings.Contains(stderr, tc.logged) {

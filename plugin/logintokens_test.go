@@ -102,10 +102,10 @@ func TestLoginUpdatesRevokedCopies(t *testing.T) {
 	}
 	for _, want := range []string{
 		"made the homeserver revoke the token it had, which other configurations held device=" + sender.DeviceID("bot", hs.URL()) + " configurations=3",
-		"updated a configuration to the new token setting=[matrix] access_token file=" + other + "\n",
-		"updated a configuration to the new token setting=[matrix] access_token_file file=" + tokenFile + "\n",
+		"updated a configuration to the new token setting=\"[matrix] access_token\" file=" + other + "\n",
+		"updated a configuration to the new token setting=\"[matrix] access_token_file\" file=" + tokenFile + "\n",
 		"updated a configuration to the new token setting=MATRIX_ACCESSTOKEN file=" + healthConf + "\n",
-		"already refuses: replace it with the new token if it is meant for this account setting=[matrix] access_token file=" + xdg + " user=@bot:sendertest.localhost new_token=" + main + "\n",
+		"already refuses: replace it with the new token if it is meant for this account setting=\"[matrix] access_token\" file=" + xdg + " user=@bot:sendertest.localhost new_token=" + main + "\n",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
@@ -164,7 +164,7 @@ func TestLoginNamesHealthConfLine(t *testing.T) {
 	if stdout != "MATRIX_ACCESSTOKEN='"+newToken+"'\n" {
 		t.Errorf("stdout %q", stdout)
 	}
-	want := "holds the revoked token and was not updated setting=MATRIX_ACCESSTOKEN file=" + healthConf + " err=the token is not written there as a plain value; write there the line printed on stdout (at " + healthConf + ":4)"
+	want := "holds the revoked token and was not updated setting=MATRIX_ACCESSTOKEN file=" + healthConf + " err=\"the token is not written there as a plain value; write there the line printed on stdout (at " + healthConf + ":4)\""
 	if !strings.Contains(stderr, want) || strings.Contains(stderr, newToken) {
 		t.Errorf("stderr lacks %q (or shows the token):\n%s", want, stderr)
 	}
@@ -186,7 +186,7 @@ func TestLoginPrintNamesCopies(t *testing.T) {
 	if after, _ := os.ReadFile(main); string(after) != string(before) {
 		t.Errorf("--print edited %s", main)
 	}
-	if want := "holds the revoked token: put the one printed here instead setting=[matrix] access_token file=" + main + "\n"; !strings.Contains(stderr, want) {
+	if want := "holds the revoked token: put the one printed here instead setting=\"[matrix] access_token\" file=" + main + "\n"; !strings.Contains(stderr, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, stderr)
 	}
 	if strings.Contains(stderr, strings.TrimSpace(stdout)) {

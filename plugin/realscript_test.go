@@ -616,7 +616,7 @@ func TestRealScriptWrapper(t *testing.T) {
 	}
 	assertModernRequests(t, hs.Requests())
 	if !strings.Contains(r.stderr, "alarm-notify.sh: FATAL: All notification methods are disabled") ||
-		!strings.Contains(r.stderr, "matrix-notify: INFO: sent Matrix notification alarm=web01 disk_space._.disk_space_usage is CRITICAL room="+room) {
+		!strings.Contains(r.stderr, "matrix-notify: INFO: sent Matrix notification alarm=\"web01 disk_space._.disk_space_usage is CRITICAL\" room="+room) {
 		t.Errorf("want the stock script's and our log lines:\n%s", r.stderr)
 	}
 	assertNoToken(t, hs.Token(), r.stdout, r.stderr)

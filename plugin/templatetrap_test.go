@@ -29,7 +29,7 @@ func TestKumaStatusTrapReported(t *testing.T) {
 	p := startServe(t, cfg)
 	log := p.stderr.String()
 	for _, want := range []string{
-		`WARNING: a template compares Kuma's status with a number`, ` template=`, `[kuma] template:1:7: in Kuma status is "✅ Up" or "🔴 Down", never '1'`, "use heartbeatJSON.status == 1",
+		`WARNING: a template compares Kuma's status with a number`, ` template=`, `[kuma] template:1:7: in Kuma status is \"✅ Up\" or \"🔴 Down\", never '1'`, "use heartbeatJSON.status == 1",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("serve's startup log lacks %q:\n%s", want, log)
