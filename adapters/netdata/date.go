@@ -80,11 +80,6 @@ var composites = map[byte]string{
 	'r': "%I:%M:%S %p", 'R': "%H:%M", 'T': "%H:%M:%S", 'X': "%H:%M:%S",
 }
 
-// specRE is what GNU date allows between a '%' and its conversion
-// character: flags, a width, then colons (only %z takes them) or the E and O
-// modifiers.
-var specRE = regexp.MustCompile(`^([-_0^#]*)([0-9]*)(:+|[EO]*)`)
-
 // Strftime formats t like GNU date's +FORMAT in the C locale. Supported
 // conversions: %a %A %b %B %c %C %d %D %e %F %g %G %h %H %I %j %k %l %m %M
 // %n %N %p %P %q %r %R %s %S %t %T %u %U %V %w %W %x %X %y %Y %z %:z %::z
@@ -95,38 +90,63 @@ var specRE = regexp.MustCompile(`^([-_0^#]*)([0-9]*)(:+|[EO]*)`)
 // "%N%" forms like "%5%".
 func Strftime(t time.Time, format string) string {
 	var b strings.Builder
-	for {
-		start := strings.IndexByte(format, '%')
-		if start < 0 {
-			b.WriteString(format)
-			return b.String()
+	for i := 0; i < len(format); i++ {
+		c := format[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
 		}
-		b.WriteString(format[:start])
-		m := specRE.FindStringSubmatch(format[start+1:])
-		i := start + 1 + len(m[0]) // the conversion character
-		if i >= len(format) {
-			b.WriteString(format[start:])
-			return b.String()
-		}
-		flags, conv, spec := m[1], format[i], format[start:i+1]
-		format = format[i+1:]
+		start := i
+		i++
+		// flags
 		var pad byte // 0: default
-		if k := strings.LastIndexAny(flags, "-_0"); k >= 0 {
-			pad = flags[k]
+		upper, swap := false, false
+		for ; i < len(format); i++ {
+			switch format[i] {
+			case '-', '_', '0':
+				pad = format[i]
+				continue
+			case '^':
+				upper = true
+				continue
+			case '#':
+				swap = true
+				continue
+			}
+			break
 		}
-		upper, swap := strings.Contains(flags, "^"), strings.Contains(flags, "#")
 		width := -1
-		if m[2] != "" {
-			width = 1024
-			if n, err := strconv.Atoi(m[2]); err == nil && n < width {
-				width = n
+		for ; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
+			if width < 0 {
+				width = 0
+			}
+			width = width*10 + int(format[i]-'0')
+			if width > 1024 {
+				width = 1024
 			}
 		}
-		colons := strings.Count(m[3], ":")
+		colons := 0
+		for ; i < len(format) && format[i] == ':'; i++ {
+			colons++
+		}
+		if colons == 0 {
+			for i < len(format) && (format[i] == 'E' || format[i] == 'O') {
+				i++
+			}
+		}
+		if i >= len(format) {
+			b.WriteString(format[start:])
+			break
+		}
+		conv := format[i]
+		if colons > 0 && (conv != 'z' || colons > 3) {
+			b.WriteString(padField(format[start:i+1], false, pad, ' ', width, 0))
+			continue
+		}
 		s, numeric, defPad, defWidth, ok := strftimeConv(t, conv, colons)
-		if !ok || colons > 0 && (conv != 'z' || colons > 3) || conv == '%' && m[0] != "" {
+		if !ok || conv == '%' && i != start+1 {
 			// unknown: copied literally, padded like a string
-			b.WriteString(padField(spec, false, pad, ' ', width, 0))
+			b.WriteString(padField(format[start:i+1], false, pad, ' ', width, 0))
 			continue
 		}
 		if conv == 'N' && width > 0 {
@@ -148,6 +168,7 @@ func Strftime(t time.Time, format string) string {
 		}
 		b.WriteString(padField(s, numeric, pad, defPad, width, defWidth))
 	}
+	return b.String()
 }
 
 // padField applies GNU strftime padding. Numeric fields carry their
