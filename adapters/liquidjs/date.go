@@ -285,21 +285,75 @@ func strftime(d *liquidDate, format string) string {
 	})
 }
 
+// convValue is conversion conv of d before casing and padding (only the
+// one asked for is computed: a template formats a date on every render).
+func convValue(d *liquidDate, conv byte, flags string) string {
+	t := d.disp
+	switch conv {
+	case 'd', 'e':
+		return strconv.Itoa(t.Day())
+	case 'H', 'k':
+		return strconv.Itoa(t.Hour())
+	case 'I', 'l':
+		return strconv.Itoa((t.Hour()+11)%12 + 1)
+	case 'j':
+		return strconv.Itoa(t.YearDay())
+	case 'L':
+		return strconv.Itoa(t.Nanosecond() / 1e6)
+	case 'm':
+		return strconv.Itoa(int(t.Month()))
+	case 'M':
+		return strconv.Itoa(t.Minute())
+	case 'S':
+		return strconv.Itoa(t.Second())
+	case 'u':
+		return strconv.Itoa((int(t.Weekday())+6)%7 + 1)
+	case 'w':
+		return strconv.Itoa(int(t.Weekday()))
+	case 'Y':
+		return strconv.Itoa(t.Year())
+	case 'a':
+		return t.Format("Mon")
+	case 'A':
+		return t.Format("Monday")
+	case 'b', 'h':
+		return t.Format("Jan")
+	case 'B':
+		return t.Format("January")
+	case 'c':
+		return localeDate(t) + ", " + localeTime(t)
+	case 'q':
+		return ordinal(t.Day())
+	case 'p':
+		return t.Format("PM")
+	case 'P':
+		return t.Format("pm")
+	case 'x':
+		return localeDate(t)
+	case 'X':
+		return localeTime(t)
+	case 't':
+		return "\t"
+	case 'n':
+		return "\n"
+	case '%':
+		return "%"
+	case 'U':
+		return weekOfYear(t, 0)
+	case 'W':
+		return weekOfYear(t, 1)
+	case 'z':
+		return offsetString(d.offset, strings.Contains(flags, ":"))
+	case 's':
+		return strconv.FormatInt(int64(math.Round(float64(t.UnixMilli())/1000)), 10)
+	}
+	return ""
+}
+
 // formatConv is one conversion, cased and padded as its flags and width say.
 func formatConv(d *liquidDate, conv byte, flags, width string) string {
 	t := d.disp
-	h12 := (t.Hour()+11)%12 + 1
-	numbers := map[byte]int{'d': t.Day(), 'e': t.Day(), 'H': t.Hour(), 'k': t.Hour(), 'I': h12, 'l': h12,
-		'j': t.YearDay(), 'L': t.Nanosecond() / 1e6, 'm': int(t.Month()), 'M': t.Minute(), 'S': t.Second(),
-		'u': (int(t.Weekday())+6)%7 + 1, 'w': int(t.Weekday()), 'Y': t.Year()}
-	ret := map[byte]string{'a': t.Format("Mon"), 'A': t.Format("Monday"), 'b': t.Format("Jan"), 'h': t.Format("Jan"),
-		'B': t.Format("January"), 'c': localeDate(t) + ", " + localeTime(t), 'q': ordinal(t.Day()),
-		'p': t.Format("PM"), 'P': t.Format("pm"), 'x': localeDate(t), 'X': localeTime(t), 't': "\t", 'n': "\n", '%': "%",
-		'U': weekOfYear(t, 0), 'W': weekOfYear(t, 1), 'z': offsetString(d.offset, strings.Contains(flags, ":")),
-		's': strconv.FormatInt(int64(math.Round(float64(t.UnixMilli())/1000)), 10)}[conv]
-	if n, ok := numbers[conv]; ok {
-		ret = strconv.Itoa(n)
-	}
+	ret := convValue(d, conv, flags)
 	ys := strconv.Itoa(t.Year())
 	switch conv {
 	case 'C':
