@@ -26,6 +26,27 @@ import (
 // it saved under 1 ms, see BENCHMARKS.md).
 // Profile: go test -run '^$' -bench DryRunAlarm -cpuprofile cpu.out ./plugin
 func BenchmarkDryRunAlarm(b *testing.B) {
+	var rooms []string
+	for i := 1; i <= 10; i++ {
+		rooms = append(rooms, "!room"+strconv.Itoa(i)+":bench.test")
+	}
+	env, args := benchAlarm(b, "http://127.0.0.1:9", rooms)
+	var out countWriter
+	b.ReportAllocs()
+	for b.Loop() {
+		if code := benchApp(env, &out).run(context.Background(), args); code != exitDelivered {
+			b.Fatalf("exit %d", code)
+		}
+	}
+	if out.lines/b.N != 10 {
+		b.Fatalf("%d lines for %d runs: want 10 requests per run", out.lines, b.N)
+	}
+}
+
+// benchAlarm writes netdata's tree for an alarm benchmark: Debian's stock
+// health_alarm_notify.conf and a user file naming homeserver and rooms. It
+// returns netdata's environment (a dry run) and the alarm's argv.
+func benchAlarm(b *testing.B, homeserver string, rooms []string) (map[string]string, []string) {
 	stockConf := debianStockConf(b)
 	user, stock, cache := netdataTree(b, b.TempDir())
 	data, err := os.ReadFile(stockConf)
@@ -35,38 +56,27 @@ func BenchmarkDryRunAlarm(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(stock, "health_alarm_notify.conf"), data, 0o600); err != nil {
 		b.Fatal(err)
 	}
-	var rooms []string
-	for i := 1; i <= 10; i++ {
-		rooms = append(rooms, "!room"+strconv.Itoa(i)+":bench.test")
-	}
-	conf := "MATRIX_HOMESERVER=\"http://127.0.0.1:9\"\nMATRIX_ACCESSTOKEN=\"syt_bench\"\n" +
+	conf := "MATRIX_HOMESERVER=\"" + homeserver + "\"\nMATRIX_ACCESSTOKEN=\"syt_sendertest_token\"\n" +
 		"DEFAULT_RECIPIENT_MATRIX=\"" + strings.Join(rooms, " ") + "\"\nSEND_EMAIL=\"NO\"\n"
 	if err := os.WriteFile(filepath.Join(user, "health_alarm_notify.conf"), []byte(conf), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	env := netdataTestEnv(user, stock, cache)
-	args := []string{"sysadmin", "web01", "1001", "42", "7", "1763899200", "disk_space_usage", "disk_space._",
-		"/", "CRITICAL", "WARNING", "98.7", "91.3", "health.d/disks.conf:12", "300", "900", "%",
-		"disk / space utilization", "98.7%", "91.3%", "$this > 90", "${this} = 98.7", "1", "0", "", "",
-		"Utilization", "netdata edit-config health.d/disks.conf=12", ""}
-	var out countWriter
-	b.ReportAllocs()
-	for b.Loop() {
-		a := &app{
-			getenv:   func(k string) string { return env[k] },
-			stdin:    strings.NewReader(""),
-			stdout:   &out,
-			stderr:   io.Discard,
-			now:      func() time.Time { return fixedNow },
-			hostname: func() (string, error) { return "web01.example.org", nil },
-			location: time.UTC,
-		}
-		if code := a.run(context.Background(), args); code != exitDelivered {
-			b.Fatalf("exit %d", code)
-		}
-	}
-	if out.lines/b.N != 10 {
-		b.Fatalf("%d lines for %d runs: want 10 requests per run", out.lines, b.N)
+	return netdataTestEnv(user, stock, cache), []string{"sysadmin", "web01", "1001", "42", "7", "1763899200",
+		"disk_space_usage", "disk_space._", "/", "CRITICAL", "WARNING", "98.7", "91.3", "health.d/disks.conf:12",
+		"300", "900", "%", "disk / space utilization", "98.7%", "91.3%", "$this > 90", "${this} = 98.7", "1", "0",
+		"", "", "Utilization", "netdata edit-config health.d/disks.conf=12", ""}
+}
+
+// benchApp is one invocation with env, writing to stdout.
+func benchApp(env map[string]string, stdout io.Writer) *app {
+	return &app{
+		getenv:   func(k string) string { return env[k] },
+		stdin:    strings.NewReader(""),
+		stdout:   stdout,
+		stderr:   io.Discard,
+		now:      func() time.Time { return fixedNow },
+		hostname: func() (string, error) { return "web01.example.org", nil },
+		location: time.UTC,
 	}
 }
 
