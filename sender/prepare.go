@@ -12,11 +12,27 @@ type Preparer interface {
 	Prepare(ctx context.Context, msgs []Message)
 }
 
-// Prepare calls t's Prepare if it has one.
+// Prepare calls t's Prepare if it has one and the end of its chain of
+// decorators does something with the batch: over a plain MatrixTransport,
+// the lifecycle layer would read every message's alert for nothing, one
+// after another before the fan-out (and again in Send).
 func Prepare(ctx context.Context, t Transport, msgs []Message) {
-	if p, ok := t.(Preparer); ok && len(msgs) > 0 {
+	if p, ok := t.(Preparer); ok && len(msgs) > 0 && prepares(t) {
 		p.Prepare(ctx, msgs)
 	}
+}
+
+// prepares reports whether what t's decorators forward the batch to is a
+// Preparer.
+func prepares(t Transport) bool {
+	switch d := t.(type) {
+	case *RetryTransport:
+		return prepares(d.Next)
+	case *LifecycleTransport:
+		return prepares(d.Next)
+	}
+	_, ok := t.(Preparer)
+	return ok
 }
 
 // Prepare implements Preparer: the batch goes to Next unchanged (a retry
