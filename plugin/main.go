@@ -52,9 +52,9 @@ func main() {
 // setGC turns the collector off for a one-shot invocation (an alarm, a
 // Kuma payload, a command) up to a 16 MiB memory limit: an exec allocates
 // about the 4 MB that would start the first collection, and that
-// collection costs more than it frees before exit. make bench measured,
-// per exec, 2,300 -> 2,070 page faults and 22.3 -> 21.7 MB peak RSS, and
-// 1-3 ms less CPU (see BENCHMARKS.md). The limit is for the process that
+// collection costs more than it frees before exit. Measured with the
+// bench's launcher, per exec: 2,300 -> 2,070 page faults, 22.3 -> 21.7 MB
+// peak RSS, 1-3 ms less CPU (see BENCHMARKS.md). The limit is for one that
 // waits long for a busy room in a storm and keeps allocating: with 64 MiB
 // the storm's largest process grew from 26.5 to 29 MB, with 16 MiB to
 // about 27.5 MB (12 MiB starts collections in an ordinary exec). serve and
