@@ -312,6 +312,12 @@ func checkBlocks(src string, toks []token) *structureError {
 		if !known {
 			return &structureError{"tag " + strconv.Quote(string([]rune(tag.name))) + " not found", tag.begin}
 		}
+		// No LiquidJS value starts with "{": {% case {% when 0 %} is
+		// LiquidJS's parse error, and osteele/liquid's case tag would
+		// evaluate a nil expression (the fuzzer found it).
+		if args := strings.TrimFunc(tag.args, jsIsBlank); tag.name == "case" && strings.HasPrefix(args, "{") {
+			return &structureError{"invalid value expression: " + strconv.Quote(string([]rune(args))), tag.begin}
+		}
 		if block != nil {
 			stack = append(stack, frame{tag: tag, takes: block})
 		}
