@@ -305,6 +305,26 @@ func (e *Engine) registerFilters() {
 		}
 		return total
 	})
+	// sort_natural is LiquidJS's caseInsensitiveCompare: String(x) lowered,
+	// by UTF-16 code units, null and undefined last (osteele's panics on
+	// anything but strings).
+	add("sort_natural", func(v any, args ...any) []any {
+		out := append([]any{}, toArray(v)...)
+		key := func(x any) any {
+			if len(args) > 0 && args[0] != nil {
+				return getProperty(x, stringify(args[0]))
+			}
+			return x
+		}
+		slices.SortStableFunc(out, func(a, b any) int {
+			ka, kb := key(a), key(b)
+			if isNil(ka) || isNil(kb) {
+				return boolInt(isNil(ka)) - boolInt(isNil(kb))
+			}
+			return slices.Compare(utf16Units(jsLower(stringify(ka))), utf16Units(jsLower(stringify(kb))))
+		})
+		return out
+	})
 	add("compact", func(v any) []any {
 		out := []any{}
 		for _, x := range toArray(v) {
@@ -605,4 +625,11 @@ func getProperty(v any, path string) any {
 		}
 	}
 	return v
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
