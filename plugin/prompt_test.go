@@ -1,41 +1,19 @@
+//go:build linux
+
 package main
 
 import (
 	"bytes"
 	"context"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// openPTY opens a pseudo-terminal: the controller end (what a terminal
-// emulator holds) and the terminal end (what a shell gets as stdin).
-func openPTY(t *testing.T) (controller, tty *os.File) {
-	t.Helper()
-	controller, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { controller.Close() })
-	fd := int(controller.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("ptsname: %v", err)
-	}
-	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("open the terminal end: %v", err)
-	}
-	t.Cleanup(func() { tty.Close() })
-	return controller, tty
-}
+	"matrix-notify/internal/ptytest"
+)
 
 func echoOn(t *testing.T, tty *os.File) bool {
 	t.Helper()
@@ -50,7 +28,7 @@ func echoOn(t *testing.T, tty *os.File) bool {
 // line each, the password with echo off (nothing of it comes back to the
 // terminal), and echo is on again afterwards.
 func TestPromptTerminal(t *testing.T) {
-	controller, tty := openPTY(t)
+	controller, tty := ptytest.Open(t)
 	var out bytes.Buffer
 	p := newPrompter(tty, &out)
 	defer p.close()
@@ -67,7 +45,7 @@ func TestPromptTerminal(t *testing.T) {
 	go func() {
 		// type the password once echo is off, as a person would after
 		// seeing the prompt
-		for echoOnQuiet(tty) {
+		for ptytest.Echoing(tty) {
 			time.Sleep(time.Millisecond)
 		}
 		controller.WriteString("s3cret-pw\n")
@@ -90,20 +68,14 @@ func TestPromptTerminal(t *testing.T) {
 	}
 }
 
-// echoOnQuiet is echoOn for a goroutine: no testing.T.
-func echoOnQuiet(tty *os.File) bool {
-	st, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	return err != nil || st.Lflag&unix.ECHO != 0
-}
-
 // TestPromptTerminalInterrupted: Ctrl-C while the password is being typed
 // gives up on it, and close gives the terminal its echo back.
 func TestPromptTerminalInterrupted(t *testing.T) {
-	_, tty := openPTY(t)
+	_, tty := ptytest.Open(t)
 	p := newPrompter(tty, &bytes.Buffer{})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		for echoOnQuiet(tty) {
+		for ptytest.Echoing(tty) {
 			time.Sleep(time.Millisecond)
 		}
 		cancel()

@@ -7,13 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"matrix-notify/internal/ptytest"
 )
 
 // TestE2EELoginTerminal: a person logging a second host in at a terminal,
@@ -42,7 +41,7 @@ func TestE2EELoginTerminal(t *testing.T) {
 	// The second host, at a terminal.
 	b := newSite(t)
 	cfg := filepath.Join(b.dir, "config.toml")
-	controller, tty := openPTY(t)
+	controller, tty := ptytest.Open(t)
 	cmd := exec.Command(env.bin, "login", "--homeserver", env.hs.URL, "--user", bot, "--config", cfg)
 	cmd.Env = b.env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
@@ -59,7 +58,7 @@ func TestE2EELoginTerminal(t *testing.T) {
 	answer := func(prompt, secret string) {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Minute)
-		for !strings.Contains(screen.String(), prompt) || echoing(tty) {
+		for !strings.Contains(screen.String(), prompt) || ptytest.Echoing(tty) {
 			select {
 			case err := <-exited:
 				t.Fatalf("login exited (%v) before asking %q; the screen:\n%s", err, prompt, screen)
@@ -83,7 +82,7 @@ func TestE2EELoginTerminal(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("login did not finish within 2 min; the screen:\n%s", screen)
 	}
-	if !echoing(tty) {
+	if !ptytest.Echoing(tty) {
 		t.Error("login left the terminal without echo")
 	}
 	// The child's ends are closed: closing ours lets the reader drain what
@@ -134,35 +133,4 @@ func (s *terminalScreen) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
-}
-
-// openPTY opens a pseudo-terminal: the controller end (what a terminal
-// emulator holds) and the terminal end (what a shell gets as stdin).
-func openPTY(t *testing.T) (controller, tty *os.File) {
-	t.Helper()
-	controller, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { controller.Close() })
-	fd := int(controller.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("ptsname: %v", err)
-	}
-	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("open the terminal end: %v", err)
-	}
-	t.Cleanup(func() { tty.Close() })
-	return controller, tty
-}
-
-// echoing reports whether the terminal echoes what is typed.
-func echoing(tty *os.File) bool {
-	st, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	return err != nil || st.Lflag&unix.ECHO != 0
 }
