@@ -466,14 +466,10 @@ func whoamiDevice(t *testing.T, cfg string) (id.DeviceID, *mautrix.Client) {
 	return who.DeviceID, cli
 }
 
-// TestE2EELogin: logging in again keeps the device and its store and asks
-// for nothing; a second host's login (a new store) is a new device, which
-// the recovery key signs, from the environment, without replacing the
-// identity; doctor reports the cross-signing and the room, and a lost store
-// as a problem with its fix.
-func TestE2EELogin(t *testing.T) {
-	need(t)
-	const bot = "e2eelogin"
+// firstLogin creates bot and logs it in on a new host, which makes the
+// account's cross-signing identity: the host and the recovery key printed.
+func firstLogin(t *testing.T, bot string) (*e2eeSite, string) {
+	t.Helper()
 	if err := env.hs.CreateUser(bot, password); err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +480,18 @@ func TestE2EELogin(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no recovery key:\n%s", first)
 	}
-	rk := m[1]
+	return a, m[1]
+}
+
+// TestE2EELogin: logging in again keeps the device and its store and asks
+// for nothing; a second host's login (a new store) is a new device, which
+// the recovery key signs, from the environment, without replacing the
+// identity; doctor reports the cross-signing and the room, and a lost store
+// as a problem with its fix.
+func TestE2EELogin(t *testing.T) {
+	need(t)
+	const bot = "e2eelogin"
+	a, rk := firstLogin(t, bot)
 	devA, cliA := whoamiDevice(t, a.cfg)
 	checkCrossSigned(t, cliA, cliA.UserID, devA)
 

@@ -24,18 +24,8 @@ import (
 func TestE2EELoginTerminal(t *testing.T) {
 	need(t)
 	const bot = "e2eetty"
-	if err := env.hs.CreateUser(bot, password); err != nil {
-		t.Fatal(err)
-	}
 	// The first host makes the identity and prints its recovery key.
-	a := &e2eeSite{site: newSite(t)}
-	a.cfg = filepath.Join(a.dir, "config.toml")
-	first := a.must(0, password+"\n", "login", "--homeserver", env.hs.URL, "--user", bot, "--config", a.cfg)
-	m := recoveryKeyLine.FindStringSubmatch(first.stdout)
-	if m == nil {
-		t.Fatalf("no recovery key:\n%s", first)
-	}
-	rk := m[1]
+	a, rk := firstLogin(t, bot)
 	devA, _ := whoamiDevice(t, a.cfg)
 
 	// The second host, at a terminal.
