@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -295,23 +294,6 @@ func writeFile0600(path string, data []byte) error {
 		return err
 	}
 	return replaceFile(path, data, 0o600)
-}
-
-// fileOwner reads the owner from a FileInfo's Sys() (syscall.Stat_t on Unix)
-// without naming the platform's type, so this file builds everywhere.
-func fileOwner(st fs.FileInfo) (uid, gid int, ok bool) {
-	v := reflect.ValueOf(st.Sys())
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return 0, 0, false
-	}
-	u, g := v.FieldByName("Uid"), v.FieldByName("Gid")
-	if !u.IsValid() || !g.IsValid() || !u.CanUint() || !g.CanUint() {
-		return 0, 0, false
-	}
-	return int(u.Uint()), int(g.Uint()), true
 }
 
 // setMatrixKeys sets keys of the [matrix] table in a TOML document, editing

@@ -33,3 +33,12 @@ func fileIdentity(st fs.FileInfo) string {
 	}
 	return id
 }
+
+// fileOwner is the owner and group of the file st describes.
+func fileOwner(st fs.FileInfo) (uid, gid int, ok bool) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false
+	}
+	return int(sys.Uid), int(sys.Gid), true
+}
