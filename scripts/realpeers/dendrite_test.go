@@ -94,22 +94,11 @@ func TestLogin(t *testing.T) {
 	t.Errorf("the old token in %s no longer works, and login neither updated it nor named it:\n%s", conf, r)
 }
 
+// tokenAndDevice is the token in cfg and its device.
 func tokenAndDevice(t *testing.T, cfg string) (string, string) {
 	t.Helper()
-	var fc struct {
-		Matrix struct {
-			AccessToken string `toml:"access_token"`
-		} `toml:"matrix"`
-	}
-	if _, err := toml.DecodeFile(cfg, &fc); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := mautrix.NewClient(env.hs.URL, "", fc.Matrix.AccessToken)
-	who, err := c.Whoami(context.Background())
-	if err != nil {
-		t.Fatalf("whoami with the token in %s: %v", cfg, err)
-	}
-	return fc.Matrix.AccessToken, string(who.DeviceID)
+	dev, cli := whoamiDevice(t, cfg)
+	return cli.AccessToken, string(dev)
 }
 
 // TestExecRooms: doctor, then one alarm from netdata's exec to a joined room,
