@@ -57,10 +57,16 @@ func TestMessagesTxnID(t *testing.T) {
 				} `json:"join"`
 			} `json:"rooms"`
 		}
-		if _, err := bot.MakeRequest(ctx, "GET", bot.BuildClientURL("v3", "sync")+"?timeout=0", nil, &resp); err != nil {
-			t.Fatal(err)
+		// Dendrite's sync stream gets an event a moment after its send
+		// returns: ask again for a while before calling it missing.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if _, err := bot.MakeRequest(ctx, "GET", bot.BuildClientURL("v3", "sync")+"?timeout=0", nil, &resp); err != nil {
+				t.Fatal(err)
+			}
+			if u, ok := find(resp.Rooms.Join[string(room)].Timeline.Events); ok || time.Now().After(deadline) {
+				return u, ok
+			}
 		}
-		return find(resp.Rooms.Join[string(room)].Timeline.Events)
 	}
 	viaMessages := func() (any, bool) {
 		t.Helper()
