@@ -125,11 +125,9 @@ type lifeCall struct {
 // (no lifecycle, no phase, no alert key, no store).
 func (t *LifecycleTransport) life(ctx context.Context, m Message) (lc lifeCall, ok bool) {
 	lc.mode = cmp.Or(t.Mode, DefaultLifecycle)
-	if !slices.Contains([]Lifecycle{LifecycleThread, LifecycleReply, LifecycleEdit}, lc.mode) ||
-		!slices.Contains([]Phase{PhaseRaise, PhaseUpdate, PhaseResolve}, m.Phase) || t.Store == nil || m.AlertKey == "" {
+	if lc.ref, ok = t.ref(m); !ok {
 		return lc, false
 	}
-	lc.ref = AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}
 	lc.plain = m.Content
 	lc.plain.RelatesTo, lc.plain.NewContent = nil, nil // a root is never a relation
 	lc.content = lc.plain
@@ -144,6 +142,16 @@ func (t *LifecycleTransport) life(ctx context.Context, m Message) (lc lifeCall, 
 		}
 	}
 	return lc, true
+}
+
+// ref is the alert life m is a transition of; ok is false when m is sent
+// as is.
+func (t *LifecycleTransport) ref(m Message) (AlertRef, bool) {
+	if !slices.Contains([]Lifecycle{LifecycleThread, LifecycleReply, LifecycleEdit}, cmp.Or(t.Mode, DefaultLifecycle)) ||
+		!slices.Contains([]Phase{PhaseRaise, PhaseUpdate, PhaseResolve}, m.Phase) || t.Store == nil || m.AlertKey == "" {
+		return AlertRef{}, false
+	}
+	return AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}, true
 }
 
 // record keeps what sending m as eventID changed in its alert's life.

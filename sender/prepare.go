@@ -12,27 +12,11 @@ type Preparer interface {
 	Prepare(ctx context.Context, msgs []Message)
 }
 
-// Prepare calls t's Prepare if it has one and the end of its chain of
-// decorators does something with the batch: over a plain MatrixTransport,
-// the lifecycle layer would read every message's alert for nothing, one
-// after another before the fan-out (and again in Send).
+// Prepare calls t's Prepare if it has one.
 func Prepare(ctx context.Context, t Transport, msgs []Message) {
-	if p, ok := t.(Preparer); ok && len(msgs) > 0 && prepares(t) {
+	if p, ok := t.(Preparer); ok && len(msgs) > 0 {
 		p.Prepare(ctx, msgs)
 	}
-}
-
-// prepares reports whether what t's decorators forward the batch to is a
-// Preparer.
-func prepares(t Transport) bool {
-	switch d := t.(type) {
-	case *RetryTransport:
-		return prepares(d.Next)
-	case *LifecycleTransport:
-		return prepares(d.Next)
-	}
-	_, ok := t.(Preparer)
-	return ok
 }
 
 // Prepare implements Preparer: the batch goes to Next unchanged (a retry
@@ -41,13 +25,26 @@ func (t *RetryTransport) Prepare(ctx context.Context, msgs []Message) {
 	Prepare(ctx, t.Next, msgs)
 }
 
-// Prepare implements Preparer: each message goes down as Send would send it
-// now, related to what the store knows of its alert, so that an encrypted
-// update is sealed with its relation. A message whose relation is only
-// known once an earlier one is sent (a raise and its resolve in one batch)
-// goes as it is; the layer below notices that Send's content differs and
-// encrypts it again then.
+// Prepare implements Preparer. The store reads the alerts of the batch at
+// once (AlertStore.Prime), for the sends of the fan-out to find them
+// there. Then each message goes down as Send would send it now, related to
+// what the store knows of its alert, so that an encrypted update is sealed
+// with its relation. A message whose relation is only known once an
+// earlier one is sent (a raise and its resolve in one batch) goes as it
+// is; the layer below notices that Send's content differs and encrypts it
+// again then.
 func (t *LifecycleTransport) Prepare(ctx context.Context, msgs []Message) {
+	var refs []AlertRef
+	for _, m := range msgs {
+		if ref, ok := t.ref(m); ok && m.Phase != PhaseRaise {
+			refs = append(refs, ref)
+		}
+	}
+	if len(refs) > 0 {
+		if err := t.Store.Prime(ctx, refs); err != nil {
+			orDiscard(t.Log).Error("alert lifecycle: cannot read the alerts ahead", "err", err)
+		}
+	}
 	out := make([]Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = m

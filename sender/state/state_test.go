@@ -275,3 +275,58 @@ func TestCloseCheckpoints(t *testing.T) {
 		t.Errorf("the log is still there after Close: %v", err)
 	}
 }
+
+// TestPrimeAlerts: PrimeAlerts reads the alerts of claimed rooms only, Alert
+// answers those from what was read (a change behind the claim's back, which
+// the claim rules out between processes, goes unseen) and from the claim's
+// own writes, and reads the database again once the claim ends.
+func TestPrimeAlerts(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, other := openTest(t, dir, nil), openTest(t, dir, nil)
+	now := time.Now()
+	ref := func(room string) AlertRef { return AlertRef{Source: "s", Alert: "x", Room: room} }
+	for _, room := range []string{"!a", "!c"} {
+		if err := other.PutAlert(ctx, ref(room), Alert{Root: "$old", Updated: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es := []Entry{{Room: "!a", TxnID: "t1", Message: []byte("{}")}, {Room: "!b", TxnID: "t2", Message: []byte("{}")}}
+	_, _, claimed, err := d.Enqueue(ctx, "hs", es, time.Time{}, time.Minute)
+	if err != nil || len(claimed) != 2 {
+		t.Fatal(claimed, err)
+	}
+	if err := d.PrimeAlerts(ctx, []AlertRef{ref("!a"), ref("!b"), ref("!c")}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, room := range []string{"!a", "!b", "!c"} {
+		if err := other.PutAlert(ctx, ref(room), Alert{Root: "$behind", Updated: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what, room string, notBefore time.Time, wantRoot string) {
+		t.Helper()
+		a, ok, err := d.Alert(ctx, ref(room), notBefore)
+		if err != nil || ok != (wantRoot != "") || a.Root != wantRoot {
+			t.Errorf("%s: %s: %q %v %v, want %q", what, room, a.Root, ok, err, wantRoot)
+		}
+	}
+	check("primed", "!a", time.Time{}, "$old")
+	check("primed, expired", "!a", now.Add(time.Second), "")
+	check("primed as none", "!b", time.Time{}, "")
+	check("not claimed", "!c", time.Time{}, "$behind")
+	if err := d.PutAlert(ctx, ref("!a"), Alert{Root: "$new", Updated: now}); err != nil {
+		t.Fatal(err)
+	}
+	check("written under the claim", "!a", time.Time{}, "$new")
+	if err := d.DeleteAlert(ctx, ref("!b")); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range claimed {
+		if err := cl.Claim.Release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("claim ended", "!a", time.Time{}, "$new")
+	check("deleted under the claim", "!b", time.Time{}, "")
+}
