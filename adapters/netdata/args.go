@@ -11,6 +11,7 @@ package netdata
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"slices"
 	"strconv"
@@ -245,10 +246,7 @@ func TestInvocation(args []string) (role string, ok bool) {
 	default:
 		return "", false
 	}
-	if role == "" {
-		role = "sysadmin"
-	}
-	return role, true
+	return cmp.Or(role, "sysadmin"), true
 }
 
 // TestArgs returns the three command lines alarm-notify.sh's test mode runs
@@ -259,9 +257,7 @@ func TestInvocation(args []string) (role string, ok bool) {
 // "$(date +%s)", program for "$0" (the alarm's src). An empty role is
 // "sysadmin".
 func TestArgs(layout Layout, role, host string, now time.Time, program string) [][]string {
-	if role == "" {
-		role = "sysadmin"
-	}
+	role = cmp.Or(role, "sysadmin")
 	when := strconv.FormatInt(now.Unix(), 10)
 	var out [][]string
 	last := StatusClear

@@ -1,6 +1,7 @@
 package netdata
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,10 +29,7 @@ const (
 
 // LibDir is netdata's NETDATA_LIB_DIR as getenv tells it, or DefaultLibDir.
 func LibDir(getenv func(string) string) string {
-	if d := getenv("NETDATA_LIB_DIR"); d != "" {
-		return d
-	}
-	return DefaultLibDir
+	return cmp.Or(getenv("NETDATA_LIB_DIR"), DefaultLibDir)
 }
 
 // Env is what, besides the alarm, the derived fields depend on: netdata's
@@ -134,10 +132,7 @@ type Fields struct {
 // stale $REPLY, i.e. url_value_string; that bug is not reproduced.)
 func Derive(a Alarm, env Env) Fields {
 	f := Fields{Alarm: a}
-	f.ArgsHost = a.Host
-	if f.ArgsHost == "" {
-		f.ArgsHost = env.ShortHostname
-	}
+	f.ArgsHost = cmp.Or(a.Host, env.ShortHostname)
 	f.Host = f.ArgsHost
 	if env.UseFQDN && f.Host == env.ShortHostname && env.FQDN != "" {
 		f.Host = env.FQDN
@@ -154,10 +149,7 @@ func Derive(a Alarm, env Env) Fields {
 	f.NonClearDurationTxt = Duration4Human(a.NonClearDuration)
 	f.Severity, f.RaisedFor = severityRaisedFor(a, f.DurationTxt, f.NonClearDurationTxt)
 
-	images := env.ImagesBaseURL
-	if images == "" {
-		images = DefaultImagesBaseURL
-	}
+	images := cmp.Or(env.ImagesBaseURL, DefaultImagesBaseURL)
 	f.StatusMessage, f.Color, f.Image = "status unknown", "grey", images+"/images/banner-icon-144x144.png"
 	switch a.Status {
 	case StatusCritical:
@@ -189,10 +181,7 @@ func Derive(a Alarm, env Env) Fields {
 }
 
 func gotoURL(a Alarm, f Fields, env Env) string {
-	registry := env.RegistryURL
-	if registry == "" {
-		registry = DefaultRegistryURL
-	}
+	registry := cmp.Or(env.RegistryURL, DefaultRegistryURL)
 	params := "host=" + f.URLHost + "&chart=" + f.URLChart
 	if a.Layout == Layout1 {
 		params += "&family=" + f.URLFamily
@@ -207,10 +196,7 @@ func gotoURL(a Alarm, f Fields, env Env) string {
 	if registry != DefaultRegistryURL || env.RegistryUniqueID == "" {
 		return registry + "/goto-host-from-alarm.html?" + params
 	}
-	cloud := env.RegistryCloudBaseURL
-	if cloud == "" {
-		cloud = DefaultCloudBaseURL1
-	}
+	cloud := cmp.Or(env.RegistryCloudBaseURL, DefaultCloudBaseURL1)
 	if a.ChildMachineGUID == "" {
 		return cloud + "/alarms/redirect?agentId=" + env.RegistryUniqueID + "&" + params
 	}
@@ -298,9 +284,7 @@ func FromEnv(getenv func(string) string) (Alarm, Fields) {
 	for _, af := range alarmFields {
 		*af.ptr(&a) = getenv(af.name)
 	}
-	if a.Host == "" {
-		a.Host = getenv("host")
-	}
+	a.Host = cmp.Or(a.Host, getenv("host"))
 	a.Layout = Layout2
 	if a.Family != "" {
 		a.Layout = Layout1

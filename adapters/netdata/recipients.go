@@ -1,6 +1,7 @@
 package netdata
 
 import (
+	"cmp"
 	"errors"
 	"io/fs"
 	"os"
@@ -46,9 +47,7 @@ func Recipients(vars *healthconf.Vars, roles string, a Alarm, cacheDir string, l
 	if log == nil {
 		log = func(string, string) {}
 	}
-	if cacheDir == "" {
-		cacheDir = DefaultCacheDir
-	}
+	cacheDir = cmp.Or(cacheDir, DefaultCacheDir)
 	if vars == nil {
 		vars = healthconf.NewVars()
 	}
