@@ -317,14 +317,12 @@ func ScriptLayout(script []byte) Layout {
 // environment netdata runs the script with does. Callers reproduce that
 // with ClearAlarmAlways(os.Getenv), not with the conf value.
 func Screen(a Alarm, clearAlarmAlways bool) (send bool, reason string) {
-	switch a.Status {
-	case StatusWarning, StatusCritical, StatusClear:
-	default:
-		return false, "not sending notification for " + a.Status + " of '" + a.Host + "." + a.Chart + "." + a.Name + "'"
-	}
-	if !clearAlarmAlways && a.OldStatus != StatusWarning && a.OldStatus != StatusCritical && a.Status == StatusClear {
-		return false, "not sending notification for " + a.Status + " of '" + a.Host + "." + a.Chart + "." + a.Name +
-			"' (last status was " + a.OldStatus + ")"
+	reason = "not sending notification for " + a.Status + " of '" + a.Host + "." + a.Chart + "." + a.Name + "'"
+	switch {
+	case a.Status != StatusWarning && a.Status != StatusCritical && a.Status != StatusClear:
+		return false, reason
+	case a.Status == StatusClear && !clearAlarmAlways && a.OldStatus != StatusWarning && a.OldStatus != StatusCritical:
+		return false, reason + " (last status was " + a.OldStatus + ")"
 	}
 	return true, ""
 }

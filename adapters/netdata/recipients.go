@@ -44,9 +44,6 @@ const (
 //
 // cacheDir is NETDATA_CACHE_DIR ("" = DefaultCacheDir). log may be nil.
 func Recipients(vars *healthconf.Vars, roles string, a Alarm, cacheDir string, log func(level, msg string)) []string {
-	if log == nil {
-		log = func(string, string) {}
-	}
 	cacheDir = cmp.Or(cacheDir, DefaultCacheDir)
 	if vars == nil {
 		vars = healthconf.NewVars()
