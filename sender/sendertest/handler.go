@@ -34,16 +34,9 @@ type reply struct {
 
 func ok(body any) reply { return reply{status: http.StatusOK, body: body} }
 
-// matrixError is the standard error body.
-type matrixError struct {
-	ErrCode      string `json:"errcode"`
-	Error        string `json:"error"`
-	RetryAfterMS *int64 `json:"retry_after_ms,omitempty"`
-}
-
-func fail(status int, code, msg string) reply {
-	return reply{status: status, body: matrixError{ErrCode: code, Error: msg}}
-}
+// fail answers with a Matrix error, at its StatusCode. The body is a
+// pointer: RespError's MarshalJSON has a pointer receiver.
+func fail(e mautrix.RespError) reply { return reply{status: e.StatusCode, body: &e} }
 
 // call is one /_matrix request on its way through an endpoint.
 type call struct {
@@ -58,7 +51,7 @@ type call struct {
 // object is the body as a JSON object, or the error answer.
 func (c *call) object() (map[string]any, *reply) {
 	if c.bodyErr != nil {
-		rep := fail(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", "Request body too large")
+		rep := fail(mautrix.MTooLarge.WithMessage("Request body too large"))
 		return nil, &rep
 	}
 	return parseObject(c.body)
@@ -211,7 +204,7 @@ func (s *Server) route(c *call) reply {
 		}
 		return rt.serve(s, c)
 	}
-	return fail(status, "M_UNRECOGNIZED", "Unrecognized request")
+	return fail(mautrix.MUnrecognized.WithStatus(status).WithMessage("Unrecognized request"))
 }
 
 func (s *Server) record(rec Request) {
@@ -275,14 +268,14 @@ var versions = map[string]any{
 }
 
 func invalidRoomID(id string) reply {
-	return fail(http.StatusBadRequest, "M_INVALID_PARAM", fmt.Sprintf("Expected room ID; got %q", id))
+	return fail(mautrix.MInvalidParam.WithMessage("Expected room ID; got %q", id))
 }
 
 // authenticate checks the access token the way Synapse does: the header or
 // the query parameter, never both, nor either twice.
 func (s *Server) authenticate(r *http.Request) (string, *reply) {
 	missing := func(msg string) (string, *reply) {
-		rep := fail(http.StatusUnauthorized, "M_MISSING_TOKEN", msg)
+		rep := fail(mautrix.MMissingToken.WithMessage(msg))
 		return "", &rep
 	}
 	headers := r.Header.Values("Authorization")
@@ -306,7 +299,7 @@ func (s *Server) authenticate(r *http.Request) (string, *reply) {
 	_, valid := s.tokens[token]
 	s.mu.Unlock()
 	if !valid {
-		rep := fail(http.StatusUnauthorized, "M_UNKNOWN_TOKEN", "Invalid access token passed.")
+		rep := fail(mautrix.MUnknownToken.WithMessage("Invalid access token passed."))
 		return "", &rep
 	}
 	return token, nil
@@ -321,7 +314,7 @@ func (s *Server) whoami(c *call) reply {
 // wellKnownClient answers /.well-known/matrix/client, or 404 when none is set.
 func (s *Server) wellKnownClient(*call) reply {
 	if s.opts.WellKnown == "" {
-		return fail(http.StatusNotFound, "M_NOT_FOUND", "No .well-known file")
+		return fail(mautrix.MNotFound.WithMessage("No .well-known file"))
 	}
 	return ok(map[string]any{"m.homeserver": map[string]string{"base_url": s.opts.WellKnown}})
 }
@@ -338,25 +331,25 @@ func (s *Server) login(c *call) reply {
 		User string `json:"user"` // the deprecated form of the identifier
 	}
 	if err := json.Unmarshal(c.body, &req); err != nil {
-		return fail(http.StatusBadRequest, "M_BAD_JSON", err.Error())
+		return fail(mautrix.MBadJSON.WithMessage(err.Error()))
 	}
 	if req.Type != mautrix.AuthTypePassword {
-		return fail(http.StatusBadRequest, "M_UNKNOWN", fmt.Sprintf("Unknown login type %s", req.Type))
+		return fail(mautrix.MUnknown.WithStatus(http.StatusBadRequest).WithMessage("Unknown login type %s", req.Type))
 	}
 	user := req.User
 	if req.Identifier.Type != "" {
 		if req.Identifier.Type != mautrix.IdentifierTypeUser {
-			return fail(http.StatusBadRequest, "M_UNKNOWN", "Unknown login identifier type")
+			return fail(mautrix.MUnknown.WithStatus(http.StatusBadRequest).WithMessage("Unknown login identifier type"))
 		}
 		user = req.Identifier.User
 	}
 	if user == "" {
-		return fail(http.StatusBadRequest, "M_MISSING_PARAM", "Missing parameter: identifier")
+		return fail(mautrix.RespError{ErrCode: "M_MISSING_PARAM", Err: "Missing parameter: identifier", StatusCode: http.StatusBadRequest})
 	}
 	local, _, _ := strings.Cut(strings.TrimPrefix(s.opts.UserID, "@"), ":")
 	userMatches := strings.EqualFold(user, local) || strings.EqualFold(user, s.opts.UserID)
 	if s.opts.Password == "" || !userMatches || req.Password != s.opts.Password {
-		return fail(http.StatusForbidden, "M_FORBIDDEN", "Invalid username or password")
+		return fail(mautrix.MForbidden.WithMessage("Invalid username or password"))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,7 +1,6 @@
 package sendertest
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,7 +23,7 @@ func (s *Server) stateEvent(c *call) reply {
 	defer s.mu.Unlock()
 	st := s.rooms[room]
 	if st == nil || !st.joined {
-		return fail(http.StatusForbidden, "M_FORBIDDEN", fmt.Sprintf("User %s not in room %s", s.opts.UserID, room))
+		return fail(mautrix.MForbidden.WithMessage("User %s not in room %s", s.opts.UserID, room))
 	}
 	switch {
 	case evType == "m.room.power_levels" && stateKey == "":
@@ -32,7 +31,7 @@ func (s *Server) stateEvent(c *call) reply {
 	case evType == "m.room.encryption" && stateKey == "" && st.encrypted:
 		return ok(map[string]any{"algorithm": "m.megolm.v1.aes-sha2"})
 	}
-	return fail(http.StatusNotFound, "M_NOT_FOUND", "Event not found.")
+	return fail(mautrix.MNotFound.WithMessage("Event not found."))
 }
 
 func (s *Server) joinedRooms(*call) reply {
@@ -53,13 +52,13 @@ func (s *Server) joinedRooms(*call) reply {
 func (s *Server) directory(c *call) reply {
 	alias := c.args[0]
 	if !validAlias(alias) {
-		return fail(http.StatusBadRequest, "M_INVALID_PARAM", "Room alias invalid")
+		return fail(mautrix.MInvalidParam.WithMessage("Room alias invalid"))
 	}
 	s.mu.Lock()
 	room, found := s.aliases[alias]
 	s.mu.Unlock()
 	if !found {
-		return fail(http.StatusNotFound, "M_NOT_FOUND", fmt.Sprintf("Room alias %s not found", alias))
+		return fail(mautrix.MNotFound.WithMessage("Room alias %s not found", alias))
 	}
 	return ok(mautrix.RespAliasResolve{RoomID: id.RoomID(room), Servers: []string{serverPart(alias)}})
 }
@@ -87,22 +86,22 @@ func (s *Server) join(c *call) reply {
 	case strings.HasPrefix(target, "#"):
 		id, found := s.aliases[target]
 		if !validAlias(target) || !found {
-			return fail(http.StatusNotFound, "M_NOT_FOUND", fmt.Sprintf("No room with alias %s", target))
+			return fail(mautrix.MNotFound.WithMessage("No room with alias %s", target))
 		}
 		room = id
 	case !strings.HasPrefix(target, "!"):
-		return fail(http.StatusBadRequest, "M_INVALID_PARAM", fmt.Sprintf("%s was not legal room ID or room alias", target))
+		return fail(mautrix.MInvalidParam.WithMessage("%s was not legal room ID or room alias", target))
 	}
 	st := s.rooms[room]
 	switch {
 	case st == nil:
 		// Synapse asks remote servers; with none known it gives up so.
-		return fail(http.StatusNotFound, "M_NOT_FOUND", "No known servers")
+		return fail(mautrix.MNotFound.WithMessage("No known servers"))
 	case st.joined:
 	case st.invited || st.public:
 		st.joined, st.invited = true, false
 	default:
-		return fail(http.StatusForbidden, "M_FORBIDDEN", "You are not invited to this room.")
+		return fail(mautrix.MForbidden.WithMessage("You are not invited to this room."))
 	}
 	return ok(mautrix.RespJoinRoom{RoomID: id.RoomID(room)})
 }
@@ -120,18 +119,18 @@ func (s *Server) dendriteJoin(target string) (reply, bool) {
 		}
 		return reply{}, false
 	case !strings.HasPrefix(target, "!"):
-		return fail(http.StatusBadRequest, "M_UNKNOWN", fmt.Sprintf("room ID or alias %q is invalid", target)), true
+		return fail(mautrix.MUnknown.WithStatus(http.StatusBadRequest).WithMessage("room ID or alias %q is invalid", target)), true
 	case serverPart(target) == "":
-		return fail(http.StatusBadRequest, "M_UNKNOWN", fmt.Sprintf("room ID %q is invalid: at least one ':' is expected in the room id", target)), true
+		return fail(mautrix.MUnknown.WithStatus(http.StatusBadRequest).WithMessage("room ID %q is invalid: at least one ':' is expected in the room id", target)), true
 	}
 	st := s.rooms[target]
 	switch {
 	case st == nil && serverPart(target) == s.serverName:
-		return fail(http.StatusNotFound, "M_NOT_FOUND", "room does not exist"), true
+		return fail(mautrix.MNotFound.WithMessage("room does not exist")), true
 	case st == nil:
 		return internal(map[string]string{"message": "Internal Server Error"}) // no server to join through
 	case !st.joined && !st.invited && !st.public:
-		return fail(http.StatusForbidden, "M_FORBIDDEN", fmt.Sprintf(
+		return fail(mautrix.MForbidden.WithMessage(
 			"InputRoomEventsResponse: eventauth: %q is not allowed to change their membership from \"leave\" to \"join\" as join rule \"invite\" forbids it", s.opts.UserID)), true
 	}
 	return reply{}, false

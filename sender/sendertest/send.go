@@ -56,13 +56,13 @@ func (s *Server) sendEvent(c *call) reply {
 	if s.opts.Software == Dendrite && st == nil {
 		// Dendrite looks the room's version up first, before the txn
 		// cache and the body, and whatever the form of the id.
-		return fail(http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION", "QueryRoomVersionForRoom: missing room info for room "+room)
+		return fail(mautrix.MUnsupportedRoomVersion.WithStatus(http.StatusBadRequest).WithMessage("QueryRoomVersionForRoom: missing room info for room " + room))
 	}
 	if !strings.HasPrefix(room, "!") {
 		return invalidRoomID(room)
 	}
 	if c.bodyErr != nil {
-		return fail(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", "Request body too large")
+		return fail(mautrix.MTooLarge.WithMessage("Request body too large"))
 	}
 	key := txnKey{token, room, evType, txn}
 	if eventID, seen := s.txns[key]; seen && txn != "" {
@@ -74,7 +74,7 @@ func (s *Server) sendEvent(c *call) reply {
 		return *badBody
 	}
 	if err := checkCanonical(content); err != nil {
-		return fail(http.StatusBadRequest, "M_BAD_JSON", err.Error())
+		return fail(mautrix.MBadJSON.WithMessage(err.Error()))
 	}
 	now := time.Now()
 	if allowed, wait := s.limit.take(now); !allowed {
@@ -82,24 +82,23 @@ func (s *Server) sendEvent(c *call) reply {
 		return limitExceeded(wait, true, true)
 	}
 	if size := pduSize(s.opts.UserID, room, evType, content, now); size > MaxEventSize {
-		return fail(http.StatusRequestEntityTooLarge, "M_TOO_LARGE",
-			fmt.Sprintf("event too large: %d bytes > %d", size, MaxEventSize))
+		return fail(mautrix.MTooLarge.WithMessage("event too large: %d bytes > %d", size, MaxEventSize))
 	}
 	if st == nil || !st.joined {
 		switch {
 		case s.opts.Software != Dendrite:
-			return fail(http.StatusForbidden, "M_FORBIDDEN", fmt.Sprintf("User %s not in room %s", s.opts.UserID, room))
+			return fail(mautrix.MForbidden.WithMessage("User %s not in room %s", s.opts.UserID, room))
 		case st != nil && st.invited && serverPart(room) != s.serverName:
-			return fail(http.StatusNotFound, "M_NOT_FOUND", "Room does not exist") // a stub: known from the invite only
+			return fail(mautrix.MNotFound.WithMessage("Room does not exist")) // a stub: known from the invite only
 		}
-		return fail(http.StatusForbidden, "M_FORBIDDEN", fmt.Sprintf("eventauth: sender %q not in room", s.opts.UserID))
+		return fail(mautrix.MForbidden.WithMessage("eventauth: sender %q not in room", s.opts.UserID))
 	}
 	if have, need := st.powerLevels.levels(s.opts.UserID, evType); have < need {
 		if s.opts.Software == Dendrite {
-			return fail(http.StatusForbidden, "M_FORBIDDEN", fmt.Sprintf(
+			return fail(mautrix.MForbidden.WithMessage(
 				"eventauth: sender %q is not allowed to send event. %d < %d", s.opts.UserID, have, need))
 		}
-		return fail(http.StatusForbidden, "M_FORBIDDEN", fmt.Sprintf(
+		return fail(mautrix.MForbidden.WithMessage(
 			"You don't have permission to post that to the room. user_level (%d) < send_level (%d)", have, need))
 	}
 
@@ -122,14 +121,14 @@ func (s *Server) sendEvent(c *call) reply {
 // an empty body and invalid UTF-8), M_BAD_JSON for JSON that is not an object.
 func parseObject(body []byte) (map[string]any, *reply) {
 	if !utf8.Valid(body) || !json.Valid(body) {
-		rep := fail(http.StatusBadRequest, "M_NOT_JSON", "Content not JSON.")
+		rep := fail(mautrix.MNotJSON.WithMessage("Content not JSON."))
 		return nil, &rep
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil || obj == nil {
-		rep := fail(http.StatusBadRequest, "M_BAD_JSON", "Content must be a JSON object.")
+		rep := fail(mautrix.MBadJSON.WithMessage("Content must be a JSON object."))
 		return nil, &rep
 	}
 	return obj, nil
@@ -166,11 +165,11 @@ func checkCanonical(v any) error {
 // limitExceeded is a 429 M_LIMIT_EXCEEDED giving wait in a Retry-After
 // header, in retry_after_ms, or both (current Synapse sends both).
 func limitExceeded(wait time.Duration, header, body bool) reply {
-	rep := fail(http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "Too Many Requests")
+	e := mautrix.MLimitExceeded.WithMessage("Too Many Requests")
 	if body {
-		ms := int64(math.Ceil(float64(wait) / float64(time.Millisecond)))
-		rep.body = matrixError{ErrCode: "M_LIMIT_EXCEEDED", Error: "Too Many Requests", RetryAfterMS: &ms}
+		e = e.WithExtraData(map[string]any{"retry_after_ms": int64(math.Ceil(float64(wait) / float64(time.Millisecond)))})
 	}
+	rep := fail(e)
 	if header {
 		rep.retryAfter = strconv.FormatInt(int64(math.Ceil(wait.Seconds())), 10)
 	}
@@ -186,7 +185,7 @@ func serverError(status int) reply {
 		return reply{status: status, html: "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" +
 			text + "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"}
 	}
-	return fail(status, "M_UNKNOWN", "Internal server error")
+	return fail(mautrix.MUnknown.WithStatus(status).WithMessage("Internal server error"))
 }
 
 // pduSize estimates the size of the event as the server stores and checks

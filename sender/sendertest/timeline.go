@@ -3,10 +3,11 @@ package sendertest
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+
+	"maunium.net/go/mautrix"
 )
 
 // eventFilter is the part of a RoomEventFilter this server obeys.
@@ -47,7 +48,7 @@ func (s *Server) sync(c *call) reply {
 	}
 	if v := c.r.URL.Query().Get("filter"); s.opts.Software == Dendrite && strings.HasPrefix(v, "{") {
 		if err := json.Unmarshal([]byte(v), &filter); err != nil {
-			return fail(http.StatusBadRequest, "M_INVALID_PARAM", "filter is not valid JSON")
+			return fail(mautrix.MInvalidParam.WithMessage("filter is not valid JSON"))
 		}
 	}
 	tl := filter.Room.Timeline
@@ -87,20 +88,20 @@ func (s *Server) messages(c *call) reply {
 	room, q := c.args[0], c.r.URL.Query()
 	dir := q.Get("dir")
 	if dir != "b" && dir != "f" {
-		return fail(http.StatusBadRequest, "M_INVALID_PARAM", "dir must be b or f")
+		return fail(mautrix.MInvalidParam.WithMessage("dir must be b or f"))
 	}
 	limit := 10
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return fail(http.StatusBadRequest, "M_INVALID_PARAM", "limit must be a non-negative integer")
+			return fail(mautrix.MInvalidParam.WithMessage("limit must be a non-negative integer"))
 		}
 		limit = min(n, 1000)
 	}
 	var filter eventFilter
 	if v := q.Get("filter"); v != "" {
 		if err := json.Unmarshal([]byte(v), &filter); err != nil {
-			return fail(http.StatusBadRequest, "M_INVALID_PARAM", "filter is not JSON")
+			return fail(mautrix.MInvalidParam.WithMessage("filter is not JSON"))
 		}
 	}
 	// A token is the number of events already passed in its direction.
@@ -108,7 +109,7 @@ func (s *Server) messages(c *call) reply {
 	if v := q.Get("from"); v != "" {
 		n, err := strconv.Atoi(strings.TrimPrefix(v, "t"))
 		if err != nil || n < 0 {
-			return fail(http.StatusBadRequest, "M_INVALID_PARAM", "bad from token")
+			return fail(mautrix.MInvalidParam.WithMessage("bad from token"))
 		}
 		pos = n
 	}
@@ -116,7 +117,7 @@ func (s *Server) messages(c *call) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.rooms[room]; st == nil || !st.joined {
-		return fail(http.StatusForbidden, "M_FORBIDDEN", "User "+s.opts.UserID+" not in room "+room)
+		return fail(mautrix.MForbidden.WithMessage("User " + s.opts.UserID + " not in room " + room))
 	}
 	evs := s.roomEvents(room, filter)
 	chunk := []map[string]any{}
