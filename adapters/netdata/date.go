@@ -98,32 +98,21 @@ func Strftime(t time.Time, format string) string {
 		}
 		start := i
 		i++
-		// flags
 		var pad byte // 0: default
 		upper, swap := false, false
-		for ; i < len(format); i++ {
+		for ; i < len(format) && strings.IndexByte("-_0^#", format[i]) >= 0; i++ {
 			switch format[i] {
-			case '-', '_', '0':
-				pad = format[i]
-				continue
 			case '^':
 				upper = true
-				continue
 			case '#':
 				swap = true
-				continue
+			default:
+				pad = format[i]
 			}
-			break
 		}
-		width := -1
+		width := -1 // none
 		for ; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
-			if width < 0 {
-				width = 0
-			}
-			width = width*10 + int(format[i]-'0')
-			if width > 1024 {
-				width = 1024
-			}
+			width = min(max(width, 0)*10+int(format[i]-'0'), 1024)
 		}
 		colons := 0
 		for ; i < len(format) && format[i] == ':'; i++ {
@@ -139,12 +128,8 @@ func Strftime(t time.Time, format string) string {
 			break
 		}
 		conv := format[i]
-		if colons > 0 && (conv != 'z' || colons > 3) {
-			b.WriteString(padField(format[start:i+1], false, pad, ' ', width, 0))
-			continue
-		}
 		s, numeric, defPad, defWidth, ok := strftimeConv(t, conv, colons)
-		if !ok || conv == '%' && i != start+1 {
+		if !ok || colons > 0 && (conv != 'z' || colons > 3) || conv == '%' && i != start+1 {
 			// unknown: copied literally, padded like a string
 			b.WriteString(padField(format[start:i+1], false, pad, ' ', width, 0))
 			continue
@@ -263,15 +248,10 @@ func strftimeConv(t time.Time, conv byte, colons int) (s string, numeric bool, d
 		return str("\n")
 	case 'N':
 		return num(t.Nanosecond(), 9)
-	case 'p', 'P':
-		s = "AM"
-		if t.Hour() >= 12 {
-			s = "PM"
-		}
-		if conv == 'P' {
-			s = strings.ToLower(s)
-		}
-		return str(s)
+	case 'p':
+		return str(t.Format("PM"))
+	case 'P':
+		return str(t.Format("pm"))
 	case 'q':
 		return num((int(t.Month())-1)/3+1, 1)
 	case 's':
