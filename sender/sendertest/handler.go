@@ -51,8 +51,7 @@ type call struct {
 // object is the body as a JSON object, or the error answer.
 func (c *call) object() (map[string]any, *reply) {
 	if c.bodyErr != nil {
-		rep := fail(mautrix.MTooLarge.WithMessage("Request body too large"))
-		return nil, &rep
+		return nil, new(fail(mautrix.MTooLarge.WithMessage("Request body too large")))
 	}
 	return parseObject(c.body)
 }
@@ -275,8 +274,7 @@ func invalidRoomID(id string) reply {
 // the query parameter, never both, nor either twice.
 func (s *Server) authenticate(r *http.Request) (string, *reply) {
 	missing := func(msg string) (string, *reply) {
-		rep := fail(mautrix.MMissingToken.WithMessage(msg))
-		return "", &rep
+		return "", new(fail(mautrix.MMissingToken.WithMessage(msg)))
 	}
 	headers := r.Header.Values("Authorization")
 	query := r.URL.Query()["access_token"]
@@ -299,8 +297,7 @@ func (s *Server) authenticate(r *http.Request) (string, *reply) {
 	_, valid := s.tokens[token]
 	s.mu.Unlock()
 	if !valid {
-		rep := fail(mautrix.MUnknownToken.WithMessage("Invalid access token passed."))
-		return "", &rep
+		return "", new(fail(mautrix.MUnknownToken.WithMessage("Invalid access token passed.")))
 	}
 	return token, nil
 }

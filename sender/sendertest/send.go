@@ -121,15 +121,13 @@ func (s *Server) sendEvent(c *call) reply {
 // an empty body and invalid UTF-8), M_BAD_JSON for JSON that is not an object.
 func parseObject(body []byte) (map[string]any, *reply) {
 	if !utf8.Valid(body) || !json.Valid(body) {
-		rep := fail(mautrix.MNotJSON.WithMessage("Content not JSON."))
-		return nil, &rep
+		return nil, new(fail(mautrix.MNotJSON.WithMessage("Content not JSON.")))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil || obj == nil {
-		rep := fail(mautrix.MBadJSON.WithMessage("Content must be a JSON object."))
-		return nil, &rep
+		return nil, new(fail(mautrix.MBadJSON.WithMessage("Content must be a JSON object.")))
 	}
 	return obj, nil
 }
