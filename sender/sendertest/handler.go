@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -356,11 +357,7 @@ func (s *Server) login(c *call) reply {
 		device = fmt.Sprintf("GEN%08d", s.seq)
 	}
 	if _, known := s.devices[device]; known {
-		for t, d := range s.tokens {
-			if d == device {
-				delete(s.tokens, t)
-			}
-		}
+		maps.DeleteFunc(s.tokens, func(_, d string) bool { return d == device })
 	} else {
 		s.devices[device] = req.InitialDeviceDisplayName
 	}
