@@ -16,15 +16,12 @@ type eventFilter struct {
 	Types []string `json:"types"`
 }
 
-func (f eventFilter) allows(e Event) bool {
-	return len(f.Types) == 0 || slices.Contains(f.Types, e.Type)
-}
-
-// roomEvents returns the events of room that f allows, oldest first. s.mu is held.
+// roomEvents returns the events of room of f's types (any when none), oldest
+// first. s.mu is held.
 func (s *Server) roomEvents(room string, f eventFilter) []Event {
 	var evs []Event
 	for _, e := range s.events {
-		if e.Room == room && f.allows(e) {
+		if e.Room == room && (len(f.Types) == 0 || slices.Contains(f.Types, e.Type)) {
 			evs = append(evs, e)
 		}
 	}
