@@ -180,7 +180,9 @@ func (t *jsTokenizer) readTag(begin, end, l, r int, noName string) (token, *stru
 	l, r = t.content(l, r)
 	sub := &jsTokenizer{in: t.in[:r], p: l}
 	tag := token{begin: begin, end: end}
-	if sub.match("#") {
+	// LiquidJS looks for "#" past an empty content's end too: a line "-"
+	// of {% liquid %} followed by a line "#..." is an inline comment.
+	if l < len(t.in) && t.in[l] == '#' {
 		tag.name = "#"
 		sub.p++
 	} else {
@@ -189,7 +191,7 @@ func (t *jsTokenizer) readTag(begin, end, l, r int, noName string) (token, *stru
 	if tag.name == "" {
 		return tag, &structureError{noName, sub.p}
 	}
-	tag.argsAt, tag.args = sub.p, t.in[sub.p:r]
+	tag.argsAt, tag.args = sub.p, t.in[min(sub.p, r):r]
 	return tag, nil
 }
 

@@ -108,7 +108,7 @@ func (r *exprReader) readRange() bool {
 	r.p++
 	r.readValueOrThrow()
 	r.skipBlank()
-	if r.read() != '.' || r.read() != '.' {
+	if dot := r.read(); dot != '.' || r.read() != '.' { // (reads the second only after a first)
 		r.fail("invalid range syntax")
 	}
 	r.readValueOrThrow()
