@@ -116,7 +116,9 @@ func rewriteLiquid(tag string) string {
 			pending++
 		}
 		s := strings.TrimSpace(line)
-		if s == "" || s[0] == '#' {
+		// (A line "-" that checkBlocks let through is followed by a
+		// comment line, and LiquidJS reads it as a comment too.)
+		if s == "" || s[0] == '#' || s == "-" {
 			continue
 		}
 		nl := strings.Repeat("\n", pending)

@@ -85,11 +85,11 @@ func (t *jsTokenizer) readTo(end string) int {
 	return -1
 }
 
-func (t *jsTokenizer) readQuoted() {
+func (t *jsTokenizer) readQuoted() bool {
 	t.skipBlank()
 	begin := t.p
 	if _, _, typ := t.peek(); typ&jsQuote == 0 {
-		return
+		return false
 	}
 	t.p++
 	escaped := false
@@ -100,6 +100,7 @@ func (t *jsTokenizer) readQuoted() {
 		}
 		escaped = !escaped && t.in[t.p-1] == '\\'
 	}
+	return true
 }
 
 func (t *jsTokenizer) readToDelimiter(delim string, respectQuoted bool) int {
@@ -137,7 +138,8 @@ func (t *jsTokenizer) snapshot(begin int) string {
 }
 
 // token is a tag or an output, from begin to end. A tag has a name and
-// arguments: the text after the name, from argsAt, trailing blanks trimmed.
+// arguments: the text after the name, from argsAt, trailing blanks trimmed;
+// an output's arguments are its expression.
 type token struct {
 	begin, end int
 	output     bool
@@ -151,9 +153,9 @@ type structureError struct {
 	pos int
 }
 
-// newTag reads a TagToken's name and arguments as LiquidJS's TagToken does.
-func (t *jsTokenizer) newTag(begin, end int) (token, *structureError) {
-	l, r := begin+2, end-2
+// content is the content of a token, from l to r inside its delimiters,
+// without its trim marks and blanks, as LiquidJS's DelimitedToken has it.
+func (t *jsTokenizer) content(l, r int) (int, int) {
 	if l < len(t.in) && t.in[l] == '-' {
 		l++
 	}
@@ -163,19 +165,33 @@ func (t *jsTokenizer) newTag(begin, end int) (token, *structureError) {
 	r = max(r, l)
 	trimmed := strings.TrimLeftFunc(t.in[l:r], jsIsBlank)
 	l = r - len(trimmed)
-	r = l + len(strings.TrimRightFunc(trimmed, jsIsBlank))
+	return l, l + len(strings.TrimRightFunc(trimmed, jsIsBlank))
+}
+
+// newTag reads a TagToken's name and arguments as LiquidJS's TagToken does.
+func (t *jsTokenizer) newTag(begin, end int) (token, *structureError) {
+	return t.readTag(begin, end, begin+2, end-2, "illegal tag syntax, tag name expected")
+}
+
+// readTag reads the name and arguments of the tag from begin to end whose
+// content, trim marks included, is from l to r; noName is the error of a
+// tag without a name.
+func (t *jsTokenizer) readTag(begin, end, l, r int, noName string) (token, *structureError) {
+	l, r = t.content(l, r)
 	sub := &jsTokenizer{in: t.in[:r], p: l}
 	tag := token{begin: begin, end: end}
-	if sub.match("#") {
+	// LiquidJS looks for "#" past an empty content's end too: a line "-"
+	// of {% liquid %} followed by a line "#..." is an inline comment.
+	if l < len(t.in) && t.in[l] == '#' {
 		tag.name = "#"
 		sub.p++
 	} else {
 		tag.name = sub.readIdentifier()
 	}
 	if tag.name == "" {
-		return tag, &structureError{"illegal tag syntax, tag name expected", sub.p}
+		return tag, &structureError{noName, sub.p}
 	}
-	tag.argsAt, tag.args = sub.p, t.in[sub.p:r]
+	tag.argsAt, tag.args = sub.p, t.in[min(sub.p, r):r]
 	return tag, nil
 }
 
@@ -212,7 +228,8 @@ func tokenize(src string) ([]token, *structureError) {
 			if t.readToDelimiter("}}", true) == -1 {
 				return toks, &structureError{"output " + t.snapshot(begin) + " not closed", begin}
 			}
-			toks = append(toks, token{begin: begin, end: t.p, output: true})
+			l, r := t.content(begin+2, t.p-2)
+			toks = append(toks, token{begin: begin, end: t.p, output: true, argsAt: l, args: src[l:r]})
 		default:
 			for t.p < len(src) && !t.match("{%") && !t.match("{{") {
 				t.p++
@@ -266,8 +283,9 @@ var jsTags = map[string][]string{
 	"raw":      {"endraw"},     // the tokenizer made sure of its end
 }
 
-// checkBlocks follows LiquidJS's parser over the tags: a tag that no open
-// block takes must be a known one; a block must be closed.
+// checkBlocks follows LiquidJS's parser over the tokens: a tag that no open
+// block takes must be a known one; a block must be closed; value
+// expressions must be ones (checkValues), in {% liquid %} too.
 func checkBlocks(src string, toks []token) *structureError {
 	type frame struct {
 		tag     token
@@ -276,9 +294,6 @@ func checkBlocks(src string, toks []token) *structureError {
 	}
 	var stack []frame
 	for _, tag := range toks {
-		if tag.output {
-			continue
-		}
 		if len(stack) > 0 {
 			top := &stack[len(stack)-1]
 			end := top.takes[len(top.takes)-1]
@@ -299,6 +314,11 @@ func checkBlocks(src string, toks []token) *structureError {
 						return &structureError{"duplicated else", top.tag.begin}
 					}
 				}
+				// (LiquidJS reads no when, and no elsif of an unless,
+				// after an else.)
+				if err := checkValues(src, tag); err != nil && !top.hasElse {
+					return err
+				}
 				if tag.name == "else" {
 					top.hasElse = true
 				}
@@ -309,14 +329,18 @@ func checkBlocks(src string, toks []token) *structureError {
 			}
 		}
 		block, known := jsTags[tag.name]
-		if !known {
+		if !known && !tag.output {
 			return &structureError{"tag " + strconv.Quote(string([]rune(tag.name))) + " not found", tag.begin}
 		}
-		// No LiquidJS value starts with "{": {% case {% when 0 %} is
-		// LiquidJS's parse error, and osteele/liquid's case tag would
-		// evaluate a nil expression (the fuzzer found it).
-		if args := strings.TrimFunc(tag.args, jsIsBlank); tag.name == "case" && strings.HasPrefix(args, "{") {
-			return &structureError{"invalid value expression: " + strconv.Quote(string([]rune(args))), tag.begin}
+		err := checkValues(src, tag)
+		if tag.name == "liquid" {
+			var lines []token
+			if lines, err = liquidLines(src, tag); err == nil {
+				err = checkBlocks(src, lines)
+			}
+		}
+		if err != nil {
+			return err
 		}
 		if block != nil {
 			stack = append(stack, frame{tag: tag, takes: block})

@@ -1,0 +1,318 @@
+package liquidjs
+
+import (
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// This file reads the value expressions of outputs and tags as LiquidJS
+// 10.26's parser does (Tokenizer.readFilteredValue, readValue, readHashes,
+// and the constructors of the tags that call them), to raise LiquidJS's
+// parse errors for them: "invalid value expression" for a value that does
+// not start as one, and the errors of ranges, brackets and filters.
+// osteele/liquid rejects most of these templates too, but accepts some and
+// then panics or misbehaves: its lexer reads "%assign ", "%loop ", "{%when "
+// and "{%cycle " as statement markers, so {% if %assign x %} or
+// {% case {%when 0 %} parse into a nil expression.
+
+// exprReader is LiquidJS's Tokenizer over a tag's arguments (or an output's
+// expression): in ends where the tag's content ends (LiquidJS's N), src is
+// the whole template, which LiquidJS's read() looks into past N.
+type exprReader struct {
+	jsTokenizer
+	src string
+}
+
+// fail stops the reading with LiquidJS's error at p (a TokenizationError);
+// checkValues recovers it.
+func (r *exprReader) fail(msg string) { panic(&structureError{msg, r.p}) }
+
+func (r *exprReader) end() bool { return r.p >= len(r.in) }
+
+// at is the byte n after p ("" past N, as LiquidJS's peek(n)).
+func (r *exprReader) at(n int) byte {
+	if r.p+n < len(r.in) {
+		return r.in[r.p+n]
+	}
+	return 0
+}
+
+// wordAt reports whether the character n bytes after p is a word character.
+func (r *exprReader) wordAt(n int) bool {
+	if r.p+n >= len(r.in) {
+		return false
+	}
+	c, _ := utf8.DecodeRuneInString(r.in[r.p+n:])
+	return jsType(c)&jsWord != 0
+}
+
+// read is LiquidJS's read(): the character at p, even past N, and p moves on.
+func (r *exprReader) read() byte {
+	var c byte
+	if r.p < len(r.src) {
+		c = r.src[r.p]
+	}
+	r.p++
+	return c
+}
+
+var (
+	jsOperators = []string{"==", "!=", ">", "<", ">=", "<=", "contains", "not", "and", "or"}
+	jsLiterals  = []string{"true", "false", "nil", "null", "empty", "blank"}
+)
+
+// matchTrie is LiquidJS's: the end of the longest of keys at p, but
+// not a key ending in a word character that a word character follows; or -1.
+func (r *exprReader) matchTrie(keys []string) int {
+	i, found := r.p, ""
+	for i < len(r.in) && slices.ContainsFunc(keys, func(k string) bool { return strings.HasPrefix(k, r.in[r.p:i+1]) }) {
+		i++
+		if slices.Contains(keys, r.in[r.p:i]) {
+			found = r.in[r.p:i]
+		}
+	}
+	if found == "" || jsType(rune(found[len(found)-1]))&jsWord != 0 && r.wordAt(i-r.p) {
+		return -1
+	}
+	return i
+}
+
+// readWord reads an operator (keys jsOperators) or a literal (jsLiterals).
+func (r *exprReader) readWord(keys []string) bool {
+	r.skipBlank()
+	end := r.matchTrie(keys)
+	if end >= 0 {
+		r.p = end
+	}
+	return end >= 0
+}
+
+func (r *exprReader) readValue() bool {
+	r.skipBlank()
+	variable := r.readWord(jsLiterals) || r.readQuoted() || r.readRange() || r.readNumber()
+	return r.readProperties(!variable) || variable
+}
+
+func (r *exprReader) readValueOrThrow() {
+	if !r.readValue() {
+		r.fail("unexpected token " + r.snapshot(r.p) + ", value expected")
+	}
+}
+
+func (r *exprReader) readRange() bool {
+	r.skipBlank()
+	if r.at(0) != '(' {
+		return false
+	}
+	r.p++
+	r.readValueOrThrow()
+	r.skipBlank()
+	if dot := r.read(); dot != '.' || r.read() != '.' { // (reads the second only after a first)
+		r.fail("invalid range syntax")
+	}
+	r.readValueOrThrow()
+	r.skipBlank()
+	if r.read() != ')' {
+		r.fail("invalid range syntax")
+	}
+	return true
+}
+
+func (r *exprReader) readNumber() bool {
+	r.skipBlank()
+	n, digits, dot := 0, false, false
+	if r.at(0) == '-' || r.at(0) == '+' {
+		n++
+	}
+	for ; ; n++ {
+		if c := r.at(n); c >= '0' && c <= '9' {
+			digits = true
+		} else if c != '.' || r.at(n+1) == '.' {
+			break
+		} else if dot || !digits {
+			return false
+		} else {
+			dot = true
+		}
+	}
+	if !digits || r.wordAt(n) {
+		return false
+	}
+	r.p += n
+	return true
+}
+
+// readProperties reads [value], .name and, first, a name; it reports
+// whether it read any.
+func (r *exprReader) readProperties(first bool) bool {
+	for n := 0; ; n++ {
+		switch {
+		case r.at(0) == '[':
+			r.p++
+			r.readValue()
+			if r.readTo("]") == -1 {
+				r.fail("[ not closed")
+			}
+		case first && n == 0 && r.readIdentifier() != "":
+		case r.at(0) == '.' && r.at(1) != '.':
+			r.p++
+			if r.readIdentifier() == "" {
+				return n > 0
+			}
+		default:
+			return n > 0
+		}
+	}
+}
+
+// readFilteredValue reads an expression and its filters.
+func (r *exprReader) readFilteredValue() {
+	tokens := false
+	for !r.end() && (r.readWord(jsOperators) || r.readValue()) {
+		tokens = true
+	}
+	if !tokens {
+		r.fail("invalid value expression: " + r.snapshot(r.p))
+	}
+	for r.readFilter() {
+	}
+}
+
+func (r *exprReader) readFilter() bool {
+	r.skipBlank()
+	if r.end() {
+		return false
+	}
+	if r.read() != '|' {
+		r.fail(`expected "|" before filter`)
+	}
+	if r.readIdentifier() == "" {
+		if !r.end() {
+			r.fail("expected filter name")
+		}
+		return false
+	}
+	r.skipBlank()
+	switch {
+	case r.at(0) == ':':
+		for next := true; next; next = r.at(0) == ',' {
+			r.p++
+			if r.readValue() {
+				if r.skipBlank(); r.at(0) == ':' {
+					r.p++
+					r.readValue()
+				}
+			}
+			if r.skipBlank(); !r.end() && r.at(0) != ',' && r.at(0) != '|' {
+				r.fail("unexpected character " + r.snapshot(r.p))
+			}
+		}
+	case r.at(0) != '|' && !r.end():
+		r.fail(`expected ":" after filter name`)
+	}
+	return true
+}
+
+// readHashes reads for's and tablerow's "name: value" arguments.
+func (r *exprReader) readHashes() {
+	for {
+		if r.skipBlank(); r.at(0) == ',' {
+			r.p++
+		}
+		if r.readIdentifier() == "" {
+			return
+		}
+		if r.skipBlank(); r.at(0) == ':' {
+			r.p++
+			r.readValue()
+		}
+	}
+}
+
+// checkValues reads the value expressions of tag (an output, or a tag
+// LiquidJS has parsed as far as its name) as LiquidJS parses them, and
+// returns LiquidJS's error. A case's when and an unless's elsif after an
+// else are not read (LiquidJS skips them): the caller does not pass them.
+func checkValues(src string, tag token) (err *structureError) {
+	r := &exprReader{jsTokenizer{in: src[:tag.argsAt+len(tag.args)], p: tag.argsAt}, src}
+	defer func() {
+		if v := recover(); v != nil {
+			e, ok := v.(*structureError)
+			if !ok {
+				panic(v)
+			}
+			err = e
+		}
+	}()
+	r.skipBlank()
+	text := func() string { return string([]rune(src[tag.begin:tag.end])) }
+	switch tag.name {
+	case "", "if", "elsif", "unless", "case": // "": an output
+		r.readFilteredValue()
+	case "echo":
+		if !r.end() {
+			r.readFilteredValue()
+		}
+	case "assign":
+		if r.readIdentifier() == "" {
+			r.fail("expected variable name")
+		}
+		if r.skipBlank(); r.at(0) != '=' {
+			r.fail(`expected "="`)
+		}
+		r.p++
+		r.readFilteredValue()
+	case "when":
+		for !r.end() {
+			r.readValueOrThrow()
+			if r.skipBlank(); r.at(0) == ',' {
+				r.readTo(",")
+			} else {
+				r.readTo("or")
+			}
+		}
+	case "for", "tablerow":
+		variable, in := r.readIdentifier(), r.readIdentifier()
+		if !r.readValue() || in != "in" || variable == "" && tag.name == "for" {
+			return &structureError{"illegal tag: " + text(), tag.begin}
+		}
+		r.readHashes()
+	case "cycle":
+		candidates := 0
+		group := r.readValue()
+		if r.skipBlank(); group && r.at(0) == ':' {
+			r.p++
+		} else if group {
+			candidates++
+		}
+		for !r.end() {
+			if r.readValue() {
+				candidates++
+			}
+			r.readTo(",")
+		}
+		if candidates == 0 {
+			r.fail(`empty candidates: "` + text() + `"`)
+		}
+	}
+	return nil
+}
+
+// liquidLines are the tags of the lines of the {% liquid %} tag, as
+// LiquidJS's readLiquidTagTokens reads them, or the error of a line that
+// has no tag name.
+func liquidLines(src string, tag token) ([]token, *structureError) {
+	t := &jsTokenizer{in: src[:tag.argsAt+len(tag.args)], p: tag.argsAt}
+	var lines []token
+	for t.skipBlank(); t.p < len(t.in); t.skipBlank() {
+		begin := t.p
+		t.readToDelimiter("\n", false)
+		line, err := t.readTag(begin, t.p, begin, t.p, "illegal liquid tag syntax")
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, line)
+	}
+	return lines, nil
+}
