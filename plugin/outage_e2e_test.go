@@ -12,10 +12,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"matrix-notify/internal/flushlock"
 	"matrix-notify/sender/sendertest"
 )
 
@@ -56,36 +56,21 @@ func serveAt(t *testing.T, hs *sendertest.Server, addr string) {
 	t.Cleanup(func() { srv.Close() })
 }
 
-// flushPIDs are the pids of the background flushes running for the outboxes
-// under lib (NETDATA_LIB_DIR): those whose lock is held (the pid is the one
-// written in it).
-func flushPIDs(t *testing.T, lib string) []int {
+// outageHome is a netdata home routing to rooms on hs, which is down: its
+// URL is addr, where nothing listens until serveAt. The background flush is
+// on (newNetdataHome turns it off); the flushes the test leaves running are
+// killed at its end. outboxes is where the outboxes and their flush locks
+// are.
+func outageHome(t *testing.T, rooms ...string) (h *netdataHome, hs *sendertest.Server, addr, outboxes string) {
 	t.Helper()
-	locks, _ := filepath.Glob(filepath.Join(lib, "matrix-notify", "*.flush.lock"))
-	var pids []int
-	for _, l := range locks {
-		f, err := os.Open(l)
-		if err != nil {
-			continue
-		}
-		free := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
-		f.Close()
-		if free {
-			continue
-		}
-		data, _ := os.ReadFile(l)
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// killFlushes ends the background flushes this test started, if any are left.
-func killFlushes(t *testing.T, lib string) {
-	for _, pid := range flushPIDs(t, lib) {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
+	addr = freeLoopbackAddr(t)
+	hs = sendertest.NewHandler(sendertest.Options{Joined: rooms})
+	t.Cleanup(hs.Close)
+	h = newNetdataHome(t, fmt.Sprintf("MATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n", "http://"+addr, hs.Token(), strings.Join(rooms, " ")))
+	h.env = withoutEnv(h.env, "MATRIX_NOTIFY_BACKGROUND_FLUSH")
+	outboxes = filepath.Join(h.lib, "matrix-notify")
+	t.Cleanup(func() { flushlock.KillRunning(outboxes) })
+	return h, hs, addr, outboxes
 }
 
 var (
@@ -101,12 +86,7 @@ var (
 // reads a notifier's pipes until EOF).
 func TestE2EOutageDeliveredWithoutAnotherAlarm(t *testing.T) {
 	const room = "!ops:hs.test"
-	addr := freeLoopbackAddr(t)
-	hs := sendertest.NewHandler(sendertest.Options{Joined: []string{room}})
-	defer hs.Close()
-	h := newNetdataHome(t, fmt.Sprintf("MATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n", "http://"+addr, hs.Token(), room))
-	h.env = withoutEnv(h.env, "MATRIX_NOTIFY_BACKGROUND_FLUSH")
-	t.Cleanup(func() { killFlushes(t, h.lib) })
+	h, hs, addr, outboxes := outageHome(t, room)
 
 	start := time.Now()
 	r := h.run(t, nil, alarmArgs("sysadmin", "2001", "1", "CRITICAL", "WARNING", "disk full")...)
@@ -122,7 +102,7 @@ func TestE2EOutageDeliveredWithoutAnotherAlarm(t *testing.T) {
 	pid, _ := strconv.Atoi(m[1])
 	// The alarm's pipes reached EOF (h.run returned) while the background
 	// flush lives on: it did not inherit them.
-	if running := flushPIDs(t, h.lib); !slices.Contains(running, pid) {
+	if running := flushlock.Running(outboxes); !slices.Contains(running, pid) {
 		t.Fatalf("background flush %d is not running (running: %v)", pid, running)
 	}
 	if strings.Contains(r.stderr, hs.Token()) {
@@ -147,10 +127,10 @@ func TestE2EOutageDeliveredWithoutAnotherAlarm(t *testing.T) {
 	}
 	// Exactly once: the flush exits once the outbox is empty, and has sent
 	// nothing more by then.
-	for len(flushPIDs(t, h.lib)) > 0 && time.Now().Before(deadline) {
+	for len(flushlock.Running(outboxes)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if left := flushPIDs(t, h.lib); len(left) > 0 {
+	if left := flushlock.Running(outboxes); len(left) > 0 {
 		t.Errorf("the background flush %v is still running with nothing queued", left)
 	}
 	if n := len(hs.Events(room)); n != 1 {
@@ -172,12 +152,7 @@ func TestE2EOutageDeliveredWithoutAnotherAlarm(t *testing.T) {
 // arrives exactly once, in order, with no further command.
 func TestE2EOutageStormOneFlush(t *testing.T) {
 	rooms := []string{"!a:hs.test", "!b:hs.test"}
-	addr := freeLoopbackAddr(t)
-	hs := sendertest.NewHandler(sendertest.Options{Joined: rooms})
-	defer hs.Close()
-	h := newNetdataHome(t, fmt.Sprintf("MATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n", "http://"+addr, hs.Token(), strings.Join(rooms, " ")))
-	h.env = withoutEnv(h.env, "MATRIX_NOTIFY_BACKGROUND_FLUSH")
-	t.Cleanup(func() { killFlushes(t, h.lib) })
+	h, hs, addr, outboxes := outageHome(t, rooms...)
 
 	const n = 6
 	pids := map[string]bool{}
@@ -200,7 +175,7 @@ func TestE2EOutageStormOneFlush(t *testing.T) {
 	}
 	serveAt(t, hs, addr)
 	deadline := time.Now().Add(150 * time.Second)
-	for len(flushPIDs(t, h.lib)) > 0 && time.Now().Before(deadline) {
+	for len(flushlock.Running(outboxes)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for _, room := range rooms {

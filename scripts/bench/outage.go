@@ -3,13 +3,11 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
+
+	"matrix-notify/internal/flushlock"
 )
 
 var outageName = regexp.MustCompile(`outage alarm (\d+)`)
@@ -37,7 +35,7 @@ func (b *bench) outageSection() error {
 		return err
 	}
 	state := filepath.Join(h.dir, "lib", "matrix-notify") // NETDATA_LIB_DIR/matrix-notify
-	defer killBackgroundFlushes(state)
+	defer flushlock.KillRunning(state)
 	step("outage: %d alarms x %d rooms, one after another, the homeserver refusing connections", o.outageAlarms, o.outageRooms)
 	var execs []sample
 	start := time.Now()
@@ -74,10 +72,10 @@ func (b *bench) outageSection() error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// Exactly once: let the flush finish, then count.
-	for time.Since(back) < outageDeliveryLimit+30*time.Second && len(backgroundFlushes(state)) > 0 {
+	for time.Since(back) < outageDeliveryLimit+30*time.Second && len(flushlock.Running(state)) > 0 {
 		time.Sleep(100 * time.Millisecond)
 	}
-	flushExited := len(backgroundFlushes(state)) == 0
+	flushExited := len(flushlock.Running(state)) == 0
 	delivered, dup, err := countPairs(hs.url, outageName)
 	lost := expected - delivered
 	if err != nil {
@@ -102,35 +100,4 @@ func (b *bench) outageSection() error {
 			fmt.Sprintf("%d dup, %d lost of %d, all in %.1f s; the background flush exited: %v", dup, lost, expected, recovery.Seconds(), flushExited),
 			dup == 0 && lost == 0 && recovery <= outageDeliveryLimit && flushExited, false))
 	return nil
-}
-
-// backgroundFlushes are the pids of the background flushes running for the
-// state databases in dir: those whose lock (flock) is held; each writes its
-// pid into its lock file.
-func backgroundFlushes(dir string) []int {
-	locks, _ := filepath.Glob(filepath.Join(dir, "*.flush.lock"))
-	var pids []int
-	for _, l := range locks {
-		f, err := os.Open(l)
-		if err != nil {
-			continue
-		}
-		free := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
-		f.Close()
-		if free {
-			continue
-		}
-		data, _ := os.ReadFile(l)
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// killBackgroundFlushes ends what the section started, if it is still there.
-func killBackgroundFlushes(dir string) {
-	for _, pid := range backgroundFlushes(dir) {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
 }
