@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -19,32 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"matrix-notify/internal/child"
 	"matrix-notify/sender/sendertest"
 )
 
 // serveProc is `matrix-notify serve` running as a process.
 type serveProc struct {
-	cmd    *exec.Cmd
+	*child.Process
 	base   string
-	stderr *syncBuffer
-	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr *child.Output
 }
 
 var listeningRE = regexp.MustCompile(`listening url=(http://127\.0\.0\.1:\d+)`)
@@ -63,33 +45,13 @@ func startServe(t *testing.T, config string, extraArgs ...string) *serveProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &serveProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderrPipe)
-		for sc.Scan() {
-			line := sc.Text()
-			p.stderr.Write([]byte(line + "\n"))
-			if m := listeningRE.FindStringSubmatch(line); m != nil {
-				found <- m[1]
-			}
-		}
-		p.done <- cmd.Wait()
-	}()
-	select {
-	case p.base = <-found:
-	case err := <-p.done:
-		t.Fatalf("serve exited early (%v):\n%s", err, p.stderr.String())
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("serve did not start:\n%s", p.stderr.String())
+	p := &serveProc{stderr: &child.Output{}}
+	if p.Process, p.base, err = child.StartAnnounced(cmd, stderrPipe, listeningRE, 20*time.Second, p.stderr.Line); err != nil {
+		t.Fatalf("serve: %v\n%s", err, p.stderr.String())
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-p.done
+		<-p.Done()
 	})
 	return p
 }
@@ -269,19 +231,18 @@ func TestE2EServeShutdownFinishesInFlight(t *testing.T) {
 	}
 	// The delivery is in flight (the homeserver holds its answer): SIGTERM
 	// must let it finish, and the webhook is answered from its outcome.
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
 	if status := <-result; status != 200 {
 		t.Errorf("webhook got %d, want 200 (delivered)", status)
 	}
-	if err := <-p.done; err != nil {
-		t.Errorf("serve exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	if <-p.Done(); p.Err() != nil {
+		t.Errorf("serve exit after SIGTERM: %v\n%s", p.Err(), p.stderr.String())
 	}
-	p.done <- nil // for the cleanup
 	if len(hs.Events("!kuma:hs.test")) != 1 {
 		t.Error("the in-flight notification was not delivered")
 	}
 	// Nothing is left queued.
-	if left := queuedBy(state, p.cmd.Process.Pid); left != 0 {
+	if left := queuedBy(state, p.Cmd.Process.Pid); left != 0 {
 		t.Errorf("%d left queued after a clean stop", left)
 	}
 }

@@ -1,5 +1,6 @@
 // Package realpeer runs the real peers of the integration tests
-// (scripts/realpeers, sender/e2ee): a throwaway Dendrite v0.13.8 made by
+// (scripts/realpeers, sender/e2ee) and of the bench's encrypted rooms
+// (scripts/bench): a throwaway Dendrite v0.13.8 made by
 // scripts/realpeers/dendrite.sh, and matrix-nio over libolm, driven by
 // sender/e2ee/testdata/nio_peer.py, as the receiving client that shares no
 // code with the sender.
@@ -9,13 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"matrix-notify/internal/child"
 )
 
 // RepoRoot is the repository's root: the nearest directory above the
@@ -41,8 +42,7 @@ type Dendrite struct {
 	addr   string
 	script string
 	binDir string
-	cmd    *exec.Cmd
-	done   chan struct{} // closed when cmd has exited
+	proc   *child.Process // nil when stopped
 }
 
 // StartDendrite makes a server in dir with dendrite.sh and the binaries in
@@ -82,50 +82,29 @@ func (d *Dendrite) Start() error {
 		return err
 	}
 	defer f.Close() // the child has its own copy
-	d.cmd = d.scriptCmd("run", d.Dir, d.addr)
-	d.cmd.Stdout, d.cmd.Stderr = f, f
-	dieWithUs(d.cmd)
-	if err := d.cmd.Start(); err != nil {
+	cmd := d.scriptCmd("run", d.Dir, d.addr)
+	cmd.Stdout, cmd.Stderr = f, f
+	dieWithUs(cmd)
+	if d.proc, err = child.Start(cmd); err != nil {
 		return err
 	}
-	d.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		cmd.Wait()
-		close(done)
-	}(d.cmd, d.done)
 	// 2 shared cores: a minute is possible, seconds usual.
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		select {
-		case <-d.done:
-			out, _ := os.ReadFile(logPath)
-			return fmt.Errorf("dendrite exited: %v\n%s", d.cmd.ProcessState, tail(string(out), 3000))
-		default:
-		}
-		if resp, err := http.Get(d.URL + "/_matrix/client/versions"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
+	if err := d.proc.WaitHTTP(d.URL+"/_matrix/client/versions", 90*time.Second); err != nil {
+		d.Stop()
+		out, _ := os.ReadFile(logPath)
+		return fmt.Errorf("dendrite on %s: %w\n%s", d.addr, err, tail(string(out), 3000))
 	}
-	d.Stop()
-	return fmt.Errorf("dendrite did not answer on %s within 90 s", d.addr)
+	return nil
 }
 
 // Stop ends Dendrite (SIGTERM, SIGKILL after 5 s) and waits until it has
 // exited, so that a client sees the outage at once.
 func (d *Dendrite) Stop() {
-	if d == nil || d.cmd == nil {
+	if d == nil || d.proc == nil {
 		return
 	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(5 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.done
-	}
-	d.cmd = nil
+	d.proc.Stop(5 * time.Second)
+	d.proc = nil
 }
 
 // CreateUser makes the account name with password on the running server.

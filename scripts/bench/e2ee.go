@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"matrix-notify/internal/realpeer"
 )
 
 const e2eePassword = "correct horse battery staple"
@@ -37,10 +37,10 @@ func (b *bench) e2eeSection() error {
 	if err != nil {
 		return err
 	}
-	defer hs.stop()
+	defer hs.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	reader, err := mautrix.NewClient(hs.url, "", "")
+	reader, err := mautrix.NewClient(hs.URL, "", "")
 	if err != nil {
 		return err
 	}
@@ -61,12 +61,12 @@ func (b *bench) e2eeSection() error {
 		}
 		roomIDs[i] = resp.RoomID
 	}
-	enc, err := b.newHome("e2ee-encrypted", hs.url, []string{roomIDs[1].String()}, "")
+	enc, err := b.newHome("e2ee-encrypted", hs.URL, []string{roomIDs[1].String()}, "")
 	if err != nil {
 		return err
 	}
 	encConf := filepath.Join(enc.user, "matrix-notify.toml")
-	login := exec.Command(b.bin, "login", "--homeserver", hs.url, "--user", "bot", "--config", encConf)
+	login := exec.Command(b.bin, "login", "--homeserver", hs.URL, "--user", "bot", "--config", encConf)
 	login.Env, login.Stdin = enc.env, strings.NewReader(e2eePassword+"\n")
 	if out, err := login.CombinedOutput(); err != nil {
 		return fmt.Errorf("matrix-notify login: %v\n%s", err, out)
@@ -77,7 +77,7 @@ func (b *bench) e2eeSection() error {
 		return err
 	}
 	plainConf := regexp.MustCompile(`(?m)^(pickle_key|crypto_store)\b.*\n`).ReplaceAllString(string(data), "")
-	plain, err := b.newHome("e2ee-plain", hs.url, []string{roomIDs[0].String()}, plainConf)
+	plain, err := b.newHome("e2ee-plain", hs.URL, []string{roomIDs[0].String()}, plainConf)
 	if err != nil {
 		return err
 	}
@@ -133,57 +133,19 @@ func (b *bench) e2eeSection() error {
 // startDendrite runs a throwaway Dendrite (scripts/realpeers/dendrite.sh:
 // sqlite, loopback, no federation, no rate limits) with the users bot and
 // reader.
-func (b *bench) startDendrite(binDir string) (*proc, error) {
-	dir := filepath.Join(b.tmp, "dendrite")
-	script := func(args ...string) *exec.Cmd {
-		cmd := exec.Command("bash", append([]string{"scripts/realpeers/dendrite.sh"}, args...)...)
-		cmd.Env = append(os.Environ(), "DENDRITE_BIN_DIR="+binDir)
-		return cmd
-	}
-	if out, err := script("init", dir).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("dendrite.sh init: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func (b *bench) startDendrite(binDir string) (*realpeer.Dendrite, error) {
+	step("e2ee: starting Dendrite")
+	hs, err := realpeer.StartDendrite(filepath.Join(b.tmp, "dendrite"), binDir)
 	if err != nil {
 		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	log, err := os.Create(filepath.Join(dir, "dendrite.out"))
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close() // the child has its own copy
-	p := &proc{cmd: script("run", dir, addr), url: "http://" + addr, done: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = log, log
-	step("e2ee: starting Dendrite on %s", addr)
-	if err := p.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(p.url + "/_matrix/client/versions"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Since(start) > time.Minute {
-			p.stop()
-			out, _ := os.ReadFile(log.Name())
-			return nil, fmt.Errorf("dendrite did not answer on %s within a minute:\n%s", addr, out)
-		}
 	}
 	for _, name := range []string{"bot", "reader"} {
-		cmd := script("user", dir, p.url, name)
-		cmd.Stdin = strings.NewReader(e2eePassword + "\n")
-		// create-account prints the new token: not into our output.
-		if err := cmd.Run(); err != nil {
-			p.stop()
-			return nil, fmt.Errorf("creating user %s: %v", name, err)
+		if err := hs.CreateUser(name, e2eePassword); err != nil {
+			hs.Stop()
+			return nil, err
 		}
 	}
-	return p, nil
+	return hs, nil
 }
 
 // e2eeGrowth measures what encryption adds to the binary, there being no

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -15,60 +14,31 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"matrix-notify/internal/child"
 	"matrix-notify/sender/sendertest"
 )
 
-// proc is a server the bench started: sendertest, `matrix-notify serve` or
-// Dendrite.
+// proc is a server the bench started: sendertest or `matrix-notify serve`.
 type proc struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error // cmd.Wait's result, once it has exited
+	*child.Process
+	url string
 }
 
 // startProc starts cmd and waits for the first line of out (its stdout or
 // stderr pipe) that re matches: re's first group is the server's URL.
 func startProc(cmd *exec.Cmd, out io.Reader, re *regexp.Regexp) (*proc, error) {
-	if err := cmd.Start(); err != nil {
+	p, url, err := child.StartAnnounced(cmd, out, re, 20*time.Second, nil)
+	if err != nil {
 		return nil, err
 	}
-	p := &proc{cmd: cmd, done: make(chan error, 1)}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sent := false; sc.Scan(); {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-		io.Copy(io.Discard, out)
-		p.done <- cmd.Wait()
-	}()
-	select {
-	case p.url = <-found:
-		return p, nil
-	case err := <-p.done:
-		return nil, fmt.Errorf("%s exited at start: %v", cmd.Path, err)
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		<-p.done
-		return nil, fmt.Errorf("%s printed no %q within 20 s", cmd.Path, re)
-	}
+	return &proc{p, url}, nil
 }
 
 // stop ends the server (SIGTERM, SIGKILL after 15 s) and waits for it.
 func (p *proc) stop() {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
+	p.Stop(15 * time.Second)
 }
 
 // startHS runs the homeserver: this program again, as homeserver (see

@@ -1,7 +1,6 @@
 package realpeers
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,13 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
 
+	"matrix-notify/internal/child"
 	"matrix-notify/internal/realpeer"
 )
 
@@ -83,27 +81,7 @@ func TestKumaStdin(t *testing.T) {
 // serveProc is a running `matrix-notify serve`.
 type serveProc struct {
 	url    string
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-}
-
-// syncBuffer is serve's stderr: the child writes it (through os/exec's
-// copying goroutine) while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	stderr *child.Output
 }
 
 func startServe(t *testing.T, s *site, cfg string) *serveProc {
@@ -113,38 +91,26 @@ func startServe(t *testing.T, s *site, cfg string) *serveProc {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p := &serveProc{url: "http://" + addr, stderr: &syncBuffer{}}
-	p.cmd = exec.Command(env.bin, "serve", "--listen", addr, "--config", cfg)
-	p.cmd.Env = s.env
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
+	p := &serveProc{url: "http://" + addr, stderr: &child.Output{}}
+	cmd := exec.Command(env.bin, "serve", "--listen", addr, "--config", cfg)
+	cmd.Env = s.env
+	cmd.Stderr = p.stderr
+	proc, err := child.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			p.cmd.Process.Kill()
-			<-done
+		if !proc.Stop(10 * time.Second) {
 			t.Errorf("serve did not stop within 10 s of SIGTERM")
 		}
 		if strings.Contains(p.stderr.String(), env.botToken) {
 			t.Errorf("serve logged the access token")
 		}
 	})
-	for i := 0; i < 100; i++ {
-		resp, err := http.Get(p.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return p
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := proc.WaitHTTP(p.url+"/healthz", 10*time.Second); err != nil {
+		t.Fatalf("serve: %v\n%s", err, p.stderr)
 	}
-	t.Fatalf("serve did not answer /healthz within 10 s:\n%s", p.stderr)
-	return nil
+	return p
 }
 
 func (p *serveProc) post(t *testing.T, path, auth, body string) (int, string) {

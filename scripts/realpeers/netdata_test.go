@@ -18,6 +18,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"matrix-notify/internal/child"
 	"matrix-notify/internal/realpeer"
 )
 
@@ -131,9 +132,8 @@ type ndScratch struct {
 	ids                             ownerIDs
 	bin, root, user, stock, plugins string
 	cache, lib, log                 string
-	web, statsd                     string // loopback addresses
-	cmd                             *exec.Cmd
-	done                            chan struct{}
+	web, statsd                     string         // loopback addresses
+	proc                            *child.Process // nil when stopped
 }
 
 func newNDScratch(t *testing.T, ids ownerIDs, bin, pkgPlugins, pkgStock string) *ndScratch {
@@ -318,47 +318,31 @@ func (nd *ndScratch) wrapperConf(recipients string) {
 
 func (nd *ndScratch) start() {
 	nd.t.Helper()
-	nd.cmd = exec.Command(nd.bin, "-c", filepath.Join(nd.user, "netdata.conf"), "-D")
-	nd.cmd.Dir = nd.root
+	cmd := exec.Command(nd.bin, "-c", filepath.Join(nd.user, "netdata.conf"), "-D")
+	cmd.Dir = nd.root
 	logf, err := os.Create(filepath.Join(nd.root, "netdata.out"))
 	must(nd.t, err)
 	defer logf.Close()
-	nd.cmd.Stdout, nd.cmd.Stderr = logf, logf
+	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: stopping it stops its spawn server too.
-	nd.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(nd.t, nd.cmd.Start())
-	nd.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(nd.cmd, nd.done)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	nd.proc, err = child.Start(cmd)
+	must(nd.t, err)
 	nd.t.Cleanup(nd.stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-nd.done:
-			out, _ := os.ReadFile(filepath.Join(nd.log, "error.log"))
-			nd.t.Fatalf("netdata exited: %v\n%s", nd.cmd.ProcessState, tail(string(out), 30))
-		default:
-		}
-		if resp, err := http.Get("http://" + nd.web + "/api/v1/info"); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := nd.proc.WaitHTTP("http://"+nd.web+"/api/v1/info", 30*time.Second); err != nil {
+		out, _ := os.ReadFile(filepath.Join(nd.log, "error.log"))
+		nd.t.Fatalf("netdata: %v\n%s", err, tail(string(out), 30))
 	}
-	nd.t.Fatal("netdata did not answer within 30 s")
 }
 
+// stop ends netdata and its spawn server (SIGTERM to the group, SIGKILL
+// after 15 s).
 func (nd *ndScratch) stop() {
-	if nd.cmd == nil {
+	if nd.proc == nil {
 		return
 	}
-	syscall.Kill(-nd.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-nd.done:
-	case <-time.After(15 * time.Second):
-		syscall.Kill(-nd.cmd.Process.Pid, syscall.SIGKILL)
-		<-nd.done
-	}
-	nd.cmd = nil
+	nd.proc.Stop(15 * time.Second)
+	nd.proc = nil
 }
 
 // gauge sets the statsd gauge the alarm watches.
