@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"matrix-notify/sender/sendertest"
@@ -76,8 +77,16 @@ type result struct {
 
 func (h *netdataHome) run(t *testing.T, extraEnv []string, args ...string) result {
 	t.Helper()
+	return h.runWith(t, nil, extraEnv, args...)
+}
+
+// runWith is run with attr as the process's attributes (such as another
+// user's credentials).
+func (h *netdataHome) runWith(t *testing.T, attr *syscall.SysProcAttr, extraEnv []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(append([]string{}, h.env...), extraEnv...)
+	cmd.SysProcAttr = attr
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

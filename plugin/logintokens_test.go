@@ -46,37 +46,58 @@ func writeConf(t *testing.T, path, data string, mode os.FileMode) {
 	}
 }
 
+// firstLogin is where these tests start: a bot logged in once, with
+// --config main, on hs, in tmp's netdata and XDG directories (loginEnv).
+type firstLogin struct {
+	hs   *sendertest.Server
+	tmp  string
+	env  map[string]string
+	main string // the configuration login writes
+	old  string // the token of the first login
+}
+
+func loggedIn(t *testing.T) *firstLogin {
+	t.Helper()
+	hs := sendertest.New(sendertest.Options{Password: loginPassword})
+	t.Cleanup(hs.Close)
+	tmp := t.TempDir()
+	l := &firstLogin{hs: hs, tmp: tmp, env: loginEnv(tmp), main: filepath.Join(tmp, "main.toml")}
+	l.old, _, _ = loginOnce(t, hs, l.env, l.main)
+	return l
+}
+
+// login logs in again, as the first time.
+func (l *firstLogin) login(t *testing.T) (token, stdout, stderr string) {
+	t.Helper()
+	return loginOnce(t, l.hs, l.env, l.main)
+}
+
 // Logging in again revokes the device's previous token (Synapse and
 // Dendrite alike): every configuration login knows that held it gets the
 // new one; a token of another device, of another homeserver, or one
 // already refused is not touched.
 func TestLoginUpdatesRevokedCopies(t *testing.T) {
-	hs := sendertest.New(sendertest.Options{Password: loginPassword})
-	defer hs.Close()
-	tmp := t.TempDir()
-	env := loginEnv(tmp)
-	main := filepath.Join(tmp, "main.toml")
-	old, _, _ := loginOnce(t, hs, env, main)
+	l := loggedIn(t)
 
 	// Copies of the old token, and tokens that must stay as they are.
-	other := filepath.Join(tmp, "other.toml") // MATRIX_NOTIFY_CONFIG
-	env["MATRIX_NOTIFY_CONFIG"] = other
-	writeConf(t, other, "# kuma\n[matrix]\nhomeserver = \""+hs.URL()+"\"\naccess_token = \""+old+"\" # copied\nrooms = [\"!k:hs\"]\n", 0o600)
-	tokenFile := filepath.Join(tmp, "netdata-token")
-	netdataTOML := filepath.Join(tmp, "etc", "matrix-notify.toml")
+	other := filepath.Join(l.tmp, "other.toml") // MATRIX_NOTIFY_CONFIG
+	l.env["MATRIX_NOTIFY_CONFIG"] = other
+	writeConf(t, other, "# kuma\n[matrix]\nhomeserver = \""+l.hs.URL()+"\"\naccess_token = \""+l.old+"\" # copied\nrooms = [\"!k:hs\"]\n", 0o600)
+	tokenFile := filepath.Join(l.tmp, "netdata-token")
+	netdataTOML := filepath.Join(l.tmp, "etc", "matrix-notify.toml")
 	writeConf(t, netdataTOML, "[matrix]\naccess_token_file = \""+tokenFile+"\"\n", 0o600)
-	writeConf(t, tokenFile, old+"\n", 0o600)
-	healthConf := filepath.Join(tmp, "etc", "health_alarm_notify.conf")
+	writeConf(t, tokenFile, l.old+"\n", 0o600)
+	healthConf := filepath.Join(l.tmp, "etc", "health_alarm_notify.conf")
 	const confHead = "#!/usr/bin/env bash\n# netdata\nSEND_MATRIX=\"YES\"\nMATRIX_HOMESERVER=\""
-	conf := confHead + hs.URL() + "\"\nMATRIX_ACCESSTOKEN=\"" + old + "\"   # from login --print\nDEFAULT_RECIPIENT_MATRIX=\"!a:hs\"\n"
+	conf := confHead + l.hs.URL() + "\"\nMATRIX_ACCESSTOKEN=\"" + l.old + "\"   # from login --print\nDEFAULT_RECIPIENT_MATRIX=\"!a:hs\"\n"
 	writeConf(t, healthConf, conf, 0o640)
-	xdg := filepath.Join(tmp, "xdg", "matrix-notify", "config.toml") // already dead
-	xdgConf := "[matrix]\nhomeserver = \"" + hs.URL() + "\"\naccess_token = \"syt_long_dead\"\n"
+	xdg := filepath.Join(l.tmp, "xdg", "matrix-notify", "config.toml") // already dead
+	xdgConf := "[matrix]\nhomeserver = \"" + l.hs.URL() + "\"\naccess_token = \"syt_long_dead\"\n"
 	writeConf(t, xdg, xdgConf, 0o600)
 
-	newToken, stdout, stderr := loginOnce(t, hs, env, main)
-	if newToken == old || !rejected(t, hs, old) || rejected(t, hs, newToken) {
-		t.Fatalf("the homeserver did not revoke the old token (old rejected: %v)", rejected(t, hs, old))
+	newToken, stdout, stderr := l.login(t)
+	if newToken == l.old || !rejected(t, l.hs, l.old) || rejected(t, l.hs, newToken) {
+		t.Fatalf("the homeserver did not revoke the old token (old rejected: %v)", rejected(t, l.hs, l.old))
 	}
 	read := func(p string) string {
 		data, err := os.ReadFile(p)
@@ -85,13 +106,13 @@ func TestLoginUpdatesRevokedCopies(t *testing.T) {
 		}
 		return string(data)
 	}
-	if got, want := read(other), strings.Replace(read(other), old, newToken, 1); got != want || !strings.Contains(got, "\""+newToken+"\" # copied") {
+	if got, want := read(other), strings.Replace(read(other), l.old, newToken, 1); got != want || !strings.Contains(got, "\""+newToken+"\" # copied") {
 		t.Errorf("%s not updated:\n%s", other, got)
 	}
 	if got := read(tokenFile); got != newToken+"\n" {
 		t.Errorf("token file: %q", got)
 	}
-	if got, want := read(healthConf), strings.Replace(conf, old, newToken, 1); got != want {
+	if got, want := read(healthConf), strings.Replace(conf, l.old, newToken, 1); got != want {
 		t.Errorf("health_alarm_notify.conf:\n%s\nwant only the token changed:\n%s", got, want)
 	}
 	if st, _ := os.Stat(healthConf); st.Mode().Perm() != 0o640 {
@@ -101,37 +122,32 @@ func TestLoginUpdatesRevokedCopies(t *testing.T) {
 		t.Errorf("a refused token of unknown origin was changed:\n%s", got)
 	}
 	for _, want := range []string{
-		"made the homeserver revoke the token it had, which other configurations held device=" + sender.DeviceID("bot", hs.URL()) + " configurations=3",
+		"made the homeserver revoke the token it had, which other configurations held device=" + sender.DeviceID("bot", l.hs.URL()) + " configurations=3",
 		"updated a configuration to the new token setting=\"[matrix] access_token\" file=" + other + "\n",
 		"updated a configuration to the new token setting=\"[matrix] access_token_file\" file=" + tokenFile + "\n",
 		"updated a configuration to the new token setting=MATRIX_ACCESSTOKEN file=" + healthConf + "\n",
-		"already refuses: replace it with the new token if it is meant for this account setting=\"[matrix] access_token\" file=" + xdg + " user=@bot:sendertest.localhost new_token=" + main + "\n",
+		"already refuses: replace it with the new token if it is meant for this account setting=\"[matrix] access_token\" file=" + xdg + " user=@bot:sendertest.localhost new_token=" + l.main + "\n",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	if strings.Contains(stderr, old) || strings.Contains(stderr, newToken) || stdout != "" {
+	if strings.Contains(stderr, l.old) || strings.Contains(stderr, newToken) || stdout != "" {
 		t.Errorf("token shown: stdout %q\nstderr:\n%s", stdout, stderr)
 	}
 }
 
 // Copies naming another homeserver, or holding another device's token, stay.
 func TestLoginLeavesOtherTokens(t *testing.T) {
-	hs := sendertest.New(sendertest.Options{Password: loginPassword})
-	defer hs.Close()
-	tmp := t.TempDir()
-	env := loginEnv(tmp)
-	main := filepath.Join(tmp, "main.toml")
-	old, _, _ := loginOnce(t, hs, env, main)
-	elsewhere := filepath.Join(tmp, "xdg", "matrix-notify", "config.toml")
-	elsewhereConf := "[matrix]\nhomeserver = \"https://matrix.other.example\"\naccess_token = \"" + old + "\"\n"
+	l := loggedIn(t)
+	elsewhere := filepath.Join(l.tmp, "xdg", "matrix-notify", "config.toml")
+	elsewhereConf := "[matrix]\nhomeserver = \"https://matrix.other.example\"\naccess_token = \"" + l.old + "\"\n"
 	writeConf(t, elsewhere, elsewhereConf, 0o600)
-	healthConf := filepath.Join(tmp, "etc", "health_alarm_notify.conf")
-	conf := "MATRIX_ACCESSTOKEN=\"" + hs.Token() + "\"\n" // the server's first device
+	healthConf := filepath.Join(l.tmp, "etc", "health_alarm_notify.conf")
+	conf := "MATRIX_ACCESSTOKEN=\"" + l.hs.Token() + "\"\n" // the server's first device
 	writeConf(t, healthConf, conf, 0o640)
 
-	_, _, stderr := loginOnce(t, hs, env, main)
+	_, _, stderr := l.login(t)
 	if data, _ := os.ReadFile(elsewhere); string(data) != elsewhereConf {
 		t.Errorf("another homeserver's config changed:\n%s", data)
 	}
@@ -146,18 +162,13 @@ func TestLoginLeavesOtherTokens(t *testing.T) {
 // A token the file does not write as a plain value is not edited: login
 // names the line and prints the line to write on stdout (not in the log).
 func TestLoginNamesHealthConfLine(t *testing.T) {
-	hs := sendertest.New(sendertest.Options{Password: loginPassword})
-	defer hs.Close()
-	tmp := t.TempDir()
-	env := loginEnv(tmp)
-	main := filepath.Join(tmp, "main.toml")
-	old, _, _ := loginOnce(t, hs, env, main)
-	healthConf := filepath.Join(tmp, "etc", "health_alarm_notify.conf")
-	half := len(old) / 2
-	conf := "A=\"" + old[:half] + "\"\nB=\"" + old[half:] + "\"\n\nMATRIX_ACCESSTOKEN=\"${A}${B}\"\n"
+	l := loggedIn(t)
+	healthConf := filepath.Join(l.tmp, "etc", "health_alarm_notify.conf")
+	half := len(l.old) / 2
+	conf := "A=\"" + l.old[:half] + "\"\nB=\"" + l.old[half:] + "\"\n\nMATRIX_ACCESSTOKEN=\"${A}${B}\"\n"
 	writeConf(t, healthConf, conf, 0o640)
 
-	newToken, stdout, stderr := loginOnce(t, hs, env, main)
+	newToken, stdout, stderr := l.login(t)
 	if data, _ := os.ReadFile(healthConf); string(data) != conf {
 		t.Errorf("edited:\n%s", data)
 	}
@@ -172,21 +183,16 @@ func TestLoginNamesHealthConfLine(t *testing.T) {
 
 // --print writes no file: the copies are named, not edited.
 func TestLoginPrintNamesCopies(t *testing.T) {
-	hs := sendertest.New(sendertest.Options{Password: loginPassword})
-	defer hs.Close()
-	tmp := t.TempDir()
-	env := loginEnv(tmp)
-	main := filepath.Join(tmp, "main.toml")
-	old, _, _ := loginOnce(t, hs, env, main)
-	before, _ := os.ReadFile(main)
-	code, stdout, stderr := runApp(t, loginPassword+"\n", env, "login", "--print", "--homeserver", hs.URL(), "--user", "bot", "--config", main)
-	if code != 0 || !rejected(t, hs, old) {
+	l := loggedIn(t)
+	before, _ := os.ReadFile(l.main)
+	code, stdout, stderr := runApp(t, loginPassword+"\n", l.env, "login", "--print", "--homeserver", l.hs.URL(), "--user", "bot", "--config", l.main)
+	if code != 0 || !rejected(t, l.hs, l.old) {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	if after, _ := os.ReadFile(main); string(after) != string(before) {
-		t.Errorf("--print edited %s", main)
+	if after, _ := os.ReadFile(l.main); string(after) != string(before) {
+		t.Errorf("--print edited %s", l.main)
 	}
-	if want := "holds the revoked token: put the one printed here instead setting=\"[matrix] access_token\" file=" + main + "\n"; !strings.Contains(stderr, want) {
+	if want := "holds the revoked token: put the one printed here instead setting=\"[matrix] access_token\" file=" + l.main + "\n"; !strings.Contains(stderr, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, stderr)
 	}
 	if strings.Contains(stderr, strings.TrimSpace(stdout)) {
