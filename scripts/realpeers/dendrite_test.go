@@ -160,10 +160,7 @@ func TestExecRooms(t *testing.T) {
 // role's rooms.
 func TestTestCommand(t *testing.T) {
 	need(t)
-	r := newReader(t)
-	room := r.room(roomOpts{botJoined: true})
-	s := newSite(t)
-	s.healthConf(env.botToken, string(room))
+	r, room, s := roomSite(t, roomOpts{botJoined: true})
 	s.must(0, "", "test")
 	msgs := r.expectMessages(room, 3)
 	var all string
@@ -182,10 +179,7 @@ func TestTestCommand(t *testing.T) {
 // shows the same text.
 func TestHostileText(t *testing.T) {
 	need(t)
-	r := newReader(t)
-	room := r.room(roomOpts{botJoined: true})
-	s := newSite(t)
-	s.healthConf(env.botToken, string(room))
+	r, room, s := roomSite(t, roomOpts{botJoined: true})
 	hostile := `<script>alert("x")</script> <img src=x onerror=alert(1)> </b></i> & "quoted" \ $(id) %s {{ x }} ünï 🔥`
 	a := newAlarm(201, "hostile_alarm")
 	a.info = hostile
@@ -213,10 +207,7 @@ func TestHostileText(t *testing.T) {
 // (issue 13 item 5: Dendrite has no m.mentions push rules).
 func TestMsgtypesAndMentions(t *testing.T) {
 	need(t)
-	r := newReader(t)
-	room := r.room(roomOpts{botJoined: true, oncall: true})
-	s := newSite(t)
-	s.healthConf(env.botToken, string(room))
+	r, room, s := roomSite(t, roomOpts{botJoined: true, oncall: true})
 	s.toml(`[matrix]
 msgtype = { warning = "m.notice" }
 mention_on_critical = ["` + userID(oncallName) + `"]

@@ -313,9 +313,7 @@ func TestE2EE(t *testing.T) {
 	env.hs.Stop()
 	down := newAlarm(702, "e2ee_outage")
 	r := s.run([]string{"MATRIX_NOTIFY_BACKGROUND_FLUSH=0"}, "", down.args()...)
-	if err := env.hs.Start(); err != nil {
-		t.Fatalf("restarting Dendrite: %v", err)
-	}
+	hsUp(t)
 	if r.code != 3 {
 		t.Errorf("alarm during the outage: want exit 3 (queued), got %s", r)
 	}

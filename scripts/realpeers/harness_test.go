@@ -95,6 +95,15 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
+// hsUp starts Dendrite again after a test's env.hs.Stop (nothing when it
+// runs): the tests after it need it.
+func hsUp(t *testing.T) {
+	t.Helper()
+	if err := env.hs.Start(); err != nil {
+		t.Fatalf("restarting Dendrite: %v", err)
+	}
+}
+
 // need skips a test that has no homeserver.
 func need(t *testing.T) {
 	t.Helper()

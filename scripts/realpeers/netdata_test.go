@@ -444,9 +444,7 @@ func (nd *ndScratch) outage(r *reader, rooms []id.RoomID) {
 	if code != 3 {
 		t.Errorf("netdata's exec of matrix-notify during the outage: exit code %d, want 3 (queued)", code)
 	}
-	if err := env.hs.Start(); err != nil {
-		t.Fatalf("restarting Dendrite: %v", err)
-	}
+	hsUp(t)
 	cmd := exec.Command("runuser", "-u", "netdata", "--", filepath.Join(nd.plugins, "matrix-notify"), "flush")
 	cmd.Env = nd.netdataEnv()
 	out, err := cmd.CombinedOutput()

@@ -20,14 +20,7 @@ func TestOutage(t *testing.T) {
 	s.healthConf(env.botToken, string(rooms[0])+" "+string(rooms[1]))
 
 	env.hs.Stop()
-	restarted := false
-	defer func() {
-		if !restarted {
-			if err := env.hs.Start(); err != nil {
-				t.Fatalf("restarting Dendrite: %v", err)
-			}
-		}
-	}()
+	defer hsUp(t) // when the test ends early
 	for i := 0; i < 3; i++ {
 		a := newAlarm(500+i, "outage_alarm")
 		res := s.run("", a.args()...)
@@ -42,17 +35,10 @@ func TestOutage(t *testing.T) {
 	}
 	for _, room := range rooms {
 		if !strings.Contains(q.stdout, string(room)) {
-			env.hs.Start()
-			restarted = true
 			t.Errorf("queue does not list %s:\n%s", room, q)
 		}
 	}
-	if !restarted {
-		if err := env.hs.Start(); err != nil {
-			t.Fatalf("restarting Dendrite: %v", err)
-		}
-		restarted = true
-	}
+	hsUp(t)
 	f := s.run("", "flush")
 	if f.code != 0 {
 		t.Errorf("flush after the outage: %s", f)
@@ -75,18 +61,13 @@ func TestOutage(t *testing.T) {
 // token).
 func TestRerunAfterRestart(t *testing.T) {
 	need(t)
-	r := newReader(t)
-	room := r.room(roomOpts{botJoined: true})
-	s := newSite(t)
-	s.healthConf(env.botToken, string(room))
+	r, room, s := roomSite(t, roomOpts{botJoined: true})
 	a := newAlarm(601, "rerun_alarm")
 	s.must(0, "", a.args()...)
 	r.expectMessages(room, 1)
 
 	env.hs.Stop()
-	if err := env.hs.Start(); err != nil {
-		t.Fatalf("restarting Dendrite: %v", err)
-	}
+	hsUp(t)
 	s.run("", a.args()...)
 	if msgs := r.waitMessages(room, 1); len(msgs) != 1 {
 		t.Errorf("after a homeserver restart, the re-run posted again:%s", bodies(msgs))
@@ -109,17 +90,12 @@ func TestRerunAfterRestart(t *testing.T) {
 // 2 minutes, exactly once.
 func TestOutageNoCommand(t *testing.T) {
 	need(t)
-	r := newReader(t)
-	room := r.room(roomOpts{botJoined: true})
-	s := newSite(t)
-	s.healthConf(env.botToken, string(room))
+	r, room, s := roomSite(t, roomOpts{botJoined: true})
 
 	env.hs.Stop()
 	a := newAlarm(701, "lonely_alarm")
 	res := s.run("", a.args()...)
-	if err := env.hs.Start(); err != nil {
-		t.Fatalf("restarting Dendrite: %v", err)
-	}
+	hsUp(t)
 	if res.code != 3 {
 		t.Fatalf("alarm during the outage: want exit 3 (queued), got %s", res)
 	}

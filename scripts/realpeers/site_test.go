@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix/id"
 )
 
 // site is one machine's worth of matrix-notify configuration and state, in a
@@ -41,6 +43,18 @@ func newSite(t *testing.T) *site {
 		"NETDATA_REGISTRY_URL=https://netdata.example.org:19999",
 	}
 	return s
+}
+
+// roomSite is how most tests start: a reader with one room made with opts,
+// and a site whose health_alarm_notify.conf sends there with the bot's
+// token.
+func roomSite(t *testing.T, opts roomOpts) (*reader, id.RoomID, *site) {
+	t.Helper()
+	r := newReader(t)
+	room := r.room(opts)
+	s := newSite(t)
+	s.healthConf(env.botToken, string(room))
+	return r, room, s
 }
 
 // healthConf writes health_alarm_notify.conf with the bot's homeserver, a

@@ -83,9 +83,7 @@ func TestMessagesTxnID(t *testing.T) {
 		t.Errorf("/sync with the sending token: event found %v, unsigned %v, want transaction_id %q", ok, u, txn)
 	}
 	env.hs.Stop()
-	if err := env.hs.Start(); err != nil {
-		t.Fatalf("restarting Dendrite: %v", err)
-	}
+	hsUp(t)
 	if u, ok := viaSync(); !ok || txnIn(u) != txn {
 		t.Errorf("/sync with the sending token after a restart: event found %v, unsigned %v, want transaction_id %q", ok, u, txn)
 	}
