@@ -28,7 +28,9 @@ def config():
     return AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True)
 
 
-async def setup(hs, user, password, store, invite):
+async def new_device(hs, user, password, store):
+    """Logs in as a new device with its store in STORE (creds.json for
+    receive), uploads its keys and syncs once."""
     os.makedirs(store, exist_ok=True)
     client = AsyncClient(hs, user, store_path=store, config=config())
     resp = await client.login(password, device_name="nio-peer")
@@ -40,6 +42,11 @@ async def setup(hs, user, password, store, invite):
     if client.should_upload_keys:
         await client.keys_upload()
     await client.sync(timeout=0, full_state=True)
+    return client
+
+
+async def setup(hs, user, password, store, invite):
+    client = await new_device(hs, user, password, store)
     resp = await client.room_create(
         preset=RoomPreset.private_chat, invite=invite.split(","),
         initial_state=[{"type": "m.room.encryption", "state_key": "",
@@ -53,17 +60,7 @@ async def setup(hs, user, password, store, invite):
 
 
 async def join(hs, user, password, store, room):
-    os.makedirs(store, exist_ok=True)
-    client = AsyncClient(hs, user, store_path=store, config=config())
-    resp = await client.login(password, device_name="nio-peer")
-    if not isinstance(resp, LoginResponse):
-        raise SystemExit(f"login: {resp}")
-    with open(os.path.join(store, "creds.json"), "w") as f:
-        json.dump({"user_id": resp.user_id, "device_id": resp.device_id,
-                   "access_token": resp.access_token}, f)
-    if client.should_upload_keys:
-        await client.keys_upload()
-    await client.sync(timeout=0, full_state=True)
+    client = await new_device(hs, user, password, store)
     resp = await client.join(room)
     if not isinstance(resp, JoinResponse):
         raise SystemExit(f"join: {resp}")
