@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"matrix-notify/adapters/liquidjs"
 	"matrix-notify/sender"
 	"matrix-notify/sender/format"
 )
@@ -110,7 +111,7 @@ func (p Payload) htmlBody() string {
 	}
 	var details []string
 	if h.Ping != nil {
-		details = append(details, "Response time: "+jsNumber(*h.Ping)+" ms")
+		details = append(details, "Response time: "+liquidjs.JSNumber(*h.Ping)+" ms")
 	}
 	switch {
 	case h.LocalDateTime != "" && h.Timezone != "":

@@ -240,7 +240,7 @@ func heartbeatOf(m map[string]any) (*Heartbeat, error) {
 	case !isNum:
 		return nil, &FieldError{"heartbeat.status", "expected a number 0-3, got " + typeName(v)}
 	case f != math.Trunc(f) || f < 0 || f > 3:
-		return nil, &FieldError{"heartbeat.status", "expected a number 0-3, got " + jsNumber(f)}
+		return nil, &FieldError{"heartbeat.status", "expected a number 0-3, got " + liquidjs.JSNumber(f)}
 	}
 	h.Status = Status(f)
 
@@ -271,7 +271,7 @@ func monitorOf(m map[string]any) (*Monitor, error) {
 	case nil:
 	case float64:
 		if v != 0 {
-			mon.Port = jsNumber(v)
+			mon.Port = liquidjs.JSNumber(v)
 		}
 	case string: // not Kuma's, but JavaScript would print it as is
 		mon.Port = v
@@ -303,7 +303,7 @@ func read(m map[string]any, obj string, fields ...field) error {
 			}
 		case float64:
 			if f.number {
-				*f.dst = jsNumber(v)
+				*f.dst = liquidjs.JSNumber(v)
 				continue
 			}
 		}
@@ -337,28 +337,6 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// jsNumber formats f as JavaScript's Number.prototype.toString does.
-func jsNumber(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	case f == 0:
-		return "0" // also -0
-	}
-	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
-		return strconv.FormatFloat(f, 'f', -1, 64)
-	}
-	s := strconv.FormatFloat(f, 'e', -1, 64) // 1e+21, 1.5e-07
-	mant, exp, _ := strings.Cut(s, "e")
-	sign := exp[:1]
-	exp = strings.TrimLeft(exp[1:], "0")
-	return mant + "e" + sign + exp
-}
-
 // jsString is String(v) for the values decodeJSON makes.
 func jsString(v any) string {
 	switch v := v.(type) {
@@ -367,7 +345,7 @@ func jsString(v any) string {
 	case string:
 		return v
 	case float64:
-		return jsNumber(v)
+		return liquidjs.JSNumber(v)
 	case bool:
 		return strconv.FormatBool(v)
 	case []any:

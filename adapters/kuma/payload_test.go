@@ -2,7 +2,6 @@ package kuma
 
 import (
 	"errors"
-	"math"
 	"strings"
 	"testing"
 
@@ -163,19 +162,7 @@ func TestDeeplyNested(t *testing.T) {
 	}
 }
 
-func TestJSNumber(t *testing.T) {
-	for _, tc := range []struct {
-		f    float64
-		want string
-	}{
-		{0, "0"}, {math.Copysign(0, -1), "0"}, {1, "1"}, {-3, "-3"}, {5432, "5432"}, {12.5, "12.5"},
-		{0.1, "0.1"}, {1e20, "100000000000000000000"}, {1e21, "1e+21"}, {1.5e-7, "1.5e-7"}, {1e-6, "0.000001"},
-		{123456789.25, "123456789.25"}, {math.Inf(1), "Infinity"}, {math.Inf(-1), "-Infinity"}, {math.NaN(), "NaN"},
-	} {
-		if got := jsNumber(tc.f); got != tc.want {
-			t.Errorf("jsNumber(%v) = %q, want %q", tc.f, got, tc.want)
-		}
-	}
+func TestJSString(t *testing.T) {
 	for _, tc := range []struct {
 		v    any
 		want string

@@ -153,11 +153,11 @@ func (e *Engine) registerTags() {
 				if delta < 0 {
 					n--
 					ctx.Set(name, n)
-					_, err := io.WriteString(w, jsNumber(n))
+					_, err := io.WriteString(w, JSNumber(n))
 					return err
 				}
 				ctx.Set(name, n+1)
-				_, err := io.WriteString(w, jsNumber(n))
+				_, err := io.WriteString(w, JSNumber(n))
 				return err
 			}, nil
 		}

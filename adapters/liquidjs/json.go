@@ -71,7 +71,7 @@ func writeJSON(b *bytes.Buffer, v any, depth int) error {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			b.WriteString("null")
 		} else {
-			b.WriteString(jsNumber(v))
+			b.WriteString(JSNumber(v))
 		}
 	case literal:
 		b.WriteString("{}") // blank and empty are objects (drops) in LiquidJS

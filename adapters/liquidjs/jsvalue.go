@@ -26,7 +26,7 @@ func stringify(v any) string {
 		return "[object Object]"
 	}
 	if f, ok := toFloat(v); ok {
-		return jsNumber(f)
+		return JSNumber(f)
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {

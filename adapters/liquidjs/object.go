@@ -199,8 +199,10 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 	}
 }
 
-// jsNumber formats a float64 as JavaScript's Number.prototype.toString.
-func jsNumber(f float64) string {
+// JSNumber formats a float64 as JavaScript's Number.prototype.toString
+// does (String(f)): how LiquidJS prints a number, and how Uptime Kuma's
+// webhook text shows one.
+func JSNumber(f float64) string {
 	switch {
 	case math.IsNaN(f):
 		return "NaN"
