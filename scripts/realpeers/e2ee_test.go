@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"maunium.net/go/mautrix"
-	"maunium.net/go/mautrix/crypto/signatures"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -173,7 +171,7 @@ func TestE2EE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCrossSigned(t, botCli, who.UserID, who.DeviceID)
+	realpeer.CheckCrossSigned(t, botCli, who.UserID, who.DeviceID)
 
 	// Every mode, into the encrypted room.
 	s.healthConf("", room)
@@ -395,52 +393,6 @@ func checkNoPlaintext(ctx context.Context, cli *mautrix.Client, room string) err
 	return nil
 }
 
-// checkCrossSigned checks, with ed25519 alone over the keys the homeserver
-// publishes (raw JSON, nothing re-encoded through our structs), that
-// device is signed by user's self-signing key and that key by the master
-// key.
-func checkCrossSigned(t *testing.T, cli *mautrix.Client, user id.UserID, device id.DeviceID) {
-	t.Helper()
-	var resp map[string]map[string]any
-	body := map[string]any{"device_keys": map[string][]string{user.String(): {}}}
-	if _, err := cli.MakeRequest(context.Background(), http.MethodPost, cli.BuildClientURL("v3", "keys", "query"), body, &resp); err != nil {
-		t.Fatal(err)
-	}
-	mk, _ := resp["master_keys"][user.String()].(map[string]any)
-	sk, _ := resp["self_signing_keys"][user.String()].(map[string]any)
-	devs, _ := resp["device_keys"][user.String()].(map[string]any)
-	dk, _ := devs[device.String()].(map[string]any)
-	if mk == nil || sk == nil || dk == nil {
-		t.Fatalf("keys/query for %s: master %v, self-signing %v, device %s %v", user, mk != nil, sk != nil, device, dk != nil)
-	}
-	master, self := onlyKey(t, mk), onlyKey(t, sk)
-	verifySigned(t, "the self-signing key by the master key", sk, user, master, master)
-	verifySigned(t, "device "+device.String()+" by the self-signing key", dk, user, self, self)
-}
-
-func onlyKey(t *testing.T, k map[string]any) string {
-	t.Helper()
-	keys, _ := k["keys"].(map[string]any)
-	if len(keys) != 1 {
-		t.Fatalf("want one key, got %v", keys)
-	}
-	for _, v := range keys {
-		return v.(string)
-	}
-	return ""
-}
-
-func verifySigned(t *testing.T, what string, obj map[string]any, user id.UserID, keyName, key string) {
-	t.Helper()
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := signatures.VerifySignatureJSON(json.RawMessage(raw), user, keyName, id.Ed25519(key)); !ok || err != nil {
-		t.Errorf("%s: not signed (%v)", what, err)
-	}
-}
-
 // whoamiDevice is the device of the token in cfg.
 func whoamiDevice(t *testing.T, cfg string) (id.DeviceID, *mautrix.Client) {
 	t.Helper()
@@ -491,7 +443,7 @@ func TestE2EELogin(t *testing.T) {
 	const bot = "e2eelogin"
 	a, rk := firstLogin(t, bot)
 	devA, cliA := whoamiDevice(t, a.cfg)
-	checkCrossSigned(t, cliA, cliA.UserID, devA)
+	realpeer.CheckCrossSigned(t, cliA, cliA.UserID, devA)
 
 	again := a.must(0, password+"\n", "login", "--homeserver", env.hs.URL, "--user", bot, "--config", a.cfg)
 	if recoveryKeyLine.MatchString(again.stdout) {
@@ -519,9 +471,9 @@ func TestE2EELogin(t *testing.T) {
 	if devB == devA {
 		t.Fatalf("the second host's store got the first host's device %s", devA)
 	}
-	checkCrossSigned(t, cliB, cliB.UserID, devB)
-	_, cliA = whoamiDevice(t, a.cfg)             // logging in again revoked the first token
-	checkCrossSigned(t, cliA, cliA.UserID, devA) // same identity: A stays signed
+	realpeer.CheckCrossSigned(t, cliB, cliB.UserID, devB)
+	_, cliA = whoamiDevice(t, a.cfg)                      // logging in again revoked the first token
+	realpeer.CheckCrossSigned(t, cliA, cliA.UserID, devA) // same identity: A stays signed
 
 	// doctor, on an encrypted room the bot is invited to.
 	rd := newReader(t)

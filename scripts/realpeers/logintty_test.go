@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"matrix-notify/internal/ptytest"
+	"matrix-notify/internal/realpeer"
 )
 
 // TestE2EELoginTerminal: a person logging a second host in at a terminal,
@@ -96,7 +97,7 @@ func TestE2EELoginTerminal(t *testing.T) {
 	if devB == devA {
 		t.Fatalf("the second host got the first host's device %s", devA)
 	}
-	checkCrossSigned(t, cliB, cliB.UserID, devB)
+	realpeer.CheckCrossSigned(t, cliB, cliB.UserID, devB)
 }
 
 // terminalScreen is what a terminal emulator would show: everything the

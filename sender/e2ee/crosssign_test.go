@@ -15,91 +15,24 @@ import (
 	"maunium.net/go/mautrix/crypto/ssss"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"matrix-notify/internal/realpeer"
 )
-
-// canonical is the spec's canonical JSON of a signed object: signatures and
-// unsigned removed, keys sorted, no insignificant whitespace (the keys
-// objects hold no numbers, where Go's encoding would differ).
-func canonical(t *testing.T, obj map[string]any) []byte {
-	t.Helper()
-	c := map[string]any{}
-	for k, v := range obj {
-		if k != "signatures" && k != "unsigned" {
-			c[k] = v
-		}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(c); err != nil {
-		t.Fatal(err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-}
-
-// verifySigned checks obj's signature by user's key keyName (the part
-// after "ed25519:") with the public key pub (unpadded base64).
-func verifySigned(t *testing.T, what string, obj map[string]any, user id.UserID, keyName, pub string) {
-	t.Helper()
-	sigs, _ := obj["signatures"].(map[string]any)
-	mine, _ := sigs[user.String()].(map[string]any)
-	sig, _ := mine["ed25519:"+keyName].(string)
-	if sig == "" {
-		t.Errorf("%s: no signature by ed25519:%s (signatures: %v)", what, keyName, sigs)
-		return
-	}
-	if !ed25519.Verify(ed25519.PublicKey(unb64(t, pub)), canonical(t, obj), unb64(t, sig)) {
-		t.Errorf("%s: the signature by ed25519:%s does not verify", what, keyName)
-	}
-}
-
-// onlyKey is the single ed25519 key of a cross-signing key object.
-func onlyKey(t *testing.T, obj map[string]any) string {
-	t.Helper()
-	keys, _ := obj["keys"].(map[string]any)
-	if len(keys) != 1 {
-		t.Fatalf("cross-signing key object with %d keys: %v", len(keys), obj)
-	}
-	for _, v := range keys {
-		return v.(string)
-	}
-	return ""
-}
-
-// publishedKeys is /keys/query for user as another user sees it, raw.
-func publishedKeys(t *testing.T, asker *mautrix.Client, user id.UserID) map[string]map[string]any {
-	t.Helper()
-	var resp map[string]map[string]any
-	_, err := asker.MakeRequest(context.Background(), "POST", asker.BuildClientURL("v3", "keys", "query"),
-		map[string]any{"device_keys": map[string]any{user.String(): []string{}}}, &resp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
-}
 
 // checkChain verifies, on the keys the homeserver publishes and with
 // nothing but ed25519, that device is signed by user's self-signing key and
-// that key by the master key. It returns the master and self-signing keys.
+// that key by the master key (realpeer.CheckCrossSigned), that the device
+// vouches for the master key and has signed its own keys. It returns the
+// master and self-signing keys.
 func checkChain(t *testing.T, asker *mautrix.Client, user id.UserID, device id.DeviceID) (master, selfSigning string) {
 	t.Helper()
-	resp := publishedKeys(t, asker, user)
-	mk, _ := resp["master_keys"][user.String()].(map[string]any)
-	sk, _ := resp["self_signing_keys"][user.String()].(map[string]any)
-	devs, _ := resp["device_keys"][user.String()].(map[string]any)
-	dk, _ := devs[device.String()].(map[string]any)
-	if mk == nil || sk == nil || dk == nil {
-		t.Fatalf("keys/query for %s: master %v, self-signing %v, device %s %v", user, mk != nil, sk != nil, device, dk != nil)
-	}
-	master, selfSigning = onlyKey(t, mk), onlyKey(t, sk)
-	verifySigned(t, "self-signing key", sk, user, master, master)
-	verifySigned(t, "device "+device.String(), dk, user, selfSigning, selfSigning)
+	cs := realpeer.CheckCrossSigned(t, asker, user, device)
 	// The device also vouches for the master key (SignOwnMasterKey).
-	keys := dk["keys"].(map[string]any)
-	verifySigned(t, "master key", mk, user, device.String(), keys["ed25519:"+device.String()].(string))
+	keys := cs.Device["keys"].(map[string]any)
+	realpeer.VerifySigned(t, "master key", cs.Master, user, device.String(), keys["ed25519:"+device.String()].(string))
 	// And the device keys are self-signed by the device.
-	verifySigned(t, "device self-signature", dk, user, device.String(), keys["ed25519:"+device.String()].(string))
-	return master, selfSigning
+	realpeer.VerifySigned(t, "device self-signature", cs.Device, user, device.String(), keys["ed25519:"+device.String()].(string))
+	return cs.MasterKey, cs.SelfSigningKey
 }
 
 var recoveryKeyFormat = regexp.MustCompile(`^Es[1-9A-HJ-NP-Za-km-z]{2}( [1-9A-HJ-NP-Za-km-z]{4})+$`)

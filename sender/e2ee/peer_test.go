@@ -7,7 +7,6 @@ package e2ee
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -191,13 +190,4 @@ func (p *peer) waitJoined(room id.RoomID, user id.UserID) {
 		p.sync(time.Second)
 	}
 	p.t.Fatalf("%s never saw %s join %s", p.cli.UserID, user, room)
-}
-
-func unb64(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := base64.RawStdEncoding.DecodeString(s)
-	if err != nil {
-		t.Fatalf("base64 %q: %v", s, err)
-	}
-	return b
 }
