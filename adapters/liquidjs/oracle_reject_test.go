@@ -2,10 +2,8 @@ package liquidjs
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,22 +17,8 @@ import (
 // with the reason the position differs (never that we accept it). An entry
 // that matches no difference fails the test too.
 func TestLiquidJSOracleRejects(t *testing.T) {
-	root := repoRoot(t)
-	script := filepath.Join(root, "scripts", "liquidjs", "render.js")
-	skip := t.Skip
-	if os.Getenv("LIQUIDJS_ORACLE") == "required" {
-		skip = t.Fatal
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skip("node not installed: the LiquidJS oracle needs node and `npm ci --prefix scripts/liquidjs`")
-		return
-	}
-	if _, err := os.Stat(filepath.Join(root, "scripts", "liquidjs", "node_modules", "liquidjs")); err != nil {
-		skip("scripts/liquidjs/node_modules missing: run `npm ci --prefix scripts/liquidjs` for the LiquidJS oracle")
-		return
-	}
-	dir := filepath.Join(root, "testdata", "templates", "invalid")
+	o := liquidJSOracle(t)
+	dir := filepath.Join(o.root, "testdata", "templates", "invalid")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.liquid"))
 	if len(files) == 0 {
 		t.Fatal("empty negative corpus")
@@ -49,22 +33,10 @@ func TestLiquidJSOracleRejects(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(f), ".liquid")
 		cases = append(cases, oracleCase{Name: name, Template: string(src), Context: json.RawMessage(`{}`), TZ: "UTC", Now: oracleNow})
 	}
-	input, _ := json.Marshal(map[string]any{"cases": cases})
-	cmd := exec.Command(node, script)
-	cmd.Stdin = bytes.NewReader(input)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("render.js: %v\n%s", err, stderr.String())
-	}
-	var res struct{ Results []oracleResult }
-	if err := json.Unmarshal(out, &res); err != nil || len(res.Results) != len(cases) {
-		t.Fatalf("render.js output: %v (%d results for %d cases)", err, len(res.Results), len(cases))
-	}
+	_, results := o.render(t, cases)
 	pos := regexp.MustCompile(`, line:(\d+), col:(\d+)$`)
 	for i, c := range cases {
-		r := res.Results[i]
+		r := results[i]
 		if r.Error == nil {
 			t.Errorf("%s: LiquidJS renders it (%s): not a negative case", c.Name, quoteShort(*r.Output))
 			continue

@@ -56,6 +56,60 @@ func repoRoot(t testing.TB) string {
 	return root
 }
 
+// oracle is LiquidJS, run by node with scripts/liquidjs/render.js.
+type oracle struct{ root, node, script string }
+
+// liquidJSOracle is the oracle, in the repository at root. The test is
+// skipped (with the command to run) when node or the npm package is
+// missing; LIQUIDJS_ORACLE=required (make test, CI) turns the skips into
+// failures.
+func liquidJSOracle(t *testing.T) oracle {
+	t.Helper()
+	o := oracle{root: repoRoot(t)}
+	skip := t.Skip
+	if os.Getenv("LIQUIDJS_ORACLE") == "required" {
+		skip = t.Fatal
+	}
+	var err error
+	if o.node, err = exec.LookPath("node"); err != nil {
+		skip("node not installed: the LiquidJS oracle needs node and `npm ci --prefix scripts/liquidjs`")
+	}
+	if _, err := os.Stat(filepath.Join(o.root, "scripts", "liquidjs", "node_modules", "liquidjs")); err != nil {
+		skip("scripts/liquidjs/node_modules missing: run `npm ci --prefix scripts/liquidjs` for the LiquidJS oracle")
+	}
+	o.script = filepath.Join(o.root, "scripts", "liquidjs", "render.js")
+	return o
+}
+
+// render has LiquidJS render cases: its version, and one result a case, in
+// the cases' order.
+func (o oracle) render(t *testing.T, cases []oracleCase) (version string, results []oracleResult) {
+	t.Helper()
+	input, err := json.Marshal(map[string]any{"cases": cases})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(o.node, o.script)
+	cmd.Stdin = bytes.NewReader(input)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("render.js: %v\n%s", err, stderr.String())
+	}
+	var res struct {
+		LiquidJS string         `json:"liquidjs"`
+		Results  []oracleResult `json:"results"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("render.js output: %v", err)
+	}
+	if len(res.Results) != len(cases) {
+		t.Fatalf("render.js returned %d results for %d cases", len(res.Results), len(cases))
+	}
+	return res.LiquidJS, res.Results
+}
+
 type knownDiff struct {
 	tpl, ctx, tz, reason string
 	line                 int
@@ -108,23 +162,8 @@ func loadKnownDiffs(t *testing.T, file string) []*knownDiff {
 }
 
 func TestLiquidJSOracle(t *testing.T) {
-	root := repoRoot(t)
-	script := filepath.Join(root, "scripts", "liquidjs", "render.js")
-	// LIQUIDJS_ORACLE=required (make test, CI) turns the skips into failures.
-	skip := t.Skip
-	if os.Getenv("LIQUIDJS_ORACLE") == "required" {
-		skip = t.Fatal
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skip("node not installed: the LiquidJS oracle needs node and `npm ci --prefix scripts/liquidjs`")
-		return
-	}
-	if _, err := os.Stat(filepath.Join(root, "scripts", "liquidjs", "node_modules", "liquidjs")); err != nil {
-		skip("scripts/liquidjs/node_modules missing: run `npm ci --prefix scripts/liquidjs` for the LiquidJS oracle")
-		return
-	}
-	tdir := filepath.Join(root, "testdata", "templates")
+	o := liquidJSOracle(t)
+	tdir := filepath.Join(o.root, "testdata", "templates")
 	tplFiles, _ := filepath.Glob(filepath.Join(tdir, "*.liquid"))
 	ctxFiles, _ := filepath.Glob(filepath.Join(tdir, "contexts", "*.json"))
 	if len(tplFiles) == 0 || len(ctxFiles) == 0 {
@@ -157,30 +196,9 @@ func TestLiquidJSOracle(t *testing.T) {
 			}
 		}
 	}
-	input, err := json.Marshal(map[string]any{"cases": cases})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(node, script)
-	cmd.Stdin = bytes.NewReader(input)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("render.js: %v\n%s", err, stderr.String())
-	}
-	var res struct {
-		LiquidJS string         `json:"liquidjs"`
-		Results  []oracleResult `json:"results"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("render.js output: %v", err)
-	}
-	if len(res.Results) != len(cases) {
-		t.Fatalf("render.js returned %d results for %d cases", len(res.Results), len(cases))
-	}
-	if !strings.HasPrefix(res.LiquidJS, "10.26.") {
-		t.Errorf("oracle is liquidjs %s, want Kuma's 10.26.x", res.LiquidJS)
+	version, results := o.render(t, cases)
+	if !strings.HasPrefix(version, "10.26.") {
+		t.Errorf("oracle is liquidjs %s, want Kuma's 10.26.x", version)
 	}
 
 	now, _ := time.Parse(time.RFC3339Nano, oracleNow)
@@ -196,7 +214,7 @@ func TestLiquidJSOracle(t *testing.T) {
 	var same, expected int
 	var unexpected []string
 	for i, c := range cases {
-		r := res.Results[i]
+		r := results[i]
 		ctx, err := decodeContext(c.Context)
 		if err != nil {
 			t.Fatalf("%s: %v", c.ctx, err)
@@ -247,7 +265,7 @@ func TestLiquidJSOracle(t *testing.T) {
 			t.Errorf("known-differences.txt:%d: %s %s %s matches no difference any more; remove it", k.line, k.tpl, k.ctx, k.tz)
 		}
 	}
-	t.Logf("liquidjs %s: %d cases, %d identical, %d known differences, %d unexpected", res.LiquidJS, len(cases), same, expected, len(unexpected))
+	t.Logf("liquidjs %s: %d cases, %d identical, %d known differences, %d unexpected", version, len(cases), same, expected, len(unexpected))
 }
 
 func quoteShort(s string) string {
