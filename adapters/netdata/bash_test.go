@@ -40,22 +40,7 @@ func TestDuration4Human(t *testing.T) {
 while IFS= read -r -d '' x; do
   if out=$(duration4human ${x} 2>/dev/null); then printf '%s\0' "$out"; else printf '<error>\0'; fi
 done`
-	if *update {
-		fns := scriptFunctions(t, "duration4human")
-		if fns == "" {
-			t.Fatal("-update needs bash and alarm-notify.sh (ALARM_NOTIFY_SH)")
-		}
-		outs := runBash(t, fns+script, nil, durationInputs)
-		var cases []goldenCase
-		for i, in := range durationInputs {
-			cases = append(cases, goldenCase{in, outs[i]})
-		}
-		writeGolden(t, "duration4human.golden", durationHeader, cases)
-	}
-	cases := readGolden(t, "duration4human.golden")
-	if len(cases) != len(durationInputs) {
-		t.Errorf("golden has %d cases, want %d: run with -update", len(cases), len(durationInputs))
-	}
+	cases, live := bashGolden(t, "duration4human.golden", durationHeader, "duration4human", script, durationInputs)
 	for _, c := range cases {
 		in, want := c[0], c[1]
 		got := Duration4Human(in)
@@ -70,12 +55,9 @@ done`
 		}
 	}
 	// live, when the script is around: the golden file is still what bash says
-	if fns := scriptFunctions(t, "duration4human"); fns != "" && !*update {
-		outs := runBash(t, fns+script, nil, durationInputs)
-		for i, c := range cases {
-			if i < len(outs) && outs[i] != c[1] {
-				t.Errorf("golden for %q is %q but bash now says %q", c[0], c[1], outs[i])
-			}
+	for i, c := range cases {
+		if i < len(live) && live[i] != c[1] {
+			t.Errorf("golden for %q is %q but bash now says %q", c[0], c[1], live[i])
 		}
 	}
 }
@@ -120,33 +102,15 @@ the script: urlencode "${x}". Regenerate with: go test -run TestURLEncode
 func TestURLEncode(t *testing.T) {
 	const script = `while IFS= read -r -d '' x; do urlencode "${x}" >/dev/null; printf '%s\0' "$REPLY"; done`
 	inputs := urlencodeInputs()
-	if *update {
-		fns := scriptFunctions(t, "urlencode")
-		if fns == "" {
-			t.Fatal("-update needs bash and alarm-notify.sh (ALARM_NOTIFY_SH)")
-		}
-		outs := runBash(t, fns+script, nil, inputs)
-		var cases []goldenCase
-		for i, in := range inputs {
-			cases = append(cases, goldenCase{in, outs[i]})
-		}
-		writeGolden(t, "urlencode.golden", urlencodeHeader, cases)
-	}
-	cases := readGolden(t, "urlencode.golden")
-	if len(cases) != len(inputs) {
-		t.Errorf("golden has %d cases, want %d: run with -update", len(cases), len(inputs))
-	}
+	cases, live := bashGolden(t, "urlencode.golden", urlencodeHeader, "urlencode", script, inputs)
 	for _, c := range cases {
 		if got := URLEncode(c[0]); got != c[1] {
 			t.Errorf("URLEncode(%q) = %q, bash gives %q", c[0], got, c[1])
 		}
 	}
-	if fns := scriptFunctions(t, "urlencode"); fns != "" && !*update {
-		outs := runBash(t, fns+script, nil, inputs)
-		for i, in := range inputs {
-			if got := URLEncode(in); got != outs[i] {
-				t.Errorf("URLEncode(%q) = %q, live bash gives %q", in, got, outs[i])
-			}
+	for i, out := range live {
+		if got := URLEncode(inputs[i]); got != out {
+			t.Errorf("URLEncode(%q) = %q, live bash gives %q", inputs[i], got, out)
 		}
 	}
 }

@@ -85,6 +85,34 @@ func runBash(t *testing.T, script string, env []string, inputs []string) []strin
 	return res[:len(inputs)]
 }
 
+// bashGolden reads the golden file name: the outputs of alarm-notify.sh's
+// bash function fn on inputs, computed by script (fn's caller: it reads
+// the inputs NUL-separated and prints the outputs so). -update writes it
+// from bash first, with header. It must hold a case per input. live is what
+// bash says now when the script is around (nil under -update): the golden
+// file must still be that.
+func bashGolden(t *testing.T, name, header, fn, script string, inputs []string) (cases []goldenCase, live []string) {
+	t.Helper()
+	fns := scriptFunctions(t, fn)
+	if *update {
+		if fns == "" {
+			t.Fatal("-update needs bash and alarm-notify.sh (ALARM_NOTIFY_SH)")
+		}
+		outs := runBash(t, fns+script, nil, inputs)
+		for i, in := range inputs {
+			cases = append(cases, goldenCase{in, outs[i]})
+		}
+		writeGolden(t, name, header, cases)
+	} else if fns != "" {
+		live = runBash(t, fns+script, nil, inputs)
+	}
+	cases = readGolden(t, name)
+	if len(cases) != len(inputs) {
+		t.Errorf("golden has %d cases, want %d: run with -update", len(cases), len(inputs))
+	}
+	return cases, live
+}
+
 // golden files hold one case per line: Go-quoted fields separated by tabs,
 // after a header of # comments.
 type goldenCase []string
