@@ -15,10 +15,7 @@ import (
 // not yet created: each exits 0, all 20 decrypt, and no message index is
 // used twice (the receiver would call that a replay).
 func TestConcurrentProcesses(t *testing.T) {
-	d := homeserver(t)
-	alice := newPeer(t, d, "alice")
-	b := newBot(t, d)
-	room := alice.createEncryptedRoom(b.user)
+	_, alice, b, room := encryptedRoom(t)
 	if _, err := b.cli.JoinRoomByID(context.Background(), room); err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +60,7 @@ func TestConcurrentProcesses(t *testing.T) {
 // A member who joins after some alarms decrypts the next one (its devices
 // get the key: the sync saw the join and the session was rotated).
 func TestLateJoiner(t *testing.T) {
-	d := homeserver(t)
-	alice := newPeer(t, d, "alice")
-	b := newBot(t, d)
-	room := alice.createEncryptedRoom(b.user)
+	d, alice, b, room := encryptedRoom(t)
 	s1 := b.send(t, room, textContent("before 1"), "txn-l1")
 	s2 := b.send(t, room, textContent("before 2"), "txn-l2")
 	alice.waitFor(2)

@@ -11,10 +11,7 @@ import (
 // reached the room decrypts, and a run after the PUT-crash with the same
 // txn id (the outbox's retry) is one event, at a new index.
 func TestKilledSenders(t *testing.T) {
-	d := homeserver(t)
-	alice := newPeer(t, d, "alice")
-	b := newBot(t, d)
-	room := alice.createEncryptedRoom(b.user)
+	_, alice, b, room := encryptedRoom(t)
 
 	killed := func(at, body, txn string) {
 		t.Helper()

@@ -58,10 +58,7 @@ func loginAs(t *testing.T, d *realpeer.Dendrite, user id.UserID, password string
 // with ErrLoginAgain (the sender keeps the alert queued), doctor warns,
 // and login again (SetupDevice) puts a deleted device's keys back.
 func TestDeviceDeletedOnServer(t *testing.T) {
-	d := homeserver(t)
-	alice := newPeer(t, d, "alice")
-	b := newBot(t, d)
-	room := alice.createEncryptedRoom(b.user)
+	d, alice, b, room := encryptedRoom(t)
 	b.send(t, room, textContent("before"), "txn-1")
 	alice.waitFor(1)
 	device := b.cli.DeviceID

@@ -99,6 +99,17 @@ func newPeer(t *testing.T, d *realpeer.Dendrite, prefix string) *peer {
 	return p
 }
 
+// encryptedRoom is where most tests start: on the package's Dendrite d,
+// alice (a mautrix client of her own) has made an encrypted room and
+// invited the bot b.
+func encryptedRoom(t *testing.T) (d *realpeer.Dendrite, alice *peer, b *bot, room id.RoomID) {
+	t.Helper()
+	d = homeserver(t)
+	alice = newPeer(t, d, "alice")
+	b = newBot(t, d)
+	return d, alice, b, alice.createEncryptedRoom(b.user)
+}
+
 // createEncryptedRoom makes a private room with m.room.encryption from the
 // start, inviting users.
 func (p *peer) createEncryptedRoom(invite ...id.UserID) id.RoomID {

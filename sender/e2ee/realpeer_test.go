@@ -38,10 +38,7 @@ func jsonMap(t *testing.T, s string) map[string]any {
 // plaintext, and the second makes no key upload, only /sync and the PUT,
 // continuing the same megolm session at the next index.
 func TestEncryptedAcrossProcesses(t *testing.T) {
-	d := homeserver(t)
-	alice := newPeer(t, d, "alice")
-	b := newBot(t, d)
-	room := alice.createEncryptedRoom(b.user)
+	_, alice, b, room := encryptedRoom(t)
 
 	first := textContent("disk full on host-1 <&> ünïcode")
 	s1 := sendProcess(t, b, room, first, "txn-1")
