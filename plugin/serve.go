@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -95,7 +96,10 @@ type webhook struct {
 const maxBatch = 256
 
 func (a *app) runServe(ctx context.Context, args []string) error {
-	cf, listenFlag, words, err := parseServeFlags(args)
+	var listenFlag string
+	cf, words, err := parseFlags("serve", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&listenFlag, "listen", "", "address to listen on")
+	})
 	if err != nil {
 		return err
 	}
@@ -290,27 +294,6 @@ func (rc *receiver) drain(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
-}
-
-func parseServeFlags(args []string) (commonFlags, string, []string, error) {
-	var listen string
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		switch {
-		case args[i] == "--listen" || args[i] == "-listen":
-			if i+1 >= len(args) {
-				return commonFlags{}, "", nil, usagef("serve: --listen needs an address")
-			}
-			listen = args[i+1]
-			i++
-		case strings.HasPrefix(args[i], "--listen=") || strings.HasPrefix(args[i], "-listen="):
-			listen = args[i][strings.Index(args[i], "=")+1:]
-		default:
-			rest = append(rest, args[i])
-		}
-	}
-	cf, words, err := parseFlags("serve", rest)
-	return cf, listen, words, err
 }
 
 func isLoopback(addr string) bool {
