@@ -136,10 +136,8 @@ func (a *app) runKuma(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("kuma: stdin: %v", err)
 	}
-	if !s.DryRun {
-		if err := a.credentialsMissing("kuma", s, cf); err != nil {
-			return err
-		}
+	if err := c.credentialsMissing("kuma"); err != nil {
+		return err
 	}
 	pipe, err := a.newKumaPipeline(s, fc, false)
 	if err != nil {

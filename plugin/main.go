@@ -284,20 +284,6 @@ func (a *app) configPath(flagValue, fallback string) (string, bool) {
 	return fallback, false
 }
 
-// credentialsMissing is the error of cmd, a command that needs the
-// homeserver and the token, when s (read from cf's TOML file) lacks either.
-func (a *app) credentialsMissing(cmd string, s settings, cf commonFlags) error {
-	if s.Homeserver != "" && s.AccessToken != "" {
-		return nil
-	}
-	path, _ := a.configPath(cf.config, a.defaultConfigPath())
-	c := &invocationConfig{s: s, tomlPath: path, searched: []string{path}}
-	if _, err := os.Stat(path); err == nil {
-		c.read = c.searched
-	}
-	return usagef("%s: %s; run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG", cmd, c.missing(), path)
-}
-
 // applyOverrides applies the environment and the flags over s: what comes
 // after the TOML file.
 func (a *app) applyOverrides(s *settings, cf commonFlags) {

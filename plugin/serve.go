@@ -111,10 +111,8 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	s, fc := c.s, c.fc
-	if !s.DryRun {
-		if err := a.credentialsMissing("serve", s, cf); err != nil {
-			return err
-		}
+	if err := c.credentialsMissing("serve"); err != nil {
+		return err
 	}
 	listen := cmp.Or(listenFlag, fc.Serve.Listen, DefaultListen)
 	rcv, err := a.newReceiver(s, fc, listen)

@@ -314,6 +314,15 @@ func (c *invocationConfig) missing() string {
 	return fmt.Sprintf("%s: searched %s and the environment (MATRIX_HOMESERVER, MATRIX_ACCESSTOKEN)", what, strings.Join(files, ", "))
 }
 
+// credentialsMissing is the error of cmd, a command that needs the
+// homeserver and the token unless it is a dry run, when c lacks either.
+func (c *invocationConfig) credentialsMissing(cmd string) error {
+	if c.s.DryRun || c.s.Homeserver != "" && c.s.AccessToken != "" {
+		return nil
+	}
+	return usagef("%s: %s; run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG", cmd, c.missing(), c.tomlPath)
+}
+
 // tellNotes logs the configuration notes at WARNING level; those tied to a
 // file only when the file changed since they were last told, as remembered
 // in the state directory (which holds the file's identity, never its
