@@ -26,16 +26,14 @@ type configuredRoom struct {
 // with its fix. Exit 0 when every room can receive alerts, 3 otherwise.
 func (a *app) runDoctor(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var cf commonFlags
 	fs.StringVar(&cf.config, "config", "", "TOML configuration file")
 	fs.DurationVar(&cf.timeout, "timeout", 0, "deadline for the checks")
 	join := fs.Bool("join", false, "accept pending invites now")
-	if err := fs.Parse(args); err != nil {
-		return usagef("doctor: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("doctor: unexpected argument %q", fs.Arg(0))
+	if words, err := parseArgs(fs, args); err != nil {
+		return err
+	} else if len(words) > 0 {
+		return usagef("doctor: unexpected argument %q", words[0])
 	}
 
 	// The configuration exec mode (or serve) would read, found as it does.

@@ -32,18 +32,16 @@ const loginTimeout = 60 * time.Second
 // the homeserver and token into the TOML file (or prints the token).
 func (a *app) runLogin(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("login", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	homeserver := fs.String("homeserver", "", "homeserver URL or server name")
 	user := fs.String("user", "", "user name or @user:server")
 	config := fs.String("config", "", "TOML file to write")
 	printOnly := fs.Bool("print", false, "print the token on stdout, write no file")
 	recoveryFile := fs.String("recovery-key-file", "", "file holding the account's recovery key")
 	noE2EE := fs.Bool("no-encryption", false, "set up no end-to-end encryption")
-	if err := fs.Parse(args); err != nil {
-		return usagef("login: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("login: unexpected argument %q (the password is asked for, never given on the command line)", fs.Arg(0))
+	if words, err := parseArgs(fs, args); err != nil {
+		return err
+	} else if len(words) > 0 {
+		return usagef("login: unexpected argument %q (the password is asked for, never given on the command line)", words[0])
 	}
 
 	path := a.tomlFor(*config)
