@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
 	"matrix-notify/sender"
 )
@@ -225,9 +226,6 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 		index[room] = len(out)
 		out = append(out, configuredRoom{room: room, sources: []string{source}})
 	}
-	split := func(list string) []string {
-		return strings.FieldsFunc(list, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
-	}
 	for _, r := range s.Rooms {
 		add(r, "[matrix] rooms")
 	}
@@ -242,11 +240,11 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 		}
 	}
 	if vars != nil {
-		for _, r := range split(vars.Get("DEFAULT_RECIPIENT_MATRIX")) {
+		for _, r := range netdata.SplitRecipients(vars.Get("DEFAULT_RECIPIENT_MATRIX")) {
 			add(r, "DEFAULT_RECIPIENT_MATRIX")
 		}
 		for _, role := range slices.Sorted(maps.Keys(vars.Arrays["role_recipients_matrix"])) {
-			for _, r := range split(vars.Index("role_recipients_matrix", role)) {
+			for _, r := range netdata.SplitRecipients(vars.Index("role_recipients_matrix", role)) {
 				add(r, "role_recipients_matrix["+role+"]")
 			}
 		}

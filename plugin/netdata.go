@@ -200,7 +200,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	a.netdataWaits = true // alarm-notify.sh waits for us, and netdata for it
 	var rooms []string
 	for _, w := range words {
-		rooms = append(rooms, strings.FieldsFunc(w, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })...)
+		rooms = append(rooms, netdata.SplitRecipients(w)...)
 	}
 	c, err := a.loadConfig("custom-sender", cf, netdataMode)
 	if err != nil {
