@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
 	"matrix-notify/sender"
 )
@@ -110,9 +111,7 @@ func (a *app) findTokenCopies(path string, written bool) []tokenCopy {
 // parseHealthConf reads a health_alarm_notify.conf alone (parsed, never
 // executed) for its MATRIX_ variables.
 func parseHealthConf(name string, data []byte) (*healthconf.Vars, bool) {
-	vars := healthconf.NewVars()
-	vars.Scalars["MATRIX_HOMESERVER"] = ""
-	vars.Scalars["MATRIX_ACCESSTOKEN"] = ""
+	vars := netdata.ScriptVars(nil)
 	if _, err := healthconf.Parse(name, bytes.NewReader(data), vars); err != nil {
 		return nil, false
 	}

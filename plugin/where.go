@@ -219,24 +219,13 @@ func (a *app) defaultStateDir(mode configMode) string {
 }
 
 // loadHealthConf reads the stock then the user health_alarm_notify.conf
-// over what alarm-notify.sh has defined before sourcing them: the whole
-// environment (the files may refer to any of it, as `source` sees it) and
-// the script's defaults.
+// over what alarm-notify.sh has defined before sourcing them (ScriptVars).
 func (a *app) loadHealthConf(cmd string, c *invocationConfig) error {
-	vars := healthconf.NewVars()
+	var environ []string
 	if a.environ != nil {
-		for _, kv := range a.environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-				vars.Scalars[k] = v
-			}
-		}
+		environ = a.environ()
 	}
-	vars.Scalars["SEND_MATRIX"] = "YES"
-	vars.Scalars["MATRIX_HOMESERVER"] = ""
-	vars.Scalars["MATRIX_ACCESSTOKEN"] = ""
-	vars.Scalars["images_base_url"] = "https://registry.my-netdata.io"
-	vars.Scalars["use_fqdn"] = "NO"
-	vars.Arrays["role_recipients_matrix"] = map[string]string{}
+	vars := netdata.ScriptVars(environ)
 	paths := []string{
 		filepath.Join(c.dirs.stock, "health_alarm_notify.conf"),
 		filepath.Join(c.dirs.user, "health_alarm_notify.conf"),
