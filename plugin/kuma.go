@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"matrix-notify/adapters/kuma"
@@ -21,18 +20,6 @@ type kumaPipeline struct {
 	defaultRooms []string
 	routes       map[string][]string
 	tpl          messageTemplates
-}
-
-// defaultConfigPath is the TOML file `kuma` and `serve` read when neither
-// --config nor MATRIX_NOTIFY_CONFIG names one.
-func (a *app) defaultConfigPath() string {
-	if dir := a.getenv("XDG_CONFIG_HOME"); dir != "" {
-		return filepath.Join(dir, "matrix-notify", "config.toml")
-	}
-	if home := a.getenv("HOME"); home != "" {
-		return filepath.Join(home, ".config", "matrix-notify", "config.toml")
-	}
-	return "/etc/matrix-notify/config.toml"
 }
 
 // newKumaPipeline parses the [kuma] templates. strict (serve) rejects a

@@ -160,10 +160,7 @@ func (a *app) chooseMode(cf commonFlags, d netdataDirs) configMode {
 		}
 	}
 	if path, explicit := a.configPath(cf.config, ""); explicit {
-		if abs(filepath.Dir(path)) == abs(d.user) {
-			return netdataMode
-		}
-		return standaloneMode
+		return modeOf(path, d)
 	}
 	if netdataSetUp(d) {
 		return netdataMode
@@ -195,11 +192,32 @@ func (a *app) tomlFor(flagValue string) string {
 	return path
 }
 
+// modeOf is the mode of the invocations that read the TOML file at path:
+// netdata's for a file in netdata's config directory.
+func modeOf(path string, d netdataDirs) configMode {
+	if abs(filepath.Dir(path)) == abs(d.user) {
+		return netdataMode
+	}
+	return standaloneMode
+}
+
 func abs(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
 		return a
 	}
 	return p
+}
+
+// defaultConfigPath is the TOML file `kuma` and `serve` read when neither
+// --config nor MATRIX_NOTIFY_CONFIG names one.
+func (a *app) defaultConfigPath() string {
+	if dir := a.getenv("XDG_CONFIG_HOME"); dir != "" {
+		return filepath.Join(dir, "matrix-notify", "config.toml")
+	}
+	if home := a.getenv("HOME"); home != "" {
+		return filepath.Join(home, ".config", "matrix-notify", "config.toml")
+	}
+	return "/etc/matrix-notify/config.toml"
 }
 
 // defaultStateDir is the state directory when [matrix] state_dir is unset:
