@@ -26,8 +26,7 @@ type kumaPipeline struct {
 // template that does not parse; otherwise (one payload on stdin) it is
 // logged and the default message goes out, so the alert is not lost.
 func (a *app) newKumaPipeline(s settings, fc *fileConfig, strict bool) (*kumaPipeline, error) {
-	engine := liquidjs.New(liquidjs.Options{Location: s.Location, Now: a.now})
-	tpl, err := loadTemplates(engine, "kuma", fc.Kuma, fc.dir)
+	tpl, err := a.loadTemplates(s, "kuma", fc.Kuma, fc.dir)
 	if err != nil {
 		if strict {
 			return nil, usageError{err}

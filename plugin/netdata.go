@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"matrix-notify/adapters/liquidjs"
 	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
 	"matrix-notify/sender"
@@ -36,13 +35,7 @@ func (a *app) netdataDirs() netdataDirs {
 // per alarm, and a broken template must not cost the alarm.
 func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields) sender.Content {
 	def := netdata.Content(f)
-	tc := fc.Netdata
-	if tc.Template == "" && tc.TemplateFile == "" && tc.HTMLTemplate == "" && tc.HTMLTemplateFile == "" &&
-		tc.MarkdownTemplate == "" && tc.MarkdownTemplateFile == "" {
-		return def
-	}
-	engine := liquidjs.New(liquidjs.Options{Location: s.Location, Now: a.now})
-	mt, err := loadTemplates(engine, "netdata", tc, fc.dir)
+	mt, err := a.loadTemplates(s, "netdata", fc.Netdata, fc.dir)
 	if err != nil {
 		a.log.Error("sending the default message", "err", err)
 		return def
