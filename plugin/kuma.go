@@ -84,7 +84,7 @@ func (p *kumaPipeline) notification(pl kuma.Payload, rooms []string, received ti
 	if h := pl.Heartbeat; h != nil {
 		sev = kuma.SeverityOf(true, int(h.Status))
 	}
-	content = finishContent(content, sev, p.severity)
+	content = format.Finish(content, sev, p.severity)
 	key, phase := pl.Lifecycle()
 	return sender.Notification{
 		Source:   "kuma",

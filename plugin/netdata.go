@@ -14,6 +14,7 @@ import (
 	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
 	"matrix-notify/sender"
+	"matrix-notify/sender/format"
 )
 
 // netdataDirs are netdata's directories, with alarm-notify.sh's defaults.
@@ -175,7 +176,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 func (a *app) sendNetdata(ctx context.Context, c *invocationConfig, alarm netdata.Alarm, fields netdata.Fields, rooms []string) error {
 	n := netdata.Notification(alarm, fields, rooms)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
-	n.Content = finishContent(a.netdataContent(c.s, c.fc, fields), netdata.SeverityOf(alarm.Status), c.s.Severity)
+	n.Content = format.Finish(a.netdataContent(c.s, c.fc, fields), netdata.SeverityOf(alarm.Status), c.s.Severity)
 	if c.unreadable != nil {
 		return a.keep(ctx, c, n)
 	}
