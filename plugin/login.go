@@ -113,7 +113,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	copies := identify(nctx, a.findTokenCopies(path, !*printOnly), hsInput, hs.BaseURL)
 	res, err := sender.LoginDevice(nctx, nil, hs.BaseURL, userInput, password, device)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "login refused") {
+		if errors.Is(err, sender.ErrLoginRefused) {
 			return usageError{err}
 		}
 		return err

@@ -118,8 +118,7 @@ func sameUser(owner id.UserID, user string) bool {
 	if strings.Contains(user, ":") {
 		return owner.String() == user
 	}
-	local, _, _ := strings.Cut(strings.TrimPrefix(owner.String(), "@"), ":")
-	return strings.EqualFold(local, strings.TrimPrefix(user, "@"))
+	return strings.EqualFold(owner.Localpart(), strings.TrimPrefix(user, "@"))
 }
 
 // recoveryKey reads the account's recovery key for scripts:
