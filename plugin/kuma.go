@@ -79,22 +79,9 @@ func (p *kumaPipeline) rooms(route string) ([]string, bool) {
 }
 
 func (p *kumaPipeline) notification(pl kuma.Payload, rooms []string, received time.Time) sender.Notification {
-	content := p.tpl.content(pl.Context(), pl.DefaultContent(), p.app.log)
-	sev := format.Info
-	if h := pl.Heartbeat; h != nil {
-		sev = kuma.SeverityOf(true, int(h.Status))
-	}
-	content = format.Finish(content, sev, p.severity)
-	key, phase := pl.Lifecycle()
-	return sender.Notification{
-		Source:   "kuma",
-		Identity: pl.Identity(received),
-		Summary:  pl.Summary(),
-		Rooms:    rooms,
-		Content:  content,
-		AlertKey: key,
-		Phase:    phase,
-	}
+	n := pl.Notification(rooms, received)
+	n.Content = format.Finish(p.tpl.content(pl.Context(), n.Content, p.app.log), pl.Severity(), p.severity)
+	return n
 }
 
 // runKuma delivers one Kuma webhook payload read from stdin.
