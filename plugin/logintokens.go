@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -170,12 +171,9 @@ func (a *app) fixTokenCopies(copies []tokenCopy, res sender.LoginResult, written
 			a.log.Info("updated a configuration to the new token", c.attrs()...)
 		}
 	}
-	if written == "" {
-		written = "stdout"
-	}
 	for _, c := range stale {
 		a.log.Warn("a configuration holds a token the homeserver already refuses: replace it with the new token if it is meant for this account",
-			c.attrs("user", res.UserID, "new_token", written)...)
+			c.attrs("user", res.UserID, "new_token", cmp.Or(written, "stdout"))...)
 	}
 }
 

@@ -31,11 +31,10 @@ func (a *app) netdataDirs() netdataDirs {
 }
 
 // netdataContent is the message: the [netdata] templates over netdata's
-// variables when configured, else the stock wording. A template that does
-// not parse is logged and the stock wording goes out: netdata runs us once
-// per alarm, and a broken template must not cost the alarm.
-func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields) sender.Content {
-	def := netdata.Content(f)
+// variables when configured, else def, the stock wording. A template that
+// does not parse is logged and def goes out: netdata runs us once per
+// alarm, and a broken template must not cost the alarm.
+func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields, def sender.Content) sender.Content {
 	mt, err := a.loadTemplates(s, "netdata", fc.Netdata, fc.dir)
 	if err != nil {
 		a.log.Error("sending the default message", "err", err)
@@ -176,7 +175,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 func (a *app) sendNetdata(ctx context.Context, c *invocationConfig, alarm netdata.Alarm, fields netdata.Fields, rooms []string) error {
 	n := netdata.Notification(alarm, fields, rooms)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
-	n.Content = format.Finish(a.netdataContent(c.s, c.fc, fields), netdata.SeverityOf(alarm.Status), c.s.Severity)
+	n.Content = format.Finish(a.netdataContent(c.s, c.fc, fields, n.Content), netdata.SeverityOf(alarm.Status), c.s.Severity)
 	if c.unreadable != nil {
 		return a.keep(ctx, c, n)
 	}
