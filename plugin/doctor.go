@@ -53,10 +53,8 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		fmt.Fprintf(out, "  PROBLEM: %s\n", n.msg)
 	}
 	fmt.Fprintf(out, "state: %s\n", s.StateDir)
-	if fc != nil {
-		for _, trap := range kumaTemplateTraps(fc) {
-			fmt.Fprintf(out, "template %s (every alert, UP and Test included, would read as DOWN)\n", trap)
-		}
+	for _, trap := range kumaTemplateTraps(fc) {
+		fmt.Fprintf(out, "template %s (every alert, UP and Test included, would read as DOWN)\n", trap)
 	}
 	if s.Homeserver == "" || s.AccessToken == "" {
 		return usagef("doctor: %s: run `matrix-notify login --config %s`", c.missing(), configFile)
@@ -229,14 +227,12 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 	for _, r := range s.Rooms {
 		add(r, "[matrix] rooms")
 	}
-	if fc != nil {
-		for _, r := range fc.Kuma.Rooms {
-			add(r, "[kuma] rooms")
-		}
-		for _, name := range slices.Sorted(maps.Keys(fc.Kuma.Routes)) {
-			for _, r := range fc.Kuma.Routes[name] {
-				add(r, "[kuma.routes] "+name)
-			}
+	for _, r := range fc.Kuma.Rooms {
+		add(r, "[kuma] rooms")
+	}
+	for _, name := range slices.Sorted(maps.Keys(fc.Kuma.Routes)) {
+		for _, r := range fc.Kuma.Routes[name] {
+			add(r, "[kuma.routes] "+name)
 		}
 	}
 	if vars != nil {
