@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -296,15 +297,11 @@ func (a *app) configPath(flagValue, fallback string) (string, bool) {
 // after the TOML file.
 func (a *app) applyOverrides(s *settings, cf commonFlags) {
 	applyEnv(s, a.getenv)
-	if cf.dryRun {
-		s.DryRun = true
-	}
+	s.DryRun = s.DryRun || cf.dryRun
 	if cf.timeout > 0 {
 		s.Timeout = cf.timeout
 	}
-	if cf.concurrency > 0 {
-		s.Concurrency = cf.concurrency
-	}
+	s.Concurrency = cmp.Or(cf.concurrency, s.Concurrency) // parseFlags refuses a negative one
 	a.logh.redact(s.AccessToken)
 	a.logh.redact(s.PickleKey)
 }

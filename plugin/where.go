@@ -120,9 +120,7 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 		}
 	}
 	a.applyOverrides(&c.s, cf)
-	if c.s.StateDir == "" {
-		c.s.StateDir = a.defaultStateDir(mode)
-	}
+	c.s.StateDir = cmp.Or(c.s.StateDir, a.defaultStateDir(mode))
 	c.s.flushArgs = backgroundFlushArgs(mode, cf.config)
 	if mode == netdataMode && a.netdataWaits {
 		// netdata's health runs its next pass only after us: a homeserver
