@@ -235,7 +235,7 @@ func (a *app) defaultStateDir(mode configMode) string {
 }
 
 // loadHealthConf reads the stock then the user health_alarm_notify.conf
-// over what alarm-notify.sh has defined before sourcing them (ScriptVars).
+// over what alarm-notify.sh has defined before sourcing them (netdata.ScriptVars).
 func (a *app) loadHealthConf(cmd string, c *invocationConfig) error {
 	var environ []string
 	if a.environ != nil {
