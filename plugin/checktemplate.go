@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"slices"
@@ -32,18 +31,10 @@ func contextKeys(source string) ([]string, error) {
 // for unknown variables and filters and Kuma's status trap (exit 0).
 func (a *app) runCheckTemplate(args []string) error {
 	fs := flag.NewFlagSet("check-template", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	source := fs.String("source", "kuma", "kuma or netdata: whose variables the template sees")
-	var words []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return usagef("check-template: %v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		words = append(words, fs.Arg(0))
-		args = fs.Args()[1:]
+	words, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(words) != 1 {
 		return usagef("usage: matrix-notify check-template FILE [--source kuma|netdata]")

@@ -195,9 +195,7 @@ func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, 
 			return nil, causeError{fc.valueError([]string{"matrix", "access_token_file"}, "%v", cmp.Or(unreadable(fc.Matrix.AccessTokenFile), err)), err}
 		}
 		warnIfReadableByOthers(fc.Matrix.AccessTokenFile, log)
-		if fc.Matrix.AccessToken == "" {
-			fc.Matrix.AccessToken = strings.TrimSpace(string(tok))
-		}
+		fc.Matrix.AccessToken = cmp.Or(fc.Matrix.AccessToken, strings.TrimSpace(string(tok)))
 	}
 	if fc.Matrix.Concurrency < 0 {
 		return nil, fc.valueError([]string{"matrix", "concurrency"}, "must be positive, got %d", fc.Matrix.Concurrency)

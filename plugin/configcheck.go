@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding"
 	"errors"
 	"fmt"
@@ -120,10 +121,7 @@ func unknownKey(path string, data []byte, t reflect.Type, key toml.Key, table bo
 // tomlName is the key a struct field is read from.
 func tomlName(f reflect.StructField) string {
 	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
-	if name == "" {
-		return f.Name
-	}
-	return name
+	return cmp.Or(name, f.Name)
 }
 
 // fieldNames lists the keys of the table t (a struct).

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
 	"matrix-notify/sender"
 )
@@ -26,16 +27,14 @@ type configuredRoom struct {
 // with its fix. Exit 0 when every room can receive alerts, 3 otherwise.
 func (a *app) runDoctor(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var cf commonFlags
 	fs.StringVar(&cf.config, "config", "", "TOML configuration file")
 	fs.DurationVar(&cf.timeout, "timeout", 0, "deadline for the checks")
 	join := fs.Bool("join", false, "accept pending invites now")
-	if err := fs.Parse(args); err != nil {
-		return usagef("doctor: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("doctor: unexpected argument %q", fs.Arg(0))
+	if words, err := parseArgs(fs, args); err != nil {
+		return err
+	} else if len(words) > 0 {
+		return usagef("doctor: unexpected argument %q", words[0])
 	}
 
 	// The configuration exec mode (or serve) would read, found as it does.
@@ -54,10 +53,8 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		fmt.Fprintf(out, "  PROBLEM: %s\n", n.msg)
 	}
 	fmt.Fprintf(out, "state: %s\n", s.StateDir)
-	if fc != nil {
-		for _, trap := range kumaTemplateTraps(fc) {
-			fmt.Fprintf(out, "template %s (every alert, UP and Test included, would read as DOWN)\n", trap)
-		}
+	for _, trap := range kumaTemplateTraps(fc) {
+		fmt.Fprintf(out, "template %s (every alert, UP and Test included, would read as DOWN)\n", trap)
 	}
 	if s.Homeserver == "" || s.AccessToken == "" {
 		return usagef("doctor: %s: run `matrix-notify login --config %s`", c.missing(), configFile)
@@ -227,28 +224,23 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 		index[room] = len(out)
 		out = append(out, configuredRoom{room: room, sources: []string{source}})
 	}
-	split := func(list string) []string {
-		return strings.FieldsFunc(list, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
-	}
 	for _, r := range s.Rooms {
 		add(r, "[matrix] rooms")
 	}
-	if fc != nil {
-		for _, r := range fc.Kuma.Rooms {
-			add(r, "[kuma] rooms")
-		}
-		for _, name := range slices.Sorted(maps.Keys(fc.Kuma.Routes)) {
-			for _, r := range fc.Kuma.Routes[name] {
-				add(r, "[kuma.routes] "+name)
-			}
+	for _, r := range fc.Kuma.Rooms {
+		add(r, "[kuma] rooms")
+	}
+	for _, name := range slices.Sorted(maps.Keys(fc.Kuma.Routes)) {
+		for _, r := range fc.Kuma.Routes[name] {
+			add(r, "[kuma.routes] "+name)
 		}
 	}
 	if vars != nil {
-		for _, r := range split(vars.Get("DEFAULT_RECIPIENT_MATRIX")) {
+		for _, r := range netdata.SplitRecipients(vars.Get("DEFAULT_RECIPIENT_MATRIX")) {
 			add(r, "DEFAULT_RECIPIENT_MATRIX")
 		}
 		for _, role := range slices.Sorted(maps.Keys(vars.Arrays["role_recipients_matrix"])) {
-			for _, r := range split(vars.Index("role_recipients_matrix", role)) {
+			for _, r := range netdata.SplitRecipients(vars.Index("role_recipients_matrix", role)) {
 				add(r, "role_recipients_matrix["+role+"]")
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"matrix-notify/adapters/kuma"
@@ -23,24 +22,11 @@ type kumaPipeline struct {
 	tpl          messageTemplates
 }
 
-// defaultConfigPath is the TOML file `kuma` and `serve` read when neither
-// --config nor MATRIX_NOTIFY_CONFIG names one.
-func (a *app) defaultConfigPath() string {
-	if dir := a.getenv("XDG_CONFIG_HOME"); dir != "" {
-		return filepath.Join(dir, "matrix-notify", "config.toml")
-	}
-	if home := a.getenv("HOME"); home != "" {
-		return filepath.Join(home, ".config", "matrix-notify", "config.toml")
-	}
-	return "/etc/matrix-notify/config.toml"
-}
-
 // newKumaPipeline parses the [kuma] templates. strict (serve) rejects a
 // template that does not parse; otherwise (one payload on stdin) it is
 // logged and the default message goes out, so the alert is not lost.
 func (a *app) newKumaPipeline(s settings, fc *fileConfig, strict bool) (*kumaPipeline, error) {
-	engine := liquidjs.New(liquidjs.Options{Location: s.Location, Now: a.now})
-	tpl, err := loadTemplates(engine, "kuma", fc.Kuma, fc.dir)
+	tpl, err := a.loadTemplates(s, "kuma", fc.Kuma, fc.dir)
 	if err != nil {
 		if strict {
 			return nil, usageError{err}
@@ -93,22 +79,9 @@ func (p *kumaPipeline) rooms(route string) ([]string, bool) {
 }
 
 func (p *kumaPipeline) notification(pl kuma.Payload, rooms []string, received time.Time) sender.Notification {
-	content := p.tpl.content(pl.Context(), pl.DefaultContent(), p.app.log)
-	sev := format.Info
-	if h := pl.Heartbeat; h != nil {
-		sev = kuma.SeverityOf(true, int(h.Status))
-	}
-	content = finishContent(content, sev, p.severity)
-	key, phase := pl.Lifecycle()
-	return sender.Notification{
-		Source:   "kuma",
-		Identity: pl.Identity(received),
-		Summary:  pl.Summary(),
-		Rooms:    rooms,
-		Content:  content,
-		AlertKey: key,
-		Phase:    phase,
-	}
+	n := pl.Notification(rooms, received)
+	n.Content = format.Finish(p.tpl.content(pl.Context(), n.Content, p.app.log), pl.Severity(), p.severity)
+	return n
 }
 
 // runKuma delivers one Kuma webhook payload read from stdin.
@@ -136,10 +109,8 @@ func (a *app) runKuma(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("kuma: stdin: %v", err)
 	}
-	if !s.DryRun {
-		if err := a.credentialsMissing("kuma", s, cf); err != nil {
-			return err
-		}
+	if err := c.credentialsMissing("kuma"); err != nil {
+		return err
 	}
 	pipe, err := a.newKumaPipeline(s, fc, false)
 	if err != nil {

@@ -78,13 +78,7 @@ func (a *app) planCrypto(ctx context.Context, path string, existing *fileConfig,
 	if c.store == "" && existing != nil && existing.Matrix.StateDir != "" {
 		c.store = filepath.Join(existing.Matrix.StateDir, e2ee.StoreFile)
 	} else if c.store == "" {
-		// The state directory of the modes that read the file login
-		// writes: netdata's for netdata's matrix-notify.toml.
-		mode := standaloneMode
-		if abs(filepath.Dir(path)) == abs(a.netdataDirs().user) {
-			mode = netdataMode
-		}
-		c.store = filepath.Join(a.defaultStateDir(mode), e2ee.StoreFile)
+		c.store = filepath.Join(a.defaultStateDir(modeOf(path, a.netdataDirs())), e2ee.StoreFile)
 	}
 	if abs, err := filepath.Abs(c.store); err == nil {
 		c.store = abs
@@ -124,8 +118,7 @@ func sameUser(owner id.UserID, user string) bool {
 	if strings.Contains(user, ":") {
 		return owner.String() == user
 	}
-	local, _, _ := strings.Cut(strings.TrimPrefix(owner.String(), "@"), ":")
-	return strings.EqualFold(local, strings.TrimPrefix(user, "@"))
+	return strings.EqualFold(owner.Localpart(), strings.TrimPrefix(user, "@"))
 }
 
 // recoveryKey reads the account's recovery key for scripts:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
 	"matrix-notify/sender"
 )
@@ -110,9 +112,7 @@ func (a *app) findTokenCopies(path string, written bool) []tokenCopy {
 // parseHealthConf reads a health_alarm_notify.conf alone (parsed, never
 // executed) for its MATRIX_ variables.
 func parseHealthConf(name string, data []byte) (*healthconf.Vars, bool) {
-	vars := healthconf.NewVars()
-	vars.Scalars["MATRIX_HOMESERVER"] = ""
-	vars.Scalars["MATRIX_ACCESSTOKEN"] = ""
+	vars := netdata.ScriptVars(nil)
 	if _, err := healthconf.Parse(name, bytes.NewReader(data), vars); err != nil {
 		return nil, false
 	}
@@ -171,12 +171,9 @@ func (a *app) fixTokenCopies(copies []tokenCopy, res sender.LoginResult, written
 			a.log.Info("updated a configuration to the new token", c.attrs()...)
 		}
 	}
-	if written == "" {
-		written = "stdout"
-	}
 	for _, c := range stale {
 		a.log.Warn("a configuration holds a token the homeserver already refuses: replace it with the new token if it is meant for this account",
-			c.attrs("user", res.UserID, "new_token", written)...)
+			c.attrs("user", res.UserID, "new_token", cmp.Or(written, "stdout"))...)
 	}
 }
 

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -231,13 +232,11 @@ type commonFlags struct {
 	concurrency int
 }
 
-// parseFlags parses flags anywhere among the arguments (flags follow the
-// subcommand, interleaved with its words) and returns the other words;
-// extra adds the flags of the subcommand itself.
+// parseFlags parses the common flags, and those extra adds for the
+// subcommand itself, among args (parseArgs) and returns the other words.
 func parseFlags(name string, args []string, extra ...func(*flag.FlagSet)) (commonFlags, []string, error) {
 	var cf commonFlags
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.StringVar(&cf.config, "config", "", "TOML configuration file")
 	fs.BoolVar(&cf.dryRun, "dry-run", false, "print the requests, send nothing")
 	fs.DurationVar(&cf.timeout, "timeout", 0, "overall delivery deadline")
@@ -245,26 +244,36 @@ func parseFlags(name string, args []string, extra ...func(*flag.FlagSet)) (commo
 	for _, add := range extra {
 		add(fs)
 	}
-	var words []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return cf, nil, usagef("%s: %v", name, err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			words = append(words, rest...)
-			break
-		}
-		words = append(words, rest[0])
-		args = rest[1:]
+	words, err := parseArgs(fs, args)
+	if err != nil {
+		return cf, nil, err
 	}
 	if cf.concurrency < 0 {
 		return cf, nil, usagef("%s: --concurrency must be positive", name)
 	}
 	return cf, words, nil
+}
+
+// parseArgs parses fs's flags anywhere among args (flags follow the
+// subcommand, interleaved with its words; all after "--" are words) and
+// returns the other words. Errors are returned as usage errors, not printed.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return words, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(words, rest...), nil
+		}
+		words = append(words, rest[0])
+		args = rest[1:]
+	}
 }
 
 // baseSettings returns the defaults every mode starts from.
@@ -284,33 +293,15 @@ func (a *app) configPath(flagValue, fallback string) (string, bool) {
 	return fallback, false
 }
 
-// credentialsMissing is the error of cmd, a command that needs the
-// homeserver and the token, when s (read from cf's TOML file) lacks either.
-func (a *app) credentialsMissing(cmd string, s settings, cf commonFlags) error {
-	if s.Homeserver != "" && s.AccessToken != "" {
-		return nil
-	}
-	path, _ := a.configPath(cf.config, a.defaultConfigPath())
-	c := &invocationConfig{s: s, tomlPath: path, searched: []string{path}}
-	if _, err := os.Stat(path); err == nil {
-		c.read = c.searched
-	}
-	return usagef("%s: %s; run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG", cmd, c.missing(), path)
-}
-
 // applyOverrides applies the environment and the flags over s: what comes
 // after the TOML file.
 func (a *app) applyOverrides(s *settings, cf commonFlags) {
 	applyEnv(s, a.getenv)
-	if cf.dryRun {
-		s.DryRun = true
-	}
+	s.DryRun = s.DryRun || cf.dryRun
 	if cf.timeout > 0 {
 		s.Timeout = cf.timeout
 	}
-	if cf.concurrency > 0 {
-		s.Concurrency = cf.concurrency
-	}
+	s.Concurrency = cmp.Or(cf.concurrency, s.Concurrency) // parseFlags refuses a negative one
 	a.logh.redact(s.AccessToken)
 	a.logh.redact(s.PickleKey)
 }

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"sync"
 
-	"matrix-notify/adapters/liquidjs"
 	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
 	"matrix-notify/sender"
+	"matrix-notify/sender/format"
 )
 
 // netdataDirs are netdata's directories, with alarm-notify.sh's defaults.
@@ -31,18 +31,11 @@ func (a *app) netdataDirs() netdataDirs {
 }
 
 // netdataContent is the message: the [netdata] templates over netdata's
-// variables when configured, else the stock wording. A template that does
-// not parse is logged and the stock wording goes out: netdata runs us once
-// per alarm, and a broken template must not cost the alarm.
-func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields) sender.Content {
-	def := netdata.Content(f)
-	tc := fc.Netdata
-	if tc.Template == "" && tc.TemplateFile == "" && tc.HTMLTemplate == "" && tc.HTMLTemplateFile == "" &&
-		tc.MarkdownTemplate == "" && tc.MarkdownTemplateFile == "" {
-		return def
-	}
-	engine := liquidjs.New(liquidjs.Options{Location: s.Location, Now: a.now})
-	mt, err := loadTemplates(engine, "netdata", tc, fc.dir)
+// variables when configured, else def, the stock wording. A template that
+// does not parse is logged and def goes out: netdata runs us once per
+// alarm, and a broken template must not cost the alarm.
+func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields, def sender.Content) sender.Content {
+	mt, err := a.loadTemplates(s, "netdata", fc.Netdata, fc.dir)
 	if err != nil {
 		a.log.Error("sending the default message", "err", err)
 		return def
@@ -182,7 +175,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 func (a *app) sendNetdata(ctx context.Context, c *invocationConfig, alarm netdata.Alarm, fields netdata.Fields, rooms []string) error {
 	n := netdata.Notification(alarm, fields, rooms)
 	n.AlertKey, n.Phase = netdata.Lifecycle(alarm, fields)
-	n.Content = finishContent(a.netdataContent(c.s, c.fc, fields), netdata.SeverityOf(alarm.Status), c.s.Severity)
+	n.Content = format.Finish(a.netdataContent(c.s, c.fc, fields, n.Content), netdata.SeverityOf(alarm.Status), c.s.Severity)
 	if c.unreadable != nil {
 		return a.keep(ctx, c, n)
 	}
@@ -200,7 +193,7 @@ func (a *app) runCustomSender(ctx context.Context, args []string) error {
 	a.netdataWaits = true // alarm-notify.sh waits for us, and netdata for it
 	var rooms []string
 	for _, w := range words {
-		rooms = append(rooms, strings.FieldsFunc(w, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })...)
+		rooms = append(rooms, netdata.SplitRecipients(w)...)
 	}
 	c, err := a.loadConfig("custom-sender", cf, netdataMode)
 	if err != nil {

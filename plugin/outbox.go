@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -167,10 +168,7 @@ func (a *app) deliver(ctx context.Context, s settings, n sender.Notification) er
 	}
 	queued, dropped, failed := rep.Count(sender.OutcomeQueued), rep.Count(sender.OutcomeDropped), rep.Count(sender.OutcomeFailed)
 	if queued > 0 || rep.Pending > 0 {
-		who := a.startBackgroundFlush(s, ob)
-		if who == "" {
-			who = "the next invocation or `matrix-notify flush` delivers them"
-		}
+		who := cmp.Or(a.startBackgroundFlush(s, ob), "the next invocation or `matrix-notify flush` delivers them")
 		if queued > 0 {
 			a.log.Warn("notifications queued", "queued", queued, "of", len(msgs), "outbox", ob.Dir(), "next", who)
 		}

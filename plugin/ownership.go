@@ -166,7 +166,7 @@ func (a *app) shareWithNetdata(toml string, files ...string) string {
 	desc := "mode 0600"
 	// netdata's user is the owner of NETDATA_LIB_DIR (/var/lib/netdata).
 	_, uid, gid, ok := ownerOf(netdata.LibDir(a.getenv))
-	if os.Geteuid() != 0 || !ok || uid == 0 || abs(filepath.Dir(toml)) != abs(a.netdataDirs().user) {
+	if os.Geteuid() != 0 || !ok || uid == 0 || modeOf(toml, a.netdataDirs()) != netdataMode {
 		return desc
 	}
 	for _, f := range files {

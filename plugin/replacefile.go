@@ -39,3 +39,12 @@ func replaceFile(path string, data []byte, perm fs.FileMode) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// writeFile0600 replaces path atomically with data, mode 0600, keeping the
+// owner of the file it replaces when allowed (root editing netdata's file).
+func writeFile0600(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return replaceFile(path, data, 0o600)
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -65,37 +66,20 @@ type receiver struct {
 	kuma      *kumaPipeline
 	transport sender.Transport
 	// outbox records each webhook's messages before they are sent and
-	// keeps what is not delivered; drain retries that. Nil in a dry run.
+	// keeps what is not delivered; drain retries that. Nil in a dry run,
+	// as is batcher, which delivers concurrent webhooks together.
 	outbox   *sender.Outbox
+	batcher  *sender.Batcher
 	deadline time.Duration
 	secret   string
 	maxBody  int64
-	// webhooks carries the requests to the batch runner; stopping is
-	// closed when it stops.
-	webhooks chan webhook
-	stopping <-chan struct{}
 }
-
-// webhook is one request's messages waiting for a batch, and where their
-// outcomes go.
-type webhook struct {
-	msgs []sender.Message
-	done chan []sender.OutboxResult
-}
-
-// Webhooks are delivered in batches, by one runner. Delivery to a room is
-// serialised by the outbox's room lock, which a send holds: one Deliver per
-// webhook made concurrent webhooks to a room wait on that lock one round
-// trip each (480 webhooks/s, p99 1.1 s, in scripts/bench). The runner takes
-// every webhook waiting and delivers them in one Deliver, whose alerts go to
-// each room at once, across rooms at once (3,200/s, p99 29 ms). Several
-// runners only contended for the same room lock (4,300/s but p99 135 ms).
-
-// maxBatch bounds the webhooks delivered in one batch.
-const maxBatch = 256
 
 func (a *app) runServe(ctx context.Context, args []string) error {
-	cf, listenFlag, words, err := parseServeFlags(args)
+	var listenFlag string
+	cf, words, err := parseFlags("serve", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&listenFlag, "listen", "", "address to listen on")
+	})
 	if err != nil {
 		return err
 	}
@@ -107,10 +91,8 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	s, fc := c.s, c.fc
-	if !s.DryRun {
-		if err := a.credentialsMissing("serve", s, cf); err != nil {
-			return err
-		}
+	if err := c.credentialsMissing("serve"); err != nil {
+		return err
 	}
 	listen := cmp.Or(listenFlag, fc.Serve.Listen, DefaultListen)
 	rcv, err := a.newReceiver(s, fc, listen)
@@ -126,10 +108,9 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	// The batch runner delivers until every handler has its answer; the
 	// drain's round in progress finishes when it is stopped.
 	background, stop := context.WithCancel(context.Background())
-	rcv.stopping = background.Done()
 	var wg sync.WaitGroup
 	if rcv.outbox != nil {
-		wg.Go(func() { rcv.runBatches(background) })
+		wg.Go(func() { rcv.batcher.Run(background) })
 		wg.Go(func() { rcv.drain(background) })
 	}
 	stopBackground := func() {
@@ -206,55 +187,8 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 		rcv.outbox.Close()
 		return nil, err
 	}
-	rcv.webhooks = make(chan webhook)
+	rcv.batcher = sender.NewBatcher(rcv.outbox, rcv.transport, s.Concurrency, rcv.deadline)
 	return rcv, nil
-}
-
-// runBatches delivers webhooks in batches until ctx ends: each batch
-// is every webhook waiting when the last one is done, in one Outbox.Deliver
-// within the deadline, and each request gets its own messages' outcomes.
-func (rc *receiver) runBatches(ctx context.Context) {
-	for {
-		var batch []webhook
-		select {
-		case w := <-rc.webhooks:
-			batch = append(batch, w)
-		case <-ctx.Done():
-			return
-		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case w := <-rc.webhooks:
-				batch = append(batch, w)
-			default:
-				break more
-			}
-		}
-		var msgs []sender.Message
-		for _, w := range batch {
-			msgs = append(msgs, w.msgs...)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), rc.deadline)
-		results := rc.outbox.Deliver(ctx, rc.transport, msgs, rc.s.Concurrency).Results
-		cancel()
-		for _, w := range batch {
-			w.done <- results[:len(w.msgs):len(w.msgs)]
-			results = results[len(w.msgs):]
-		}
-	}
-}
-
-// deliver hands msgs to the batch runner and waits for their outcomes; nil
-// when serve is stopping and the runner no longer takes them.
-func (rc *receiver) deliver(msgs []sender.Message) []sender.OutboxResult {
-	w := webhook{msgs: msgs, done: make(chan []sender.OutboxResult, 1)}
-	select {
-	case rc.webhooks <- w:
-		return <-w.done
-	case <-rc.stopping:
-		return nil
-	}
 }
 
 // drainInterval is how often serve retries what is queued when nothing new
@@ -290,27 +224,6 @@ func (rc *receiver) drain(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
-}
-
-func parseServeFlags(args []string) (commonFlags, string, []string, error) {
-	var listen string
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		switch {
-		case args[i] == "--listen" || args[i] == "-listen":
-			if i+1 >= len(args) {
-				return commonFlags{}, "", nil, usagef("serve: --listen needs an address")
-			}
-			listen = args[i+1]
-			i++
-		case strings.HasPrefix(args[i], "--listen=") || strings.HasPrefix(args[i], "-listen="):
-			listen = args[i][strings.Index(args[i], "=")+1:]
-		default:
-			rest = append(rest, args[i])
-		}
-	}
-	cf, words, err := parseFlags("serve", rest)
-	return cf, listen, words, err
 }
 
 func isLoopback(addr string) bool {
@@ -397,7 +310,7 @@ func (rc *receiver) handleKuma(w http.ResponseWriter, r *http.Request) {
 	if rc.outbox != nil {
 		// Delivered in a batch with the webhooks that arrive meanwhile,
 		// within the deadline; a client that hangs up does not cut it short.
-		if results = rc.deliver(msgs); results == nil {
+		if results = rc.batcher.Deliver(msgs); results == nil {
 			writeJSON(w, statusNotQueued, map[string]string{"error": "shutting down: send it again to the next matrix-notify serve"})
 			return
 		}

@@ -60,8 +60,10 @@ func (tc templateConfig) slots() [3]templateSlot {
 		{"markdown_template", tc.MarkdownTemplate, tc.MarkdownTemplateFile}}
 }
 
-// loadTemplates parses a [kuma] or [netdata] section's templates.
-func loadTemplates(e *liquidjs.Engine, section string, tc templateConfig, configDir string) (messageTemplates, error) {
+// loadTemplates parses a [kuma] or [netdata] section's templates, in s's
+// time zone. The Liquid engine is made only for a section that has one:
+// most alarms use the stock wording.
+func (a *app) loadTemplates(s settings, section string, tc templateConfig, configDir string) (messageTemplates, error) {
 	mt := messageTemplates{section: section}
 	slots := tc.slots()
 	if md := slots[2].set(); md != "" {
@@ -71,6 +73,7 @@ func loadTemplates(e *liquidjs.Engine, section string, tc templateConfig, config
 			}
 		}
 	}
+	var e *liquidjs.Engine
 	for i, dst := range []**liquidjs.Template{&mt.plain, &mt.html, &mt.markdown} {
 		t := slots[i]
 		name, src, err := templateSource(t.inline, t.file, configDir, section+"."+t.key)
@@ -79,6 +82,9 @@ func loadTemplates(e *liquidjs.Engine, section string, tc templateConfig, config
 		}
 		if src == "" {
 			continue
+		}
+		if e == nil {
+			e = liquidjs.New(liquidjs.Options{Location: s.Location, Now: a.now})
 		}
 		tpl, err := e.Parse(name, src)
 		if err != nil {

@@ -120,9 +120,7 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 		}
 	}
 	a.applyOverrides(&c.s, cf)
-	if c.s.StateDir == "" {
-		c.s.StateDir = a.defaultStateDir(mode)
-	}
+	c.s.StateDir = cmp.Or(c.s.StateDir, a.defaultStateDir(mode))
 	c.s.flushArgs = backgroundFlushArgs(mode, cf.config)
 	if mode == netdataMode && a.netdataWaits {
 		// netdata's health runs its next pass only after us: a homeserver
@@ -160,10 +158,7 @@ func (a *app) chooseMode(cf commonFlags, d netdataDirs) configMode {
 		}
 	}
 	if path, explicit := a.configPath(cf.config, ""); explicit {
-		if abs(filepath.Dir(path)) == abs(d.user) {
-			return netdataMode
-		}
-		return standaloneMode
+		return modeOf(path, d)
 	}
 	if netdataSetUp(d) {
 		return netdataMode
@@ -195,11 +190,32 @@ func (a *app) tomlFor(flagValue string) string {
 	return path
 }
 
+// modeOf is the mode of the invocations that read the TOML file at path:
+// netdata's for a file in netdata's config directory.
+func modeOf(path string, d netdataDirs) configMode {
+	if abs(filepath.Dir(path)) == abs(d.user) {
+		return netdataMode
+	}
+	return standaloneMode
+}
+
 func abs(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
 		return a
 	}
 	return p
+}
+
+// defaultConfigPath is the TOML file `kuma` and `serve` read when neither
+// --config nor MATRIX_NOTIFY_CONFIG names one.
+func (a *app) defaultConfigPath() string {
+	if dir := a.getenv("XDG_CONFIG_HOME"); dir != "" {
+		return filepath.Join(dir, "matrix-notify", "config.toml")
+	}
+	if home := a.getenv("HOME"); home != "" {
+		return filepath.Join(home, ".config", "matrix-notify", "config.toml")
+	}
+	return "/etc/matrix-notify/config.toml"
 }
 
 // defaultStateDir is the state directory when [matrix] state_dir is unset:
@@ -219,24 +235,13 @@ func (a *app) defaultStateDir(mode configMode) string {
 }
 
 // loadHealthConf reads the stock then the user health_alarm_notify.conf
-// over what alarm-notify.sh has defined before sourcing them: the whole
-// environment (the files may refer to any of it, as `source` sees it) and
-// the script's defaults.
+// over what alarm-notify.sh has defined before sourcing them (netdata.ScriptVars).
 func (a *app) loadHealthConf(cmd string, c *invocationConfig) error {
-	vars := healthconf.NewVars()
+	var environ []string
 	if a.environ != nil {
-		for _, kv := range a.environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-				vars.Scalars[k] = v
-			}
-		}
+		environ = a.environ()
 	}
-	vars.Scalars["SEND_MATRIX"] = "YES"
-	vars.Scalars["MATRIX_HOMESERVER"] = ""
-	vars.Scalars["MATRIX_ACCESSTOKEN"] = ""
-	vars.Scalars["images_base_url"] = "https://registry.my-netdata.io"
-	vars.Scalars["use_fqdn"] = "NO"
-	vars.Arrays["role_recipients_matrix"] = map[string]string{}
+	vars := netdata.ScriptVars(environ)
 	paths := []string{
 		filepath.Join(c.dirs.stock, "health_alarm_notify.conf"),
 		filepath.Join(c.dirs.user, "health_alarm_notify.conf"),
@@ -312,6 +317,15 @@ func (c *invocationConfig) missing() string {
 		what = fmt.Sprintf("no %s configured", strings.Join(toml, " or "))
 	}
 	return fmt.Sprintf("%s: searched %s and the environment (MATRIX_HOMESERVER, MATRIX_ACCESSTOKEN)", what, strings.Join(files, ", "))
+}
+
+// credentialsMissing is the error of cmd, a command that needs the
+// homeserver and the token unless it is a dry run, when c lacks either.
+func (c *invocationConfig) credentialsMissing(cmd string) error {
+	if c.s.DryRun || c.s.Homeserver != "" && c.s.AccessToken != "" {
+		return nil
+	}
+	return usagef("%s: %s; run `matrix-notify login --config %s`, or name another file with --config or MATRIX_NOTIFY_CONFIG", cmd, c.missing(), c.tomlPath)
 }
 
 // tellNotes logs the configuration notes at WARNING level; those tied to a

@@ -104,6 +104,10 @@ func HasE2EE(ctx context.Context, httpc *http.Client, baseURL string) (bool, err
 	return false, fmt.Errorf("asking the homeserver about encryption: %w", se)
 }
 
+// ErrLoginRefused is LoginDevice's error when the homeserver refuses the
+// user or password (M_FORBIDDEN): a mistake to fix, not a failure to retry.
+var ErrLoginRefused = errors.New("login refused")
+
 // LoginDevice is Login on the given device id.
 func LoginDevice(ctx context.Context, httpc *http.Client, baseURL, user, password, deviceID string) (LoginResult, error) {
 	cli, err := newClient(httpc, baseURL, "")
@@ -120,7 +124,7 @@ func LoginDevice(ctx context.Context, httpc *http.Client, baseURL, user, passwor
 	if err != nil {
 		se := toSendError("", err)
 		if se.ErrCode == "M_FORBIDDEN" {
-			return LoginResult{}, fmt.Errorf("login refused: wrong user or password (%s)", se.Message)
+			return LoginResult{}, fmt.Errorf("%w: wrong user or password (%s)", ErrLoginRefused, se.Message)
 		}
 		return LoginResult{}, errors.New("login failed: " + se.Error())
 	}

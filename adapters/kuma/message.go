@@ -217,6 +217,23 @@ func (p Payload) Identity(received time.Time) string {
 	return "message|" + monitorID + "|" + p.Msg + "|" + stamp
 }
 
+// Notification is p as the sender takes it, received at received (see
+// Identity), to rooms: the default message (a template may replace it)
+// and its place in the alert's life (Lifecycle).
+func (p Payload) Notification(rooms []string, received time.Time) sender.Notification {
+	key, phase := p.Lifecycle()
+	return sender.Notification{Source: "kuma", Identity: p.Identity(received), Summary: p.Summary(),
+		Rooms: rooms, Content: p.DefaultContent(), AlertKey: key, Phase: phase}
+}
+
+// Severity is the severity of p's heartbeat (SeverityOf), Info without one.
+func (p Payload) Severity() format.Severity {
+	if p.Heartbeat == nil {
+		return format.Info
+	}
+	return SeverityOf(true, int(p.Heartbeat.Status))
+}
+
 // Summary is a short line for logs: `monitor NAME is DOWN`, or
 // `notification: MSG` without a heartbeat. Control characters become
 // spaces and long text is cut.

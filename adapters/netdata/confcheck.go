@@ -11,6 +11,26 @@ import (
 // confNames are the health_alarm_notify.conf variables matrix-notify reads.
 var confNames = []string{"MATRIX_HOMESERVER", "MATRIX_ACCESSTOKEN", "DEFAULT_RECIPIENT_MATRIX", "SEND_MATRIX", "role_recipients_matrix"}
 
+// ScriptVars are the variables alarm-notify.sh has defined when it sources
+// health_alarm_notify.conf: the whole environment (environ, as os.Environ
+// gives it: the files may refer to any of it), then the script's defaults
+// of what matrix-notify reads.
+func ScriptVars(environ []string) *healthconf.Vars {
+	vars := healthconf.NewVars()
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			vars.Scalars[k] = v
+		}
+	}
+	vars.Scalars["SEND_MATRIX"] = "YES"
+	vars.Scalars["MATRIX_HOMESERVER"] = ""
+	vars.Scalars["MATRIX_ACCESSTOKEN"] = ""
+	vars.Scalars["images_base_url"] = DefaultImagesBaseURL
+	vars.Scalars["use_fqdn"] = "NO"
+	vars.Arrays["role_recipients_"+Method] = map[string]string{}
+	return vars
+}
+
 // isMatrixName reports whether a conf variable is about Matrix.
 func isMatrixName(name string) bool {
 	u := strings.ToUpper(name)

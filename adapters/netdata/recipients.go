@@ -50,7 +50,7 @@ func Recipients(vars *healthconf.Vars, roles string, a Alarm, cacheDir string, l
 	}
 	var out []string
 	seen := map[string]bool{}
-	for _, role := range ifsFields(strings.ReplaceAll(roles, ",", " ")) {
+	for _, role := range SplitRecipients(roles) {
 		if role == "silent" || role == "disabled" {
 			continue
 		}
@@ -58,7 +58,7 @@ func Recipients(vars *healthconf.Vars, roles string, a Alarm, cacheDir string, l
 		if list == "" {
 			list = vars.Get("DEFAULT_RECIPIENT_" + strings.ToUpper(Method))
 		}
-		for _, r := range ifsFields(strings.ReplaceAll(list, ",", " ")) {
+		for _, r := range SplitRecipients(list) {
 			if r == "disabled" {
 				continue
 			}
@@ -76,6 +76,12 @@ func Recipients(vars *healthconf.Vars, roles string, a Alarm, cacheDir string, l
 		}
 	}
 	return out
+}
+
+// SplitRecipients splits a list of roles or recipients as alarm-notify.sh
+// does: commas become spaces, then the words of the default IFS.
+func SplitRecipients(list string) []string {
+	return ifsFields(strings.ReplaceAll(list, ",", " "))
 }
 
 // TrackingFile is the file alarm-notify.sh uses to remember that recipient

@@ -4,7 +4,8 @@
 // HTML reduced to what the Matrix spec allows with one bluemonday policy
 // (Sanitize); plain text from HTML for the body (PlainText); the event size
 // limit (Fit, TruncationMarker); and what an alert's Severity makes of a
-// message, its msgtype and mentions (SeverityPolicy, ApplySeverity).
+// message, its msgtype and mentions (SeverityPolicy, ApplySeverity); and
+// all of these for any message before it is sent (Finish).
 //
 // It knows Matrix and nothing of Netdata or Kuma: each adapter maps its own
 // statuses to a Severity. It sits below sender, which imports it
