@@ -138,19 +138,30 @@ func decodeDocument(doc []byte, where string) (Payload, error) {
 // (liquidjs.DecodeJSON, which reads encoding/json's token stream: objects
 // keep their key order, for Liquid's json filter, and null is
 // liquidjs.Null). What it accepts, and how it explains what it does not,
-// are encoding/json's: json.Valid checks first, and unmarshal words the
-// error.
+// are encoding/json's: json.Valid checks first, and json.Unmarshal words
+// the error (numbers out of range pass json.Valid, not json.Unmarshal), as
+// "WHERE: invalid JSON at offset N: …" for a syntax error.
 func decodeJSON(data []byte, where string) (any, error) {
 	if json.Valid(data) {
 		if v, err := liquidjs.DecodeJSON(data); err == nil {
 			return v, nil
 		}
 	}
-	var v any
-	if err := unmarshal(data, &v, where); err != nil {
-		return nil, err
+	err := json.Unmarshal(data, new(any))
+	if err == nil {
+		return nil, &FieldError{where, "invalid JSON"} // not reached: DecodeJSON reads all that encoding/json does
 	}
-	return nil, &FieldError{where, "invalid JSON"} // not reached: DecodeJSON reads all that encoding/json does
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		// Offset counts the bytes read, the bad one included; report the
+		// 0-based offset of the bad byte (of the end, for truncated input).
+		off := se.Offset
+		if off > 0 && off <= int64(len(data)) && !strings.HasPrefix(se.Error(), "unexpected end") {
+			off--
+		}
+		return nil, &FieldError{where, fmt.Sprintf("invalid JSON at offset %d: %s", off, se.Error())}
+	}
+	return nil, &FieldError{where, "invalid JSON: " + err.Error()}
 }
 
 // build checks and types a payload's three members as decodeJSON made
@@ -205,26 +216,6 @@ func fields(o *liquidjs.Object) map[string]any {
 		m[k] = v
 	}
 	return m
-}
-
-// unmarshal is json.Unmarshal with syntax errors as
-// "WHERE: invalid JSON at offset N: …".
-func unmarshal(data []byte, v any, where string) error {
-	err := json.Unmarshal(data, v)
-	if err == nil {
-		return nil
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		// Offset counts the bytes read, the bad one included; report the
-		// 0-based offset of the bad byte (of the end, for truncated input).
-		off := se.Offset
-		if off > 0 && off <= int64(len(data)) && !strings.HasPrefix(se.Error(), "unexpected end") {
-			off--
-		}
-		return &FieldError{where, fmt.Sprintf("invalid JSON at offset %d: %s", off, se.Error())}
-	}
-	return &FieldError{where, "invalid JSON: " + err.Error()}
 }
 
 // heartbeatOf types the heartbeatFields of a heartbeat object, decoded as

@@ -47,11 +47,4 @@ func lock(ctx context.Context, path string) (*fileLock, error) {
 }
 
 // unlock releases the lock (closing the file releases it).
-func (l *fileLock) unlock() error {
-	if l == nil || l.f == nil {
-		return nil
-	}
-	err := l.f.Close()
-	l.f = nil
-	return err
-}
+func (l *fileLock) unlock() error { return l.f.Close() }

@@ -156,10 +156,7 @@ func crossSign(ctx context.Context, mach *crypto.OlmMachine, password, recoveryK
 		if err != nil {
 			return "", "", fmt.Errorf("creating the account's cross-signing identity: %w", err)
 		}
-		if err := signDevice(ctx, mach); err != nil {
-			return rk, keys.MasterKey.PublicKey(), err
-		}
-		return rk, keys.MasterKey.PublicKey(), nil
+		return rk, keys.MasterKey.PublicKey(), signDevice(ctx, mach)
 	}
 
 	// Secret storage exists: everything below needs its key.

@@ -120,11 +120,7 @@ func TruncateText(s string, budget int) string {
 	if jsonLen(s) <= budget {
 		return s
 	}
-	keep := budget - jsonLen(TruncationMarker(len(s)))
-	if keep < 0 {
-		keep = 0
-	}
-	p, _ := prefix(s, keep, jsonLen)
+	p, _ := prefix(s, max(0, budget-jsonLen(TruncationMarker(len(s)))), jsonLen)
 	// Valid never adds to the JSON cost (an invalid byte or NUL costs 6 as
 	// JSON, U+FFFD 3)
 	return Valid(p) + TruncationMarker(len(s)-len(p))

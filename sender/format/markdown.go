@@ -105,14 +105,8 @@ func renderAutoLink(w util.BufWriter, source []byte, node ast.Node, entering boo
 	return ast.WalkContinue, nil
 }
 
-// mdHref is href if it is an http(s) or mailto link.
+// mdHref is href, trimmed, if it is an http(s) or mailto link.
 func mdHref(href string) (string, bool) {
 	u, ok := SafeHref(href)
-	if !ok {
-		return "", false
-	}
-	if IsHTTPURL(u) || strings.HasPrefix(strings.ToLower(u), "mailto:") {
-		return u, true
-	}
-	return "", false
+	return u, ok && (IsHTTPURL(u) || strings.HasPrefix(strings.ToLower(u), "mailto:"))
 }

@@ -96,7 +96,7 @@ type list struct {
 func PlainText(s string) string {
 	nodes, err := xhtml.ParseFragment(strings.NewReader(Valid(s)),
 		&xhtml.Node{Type: xhtml.ElementNode, Data: "body", DataAtom: atom.Body})
-	if err != nil { // only the reader's errors, and a strings.Reader has none
+	if err != nil { // the parser's own limit: more than 512 open elements (Sanitize's output nests MaxDepth at most)
 		return ""
 	}
 	w := plainWriter{lineStart: true}

@@ -80,7 +80,7 @@ func Sanitize(s string) string {
 	clean := policy().Sanitize(validHTML(s))
 	nodes, err := xhtml.ParseFragment(strings.NewReader(clean),
 		&xhtml.Node{Type: xhtml.ElementNode, Data: "body", DataAtom: atom.Body})
-	if err != nil { // only the reader's errors, and a strings.Reader has none
+	if err != nil { // the parser's own limit: more than 512 open elements
 		return escape(s)
 	}
 	var b strings.Builder

@@ -153,10 +153,7 @@ func ApplySeverity(c Content, sev Severity, p SeverityPolicy) Content {
 	return c
 }
 
-// LineJoiner separates the lines of a body that mentions someone (see ApplySeverity).
-const LineJoiner = " · "
-
-// oneLine joins the non-blank lines of s, trimmed, with LineJoiner.
+// oneLine joins the non-blank lines of s, trimmed, with " · ".
 func oneLine(s string) string {
 	if !strings.ContainsAny(s, "\r\n") {
 		return s
@@ -167,7 +164,7 @@ func oneLine(s string) string {
 			lines = append(lines, l)
 		}
 	}
-	return strings.Join(lines, LineJoiner)
+	return strings.Join(lines, " · ")
 }
 
 // Permalink is the matrix.to link of a user id, the href clients turn into

@@ -5,7 +5,6 @@
 package format
 
 import (
-	"html"
 	"net/url"
 	"strings"
 )
@@ -15,8 +14,6 @@ import (
 func Valid(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
 }
-
-var newlines = strings.NewReplacer("\r\n", "<br>", "\r", "<br>", "\n", "<br>")
 
 // validHTML is Valid for an HTML body: also the C0 controls but tab and the
 // newlines, and DEL, become U+FFFD. HTML calls them parse errors and XML
@@ -33,7 +30,7 @@ func validHTML(s string) string {
 // Text is s as literal HTML text: valid UTF-8 without control characters,
 // escaped, newlines as <br>.
 func Text(s string) string {
-	return newlines.Replace(html.EscapeString(validHTML(s)))
+	return strings.ReplaceAll(escape(validHTML(s)), "\n", "<br>")
 }
 
 // IsHTTPURL reports whether s is an absolute http or https URL, the only

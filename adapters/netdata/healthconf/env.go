@@ -110,13 +110,7 @@ func (e *env) Each(fn func(name string, vr expand.Variable) bool) {
 	if !e.charge(size) {
 		return
 	}
-	names := make([]string, 0, len(e.v.Scalars)+len(e.v.Arrays))
-	for n := range e.v.Scalars {
-		names = append(names, n)
-	}
-	for n := range e.v.Arrays {
-		names = append(names, n)
-	}
+	names := slices.AppendSeq(slices.Collect(maps.Keys(e.v.Scalars)), maps.Keys(e.v.Arrays))
 	slices.Sort(names)
 	for _, n := range names {
 		if !fn(n, e.Get(n)) {

@@ -627,7 +627,7 @@ func (p *parser) assignArray(name string, a *syntax.Assign, o declOpts) error {
 // associative ones.
 func (p *parser) key(name string, idx syntax.ArithmExpr, indexed bool) (string, error) {
 	if indexed {
-		n, err := p.arithm(idx)
+		n, err := eval(p, func() (int, error) { return expand.Arithm(p.cfg, idx) })
 		if err != nil {
 			return "", err
 		}
@@ -676,17 +676,12 @@ var errBudget = fmt.Errorf("expansions read more than %d MiB of variables", expa
 
 // literal expands a word the way bash expands an assignment's value: no
 // word splitting, no globbing.
-func (p *parser) literal(w *syntax.Word) (s string, err error) {
+func (p *parser) literal(w *syntax.Word) (string, error) {
 	if w == nil {
 		return "", nil
 	}
-	denied := p.env.denied
-	defer p.recoverExpand(&err)
 	unquoteLits(w)
-	s, err = expand.Literal(p.cfg, w)
-	if err == nil && p.env.denied != denied {
-		err = errBudget
-	}
+	s, err := eval(p, func() (string, error) { return expand.Literal(p.cfg, w) })
 	return p.unescape(s), err
 }
 
@@ -776,23 +771,22 @@ func (p *parser) unescape(s string) string {
 	return sb.String()
 }
 
-func (p *parser) arithm(x syntax.ArithmExpr) (n int, err error) {
+// eval runs one expansion through p.cfg: it fails with errBudget if it was
+// refused a lookup (it saw unset variables, not the truth), and a panic
+// inside mvdan.cc/sh/v3/expand (which has a few "can't happen" panics) is
+// a skipped assignment rather than a crash of whoever reads the config.
+func eval[T any](p *parser, expansion func() (T, error)) (v T, err error) {
 	denied := p.env.denied
-	defer p.recoverExpand(&err)
-	n, err = expand.Arithm(p.cfg, x)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("expansion failed: %v", r)
+		}
+	}()
+	v, err = expansion()
 	if err == nil && p.env.denied != denied {
 		err = errBudget
 	}
-	return n, err
-}
-
-// recoverExpand turns a panic inside mvdan.cc/sh/v3/expand (which has a few
-// "can't happen" panics) into a skipped assignment rather than a crash of
-// whoever is reading the config.
-func (p *parser) recoverExpand(err *error) {
-	if r := recover(); r != nil {
-		*err = fmt.Errorf("expansion failed: %v", r)
-	}
+	return v, err
 }
 
 // unsafe says why a node cannot be evaluated without running something (or
