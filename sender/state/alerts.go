@@ -82,8 +82,11 @@ func (d *DB) PrimeAlerts(ctx context.Context, refs []AlertRef, notBefore time.Ti
 				read[ref] = nil
 			}
 		}
-		_, err := tx.exec("COMMIT")
-		return err
+		if _, err := tx.exec("COMMIT"); err != nil {
+			_, rerr := tx.exec("ROLLBACK")
+			return errors.Join(err, rerr)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("state: alerts: %w", err)
