@@ -70,10 +70,14 @@ func (d *DB) PrimeAlerts(ctx context.Context, refs []AlertRef, notBefore time.Ti
 		if _, err := tx.exec("BEGIN"); err != nil {
 			return err
 		}
+		// Ended whatever becomes of ctx (the driver runs nothing with an
+		// ended context): a connection left in the transaction would keep
+		// its snapshot and fail every later write of the process.
+		end := txn{ctx: context.WithoutCancel(ctx), d: d}
 		for ref := range claims {
 			a, ok, err := readAlert(tx, ref, notBefore)
 			if err != nil {
-				_, rerr := tx.exec("ROLLBACK")
+				_, rerr := end.exec("ROLLBACK")
 				return errors.Join(err, rerr)
 			}
 			if ok {
@@ -82,8 +86,8 @@ func (d *DB) PrimeAlerts(ctx context.Context, refs []AlertRef, notBefore time.Ti
 				read[ref] = nil
 			}
 		}
-		if _, err := tx.exec("COMMIT"); err != nil {
-			_, rerr := tx.exec("ROLLBACK")
+		if _, err := end.exec("COMMIT"); err != nil {
+			_, rerr := end.exec("ROLLBACK")
 			return errors.Join(err, rerr)
 		}
 		return nil

@@ -330,3 +330,54 @@ func TestPrimeAlerts(t *testing.T) {
 	check("claim ended", "!a", time.Time{}, "$new")
 	check("deleted under the claim", "!b", time.Time{}, "")
 }
+
+// TestPrimeAlertsCanceled: a context that ends while PrimeAlerts reads
+// (a delivery's deadline) still ends its read transaction. Left open, the
+// connection would keep that snapshot and fail every later write of the
+// process ("cannot start a transaction within a transaction"). The
+// cancellation is timed to land before, during and after the reads.
+func TestPrimeAlertsCanceled(t *testing.T) {
+	d := openTest(t, t.TempDir(), nil)
+	_, _, claimed, err := d.Enqueue(context.Background(), "hs", []Entry{{Room: "!a", TxnID: "t1", Message: []byte("{}")}}, time.Time{}, time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatal(claimed, err)
+	}
+	refs := make([]AlertRef, 1000)
+	for i := range refs {
+		refs[i] = AlertRef{Source: "s", Alert: fmt.Sprint(i), Room: "!a"}
+	}
+	// Timed with a context that can end: the driver watches it per statement.
+	ctx, cancel := context.WithCancel(context.Background())
+	start := time.Now()
+	err = d.PrimeAlerts(ctx, refs, time.Time{})
+	took := time.Since(start)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	canceled, read := 0, 0
+	for i := range 16 {
+		claimed["!a"].Claim.mu.Lock()
+		clear(claimed["!a"].Claim.alerts)
+		claimed["!a"].Claim.mu.Unlock()
+		ctx, cancel := context.WithCancel(context.Background())
+		timer := time.AfterFunc(took*time.Duration(i)/8, cancel)
+		err := d.PrimeAlerts(ctx, refs, time.Time{})
+		timer.Stop()
+		cancel()
+		switch {
+		case errors.Is(err, context.Canceled):
+			canceled++
+		case err != nil:
+			t.Fatal(err)
+		default:
+			read++
+		}
+		if err := d.PutAlert(context.Background(), AlertRef{Source: "s", Alert: "x", Room: "!free"}, Alert{Root: fmt.Sprint("$", i)}); err != nil {
+			t.Fatalf("attempt %d: a write after PrimeAlerts: %v", i, err)
+		}
+	}
+	if canceled == 0 || read == 0 {
+		t.Errorf("%d reads canceled, %d not: the cancellation was not timed to land during the reads", canceled, read)
+	}
+}
