@@ -201,8 +201,8 @@ func (t *MatrixTransport) send(ctx context.Context, roomID string, m Message) (s
 // decision needs.
 func toSendError(room string, err error) *SendError {
 	se := &SendError{Room: room, Message: err.Error(), Err: err}
-	var httpErr mautrix.HTTPError
-	if !errors.As(err, &httpErr) {
+	httpErr, ok := errors.AsType[mautrix.HTTPError](err)
+	if !ok {
 		return se
 	}
 	if httpErr.Response == nil {

@@ -334,8 +334,8 @@ func (o *Outbox) sendDirect(ctx context.Context, t Transport, results []OutboxRe
 // content (400 M_BAD_JSON or M_NOT_JSON, 413 or M_TOO_LARGE): it would refuse
 // it on every retry, so keeping it queued would block its room for good.
 func ContentRejected(err error) bool {
-	var se *SendError
-	return errors.As(err, &se) && (se.Status == 413 || se.ErrCode == "M_TOO_LARGE" ||
+	se, ok := errors.AsType[*SendError](err)
+	return ok && (se.Status == 413 || se.ErrCode == "M_TOO_LARGE" ||
 		se.Status == 400 && (se.ErrCode == "M_BAD_JSON" || se.ErrCode == "M_NOT_JSON"))
 }
 

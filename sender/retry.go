@@ -58,9 +58,9 @@ func Classify(err error) Failure {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return FailurePermanent
 	}
-	var se *SendError
+	se, _ := errors.AsType[*SendError](err)
 	switch {
-	case errors.As(err, &se) && se.Status == 429:
+	case se != nil && se.Status == 429:
 		return FailureRateLimited
 	case se != nil && se.Status >= 500:
 		return FailureTransient
@@ -83,8 +83,7 @@ func Classify(err error) Failure {
 // A timeout is not one: a host that drops packets, or a homeserver too busy
 // to accept, may answer the next attempt; the deadline bounds those.
 func unreachable(err error) bool {
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
 		return true
 	}
 	for _, errno := range []error{syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN} {
@@ -121,7 +120,6 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 	if err == nil || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
 		return 0, false
 	}
-	var se *SendError
 	switch Classify(err) {
 	case FailurePermanent:
 		return 0, false
@@ -130,7 +128,7 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 			return 0, false
 		}
 	case FailureRateLimited:
-		if errors.As(err, &se) && se.RetryAfter > 0 {
+		if se, ok := errors.AsType[*SendError](err); ok && se.RetryAfter > 0 {
 			return se.RetryAfter, true
 		}
 	}

@@ -281,6 +281,6 @@ func (t *MatrixTransport) encrypted(ctx context.Context, roomID string) (bool, e
 }
 
 func notFound(err error) bool {
-	var he mautrix.HTTPError
-	return errors.As(err, &he) && he.Response != nil && he.Response.StatusCode == http.StatusNotFound
+	he, ok := errors.AsType[mautrix.HTTPError](err)
+	return ok && he.Response != nil && he.Response.StatusCode == http.StatusNotFound
 }

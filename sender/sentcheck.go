@@ -36,24 +36,20 @@ func findSent(ctx context.Context, t Transport, m Message, since time.Time) (str
 // process stopped mid-request), as opposed to an HTTP answer or a
 // connection never made.
 func MayHaveArrived(err error) bool {
-	var re *RetryError
-	if errors.As(err, &re) && re.InDoubt {
+	if re, ok := errors.AsType[*RetryError](err); ok && re.InDoubt {
 		return true
 	}
-	var se *SendError
-	if errors.As(err, &se) && se.Status != 0 {
+	if se, ok := errors.AsType[*SendError](err); ok && se.Status != 0 {
 		return false
 	}
-	var ee *EncryptError // refused before any request
-	if errors.As(err, &ee) {
+	if _, ok := errors.AsType[*EncryptError](err); ok { // refused before any request
 		return false
 	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
 		return false
 	}
-	var dns *net.DNSError
-	return !errors.As(err, &dns)
+	_, dns := errors.AsType[*net.DNSError](err)
+	return !dns
 }
 
 // How far back FindSent looks: pages of events, newest first, until one
