@@ -126,16 +126,15 @@ func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) 
 	if !ok || s.sum != contentSum(m.Content) || time.Since(s.at) > sealTTL {
 		how = "just in time"
 		sealed, err := t.seal(ctx, []Message{m})
+		if err == nil {
+			s, err = sealed[0], sealed[0].err
+		}
+		if se, ok := errors.AsType[*SendError](err); ok {
+			return "", se // the room did not resolve: the homeserver's answer, classified as usual
+		}
 		if err != nil {
 			return "", &EncryptError{Room: m.Room, Err: err}
 		}
-		if se, ok := errors.AsType[*SendError](sealed[0].err); ok {
-			return "", se // the room did not resolve: the homeserver's answer, classified as usual
-		}
-		if sealed[0].err != nil {
-			return "", &EncryptError{Room: m.Room, Err: sealed[0].err}
-		}
-		s = sealed[0]
 	}
 	log := orDiscard(t.Log)
 	if s.warning != "" {
