@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -139,18 +140,12 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 // random point in its upper half, so waits grow steadily and clients that
 // failed together do not come back together.
 func (p RetryPolicy) backoff(attempt int) time.Duration {
-	limit := p.Max
-	if limit <= 0 {
-		limit = DefaultRetryMax
-	}
-	d := p.Base
-	if d <= 0 {
-		d = DefaultRetryBase
-	}
-	for i := 1; i < attempt && d < limit; i++ {
+	ceiling := cmp.Or(max(p.Max, 0), DefaultRetryMax)
+	d := cmp.Or(max(p.Base, 0), DefaultRetryBase)
+	for i := 1; i < attempt && d < ceiling; i++ {
 		d *= 2
 	}
-	d = min(d, limit)
+	d = min(d, ceiling)
 	r := p.Rand
 	if r == nil {
 		r = rand.Float64
