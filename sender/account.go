@@ -90,7 +90,7 @@ func HasE2EE(ctx context.Context, httpc *http.Client, baseURL string) (bool, err
 	if err != nil {
 		return false, err
 	}
-	_, err = cli.MakeRequest(ctx, http.MethodPost, cli.BuildClientURL("v3", "keys", "query"), map[string]any{"device_keys": map[string]any{}}, nil)
+	_, err = cli.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{}})
 	if err == nil {
 		return true, nil
 	}
@@ -122,7 +122,7 @@ func LoginDevice(ctx context.Context, httpc *http.Client, baseURL, user, passwor
 		if se.ErrCode == "M_FORBIDDEN" {
 			return LoginResult{}, fmt.Errorf("login refused: wrong user or password (%s)", se.Message)
 		}
-		return LoginResult{}, errors.New("login failed: " + se.Error())
+		return LoginResult{}, fmt.Errorf("login failed: %w", se)
 	}
 	if resp.AccessToken == "" {
 		return LoginResult{}, errors.New("login answered without an access token")
