@@ -133,12 +133,9 @@ func (t *MatrixTransport) Client(ctx context.Context) (*mautrix.Client, error) {
 
 // Send implements Transport.
 func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
-	if err := t.ready(ctx); err != nil {
-		return "", &SendError{Room: m.Room, Message: err.Error(), Err: err}
-	}
 	roomID, fromFile, err := t.resolve(ctx, m.Room)
 	if err != nil {
-		return "", toSendError(m.Room, err)
+		return "", err
 	}
 	eventID, err := t.send(ctx, roomID, m)
 	if err == nil {

@@ -68,12 +68,9 @@ const (
 // also after a restart); Synapse sets it on both, but /sync's timeline
 // holds only the last findSentPage events.
 func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Time) (string, error) {
-	if err := t.ready(ctx); err != nil {
-		return "", &SendError{Room: m.Room, Message: err.Error(), Err: err}
-	}
 	roomID, _, err := t.resolve(ctx, m.Room)
 	if err != nil {
-		return "", toSendError(m.Room, err)
+		return "", err
 	}
 	room, types := id.RoomID(roomID), []event.Type{event.EventMessage, event.EventEncrypted}
 	sync, err := t.syncRooms(ctx, []id.RoomID{room}, &mautrix.FilterPart{Limit: findSentPage, Types: types})
