@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -84,15 +85,9 @@ func Classify(err error) Failure {
 // A timeout is not one: a host that drops packets, or a homeserver too busy
 // to accept, may answer the next attempt; the deadline bounds those.
 func unreachable(err error) bool {
-	if _, ok := errors.AsType[*net.DNSError](err); ok {
-		return true
-	}
-	for _, errno := range []error{syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN} {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return false
+	_, dns := errors.AsType[*net.DNSError](err)
+	return dns || slices.ContainsFunc([]error{syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN},
+		func(errno error) bool { return errors.Is(err, errno) })
 }
 
 // RetryPolicy is the one retry decision for every integration: from a
