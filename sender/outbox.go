@@ -228,22 +228,14 @@ func (r FlushReport) Err() error {
 func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concurrency int) OutboxReport {
 	report := OutboxReport{Results: make([]OutboxResult, len(msgs))}
 	entries := make([]state.Entry, len(msgs))
-	var err error
 	for i, m := range msgs {
 		report.Results[i].Message = m
-		if entries[i], err = toEntry(m); err != nil {
-			break
-		}
+		entries[i], _ = toEntry(m) // a Message always marshals: its content is strings
 	}
-	var ids []int64
-	var delivered []string
-	var claimed map[string]state.Claimed
-	if err == nil {
-		// Stored even when ctx has ended: what is not sent waits. The
-		// rooms that are free are claimed in the same transaction.
-		ids, delivered, claimed, err = o.db.Enqueue(context.WithoutCancel(ctx), o.scope, entries,
-			o.now().Add(-max(deliveredMinAge, o.maxAge)), leaseFor(ctx))
-	}
+	// Stored even when ctx has ended: what is not sent waits. The rooms
+	// that are free are claimed in the same transaction.
+	ids, delivered, claimed, err := o.db.Enqueue(context.WithoutCancel(ctx), o.scope, entries,
+		o.now().Add(-max(deliveredMinAge, o.maxAge)), leaseFor(ctx))
 	if err != nil {
 		o.log.Error("outbox: cannot store the notifications: sending them without the outbox", "err", err)
 		o.sendDirect(ctx, t, report.Results, concurrency)
