@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -74,9 +75,7 @@ func newClient(httpc *http.Client, baseURL, accessToken string) (*mautrix.Client
 	cli.DefaultHTTPRetries = 0
 	cli.Log = zerolog.Nop()
 	cli.UserAgent = UserAgent
-	if httpc != nil {
-		cli.Client = httpc
-	}
+	cli.Client = cmp.Or(httpc, cli.Client)
 	return cli, nil
 }
 

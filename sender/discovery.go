@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,9 +38,7 @@ type Homeserver struct {
 // login and doctor run it once, and exec mode only when the configuration
 // names a server rather than a URL. httpc may be nil.
 func Discover(ctx context.Context, httpc *http.Client, input string) (Homeserver, error) {
-	if httpc == nil {
-		httpc = http.DefaultClient
-	}
+	httpc = cmp.Or(httpc, http.DefaultClient)
 	key := strings.TrimRight(strings.TrimSpace(input), "/")
 	name := key
 	switch {
