@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -217,10 +218,7 @@ func toSendError(room string, err error) *SendError {
 			se.RetryAfter = time.Duration(ms) * time.Millisecond
 		}
 	} else {
-		se.Message = strings.TrimSpace(httpErr.ResponseBody)
-		if se.Message == "" {
-			se.Message = http.StatusText(se.Status)
-		}
+		se.Message = cmp.Or(strings.TrimSpace(httpErr.ResponseBody), http.StatusText(se.Status))
 	}
 	if ra := ParseRetryAfter(httpErr.Response.Header.Get("Retry-After"), time.Now()); ra > 0 {
 		se.RetryAfter = ra
