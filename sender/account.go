@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -74,9 +75,7 @@ func newClient(httpc *http.Client, baseURL, accessToken string) (*mautrix.Client
 	cli.DefaultHTTPRetries = 0
 	cli.Log = zerolog.Nop()
 	cli.UserAgent = UserAgent
-	if httpc != nil {
-		cli.Client = httpc
-	}
+	cli.Client = cmp.Or(httpc, cli.Client)
 	return cli, nil
 }
 
@@ -90,7 +89,7 @@ func HasE2EE(ctx context.Context, httpc *http.Client, baseURL string) (bool, err
 	if err != nil {
 		return false, err
 	}
-	_, err = cli.MakeRequest(ctx, http.MethodPost, cli.BuildClientURL("v3", "keys", "query"), map[string]any{"device_keys": map[string]any{}}, nil)
+	_, err = cli.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{}})
 	if err == nil {
 		return true, nil
 	}
@@ -126,7 +125,7 @@ func LoginDevice(ctx context.Context, httpc *http.Client, baseURL, user, passwor
 		if se.ErrCode == "M_FORBIDDEN" {
 			return LoginResult{}, fmt.Errorf("%w: wrong user or password (%s)", ErrLoginRefused, se.Message)
 		}
-		return LoginResult{}, errors.New("login failed: " + se.Error())
+		return LoginResult{}, fmt.Errorf("login failed: %w", se)
 	}
 	if resp.AccessToken == "" {
 		return LoginResult{}, errors.New("login answered without an access token")

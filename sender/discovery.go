@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,9 +38,7 @@ type Homeserver struct {
 // login and doctor run it once, and exec mode only when the configuration
 // names a server rather than a URL. httpc may be nil.
 func Discover(ctx context.Context, httpc *http.Client, input string) (Homeserver, error) {
-	if httpc == nil {
-		httpc = http.DefaultClient
-	}
+	httpc = cmp.Or(httpc, http.DefaultClient)
 	key := strings.TrimRight(strings.TrimSpace(input), "/")
 	name := key
 	switch {
@@ -102,8 +101,7 @@ func wellKnown(ctx context.Context, httpc *http.Client, name string) (string, er
 	where := "https://" + name + "/.well-known/matrix/client"
 	wk, err := mautrix.DiscoverClientAPIWithClient(ctx, httpc, name)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) { // it quotes the URL: say it once
+		if uerr, ok := errors.AsType[*url.Error](err); ok { // it quotes the URL: say it once
 			err = uerr.Err
 		}
 		return "", fmt.Errorf("GET %s: %w", where, err)
@@ -131,15 +129,14 @@ func checkVersions(ctx context.Context, httpc *http.Client, base string) error {
 	}
 	const hint = "is this the Matrix homeserver's URL?"
 	resp, err := cli.Versions(ctx)
-	var herr mautrix.HTTPError
+	herr, isHTTP := errors.AsType[mautrix.HTTPError](err)
 	switch {
-	case errors.As(err, &herr) && herr.Response != nil && herr.Response.StatusCode/100 != 2:
+	case isHTTP && herr.Response != nil && herr.Response.StatusCode/100 != 2:
 		return fmt.Errorf("homeserver %s: GET /_matrix/client/versions answered HTTP %d: %s", base, herr.Response.StatusCode, hint)
-	case errors.As(err, &herr) && herr.Response != nil, err == nil && (resp == nil || len(resp.Versions) == 0):
+	case isHTTP && herr.Response != nil, err == nil && (resp == nil || len(resp.Versions) == 0):
 		return fmt.Errorf("homeserver %s: /_matrix/client/versions is not a Matrix answer: %s", base, hint)
 	case err != nil:
-		var uerr *url.Error
-		if errors.As(err, &uerr) { // "request error: Get <url>: ..."
+		if uerr, ok := errors.AsType[*url.Error](err); ok { // "request error: Get <url>: ..."
 			err = uerr.Err
 		}
 		return fmt.Errorf("homeserver %s: GET /_matrix/client/versions: %w", base, err)

@@ -260,8 +260,7 @@ func (r *drainRun) drop(e state.Entry, m Message, reason string, cause error) {
 // `matrix-notify queue`.
 func (r *drainRun) failed(e state.Entry, m Message, err error, took time.Duration) {
 	attempts := 1
-	var re *RetryError
-	if errors.As(err, &re) {
+	if re, ok := errors.AsType[*RetryError](err); ok {
 		attempts = re.Attempts
 	}
 	if rerr := r.c.Failed(e.ID, attempts, err.Error(), MayHaveArrived(err)); rerr != nil {

@@ -84,8 +84,7 @@ func (e *EncryptError) Temporary() bool {
 	if errors.Is(e.Err, e2ee.ErrLoginAgain) || errors.Is(e.Err, e2ee.ErrPlaintextRefused) || errors.Is(e.Err, context.Canceled) {
 		return false
 	}
-	var he mautrix.HTTPError
-	if errors.As(e.Err, &he) && he.Response != nil {
+	if he, ok := errors.AsType[mautrix.HTTPError](e.Err); ok && he.Response != nil {
 		return he.Response.StatusCode >= 500 || he.Response.StatusCode == 429
 	}
 	return true
@@ -127,17 +126,15 @@ func (t *EncryptTransport) Send(ctx context.Context, m Message) (string, error) 
 	if !ok || s.sum != contentSum(m.Content) || time.Since(s.at) > sealTTL {
 		how = "just in time"
 		sealed, err := t.seal(ctx, []Message{m})
+		if err == nil {
+			s, err = sealed[0], sealed[0].err
+		}
+		if se, ok := errors.AsType[*SendError](err); ok {
+			return "", se // the room did not resolve: the homeserver's answer, classified as usual
+		}
 		if err != nil {
 			return "", &EncryptError{Room: m.Room, Err: err}
 		}
-		var se *SendError
-		if errors.As(sealed[0].err, &se) {
-			return "", se // the room did not resolve: the homeserver's answer, classified as usual
-		}
-		if sealed[0].err != nil {
-			return "", &EncryptError{Room: m.Room, Err: sealed[0].err}
-		}
-		s = sealed[0]
 	}
 	log := orDiscard(t.Log)
 	if s.warning != "" {

@@ -156,24 +156,22 @@ func (t *LifecycleTransport) ref(m Message) (AlertRef, bool) {
 
 // record keeps what sending m as eventID changed in its alert's life.
 func (t *LifecycleTransport) record(ctx context.Context, lc lifeCall, m Message, eventID string) {
-	now := t.Store.now()
-	st := lc.st
 	var serr error
-	switch {
-	case m.Phase == PhaseResolve:
+	if m.Phase == PhaseResolve {
 		serr = t.Store.Delete(ctx, lc.ref)
-	case !lc.known: // a raise, or an update that takes the root's place
-		st = AlertState{Root: eventID, Latest: eventID, Created: now, Updated: now}
-		if lc.mode == LifecycleEdit {
-			st.RootContent, st.Content = lc.plain, lc.plain
+	} else {
+		now, st := t.Store.now(), lc.st
+		if !lc.known { // a raise, or an update that takes the root's place
+			st = AlertState{Root: eventID, Created: now}
 		}
-		serr = t.Store.Put(ctx, lc.ref, st)
-	default:
 		st.Latest, st.Updated = eventID, now
 		if lc.mode == LifecycleEdit {
 			// Only an edit needs what the root shows; threads and replies
 			// keep the store small.
 			st.Content = lc.plain
+			if !lc.known {
+				st.RootContent = lc.plain
+			}
 		}
 		serr = t.Store.Put(ctx, lc.ref, st)
 	}
@@ -312,8 +310,6 @@ func newMentions(old, cur *Mentions) *Mentions {
 }
 
 func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -133,12 +134,9 @@ func (t *MatrixTransport) Client(ctx context.Context) (*mautrix.Client, error) {
 
 // Send implements Transport.
 func (t *MatrixTransport) Send(ctx context.Context, m Message) (string, error) {
-	if err := t.ready(ctx); err != nil {
-		return "", &SendError{Room: m.Room, Message: err.Error(), Err: err}
-	}
 	roomID, fromFile, err := t.resolve(ctx, m.Room)
 	if err != nil {
-		return "", toSendError(m.Room, err)
+		return "", err
 	}
 	eventID, err := t.send(ctx, roomID, m)
 	if err == nil {
@@ -201,8 +199,8 @@ func (t *MatrixTransport) send(ctx context.Context, roomID string, m Message) (s
 // decision needs.
 func toSendError(room string, err error) *SendError {
 	se := &SendError{Room: room, Message: err.Error(), Err: err}
-	var httpErr mautrix.HTTPError
-	if !errors.As(err, &httpErr) {
+	httpErr, ok := errors.AsType[mautrix.HTTPError](err)
+	if !ok {
 		return se
 	}
 	if httpErr.Response == nil {
@@ -220,10 +218,7 @@ func toSendError(room string, err error) *SendError {
 			se.RetryAfter = time.Duration(ms) * time.Millisecond
 		}
 	} else {
-		se.Message = strings.TrimSpace(httpErr.ResponseBody)
-		if se.Message == "" {
-			se.Message = http.StatusText(se.Status)
-		}
+		se.Message = cmp.Or(strings.TrimSpace(httpErr.ResponseBody), http.StatusText(se.Status))
 	}
 	if ra := ParseRetryAfter(httpErr.Response.Header.Get("Retry-After"), time.Now()); ra > 0 {
 		se.RetryAfter = ra
@@ -234,19 +229,11 @@ func toSendError(room string, err error) *SendError {
 // ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
+		return time.Duration(max(secs, 0)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
+		return max(t.Sub(now), 0)
 	}
 	return 0
 }

@@ -228,22 +228,14 @@ func (r FlushReport) Err() error {
 func (o *Outbox) Deliver(ctx context.Context, t Transport, msgs []Message, concurrency int) OutboxReport {
 	report := OutboxReport{Results: make([]OutboxResult, len(msgs))}
 	entries := make([]state.Entry, len(msgs))
-	var err error
 	for i, m := range msgs {
 		report.Results[i].Message = m
-		if entries[i], err = toEntry(m); err != nil {
-			break
-		}
+		entries[i], _ = toEntry(m) // a Message always marshals: its content is strings
 	}
-	var ids []int64
-	var delivered []string
-	var claimed map[string]state.Claimed
-	if err == nil {
-		// Stored even when ctx has ended: what is not sent waits. The
-		// rooms that are free are claimed in the same transaction.
-		ids, delivered, claimed, err = o.db.Enqueue(context.WithoutCancel(ctx), o.scope, entries,
-			o.now().Add(-max(deliveredMinAge, o.maxAge)), leaseFor(ctx))
-	}
+	// Stored even when ctx has ended: what is not sent waits. The rooms
+	// that are free are claimed in the same transaction.
+	ids, delivered, claimed, err := o.db.Enqueue(context.WithoutCancel(ctx), o.scope, entries,
+		o.now().Add(-max(deliveredMinAge, o.maxAge)), leaseFor(ctx))
 	if err != nil {
 		o.log.Error("outbox: cannot store the notifications: sending them without the outbox", "err", err)
 		o.sendDirect(ctx, t, report.Results, concurrency)
@@ -334,8 +326,8 @@ func (o *Outbox) sendDirect(ctx context.Context, t Transport, results []OutboxRe
 // content (400 M_BAD_JSON or M_NOT_JSON, 413 or M_TOO_LARGE): it would refuse
 // it on every retry, so keeping it queued would block its room for good.
 func ContentRejected(err error) bool {
-	var se *SendError
-	return errors.As(err, &se) && (se.Status == 413 || se.ErrCode == "M_TOO_LARGE" ||
+	se, ok := errors.AsType[*SendError](err)
+	return ok && (se.Status == 413 || se.ErrCode == "M_TOO_LARGE" ||
 		se.Status == 400 && (se.ErrCode == "M_BAD_JSON" || se.ErrCode == "M_NOT_JSON"))
 }
 

@@ -1,11 +1,13 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -58,9 +60,9 @@ func Classify(err error) Failure {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return FailurePermanent
 	}
-	var se *SendError
+	se, _ := errors.AsType[*SendError](err)
 	switch {
-	case errors.As(err, &se) && se.Status == 429:
+	case se != nil && se.Status == 429:
 		return FailureRateLimited
 	case se != nil && se.Status >= 500:
 		return FailureTransient
@@ -83,16 +85,9 @@ func Classify(err error) Failure {
 // A timeout is not one: a host that drops packets, or a homeserver too busy
 // to accept, may answer the next attempt; the deadline bounds those.
 func unreachable(err error) bool {
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return true
-	}
-	for _, errno := range []error{syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN} {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return false
+	_, dns := errors.AsType[*net.DNSError](err)
+	return dns || slices.ContainsFunc([]error{syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN},
+		func(errno error) bool { return errors.Is(err, errno) })
 }
 
 // RetryPolicy is the one retry decision for every integration: from a
@@ -121,7 +116,6 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 	if err == nil || (p.MaxAttempts > 0 && attempt >= p.MaxAttempts) {
 		return 0, false
 	}
-	var se *SendError
 	switch Classify(err) {
 	case FailurePermanent:
 		return 0, false
@@ -130,7 +124,7 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 			return 0, false
 		}
 	case FailureRateLimited:
-		if errors.As(err, &se) && se.RetryAfter > 0 {
+		if se, ok := errors.AsType[*SendError](err); ok && se.RetryAfter > 0 {
 			return se.RetryAfter, true
 		}
 	}
@@ -141,18 +135,12 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 // random point in its upper half, so waits grow steadily and clients that
 // failed together do not come back together.
 func (p RetryPolicy) backoff(attempt int) time.Duration {
-	limit := p.Max
-	if limit <= 0 {
-		limit = DefaultRetryMax
-	}
-	d := p.Base
-	if d <= 0 {
-		d = DefaultRetryBase
-	}
-	for i := 1; i < attempt && d < limit; i++ {
+	ceiling := cmp.Or(max(p.Max, 0), DefaultRetryMax)
+	d := cmp.Or(max(p.Base, 0), DefaultRetryBase)
+	for i := 1; i < attempt && d < ceiling; i++ {
 		d *= 2
 	}
-	d = min(d, limit)
+	d = min(d, ceiling)
 	r := p.Rand
 	if r == nil {
 		r = rand.Float64

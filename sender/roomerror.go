@@ -84,8 +84,8 @@ func (p RoomProblem) Hint(room string, joinTried bool) string {
 // join, if any) or a failed join (MatrixTransport.Join), means for the
 // room. A join's answer, the later and more precise one, wins.
 func ClassifyRoomError(err error) RoomProblem {
-	var se *SendError
-	if !errors.As(err, &se) {
+	se, ok := errors.AsType[*SendError](err)
+	if !ok {
 		return RoomNoProblem
 	}
 	if se.Join {

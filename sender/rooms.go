@@ -20,11 +20,15 @@ import (
 // room id.
 func isAlias(room string) bool { return len(room) > 1 && room[0] == '#' }
 
-// resolve returns the room id to send to: a room id as given (with or
-// without a server part: never completed), an alias through the process's
-// memory, the cache file, or GET /directory/room/{alias}. fromFile says the
-// id came from an earlier run's cache.
+// resolve returns the room id to send to, once the homeserver is known: a
+// room id as given (with or without a server part: never completed), an
+// alias through the process's memory, the cache file, or GET
+// /directory/room/{alias}. fromFile says the id came from an earlier run's
+// cache. Its errors are SendErrors, classified as a send's.
 func (t *MatrixTransport) resolve(ctx context.Context, room string) (roomID string, fromFile bool, err error) {
+	if err := t.ready(ctx); err != nil {
+		return "", false, &SendError{Room: room, Message: err.Error(), Err: err}
+	}
 	if !isAlias(room) {
 		return room, false, nil
 	}
@@ -42,11 +46,11 @@ func (t *MatrixTransport) resolve(ctx context.Context, room string) (roomID stri
 		return roomID, fromFile, nil
 	}
 	resp, err := t.client.ResolveAlias(ctx, id.RoomAlias(room))
-	if err != nil {
-		return "", false, err
+	if err == nil && resp.RoomID == "" {
+		err = fmt.Errorf("alias %s resolved to no room id", room)
 	}
-	if resp.RoomID == "" {
-		return "", false, fmt.Errorf("alias %s resolved to no room id", room)
+	if err != nil {
+		return "", false, toSendError(room, err)
 	}
 	t.remember(room, resp.RoomID.String())
 	return resp.RoomID.String(), false, nil
@@ -113,14 +117,8 @@ func (t *MatrixTransport) remember(alias, roomID string) {
 // ResolveRoom returns the room id of room: an alias resolved (and cached),
 // a room id as given.
 func (t *MatrixTransport) ResolveRoom(ctx context.Context, room string) (string, error) {
-	if err := t.ready(ctx); err != nil {
-		return "", err
-	}
 	roomID, _, err := t.resolve(ctx, room)
-	if err != nil {
-		return "", toSendError(room, err)
-	}
-	return roomID, nil
+	return roomID, err
 }
 
 // Whoami returns the user and device the access token belongs to.
@@ -281,6 +279,6 @@ func (t *MatrixTransport) encrypted(ctx context.Context, roomID string) (bool, e
 }
 
 func notFound(err error) bool {
-	var he mautrix.HTTPError
-	return errors.As(err, &he) && he.Response != nil && he.Response.StatusCode == http.StatusNotFound
+	he, ok := errors.AsType[mautrix.HTTPError](err)
+	return ok && he.Response != nil && he.Response.StatusCode == http.StatusNotFound
 }

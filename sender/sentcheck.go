@@ -36,24 +36,20 @@ func findSent(ctx context.Context, t Transport, m Message, since time.Time) (str
 // process stopped mid-request), as opposed to an HTTP answer or a
 // connection never made.
 func MayHaveArrived(err error) bool {
-	var re *RetryError
-	if errors.As(err, &re) && re.InDoubt {
+	if re, ok := errors.AsType[*RetryError](err); ok && re.InDoubt {
 		return true
 	}
-	var se *SendError
-	if errors.As(err, &se) && se.Status != 0 {
+	if se, ok := errors.AsType[*SendError](err); ok && se.Status != 0 {
 		return false
 	}
-	var ee *EncryptError // refused before any request
-	if errors.As(err, &ee) {
+	if _, ok := errors.AsType[*EncryptError](err); ok { // refused before any request
 		return false
 	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
 		return false
 	}
-	var dns *net.DNSError
-	return !errors.As(err, &dns)
+	_, dns := errors.AsType[*net.DNSError](err)
+	return !dns
 }
 
 // How far back FindSent looks: pages of events, newest first, until one
@@ -72,12 +68,9 @@ const (
 // also after a restart); Synapse sets it on both, but /sync's timeline
 // holds only the last findSentPage events.
 func (t *MatrixTransport) FindSent(ctx context.Context, m Message, since time.Time) (string, error) {
-	if err := t.ready(ctx); err != nil {
-		return "", &SendError{Room: m.Room, Message: err.Error(), Err: err}
-	}
 	roomID, _, err := t.resolve(ctx, m.Room)
 	if err != nil {
-		return "", toSendError(m.Room, err)
+		return "", err
 	}
 	room, types := id.RoomID(roomID), []event.Type{event.EventMessage, event.EventEncrypted}
 	sync, err := t.syncRooms(ctx, []id.RoomID{room}, &mautrix.FilterPart{Limit: findSentPage, Types: types})
