@@ -390,14 +390,18 @@ func (d *DB) runBatch(ops []*writeOp) error {
 	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
+	// Ended even once ctx has (the driver runs nothing with an ended
+	// context): a connection left in the transaction would keep the
+	// database's write lock from every other process.
+	end := txn{ctx: context.WithoutCancel(ctx), d: d}
 	for _, op := range ops {
 		if err := op.f(t); err != nil {
-			_, rerr := t.exec("ROLLBACK")
+			_, rerr := end.exec("ROLLBACK")
 			return errors.Join(err, rerr)
 		}
 	}
 	if _, err := t.exec("COMMIT"); err != nil {
-		_, rerr := t.exec("ROLLBACK")
+		_, rerr := end.exec("ROLLBACK")
 		return errors.Join(err, rerr)
 	}
 	return nil
