@@ -1,10 +1,13 @@
 package sender_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +110,35 @@ func TestEncryptTransportNoStore(t *testing.T) {
 	}
 	if n := len(hs.Events(room)); n != 0 {
 		t.Errorf("%d events sent", n)
+	}
+}
+
+// Over a transport that prepares nothing, the lifecycle layer does not read
+// the batch's alerts before the fan-out (Send reads each anyway): the store
+// here is closed, so a read would log an error.
+func TestLifecycleSkipsPrepareForPlainTransport(t *testing.T) {
+	db, err := state.Open(context.Background(), t.TempDir(), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	var logged bytes.Buffer
+	msgs := []sender.Message{{Room: "!r:hs.test", TxnID: "1", Source: "netdata", AlertKey: "web01/7", Phase: sender.PhaseResolve, Content: sender.Content{Body: "clear"}}}
+	for _, c := range []struct {
+		name    string
+		next    sender.Transport
+		prepare bool
+	}{
+		{"plain", &sender.RetryTransport{Next: &sender.MatrixTransport{}}, false},
+		{"preparer", &sender.RetryTransport{Next: &preparer{}}, true},
+	} {
+		logged.Reset()
+		lt := &sender.LifecycleTransport{Next: c.next, Store: sender.NewAlertStore(db, sender.AlertStoreOptions{}),
+			Log: slog.New(slog.NewTextHandler(&logged, nil))}
+		sender.Prepare(context.Background(), lt, msgs)
+		if read := strings.Contains(logged.String(), "alert lifecycle"); read != c.prepare {
+			t.Errorf("%s: the alert was read: %v, want %v (log: %q)", c.name, read, c.prepare, logged.String())
+		}
 	}
 }
 

@@ -19,15 +19,39 @@ func Prepare(ctx context.Context, t Transport, msgs []Message) {
 	}
 }
 
+// prepares reports whether the transport at the end of t's decorators
+// (each one's Unwrap, as http.ResponseController finds what a
+// ResponseWriter wraps) is a Preparer. Over a plain MatrixTransport the
+// lifecycle layer does not relate the batch before the fan-out: that would
+// read again each alert the read-ahead did not (Flush claims its rooms
+// later), for nothing.
+func prepares(t Transport) bool {
+	for {
+		d, ok := t.(interface{ Unwrap() Transport })
+		if !ok {
+			break
+		}
+		t = d.Unwrap()
+	}
+	_, ok := t.(Preparer)
+	return ok
+}
+
 // Prepare implements Preparer: the batch goes to Next unchanged (a retry
 // sends the same message).
 func (t *RetryTransport) Prepare(ctx context.Context, msgs []Message) {
 	Prepare(ctx, t.Next, msgs)
 }
 
+// Unwrap is the transport t decorates.
+func (t *RetryTransport) Unwrap() Transport { return t.Next }
+
+// Unwrap is the transport t decorates.
+func (t *LifecycleTransport) Unwrap() Transport { return t.Next }
+
 // Prepare implements Preparer. The store reads the alerts of the batch at
 // once (AlertStore.Prime), for the sends of the fan-out to find them
-// there. Then each message goes down as Send would send it now, related to
+// there. Then, if a Preparer is below, each message goes down as Send would send it now, related to
 // what the store knows of its alert, so that an encrypted update is sealed
 // with its relation. A message whose relation is only known once an
 // earlier one is sent (a raise and its resolve in one batch) goes as it
@@ -44,6 +68,9 @@ func (t *LifecycleTransport) Prepare(ctx context.Context, msgs []Message) {
 		if err := t.Store.Prime(ctx, refs); err != nil {
 			orDiscard(t.Log).Error("alert lifecycle: cannot read the alerts ahead", "err", err)
 		}
+	}
+	if !prepares(t.Next) {
+		return
 	}
 	out := make([]Message, len(msgs))
 	for i, m := range msgs {
