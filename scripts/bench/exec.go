@@ -69,8 +69,8 @@ func (b *bench) execDelay(res map[execKey][]sample, tools []string, delay time.D
 		if err != nil {
 			return err
 		}
-		var before, after hsStats
-		if err := getJSON(hs.url+"/_sendertest/stats", &before); err != nil {
+		before, err := hs.stats()
+		if err != nil {
 			return err
 		}
 		want := 0
@@ -99,7 +99,8 @@ func (b *bench) execDelay(res map[execKey][]sample, tools []string, delay time.D
 				}
 			}
 		}
-		if err := getJSON(hs.url+"/_sendertest/stats", &after); err != nil {
+		after, err := hs.stats()
+		if err != nil {
 			return err
 		}
 		if got := after.Events - before.Events; got != want {

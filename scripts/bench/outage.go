@@ -50,39 +50,28 @@ func (b *bench) outageSection() error {
 
 	step("outage: the homeserver is back on %s; nothing else is run", addr)
 	var hs *proc
-	for range 50 { // the port may linger a moment
-		if hs, err = b.startHS(addr, rs, 0, 0); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFor(time.Now().Add(5*time.Second), 100*time.Millisecond, func() bool { // the port may linger a moment
+		hs, err = b.startHS(addr, rs, 0, 0)
+		return err == nil
+	})
 	if err != nil {
 		return fmt.Errorf("sendertest on %s: %w", addr, err)
 	}
 	defer hs.stop()
 	expected := o.outageAlarms * o.outageRooms
 	back := time.Now()
-	var recovery time.Duration // homeserver back until the last expected event
-	for time.Since(back) < outageDeliveryLimit+30*time.Second {
-		var st hsStats
-		if getJSON(hs.url+"/_sendertest/stats", &st) == nil && st.Events >= expected {
-			recovery = time.Since(back)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	deadline := back.Add(outageDeliveryLimit + 30*time.Second)
+	waitFor(deadline, 100*time.Millisecond, func() bool {
+		st, err := hs.stats()
+		return err == nil && st.Events >= expected
+	})
+	recovery := time.Since(back) // until the last expected event, or the time waited
 	// Exactly once: let the flush finish, then count.
-	for time.Since(back) < outageDeliveryLimit+30*time.Second && len(flushlock.Running(state)) > 0 {
-		time.Sleep(100 * time.Millisecond)
-	}
-	flushExited := len(flushlock.Running(state)) == 0
+	flushExited := waitFor(deadline, 100*time.Millisecond, func() bool { return len(flushlock.Running(state)) == 0 })
 	delivered, dup, err := countPairs(hs.url, outageName)
 	lost := expected - delivered
 	if err != nil {
 		return err
-	}
-	if recovery == 0 {
-		recovery = time.Since(back) // not all arrived: the time waited
 	}
 
 	w := of(execs, wall)

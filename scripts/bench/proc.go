@@ -77,8 +77,7 @@ func homeserver(listen, rooms, delay, rate string) error {
 }
 
 // getJSON decodes what GET url answers into v: sendertest's
-// /_sendertest/events, /requests and /stats (its counts: cheap to poll,
-// unlike the events themselves, tens of MB after serve's load).
+// /_sendertest/events and /requests.
 func getJSON(url string, v any) error {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -88,9 +87,23 @@ func getJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-type hsStats struct {
-	Events    int       `json:"events"`
-	LastEvent time.Time `json:"last_event"`
+// stats is sendertest's /_sendertest/stats: its counts, cheap to poll,
+// unlike the events themselves, tens of MB after serve's load.
+func (p *proc) stats() (st sendertest.Stats, err error) {
+	err = getJSON(p.url+"/_sendertest/stats", &st)
+	return st, err
+}
+
+// waitFor calls done every interval until it returns true, or false past
+// deadline; it reports whether done returned true.
+func waitFor(deadline time.Time, interval time.Duration, done func() bool) bool {
+	for !done() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(interval)
+	}
+	return true
 }
 
 // countPairs counts the (room, alarm) pairs among the homeserver's events,

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"matrix-notify/sender/sendertest"
 )
 
 var listeningRE = regexp.MustCompile(`listening url=(http://127\.0\.0\.1:\d+)`)
@@ -99,16 +101,15 @@ func (b *bench) serveRun(monitors int) (row []string, rate, p99 float64, err err
 	tr := &http.Transport{MaxIdleConnsPerHost: o.serveClients, MaxConnsPerHost: o.serveClients, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	var (
-		next      atomic.Int64
-		mu        sync.Mutex
-		wg        sync.WaitGroup
-		lats      []time.Duration
-		errs      int
-		statuses  = map[int]int{}
-		deadline  = time.Now().Add(o.serveDuration)
-		start     = time.Now()
-		accepted  int // 2xx: 200 (delivered before answering) or 202 (queued, delivered after)
-		st, atEnd hsStats
+		next     atomic.Int64
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		lats     []time.Duration
+		errs     int
+		statuses = map[int]int{}
+		deadline = time.Now().Add(o.serveDuration)
+		start    = time.Now()
+		accepted int // 2xx: 200 (delivered before answering) or 202 (queued, delivered after)
 	)
 	for range o.serveClients {
 		wg.Go(func() {
@@ -136,7 +137,7 @@ func (b *bench) serveRun(monitors int) (row []string, rate, p99 float64, err err
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	getJSON(hs.url+"/_sendertest/stats", &atEnd)
+	atEnd, _ := hs.stats()
 	slices.Sort(lats)
 	if len(lats) == 0 {
 		return nil, 0, 0, fmt.Errorf("serve answered none of %d webhooks", errs)
@@ -148,14 +149,13 @@ func (b *bench) serveRun(monitors int) (row []string, rate, p99 float64, err err
 	}
 	// A 202 is a promise: wait (at most 30 s) for the homeserver to have
 	// every accepted webhook.
-	for {
-		if err := getJSON(hs.url+"/_sendertest/stats", &st); err != nil {
-			return nil, 0, 0, err
-		}
-		if st.Events >= accepted || time.Since(start) > elapsed+30*time.Second {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	var st sendertest.Stats
+	waitFor(start.Add(elapsed+30*time.Second), 20*time.Millisecond, func() bool {
+		st, err = hs.stats()
+		return err != nil || st.Events >= accepted
+	})
+	if err != nil {
+		return nil, 0, 0, err
 	}
 	// Webhooks delivered per second: from the first request until the
 	// homeserver stored the last of them, by its clock (the same machine's),
