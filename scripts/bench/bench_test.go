@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -69,5 +70,14 @@ func TestKumaBody(t *testing.T) {
 		if m == nil || m[1]+" "+m[2] != want {
 			t.Errorf("webhook %d: monitor and status %v, want %s", i, m, want)
 		}
+	}
+}
+
+func TestProcStatusKB(t *testing.T) {
+	if kb := procStatusKB(os.Getpid(), "VmHWM"); kb < 1024 {
+		t.Errorf("this process's VmHWM = %d kB", kb)
+	}
+	if kb := procStatusKB(os.Getpid(), "NoSuchField"); kb != 0 {
+		t.Errorf("a missing field = %d kB", kb)
 	}
 }

@@ -45,13 +45,11 @@ func (b *bench) goBenchSection() error {
 	var pkgs, names []string
 	for _, gb := range goBudgets {
 		top, _, _ := strings.Cut(gb.name, "/")
-		if !slices.Contains(pkgs, gb.pkg) {
-			pkgs = append(pkgs, gb.pkg)
-		}
-		if !slices.Contains(names, top) {
-			names = append(names, top)
-		}
+		pkgs, names = append(pkgs, gb.pkg), append(names, top)
 	}
+	// goBudgets lists a package's benchmarks together (go test would drop
+	// any other repeat of a package; a name's is harmless in the regexp).
+	pkgs, names = slices.Compact(pkgs), slices.Compact(names)
 	args := append([]string{"test", "-run", "^$", "-bench", "^(" + strings.Join(names, "|") + ")$", "-benchmem",
 		"-benchtime", b.o.benchtime, "-count", "1"}, pkgs...)
 	step("go %s", strings.Join(args, " "))

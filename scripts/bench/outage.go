@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
 	"regexp"
 	"time"
 
 	"matrix-notify/internal/flushlock"
+	"matrix-notify/internal/realpeer"
 )
 
 var outageName = regexp.MustCompile(`outage alarm (\d+)`)
@@ -24,12 +24,11 @@ func (b *bench) outageSection() error {
 	o := b.o
 	rs := rooms("o", o.outageRooms)
 	// A loopback port nothing listens on: refused until sendertest takes it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := realpeer.FreePort()
 	if err != nil {
 		return err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	h, err := b.newHome("outage", "http://"+addr, rs, "")
 	if err != nil {
 		return err

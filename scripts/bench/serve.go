@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,13 +176,10 @@ func (b *bench) serveRun(monitors int) (row []string, rate, p99 float64, err err
 }
 
 // procStatusKB reads a "Name:  123 kB" line of /proc/PID/status.
-func procStatusKB(pid int, name string) int64 {
+func procStatusKB(pid int, name string) (kb int64) {
 	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
-		}
+	if _, v, ok := strings.Cut(string(data), "\n"+name+":"); ok {
+		fmt.Sscan(v, &kb)
 	}
-	return 0
+	return kb
 }
