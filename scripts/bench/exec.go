@@ -179,8 +179,7 @@ func (b *bench) execReport(res map[execKey][]sample, tools []string) {
 	r.rssAt = len(r.budget)
 	for k, ss := range res {
 		if k.tool == toolMN || k.tool == toolMNC {
-			r.rssMax = max(r.rssMax, of(ss, rss).max)
-			r.rssN += len(ss)
+			r.execs = append(r.execs, ss...)
 		}
 	}
 }

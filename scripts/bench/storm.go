@@ -98,8 +98,7 @@ func (b *bench) storm(tool string) ([]string, error) {
 	minimum := float64(expected) / o.stormRate
 	maxRSS := of(ss, rss).max
 	if tool == toolMN {
-		b.report.rssMax = max(b.report.rssMax, maxRSS)
-		b.report.rssN += len(ss)
+		b.report.execs = append(b.report.execs, ss...)
 	}
 	b.report.add(line(fmt.Sprintf("storm, %s: %d alarms x %d rooms within 1.2x the rate limit's minimum, no duplicates, no losses", tool, o.stormAlarms, o.stormRooms),
 		fmt.Sprintf("<= %.1f s, 0 dup, 0 lost", 1.2*minimum), fmt.Sprintf("%.1f s, %d dup, %d lost of %d", total.Seconds(), dup, lost, expected),
