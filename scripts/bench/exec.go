@@ -8,7 +8,6 @@ import (
 	"time"
 )
 
-// The tools of the exec section.
 const (
 	toolCurl   = "curl PUT (floor)"
 	toolScript = "alarm-notify.sh"
@@ -119,7 +118,6 @@ func curlArgs(hs, room string, seq int) []string {
 		fmt.Sprintf("%s/_matrix/client/v3/rooms/%s/send/m.room.message/floor-%d", hs, url.PathEscape(room), seq)}
 }
 
-// execReport writes the exec tables and budget lines.
 func (b *bench) execReport(res map[execKey][]sample, tools []string) {
 	r := b.report
 	var rows [][]string

@@ -22,7 +22,6 @@ type goBudget struct {
 	why       string
 }
 
-// The three numbers of an op: ns, B and allocs.
 var goUnits = []string{"ns/op", "B/op", "allocs/op"}
 
 var goBudgets = []goBudget{

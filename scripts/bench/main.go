@@ -154,7 +154,6 @@ func run(o options) error {
 	return nil
 }
 
-// step prints progress on stderr.
 func step(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }

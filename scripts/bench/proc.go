@@ -129,7 +129,6 @@ func countPairs(hs string, re *regexp.Regexp) (delivered, duplicates int, err er
 	return len(seen), duplicates, nil
 }
 
-// rooms returns n room ids with a prefix.
 func rooms(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {

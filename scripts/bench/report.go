@@ -82,7 +82,6 @@ func machineInfo(bin string) [][]string {
 	return m
 }
 
-// stats is a median, range and quartiles.
 type stats struct{ med, min, max, q1, q3 float64 }
 
 func summarize(xs []float64) stats {
@@ -101,7 +100,6 @@ func summarize(xs []float64) stats {
 	return stats{med: q(0.5), min: s[0], max: s[len(s)-1], q1: q(0.25), q3: q(0.75)}
 }
 
-// String is the median [min–max].
 func (s stats) String() string { return fmt.Sprintf("%.1f [%.1f–%.1f]", s.med, s.min, s.max) }
 
 // of is metric m (wall, cpu or rss) of each sample, summarized.

@@ -10,7 +10,6 @@ import (
 
 var stormName = regexp.MustCompile(`storm alarm (\d+)`)
 
-// stormSection launches the storm for matrix-notify, then alarm-notify.sh.
 func (b *bench) stormSection() error {
 	tools := []string{toolMN}
 	if b.script != nil && b.o.stormScript {
