@@ -33,11 +33,19 @@ func (b *bench) e2eeSection() error {
 		b.report.note(fmt.Sprintf("e2ee: DENDRITE_BIN_DIR (%q) has no dendrite: encrypted alarms are not measured (make bench builds it with scripts/realpeers/dendrite.sh).", binDir))
 		return nil
 	}
-	hs, err := b.startDendrite(binDir)
+	step("e2ee: starting Dendrite")
+	// A throwaway one (scripts/realpeers/dendrite.sh: sqlite, loopback, no
+	// federation, no rate limits) with the users bot and reader.
+	hs, err := realpeer.StartDendrite(filepath.Join(b.tmp, "dendrite"), binDir)
 	if err != nil {
 		return err
 	}
 	defer hs.Stop()
+	for _, name := range []string{"bot", "reader"} {
+		if err := hs.CreateUser(name, e2eePassword); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	reader, err := mautrix.NewClient(hs.URL, "", "")
@@ -128,24 +136,6 @@ func (b *bench) e2eeSection() error {
 		line("e2ee: peak RSS of an encrypted exec alarm (max of the runs)", "<= 20 MB",
 			fmt.Sprintf("%.1f MB (the plain one: %.1f MB)", maxRSS, of(res[0], rss).max), maxRSS <= 20, false))
 	return nil
-}
-
-// startDendrite runs a throwaway Dendrite (scripts/realpeers/dendrite.sh:
-// sqlite, loopback, no federation, no rate limits) with the users bot and
-// reader.
-func (b *bench) startDendrite(binDir string) (*realpeer.Dendrite, error) {
-	step("e2ee: starting Dendrite")
-	hs, err := realpeer.StartDendrite(filepath.Join(b.tmp, "dendrite"), binDir)
-	if err != nil {
-		return nil, err
-	}
-	for _, name := range []string{"bot", "reader"} {
-		if err := hs.CreateUser(name, e2eePassword); err != nil {
-			hs.Stop()
-			return nil, err
-		}
-	}
-	return hs, nil
 }
 
 // e2eeGrowth measures what encryption adds to the binary, there being no
