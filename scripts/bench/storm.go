@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 var stormName = regexp.MustCompile(`storm alarm (\d+)`)
@@ -46,31 +47,20 @@ func (b *bench) storm(tool string) ([]string, error) {
 		path = filepath.Join(h.plugins, "alarm-notify.sh")
 	}
 	step("storm: %s, %d alarms x %d rooms, %d at a time, homeserver limited to %g events/s", tool, o.stormAlarms, o.stormRooms, o.stormWidth, o.stormRate)
-	var (
-		mu       sync.Mutex
-		wg       sync.WaitGroup
-		ss       []sample
-		firstErr error
-		sem      = make(chan struct{}, o.stormWidth)
-		start    = time.Now()
-	)
-	for i := range o.stormAlarms {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			s, err := b.runChild(3*time.Minute, path, alarmArgs(100000+i, fmt.Sprintf("storm_alarm_%03d", i)), h.env)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			ss = append(ss, s)
+	var g errgroup.Group
+	g.SetLimit(o.stormWidth)
+	ss := make([]sample, o.stormAlarms)
+	start := time.Now()
+	for i := range ss {
+		g.Go(func() (err error) {
+			ss[i], err = b.runChild(3*time.Minute, path, alarmArgs(100000+i, fmt.Sprintf("storm_alarm_%03d", i)), h.env)
+			return err
 		})
 	}
-	wg.Wait()
+	err = g.Wait()
 	total := time.Since(start)
-	if firstErr != nil {
-		return nil, firstErr
+	if err != nil {
+		return nil, err
 	}
 	expected := o.stormAlarms * o.stormRooms
 	delivered, dup, err := countPairs(hs.url, stormName)
