@@ -177,10 +177,14 @@ func (b *bench) newHome(name, hsURL string, rooms []string, toml string) (*home,
 			return nil, err
 		}
 	}
-	// The binary the way the README installs it: how a file entered the page
-	// cache changes an exec's peak RSS (see installBinary).
-	if err := installBinary(b.bin, filepath.Join(h.plugins, "matrix-notify")); err != nil {
-		return nil, err
+	// The binary the way the README installs it, with install(1). Not with
+	// one write(2) (os.WriteFile): the page-cache folios that leaves are
+	// larger, and the kernel's fault-around maps them whole, so that every
+	// exec of such a copy reads about 1.3 MB more RSS (BENCHMARKS.md, "How it
+	// measures"). Users install it; they do not write it in one go.
+	bin := filepath.Join(h.plugins, "matrix-notify")
+	if out, err := exec.Command("install", "-m", "0755", b.bin, bin).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("install %s: %v: %s", bin, err, out)
 	}
 	h.env = []string{
 		"PATH=" + os.Getenv("PATH") + ":/usr/bin:/bin", "TZ=UTC", "LANG=C.UTF-8",
@@ -190,18 +194,6 @@ func (b *bench) newHome(name, hsURL string, rooms []string, toml string) (*home,
 		"NETDATA_REGISTRY_URL=https://netdata.example.org:19999",
 	}
 	return h, nil
-}
-
-// installBinary copies the binary with install(1), as the README does. Not
-// with one write(2) (os.WriteFile): the page-cache folios that leaves are
-// larger, and the kernel's fault-around maps them whole, so that every exec
-// of such a copy reads about 1.3 MB more RSS (BENCHMARKS.md, "How it
-// measures"). Users install it; they do not write it in one go.
-func installBinary(from, to string) error {
-	if out, err := exec.Command("install", "-m", "0755", from, to).CombinedOutput(); err != nil {
-		return fmt.Errorf("install %s: %v: %s", to, err, out)
-	}
-	return nil
 }
 
 // alarmArgs is netdata 1.x's 29-argument argv for one CRITICAL transition,
