@@ -109,7 +109,7 @@ func (l *linter) scan(toks []token) {
 	for i := 0; i < len(toks); i++ {
 		switch t := toks[i]; {
 		case t.output:
-			l.expr(trimDelims(l.src[t.begin+2:t.end-2], t.begin+2))
+			l.expr(t.args, t.argsAt)
 		case t.name == "comment":
 			for i+1 < len(toks) && (toks[i+1].output || toks[i+1].name != "endcomment") {
 				i++
@@ -118,14 +118,6 @@ func (l *linter) scan(toks []token) {
 			l.tag(t.name, t.args, t.argsAt)
 		}
 	}
-}
-
-func trimDelims(s string, off int) (string, int) {
-	if strings.HasPrefix(s, "-") {
-		s, off = s[1:], off+1
-	}
-	s = strings.TrimSuffix(s, "-")
-	return s, off
 }
 
 // splitWord returns the first word of s (a tag name, or "#"), the rest, and
