@@ -120,23 +120,6 @@ func (l *linter) scan(toks []token) {
 	}
 }
 
-// splitWord returns the first word of s (a tag name, or "#"), the rest, and
-// the rest's offset.
-func splitWord(s string, off int) (string, string, int) {
-	n := 0
-	for n < len(s) && isSpaceByte(s[n]) {
-		n++
-	}
-	if n < len(s) && s[n] == '#' {
-		return "#", s[n+1:], off + n + 1
-	}
-	m := n
-	for m < len(s) && isWordByte(s[m]) {
-		m++
-	}
-	return s[n:m], s[m:], off + m
-}
-
 func (l *linter) tag(name, args string, off int) {
 	switch name {
 	case "liquid":

@@ -57,21 +57,28 @@ func splitTag(tag string) (p tagParts, ok bool) {
 	if strings.HasSuffix(inner, "-") {
 		p.r, inner = "-", inner[:len(inner)-1]
 	}
-	rest := strings.TrimLeft(inner, " \t\n\r\f\v")
-	p.lead = inner[:len(inner)-len(rest)]
-	if strings.HasPrefix(rest, "#") {
-		p.name, p.args = "#", rest[1:]
-		return p, true
-	}
-	m := 0
-	for m < len(rest) && isWordByte(rest[m]) {
-		m++
-	}
-	p.name, p.args = rest[:m], rest[m:]
-	return p, m > 0
+	name, args, at := splitWord(inner, 0)
+	p.lead, p.name, p.args = inner[:at-len(name)], name, args
+	return p, name != ""
 }
 
-func isSpaceByte(c byte) bool { return strings.IndexByte(" \t\n\r\f\v", c) >= 0 }
+// splitWord returns the first word of s (a tag name, or "#"), the rest, and
+// the rest's offset.
+func splitWord(s string, off int) (string, string, int) {
+	n := len(s) - len(strings.TrimLeft(s, asciiSpace))
+	if n < len(s) && s[n] == '#' {
+		return "#", s[n+1:], off + n + 1
+	}
+	m := n
+	for m < len(s) && isWordByte(s[m]) {
+		m++
+	}
+	return s[n:m], s[m:], off + m
+}
+
+const asciiSpace = " \t\n\r\f\v"
+
+func isSpaceByte(c byte) bool { return strings.IndexByte(asciiSpace, c) >= 0 }
 
 func isWordByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
