@@ -282,11 +282,8 @@ func (e *Engine) registerFilters() {
 		return out
 	})
 	add("reverse", func(v any) []any {
-		arr := toArray(v)
-		out := make([]any, len(arr))
-		for i, x := range arr {
-			out[len(arr)-1-i] = x
-		}
+		out := append([]any{}, toArray(v)...)
+		slices.Reverse(out)
 		return out
 	})
 	add("concat", func(v any, args ...any) []any {
@@ -351,31 +348,27 @@ func (e *Engine) registerFilters() {
 	add("abs", num1(math.Abs))
 	add("ceil", num1(math.Ceil))
 	add("floor", num1(math.Floor))
-	add("at_least", num2(func(a, b float64) float64 {
-		if b != b {
-			return a
-		}
-		return math.Max(a, b)
-	}))
-	add("at_most", num2(func(a, b float64) float64 {
-		if b != b {
-			return a
-		}
-		return math.Min(a, b)
-	}))
+	// A missing bound (NaN) leaves the value.
+	bound := func(f func(a, b float64) float64) func(any, ...any) float64 {
+		return num2(func(a, b float64) float64 {
+			if b != b {
+				return a
+			}
+			return f(a, b)
+		})
+	}
+	add("at_least", bound(math.Max))
+	add("at_most", bound(math.Min))
 	add("plus", num2(func(a, b float64) float64 { return a + b }))
 	add("minus", num2(func(a, b float64) float64 { return a - b }))
 	add("times", num2(func(a, b float64) float64 { return a * b }))
 	add("modulo", num2(math.Mod))
+	divide := num2(func(a, b float64) float64 { return a / b })
 	add("divided_by", func(v any, args ...any) float64 {
-		a, b := toNumber(v), math.NaN()
-		if len(args) > 0 {
-			b = toNumber(args[0])
+		if toNumber(arg(args, 1)) != 0 { // integer division
+			return math.Floor(divide(v, args...))
 		}
-		if len(args) > 1 && args[1] != nil && toNumber(args[1]) != 0 {
-			return math.Floor(a / b)
-		}
-		return a / b
+		return divide(v, args...)
 	})
 	add("round", func(v any, args ...any) float64 {
 		x := toNumber(v)
