@@ -25,8 +25,8 @@ import (
 // replace them for every filter an alert template is likely to use.
 
 // StandardFilters is the set of filter names LiquidJS 10.26 defines; a name
-// outside it (and outside ExtraFilters) is an unknown filter, which LiquidJS
-// and this engine pass through silently and Lint warns about.
+// outside it is an unknown filter, which LiquidJS and this engine pass
+// through silently and Lint warns about.
 var StandardFilters = []string{
 	"escape", "xml_escape", "escape_once", "newline_to_br", "strip_html",
 	"abs", "at_least", "at_most", "ceil", "divided_by", "floor", "minus", "plus", "modulo", "times", "round",

@@ -1,10 +1,10 @@
 package liquidjs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -67,11 +67,8 @@ func Lint(name, source string, known []string) []Diagnostic {
 			Msg: fmt.Sprintf("unknown variable %q (renders empty)", u.name)})
 	}
 	diags = append(diags, l.diags...)
-	sort.SliceStable(diags, func(i, j int) bool {
-		if diags[i].Line != diags[j].Line {
-			return diags[i].Line < diags[j].Line
-		}
-		return diags[i].Col < diags[j].Col
+	slices.SortStableFunc(diags, func(a, b Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
 	return diags
 }

@@ -86,20 +86,18 @@ func isWordByte(c byte) bool {
 
 func rewriteEcho(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := p.l, p.r
 	if strings.TrimSpace(p.args) == "" {
-		return "{{" + l + p.lead + "nil " + p.args + r + "}}"
+		return "{{" + p.l + p.lead + "nil " + p.args + p.r + "}}"
 	}
-	return "{{" + l + p.lead + "    " + p.args + r + "}}"
+	return "{{" + p.l + p.lead + "    " + p.args + p.r + "}}"
 }
 
 func rewriteComment(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := p.l, p.r
 	// Keep the line breaks, blank the rest.
 	body := p.lead + " " + p.args
 	var b strings.Builder
-	b.WriteString("{{" + l + " nil")
+	b.WriteString("{{" + p.l + " nil")
 	for i := 4; i < len(body); i++ {
 		if body[i] == '\n' {
 			b.WriteByte('\n')
@@ -107,7 +105,7 @@ func rewriteComment(tag string) string {
 			b.WriteByte(' ')
 		}
 	}
-	b.WriteString(" " + r + "}}")
+	b.WriteString(" " + p.r + "}}")
 	return b.String()
 }
 
