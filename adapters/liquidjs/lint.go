@@ -52,7 +52,7 @@ func Lint(name, source string, known []string) []Diagnostic {
 		diags = append(diags, Diagnostic{Line: max(pe.Line, 1), Col: max(pe.Col, 1), Severity: SeverityError, Msg: pe.Msg})
 	}
 	l := &linter{src: source, defined: map[string]bool{}}
-	for _, k := range slices.Concat(known, []string{"forloop", "tablerowloop", "blank", "empty", "nil", "null", "true", "false"}) {
+	for _, k := range slices.Concat(known, []string{"forloop", "tablerowloop"}) {
 		l.defined[k] = true
 	}
 	l.scan(toks)
@@ -186,14 +186,10 @@ func (l *linter) tag(name, args string, off int) {
 	}
 }
 
-// exprKeyword reports the words of an expression that are not variables.
+// exprKeyword reports the words of an expression that are not variables:
+// LiquidJS's word operators and literals, and for's in and reversed.
 func exprKeyword(word string) bool {
-	switch word {
-	case "and", "or", "contains", "not", "in", "reversed",
-		"true", "false", "nil", "null", "empty", "blank":
-		return true
-	}
-	return false
+	return word == "in" || word == "reversed" || slices.Contains(jsOperators, word) || slices.Contains(jsLiterals, word)
 }
 
 // expr records variable uses and filter names of an expression at off.
