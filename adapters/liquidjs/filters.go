@@ -76,13 +76,7 @@ func (e *Engine) registerFilters() {
 	add("date_to_long_string", func(v any, args ...any) (any, error) { return e.stringifyDate(v, "%B", args) })
 
 	// JSON
-	jsonFilter := func(v any, args ...any) (any, error) {
-		var space any
-		if len(args) > 0 {
-			space = args[0]
-		}
-		return jsonStringify(v, space)
-	}
+	jsonFilter := func(v any, args ...any) (any, error) { return jsonStringify(v, arg(args, 0)) }
 	add("json", jsonFilter)
 	add("jsonify", jsonFilter)
 	add("inspect", jsonFilter)
@@ -107,9 +101,8 @@ func (e *Engine) registerFilters() {
 		return strings.ReplaceAll(s, "+", " "), nil
 	})
 	str("base64_encode", func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) })
-	add("base64_decode", func(v any) string {
-		s := strings.TrimRight(stringify(v), "=")
-		b, err := base64.RawStdEncoding.DecodeString(s)
+	str("base64_decode", func(s string) string {
+		b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
 		if err != nil {
 			return ""
 		}
@@ -134,8 +127,7 @@ func (e *Engine) registerFilters() {
 	str2("replace_last", replaceLast)
 	str("downcase", jsLower)
 	str("upcase", jsUpper)
-	add("capitalize", func(v any) string {
-		s := stringify(v)
+	str("capitalize", func(s string) string {
 		if s == "" {
 			return ""
 		}
@@ -331,7 +323,7 @@ func (e *Engine) registerFilters() {
 		}
 		return out
 	})
-	add("to_integer", func(v any) float64 { return jsToNumber(v) })
+	add("to_integer", jsToNumber)
 
 	// math, with JavaScript numbers (toNumber: +v || 0)
 	num1 := func(f func(float64) float64) func(any) float64 {
