@@ -84,9 +84,8 @@ func (o *Object) Equal(v values.Value) bool {
 // Less is false: LiquidJS compares objects as NaN.
 func (o *Object) Less(values.Value) bool { return false }
 
-// Contains reports whether the object has the key (LiquidJS: `obj contains "k"`
-// is false for plain objects, which have no indexOf; osteele's maps test the
-// key; we follow LiquidJS).
+// Contains is false: LiquidJS's `obj contains "k"` is false for a plain
+// object, which has no indexOf (osteele's maps test the key).
 func (o *Object) Contains(values.Value) bool { return false }
 
 // IndexValue is obj[key]; a number key is its JavaScript string form.
@@ -97,7 +96,7 @@ func (o *Object) IndexValue(k values.Value) values.Value {
 	return values.ValueOf(nil)
 }
 
-// PropertyValue is obj.key, with LiquidJS's size/first/last fallbacks.
+// PropertyValue is obj.key, with LiquidJS's size fallback.
 func (o *Object) PropertyValue(k values.Value) values.Value {
 	key := propertyKey(k.Interface())
 	if v, ok := o.Get(key); ok {
