@@ -111,12 +111,10 @@ func rewriteComment(tag string) string {
 
 func rewriteLiquid(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := p.l, p.r
-	lines := strings.Split(p.args, "\n")
-	var tags []string // each without its closing delimiter
-	var closers []string
+	var b strings.Builder
+	closer, open := "", p.l // of the tag written last; after the first's delimiter
 	pending := strings.Count(p.lead, "\n")
-	for idx, line := range lines {
+	for idx, line := range strings.Split(p.args, "\n") {
 		if idx > 0 {
 			pending++
 		}
@@ -126,7 +124,8 @@ func rewriteLiquid(tag string) string {
 		if s == "" || s[0] == '#' || s == "-" {
 			continue
 		}
-		nl := strings.Repeat("\n", pending)
+		b.WriteString(closer)
+		open += strings.Repeat("\n", pending)
 		pending = 0
 		word := s
 		if i := strings.IndexAny(s, " \t"); i >= 0 {
@@ -137,28 +136,19 @@ func rewriteLiquid(tag string) string {
 			if expr == "" {
 				expr = "nil"
 			}
-			tags = append(tags, "{{"+nl+" "+expr+" ")
-			closers = append(closers, "}}")
+			b.WriteString("{{" + open + " " + expr + " ")
+			closer = "}}"
 		} else {
 			t := rewriteTag("{% " + s + " %}")
-			tags = append(tags, "{%"+nl+t[2:len(t)-2])
-			closers = append(closers, "%}")
+			b.WriteString("{%" + open + t[2:len(t)-2])
+			closer = "%}"
 		}
+		open = ""
 	}
 	nl := strings.Repeat("\n", pending)
-	if len(tags) == 0 {
-		return "{%" + l + " comment %}" + nl + "{% endcomment " + r + "%}"
+	if closer == "" {
+		return "{%" + p.l + " comment %}" + nl + "{% endcomment " + p.r + "%}"
 	}
-	var b strings.Builder
-	for i, t := range tags {
-		if i == 0 && l != "" {
-			t = t[:2] + l + t[2:]
-		}
-		b.WriteString(t)
-		if i == len(tags)-1 {
-			b.WriteString(nl + r)
-		}
-		b.WriteString(closers[i])
-	}
+	b.WriteString(nl + p.r + closer)
 	return b.String()
 }
