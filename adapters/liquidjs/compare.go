@@ -142,22 +142,13 @@ func (e *Engine) registerTags() {
 	e.cfg.AddFilter(truthyFilter, func(v any) bool { return !isNil(v) && v != false })
 	// increment/decrement: counters start at 0; increment prints then adds,
 	// decrement subtracts then prints.
-	counter := func(delta int) render.TagCompiler {
+	counter := func(delta float64) render.TagCompiler {
 		return func(args string) (func(io.Writer, render.Context) error, error) {
 			name := strings.TrimSpace(args)
 			return func(w io.Writer, ctx render.Context) error {
-				n, ok := toFloat(ctx.Get(name))
-				if !ok {
-					n = 0
-				}
-				if delta < 0 {
-					n--
-					ctx.Set(name, n)
-					_, err := io.WriteString(w, JSNumber(n))
-					return err
-				}
-				ctx.Set(name, n+1)
-				_, err := io.WriteString(w, JSNumber(n))
+				n, _ := toFloat(ctx.Get(name)) // 0 when unset
+				ctx.Set(name, n+delta)
+				_, err := io.WriteString(w, JSNumber(n+min(delta, 0)))
 				return err
 			}, nil
 		}

@@ -287,7 +287,7 @@ func strftime(d *liquidDate, format string) string {
 
 // convValue is conversion conv of d before casing and padding (only the
 // one asked for is computed: a template formats a date on every render).
-func convValue(d *liquidDate, conv byte, flags string) string {
+func convValue(d *liquidDate, conv byte, flags, width string) string {
 	t := d.disp
 	switch conv {
 	case 'd', 'e':
@@ -342,8 +342,29 @@ func convValue(d *liquidDate, conv byte, flags string) string {
 		return weekOfYear(t, 0)
 	case 'W':
 		return weekOfYear(t, 1)
+	case 'Z':
+		if d.zoneName != "" {
+			return d.zoneName
+		}
+		fallthrough
 	case 'z':
 		return offsetString(d.offset, strings.Contains(flags, ":"))
+	case 'C':
+		ys := strconv.Itoa(t.Year())
+		if n, err := strconv.Atoi(ys[:min(len(ys), 2)]); err == nil {
+			return strconv.Itoa(n)
+		}
+		return "NaN"
+	case 'y':
+		ys := strconv.Itoa(t.Year())
+		return ys[min(len(ys), 2):min(len(ys), 4)]
+	case 'N':
+		w, _ := strconv.Atoi(width)
+		if w == 0 {
+			w = 9
+		}
+		ms := strconv.Itoa(t.Nanosecond() / 1e6)
+		return ms[:min(len(ms), w)] + strings.Repeat("0", max(0, w-len(ms)))
 	case 's':
 		return strconv.FormatInt(int64(math.Round(float64(t.UnixMilli())/1000)), 10)
 	}
@@ -352,30 +373,7 @@ func convValue(d *liquidDate, conv byte, flags string) string {
 
 // formatConv is one conversion, cased and padded as its flags and width say.
 func formatConv(d *liquidDate, conv byte, flags, width string) string {
-	t := d.disp
-	ret := convValue(d, conv, flags)
-	ys := strconv.Itoa(t.Year())
-	switch conv {
-	case 'C':
-		ret = "NaN"
-		if n, err := strconv.Atoi(ys[:min(len(ys), 2)]); err == nil {
-			ret = strconv.Itoa(n)
-		}
-	case 'y':
-		ret = ys[min(len(ys), 2):min(len(ys), 4)]
-	case 'N':
-		w, _ := strconv.Atoi(width)
-		if w == 0 {
-			w = 9
-		}
-		ret = strconv.Itoa(t.Nanosecond() / 1e6)
-		ret = ret[:min(len(ret), w)] + strings.Repeat("0", max(0, w-len(ret)))
-	case 'Z':
-		ret = d.zoneName
-		if ret == "" {
-			ret = offsetString(d.offset, strings.Contains(flags, ":"))
-		}
-	}
+	ret := convValue(d, conv, flags, width)
 	padChar := "0"
 	if strings.IndexByte("aAbBceklpP", conv) >= 0 {
 		padChar = " "

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -271,9 +272,7 @@ func (t *Template) Render(ctx map[string]any) (out string, err error) {
 	vars["blank"] = blankLiteral
 	vars["empty"] = emptyLiteral
 	vars["null"] = nil
-	for k, v := range ctx {
-		vars[k] = v
-	}
+	maps.Copy(vars, ctx)
 	var buf bytes.Buffer
 	if rerr := render.Render(t.root, &buf, vars, t.e.cfg); rerr != nil {
 		return "", fmt.Errorf("%s: %w", t.name, rerr)

@@ -25,8 +25,8 @@ import (
 // replace them for every filter an alert template is likely to use.
 
 // StandardFilters is the set of filter names LiquidJS 10.26 defines; a name
-// outside it (and outside ExtraFilters) is an unknown filter, which LiquidJS
-// and this engine pass through silently and Lint warns about.
+// outside it is an unknown filter, which LiquidJS and this engine pass
+// through silently and Lint warns about.
 var StandardFilters = []string{
 	"escape", "xml_escape", "escape_once", "newline_to_br", "strip_html",
 	"abs", "at_least", "at_most", "ceil", "divided_by", "floor", "minus", "plus", "modulo", "times", "round",
@@ -76,13 +76,7 @@ func (e *Engine) registerFilters() {
 	add("date_to_long_string", func(v any, args ...any) (any, error) { return e.stringifyDate(v, "%B", args) })
 
 	// JSON
-	jsonFilter := func(v any, args ...any) (any, error) {
-		var space any
-		if len(args) > 0 {
-			space = args[0]
-		}
-		return jsonStringify(v, space)
-	}
+	jsonFilter := func(v any, args ...any) (any, error) { return jsonStringify(v, arg(args, 0)) }
 	add("json", jsonFilter)
 	add("jsonify", jsonFilter)
 	add("inspect", jsonFilter)
@@ -107,9 +101,8 @@ func (e *Engine) registerFilters() {
 		return strings.ReplaceAll(s, "+", " "), nil
 	})
 	str("base64_encode", func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) })
-	add("base64_decode", func(v any) string {
-		s := strings.TrimRight(stringify(v), "=")
-		b, err := base64.RawStdEncoding.DecodeString(s)
+	str("base64_decode", func(s string) string {
+		b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
 		if err != nil {
 			return ""
 		}
@@ -134,8 +127,7 @@ func (e *Engine) registerFilters() {
 	str2("replace_last", replaceLast)
 	str("downcase", jsLower)
 	str("upcase", jsUpper)
-	add("capitalize", func(v any) string {
-		s := stringify(v)
+	str("capitalize", func(s string) string {
 		if s == "" {
 			return ""
 		}
@@ -282,11 +274,8 @@ func (e *Engine) registerFilters() {
 		return out
 	})
 	add("reverse", func(v any) []any {
-		arr := toArray(v)
-		out := make([]any, len(arr))
-		for i, x := range arr {
-			out[len(arr)-1-i] = x
-		}
+		out := append([]any{}, toArray(v)...)
+		slices.Reverse(out)
 		return out
 	})
 	add("concat", func(v any, args ...any) []any {
@@ -334,7 +323,7 @@ func (e *Engine) registerFilters() {
 		}
 		return out
 	})
-	add("to_integer", func(v any) float64 { return jsToNumber(v) })
+	add("to_integer", jsToNumber)
 
 	// math, with JavaScript numbers (toNumber: +v || 0)
 	num1 := func(f func(float64) float64) func(any) float64 {
@@ -351,31 +340,27 @@ func (e *Engine) registerFilters() {
 	add("abs", num1(math.Abs))
 	add("ceil", num1(math.Ceil))
 	add("floor", num1(math.Floor))
-	add("at_least", num2(func(a, b float64) float64 {
-		if b != b {
-			return a
-		}
-		return math.Max(a, b)
-	}))
-	add("at_most", num2(func(a, b float64) float64 {
-		if b != b {
-			return a
-		}
-		return math.Min(a, b)
-	}))
+	// A missing bound (NaN) leaves the value.
+	bound := func(f func(a, b float64) float64) func(any, ...any) float64 {
+		return num2(func(a, b float64) float64 {
+			if b != b {
+				return a
+			}
+			return f(a, b)
+		})
+	}
+	add("at_least", bound(math.Max))
+	add("at_most", bound(math.Min))
 	add("plus", num2(func(a, b float64) float64 { return a + b }))
 	add("minus", num2(func(a, b float64) float64 { return a - b }))
 	add("times", num2(func(a, b float64) float64 { return a * b }))
 	add("modulo", num2(math.Mod))
+	divide := num2(func(a, b float64) float64 { return a / b })
 	add("divided_by", func(v any, args ...any) float64 {
-		a, b := toNumber(v), math.NaN()
-		if len(args) > 0 {
-			b = toNumber(args[0])
+		if toNumber(arg(args, 1)) != 0 { // integer division
+			return math.Floor(divide(v, args...))
 		}
-		if len(args) > 1 && args[1] != nil && toNumber(args[1]) != 0 {
-			return math.Floor(a / b)
-		}
-		return a / b
+		return divide(v, args...)
 	})
 	add("round", func(v any, args ...any) float64 {
 		x := toNumber(v)

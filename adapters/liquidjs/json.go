@@ -39,10 +39,7 @@ func jsonStringify(v any, space any) (string, error) {
 }
 
 func jsonIndent(space any) string {
-	switch s := space.(type) {
-	case nil, bool:
-		return ""
-	case string:
+	if s, ok := space.(string); ok {
 		u := utf16Units(s)
 		return fromUTF16(u[:min(len(u), 10)])
 	}

@@ -1,10 +1,10 @@
 package liquidjs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +52,7 @@ func Lint(name, source string, known []string) []Diagnostic {
 		diags = append(diags, Diagnostic{Line: max(pe.Line, 1), Col: max(pe.Col, 1), Severity: SeverityError, Msg: pe.Msg})
 	}
 	l := &linter{src: source, defined: map[string]bool{}}
-	for _, k := range slices.Concat(known, []string{"forloop", "tablerowloop", "blank", "empty", "nil", "null", "true", "false"}) {
+	for _, k := range slices.Concat(known, []string{"forloop", "tablerowloop"}) {
 		l.defined[k] = true
 	}
 	l.scan(toks)
@@ -67,11 +67,8 @@ func Lint(name, source string, known []string) []Diagnostic {
 			Msg: fmt.Sprintf("unknown variable %q (renders empty)", u.name)})
 	}
 	diags = append(diags, l.diags...)
-	sort.SliceStable(diags, func(i, j int) bool {
-		if diags[i].Line != diags[j].Line {
-			return diags[i].Line < diags[j].Line
-		}
-		return diags[i].Col < diags[j].Col
+	slices.SortStableFunc(diags, func(a, b Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
 	return diags
 }
@@ -109,7 +106,7 @@ func (l *linter) scan(toks []token) {
 	for i := 0; i < len(toks); i++ {
 		switch t := toks[i]; {
 		case t.output:
-			l.expr(trimDelims(l.src[t.begin+2:t.end-2], t.begin+2))
+			l.expr(t.args, t.argsAt)
 		case t.name == "comment":
 			for i+1 < len(toks) && (toks[i+1].output || toks[i+1].name != "endcomment") {
 				i++
@@ -118,31 +115,6 @@ func (l *linter) scan(toks []token) {
 			l.tag(t.name, t.args, t.argsAt)
 		}
 	}
-}
-
-func trimDelims(s string, off int) (string, int) {
-	if strings.HasPrefix(s, "-") {
-		s, off = s[1:], off+1
-	}
-	s = strings.TrimSuffix(s, "-")
-	return s, off
-}
-
-// splitWord returns the first word of s (a tag name, or "#"), the rest, and
-// the rest's offset.
-func splitWord(s string, off int) (string, string, int) {
-	n := 0
-	for n < len(s) && isSpaceByte(s[n]) {
-		n++
-	}
-	if n < len(s) && s[n] == '#' {
-		return "#", s[n+1:], off + n + 1
-	}
-	m := n
-	for m < len(s) && isWordByte(s[m]) {
-		m++
-	}
-	return s[n:m], s[m:], off + m
 }
 
 func (l *linter) tag(name, args string, off int) {
@@ -214,14 +186,10 @@ func (l *linter) tag(name, args string, off int) {
 	}
 }
 
-// exprKeyword reports the words of an expression that are not variables.
+// exprKeyword reports the words of an expression that are not variables:
+// LiquidJS's word operators and literals, and for's in and reversed.
 func exprKeyword(word string) bool {
-	switch word {
-	case "and", "or", "contains", "not", "in", "reversed",
-		"true", "false", "nil", "null", "empty", "blank":
-		return true
-	}
-	return false
+	return word == "in" || word == "reversed" || slices.Contains(jsOperators, word) || slices.Contains(jsLiterals, word)
 }
 
 // expr records variable uses and filter names of an expression at off.

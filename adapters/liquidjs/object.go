@@ -84,9 +84,8 @@ func (o *Object) Equal(v values.Value) bool {
 // Less is false: LiquidJS compares objects as NaN.
 func (o *Object) Less(values.Value) bool { return false }
 
-// Contains reports whether the object has the key (LiquidJS: `obj contains "k"`
-// is false for plain objects, which have no indexOf; osteele's maps test the
-// key; we follow LiquidJS).
+// Contains is false: LiquidJS's `obj contains "k"` is false for a plain
+// object, which has no indexOf (osteele's maps test the key).
 func (o *Object) Contains(values.Value) bool { return false }
 
 // IndexValue is obj[key]; a number key is its JavaScript string form.
@@ -97,7 +96,7 @@ func (o *Object) IndexValue(k values.Value) values.Value {
 	return values.ValueOf(nil)
 }
 
-// PropertyValue is obj.key, with LiquidJS's size/first/last fallbacks.
+// PropertyValue is obj.key, with LiquidJS's size fallback.
 func (o *Object) PropertyValue(k values.Value) values.Value {
 	key := propertyKey(k.Interface())
 	if v, ok := o.Get(key); ok {
@@ -116,7 +115,6 @@ func (o *Object) Test() bool { return true }
 // for tag: LiquidJS iterates an object as its [key, value] pairs in key order.
 func (o *Object) Len() int { return len(o.keys) }
 
-// Index returns the i-th [key, value] pair.
 func (o *Object) Index(i int) any {
 	k := o.keys[i]
 	return []any{k, o.vals[k]}
@@ -229,21 +227,17 @@ func JSNumber(f float64) string {
 // a context is undefined. Both print as "" and are falsy.
 type NullValue struct{}
 
-// Null is the JSON null.
 var Null = NullValue{}
 
 var _ values.Value = Null
 
-// String prints nothing.
 func (NullValue) String() string { return "" }
 
-// MarshalJSON is "null".
 func (NullValue) MarshalJSON() ([]byte, error) { return []byte("null"), nil }
 
 // Interface returns Null itself, so that filters see null, not undefined.
 func (NullValue) Interface() any { return Null }
 
-// Int is 0.
 func (NullValue) Int() int { return 0 }
 
 // Equal: null equals null and undefined (LiquidJS's nil literal is a
@@ -253,19 +247,16 @@ func (NullValue) Equal(v values.Value) bool {
 	return x == nil || x == Null
 }
 
-// Less is false.
 func (NullValue) Less(values.Value) bool { return false }
 
-// Contains is false.
 func (NullValue) Contains(values.Value) bool { return false }
 
-// IndexValue is null: LiquidJS reads any property of null as null.
+// IndexValue and PropertyValue are null: LiquidJS reads any property of
+// null as null.
 func (NullValue) IndexValue(values.Value) values.Value { return Null }
 
-// PropertyValue is null, as IndexValue.
 func (NullValue) PropertyValue(values.Value) values.Value { return Null }
 
-// Test is false: null is falsy.
 func (NullValue) Test() bool { return false }
 
 func isNil(v any) bool { return v == nil || v == Null }

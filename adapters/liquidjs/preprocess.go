@@ -57,21 +57,28 @@ func splitTag(tag string) (p tagParts, ok bool) {
 	if strings.HasSuffix(inner, "-") {
 		p.r, inner = "-", inner[:len(inner)-1]
 	}
-	rest := strings.TrimLeft(inner, " \t\n\r\f\v")
-	p.lead = inner[:len(inner)-len(rest)]
-	if strings.HasPrefix(rest, "#") {
-		p.name, p.args = "#", rest[1:]
-		return p, true
-	}
-	m := 0
-	for m < len(rest) && isWordByte(rest[m]) {
-		m++
-	}
-	p.name, p.args = rest[:m], rest[m:]
-	return p, m > 0
+	name, args, at := splitWord(inner, 0)
+	p.lead, p.name, p.args = inner[:at-len(name)], name, args
+	return p, name != ""
 }
 
-func isSpaceByte(c byte) bool { return strings.IndexByte(" \t\n\r\f\v", c) >= 0 }
+// splitWord returns the first word of s (a tag name, or "#"), the rest, and
+// the rest's offset.
+func splitWord(s string, off int) (string, string, int) {
+	n := len(s) - len(strings.TrimLeft(s, asciiSpace))
+	if n < len(s) && s[n] == '#' {
+		return "#", s[n+1:], off + n + 1
+	}
+	m := n
+	for m < len(s) && isWordByte(s[m]) {
+		m++
+	}
+	return s[n:m], s[m:], off + m
+}
+
+const asciiSpace = " \t\n\r\f\v"
+
+func isSpaceByte(c byte) bool { return strings.IndexByte(asciiSpace, c) >= 0 }
 
 func isWordByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
@@ -79,20 +86,18 @@ func isWordByte(c byte) bool {
 
 func rewriteEcho(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := p.l, p.r
 	if strings.TrimSpace(p.args) == "" {
-		return "{{" + l + p.lead + "nil " + p.args + r + "}}"
+		return "{{" + p.l + p.lead + "nil " + p.args + p.r + "}}"
 	}
-	return "{{" + l + p.lead + "    " + p.args + r + "}}"
+	return "{{" + p.l + p.lead + "    " + p.args + p.r + "}}"
 }
 
 func rewriteComment(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := p.l, p.r
 	// Keep the line breaks, blank the rest.
 	body := p.lead + " " + p.args
 	var b strings.Builder
-	b.WriteString("{{" + l + " nil")
+	b.WriteString("{{" + p.l + " nil")
 	for i := 4; i < len(body); i++ {
 		if body[i] == '\n' {
 			b.WriteByte('\n')
@@ -100,18 +105,16 @@ func rewriteComment(tag string) string {
 			b.WriteByte(' ')
 		}
 	}
-	b.WriteString(" " + r + "}}")
+	b.WriteString(" " + p.r + "}}")
 	return b.String()
 }
 
 func rewriteLiquid(tag string) string {
 	p, _ := splitTag(tag)
-	l, r := p.l, p.r
-	lines := strings.Split(p.args, "\n")
-	var tags []string // each without its closing delimiter
-	var closers []string
+	var b strings.Builder
+	closer, open := "", p.l // of the tag written last; after the first's delimiter
 	pending := strings.Count(p.lead, "\n")
-	for idx, line := range lines {
+	for idx, line := range strings.Split(p.args, "\n") {
 		if idx > 0 {
 			pending++
 		}
@@ -121,7 +124,8 @@ func rewriteLiquid(tag string) string {
 		if s == "" || s[0] == '#' || s == "-" {
 			continue
 		}
-		nl := strings.Repeat("\n", pending)
+		b.WriteString(closer)
+		open += strings.Repeat("\n", pending)
 		pending = 0
 		word := s
 		if i := strings.IndexAny(s, " \t"); i >= 0 {
@@ -132,28 +136,19 @@ func rewriteLiquid(tag string) string {
 			if expr == "" {
 				expr = "nil"
 			}
-			tags = append(tags, "{{"+nl+" "+expr+" ")
-			closers = append(closers, "}}")
+			b.WriteString("{{" + open + " " + expr + " ")
+			closer = "}}"
 		} else {
 			t := rewriteTag("{% " + s + " %}")
-			tags = append(tags, "{%"+nl+t[2:len(t)-2])
-			closers = append(closers, "%}")
+			b.WriteString("{%" + open + t[2:len(t)-2])
+			closer = "%}"
 		}
+		open = ""
 	}
 	nl := strings.Repeat("\n", pending)
-	if len(tags) == 0 {
-		return "{%" + l + " comment %}" + nl + "{% endcomment " + r + "%}"
+	if closer == "" {
+		return "{%" + p.l + " comment %}" + nl + "{% endcomment " + p.r + "%}"
 	}
-	var b strings.Builder
-	for i, t := range tags {
-		if i == 0 && l != "" {
-			t = t[:2] + l + t[2:]
-		}
-		b.WriteString(t)
-		if i == len(tags)-1 {
-			b.WriteString(nl + r)
-		}
-		b.WriteString(closers[i])
-	}
+	b.WriteString(nl + p.r + closer)
 	return b.String()
 }

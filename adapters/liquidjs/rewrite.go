@@ -177,10 +177,7 @@ func rewriteLoop(args string) string {
 	}
 	rest := args[in+2:]
 	end := len(rest)
-	first := 0
-	for first < len(rest) && isSpaceByte(rest[first]) {
-		first++
-	}
+	first := len(rest) - len(strings.TrimLeft(rest, asciiSpace))
 	scanTop(rest, func(i int) bool {
 		if i > first && isSpaceByte(rest[i-1]) {
 			for _, m := range []string{"limit", "offset", "cols", "reversed"} {

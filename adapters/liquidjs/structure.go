@@ -75,16 +75,6 @@ func (t *jsTokenizer) rmatch(s string) bool {
 	return t.p <= len(t.in) && strings.HasSuffix(t.in[:t.p], s)
 }
 
-func (t *jsTokenizer) readTo(end string) int {
-	for t.p < len(t.in) {
-		t.p++
-		if t.rmatch(end) {
-			return t.p
-		}
-	}
-	return -1
-}
-
 func (t *jsTokenizer) readQuoted() bool {
 	t.skipBlank()
 	begin := t.p
@@ -103,15 +93,18 @@ func (t *jsTokenizer) readQuoted() bool {
 	return true
 }
 
-func (t *jsTokenizer) readToDelimiter(delim string, respectQuoted bool) int {
-	t.skipBlank()
+// readTo is LiquidJS's readTo and readToDelimiter: it moves p past the next
+// end (reading quoted strings whole when quoted) and returns p, or -1.
+// (readToDelimiter first skips blanks; its every caller starts at a
+// non-blank.)
+func (t *jsTokenizer) readTo(end string, quoted bool) int {
 	for t.p < len(t.in) {
-		if _, _, typ := t.peek(); respectQuoted && typ&jsQuote != 0 {
+		if quoted && (t.in[t.p] == '"' || t.in[t.p] == '\'') {
 			t.readQuoted()
 			continue
 		}
 		t.p++
-		if t.rmatch(delim) {
+		if t.rmatch(end) {
 			return t.p
 		}
 	}
@@ -212,7 +205,7 @@ func tokenize(src string) ([]token, *structureError) {
 			}
 		case t.match("{%"):
 			begin := t.p
-			if t.readToDelimiter("%}", false) == -1 {
+			if t.readTo("%}", false) == -1 {
 				return toks, &structureError{"tag " + t.snapshot(begin) + " not closed", begin}
 			}
 			tag, err := t.newTag(begin, t.p)
@@ -225,7 +218,7 @@ func tokenize(src string) ([]token, *structureError) {
 			toks = append(toks, tag)
 		case t.match("{{"):
 			begin := t.p
-			if t.readToDelimiter("}}", true) == -1 {
+			if t.readTo("}}", true) == -1 {
 				return toks, &structureError{"output " + t.snapshot(begin) + " not closed", begin}
 			}
 			l, r := t.content(begin+2, t.p-2)
@@ -243,10 +236,10 @@ func tokenize(src string) ([]token, *structureError) {
 // tag.
 func (t *jsTokenizer) readEndrawOrRawContent() (*token, *structureError) {
 	begin := t.p
-	leftPos := t.readTo("{%") - 2
+	leftPos := t.readTo("{%", false) - 2
 	for t.p < len(t.in) {
 		if t.readIdentifier() != "endraw" {
-			leftPos = t.readTo("{%") - 2
+			leftPos = t.readTo("{%", false) - 2
 			continue
 		}
 		for ; t.p <= len(t.in); t.p++ {

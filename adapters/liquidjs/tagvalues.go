@@ -151,7 +151,7 @@ func (r *exprReader) readProperties(first bool) bool {
 		case r.at(0) == '[':
 			r.p++
 			r.readValue()
-			if r.readTo("]") == -1 {
+			if r.readTo("]", false) == -1 {
 				r.fail("[ not closed")
 			}
 		case first && n == 0 && r.readIdentifier() != "":
@@ -267,9 +267,9 @@ func checkValues(src string, tag token) (err *structureError) {
 		for !r.end() {
 			r.readValueOrThrow()
 			if r.skipBlank(); r.at(0) == ',' {
-				r.readTo(",")
+				r.readTo(",", false)
 			} else {
-				r.readTo("or")
+				r.readTo("or", false)
 			}
 		}
 	case "for", "tablerow":
@@ -290,7 +290,7 @@ func checkValues(src string, tag token) (err *structureError) {
 			if r.readValue() {
 				candidates++
 			}
-			r.readTo(",")
+			r.readTo(",", false)
 		}
 		if candidates == 0 {
 			r.fail(`empty candidates: "` + text() + `"`)
@@ -307,7 +307,7 @@ func liquidLines(src string, tag token) ([]token, *structureError) {
 	var lines []token
 	for t.skipBlank(); t.p < len(t.in); t.skipBlank() {
 		begin := t.p
-		t.readToDelimiter("\n", false)
+		t.readTo("\n", false)
 		line, err := t.readTag(begin, t.p, begin, t.p, "illegal liquid tag syntax")
 		if err != nil {
 			return nil, err
