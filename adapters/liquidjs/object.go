@@ -227,6 +227,7 @@ func JSNumber(f float64) string {
 // a context is undefined. Both print as "" and are falsy.
 type NullValue struct{}
 
+// Null is the JSON null.
 var Null = NullValue{}
 
 var _ values.Value = Null
