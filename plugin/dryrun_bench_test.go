@@ -26,10 +26,7 @@ import (
 // it saved under 1 ms, see BENCHMARKS.md).
 // Profile: go test -run '^$' -bench DryRunAlarm -cpuprofile cpu.out ./plugin
 func BenchmarkDryRunAlarm(b *testing.B) {
-	var rooms []string
-	for i := 1; i <= 10; i++ {
-		rooms = append(rooms, "!room"+strconv.Itoa(i)+":bench.test")
-	}
+	rooms := benchRooms()
 	env, args := benchAlarm(b, "http://127.0.0.1:9", rooms)
 	var out countWriter
 	b.ReportAllocs()
@@ -41,6 +38,15 @@ func BenchmarkDryRunAlarm(b *testing.B) {
 	if out.lines/b.N != 10 {
 		b.Fatalf("%d lines for %d runs: want 10 requests per run", out.lines, b.N)
 	}
+}
+
+// benchRooms are the 10 rooms of the alarm benchmarks.
+func benchRooms() []string {
+	var rooms []string
+	for i := 1; i <= 10; i++ {
+		rooms = append(rooms, "!room"+strconv.Itoa(i)+":bench.test")
+	}
+	return rooms
 }
 
 // benchAlarm writes netdata's tree for an alarm benchmark: Debian's stock

@@ -15,10 +15,7 @@ import (
 // iteration), so that it measures what the state database costs an alarm.
 // Profile: go test -run '^$' -bench RealAlarm -benchtime 300x -cpuprofile cpu.out ./plugin
 func BenchmarkRealAlarm(b *testing.B) {
-	var rooms []string
-	for i := 1; i <= 10; i++ {
-		rooms = append(rooms, "!room"+strconv.Itoa(i)+":bench.test")
-	}
+	rooms := benchRooms()
 	srv := sendertest.New(sendertest.Options{Joined: rooms})
 	defer srv.Close()
 	env, args := benchAlarm(b, srv.URL(), rooms)
