@@ -82,12 +82,6 @@ func (s *AlertStore) Get(ctx context.Context, ref AlertRef) (st AlertState, ok b
 	return st, true, nil
 }
 
-// Prime reads the states of refs at once, for the Gets of a fan-out that
-// follows (state.DB.PrimeAlerts says which and for how long).
-func (s *AlertStore) Prime(ctx context.Context, refs []AlertRef) error {
-	return s.db.PrimeAlerts(ctx, refs, s.horizon())
-}
-
 // Put records st for ref, replacing its state; the first Put of a store
 // also forgets the expired states (as Prune).
 func (s *AlertStore) Put(ctx context.Context, ref AlertRef, st AlertState) error {

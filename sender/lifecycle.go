@@ -125,9 +125,11 @@ type lifeCall struct {
 // (no lifecycle, no phase, no alert key, no store).
 func (t *LifecycleTransport) life(ctx context.Context, m Message) (lc lifeCall, ok bool) {
 	lc.mode = cmp.Or(t.Mode, DefaultLifecycle)
-	if lc.ref, ok = t.ref(m); !ok {
+	if !slices.Contains([]Lifecycle{LifecycleThread, LifecycleReply, LifecycleEdit}, lc.mode) ||
+		!slices.Contains([]Phase{PhaseRaise, PhaseUpdate, PhaseResolve}, m.Phase) || t.Store == nil || m.AlertKey == "" {
 		return lc, false
 	}
+	lc.ref = AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}
 	lc.plain = m.Content
 	lc.plain.RelatesTo, lc.plain.NewContent = nil, nil // a root is never a relation
 	lc.content = lc.plain
@@ -144,34 +146,26 @@ func (t *LifecycleTransport) life(ctx context.Context, m Message) (lc lifeCall, 
 	return lc, true
 }
 
-// ref is the alert life m is a transition of; ok is false when m is sent
-// as is.
-func (t *LifecycleTransport) ref(m Message) (AlertRef, bool) {
-	if !slices.Contains([]Lifecycle{LifecycleThread, LifecycleReply, LifecycleEdit}, cmp.Or(t.Mode, DefaultLifecycle)) ||
-		!slices.Contains([]Phase{PhaseRaise, PhaseUpdate, PhaseResolve}, m.Phase) || t.Store == nil || m.AlertKey == "" {
-		return AlertRef{}, false
-	}
-	return AlertRef{Source: cmp.Or(m.Source, t.Source), Alert: m.AlertKey, Room: m.Room}, true
-}
-
 // record keeps what sending m as eventID changed in its alert's life.
 func (t *LifecycleTransport) record(ctx context.Context, lc lifeCall, m Message, eventID string) {
+	now := t.Store.now()
+	st := lc.st
 	var serr error
-	if m.Phase == PhaseResolve {
+	switch {
+	case m.Phase == PhaseResolve:
 		serr = t.Store.Delete(ctx, lc.ref)
-	} else {
-		now, st := t.Store.now(), lc.st
-		if !lc.known { // a raise, or an update that takes the root's place
-			st = AlertState{Root: eventID, Created: now}
+	case !lc.known: // a raise, or an update that takes the root's place
+		st = AlertState{Root: eventID, Latest: eventID, Created: now, Updated: now}
+		if lc.mode == LifecycleEdit {
+			st.RootContent, st.Content = lc.plain, lc.plain
 		}
+		serr = t.Store.Put(ctx, lc.ref, st)
+	default:
 		st.Latest, st.Updated = eventID, now
 		if lc.mode == LifecycleEdit {
 			// Only an edit needs what the root shows; threads and replies
 			// keep the store small.
 			st.Content = lc.plain
-			if !lc.known {
-				st.RootContent = lc.plain
-			}
 		}
 		serr = t.Store.Put(ctx, lc.ref, st)
 	}

@@ -22,9 +22,9 @@ func Prepare(ctx context.Context, t Transport, msgs []Message) {
 // prepares reports whether the transport at the end of t's decorators
 // (each one's Unwrap, as http.ResponseController finds what a
 // ResponseWriter wraps) is a Preparer. Over a plain MatrixTransport the
-// lifecycle layer does not relate the batch before the fan-out: that would
-// read again each alert the read-ahead did not (Flush claims its rooms
-// later), for nothing.
+// lifecycle layer does not relate the batch before the fan-out: it would
+// read every message's alert for nothing, one after another before the
+// fan-out (and again in Send).
 func prepares(t Transport) bool {
 	for {
 		d, ok := t.(interface{ Unwrap() Transport })
@@ -49,26 +49,13 @@ func (t *RetryTransport) Unwrap() Transport { return t.Next }
 // Unwrap is the transport t decorates.
 func (t *LifecycleTransport) Unwrap() Transport { return t.Next }
 
-// Prepare implements Preparer. The store reads the alerts of the batch at
-// once (AlertStore.Prime), for the sends of the fan-out to find them
-// there. Then, if a Preparer is below, each message goes down as Send would send it now, related to
-// what the store knows of its alert, so that an encrypted update is sealed
-// with its relation. A message whose relation is only known once an
-// earlier one is sent (a raise and its resolve in one batch) goes as it
-// is; the layer below notices that Send's content differs and encrypts it
-// again then.
+// Prepare implements Preparer: if a Preparer is below, each message goes
+// down as Send would send it now, related to what the store knows of its
+// alert, so that an encrypted update is sealed with its relation. A
+// message whose relation is only known once an earlier one is sent (a
+// raise and its resolve in one batch) goes as it is; the layer below
+// notices that Send's content differs and encrypts it again then.
 func (t *LifecycleTransport) Prepare(ctx context.Context, msgs []Message) {
-	var refs []AlertRef
-	for _, m := range msgs {
-		if ref, ok := t.ref(m); ok && m.Phase != PhaseRaise {
-			refs = append(refs, ref)
-		}
-	}
-	if len(refs) > 0 {
-		if err := t.Store.Prime(ctx, refs); err != nil {
-			orDiscard(t.Log).Error("alert lifecycle: cannot read the alerts ahead", "err", err)
-		}
-	}
 	if !prepares(t.Next) {
 		return
 	}

@@ -201,21 +201,11 @@ type Claim struct {
 	// (see alertWrite); ending is set once the last record is under way.
 	later            []func(tx txn) error
 	ending, released bool
-	// alerts holds the lives of the room's alerts read by PrimeAlerts (nil:
-	// none recorded), kept current by the claim's alert writes.
-	alerts map[AlertRef]*Alert
 }
 
 func (d *DB) newClaim(scope, room string, lease time.Duration) *Claim {
 	return &Claim{d: d, scope: scope, room: room, owner: fmt.Sprintf("%d:%s", d.pid, token()), lease: lease,
-		prev: map[int64]int64{}, tried: map[int64]bool{}, alerts: map[AlertRef]*Alert{}}
-}
-
-// held is the claim this process holds on room, nil if none.
-func (d *DB) held(room string) *Claim {
-	d.claimsMu.Lock()
-	defer d.claimsMu.Unlock()
-	return d.claims[room]
+		prev: map[int64]int64{}, tried: map[int64]bool{}}
 }
 
 // holding keeps the claims this process holds, by room, for alertWrite.
@@ -229,17 +219,15 @@ func (d *DB) holding(c *Claim, held bool) {
 	}
 }
 
-// join defers f, which makes the life of ref a, to the claim's next
-// record, unless its last one is under way.
-func (c *Claim) join(ref AlertRef, a *Alert, f func(tx txn) error) bool {
+// join defers f to the claim's next record, unless its last one is under
+// way.
+func (c *Claim) join(f func(tx txn) error) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ending || c.released {
-		delete(c.alerts, ref) // written outside the claim: read it again
 		return false
 	}
 	c.later = append(c.later, f)
-	c.alerts[ref] = a
 	return true
 }
 
