@@ -132,10 +132,11 @@ func (p Payload) htmlBody() string {
 	return strings.Join(lines, "<br>")
 }
 
-// addressHTML is a link for an http(s) URL, code otherwise.
+// addressHTML is a link for an http(s) URL, code otherwise. The href is
+// SafeHref's, as Sanitize would keep it (white space around it trimmed).
 func addressHTML(addr string) string {
-	if format.IsHTTPURL(addr) {
-		return `<a href="` + html.EscapeString(format.Valid(addr)) + `">` + format.Text(addr) + `</a>`
+	if href, ok := format.SafeHref(addr); ok && format.IsHTTPURL(addr) {
+		return `<a href="` + html.EscapeString(format.Valid(href)) + `">` + format.Text(addr) + `</a>`
 	}
 	return "<code>" + format.Text(addr) + "</code>"
 }
