@@ -16,7 +16,7 @@ const NioPython = "/usr/bin/python3"
 func NeedNio(t testing.TB) {
 	t.Helper()
 	if err := exec.Command(NioPython, "-c", "import nio, olm").Run(); err != nil {
-		t.Skipf("matrix-nio with python3-olm not installed for %s (apt-get install python3-matrix-nio python3-olm): %v", NioPython, err)
+		Skip(t, "matrix-nio with python3-olm not installed for %s (apt-get install python3-matrix-nio python3-olm): %v", NioPython, err)
 	}
 }
 

@@ -108,6 +108,6 @@ func hsUp(t *testing.T) {
 func need(t *testing.T) {
 	t.Helper()
 	if env.skip != "" {
-		t.Skip(env.skip)
+		realpeer.Skip(t, "%s", env.skip)
 	}
 }

@@ -32,14 +32,14 @@ func TestNetdataDaemon(t *testing.T) {
 	need(t)
 	netdata := os.Getenv("REALPEERS_NETDATA")
 	if netdata == "" {
-		t.Skip("REALPEERS_NETDATA is not set: this test runs a real netdata daemon (Debian's netdata package; `make integration` sets it when netdata is installed)")
+		realpeer.Skip(t, "REALPEERS_NETDATA is not set: this test runs a real netdata daemon (Debian's netdata package; `make integration` sets it when netdata is installed)")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: netdata is started as root and drops to user netdata, as packaged")
+		realpeer.Skip(t, "needs root: netdata is started as root and drops to user netdata, as packaged")
 	}
 	nu, err := user.Lookup("netdata")
 	if err != nil {
-		t.Skipf("no netdata user: %v", err)
+		realpeer.Skip(t, "no netdata user: %v", err)
 	}
 	uid, _ := strconv.Atoi(nu.Uid)
 	gid, _ := strconv.Atoi(nu.Gid)
@@ -53,7 +53,7 @@ func TestNetdataDaemon(t *testing.T) {
 	pkgPlugins := strings.TrimSpace(string(out))
 	pkgStock := filepath.Join(filepath.Dir(pkgPlugins), "conf.d")
 	if _, err := os.Stat(filepath.Join(pkgStock, "health_alarm_notify.conf")); err != nil {
-		t.Skipf("netdata's stock health_alarm_notify.conf is not next to its plugins.d (%s): only Debian's layout is set up here", pkgStock)
+		realpeer.Skip(t, "netdata's stock health_alarm_notify.conf is not next to its plugins.d (%s): only Debian's layout is set up here", pkgStock)
 	}
 
 	ways := []struct {

@@ -28,11 +28,11 @@ func homeserver(t *testing.T) *realpeer.Dendrite {
 	t.Helper()
 	bin := os.Getenv("DENDRITE_BIN_DIR")
 	if bin == "" {
-		t.Skip("DENDRITE_BIN_DIR is not set: `make integration` runs the tests against Dendrite")
+		realpeer.Skip(t, "DENDRITE_BIN_DIR is not set: `make integration` runs the tests against Dendrite")
 	}
 	for _, b := range []string{"dendrite", "generate-keys", "generate-config", "create-account"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			t.Skipf("Dendrite not built (%v): `make integration` builds it", err)
+			realpeer.Skip(t, "Dendrite not built (%v): `make integration` builds it", err)
 		}
 	}
 	hsOnce.Do(func() {
