@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -146,6 +147,23 @@ func TestE2ERootActsAsStateOwner(t *testing.T) {
 	// netdata's own invocation, as its user, still has a working outbox.
 	if r := h.runAs(t, nobody, nobody, nil, alarmArgs("sysadmin", "7002", "2", "WARNING", "CRITICAL", "y")...); r.code != 0 || strings.Contains(r.stderr, "permission denied") {
 		t.Errorf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestE2EDryRunLeavesNoTrackingFiles: a dry run (root's `test --dry-run`
+// among them) with a |critical recipient creates no tracking directory or
+// file in netdata's cache: root's were root-owned there, and netdata's user
+// (and alarm-notify.sh) could then not write its own.
+func TestE2EDryRunLeavesNoTrackingFiles(t *testing.T) {
+	h := newNetdataHome(t, "MATRIX_HOMESERVER='http://127.0.0.1:9'\nMATRIX_ACCESSTOKEN='t'\nDEFAULT_RECIPIENT_MATRIX='!ops:hs.test|critical'\n")
+	for _, args := range [][]string{{"test", "--dry-run"}, alarmArgs("sysadmin", "7001", "1", "CRITICAL", "WARNING", "x")} {
+		// test's WARNING and CLEAR have no recipient by the modifier: exit 1.
+		if r := h.run(t, []string{"MATRIX_NOTIFY_DRY_RUN=1"}, args...); r.code != 0 && r.code != exitNothing {
+			t.Fatalf("%s: exit %d\n%s%s", args[0], r.code, r.stdout, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.cache, "alarm-notify")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a dry run left %s/alarm-notify (%v)", h.cache, err)
 	}
 }
 
