@@ -3,10 +3,12 @@
 package main
 
 import (
-	"fmt"
+	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -165,6 +167,65 @@ func TestE2EDryRunLeavesNoTrackingFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.cache, "alarm-notify")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a dry run left %s/alarm-notify (%v)", h.cache, err)
 	}
+}
+
+// TestE2EStaticInstallByHand: matrix-notify in a static install's
+// plugins.d (/opt/netdata/usr/libexec/netdata/plugins.d), run by hand with
+// none of netdata's variables: `queue` and `flush` use that install's
+// health_alarm_notify.conf and outbox, as its alarms do, not /etc/netdata's.
+func TestE2EStaticInstallByHand(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "opt", "netdata")
+	plugins := filepath.Join(root, "usr/libexec/netdata/plugins.d")
+	confDir := filepath.Join(root, "etc/netdata")
+	for _, d := range []string{plugins, confDir, filepath.Join(root, "usr/lib/netdata/conf.d"), filepath.Join(root, "var/lib/netdata"), filepath.Join(root, "var/cache/netdata")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin, err := os.ReadFile(binPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(plugins, "matrix-notify")
+	if err := os.WriteFile(exe, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeLoopbackAddr(t)
+	hs := sendertest.NewHandler(sendertest.Options{Joined: fiveRooms[:1]})
+	conf := fmt.Sprintf("MATRIX_HOMESERVER=%q\nMATRIX_ACCESSTOKEN=%q\nDEFAULT_RECIPIENT_MATRIX=%q\n", "http://"+addr, hs.Token(), fiveRooms[0])
+	if err := os.WriteFile(filepath.Join(confDir, "health_alarm_notify.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(netdataEnv bool, args ...string) result {
+		cmd := exec.Command(exe, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TZ=UTC", "HOME=" + t.TempDir(), backgroundFlushOff}
+		if netdataEnv { // as netdata runs it: its variables, under the install's root
+			cmd.Env = append(cmd.Env, "NETDATA_USER_CONFIG_DIR="+confDir, "NETDATA_LIB_DIR="+filepath.Join(root, "var/lib/netdata"),
+				"NETDATA_CACHE_DIR="+filepath.Join(root, "var/cache/netdata"), "NETDATA_STOCK_CONFIG_DIR="+filepath.Join(root, "usr/lib/netdata/conf.d"))
+		}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		r := result{stdout: stdout.String(), stderr: stderr.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := run(true, alarmN(0)...); r.code != exitFailed {
+		t.Fatalf("alarm during the outage: exit %d\n%s", r.code, r.stderr)
+	}
+	db := filepath.Join(root, "var/lib/netdata/matrix-notify/matrix-notify.db")
+	if r := run(false, "queue"); r.code != 0 || !strings.Contains(r.stdout, "1 queued in "+db) {
+		t.Fatalf("queue by hand: exit %d, want 1 queued in %s\n%s%s", r.code, db, r.stdout, r.stderr)
+	}
+	serveAt(t, hs, addr)
+	if r := run(false, "flush"); r.code != 0 || !strings.Contains(r.stderr, "flush delivered=1 ") {
+		t.Fatalf("flush by hand: exit %d\n%s", r.code, r.stderr)
+	}
+	checkExactlyOnceInOrder(t, hs, fiveRooms[0], 1)
 }
 
 // TestE2EUnreadableConfigKeepsTheAlarm: the TOML file holding the token is

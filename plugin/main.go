@@ -33,8 +33,9 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	exe, _ := os.Executable()
 	a := &app{
-		getenv:     os.Getenv,
+		getenv:     underNetdataRoot(os.Getenv, netdataRoot(exe)),
 		stdin:      os.Stdin,
 		stdout:     os.Stdout,
 		stderr:     os.Stderr,

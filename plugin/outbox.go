@@ -87,7 +87,7 @@ func (a *app) held(s settings, ob *sender.Outbox) *sender.Outbox {
 func (a *app) openOutboxScope(s settings, scope string) (*sender.Outbox, error) {
 	ob, err := sender.OpenOutbox(s.StateDir, sender.OutboxOptions{Scope: scope, MaxAge: s.MaxAge, Log: a.log, Now: a.now})
 	if err != nil {
-		return nil, permissionHint(err, s.StateDir, "flush")
+		return nil, permissionHint(err, a.program(), s.StateDir, "flush")
 	}
 	return ob, nil
 }

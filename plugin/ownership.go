@@ -117,26 +117,38 @@ func (a *app) enterStateDir(cmd, dir string) error {
 		return nil
 	}
 	return usagef("%s: %s belongs to %s (uid %d), and matrix-notify could not run as that user (%v): what root would write in %s, that user's matrix-notify (netdata's) could not read or remove. Run it as that user: %s",
-		cmd, where, userName(uid), uid, err, dir, runAsHint(uid, gid, cmd))
+		cmd, where, userName(uid), uid, err, dir, runAsHint(a.program(), uid, gid, cmd))
 }
 
-// runAsHint is the command line that runs `matrix-notify cmd` as uid, with
-// what a minimal Debian has (util-linux, no sudo).
-func runAsHint(uid, gid int, cmd string) string {
+// runAsHint is the command line that runs `program cmd` as uid, with what
+// a minimal Debian has (util-linux, no sudo).
+func runAsHint(program string, uid, gid int, cmd string) string {
 	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return fmt.Sprintf("runuser -u %s -- matrix-notify %s", u.Username, cmd)
+		return fmt.Sprintf("runuser -u %s -- %s %s", u.Username, program, cmd)
 	}
-	return fmt.Sprintf("setpriv --reuid=%d --regid=%d --clear-groups matrix-notify %s", uid, gid, cmd)
+	return fmt.Sprintf("setpriv --reuid=%d --regid=%d --clear-groups %s %s", uid, gid, program, cmd)
+}
+
+// program is how a hint names this program: by its path, since netdata's
+// plugins.d, where it is installed, is not on PATH; "matrix-notify" when
+// the path is unknown.
+func (a *app) program() string {
+	if a.executable != nil {
+		if exe, err := a.executable(); err == nil {
+			return exe
+		}
+	}
+	return "matrix-notify"
 }
 
 // permissionHint adds to an error that is a permission denied in the state
 // directory whose user may run cmd there.
-func permissionHint(err error, dir, cmd string) error {
+func permissionHint(err error, program, dir, cmd string) error {
 	d, uid, gid, ok := ownerOf(dir)
 	if !errors.Is(err, fs.ErrPermission) || !ok || uid == os.Geteuid() {
 		return err
 	}
-	hint := runAsHint(uid, gid, cmd)
+	hint := runAsHint(program, uid, gid, cmd)
 	if os.Geteuid() != 0 {
 		hint = fmt.Sprintf("sudo %s (as root)", hint)
 	}

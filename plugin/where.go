@@ -367,3 +367,42 @@ func (a *app) tellNotes(c *invocationConfig) {
 	}
 	_ = writeFile0600(memory, []byte(b.String())) // not remembered: said again next time
 }
+
+// netdataRoot is the root of the netdata installation whose plugins.d holds
+// exe: "/opt/netdata" for netdata's static installer, "" for Debian's and
+// RPM's packages and for a binary outside any plugins.d.
+func netdataRoot(exe string) string {
+	dir := filepath.Dir(exe)
+	for _, plugins := range []string{"/usr/libexec/netdata/plugins.d", "/usr/lib/netdata/plugins.d"} {
+		if root, ok := strings.CutSuffix(dir, plugins); ok {
+			return root
+		}
+	}
+	return ""
+}
+
+// underNetdataRoot is getenv, with netdata's directories under root when the
+// environment does not name them. netdata names them when it runs us; an
+// admin who runs `flush` or `queue` by hand from a static install
+// (/opt/netdata) must find the same configuration and outbox, not
+// /etc/netdata's.
+func underNetdataRoot(getenv func(string) string, root string) func(string) string {
+	if root == "" {
+		return getenv
+	}
+	dirs := map[string]string{
+		"NETDATA_USER_CONFIG_DIR":  "/etc/netdata",
+		"NETDATA_STOCK_CONFIG_DIR": "/usr/lib/netdata/conf.d",
+		"NETDATA_CACHE_DIR":        netdata.DefaultCacheDir,
+		"NETDATA_LIB_DIR":          netdata.DefaultLibDir,
+	}
+	return func(key string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		if d, ok := dirs[key]; ok {
+			return root + d
+		}
+		return ""
+	}
+}

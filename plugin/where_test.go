@@ -174,3 +174,45 @@ func TestDoctorListsConfNotes(t *testing.T) {
 		}
 	}
 }
+
+func TestNetdataRoot(t *testing.T) {
+	for _, c := range []struct{ exe, root string }{
+		{"/usr/lib/netdata/plugins.d/matrix-notify", ""},
+		{"/usr/libexec/netdata/plugins.d/matrix-notify", ""},
+		{"/opt/netdata/usr/libexec/netdata/plugins.d/matrix-notify", "/opt/netdata"},
+		{"/srv/nd/usr/lib/netdata/plugins.d/matrix-notify", "/srv/nd"},
+		{"/usr/local/bin/matrix-notify", ""},
+		{"/opt/netdata/usr/libexec/netdata/plugins.d/sub/matrix-notify", ""},
+	} {
+		if got := netdataRoot(c.exe); got != c.root {
+			t.Errorf("netdataRoot(%q) = %q, want %q", c.exe, got, c.root)
+		}
+	}
+	env := map[string]string{"NETDATA_CACHE_DIR": "/run/nd-cache"}
+	getenv := underNetdataRoot(func(k string) string { return env[k] }, "/opt/netdata")
+	for k, want := range map[string]string{
+		"NETDATA_USER_CONFIG_DIR":  "/opt/netdata/etc/netdata",
+		"NETDATA_STOCK_CONFIG_DIR": "/opt/netdata/usr/lib/netdata/conf.d",
+		"NETDATA_CACHE_DIR":        "/run/nd-cache", // netdata's word wins
+		"NETDATA_LIB_DIR":          "/opt/netdata/var/lib/netdata",
+		"HOME":                     "",
+	} {
+		if got := getenv(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+// TestRunAsHintNamesThePath: the hint runs the installed binary by its
+// path: plugins.d is not on PATH, and `runuser -u netdata -- matrix-notify`
+// failed there with "No such file or directory".
+func TestRunAsHintNamesThePath(t *testing.T) {
+	exe := "/usr/lib/netdata/plugins.d/matrix-notify"
+	a := &app{executable: func() (string, error) { return exe, nil }}
+	if got, want := runAsHint(a.program(), 0, 0, "flush"), "runuser -u root -- "+exe+" flush"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := (&app{}).program(); got != "matrix-notify" {
+		t.Errorf("program without an executable: %q", got)
+	}
+}

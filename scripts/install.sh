@@ -8,6 +8,8 @@
 #   scripts/install.sh --prefix ROOT             look for netdata's layouts under ROOT (tests, chroots)
 #   scripts/install.sh --print-plugins-dir       print the directory found, install nothing
 #   scripts/install.sh --dry-run                 say what would be done, do nothing
+#   scripts/install.sh --link-dir DIR            link matrix-notify there (default /usr/local/bin)
+#   scripts/install.sh --no-link                 no link on PATH
 #
 # The plugins directory is the one `netdata -W buildinfo` names (the
 # "Plugins" directory of newer netdata, or --libexecdir/netdata/plugins.d from
@@ -19,8 +21,10 @@
 # Set NETDATA to the netdata binary to ask (default: netdata on PATH).
 #
 # It installs matrix-notify (never named *.plugin: netdata would start it as a
-# data collector) and alarm-notify-with-matrix.sh. It changes no
-# configuration: it prints the lines to add.
+# data collector) and alarm-notify-with-matrix.sh, and links matrix-notify
+# into /usr/local/bin: plugins.d is not on PATH, and an admin types
+# `runuser -u netdata -- matrix-notify flush`. It changes no configuration:
+# it prints the lines to add.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -31,6 +35,8 @@ plugins_dir=""
 prefix=""
 print_only=0
 dry_run=0
+link_dir=""
+no_link=0
 
 die() {
   echo "install.sh: $*" >&2
@@ -48,6 +54,8 @@ while [ $# -gt 0 ]; do
   --prefix) prefix="${2:?--prefix needs a directory}"; prefix="${prefix%/}"; shift 2 ;;
   --print-plugins-dir) print_only=1; shift ;;
   -n | --dry-run) dry_run=1; shift ;;
+  --link-dir) link_dir="${2:?--link-dir needs a directory}"; shift 2 ;;
+  --no-link) no_link=1; shift ;;
   -h | --help) usage; exit 0 ;;
   *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -132,6 +140,26 @@ install_one() {
 install_one "${bin}" "${plugins_dir}/matrix-notify"
 install_one "${wrapper}" "${plugins_dir}/alarm-notify-with-matrix.sh"
 
+# The link on PATH: the commands run by hand (flush, queue, doctor, login)
+# then work by name. matrix-notify finds netdata's directories from where
+# the link points (a static install's /opt/netdata too).
+run_as="${plugins_dir}/matrix-notify"
+if [ "${no_link}" -eq 0 ]; then
+  link_dir="${link_dir:-${prefix}/usr/local/bin}"
+  link="${link_dir}/matrix-notify"
+  if [ -e "${link}" ] && [ ! -L "${link}" ]; then
+    echo "not linked: ${link} exists and is not a link (remove it, or use --no-link)"
+  elif [ "${dry_run}" -eq 1 ]; then
+    echo "would link ${link} -> ${plugins_dir}/matrix-notify"
+    run_as="matrix-notify"
+  elif mkdir -p "${link_dir}" 2>/dev/null && ln -sfn "${plugins_dir}/matrix-notify" "${link}" 2>/dev/null; then
+    echo "linked ${link} -> ${plugins_dir}/matrix-notify"
+    run_as="matrix-notify"
+  else
+    echo "not linked: cannot write ${link_dir} (run the commands by their path, or as root)"
+  fi
+fi
+
 cat <<EOF
 
 Next, one of (see the README):
@@ -144,5 +172,5 @@ Next, one of (see the README):
   3. side by side with alarm-notify.sh, in netdata.conf:
        [health]
            script to execute on alarm = ${plugins_dir}/alarm-notify-with-matrix.sh
-Then try it as netdata's user:  runuser -u netdata -- ${plugins_dir}/matrix-notify test
+Then try it as netdata's user:  runuser -u netdata -- ${run_as} test
 EOF
