@@ -197,6 +197,11 @@ func loadFileConfig(path string, required bool, log *slog.Logger) (*fileConfig, 
 		warnIfReadableByOthers(fc.Matrix.AccessTokenFile, log)
 		fc.Matrix.AccessToken = cmp.Or(fc.Matrix.AccessToken, strings.TrimSpace(string(tok)))
 	}
+	if hs := fc.Matrix.Homeserver; hs != "" {
+		if err := sender.CheckHomeserver(hs); err != nil {
+			return nil, fc.valueError([]string{"matrix", "homeserver"}, "%v", err)
+		}
+	}
 	if fc.Matrix.Concurrency < 0 {
 		return nil, fc.valueError([]string{"matrix", "concurrency"}, "must be positive, got %d", fc.Matrix.Concurrency)
 	}

@@ -228,6 +228,40 @@ func TestE2EStaticInstallByHand(t *testing.T) {
 	checkExactlyOnceInOrder(t, hs, fiveRooms[0], 1)
 }
 
+// TestE2EConfigErrorKeepsTheAlarm: a mistake in matrix-notify.toml is an
+// error naming the file and line, and netdata's alarm is not lost to it: it
+// is kept, and `flush` once the file is fixed delivers it once. A dry run
+// still fails on the mistake (exit 2).
+func TestE2EConfigErrorKeepsTheAlarm(t *testing.T) {
+	hs := sendertest.New(sendertest.Options{Joined: []string{"!ops:hs.test"}})
+	defer hs.Close()
+	h := newNetdataHome(t, confFor(hs, "!ops:hs.test"))
+	toml := filepath.Join(h.user, "matrix-notify.toml")
+	h.writeTOML(t, "[matrix]\nhomesever = \"https://x.example\"\n")
+	want := toml + `:2: unknown key "homesever" in [matrix], did you mean "homeserver"?`
+	if r := h.run(t, []string{"MATRIX_NOTIFY_DRY_RUN=1"}, alarmN(0)...); r.code != exitUsage || !strings.Contains(r.stderr, want) {
+		t.Fatalf("dry run: exit %d, want 2 and %s\n%s", r.code, want, r.stderr)
+	}
+	r := h.run(t, nil, alarmN(0)...)
+	if r.code != exitFailed || !strings.Contains(r.stderr, want) ||
+		!strings.Contains(r.stderr, "notifications kept, not sent, as a configuration file has an error: once it is fixed, `matrix-notify flush` delivers them kept=1 of=1 ") {
+		t.Fatalf("alarm: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, cmd := range []string{"queue", "flush"} {
+		if r := h.run(t, nil, cmd); r.code != exitUsage || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s before the fix: exit %d, want 2\n%s", cmd, r.code, r.stderr)
+		}
+	}
+	h.writeTOML(t, "[matrix]\n")
+	if q := h.run(t, nil, "queue"); !strings.Contains(q.stdout, "1 queued") || !strings.Contains(q.stdout, "not sent: "+toml+" has an error") {
+		t.Fatalf("queue:\n%s%s", q.stdout, q.stderr)
+	}
+	if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "flush delivered=1 ") {
+		t.Fatalf("flush after the fix: exit %d\n%s", r.code, r.stderr)
+	}
+	checkExactlyOnceInOrder(t, hs, "!ops:hs.test", 1)
+}
+
 // TestE2EUnreadableConfigKeepsTheAlarm: the TOML file holding the token is
 // root:root 0600, which netdata's user cannot read. The alarm is not lost:
 // the error names the file, its owner and mode and the user we run as, the

@@ -79,6 +79,8 @@ func TestConfigValueErrors(t *testing.T) {
 		{"[matrix]\nmsgtype = { critical = \"m.loud\" }\n", `config.toml:2: [matrix.msgtype] critical: "m.loud" is neither m.text nor m.notice`},
 		{"[matrix]\nmention_on_critical = [\"bob\"]\n", `config.toml:2: [matrix] mention_on_critical: "bob" is not a Matrix user id (@user:server)`},
 		{"[matrix]\nconcurrency = -1\n", `config.toml:2: [matrix] concurrency: must be positive, got -1`},
+		{"[matrix]\nhomeserver = \"ftp://example.org\"\n", `config.toml:2: [matrix] homeserver: homeserver "ftp://example.org": not an http(s) URL`},
+		{"[matrix]\nhomeserver = \"matrix example.org\"\n", `config.toml:2: [matrix] homeserver: homeserver "matrix example.org": not a server name`},
 	}
 	for _, tt := range tests {
 		path := filepath.Join(t.TempDir(), "config.toml")

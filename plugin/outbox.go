@@ -107,6 +107,9 @@ func (t notSent) Send(context.Context, sender.Message) (string, error) { return 
 // the configuration the file gives.
 func (a *app) keep(ctx context.Context, c *invocationConfig, n sender.Notification) error {
 	s := c.s
+	if s.DryRun && c.unreadableWhy != "could not be read" {
+		return usageError{c.unreadable} // a dry run checks the configuration
+	}
 	a.log.Error(c.unreadable.Error())
 	msgs := sender.Messages(n)
 	if s.DryRun {
@@ -116,10 +119,13 @@ func (a *app) keep(ctx context.Context, c *invocationConfig, n sender.Notificati
 	if err != nil {
 		return fmt.Errorf("%w: %d notifications lost: %v", errNotDelivered, len(msgs), err)
 	}
-	rep := ob.Deliver(ctx, notSent{fmt.Errorf("not sent: %s could not be read", c.unreadableFile)}, msgs, s.Concurrency)
+	rep := ob.Deliver(ctx, notSent{fmt.Errorf("not sent: %s %s", c.unreadableFile, c.unreadableWhy)}, msgs, s.Concurrency)
 	queued := rep.Count(sender.OutcomeQueued)
-	a.log.Warn("notifications kept, not sent, as a file could not be read: once it can, `matrix-notify flush` delivers them",
-		"kept", queued, "of", len(msgs), "outbox", ob.Dir(), "file", c.unreadableFile)
+	msg := "notifications kept, not sent, as a file could not be read: once it can, `matrix-notify flush` delivers them"
+	if c.unreadableWhy != "could not be read" {
+		msg = "notifications kept, not sent, as a configuration file has an error: once it is fixed, `matrix-notify flush` delivers them"
+	}
+	a.log.Warn(msg, "kept", queued, "of", len(msgs), "outbox", ob.Dir(), "file", c.unreadableFile)
 	return fmt.Errorf("%w: %d kept, %d of %d not kept", errNotDelivered, queued, len(msgs)-queued, len(msgs))
 }
 

@@ -46,10 +46,12 @@ type invocationConfig struct {
 	searched []string // every file looked for, in order
 	notes    []confNote
 	// unreadable is why a configuration file (unreadableFile, the first)
-	// could not be read, when netdata's own invocation goes on without it:
-	// the alarm is then kept, not lost.
+	// could not be read or has an error (unreadableWhy says which), when
+	// netdata's own invocation goes on without it: the alarm is then kept,
+	// not lost.
 	unreadable     error
 	unreadableFile string
+	unreadableWhy  string
 }
 
 // confNote is a problem in the configuration to tell the user: at WARNING
@@ -105,6 +107,11 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 			return nil, usageError{detail}
 		}
 		c.notReadable(pe.Path, detail)
+	case err != nil && netdatasOwn(cmd) && mode == netdataMode:
+		// A mistake in the TOML file must not cost netdata's alarm: it
+		// is kept, as for a file that cannot be read, for `flush` once
+		// the file is fixed (which then reports the same error).
+		c.notUsable(path, "has an error", err)
 	case err != nil:
 		return nil, usageError{err}
 	default:
@@ -285,8 +292,13 @@ func (a *app) loadHealthConf(cmd string, c *invocationConfig) error {
 
 // notReadable records that path could not be read, for err.
 func (c *invocationConfig) notReadable(path string, err error) {
+	c.notUsable(path, "could not be read", err)
+}
+
+// notUsable records that path cannot be used, why, for err.
+func (c *invocationConfig) notUsable(path, why string, err error) {
 	if c.unreadable == nil {
-		c.unreadableFile = path
+		c.unreadableFile, c.unreadableWhy = path, why
 	}
 	c.unreadable = errors.Join(c.unreadable, err)
 }

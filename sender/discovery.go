@@ -40,20 +40,12 @@ type Homeserver struct {
 func Discover(ctx context.Context, httpc *http.Client, input string) (Homeserver, error) {
 	httpc = cmp.Or(httpc, http.DefaultClient)
 	key := strings.TrimRight(strings.TrimSpace(input), "/")
-	name := key
-	switch {
-	case key == "":
-		return Homeserver{}, errors.New("no homeserver given")
-	case strings.Contains(key, "://"):
-		return discoverURL(ctx, httpc, key)
-	case strings.HasPrefix(key, "@"):
-		var err error
-		if _, name, err = id.UserID(key).Parse(); err != nil {
-			return Homeserver{}, fmt.Errorf("homeserver %q: a user id needs a server part (@user:example.org)", key)
-		}
+	u, name, err := parseHomeserver(key)
+	if err != nil {
+		return Homeserver{}, err
 	}
-	if !id.ValidateServerName(name) {
-		return Homeserver{}, fmt.Errorf("homeserver %q: not a server name (example.org) or a URL (https://matrix.example.org)", key)
+	if u != nil {
+		return discoverURL(ctx, httpc, u)
 	}
 	hs := Homeserver{BaseURL: "https://" + name, Via: "given"}
 	if wk, err := wellKnown(ctx, httpc, name); err != nil {
@@ -67,13 +59,41 @@ func Discover(ctx context.Context, httpc *http.Client, input string) (Homeserver
 	return hs, nil
 }
 
+// CheckHomeserver says whether input is a homeserver Discover can use (an
+// http(s) URL, a server name or a user id), without asking the network:
+// for configuration files, whose errors name the file and line.
+func CheckHomeserver(input string) error {
+	_, _, err := parseHomeserver(strings.TrimRight(strings.TrimSpace(input), "/"))
+	return err
+}
+
+// parseHomeserver is key as a URL (u) or as a server name.
+func parseHomeserver(key string) (u *url.URL, name string, err error) {
+	switch {
+	case key == "":
+		return nil, "", errors.New("no homeserver given")
+	case strings.Contains(key, "://"):
+		u, err := url.Parse(key)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, "", fmt.Errorf("homeserver %q: not an http(s) URL", key)
+		}
+		return u, "", nil
+	case strings.HasPrefix(key, "@"):
+		if _, name, err = id.UserID(key).Parse(); err != nil {
+			return nil, "", fmt.Errorf("homeserver %q: a user id needs a server part (@user:example.org)", key)
+		}
+	default:
+		name = key
+	}
+	if !id.ValidateServerName(name) {
+		return nil, "", fmt.Errorf("homeserver %q: not a server name (example.org) or a URL (https://matrix.example.org)", key)
+	}
+	return nil, name, nil
+}
+
 // discoverURL checks a URL the user gave, falling back to its host's
 // .well-known when the URL has no path and is not a homeserver.
-func discoverURL(ctx context.Context, httpc *http.Client, key string) (Homeserver, error) {
-	u, err := url.Parse(key)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return Homeserver{}, fmt.Errorf("homeserver %q: not an http(s) URL", key)
-	}
+func discoverURL(ctx context.Context, httpc *http.Client, u *url.URL) (Homeserver, error) {
 	u.RawQuery, u.Fragment = "", ""
 	base := strings.TrimRight(u.String(), "/")
 	verr := checkVersions(ctx, httpc, base)

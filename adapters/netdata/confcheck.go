@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"matrix-notify/adapters/netdata/healthconf"
+	"matrix-notify/sender"
 )
 
 // confNames are the health_alarm_notify.conf variables matrix-notify reads.
@@ -81,6 +82,11 @@ func ConfNotes(vars *healthconf.Vars, warns []healthconf.Warning) []string {
 				why = "no such setting"
 			}
 			out = append(out, fmt.Sprintf("%s: %s ignored (%s): write %s=... instead", vars.Origin[name], name, why, want))
+		}
+	}
+	if hs, origin := vars.Get("MATRIX_HOMESERVER"), vars.Origin["MATRIX_HOMESERVER"]; hs != "" && origin.File != "" {
+		if err := sender.CheckHomeserver(hs); err != nil {
+			out = append(out, fmt.Sprintf("%s: MATRIX_HOMESERVER: %v", origin, err))
 		}
 	}
 	return out

@@ -17,6 +17,7 @@ if [ -n "$X" ]; then DEFAULT_RECIPIENT_MATRIX="!a:b"; fi
 role_recipients_matrix[sysadmin]="!a:b"
 DEFAULT_RECIPIENT_EMAIL="root"
 SEND_MSTEAMS="NO"
+MATRIX_HOMESERVER="ftp://matrix.example.org"
 `
 	vars := healthconf.NewVars()
 	warns, err := healthconf.Parse("/etc/netdata/health_alarm_notify.conf", strings.NewReader(src), vars)
@@ -29,6 +30,7 @@ SEND_MSTEAMS="NO"
 		"/etc/netdata/health_alarm_notify.conf:5: DEFAULT_RECIPIENT_MATRIX ignored: if statement skipped: commands are never run; not assigned: DEFAULT_RECIPIENT_MATRIX; matrix-notify never runs commands or evaluates conditions: assign DEFAULT_RECIPIENT_MATRIX on a line of its own",
 		"/etc/netdata/health_alarm_notify.conf:2: matrix_homeserver ignored (names are case-sensitive): write MATRIX_HOMESERVER=... instead",
 		"/etc/netdata/health_alarm_notify.conf:3: MATRIX_HOMESEVER ignored (no such setting): write MATRIX_HOMESERVER=... instead",
+		`/etc/netdata/health_alarm_notify.conf:9: MATRIX_HOMESERVER: homeserver "ftp://matrix.example.org": not an http(s) URL`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("notes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
