@@ -159,7 +159,7 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 		// it comes later than health_alarm_notify.conf, so it wins.
 		vars.Scalars["DEFAULT_RECIPIENT_MATRIX"] = strings.Join(s.Rooms, " ")
 	}
-	rooms := netdata.Recipients(vars, alarm.Roles, alarm, netdata.Tracking{CacheDir: d.cache, ReadOnly: s.DryRun}, a.logFunc())
+	rooms := netdata.Recipients(vars, alarm.Roles, alarm, d.cache, a.logFunc())
 	if len(rooms) == 0 && c.unreadable != nil {
 		return fmt.Errorf("%w: Matrix notification for %s is %s lost: no rooms for roles '%s' outside %s, which cannot be read", errNotDelivered, id, alarm.Status, alarm.Roles, c.unreadableFile)
 	}

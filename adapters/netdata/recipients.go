@@ -42,8 +42,9 @@ const (
 // recipients (a room with '*', '?' or '[' matching a file in the working
 // directory); that is not reproduced.
 //
-// t says where the tracking files are. log may be nil.
-func Recipients(vars *healthconf.Vars, roles string, a Alarm, t Tracking, log func(level, msg string)) []string {
+// cacheDir is NETDATA_CACHE_DIR ("" = DefaultCacheDir). log may be nil.
+func Recipients(vars *healthconf.Vars, roles string, a Alarm, cacheDir string, log func(level, msg string)) []string {
+	cacheDir = cmp.Or(cacheDir, DefaultCacheDir)
 	if vars == nil {
 		vars = healthconf.NewVars()
 	}
@@ -61,7 +62,7 @@ func Recipients(vars *healthconf.Vars, roles string, a Alarm, t Tracking, log fu
 			if r == "disabled" {
 				continue
 			}
-			if !FilterRecipient(r, a, t, log) {
+			if !FilterRecipient(r, a, cacheDir, log) {
 				continue
 			}
 			key, _, _ := strings.Cut(r, "|")
@@ -95,16 +96,6 @@ func trackingDir(cacheDir, recipient string) string {
 	return cacheDir + "/alarm-notify/" + Method + "/" + recipient
 }
 
-// Tracking is where alarm-notify.sh's tracking files for the critical
-// modifier live, $NETDATA_CACHE_DIR/alarm-notify/matrix/RECIPIENT/ALARM_ID.
-type Tracking struct {
-	CacheDir string // NETDATA_CACHE_DIR ("" = DefaultCacheDir)
-	// ReadOnly filters by the files as they are and creates, touches or
-	// removes none: a dry run must not change what the next alarm's
-	// recipients are, nor leave files in netdata's cache.
-	ReadOnly bool
-}
-
 // FilterRecipient is master's filter_recipient_by_criticality for the
 // matrix method: whether recipient r (possibly with modifiers after '|')
 // gets alarm a, with its tracking-file side effects.
@@ -125,7 +116,7 @@ type Tracking struct {
 // 1.37.1 knew only critical, and took the text after the LAST '|' as the
 // one severity ("room|x|critical" filtered there, is an unknown modifier
 // here); a recipient with only critical behaves the same in both.
-func FilterRecipient(r string, a Alarm, t Tracking, log func(level, msg string)) bool {
+func FilterRecipient(r string, a Alarm, cacheDir string, log func(level, msg string)) bool {
 	if log == nil {
 		log = func(string, string) {}
 	}
@@ -153,9 +144,9 @@ func FilterRecipient(r string, a Alarm, t Tracking, log func(level, msg string))
 			return true
 		}
 	}
-	dir := trackingDir(cmp.Or(t.CacheDir, DefaultCacheDir), recipient)
+	dir := trackingDir(cacheDir, recipient)
 	file := dir + "/" + a.AlarmID
-	if critical && !t.ReadOnly {
+	if critical {
 		sayErr(os.MkdirAll(dir, 0o777))
 	}
 	allow := func(why string) bool {
@@ -168,7 +159,7 @@ func FilterRecipient(r string, a Alarm, t Tracking, log func(level, msg string))
 	}
 	switch a.Status {
 	case StatusCritical:
-		if critical && !t.ReadOnly {
+		if critical {
 			sayErr(touch(file))
 			return allow("the alarm is CRITICAL (will now receive next status change)")
 		}
@@ -187,9 +178,7 @@ func FilterRecipient(r string, a Alarm, t Tracking, log func(level, msg string))
 		existed := false
 		if isRegular(file) {
 			existed = true
-			if !t.ReadOnly {
-				sayErr(os.Remove(file))
-			}
+			sayErr(os.Remove(file))
 		}
 		if noclear {
 			return block("recipient should not receive this notification (noclear modifier set)")

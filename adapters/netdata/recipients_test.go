@@ -60,7 +60,7 @@ func TestRecipientsModifierSequence(t *testing.T) {
 	for i, s := range steps {
 		var logs []logLine
 		a := Alarm{Status: s.status, OldStatus: s.old, AlarmID: "42"}
-		got := Recipients(vars, "sysadmin", a, Tracking{CacheDir: cache}, collect(&logs))
+		got := Recipients(vars, "sysadmin", a, cache, collect(&logs))
 		if !slices.Equal(got, s.want) {
 			t.Errorf("step %d %s: recipients\n got %q\nwant %q", i, s.status, got, s.want)
 		}
@@ -119,7 +119,7 @@ func TestRecipientsRolesAndDuplicates(t *testing.T) {
 		{"unknownrole,sysadmin", []string{"!def:hs", "!a:hs", "!b:hs"}},
 		{"", nil},
 	} {
-		got := Recipients(vars, c.roles, crit, Tracking{CacheDir: cache}, nil)
+		got := Recipients(vars, c.roles, crit, cache, nil)
 		if !slices.Equal(got, c.want) {
 			t.Errorf("roles %q: got %q, want %q", c.roles, got, c.want)
 		}
@@ -128,19 +128,19 @@ func TestRecipientsRolesAndDuplicates(t *testing.T) {
 		t.Error("critical touch missing")
 	}
 	// a WARNING: !b:hs|critical has its file, and plain !b:hs comes first anyway
-	got := Recipients(vars, "webmaster", Alarm{Status: "WARNING", AlarmID: "2"}, Tracking{CacheDir: cache}, nil)
+	got := Recipients(vars, "webmaster", Alarm{Status: "WARNING", AlarmID: "2"}, cache, nil)
 	if !slices.Equal(got, []string{"!c:hs", "!a:hs"}) {
 		t.Errorf("webmaster WARNING for a new alarm: %q", got)
 	}
 	// the same recipient twice with critical: on CLEAR the first occurrence
 	// removes the file and is allowed, the second is blocked; it is kept once
 	v2 := varsWith("!x:hs|critical !x:hs|critical", nil)
-	Recipients(v2, "r", Alarm{Status: "CRITICAL", AlarmID: "9"}, Tracking{CacheDir: cache}, nil)
-	if got := Recipients(v2, "r", Alarm{Status: "CLEAR", AlarmID: "9"}, Tracking{CacheDir: cache}, nil); !slices.Equal(got, []string{"!x:hs"}) {
+	Recipients(v2, "r", Alarm{Status: "CRITICAL", AlarmID: "9"}, cache, nil)
+	if got := Recipients(v2, "r", Alarm{Status: "CLEAR", AlarmID: "9"}, cache, nil); !slices.Equal(got, []string{"!x:hs"}) {
 		t.Errorf("duplicate critical on CLEAR: %q", got)
 	}
 	// nil vars and log, default cache dir untouched for plain recipients
-	if got := Recipients(nil, "sysadmin", crit, Tracking{}, nil); got != nil {
+	if got := Recipients(nil, "sysadmin", crit, "", nil); got != nil {
 		t.Errorf("nil vars: %q", got)
 	}
 }
@@ -150,7 +150,7 @@ func TestRecipientsOddNames(t *testing.T) {
 	vars := varsWith("", map[string]string{
 		"r": "!abc:example.org #room:example.org|critical |critical !empty-mods:hs| @user:hs|Critical",
 	})
-	got := Recipients(vars, "r", Alarm{Status: "CRITICAL", AlarmID: "5"}, Tracking{CacheDir: cache}, nil)
+	got := Recipients(vars, "r", Alarm{Status: "CRITICAL", AlarmID: "5"}, cache, nil)
 	want := []string{"!abc:example.org", "#room:example.org", "!empty-mods:hs", "@user:hs"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
@@ -168,7 +168,7 @@ func TestRecipientsOddNames(t *testing.T) {
 	if err := os.WriteFile(stale, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if !FilterRecipient("!empty-mods:hs|", Alarm{Status: "CLEAR", AlarmID: "5"}, Tracking{CacheDir: cache}, nil) || exists(stale) {
+	if !FilterRecipient("!empty-mods:hs|", Alarm{Status: "CLEAR", AlarmID: "5"}, cache, nil) || exists(stale) {
 		t.Error("room| on CLEAR")
 	}
 }
@@ -193,7 +193,7 @@ done`
 	for _, st := range seq {
 		for _, r := range recipients {
 			out := runBash(t, script, []string{"NETDATA_CACHE_DIR=" + bashCache, "alarm_id=7"}, []string{st, r})
-			got := FilterRecipient(r, Alarm{Status: st, AlarmID: "7"}, Tracking{CacheDir: goCache}, nil)
+			got := FilterRecipient(r, Alarm{Status: st, AlarmID: "7"}, goCache, nil)
 			if want := out[0] == "true"; got != want {
 				t.Errorf("step %d %s %q: %v, bash %v", step, st, r, got, want)
 			}
@@ -218,31 +218,5 @@ done`
 	}
 	if b, g := list(bashCache), list(goCache); !slices.Equal(b, g) {
 		t.Errorf("trees differ:\nbash %q\ngo   %q", b, g)
-	}
-}
-
-// TestRecipientsReadOnly: a dry run decides by the tracking files as they
-// are and changes none (it once created root-owned ones in netdata's cache,
-// and its CRITICAL let the next WARNING through).
-func TestRecipientsReadOnly(t *testing.T) {
-	cache := t.TempDir()
-	vars := varsWith("", map[string]string{"r": "!a:hs|critical !b:hs|critical"})
-	ro := Tracking{CacheDir: cache, ReadOnly: true}
-	if got := Recipients(vars, "r", Alarm{Status: "CRITICAL", AlarmID: "3"}, ro, nil); len(got) != 2 {
-		t.Fatalf("CRITICAL: %q", got)
-	}
-	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
-		t.Fatalf("a read-only CRITICAL left %v in the cache", entries)
-	}
-	if got := Recipients(vars, "r", Alarm{Status: "WARNING", AlarmID: "3"}, ro, nil); len(got) != 0 {
-		t.Errorf("WARNING after a read-only CRITICAL: %q, want none", got)
-	}
-	// A real CRITICAL for !b:hs; a read-only CLEAR keeps its file.
-	Recipients(varsWith("", map[string]string{"r": "!b:hs|critical"}), "r", Alarm{Status: "CRITICAL", AlarmID: "3"}, Tracking{CacheDir: cache}, nil)
-	if got := Recipients(vars, "r", Alarm{Status: "CLEAR", AlarmID: "3"}, ro, nil); !slices.Equal(got, []string{"!b:hs"}) {
-		t.Errorf("read-only CLEAR: %q, want !b:hs", got)
-	}
-	if !exists(TrackingFile(cache, "!b:hs", "3")) {
-		t.Error("a read-only CLEAR removed the tracking file")
 	}
 }
