@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -152,20 +151,30 @@ func TestE2ERootActsAsStateOwner(t *testing.T) {
 	}
 }
 
-// TestE2EDryRunLeavesNoTrackingFiles: a dry run (root's `test --dry-run`
-// among them) with a |critical recipient creates no tracking directory or
-// file in netdata's cache: root's were root-owned there, and netdata's user
-// (and alarm-notify.sh) could then not write its own.
-func TestE2EDryRunLeavesNoTrackingFiles(t *testing.T) {
+// TestE2ERootDryRunActsAsCacheOwner: a dry run keeps alarm-notify.sh's
+// tracking files (the critical modifier) in netdata's cache as a run would;
+// run by root (`test --dry-run`, an alarm with MATRIX_NOTIFY_DRY_RUN=1) it
+// writes them as the cache's owner. They were root's, and netdata's user
+// and alarm-notify.sh could then not write their own there.
+func TestE2ERootDryRunActsAsCacheOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
 	h := newNetdataHome(t, "MATRIX_HOMESERVER='http://127.0.0.1:9'\nMATRIX_ACCESSTOKEN='t'\nDEFAULT_RECIPIENT_MATRIX='!ops:hs.test|critical'\n")
+	shareWithNobody(t, h.lib, h.user, h.stock, h.cache)
+	chownTree(t, h.cache, nobody, nobody)
+	chownTree(t, h.lib, nobody, nobody)
 	for _, args := range [][]string{{"test", "--dry-run"}, alarmArgs("sysadmin", "7001", "1", "CRITICAL", "WARNING", "x")} {
 		// test's WARNING and CLEAR have no recipient by the modifier: exit 1.
 		if r := h.run(t, []string{"MATRIX_NOTIFY_DRY_RUN=1"}, args...); r.code != 0 && r.code != exitNothing {
 			t.Fatalf("%s: exit %d\n%s%s", args[0], r.code, r.stdout, r.stderr)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(h.cache, "alarm-notify")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("a dry run left %s/alarm-notify (%v)", h.cache, err)
+	if _, err := os.Stat(filepath.Join(h.cache, "alarm-notify", "matrix", "!ops:hs.test", "42")); err != nil {
+		t.Errorf("no tracking file for the CRITICAL: %v", err)
+	}
+	if bad := notOwnedBy(t, h.cache, nobody); len(bad) > 0 {
+		t.Errorf("root's dry runs left files netdata's user does not own: %v", bad)
 	}
 }
 

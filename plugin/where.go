@@ -141,7 +141,15 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 	switch {
 	case cmd == "doctor":
 	case c.s.DryRun:
-		// Nothing is written: no owner to become, nothing remembered.
+		// Nothing is written in the state directory and nothing
+		// remembered. But netdata's alarms keep alarm-notify.sh's
+		// tracking files (the critical modifier) in its cache, as a run
+		// would: root writes them as that directory's owner.
+		if mode == netdataMode {
+			if err := a.enterStateDir(cmd, c.dirs.cache); err != nil {
+				return nil, err
+			}
+		}
 		for _, n := range c.notes {
 			a.log.Warn(n.msg)
 		}
