@@ -277,15 +277,20 @@ func wantRefused(t *testing.T, what string, code int, body, want string) {
 }
 
 // TestKumaTemplateTrap: a template comparing status == '1' (never true in
-// Kuma: status is "✅ Up") is named, with its line, when serve starts and by
-// doctor (issue 13 item 8); the alert is still delivered.
+// Kuma: status is "✅ Up") is named, with its file and line, when serve
+// starts and by doctor (issue 13 item 8); the comparison that works
+// (heartbeatJSON.status == 1, on the line before) is not; the alert is still
+// delivered.
 func TestKumaTemplateTrap(t *testing.T) {
 	need(t)
 	r := newReader(t)
 	room := r.room(roomOpts{botJoined: true})
 	s := newSite(t)
 	tmpl := filepath.Join(s.dir, "trap.liquid")
-	must(t, os.WriteFile(tmpl, []byte("{{ name }}\n{% if status == '1' %}UP{% else %}DOWN{% endif %}\n"), 0o600))
+	must(t, os.WriteFile(tmpl, []byte("{{ name }}\n"+
+		"{% if heartbeatJSON.status == 1 %}fine{% endif %}\n"+
+		"{% if status == '1' %}UP{% else %}DOWN{% endif %}\n"), 0o600))
+	const trapLine = 3
 	cfg := kumaTOML(s, []id.RoomID{room}, fmt.Sprintf("\n[kuma]\ntemplate_file = %q\n", tmpl))
 	p := startServe(t, s, cfg)
 	if code, body := p.post(t, "/kuma", "", kumaPayload(t, "http-up")); code/100 != 2 {
@@ -294,10 +299,19 @@ func TestKumaTemplateTrap(t *testing.T) {
 	r.expectMessages(room, 1)
 	doc := s.run("", "doctor", "--config", cfg)
 	startup := p.stderr.String()
-	if !strings.Contains(startup, "trap.liquid") || !strings.Contains(startup, "heartbeatJSON.status") {
-		t.Errorf("serve's start-up does not name trap.liquid and the fix (heartbeatJSON.status):\n%s", startup)
+	// kumaTemplateTraps' form: FILE:LINE:COL: message.
+	at := fmt.Sprintf("%s:%d:", tmpl, trapLine)
+	if !strings.Contains(startup, at) || !strings.Contains(startup, "heartbeatJSON.status") {
+		t.Errorf("serve's start-up does not name %s (the trap's file and line) and the fix (heartbeatJSON.status):\n%s", at, startup)
 	}
-	if !strings.Contains(doc.stdout+doc.stderr, "trap.liquid") {
-		t.Errorf("doctor does not list trap.liquid: %s", doc)
+	if !strings.Contains(doc.stdout+doc.stderr, at) {
+		t.Errorf("doctor does not list the trap at %s: %s", at, doc)
+	}
+	for _, out := range []string{startup, doc.stdout + doc.stderr} {
+		for line := 1; line <= 4; line++ {
+			if other := fmt.Sprintf("%s:%d:", tmpl, line); line != trapLine && strings.Contains(out, other) {
+				t.Errorf("a trap reported at %s, where there is none:\n%s", other, out)
+			}
+		}
 	}
 }
