@@ -2,8 +2,13 @@ package realpeers
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -15,8 +20,10 @@ import (
 
 // TestLogin: `login` with the password on stdin writes a working token into
 // the TOML file, on a stable device; logging in again reuses the device, and
-// a copy of the old token left in health_alarm_notify.conf is updated or
-// named (issue 13 item 9).
+// Dendrite v0.13.8 revokes the device's old token (the test fails if it does
+// not: it would no longer test anything), login says so, and the copy of the
+// old token left in health_alarm_notify.conf is updated or named (issue 13
+// item 9).
 func TestLogin(t *testing.T) {
 	need(t)
 	s := newSite(t)
@@ -81,17 +88,37 @@ func TestLogin(t *testing.T) {
 		t.Errorf("device %s listed %d times", dev1, n)
 	}
 
+	if token2 == token1 {
+		t.Fatalf("the second login kept the same token")
+	}
+	// Dendrite v0.13.8 (the pinned version) deletes the device's old
+	// access token when the device logs in again: that is why login must
+	// see to the copies. Were the first token still accepted, this test
+	// would no longer exercise item 9, so it fails rather than pass.
 	old, _ := mautrix.NewClient(env.hs.URL, "", token1)
 	if _, err := old.Whoami(context.Background()); err == nil {
-		t.Logf("Dendrite kept the first token after the second login")
-		return
+		t.Fatalf("Dendrite still accepts the first token after the same device logged in again; v0.13.8 revokes it")
+	} else if !errors.Is(err, mautrix.MUnknownToken) {
+		t.Errorf("whoami with the first token: %v, want M_UNKNOWN_TOKEN", err)
 	}
-	t.Logf("Dendrite revoked the first token when the device logged in again")
-	data, _ := os.ReadFile(conf)
-	if strings.Contains(string(data), token2) || strings.Contains(r.stderr+r.stdout, conf) {
-		return
+	if !strings.Contains(r.stderr+r.stdout, "revoke") {
+		t.Errorf("login does not say that the homeserver revoked the old token:\n%s", r)
 	}
-	t.Errorf("the old token in %s no longer works, and login neither updated it nor named it:\n%s", conf, r)
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case strings.Contains(string(data), token2):
+		// Updated: the copy holds the new token (whoami above accepts it).
+		if strings.Contains(string(data), token1) {
+			t.Errorf("%s holds the new token and still the revoked one", conf)
+		}
+	case strings.Contains(r.stderr+r.stdout, conf):
+		// Named: the admin is told which file holds the revoked token.
+	default:
+		t.Errorf("the old token in %s no longer works, and login neither updated it nor named it:\n%s", conf, r)
+	}
 }
 
 // tokenAndDevice is the token in cfg and its device.
@@ -156,22 +183,129 @@ func TestExecRooms(t *testing.T) {
 	}
 }
 
-// TestTestCommand: `matrix-notify test` sends the three test alarms to the
-// role's rooms.
+// TestTestCommand: `matrix-notify test` sends the three test alarms of the
+// alarm-notify.sh installed next to it to the role's rooms, and what the
+// reader gets is word for word that script's test mode (as the README and
+// testdata/netdata/test-mode say): netdata 1.37's when 1.37's alarm-notify.sh
+// is next to the binary, master's when there is none. The contents must also
+// be what `test --dry-run` prints: nothing is changed on the way.
 func TestTestCommand(t *testing.T) {
 	need(t)
-	r, room, s := roomSite(t, roomOpts{botJoined: true})
-	s.must(0, "", "test")
-	msgs := r.expectMessages(room, 3)
-	var all string
-	for _, m := range msgs {
-		all += m.Body + "\n"
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"WARNING", "CRITICAL", "CLEAR"} {
-		if !strings.Contains(strings.ToUpper(all), want) && !strings.Contains(all, strings.ToLower(want)) {
-			t.Logf("test messages do not mention %s:\n%s", want, all)
+	for _, tc := range []struct {
+		name   string
+		script string // alarm-notify.sh next to the binary, "" for none
+		v137   bool
+	}{
+		// ScriptLayout reads 1.37's family line; the script is never run.
+		{"next to alarm-notify.sh 1.37", "#!/usr/bin/env bash\nfamily=\"${9}\"              # the family of the chart\n", true},
+		{"no alarm-notify.sh (master's test alarms)", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, room, s := roomSite(t, roomOpts{botJoined: true})
+			bin := installedNextTo(t, s, tc.script)
+			want := testAlarmContents(host, "https://netdata.example.org:19999", tc.v137)
+			res := s.runBin(bin, nil, "", "test")
+			if res.code != 0 {
+				t.Fatalf("test: %s", res)
+			}
+			for _, status := range []string{"WARNING", "CRITICAL", "CLEAR"} {
+				if !strings.Contains(res.stderr, "sending test alarm status="+status+" role=sysadmin") {
+					t.Errorf("test does not log its %s test alarm:\n%s", status, res)
+				}
+			}
+			dry := s.runBin(bin, nil, "", "test", "--dry-run")
+			if dry.code != 0 {
+				t.Fatalf("test --dry-run: %s", dry)
+			}
+			var printed []testContent
+			for _, line := range strings.Split(strings.TrimSpace(dry.stdout), "\n") {
+				var req struct {
+					Room    string      `json:"room"`
+					Content testContent `json:"content"`
+				}
+				if err := json.Unmarshal([]byte(line), &req); err != nil {
+					t.Fatalf("test --dry-run printed %q: %v", line, err)
+				}
+				if req.Room != string(room) {
+					t.Errorf("test --dry-run would send to %s, want %s", req.Room, room)
+				}
+				printed = append(printed, req.Content.normalised())
+			}
+
+			msgs := r.expectMessages(room, 3)
+			if len(msgs) != 3 {
+				return
+			}
+			for i, status := range []string{"WARNING", "CRITICAL", "CLEAR"} {
+				got := testContent{MsgType: msgs[i].MsgType, Body: msgs[i].Body, Format: msgs[i].Format, FormattedBody: msgs[i].FormattedBody}.normalised()
+				if got != want[i] {
+					t.Errorf("%s test alarm as read back differs from alarm-notify.sh's test mode:\n got %+v\nwant %+v", status, got, want[i])
+				}
+				if len(printed) == 3 && got != printed[i] {
+					t.Errorf("%s test alarm as read back differs from what test --dry-run prints:\n got %+v\n dry %+v", status, got, printed[i])
+				}
+			}
+			if len(printed) != 3 {
+				t.Errorf("test --dry-run printed %d requests, want 3:\n%s", len(printed), dry)
+			}
+		})
+	}
+}
+
+// testContent is what a test alarm's message says, its alarm_when (each
+// run's $(date +%s)) replaced by WHEN.
+type testContent struct {
+	MsgType       string `json:"msgtype"`
+	Body          string `json:"body"`
+	Format        string `json:"format"`
+	FormattedBody string `json:"formatted_body"`
+}
+
+var alarmWhen = regexp.MustCompile(`alarm_when=[0-9]+`)
+
+func (c testContent) normalised() testContent {
+	c.Body = alarmWhen.ReplaceAllString(c.Body, "alarm_when=WHEN")
+	c.FormattedBody = alarmWhen.ReplaceAllString(c.FormattedBody, "alarm_when=WHEN")
+	return c
+}
+
+// testAlarmContents is the WARNING, CRITICAL and CLEAR messages of
+// alarm-notify.sh's test mode, written out from the scripts' send_matrix
+// (netdata 1.37.1's, or master's), with matrix-notify's documented
+// differences: the HTML escapes the link's &, CRITICAL and WARNING are
+// m.text.
+func testAlarmContents(host, registry string, v137 bool) []testContent {
+	var out []testContent
+	for i, st := range []struct{ status, head, msgtype string }{
+		{"WARNING", "⚠️ " + host + " needs attention", "m.text"},
+		{"CRITICAL", "🔴 " + host + " is critical", "m.text"},
+		{"CLEAR", "✅ " + host + " recovered", "m.notice"},
+	} {
+		query := "host=" + host + "&chart=test.chart&family=test.family&alarm=test_alarm&alarm_unique_id=1&alarm_id=1&alarm_event_id=" +
+			fmt.Sprint(i+1) + "&alarm_when=WHEN&alarm_status=" + st.status + "&alarm_chart=test.chart&alarm_value=new%20value"
+		link, chart, summary := registry+"/goto-host-from-alarm.html?"+query, "test.chart (test.family)", "test alarm"
+		if !v137 {
+			query = strings.Replace(query, "&family=test.family", "", 1)
+			link = registry + "/registry-alert-redirect.html?agent_machine_guid=&host_machine_guid=&transition_id=&" + query
+			chart, summary = "test.chart", "a test alarm"
 		}
+		linkText := summary + " = new value"
+		if st.status == "CLEAR" {
+			linkText = summary + " (alarm was raised for 3 seconds)"
+		}
+		const info = "this is a test alarm to verify notifications work"
+		out = append(out, testContent{
+			MsgType:       st.msgtype,
+			Body:          st.head + " - test alarm " + chart + " " + link + " " + linkText + " " + info,
+			Format:        "org.matrix.custom.html",
+			FormattedBody: st.head + " - <b>test alarm</b><br>" + chart + "<br><a href=\"" + html.EscapeString(link) + "\">" + linkText + "</a><br><i>" + info + "</i>",
+		})
 	}
+	return out
 }
 
 // TestHostileText: what netdata passes is shown literally: the plain body

@@ -1,6 +1,7 @@
 package realpeers
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +12,11 @@ import (
 // TestInstallScript: scripts/install.sh finds netdata's plugins directory in
 // each layout (from `netdata -W buildinfo` when it says, else the known
 // layouts), installs the binary and the wrapper with alarm-notify.sh's mode,
-// and says what it did. Hermetic: every layout is built under a --prefix and
-// netdata is a stand-in script.
+// and says what it did; --plugins-dir DIR installs there whatever detection
+// would find, and --dry-run says what it would install and changes nothing
+// (README: "`--plugins-dir DIR` names the directory; `--dry-run` only
+// says"). Hermetic: every layout is built under a --prefix or a scratch
+// directory and netdata is a stand-in script.
 func TestInstallScript(t *testing.T) {
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -92,4 +96,130 @@ func TestInstallScript(t *testing.T) {
 			}
 		})
 	}
+
+	// layout makes the plugins directory dir, holding an alarm-notify.sh with mode.
+	layout := func(t *testing.T, dir string, mode os.FileMode) {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		script := filepath.Join(dir, "alarm-notify.sh")
+		if err := os.WriteFile(script, []byte("#!/bin/bash\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(script, mode)
+	}
+	run := func(t *testing.T, netdataBuildinfo string, args ...string) (string, error) {
+		t.Helper()
+		netdata := filepath.Join(t.TempDir(), "netdata")
+		if netdataBuildinfo != "" {
+			os.WriteFile(netdata, []byte("#!/bin/sh\n[ \"$1 $2\" = '-W buildinfo' ] || exit 1\ncat <<'EOF'\n"+netdataBuildinfo+"EOF\n"), 0o755)
+		}
+		cmd := exec.Command("bash", append([]string{script, "--bin", bin}, args...)...)
+		cmd.Env = append(os.Environ(), "NETDATA="+netdata)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	t.Run("--plugins-dir names the directory", func(t *testing.T) {
+		// Detection would pick the Debian layout under root (and netdata
+		// names yet another directory): --plugins-dir wins over both.
+		root := t.TempDir()
+		detected := root + "/usr/lib/netdata/plugins.d"
+		layout(t, detected, 0o755)
+		named := filepath.Join(t.TempDir(), "my plugins.d")
+		layout(t, named, 0o750)
+		out, err := run(t, newBuildinfo, "--prefix", root, "--plugins-dir", named)
+		if err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		for _, name := range []string{"matrix-notify", "alarm-notify-with-matrix.sh"} {
+			st, err := os.Stat(filepath.Join(named, name))
+			if err != nil {
+				t.Fatalf("not installed in the named %s: %v\n%s", named, err, out)
+			}
+			if st.Mode().Perm() != 0o750 {
+				t.Errorf("%s: mode %v, want the named directory's alarm-notify.sh's 0750", name, st.Mode().Perm())
+			}
+			if !strings.Contains(out, "installed "+filepath.Join(named, name)+" (") {
+				t.Errorf("the script does not say it installed %s:\n%s", filepath.Join(named, name), out)
+			}
+			if _, err := os.Stat(filepath.Join(detected, name)); err == nil {
+				t.Errorf("also installed %s in the detected %s", name, detected)
+			}
+		}
+		if !strings.Contains(out, "script to execute on alarm = "+filepath.Join(named, "matrix-notify")) {
+			t.Errorf("the next steps do not name the installed path:\n%s", out)
+		}
+		if out, err := run(t, "", "--plugins-dir", named, "--print-plugins-dir"); err != nil || strings.TrimSpace(out) != named {
+			t.Errorf("--print-plugins-dir with --plugins-dir: %v %q, want %q", err, out, named)
+		}
+
+		missing := filepath.Join(t.TempDir(), "nowhere")
+		out, err = run(t, "", "--plugins-dir", missing)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(out, missing) {
+			t.Errorf("--plugins-dir naming no directory: want exit 2 naming it, got %v:\n%s", err, out)
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Errorf("--plugins-dir made the missing directory %s", missing)
+		}
+	})
+
+	t.Run("--dry-run changes nothing and says what it would do", func(t *testing.T) {
+		root := t.TempDir()
+		dir := root + "/usr/lib/netdata/plugins.d"
+		layout(t, dir, 0o750)
+		// An older matrix-notify already installed: a dry run keeps it.
+		must(t, os.WriteFile(filepath.Join(dir, "matrix-notify"), []byte("old version\n"), 0o700))
+		before := snapshot(t, root)
+		for _, args := range [][]string{
+			{"--prefix", root, "--dry-run"},
+			{"--plugins-dir", dir, "-n"},
+		} {
+			out, err := run(t, "", args...)
+			if err != nil {
+				t.Fatalf("%v: %v:\n%s", args, err, out)
+			}
+			if after := snapshot(t, root); after != before {
+				t.Errorf("%v changed the tree:\nbefore:\n%s\nafter:\n%s", args, before, after)
+			}
+			for _, name := range []string{"matrix-notify", "alarm-notify-with-matrix.sh"} {
+				if !strings.Contains(out, "would install "+filepath.Join(dir, name)+" (") || !strings.Contains(out, " 0750)") {
+					t.Errorf("%v does not say it would install %s with alarm-notify.sh's mode 0750:\n%s", args, filepath.Join(dir, name), out)
+				}
+			}
+			if strings.Contains(out, "\ninstalled ") || strings.HasPrefix(out, "installed ") {
+				t.Errorf("%v says it installed something:\n%s", args, out)
+			}
+		}
+	})
+}
+
+// snapshot lists every file under root with its mode and content.
+func snapshot(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v", path, info.Mode())
+		if d.Type().IsRegular() {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, " %q", data)
+		}
+		b.WriteString("\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -1,6 +1,8 @@
 package realpeers
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,12 +29,17 @@ func kumaPayload(t *testing.T, name string) string {
 }
 
 func kumaTOML(s *site, rooms []id.RoomID, extra string) string {
+	return kumaTOMLToken(s, env.botToken, rooms, extra)
+}
+
+// kumaTOMLToken is kumaTOML with another access token.
+func kumaTOMLToken(s *site, token string, rooms []id.RoomID, extra string) string {
 	quoted := make([]string, len(rooms))
 	for i, r := range rooms {
 		quoted[i] = fmt.Sprintf("%q", r)
 	}
 	path := filepath.Join(s.dir, "kuma.toml")
-	content := fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\nrooms = [%s]\n%s", env.hs.URL, env.botToken, strings.Join(quoted, ", "), extra)
+	content := fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\nrooms = [%s]\n%s", env.hs.URL, token, strings.Join(quoted, ", "), extra)
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
@@ -133,17 +140,24 @@ func (p *serveProc) post(t *testing.T, path, auth, body string) (int, string) {
 }
 
 // TestKumaServe: Kuma's webhook through `serve`: the secret is required, a
-// resent webhook is posted once, Kuma's Test button reaches the room, and a
-// room the bot may not post in is reported to Kuma as a failure (issue 13
-// item 7).
+// resent webhook is posted once, Kuma's Test button reaches the room, and
+// Kuma is told the truth (issue 13 item 7): a room the bot may not post in,
+// a room that does not exist, an alias that does not exist, a bogus token and
+// a token revoked by logging out are answered non-2xx with a one-line
+// reason (nothing is posted, nothing stays queued for ever), while a
+// homeserver that is down is a transient failure: 202, queued, and the
+// message arrives once it is back.
 func TestKumaServe(t *testing.T) {
 	need(t)
 	r := newReader(t)
 	room := r.room(roomOpts{botJoined: true})
 	uninvited := r.room(roomOpts{})
+	const unknownRoom = "!doesnotexist:" + serverName
+	unknownAlias := "#doesnotexist-" + strings.ToLower(t.Name()) + ":" + serverName
 	s := newSite(t)
 	const secret = "realpeers-kuma-secret"
-	cfg := kumaTOML(s, []id.RoomID{room}, fmt.Sprintf("\n[kuma.routes]\nforbidden = [%q]\n\n[serve]\nsecret = %q\n", uninvited, secret))
+	cfg := kumaTOML(s, []id.RoomID{room}, fmt.Sprintf("\n[kuma.routes]\nforbidden = [%q]\nunknown = [%q]\nnoalias = [%q]\n\n[serve]\nsecret = %q\n",
+		uninvited, unknownRoom, unknownAlias, secret))
 	p := startServe(t, s, cfg)
 	bearer := "Bearer " + secret
 
@@ -166,24 +180,117 @@ func TestKumaServe(t *testing.T) {
 		t.Errorf("Kuma's test message: %q", msgs[1].Body)
 	}
 
-	code, body := p.post(t, "/kuma/forbidden", bearer, kumaPayload(t, "http-down"))
+	for _, tc := range []struct{ route, what, room string }{
+		{"forbidden", "a room the bot may not post in", string(uninvited)},
+		{"unknown", "a room that does not exist", unknownRoom},
+		{"noalias", "an alias that does not exist", unknownAlias},
+	} {
+		code, body := p.post(t, "/kuma/"+tc.route, bearer, kumaPayload(t, "http-down"))
+		wantRefused(t, tc.what, code, body, tc.room)
+	}
+	if msgs := r.messages(uninvited); len(msgs) != 0 {
+		t.Errorf("the bot posted in the room it was never invited to:%s", bodies(msgs))
+	}
+
+	// A rejected token: made up, or revoked by logging its device out.
+	revoked, err := loginClient(context.Background(), env.hs.URL, botName, "REALPEERS_KUMA_REVOKED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revokedToken := revoked.AccessToken
+	if _, err := revoked.Logout(context.Background()); err != nil {
+		t.Fatalf("logging the revoked device out: %v", err)
+	}
+	for _, tc := range []struct{ what, token string }{
+		{"a bogus token", "syt_Ym9n_bogusbogusbogusbogus_000000"},
+		{"a token revoked by logging out", revokedToken},
+	} {
+		ts := newSite(t)
+		tcfg := kumaTOMLToken(ts, tc.token, []id.RoomID{room}, fmt.Sprintf("\n[serve]\nsecret = %q\n", secret))
+		tp := startServe(t, ts, tcfg)
+		code, body := tp.post(t, "/kuma", bearer, kumaPayload(t, "http-up"))
+		wantRefused(t, tc.what, code, body, "M_UNKNOWN_TOKEN")
+		if strings.Contains(body+tp.stderr.String(), tc.token) {
+			t.Errorf("%s: serve showed the token in its answer or log", tc.what)
+		}
+	}
+	if msgs := r.messages(room); len(msgs) != 2 {
+		t.Errorf("with a rejected token something was posted after all:%s", bodies(msgs))
+	}
+
+	// The homeserver is down: transient, so 202 and queued; the message
+	// arrives, once, when it is back.
+	downRoom := r.room(roomOpts{botJoined: true})
+	ds := newSite(t)
+	dp := startServe(t, ds, kumaTOML(ds, []id.RoomID{downRoom}, fmt.Sprintf("\n[serve]\nsecret = %q\n", secret)))
+	env.hs.Stop()
+	defer hsUp(t) // when the test ends early
+	code, body := dp.post(t, "/kuma", bearer, kumaPayload(t, "http-down"))
+	hsUp(t)
+	t.Logf("homeserver down: %d %s", code, body)
+	var a serveAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Errorf("homeserver down: body %q: %v", body, err)
+	}
+	if code != http.StatusAccepted || a.Queued != 1 || !strings.Contains(a.Reason, "queued") || strings.Contains(a.Reason, "\n") {
+		t.Errorf("homeserver down: status %d %q, want 202 queued with a one-line reason", code, body)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(r.messages(downRoom)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("what serve queued while the homeserver was down did not arrive within 2 minutes of its return:\n%s", dp.stderr)
+		}
+		time.Sleep(time.Second)
+	}
+	r.expectMessages(downRoom, 1)
+}
+
+// serveAnswer is the JSON body of serve's answer.
+type serveAnswer struct {
+	Delivered int    `json:"delivered"`
+	Queued    int    `json:"queued"`
+	Error     string `json:"error"`
+	Reason    string `json:"reason"`
+}
+
+// wantRefused checks serve's answer to a webhook the homeserver refused for
+// good: not 2xx (Kuma would report success), nothing delivered or queued, and
+// an error of one line that holds want (the room, or the error code).
+func wantRefused(t *testing.T, what string, code int, body, want string) {
+	t.Helper()
 	if code/100 == 2 {
-		t.Errorf("a room the bot may not post in: status %d %q, want a non-2xx with the reason", code, body)
-	} else if strings.TrimSpace(body) == "" || strings.Count(strings.TrimSpace(body), "\n") > 0 {
-		t.Errorf("status %d: want a one-line reason, got %q", code, body)
+		t.Errorf("%s: status %d %q, want a non-2xx with the reason", what, code, body)
+		return
+	}
+	var a serveAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Errorf("%s: status %d, body %q: %v", what, code, body, err)
+		return
+	}
+	t.Logf("%s: %d %s", what, code, a.Error)
+	if e := strings.TrimSpace(a.Error); e == "" || strings.Contains(e, "\n") || !strings.Contains(e, want) {
+		t.Errorf("%s: status %d, error %q: want one line naming %s", what, code, a.Error, want)
+	}
+	if a.Delivered != 0 || a.Queued != 0 {
+		t.Errorf("%s: status %d, delivered %d, queued %d: want neither", what, code, a.Delivered, a.Queued)
 	}
 }
 
 // TestKumaTemplateTrap: a template comparing status == '1' (never true in
-// Kuma: status is "✅ Up") is named, with its line, when serve starts and by
-// doctor (issue 13 item 8); the alert is still delivered.
+// Kuma: status is "✅ Up") is named, with its file and line, when serve
+// starts and by doctor (issue 13 item 8); the comparison that works
+// (heartbeatJSON.status == 1, on the line before) is not; the alert is still
+// delivered.
 func TestKumaTemplateTrap(t *testing.T) {
 	need(t)
 	r := newReader(t)
 	room := r.room(roomOpts{botJoined: true})
 	s := newSite(t)
 	tmpl := filepath.Join(s.dir, "trap.liquid")
-	must(t, os.WriteFile(tmpl, []byte("{{ name }}\n{% if status == '1' %}UP{% else %}DOWN{% endif %}\n"), 0o600))
+	must(t, os.WriteFile(tmpl, []byte("{{ name }}\n"+
+		"{% if heartbeatJSON.status == 1 %}fine{% endif %}\n"+
+		"{% if status == '1' %}UP{% else %}DOWN{% endif %}\n"), 0o600))
+	const trapLine = 3
 	cfg := kumaTOML(s, []id.RoomID{room}, fmt.Sprintf("\n[kuma]\ntemplate_file = %q\n", tmpl))
 	p := startServe(t, s, cfg)
 	if code, body := p.post(t, "/kuma", "", kumaPayload(t, "http-up")); code/100 != 2 {
@@ -192,10 +299,19 @@ func TestKumaTemplateTrap(t *testing.T) {
 	r.expectMessages(room, 1)
 	doc := s.run("", "doctor", "--config", cfg)
 	startup := p.stderr.String()
-	if !strings.Contains(startup, "trap.liquid") || !strings.Contains(startup, "heartbeatJSON.status") {
-		t.Errorf("serve's start-up does not name trap.liquid and the fix (heartbeatJSON.status):\n%s", startup)
+	// kumaTemplateTraps' form: FILE:LINE:COL: message.
+	at := fmt.Sprintf("%s:%d:", tmpl, trapLine)
+	if !strings.Contains(startup, at) || !strings.Contains(startup, "heartbeatJSON.status") {
+		t.Errorf("serve's start-up does not name %s (the trap's file and line) and the fix (heartbeatJSON.status):\n%s", at, startup)
 	}
-	if !strings.Contains(doc.stdout+doc.stderr, "trap.liquid") {
-		t.Errorf("doctor does not list trap.liquid: %s", doc)
+	if !strings.Contains(doc.stdout+doc.stderr, at) {
+		t.Errorf("doctor does not list the trap at %s: %s", at, doc)
+	}
+	for _, out := range []string{startup, doc.stdout + doc.stderr} {
+		for line := 1; line <= 4; line++ {
+			if other := fmt.Sprintf("%s:%d:", tmpl, line); line != trapLine && strings.Contains(out, other) {
+				t.Errorf("a trap reported at %s, where there is none:\n%s", other, out)
+			}
+		}
 	}
 }

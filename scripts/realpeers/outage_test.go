@@ -2,6 +2,7 @@ package realpeers
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,9 @@ import (
 
 // TestOutage: with the homeserver down, netdata's alarms queue (exit 3);
 // `queue` lists them; once it is back, `flush` (same user, no extra flags)
-// delivers each exactly once, and a second flush posts nothing.
+// delivers each exactly once, and a second flush posts nothing: each room
+// then holds each of the three alarms (its name and its alarm id) once, none
+// missing and none twice.
 func TestOutage(t *testing.T) {
 	need(t)
 	r := newReader(t)
@@ -21,8 +24,9 @@ func TestOutage(t *testing.T) {
 
 	env.hs.Stop()
 	defer hsUp(t) // when the test ends early
-	for i := 0; i < 3; i++ {
-		a := newAlarm(500+i, "outage_alarm")
+	const n = 3
+	for i := 0; i < n; i++ {
+		a := newAlarm(500+i, fmt.Sprintf("outage_alarm_%d", i))
 		res := s.run("", a.args()...)
 		if res.code != 3 {
 			t.Errorf("alarm %d during the outage: want exit 3 (queued), got %s", i, res)
@@ -48,7 +52,21 @@ func TestOutage(t *testing.T) {
 		t.Errorf("second flush: %s", f2)
 	}
 	for _, room := range rooms {
-		r.expectMessages(room, 3)
+		msgs := r.expectMessages(room, n)
+		for i := 0; i < n; i++ {
+			// The body says the name with spaces ("outage alarm 1") and the
+			// link carries the alarm id.
+			name, alarmID := fmt.Sprintf("outage alarm %d", i), fmt.Sprintf("alarm_id=%d&", 500+i)
+			got := 0
+			for _, m := range msgs {
+				if strings.Contains(m.Body, name) && strings.Contains(m.Body, alarmID) {
+					got++
+				}
+			}
+			if got != 1 {
+				t.Errorf("room %s: alarm %d (%q, %s) arrived %d times, want exactly once:%s", room, i, name, alarmID, got, bodies(msgs))
+			}
+		}
 	}
 	if q := s.run("", "queue"); q.code != 0 || strings.Contains(q.stdout, string(rooms[0])) {
 		t.Errorf("queue after flush still lists the room: %s", q)

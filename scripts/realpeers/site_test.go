@@ -98,7 +98,14 @@ func (s *site) run(stdin string, args ...string) result {
 
 func (s *site) runEnv(extraEnv []string, stdin string, args ...string) result {
 	s.t.Helper()
-	cmd := exec.Command(env.bin, args...)
+	return s.runBin(env.bin, extraEnv, stdin, args...)
+}
+
+// runBin runs the matrix-notify binary at bin (a copy of env.bin) with the
+// site's environment.
+func (s *site) runBin(bin string, extraEnv []string, stdin string, args ...string) result {
+	s.t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append([]string{}, s.env...), extraEnv...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
@@ -115,6 +122,33 @@ func (s *site) runEnv(extraEnv []string, stdin string, args ...string) result {
 		s.t.Errorf("matrix-notify %s printed the access token:\n%s", strings.Join(args, " "), r)
 	}
 	return r
+}
+
+// installedNextTo puts a copy of the binary in a plugins.d of the site's,
+// with an alarm-notify.sh holding script next to it (none when script is
+// ""), as scripts/install.sh installs it, and returns the copy's path.
+func installedNextTo(t *testing.T, s *site, script string) string {
+	t.Helper()
+	dir := filepath.Join(s.dir, "usr/lib/netdata/plugins.d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "matrix-notify")
+	if err := os.Link(env.bin, bin); err != nil {
+		data, err := os.ReadFile(env.bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if script != "" {
+		if err := os.WriteFile(filepath.Join(dir, "alarm-notify.sh"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin
 }
 
 // must runs matrix-notify and fails the test unless it exits with code.
