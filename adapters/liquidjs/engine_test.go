@@ -243,6 +243,29 @@ func TestRenderError(t *testing.T) {
 	}
 }
 
+// LiquidJS's append and prepend fail to render unless they have exactly
+// one argument (LiquidJS 10.26: "append expect 2 arguments").
+func TestAppendArity(t *testing.T) {
+	e := testEngine(t, "UTC")
+	for _, src := range []string{`{{ x | append }}`, `{{ x | append: }}`, `{{ x | prepend: , }}`, `{{ x | append: "a", "b" }}`, `{{ x | append: "a", , "b" }}`, `{{ x | prepend: "a", k: 1 }}`} {
+		tpl, err := e.Parse("t", src)
+		if err != nil {
+			t.Errorf("%s: %v; LiquidJS parses it", src, err)
+			continue
+		}
+		if out, err := tpl.Render(map[string]any{"x": "v"}); err == nil || !strings.Contains(err.Error(), "expect 2 arguments") {
+			t.Errorf("%s: Render = %q, %v; want LiquidJS's \"expect 2 arguments\"", src, out, err)
+		}
+	}
+	tpl, err := e.Parse("t", `{{ x | append: "a" }}{{ x | prepend: nosuch }}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tpl.Render(map[string]any{"x": "v"}); out != "vav" || err != nil {
+		t.Errorf("Render = %q, %v; want \"vav\"", out, err)
+	}
+}
+
 func TestConcurrentRender(t *testing.T) {
 	e := testEngine(t, "Europe/Paris")
 	tpl, err := e.Parse("t", `{% for t in monitorJSON.tags %}{{ t.name }}{% endfor %}|{% assign x = heartbeatJSON.status | plus: 1 %}{{ x }}|{{ heartbeatJSON | json }}|{{ "now" | date: "%H:%M" }}`)
