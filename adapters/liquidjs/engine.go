@@ -126,14 +126,17 @@ func (e *Engine) Parse(name, source string) (t *Template, err error) {
 	// What LiquidJS rejects for the template's shape, first, at its
 	// position: osteele/liquid accepts some of it (an output not closed is
 	// text to it) and places the rest differently.
+	// checkBlocks also rewrites, in a copy of the same length, the filters
+	// LiquidJS accepts and osteele's grammar lacks ("x | ", "f: ").
 	toks, serr := tokenize(source)
+	rewritten := []byte(source)
 	if serr == nil {
-		serr = checkBlocks(source, toks)
+		serr = checkBlocks(source, toks, rewritten)
 	}
 	if serr != nil {
 		return nil, positioned(name, source, serr)
 	}
-	src := preprocess(source, toks)
+	src := preprocess(string(rewritten), toks)
 	root, perr := e.cfg.Compile(src, parser.SourceLoc{LineNo: 1})
 	if perr != nil {
 		return nil, newParseError(name, source, src, perr)

@@ -218,7 +218,9 @@ func TestParseErrors(t *testing.T) {
 	e := testEngine(t, "UTC")
 	for _, c := range []struct{ src, want string }{
 		{"hello\n  {% if x %}\nno end", "t:2:3: tag {% if x %} not closed"},
-		{"a\nb {{ x | }}", "t:2:6: syntax error"}, // at the expression, as LiquidJS places its expression errors
+		// LiquidJS renders "a\nb {{ x | }}" (a trailing "|" is no filter);
+		// a "|" followed by another is its error, at the second.
+		{"a\nb {{ x | | }}", "t:2:10: expected filter name"},
 		{"{% nosuchtag %}", "t:1:1: tag \"nosuchtag\" not found"},
 		{"Hello {{ name }", "t:1:7: output \"{{ name }\" not closed"},
 		{"🔴 {% if a ", "t:1:4: tag \"{% if a \" not closed"},
@@ -238,6 +240,29 @@ func TestRenderError(t *testing.T) {
 	}
 	if out, err := tpl.Render(nil); out != "" || err == nil || !strings.HasPrefix(err.Error(), "t: ") {
 		t.Errorf("Render = %q, %v; want no output and an error naming the template", out, err)
+	}
+}
+
+// LiquidJS's append and prepend fail to render unless they have exactly
+// one argument (LiquidJS 10.26: "append expect 2 arguments").
+func TestAppendArity(t *testing.T) {
+	e := testEngine(t, "UTC")
+	for _, src := range []string{`{{ x | append }}`, `{{ x | append: }}`, `{{ x | prepend: , }}`, `{{ x | append: "a", "b" }}`, `{{ x | append: "a", , "b" }}`, `{{ x | prepend: "a", k: 1 }}`} {
+		tpl, err := e.Parse("t", src)
+		if err != nil {
+			t.Errorf("%s: %v; LiquidJS parses it", src, err)
+			continue
+		}
+		if out, err := tpl.Render(map[string]any{"x": "v"}); err == nil || !strings.Contains(err.Error(), "expect 2 arguments") {
+			t.Errorf("%s: Render = %q, %v; want LiquidJS's \"expect 2 arguments\"", src, out, err)
+		}
+	}
+	tpl, err := e.Parse("t", `{{ x | append: "a" }}{{ x | prepend: nosuch }}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tpl.Render(map[string]any{"x": "v"}); out != "vav" || err != nil {
+		t.Errorf("Render = %q, %v; want \"vav\"", out, err)
 	}
 }
 
@@ -343,6 +368,7 @@ func FuzzParseRender(f *testing.F) {
 		`{% # c %}{% echo msg | strip_newlines %}{% raw %}{{{% endraw %}`,
 		`{% if a == blank and b != empty or c < 1 %}{% endif %}{% case x %}{% when 1 %}{% endcase %}`,
 		`{{ heartbeatJSON.time | date: "%c", "Europe/Paris" }}{{ msg | truncate: -1 | slice: -9, 3 }}`,
+		"{{ msg | }}{{ name | 1 | no_such: , 2, | upcase : }}{% assign x = msg | append :\n\"é\", %}{% echo x | %}",
 	} {
 		f.Add(s)
 	}

@@ -117,8 +117,18 @@ func (e *Engine) registerFilters() {
 			return f(stringify(v), stringify(arg(args, 0)), stringify(arg(args, 1)))
 		})
 	}
-	str2("append", func(s, a, _ string) string { return s + a })
-	str2("prepend", func(s, a, _ string) string { return a + s })
+	// LiquidJS's append and prepend assert that they have one argument
+	// (`{{ x | append }}`, `append: "a", "b"`): a render error.
+	one := func(name string, f func(s, a string) string) {
+		add(name, func(v any, args ...any) (string, error) {
+			if len(args) != 1 {
+				return "", errors.New(name + " expect 2 arguments")
+			}
+			return f(stringify(v), stringify(args[0])), nil
+		})
+	}
+	one("append", func(s, a string) string { return s + a })
+	one("prepend", func(s, a string) string { return a + s })
 	str2("remove", func(s, a, _ string) string { return jsReplaceAll(s, a, "") })
 	str2("remove_first", func(s, a, _ string) string { return strings.Replace(s, a, "", 1) })
 	str2("remove_last", func(s, a, _ string) string { return replaceLast(s, a, "") })

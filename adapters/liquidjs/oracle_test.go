@@ -256,6 +256,21 @@ func TestLiquidJSOracle(t *testing.T) {
 		}
 		unexpected = append(unexpected, c.Name+": "+diff)
 	}
+	// check-template (Lint) must accept every template LiquidJS parses:
+	// one it renders in any case does. (The comparison above runs Parse,
+	// not Lint, which also reports partials.)
+	linted := map[string]bool{}
+	for i, c := range cases {
+		if results[i].Error != nil || linted[c.tpl] {
+			continue
+		}
+		linted[c.tpl] = true
+		for _, d := range Lint(c.tpl, c.Template, KumaVariables) {
+			if d.Severity == SeverityError {
+				unexpected = append(unexpected, c.tpl+": LiquidJS renders it ("+c.ctx+" "+c.TZ+") but check-template rejects it: "+d.String())
+			}
+		}
+	}
 	sort.Strings(unexpected)
 	for _, u := range unexpected {
 		t.Error(u)

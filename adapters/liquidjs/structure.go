@@ -278,8 +278,10 @@ var jsTags = map[string][]string{
 
 // checkBlocks follows LiquidJS's parser over the tokens: a tag that no open
 // block takes must be a known one; a block must be closed; value
-// expressions must be ones (checkValues), in {% liquid %} too.
-func checkBlocks(src string, toks []token) *structureError {
+// expressions must be ones (checkValues), in {% liquid %} too. out, when
+// not nil, is a copy of src where checkValues rewrites filters for
+// osteele/liquid.
+func checkBlocks(src string, toks []token, out []byte) *structureError {
 	type frame struct {
 		tag     token
 		takes   []string
@@ -309,7 +311,7 @@ func checkBlocks(src string, toks []token) *structureError {
 				}
 				// (LiquidJS reads no when, and no elsif of an unless,
 				// after an else.)
-				if err := checkValues(src, tag); err != nil && !top.hasElse {
+				if err := checkValues(src, tag, out); err != nil && !top.hasElse {
 					return err
 				}
 				if tag.name == "else" {
@@ -325,11 +327,11 @@ func checkBlocks(src string, toks []token) *structureError {
 		if !known && !tag.output {
 			return &structureError{"tag " + strconv.Quote(string([]rune(tag.name))) + " not found", tag.begin}
 		}
-		err := checkValues(src, tag)
+		err := checkValues(src, tag, out)
 		if tag.name == "liquid" {
 			var lines []token
 			if lines, err = liquidLines(src, tag); err == nil {
-				err = checkBlocks(src, lines)
+				err = checkBlocks(src, lines, out)
 			}
 		}
 		if err != nil {

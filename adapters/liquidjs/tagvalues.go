@@ -22,6 +22,23 @@ import (
 type exprReader struct {
 	jsTokenizer
 	src string
+	// out, when not nil, is a copy of src (the same length) where the
+	// reader rewrites the filters LiquidJS reads but osteele/liquid's
+	// grammar lacks into ones it has (see readFilter); nil: none.
+	out []byte
+}
+
+// blank blanks out[from:to], keeping line breaks, so that lines and the
+// offsets of everything else stay as they were.
+func (r *exprReader) blank(from, to int) {
+	if r.out == nil {
+		return
+	}
+	for i := from; i < to && i < len(r.out); i++ {
+		if r.out[i] != '\n' {
+			r.out[i] = ' '
+		}
+	}
 }
 
 // fail stops the reading with LiquidJS's error at p (a TokenizationError);
@@ -179,39 +196,92 @@ func (r *exprReader) readFilteredValue() {
 	}
 }
 
+// readFilter reads a filter as LiquidJS does, and has out rewrite what
+// LiquidJS accepts and osteele/liquid's grammar (`| name` or
+// `| name: arg, arg, key: arg`) does not:
+//
+//   - a "|" with nothing after it: LiquidJS reads no filter, so it is blanked;
+//   - a filter whose name starts with a digit ("| 1"): no filter has such a
+//     name, so LiquidJS passes the value through (strictFilters is off in
+//     Kuma), and it is blanked whole;
+//   - arguments that are empty (": " alone, ", ," or a trailing ","): LiquidJS
+//     skips them, so their ":" or "," is blanked;
+//   - blanks before the ":" ("name : arg"): the ":" moves to the name.
 func (r *exprReader) readFilter() bool {
 	r.skipBlank()
 	if r.end() {
 		return false
 	}
+	pipe := r.p
 	if r.read() != '|' {
 		r.fail(`expected "|" before filter`)
 	}
-	if r.readIdentifier() == "" {
+	name := r.readIdentifier()
+	if name == "" {
 		if !r.end() {
 			r.fail("expected filter name")
 		}
+		r.blank(pipe, r.p)
 		return false
 	}
+	nameEnd := r.p
 	r.skipBlank()
 	switch {
 	case r.at(0) == ':':
+		var seps []int    // the ":" and the ","s
+		var filled []bool // whether an argument follows each
 		for next := true; next; next = r.at(0) == ',' {
+			seps = append(seps, r.p)
 			r.p++
-			if r.readValue() {
+			arg := r.readValue()
+			if arg {
 				if r.skipBlank(); r.at(0) == ':' {
 					r.p++
 					r.readValue()
 				}
 			}
+			filled = append(filled, arg)
 			if r.skipBlank(); !r.end() && r.at(0) != ',' && r.at(0) != '|' {
 				r.fail("unexpected character " + r.snapshot(r.p))
 			}
 		}
+		r.fixArguments(nameEnd, seps, filled)
 	case r.at(0) != '|' && !r.end():
 		r.fail(`expected ":" after filter name`)
 	}
+	if name[0] >= '0' && name[0] <= '9' {
+		r.blank(pipe, r.p)
+	}
 	return true
+}
+
+// fixArguments has out keep a filter's ":" (right after the name, at
+// nameEnd) only when an argument follows, and a "," only between two
+// arguments; seps are the offsets of the ":" and the ","s, filled whether
+// an argument follows each.
+func (r *exprReader) fixArguments(nameEnd int, seps []int, filled []bool) {
+	if r.out == nil {
+		return
+	}
+	if !slices.Contains(filled, true) {
+		for _, at := range seps {
+			r.blank(at, at+1)
+		}
+		return
+	}
+	if colon := seps[0]; colon > nameEnd {
+		// ":" then the blanks, their line breaks kept.
+		copy(r.out[nameEnd+1:colon+1], r.src[nameEnd:colon])
+		r.out[nameEnd] = ':'
+		r.blank(nameEnd+1, colon+1)
+	}
+	seen := filled[0]
+	for k := 1; k < len(seps); k++ {
+		if !filled[k] || !seen {
+			r.blank(seps[k], seps[k]+1)
+		}
+		seen = seen || filled[k]
+	}
 }
 
 // readHashes reads for's and tablerow's "name: value" arguments.
@@ -232,10 +302,11 @@ func (r *exprReader) readHashes() {
 
 // checkValues reads the value expressions of tag (an output, or a tag
 // LiquidJS has parsed as far as its name) as LiquidJS parses them, and
-// returns LiquidJS's error. A case's when and an unless's elsif after an
+// returns LiquidJS's error. out, when not nil, is a copy of src where it
+// rewrites the tag's filters for osteele/liquid (see readFilter). A case's when and an unless's elsif after an
 // else are not read (LiquidJS skips them): the caller does not pass them.
-func checkValues(src string, tag token) (err *structureError) {
-	r := &exprReader{jsTokenizer{in: src[:tag.argsAt+len(tag.args)], p: tag.argsAt}, src}
+func checkValues(src string, tag token, out []byte) (err *structureError) {
+	r := &exprReader{jsTokenizer{in: src[:tag.argsAt+len(tag.args)], p: tag.argsAt}, src, out}
 	defer func() {
 		if v := recover(); v != nil {
 			e, ok := v.(*structureError)
