@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -54,6 +55,9 @@ func TestInstallScript(t *testing.T) {
 					t.Fatal(err)
 				}
 				os.Chmod(filepath.Join(root+d, "alarm-notify.sh"), tc.mode)
+				if os.Geteuid() == 0 { // as netdata's: root:netdata on Debian
+					must(t, os.Chown(filepath.Join(root+d, "alarm-notify.sh"), 0, 65534))
+				}
 			}
 			netdata := filepath.Join(t.TempDir(), "netdata")
 			if tc.buildinfo != "" {
@@ -83,12 +87,23 @@ func TestInstallScript(t *testing.T) {
 				if st.Mode().Perm() != tc.mode {
 					t.Errorf("%s: mode %v, want alarm-notify.sh's %v", name, st.Mode().Perm(), tc.mode)
 				}
+				if sys := st.Sys().(*syscall.Stat_t); os.Geteuid() == 0 && (sys.Uid != 0 || sys.Gid != 65534) {
+					t.Errorf("%s: owner %d:%d, want alarm-notify.sh's 0:65534", name, sys.Uid, sys.Gid)
+				}
 				if !strings.Contains(string(out), "installed "+filepath.Join(dir, name)) {
 					t.Errorf("the script does not say it installed %s:\n%s", name, out)
 				}
 			}
 			if !strings.Contains(string(out), "script to execute on alarm = "+filepath.Join(dir, "matrix-notify")) {
 				t.Errorf("the next steps do not name the installed path:\n%s", out)
+			}
+			// The link on PATH, for the commands run by hand.
+			link := filepath.Join(root, "usr/local/bin/matrix-notify")
+			if to, err := os.Readlink(link); err != nil || to != filepath.Join(dir, "matrix-notify") {
+				t.Errorf("link %s -> %q (%v), want %s", link, to, err, filepath.Join(dir, "matrix-notify"))
+			}
+			if !strings.Contains(string(out), "linked "+link+" -> ") || !strings.Contains(string(out), "runuser -u netdata -- matrix-notify test") {
+				t.Errorf("the script does not say it linked %s, or does not use the link:\n%s", link, out)
 			}
 			matches, _ := filepath.Glob(filepath.Join(root, "*/*/*/*/*.plugin"))
 			if len(matches) > 0 {
@@ -162,6 +177,22 @@ func TestInstallScript(t *testing.T) {
 		}
 		if _, err := os.Stat(missing); err == nil {
 			t.Errorf("--plugins-dir made the missing directory %s", missing)
+		}
+	})
+
+	t.Run("--no-link", func(t *testing.T) {
+		root := t.TempDir()
+		dir := root + "/usr/lib/netdata/plugins.d"
+		layout(t, dir, 0o755)
+		out, err := run(t, "", "--prefix", root, "--no-link")
+		if err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		if _, err := os.Lstat(filepath.Join(root, "usr/local/bin/matrix-notify")); err == nil {
+			t.Errorf("--no-link linked:\n%s", out)
+		}
+		if !strings.Contains(out, "runuser -u netdata -- "+filepath.Join(dir, "matrix-notify")+" test") {
+			t.Errorf("without the link, the hint must name the path:\n%s", out)
 		}
 	})
 
