@@ -108,10 +108,13 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	// The batch runner delivers until every handler has its answer; the
 	// drain's round in progress finishes when it is stopped.
 	background, stop := context.WithCancel(context.Background())
+	// inFlight ends the sends in progress, stopGrace after SIGTERM.
+	inFlight, endInFlight := context.WithCancel(context.Background())
+	defer endInFlight()
 	var wg sync.WaitGroup
 	if rcv.outbox != nil {
 		wg.Go(func() { rcv.batcher.Run(background) })
-		wg.Go(func() { rcv.drain(background) })
+		wg.Go(func() { rcv.drain(background, inFlight) })
 	}
 	stopBackground := func() {
 		stop()
@@ -125,18 +128,17 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// SIGTERM: stop accepting, let what is in flight finish, exit 0.
+	// SIGTERM: stop accepting, let what is in flight finish within
+	// stopGrace, exit 0.
 	a.log.Info("shutting down: finishing requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.Timeout+5*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
+	time.AfterFunc(stopGrace, endInFlight)
+	err = srv.Shutdown(inFlight)
 	stopBackground()
 	if rcv.outbox != nil {
-		// What the last requests queued goes now; what cannot stays queued
-		// for the next start or `matrix-notify flush`.
-		flushCtx, cancel := context.WithTimeout(context.Background(), s.Timeout)
-		fr := rcv.outbox.Flush(flushCtx, rcv.transport, s.Concurrency)
-		cancel()
+		// What the last requests queued goes now, within what is left of
+		// stopGrace; what cannot stays queued for the next start or
+		// `matrix-notify flush`.
+		fr := rcv.outbox.Flush(inFlight, rcv.transport, s.Concurrency)
 		if fr.Remaining > 0 {
 			a.log.Warn("notifications left queued", "count", fr.Remaining, "store", rcv.outbox.Dir())
 		}
@@ -195,11 +197,19 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 // arrives.
 const drainInterval = 5 * time.Second
 
+// stopGrace is how long serve, on SIGTERM, lets the sends in progress go
+// on (answers, a drain round, a last flush): a homeserver that is down or
+// slow must not hold a stop for its retries (it took 22 s with the
+// homeserver refusing connections; Docker kills after 10 s). What is cut
+// off stays queued, as it was stored before its first attempt, and its
+// transaction id and delivery record keep a resend from posting twice.
+const stopGrace = 5 * time.Second
+
 // drain delivers the outbox at start and every drainInterval, for what
-// earlier rounds or batches could not deliver, until ctx ends.
-// The round in progress when ctx ends runs to its own deadline: a
-// notification is never cut off mid-send on SIGTERM.
-func (rc *receiver) drain(ctx context.Context) {
+// earlier rounds or batches could not deliver, until ctx ends. The round
+// in progress when ctx ends runs to its own deadline, or until inFlight
+// ends.
+func (rc *receiver) drain(ctx, inFlight context.Context) {
 	tick := time.NewTicker(drainInterval)
 	defer tick.Stop()
 	var pruned time.Time
@@ -212,7 +222,7 @@ func (rc *receiver) drain(ctx context.Context) {
 			}
 			pruned = time.Now()
 		}
-		roundCtx, cancel := context.WithTimeout(context.Background(), rc.s.Timeout)
+		roundCtx, cancel := context.WithTimeout(inFlight, rc.s.Timeout)
 		fr := rc.outbox.Flush(roundCtx, rc.transport, rc.s.Concurrency)
 		cancel()
 		if fr.Remaining > 0 {

@@ -247,6 +247,30 @@ func TestE2EServeShutdownFinishesInFlight(t *testing.T) {
 	}
 }
 
+// TestE2EServeStopsWhileHomeserverDown: SIGTERM while the homeserver
+// refuses connections and the drain retries with a 10-minute deadline:
+// serve stops (within stopGrace; the test only bounds it generously) and
+// the notification stays queued for the next start.
+func TestE2EServeStopsWhileHomeserverDown(t *testing.T) {
+	state := t.TempDir()
+	p := startServe(t, fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = \"syt_x\"\nrooms = [\"!kuma:hs.test\"]\ntimeout = \"10m\"\nstate_dir = %q\n", "http://"+freeLoopbackAddr(t), state))
+	if status, body := post(t, p.base+"/kuma", "application/json", strings.NewReader(kumaDown), ""); status != 202 {
+		t.Fatalf("webhook: %d %s", status, body)
+	}
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.Done():
+	case <-time.After(time.Minute):
+		t.Fatalf("serve did not stop a minute after SIGTERM\n%s", p.stderr.String())
+	}
+	if p.Err() != nil {
+		t.Errorf("serve exit after SIGTERM: %v\n%s", p.Err(), p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "notifications left queued count=1 ") {
+		t.Errorf("the notification should be left queued:\n%s", p.stderr.String())
+	}
+}
+
 func TestE2EServeRefusesOpenListenWithoutSecret(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config.toml")
 	os.WriteFile(cfg, []byte("[matrix]\nhomeserver = \"http://127.0.0.1:1\"\naccess_token = \"x\"\n"), 0o600)
