@@ -98,6 +98,7 @@ type SendError struct {
 	// it); ClassifyRoomError reads both.
 	JoinErr *SendError
 	Join    bool // the refused request was itself a join (MatrixTransport.Join)
+	Resolve bool // the refused request resolved the room's alias
 }
 
 func (e *SendError) Error() string {

@@ -23,7 +23,9 @@ import (
 //     allowed to send event" (Dendrite), both 403 M_FORBIDDEN;
 //   - no such room: a join answers 404;
 //   - not a room id: a join answers 400 M_UNKNOWN (Dendrite) or
-//     M_INVALID_PARAM (Synapse) naming the room id.
+//     M_INVALID_PARAM (Synapse) naming the room id;
+//   - no such alias: resolving it answers 404 M_NOT_FOUND (both), which
+//     an invite or a join cannot fix.
 //
 // ClassifyRoomError is the one place these are told apart: auto_join goes
 // by it, and every message about a room (retries, outbox, serve, doctor)
@@ -43,6 +45,7 @@ const (
 	RoomNotFound           // a join answered not found
 	RoomInvalidID          // the room id's form is refused
 	RoomVersionUnsupported // a join was refused for the room's version
+	RoomAliasUnknown       // no room has the alias
 )
 
 // roomProblems are the name and hint (%[1]s is the room) of each problem.
@@ -57,6 +60,8 @@ var roomProblems = [...]struct{ name, hint string }{
 		"Room settings → Advanced (!id:server) or an alias (#name:server)"},
 	RoomVersionUnsupported: {"room version unsupported", "the homeserver does not support the version of room %[1]s: " +
 		"upgrade the homeserver, or use a room it supports"},
+	RoomAliasUnknown: {"no such alias", "no room has the alias %[1]s: check it (Room settings → General → " +
+		"published or local addresses), or use the room id (Room settings → Advanced)"},
 }
 
 func (p RoomProblem) String() string {
@@ -90,6 +95,15 @@ func ClassifyRoomError(err error) RoomProblem {
 	}
 	if se.Join {
 		return classifyJoin(se)
+	}
+	if se.Resolve {
+		switch {
+		case se.Status == http.StatusNotFound:
+			return RoomAliasUnknown
+		case se.Status == http.StatusBadRequest && invalidRoomID(se.ErrCode, strings.ToLower(se.Message)):
+			return RoomInvalidID
+		}
+		return RoomNoProblem
 	}
 	if se.JoinErr != nil {
 		if p := classifyJoin(se.JoinErr); p != RoomNoProblem {

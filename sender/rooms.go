@@ -50,7 +50,9 @@ func (t *MatrixTransport) resolve(ctx context.Context, room string) (roomID stri
 		err = fmt.Errorf("alias %s resolved to no room id", room)
 	}
 	if err != nil {
-		return "", false, toSendError(room, err)
+		se := toSendError(room, err)
+		se.Resolve = true
+		return "", false, se
 	}
 	t.remember(room, resp.RoomID.String())
 	return resp.RoomID.String(), false, nil

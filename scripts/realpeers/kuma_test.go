@@ -180,13 +180,16 @@ func TestKumaServe(t *testing.T) {
 		t.Errorf("Kuma's test message: %q", msgs[1].Body)
 	}
 
-	for _, tc := range []struct{ route, what, room string }{
-		{"forbidden", "a room the bot may not post in", string(uninvited)},
-		{"unknown", "a room that does not exist", unknownRoom},
-		{"noalias", "an alias that does not exist", unknownAlias},
+	for _, tc := range []struct{ route, what, room, hint string }{
+		{"forbidden", "a room the bot may not post in", string(uninvited), "invite it"},
+		{"unknown", "a room that does not exist", unknownRoom, "the homeserver knows no such room"},
+		{"noalias", "an alias that does not exist", unknownAlias, "no room has the alias " + unknownAlias},
 	} {
 		code, body := p.post(t, "/kuma/"+tc.route, bearer, kumaPayload(t, "http-down"))
 		wantRefused(t, tc.what, code, body, tc.room)
+		if !strings.Contains(body, tc.hint) {
+			t.Errorf("%s: the reason lacks the hint %q: %s", tc.what, tc.hint, body)
+		}
 	}
 	if msgs := r.messages(uninvited); len(msgs) != 0 {
 		t.Errorf("the bot posted in the room it was never invited to:%s", bodies(msgs))
