@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -168,10 +169,15 @@ func TestE2EHomeserverDownThenUp(t *testing.T) {
 // burnFault sends one throwaway request to consume a one-shot fault.
 func burnFault(t *testing.T, hs *sendertest.Server) {
 	t.Helper()
-	cmd := exec.Command("curl", "-s", "-o", "/dev/null", "-X", "PUT", "-H", "Authorization: Bearer "+hs.Token(),
-		"--data", "{}", hs.URL()+"/_matrix/client/v3/rooms/%21burn:hs.test/send/m.room.message/burn"+strconv.Itoa(rand.IntN(1<<30)))
-	if err := cmd.Run(); err != nil && !strings.Contains(err.Error(), "exit status") {
+	// net/http, not curl: curl would read the tester's ~/.curlrc.
+	req, err := http.NewRequest(http.MethodPut, hs.URL()+"/_matrix/client/v3/rooms/%21burn:hs.test/send/m.room.message/burn"+strconv.Itoa(rand.IntN(1<<30)), strings.NewReader("{}"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+hs.Token())
+	// Any answer, or none (a dropped connection), consumes the fault.
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
 	}
 }
 
