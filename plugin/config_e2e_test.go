@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
@@ -212,16 +211,7 @@ func TestE2EStaticInstallByHand(t *testing.T) {
 			cmd.Env = append(cmd.Env, "NETDATA_USER_CONFIG_DIR="+confDir, "NETDATA_LIB_DIR="+filepath.Join(root, "var/lib/netdata"),
 				"NETDATA_CACHE_DIR="+filepath.Join(root, "var/cache/netdata"), "NETDATA_STOCK_CONFIG_DIR="+filepath.Join(root, "usr/lib/netdata/conf.d"))
 		}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		r := result{stdout: stdout.String(), stderr: stderr.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return runCmd(t, cmd)
 	}
 	if r := run(true, alarmN(0)...); r.code != exitFailed {
 		t.Fatalf("alarm during the outage: exit %d\n%s", r.code, r.stderr)

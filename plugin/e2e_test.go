@@ -87,6 +87,13 @@ func (h *netdataHome) runWith(t *testing.T, attr *syscall.SysProcAttr, extraEnv 
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(append([]string{}, h.env...), extraEnv...)
 	cmd.SysProcAttr = attr
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd, an invocation of the binary, for its exit code and
+// output.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
