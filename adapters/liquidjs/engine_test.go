@@ -390,6 +390,7 @@ func FuzzParseRender(f *testing.F) {
 		`{{ heartbeatJSON.time | date: "%c", "Europe/Paris" }}{{ msg | truncate: -1 | slice: -9, 3 }}`,
 		"{{ msg | }}{{ name | 1 | no_such: , 2, | upcase : }}{% assign x = msg | append :\n\"é\", %}{% echo x | %}",
 		"{{ msg\n | append:\n 'a\n\\b\"' | prepend: \"c\\\nd\" -}}\n{%- echo name\n | size %}",
+		"{{ name msg == | upcase }}{{ not x and }}{% if == not %}{% endif %}{{ x | f: a: 1, b: | g: \"k\": }}{% assign v = 1 2 contains %}",
 	} {
 		f.Add(s)
 	}

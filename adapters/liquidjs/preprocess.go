@@ -27,9 +27,9 @@ func preprocess(src string, toks []token) string {
 		tag := src[t.begin:t.end]
 		switch {
 		case t.output:
-			tag = oneLine(tag)
+			tag = oneLine(rewriteOutput(tag))
 		case t.name == "echo":
-			tag = oneLine(rewriteEcho(tag))
+			tag = oneLine(rewriteOutput(rewriteEcho(tag)))
 		case t.name == "#":
 			tag = rewriteComment(tag)
 		case t.name == "liquid":
@@ -134,7 +134,7 @@ func rewriteLiquid(tag string) string {
 			word = s[:i]
 		}
 		if word == "echo" {
-			expr := strings.TrimSpace(strings.TrimPrefix(s, "echo"))
+			expr := rewriteExpr(strings.TrimSpace(strings.TrimPrefix(s, "echo")))
 			if expr == "" {
 				expr = "nil"
 			}
@@ -234,4 +234,20 @@ func oneLineString(lit string) string {
 	body := strings.TrimSuffix(lit[1:], "'")
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(body) + `"`
+}
+
+// rewriteOutput is the output out ("{{ ... }}") with its expression
+// rewritten by rewriteExpr.
+func rewriteOutput(out string) string {
+	l, r := 2, len(out)-2
+	if out[l] == '-' {
+		l++
+	}
+	if r-1 > l && out[r-1] == '-' {
+		r--
+	}
+	if l >= r {
+		return out
+	}
+	return out[:l] + rewriteExpr(out[l:r]) + out[r:]
 }

@@ -31,7 +31,20 @@ func rewriteTag(tag string) string {
 	var args string
 	switch p.name {
 	case "if", "elsif", "unless":
-		args = rewriteCondition(p.args)
+		if args = rewriteValue(p.args, true); args != p.args {
+			// (LiquidJS's truthiness, of the value after its filters.)
+			args += " | " + truthyFilter + " "
+		} else {
+			args = rewriteCondition(p.args)
+		}
+	case "case":
+		args = rewriteExpr(p.args)
+	case "assign":
+		name, value, ok := strings.Cut(p.args, "=")
+		if !ok {
+			return tag
+		}
+		args = name + "=" + rewriteExpr(value)
 	case "for", "tablerow":
 		args = rewriteLoop(p.args)
 	default:
