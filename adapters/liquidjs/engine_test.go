@@ -391,6 +391,7 @@ func FuzzParseRender(f *testing.F) {
 		"{{ msg | }}{{ name | 1 | no_such: , 2, | upcase : }}{% assign x = msg | append :\n\"é\", %}{% echo x | %}",
 		"{{ msg\n | append:\n 'a\n\\b\"' | prepend: \"c\\\nd\" -}}\n{%- echo name\n | size %}",
 		"{{ name msg == | upcase }}{{ not x and }}{% if == not %}{% endif %}{{ x | f: a: 1, b: | g: \"k\": }}{% assign v = 1 2 contains %}",
+		"{% for i in arr | f, limit: 1, x: 2 reversed == 3 %}{% endfor %}{% tablerow i in (1..2) y | cols: 1 %}{% endtablerow %}",
 	} {
 		f.Add(s)
 	}

@@ -206,7 +206,9 @@ func rewriteLoop(args string) string {
 	if strings.TrimSpace(expr) == "" {
 		return args
 	}
-	return args[:in+2] + expr + " | " + enumFilter + " " + rest[end:]
+	// (The blanks after expr keep their line breaks: the lines of what
+	// follows.)
+	return args[:in+2] + expr + " | " + enumFilter + " " + rest[len(expr):]
 }
 
 // findWord is the offset of the first top-level word w of s, or -1.

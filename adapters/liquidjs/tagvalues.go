@@ -294,18 +294,28 @@ func (r *exprReader) fixArguments(nameEnd int, seps []int, filled []bool) {
 	}
 }
 
-// readHashes reads for's and tablerow's "name: value" arguments.
+// readHashes reads for's and tablerow's "name: value" arguments, and has
+// out blank what osteele's loop grammar rejects and LiquidJS ignores: the
+// commas between them, names other than limit, offset, cols and reversed
+// (with their values), and whatever follows the last ("| f", "== 2").
 func (r *exprReader) readHashes() {
 	for {
 		if r.skipBlank(); r.at(0) == ',' {
+			r.blank(r.p, r.p+1)
 			r.p++
 		}
-		if r.readIdentifier() == "" {
+		begin := r.p
+		name := r.readIdentifier()
+		if name == "" {
+			r.blank(r.p, len(r.in))
 			return
 		}
 		if r.skipBlank(); r.at(0) == ':' {
 			r.p++
 			r.readValue()
+		}
+		if !slices.Contains([]string{"limit", "offset", "cols", "reversed"}, name) {
+			r.blank(begin, r.p)
 		}
 	}
 }
