@@ -139,7 +139,9 @@ func toEnumerable(v any) any {
 func (e *Engine) registerTags() {
 	e.cfg.AddFilter(cmpFilter, func(a any, op string, b any) (bool, error) { return jsCompare(a, op, b) })
 	e.cfg.AddFilter(enumFilter, toEnumerable)
-	e.cfg.AddFilter(truthyFilter, func(v any) bool { return !isNil(v) && v != false })
+	e.cfg.AddFilter(truthyFilter, jsTruthy)
+	e.cfg.AddFilter(exprFilter, evalExpr)
+	e.cfg.AddFilter(pairFilter, pair)
 	// increment/decrement: counters start at 0; increment prints then adds,
 	// decrement subtracts then prints.
 	counter := func(delta float64) render.TagCompiler {

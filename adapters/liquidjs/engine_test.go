@@ -233,6 +233,26 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// An output spanning lines renders (osteele's scanner printed it as text),
+// and what follows it keeps its line: LiquidJS reports this render error
+// at line 6.
+func TestMultilineOutputKeepsLines(t *testing.T) {
+	tpl, err := testEngine(t, "UTC").Parse("t", "{{ x\n | append: 'a\nb' }}{{ \"c\nd\"\n}}\n{{ x | append: 1, 2 }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tpl.Render(map[string]any{"x": "hi"}); err == nil || !strings.Contains(err.Error(), "(line 6)") {
+		t.Errorf("Render error = %v, want one at line 6", err)
+	}
+	tpl, err = testEngine(t, "UTC").Parse("t", "{{ x\n | append: 'a\nb' }}|{%- echo x\n | upcase -%}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tpl.Render(map[string]any{"x": "hi"}); out != "hia\nb|HI" || err != nil {
+		t.Errorf("Render = %q, %v; want %q", out, err, "hia\nb|HI")
+	}
+}
+
 func TestRenderError(t *testing.T) {
 	tpl, err := testEngine(t, "UTC").Parse("t", `{{ "%zz" | url_decode }}`)
 	if err != nil {
@@ -369,6 +389,9 @@ func FuzzParseRender(f *testing.F) {
 		`{% if a == blank and b != empty or c < 1 %}{% endif %}{% case x %}{% when 1 %}{% endcase %}`,
 		`{{ heartbeatJSON.time | date: "%c", "Europe/Paris" }}{{ msg | truncate: -1 | slice: -9, 3 }}`,
 		"{{ msg | }}{{ name | 1 | no_such: , 2, | upcase : }}{% assign x = msg | append :\n\"é\", %}{% echo x | %}",
+		"{{ msg\n | append:\n 'a\n\\b\"' | prepend: \"c\\\nd\" -}}\n{%- echo name\n | size %}",
+		"{{ name msg == | upcase }}{{ not x and }}{% if == not %}{% endif %}{{ x | f: a: 1, b: | g: \"k\": }}{% assign v = 1 2 contains %}",
+		"{% for i in arr | f, limit: 1, x: 2 reversed == 3 %}{% endfor %}{% tablerow i in (1..2) y | cols: 1 %}{% endtablerow %}",
 	} {
 		f.Add(s)
 	}

@@ -13,6 +13,9 @@ import (
 //	{% liquid            -> one {% tag %} or {{ expr }} per line, the line
 //	   assign x = 1         breaks kept inside the delimiters so that they
 //	   echo x %}            print nothing
+//	{{ x                 -> {{ x | upcase
+//	   | upcase }}           }}         (an output's line breaks moved to
+//	                                    its end, see oneLine)
 //
 // and the tags rewriteTag rewrites. toks are src's tokens: {% raw %}
 // bodies, which have none, are left alone.
@@ -20,17 +23,16 @@ func preprocess(src string, toks []token) string {
 	var b strings.Builder
 	last := 0
 	for _, t := range toks {
-		if t.output {
-			continue
-		}
 		b.WriteString(src[last:t.begin])
 		tag := src[t.begin:t.end]
-		switch t.name {
-		case "echo":
-			tag = rewriteEcho(tag)
-		case "#":
+		switch {
+		case t.output:
+			tag = oneLine(rewriteOutput(tag))
+		case t.name == "echo":
+			tag = oneLine(rewriteOutput(rewriteEcho(tag)))
+		case t.name == "#":
 			tag = rewriteComment(tag)
-		case "liquid":
+		case t.name == "liquid":
 			tag = rewriteLiquid(tag)
 		default:
 			tag = rewriteTag(tag)
@@ -132,7 +134,7 @@ func rewriteLiquid(tag string) string {
 			word = s[:i]
 		}
 		if word == "echo" {
-			expr := strings.TrimSpace(strings.TrimPrefix(s, "echo"))
+			expr := rewriteExpr(strings.TrimSpace(strings.TrimPrefix(s, "echo")))
 			if expr == "" {
 				expr = "nil"
 			}
@@ -151,4 +153,101 @@ func rewriteLiquid(tag string) string {
 	}
 	b.WriteString(nl + p.r + closer)
 	return b.String()
+}
+
+// oneLine rewrites the output out ("{{ ... }}") so that no line break is
+// inside its expression, which osteele/liquid's scanner requires (its
+// pattern for an output, "{{-?\s*(.+?)\s*-?}}", does not cross lines, so
+// "{{ x\n | upcase }}" was text to it), while LiquidJS reads line breaks
+// as blanks: a line break outside a string becomes a blank, and is written
+// again before the closing delimiter, where the scanner skips it, so that
+// the lines of what follows stay as they were; one inside a string becomes
+// the escape "\n" of a double-quoted string (a single-quoted string, which
+// osteele reads without escapes, is written double-quoted), and is written
+// again before the closing delimiter too. Strings are read as osteele's
+// lexer reads them: "..." with backslash escapes, '...' without.
+func oneLine(out string) string {
+	if !strings.Contains(out, "\n") {
+		return out
+	}
+	end := len(out) - 2
+	if out[end-1] == '-' && end-1 > 2 {
+		end--
+	}
+	var b strings.Builder
+	b.WriteString(out[:2])
+	breaks := 0
+	for i := 2; i < end; i++ {
+		switch c := out[i]; {
+		case c == '\n':
+			b.WriteByte(' ')
+			breaks++
+		case c == '"' || c == '\'':
+			j := i + 1
+			for j < end && out[j] != c {
+				if c == '"' && out[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= end { // not closed: osteele fails on it either way
+				j = end - 1
+			}
+			b.WriteString(oneLineString(out[i : j+1]))
+			breaks += strings.Count(out[i:j+1], "\n")
+			i = j
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteString(strings.Repeat("\n", breaks))
+	b.WriteString(out[end:])
+	return b.String()
+}
+
+// oneLineString is the string literal lit (quotes included, as osteele's
+// lexer delimits it) with its line breaks escaped, double-quoted.
+func oneLineString(lit string) string {
+	if !strings.Contains(lit, "\n") {
+		return lit
+	}
+	if lit[0] == '"' {
+		// (An escaped line break, backslash and break, is a line break for
+		// LiquidJS too.)
+		var b strings.Builder
+		for i := 0; i < len(lit); i++ {
+			switch {
+			case lit[i] == '\n':
+				b.WriteString(`\n`)
+			case lit[i] == '\\' && i+1 < len(lit) && lit[i+1] == '\n':
+				b.WriteString(`\n`)
+				i++
+			case lit[i] == '\\' && i+1 < len(lit):
+				b.WriteString(lit[i : i+2])
+				i++
+			default:
+				b.WriteByte(lit[i])
+			}
+		}
+		return b.String()
+	}
+	body := strings.TrimSuffix(lit[1:], "'")
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(body) + `"`
+}
+
+// rewriteOutput is the output out ("{{ ... }}") with its expression
+// rewritten by rewriteExpr.
+func rewriteOutput(out string) string {
+	l, r := 2, len(out)-2
+	if out[l] == '-' {
+		l++
+	}
+	if r-1 > l && out[r-1] == '-' {
+		r--
+	}
+	if l >= r {
+		return out
+	}
+	return out[:l] + rewriteExpr(out[l:r]) + out[r:]
 }

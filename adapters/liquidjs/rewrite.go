@@ -31,7 +31,20 @@ func rewriteTag(tag string) string {
 	var args string
 	switch p.name {
 	case "if", "elsif", "unless":
-		args = rewriteCondition(p.args)
+		if args = rewriteValue(p.args, true); args != p.args {
+			// (LiquidJS's truthiness, of the value after its filters.)
+			args += " | " + truthyFilter + " "
+		} else {
+			args = rewriteCondition(p.args)
+		}
+	case "case":
+		args = rewriteExpr(p.args)
+	case "assign":
+		name, value, ok := strings.Cut(p.args, "=")
+		if !ok {
+			return tag
+		}
+		args = name + "=" + rewriteExpr(value)
 	case "for", "tablerow":
 		args = rewriteLoop(p.args)
 	default:
@@ -193,7 +206,9 @@ func rewriteLoop(args string) string {
 	if strings.TrimSpace(expr) == "" {
 		return args
 	}
-	return args[:in+2] + expr + " | " + enumFilter + " " + rest[end:]
+	// (The blanks after expr keep their line breaks: the lines of what
+	// follows.)
+	return args[:in+2] + expr + " | " + enumFilter + " " + rest[len(expr):]
 }
 
 // findWord is the offset of the first top-level word w of s, or -1.

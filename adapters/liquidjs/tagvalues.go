@@ -26,6 +26,10 @@ type exprReader struct {
 	// reader rewrites the filters LiquidJS reads but osteele/liquid's
 	// grammar lacks into ones it has (see readFilter); nil: none.
 	out []byte
+	// onPair, when not nil, is told of each filter argument "key: value":
+	// whether it is the filter's first, and the offsets of the key's
+	// begin and end and the value's end.
+	onPair func(first bool, keyBegin, keyEnd, valueEnd int)
 }
 
 // blank blanks out[from:to], keeping line breaks, so that lines and the
@@ -233,11 +237,17 @@ func (r *exprReader) readFilter() bool {
 		for next := true; next; next = r.at(0) == ',' {
 			seps = append(seps, r.p)
 			r.p++
+			r.skipBlank()
+			keyBegin := r.p
 			arg := r.readValue()
 			if arg {
+				keyEnd := r.p
 				if r.skipBlank(); r.at(0) == ':' {
 					r.p++
 					r.readValue()
+					if r.onPair != nil {
+						r.onPair(!slices.Contains(filled, true), keyBegin, keyEnd, r.p)
+					}
 				}
 			}
 			filled = append(filled, arg)
@@ -284,18 +294,28 @@ func (r *exprReader) fixArguments(nameEnd int, seps []int, filled []bool) {
 	}
 }
 
-// readHashes reads for's and tablerow's "name: value" arguments.
+// readHashes reads for's and tablerow's "name: value" arguments, and has
+// out blank what osteele's loop grammar rejects and LiquidJS ignores: the
+// commas between them, names other than limit, offset, cols and reversed
+// (with their values), and whatever follows the last ("| f", "== 2").
 func (r *exprReader) readHashes() {
 	for {
 		if r.skipBlank(); r.at(0) == ',' {
+			r.blank(r.p, r.p+1)
 			r.p++
 		}
-		if r.readIdentifier() == "" {
+		begin := r.p
+		name := r.readIdentifier()
+		if name == "" {
+			r.blank(r.p, len(r.in))
 			return
 		}
 		if r.skipBlank(); r.at(0) == ':' {
 			r.p++
 			r.readValue()
+		}
+		if !slices.Contains([]string{"limit", "offset", "cols", "reversed"}, name) {
+			r.blank(begin, r.p)
 		}
 	}
 }
@@ -306,7 +326,7 @@ func (r *exprReader) readHashes() {
 // rewrites the tag's filters for osteele/liquid (see readFilter). A case's when and an unless's elsif after an
 // else are not read (LiquidJS skips them): the caller does not pass them.
 func checkValues(src string, tag token, out []byte) (err *structureError) {
-	r := &exprReader{jsTokenizer{in: src[:tag.argsAt+len(tag.args)], p: tag.argsAt}, src, out}
+	r := &exprReader{jsTokenizer: jsTokenizer{in: src[:tag.argsAt+len(tag.args)], p: tag.argsAt}, src: src, out: out}
 	defer func() {
 		if v := recover(); v != nil {
 			e, ok := v.(*structureError)
