@@ -326,6 +326,30 @@ func TestE2EUnreadableConfKeepsTheAlarm(t *testing.T) {
 	checkExactlyOnceInOrder(t, hs, "!ops:hs.test", 1)
 }
 
+// TestE2EUnreadableConfWithTheRoomsSaysLost: when the rooms are only in
+// the health_alarm_notify.conf netdata's user cannot read, there is no room
+// to keep the alarm for: exit 3 with ERROR lines naming the file, its fix
+// and the lost alarm. It used to be exit 3 and silence, which netdata's
+// log shows as "queued".
+func TestE2EUnreadableConfWithTheRoomsSaysLost(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	h := newNetdataHome(t, "DEFAULT_RECIPIENT_MATRIX='!ops:hs.test'\n")
+	h.writeTOML(t, "[matrix]\nhomeserver = \"http://127.0.0.1:9\"\naccess_token = \"syt_x\"\n")
+	shareWithNobody(t, h.lib, h.user, h.stock)
+	chownTree(t, h.lib, nobody, nobody)
+	if err := os.Chown(filepath.Join(h.user, "matrix-notify.toml"), nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(h.user, "health_alarm_notify.conf")
+	r := h.runAs(t, nobody, nobody, nil, alarmN(0)...)
+	if r.code != exitFailed || !strings.Contains(r.stderr, "ERROR: cannot read "+conf+": it belongs to root:root with mode 0600") ||
+		!strings.Contains(r.stderr, "ERROR: Matrix notification lost: its rooms are in a file that cannot be read") || !strings.Contains(r.stderr, "file="+conf) {
+		t.Fatalf("alarm as netdata's user: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
 // TestE2EUnreadableTokenFileKeepsTheAlarm: the same when it is the
 // access_token_file the TOML file names.
 func TestE2EUnreadableTokenFileKeepsTheAlarm(t *testing.T) {

@@ -161,7 +161,13 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 	}
 	rooms := netdata.Recipients(vars, alarm.Roles, alarm, d.cache, a.logFunc())
 	if len(rooms) == 0 && c.unreadable != nil {
-		return fmt.Errorf("%w: Matrix notification for %s is %s lost: no rooms for roles '%s' outside %s, which cannot be read", errNotDelivered, id, alarm.Status, alarm.Roles, c.unreadableFile)
+		// The rooms are in the file that cannot be read: there is no room
+		// to keep the alarm for. Said at ERROR, with the file's fix (exit
+		// 3 alone is what netdata logs, and it reads as "queued").
+		a.log.Error(c.unreadable.Error())
+		a.log.Error("Matrix notification lost: its rooms are in a file that cannot be read; [matrix] rooms in matrix-notify.toml keeps alarms even then",
+			"alarm", id, "status", alarm.Status, "roles", alarm.Roles, "file", c.unreadableFile)
+		return fmt.Errorf("%w: Matrix notification for %s lost", errNotDelivered, id)
 	}
 	if len(rooms) == 0 {
 		a.log.Info("not sending Matrix notification: no recipients", "alarm", id, "status", alarm.Status, "roles", alarm.Roles)

@@ -117,7 +117,8 @@ func (a *app) keep(ctx context.Context, c *invocationConfig, n sender.Notificati
 	}
 	ob, err := a.openOutboxScope(s, heldScope)
 	if err != nil {
-		return fmt.Errorf("%w: %d notifications lost: %v", errNotDelivered, len(msgs), err)
+		a.log.Error("Matrix notifications lost: they could not be kept", "count", len(msgs), "err", err)
+		return fmt.Errorf("%w: %d notifications lost", errNotDelivered, len(msgs))
 	}
 	rep := ob.Deliver(ctx, notSent{fmt.Errorf("not sent: %s %s", c.unreadableFile, c.unreadableWhy)}, msgs, s.Concurrency)
 	queued := rep.Count(sender.OutcomeQueued)

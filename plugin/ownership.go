@@ -57,6 +57,41 @@ func unreadable(path string) error {
 		path, userName(uid), groupName(gid), st.Mode().Perm(), runningAs(), groupName(os.Getegid()), path, path, me)
 }
 
+// restrictCommand is the command that leaves path, a file holding the
+// token, readable by netdata's user and nobody else: 0600 when that user
+// owns it, else root:<netdata's group> 0640. A bare "chmod o-rwx" would
+// turn edit-config's root:root 0644 into a file netdata cannot read.
+// ndGID is netdata's group, -1 when unknown (netdataGroup).
+func restrictCommand(path string, st fs.FileInfo, ndGID int) string {
+	uid, gid, ok := fileOwner(st)
+	switch {
+	case !ok || ndGID < 0:
+		return "chmod o-rwx " + path
+	case uid != 0 && uid == os.Geteuid():
+		return "chmod 0600 " + path
+	case gid == ndGID:
+		return "chmod 0640 " + path
+	}
+	return fmt.Sprintf("chown root:%s %s && chmod 0640 %s", groupName(ndGID), path, path)
+}
+
+// netdataGroup is the group netdata runs as: ours, or, run as root, the
+// netdata group (-1 when there is none).
+func netdataGroup() int {
+	if os.Geteuid() != 0 {
+		return os.Getegid()
+	}
+	g, err := user.LookupGroup("netdata")
+	if err != nil {
+		return -1
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return -1
+	}
+	return gid
+}
+
 // causeError is an error worded for a person that keeps the error it comes
 // from for errors.Is and errors.As.
 type causeError struct {
@@ -74,7 +109,7 @@ func (e causeError) Unwrap() []error { return []error{e.error, e.cause} }
 func tokenFileProblem(path string, st fs.FileInfo) string {
 	perm := st.Mode().Perm()
 	if perm&0o007 != 0 {
-		return fmt.Sprintf("%s holds the access token and every user of this machine can read it (mode %04o): run chmod o-rwx %s (the file should be 0600 owned by the user netdata runs as, or root:netdata 0640)", path, perm, path)
+		return fmt.Sprintf("%s holds the access token and every user of this machine can read it (mode %04o): run %s (the file should be 0600 owned by the user netdata runs as, or root:netdata 0640)", path, perm, restrictCommand(path, st, netdataGroup()))
 	}
 	if perm&0o070 == 0 {
 		return ""

@@ -289,8 +289,8 @@ func (a *app) loadHealthConf(cmd string, c *invocationConfig) error {
 	if origin, ok := vars.Origin["MATRIX_ACCESSTOKEN"]; ok && vars.Get("MATRIX_ACCESSTOKEN") != "" {
 		if st, err := os.Stat(origin.File); err == nil && st.Mode().Perm()&0o004 != 0 {
 			c.notes = append(c.notes, confNote{file: origin.File,
-				msg: fmt.Sprintf("%s holds MATRIX_ACCESSTOKEN and every user of this machine can read it (mode %04o): run chmod o-rwx %s, or move the token to matrix-notify.toml (netdata-owned 0600, or root:netdata 0640)",
-					origin.File, st.Mode().Perm(), origin.File)})
+				msg: fmt.Sprintf("%s holds MATRIX_ACCESSTOKEN and every user of this machine can read it (mode %04o): run %s, or move the token to matrix-notify.toml (netdata-owned 0600, or root:netdata 0640)",
+					origin.File, st.Mode().Perm(), restrictCommand(origin.File, st, netdataGroup()))})
 		}
 	}
 	c.vars = vars
