@@ -54,7 +54,7 @@ func TestEncryptionStoreMissing(t *testing.T) {
 	if code != exitFailed {
 		t.Errorf("exit %d, want %d (queued)\n%s", code, exitFailed, stderr)
 	}
-	if !strings.Contains(stderr, "not encrypted, not sent") || !strings.Contains(stderr, "run matrix-notify login again") {
+	if !strings.Contains(stderr, "not sent: encryption: ") || !strings.Contains(stderr, "run matrix-notify login again") {
 		t.Errorf("the log does not say to log in again:\n%s", stderr)
 	}
 	if evs := hs.Events(room); len(evs) != 0 {

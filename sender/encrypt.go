@@ -71,8 +71,10 @@ type EncryptError struct {
 }
 
 // Error: e2ee's errors carry the fix (ErrLoginAgain: "run matrix-notify
-// login again").
-func (e *EncryptError) Error() string { return "not encrypted, not sent: " + e.Err.Error() }
+// login again"). Not "not encrypted": with encryption set up, every send
+// first syncs to learn whether its room is encrypted, so this is also the
+// error of a room that is not, when the homeserver is down.
+func (e *EncryptError) Error() string { return "not sent: encryption: " + e.Err.Error() }
 
 func (e *EncryptError) Unwrap() error { return e.Err }
 

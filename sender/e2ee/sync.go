@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -82,7 +84,7 @@ func (m *Machine) sync(ctx context.Context, rooms []id.RoomID) error {
 	if errors.Is(err, mautrix.MUnknownToken) {
 		return fmt.Errorf("syncing room members and devices: %w (our device was deleted or logged out): %w", err, ErrLoginAgain)
 	} else if err != nil {
-		return fmt.Errorf("syncing room members and devices: %w", err)
+		return fmt.Errorf("syncing room members and devices: %w", withoutQuery(err))
 	}
 	// Our device may have been deleted on the homeserver (its keys go with
 	// it, and logging in again under its id does not bring them back) or
@@ -150,4 +152,17 @@ func (m *Machine) rotateOnMemberChanges(ctx context.Context, resp *mautrix.RespS
 			break
 		}
 	}
+}
+
+// withoutQuery is a failed request's error without its URL's query: a
+// sync's carries the whole inline filter (some 700 characters), which
+// swamped every log line and the outbox's last error. The network error
+// itself is kept (errors.Is: a refused connection is queued at once).
+func withoutQuery(err error) error {
+	ue, ok := errors.AsType[*url.Error](err)
+	if !ok {
+		return err
+	}
+	base, _, _ := strings.Cut(ue.URL, "?")
+	return &url.Error{Op: ue.Op, URL: base, Err: ue.Err}
 }
