@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -54,10 +55,7 @@ func (a *app) runLogin(ctx context.Context, args []string) error {
 	hsInput := strings.TrimSpace(*homeserver)
 	userInput := strings.TrimSpace(*user)
 	if hsInput == "" && !(strings.HasPrefix(userInput, "@") && strings.Contains(userInput, ":")) {
-		def := ""
-		if existing != nil {
-			def = existing.Matrix.Homeserver
-		}
+		def := a.configuredHomeserver(existing)
 		if hsInput, err = in.ask(ctx, "Homeserver (example.org or https://matrix.example.org)", def); err != nil {
 			return err
 		}
@@ -252,4 +250,21 @@ func replaceValue(line, key, value string) (string, error) {
 func tomlQuote(s string) string {
 	b, _ := toml.Marshal(map[string]string{"v": s}) // a map of strings always encodes
 	return strings.TrimSuffix(strings.TrimPrefix(string(b), "v = "), "\n")
+}
+
+// configuredHomeserver is the homeserver login offers by default: the TOML
+// file's, else that of health_alarm_notify.conf in netdata's config
+// directory, else MATRIX_HOMESERVER, else "". A netdata admin has
+// usually set MATRIX_HOMESERVER in the conf already.
+func (a *app) configuredHomeserver(existing *fileConfig) string {
+	if existing != nil && existing.Matrix.Homeserver != "" {
+		return existing.Matrix.Homeserver
+	}
+	hc := filepath.Join(a.netdataDirs().user, "health_alarm_notify.conf")
+	if data, err := os.ReadFile(hc); err == nil {
+		if vars, ok := parseHealthConf(hc, data); ok && vars.Get("MATRIX_HOMESERVER") != "" {
+			return vars.Get("MATRIX_HOMESERVER")
+		}
+	}
+	return a.getenv("MATRIX_HOMESERVER")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -165,6 +166,27 @@ func TestLoginNewConfigFromPrompts(t *testing.T) {
 	}
 	if devs := hs.Devices(); len(devs) != 2 {
 		t.Errorf("devices: %v", devs)
+	}
+}
+
+// TestLoginHomeserverFromTheConf: a netdata admin has set MATRIX_HOMESERVER
+// in health_alarm_notify.conf: login offers it, and an empty line takes it.
+// A password piped in alone is taken for the first answer: the error says
+// how piped lines are read.
+func TestLoginHomeserverFromTheConf(t *testing.T) {
+	hs := sendertest.New(sendertest.Options{Password: loginPassword})
+	defer hs.Close()
+	tmp := t.TempDir()
+	env := loginEnv(tmp)
+	os.MkdirAll(filepath.Join(tmp, "etc"), 0o755)
+	writeFile(t, filepath.Join(tmp, "etc", "health_alarm_notify.conf"), fmt.Sprintf("MATRIX_HOMESERVER=%q\n", hs.URL()))
+	code, _, stderr := runApp(t, loginPassword+"\n", env, "login", "--user", "bot")
+	if code != exitUsage || !strings.Contains(stderr, "piped in, its lines answer the questions asked, in order") {
+		t.Errorf("a lone piped password: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = runApp(t, "\n"+loginPassword+"\n", env, "login", "--user", "bot")
+	if code != 0 || !strings.Contains(stderr, "["+hs.URL()+"]") {
+		t.Errorf("the conf's homeserver as the default: exit %d\n%s", code, stderr)
 	}
 }
 

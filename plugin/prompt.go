@@ -59,6 +59,11 @@ func (p *prompter) read(ctx context.Context, what string, readLine func() (strin
 		return "", fmt.Errorf("login: interrupted: %w", ctx.Err())
 	case res := <-done:
 		if errors.Is(res.err, io.EOF) {
+			if p.tty < 0 {
+				// A one-line password file piped in was taken for an
+				// earlier question's answer.
+				return "", usagef("login: no %s on stdin: piped in, its lines answer the questions asked, in order (the homeserver, unless --homeserver or a configured one; the user, unless --user; then the password)", what)
+			}
 			return "", usagef("login: no %s on stdin", what)
 		} else if res.err != nil {
 			return "", usagef("login: reading %s: %v", what, res.err)
