@@ -329,14 +329,14 @@ func TestRealScriptCustomSender(t *testing.T) {
 	}
 	assertModernRequests(t, hs.Requests())
 
-	t.Run("delivery failure: the script logs matrix-notify's exit code and exits 1", func(t *testing.T) {
+	t.Run("not delivered: the script logs that matrix-notify queued it and exits 1", func(t *testing.T) {
 		const notJoined = "!notjoined:hs.test"
 		conf := recipientLine.ReplaceAllLiteralString(string(snippet), fmt.Sprintf("DEFAULT_RECIPIENT_CUSTOM=%q", notJoined))
 		h := newRealHome(t, conf+"\nSEND_MATRIX=\"NO\"\n")
 		h.writeTOML(t, fmt.Sprintf("[matrix]\nhomeserver = %q\naccess_token = %q\n", hs.URL(), hs.Token()))
 		r := h.exec(t, "alarm-notify.sh", diskTransitions("44")[1].args()...)
-		if r.code != 1 || !strings.Contains(r.stderr, "matrix-notify failed (exit code 3)") {
-			t.Fatalf("exit %d, want 1 with the snippet's error line\n%s", r.code, r.stderr)
+		if r.code != 1 || !strings.Contains(r.stderr, "alarm-notify.sh: WARNING: Matrix notification not delivered yet, queued by matrix-notify (exit code 3; its log says why)") {
+			t.Fatalf("exit %d, want 1 with the snippet's warning\n%s", r.code, r.stderr)
 		}
 	})
 }
@@ -621,12 +621,12 @@ func TestRealScriptWrapper(t *testing.T) {
 	}
 	assertNoToken(t, hs.Token(), r.stdout, r.stderr)
 
-	t.Run("configuration error in matrix-notify.toml: exit 2", func(t *testing.T) {
+	t.Run("configuration error in matrix-notify.toml: kept, exit 3", func(t *testing.T) {
 		h.writeTOML(t, "[matrix]\nhomeserver = \n")
 		before := len(hs.Requests())
 		r := h.exec(t, "alarm-notify-with-matrix.sh", args...)
-		if r.code != 2 || !strings.Contains(r.stderr, "matrix-notify.toml:2") {
-			t.Fatalf("wrapper exit %d, want 2 with the file and line\n%s", r.code, r.stderr)
+		if r.code != 3 || !strings.Contains(r.stderr, "matrix-notify.toml:2") || !strings.Contains(r.stderr, "notifications kept, not sent") {
+			t.Fatalf("wrapper exit %d, want 3 (kept) with the file and line\n%s", r.code, r.stderr)
 		}
 		if n := len(hs.Requests()) - before; n != 0 {
 			t.Errorf("%d requests sent", n)

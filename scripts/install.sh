@@ -21,7 +21,8 @@
 # Set NETDATA to the netdata binary to ask (default: netdata on PATH).
 #
 # It installs matrix-notify (never named *.plugin: netdata would start it as a
-# data collector) and alarm-notify-with-matrix.sh, and links matrix-notify
+# data collector) and alarm-notify-with-matrix.sh, custom_sender.conf (the
+# snippet of the custom_sender way) into /usr/local/share/matrix-notify, and links matrix-notify
 # into /usr/local/bin: plugins.d is not on PATH, and an admin types
 # `runuser -u netdata -- matrix-notify flush`. It changes no configuration:
 # it prints the lines to add.
@@ -140,6 +141,18 @@ install_one() {
 install_one "${bin}" "${plugins_dir}/matrix-notify"
 install_one "${wrapper}" "${plugins_dir}/alarm-notify-with-matrix.sh"
 
+# The custom_sender snippet, where the printed instructions can name it
+# after this checkout is gone.
+snippet="${prefix}/usr/local/share/matrix-notify/custom_sender.conf"
+if [ "${dry_run}" -eq 1 ]; then
+  echo "would install ${snippet} (0644)"
+elif mkdir -p "${snippet%/*}" 2>/dev/null && install -m 0644 "${here}/custom_sender.conf" "${snippet}" 2>/dev/null; then
+  echo "installed ${snippet} (0644)"
+else
+  snippet="${here}/custom_sender.conf"
+  echo "not installed: custom_sender.conf (cannot write ${prefix}/usr/local/share); it is ${snippet}"
+fi
+
 # The link on PATH: the commands run by hand (flush, queue, doctor, login)
 # then work by name. matrix-notify finds netdata's directories from where
 # the link points (a static install's /opt/netdata too).
@@ -167,7 +180,7 @@ Next, one of (see the README):
        [health]
            script to execute on alarm = ${plugins_dir}/matrix-notify
      or per alarm in health.d/*.conf:  exec: ${plugins_dir}/matrix-notify
-  2. as netdata's custom_sender(): append ${here}/custom_sender.conf to
+  2. as netdata's custom_sender(): append ${snippet} to
      health_alarm_notify.conf (edit-config health_alarm_notify.conf)
   3. side by side with alarm-notify.sh, in netdata.conf:
        [health]
