@@ -23,7 +23,8 @@ type command struct {
 // commonFlagsHelp describes the flags parseFlags takes.
 const commonFlagsHelp = `  --config FILE     TOML configuration (env MATRIX_NOTIFY_CONFIG)
   --dry-run         print the requests that would be sent, send nothing (env MATRIX_NOTIFY_DRY_RUN=1)
-  --timeout D       overall delivery deadline (default 30s)
+  --timeout D       overall delivery deadline (default 30s; exec_timeout, 5s, for test,
+                    custom-sender and netdata's alarms, which netdata waits for)
   --concurrency N   rooms sent to at once (default 32)
 `
 
