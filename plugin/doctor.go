@@ -53,6 +53,9 @@ func (a *app) runDoctor(ctx context.Context, args []string) error {
 		fmt.Fprintf(out, "  PROBLEM: %s\n", n.msg)
 	}
 	fmt.Fprintf(out, "state: %s\n", s.StateDir)
+	if vars != nil && vars.Get("SEND_MATRIX") != "YES" {
+		fmt.Fprintf(out, "netdata: SEND_MATRIX=%q: alarms reach matrix-notify only through custom_sender() (DEFAULT_RECIPIENT_CUSTOM) or the side-by-side wrapper, and `matrix-notify test` sends nothing\n", vars.Get("SEND_MATRIX"))
+	}
 	for _, trap := range kumaTemplateTraps(fc) {
 		fmt.Fprintf(out, "template %s (every alert, UP and Test included, would read as DOWN)\n", trap)
 	}
@@ -206,7 +209,9 @@ func (a *app) reportRoom(out io.Writer, cr configuredRoom, st sender.RoomStatus,
 // doctorRooms lists every configured room once, with where it is named:
 // [matrix] rooms, [kuma] rooms and routes, and netdata's
 // DEFAULT_RECIPIENT_MATRIX and role_recipients_matrix[ROLE] (modifiers
-// after '|' dropped, "disabled" skipped).
+// after '|' dropped, "disabled" skipped), and, with SEND_CUSTOM="YES", the
+// custom method's recipients that are Matrix rooms (custom_sender.conf's
+// way: alarm-notify.sh hands them to matrix-notify).
 func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configuredRoom {
 	var out []configuredRoom
 	index := map[string]int{}
@@ -235,13 +240,27 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 			add(r, "[kuma.routes] "+name)
 		}
 	}
-	if vars != nil {
-		for _, r := range netdata.SplitRecipients(vars.Get("DEFAULT_RECIPIENT_MATRIX")) {
-			add(r, "DEFAULT_RECIPIENT_MATRIX")
+	for _, method := range []string{"matrix", "custom"} {
+		if vars == nil || (method == "custom" && vars.Get("SEND_CUSTOM") != "YES") {
+			continue
 		}
-		for _, role := range slices.Sorted(maps.Keys(vars.Arrays["role_recipients_matrix"])) {
-			for _, r := range netdata.SplitRecipients(vars.Index("role_recipients_matrix", role)) {
-				add(r, "role_recipients_matrix["+role+"]")
+		// The custom method may be anything; its rooms are what
+		// matrix-notify would get.
+		room := func(r string) bool {
+			return method == "matrix" || (len(r) > 1 && (r[0] == '!' || r[0] == '#') && strings.Contains(r, ":"))
+		}
+		def := "DEFAULT_RECIPIENT_" + strings.ToUpper(method)
+		for _, r := range netdata.SplitRecipients(vars.Get(def)) {
+			if room(r) {
+				add(r, def)
+			}
+		}
+		roles := "role_recipients_" + method
+		for _, role := range slices.Sorted(maps.Keys(vars.Arrays[roles])) {
+			for _, r := range netdata.SplitRecipients(vars.Index(roles, role)) {
+				if room(r) {
+					add(r, roles+"["+role+"]")
+				}
 			}
 		}
 	}

@@ -35,6 +35,9 @@ MATRIX_ACCESSTOKEN="` + hs.Token() + `"
 DEFAULT_RECIPIENT_MATRIX="!ok:hs.test"
 role_recipients_matrix[sysadmin]="!ok:hs.test !muted:hs.test|critical disabled"
 role_recipients_matrix[dba]="!stranger:hs.test,!Yv12opaque|nowarn"
+SEND_CUSTOM="YES"
+DEFAULT_RECIPIENT_CUSTOM="!ok:hs.test|critical"
+role_recipients_custom[ops]="ops@example.org"
 `
 	if err := os.WriteFile(filepath.Join(tmp, "etc", "health_alarm_notify.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -75,7 +78,7 @@ room !invited:hs.test ([kuma.routes] db)
   ok: invited; auto_join accepts the invite at the first alert (or run ` + "`matrix-notify doctor --join`" + ` now)
   note: power levels and encryption can only be checked once joined
 
-room !ok:hs.test (DEFAULT_RECIPIENT_MATRIX, role_recipients_matrix[sysadmin])
+room !ok:hs.test (DEFAULT_RECIPIENT_MATRIX, role_recipients_matrix[sysadmin], DEFAULT_RECIPIENT_CUSTOM)
   ok: joined, can post (power 0, needs 0), not encrypted
 
 room !stranger:hs.test (role_recipients_matrix[dba])
@@ -169,5 +172,22 @@ func TestDoctorProblems(t *testing.T) {
 	}
 	if code, _, _ := runApp(t, "", env, "doctor", "extra"); code != exitUsage {
 		t.Errorf("extra argument: exit %d", code)
+	}
+}
+
+// TestDoctorSendMatrixNo: with the stock Matrix method off (custom_sender's
+// way), doctor says how alarms reach matrix-notify, and why `test` sends
+// nothing.
+func TestDoctorSendMatrixNo(t *testing.T) {
+	_, env, tmp := doctorHome(t)
+	conf := filepath.Join(tmp, "etc", "health_alarm_notify.conf")
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, conf, string(data)+"SEND_MATRIX=\"NO\"\n")
+	_, stdout, _ := runApp(t, "", env, "doctor")
+	if !strings.Contains(stdout, `netdata: SEND_MATRIX="NO": alarms reach matrix-notify only through custom_sender()`) {
+		t.Errorf("no word on SEND_MATRIX:\n%s", stdout)
 	}
 }
