@@ -182,3 +182,26 @@ func TestE2EOutageStormOneFlush(t *testing.T) {
 		checkExactlyOnceInOrder(t, hs, room, n)
 	}
 }
+
+// TestE2EFlushByHandDuringOutage: `flush` run by hand while the homeserver
+// refuses connections says so at once, not after its 10-minute deadline
+// (the test bounds it generously), and leaves the retrying to the
+// background flush, which it names.
+func TestE2EFlushByHandDuringOutage(t *testing.T) {
+	const room = "!ops:hs.test"
+	h, _, _, _ := outageHome(t, room)
+	h.writeTOML(t, "[matrix]\ntimeout = \"10m\"\n")
+	if r := h.run(t, []string{backgroundFlushOff}, alarmN(0)...); r.code != exitFailed {
+		t.Fatalf("alarm during the outage: exit %d\n%s", r.code, r.stderr)
+	}
+	done := make(chan result, 1)
+	go func() { done <- h.run(t, nil, "flush") }()
+	select {
+	case r := <-done:
+		if r.code != exitFailed || !strings.Contains(r.stderr, "connection refused") || !backgroundPID.MatchString(r.stderr) {
+			t.Errorf("flush: exit %d, want 3, the refusal and the background flush\n%s", r.code, r.stderr)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("flush by hand still retrying a refused homeserver after a minute")
+	}
+}

@@ -226,6 +226,10 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	if bg.set {
 		return a.backgroundFlush(ctx, s, ob)
 	}
+	// A person waits for this flush: a homeserver that is down is said
+	// at once (it took 20 s of retries), and the background flush keeps
+	// trying.
+	s.Retry.FailFastUnreachable = true
 	tr, err := a.matrixTransport(s, ob)
 	if err != nil {
 		return err
@@ -237,6 +241,9 @@ func (a *app) runFlush(ctx context.Context, args []string) error {
 	fr.Delivered, fr.Dropped, fr.Remaining = fr.Delivered+hr.Delivered, fr.Dropped+hr.Dropped, fr.Remaining+hr.Remaining
 	a.log.Info("flush", "delivered", fr.Delivered, "dropped", fr.Dropped, "queued", fr.Remaining, "outbox", ob.Dir())
 	if fr.Remaining > 0 {
+		if note := a.startBackgroundFlush(s, ob); note != "" {
+			a.log.Warn("notifications still queued: " + note)
+		}
 		return fmt.Errorf("%w: %d still queued", errNotDelivered, fr.Remaining)
 	}
 	return nil
