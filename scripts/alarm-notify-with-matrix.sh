@@ -13,9 +13,11 @@
 # it needs both, while the recipients and roles in health_alarm_notify.conf
 # serve both programs.
 #
-# Exit code: matrix-notify's when it reports a configuration (2) or delivery
-# (3) failure, so netdata's alarm log shows it; otherwise 0 when either
-# program sent something, else 1 (alarm-notify.sh's "nothing sent").
+# Exit code: matrix-notify's when it reports a usage error (2) or did not
+# deliver (3: queued, also when its configuration has an error or cannot be
+# read, as the alarm is kept), so netdata's alarm log shows it; otherwise 0
+# when either program sent something, else 1 (alarm-notify.sh's "nothing
+# sent").
 dir="${0%/*}"
 "${dir}/alarm-notify.sh" "$@" &
 stock=$!
