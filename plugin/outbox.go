@@ -107,7 +107,7 @@ func (t notSent) Send(context.Context, sender.Message) (string, error) { return 
 // the configuration the file gives.
 func (a *app) keep(ctx context.Context, c *invocationConfig, n sender.Notification) error {
 	s := c.s
-	if s.DryRun && c.unreadableWhy != "could not be read" {
+	if s.DryRun && c.unreadableWhy == whyHasError {
 		return usageError{c.unreadable} // a dry run checks the configuration
 	}
 	a.log.Error(c.unreadable.Error())
@@ -123,7 +123,7 @@ func (a *app) keep(ctx context.Context, c *invocationConfig, n sender.Notificati
 	rep := ob.Deliver(ctx, notSent{fmt.Errorf("not sent: %s %s", c.unreadableFile, c.unreadableWhy)}, msgs, s.Concurrency)
 	queued := rep.Count(sender.OutcomeQueued)
 	msg := "notifications kept, not sent, as a file could not be read: once it can, `matrix-notify flush` delivers them"
-	if c.unreadableWhy != "could not be read" {
+	if c.unreadableWhy == whyHasError {
 		msg = "notifications kept, not sent, as a configuration file has an error: once it is fixed, `matrix-notify flush` delivers them"
 	}
 	a.log.Warn(msg, "kept", queued, "of", len(msgs), "outbox", ob.Dir(), "file", c.unreadableFile)

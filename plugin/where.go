@@ -111,7 +111,7 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 		// A mistake in the TOML file must not cost netdata's alarm: it
 		// is kept, as for a file that cannot be read, for `flush` once
 		// the file is fixed (which then reports the same error).
-		c.notUsable(path, "has an error", err)
+		c.notUsable(path, whyHasError, err)
 	case err != nil:
 		return nil, usageError{err}
 	default:
@@ -298,9 +298,15 @@ func (a *app) loadHealthConf(cmd string, c *invocationConfig) error {
 	return nil
 }
 
+// Why a configuration file cannot be used (invocationConfig.unreadableWhy).
+const (
+	whyUnreadable = "could not be read"
+	whyHasError   = "has an error"
+)
+
 // notReadable records that path could not be read, for err.
 func (c *invocationConfig) notReadable(path string, err error) {
-	c.notUsable(path, "could not be read", err)
+	c.notUsable(path, whyUnreadable, err)
 }
 
 // notUsable records that path cannot be used, why, for err.
