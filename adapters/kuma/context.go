@@ -21,8 +21,10 @@ const (
 //	msg                              the notification's message
 //	monitorJSON, heartbeatJSON       the objects as sent (key order kept), or null
 //
-// As in Kuma, name and hostnameOrURL are the monitor's values as they are,
-// so a null hostname is nil (Liquid prints nothing).
+// As in Kuma, name and hostnameOrURL are the monitor's values as they are:
+// a member sent as null stays null (liquidjs.Null), an absent one is
+// undefined (nil). Liquid prints nothing for either, but they differ in
+// the json filter ("null" and "") as in LiquidJS.
 func (p Payload) Context() map[string]any {
 	status := statusTest
 	if p.Heartbeat != nil {
@@ -33,8 +35,9 @@ func (p Payload) Context() map[string]any {
 	}
 	var name, addr any = noMonitorName, noMonitorAddr
 	if p.Monitor != nil {
-		name = p.Monitor.fields["name"]
-		addr = extractAddress(p.Monitor.fields)
+		sent := membersAsSent(p.monitorJSON)
+		name = sent["name"]
+		addr = extractAddress(sent)
 	}
 	// Kuma passes JSON null for a test notification's objects; in LiquidJS
 	// null and a missing variable compare differently, so keep it null.
@@ -60,6 +63,16 @@ func (p Payload) Context() map[string]any {
 	}
 }
 
+// membersAsSent are o's members as templates see them (null is
+// liquidjs.Null), for Kuma's rules on monitorJSON.
+func membersAsSent(o *liquidjs.Object) map[string]any {
+	m := make(map[string]any, o.Len())
+	for _, k := range o.Keys() {
+		m[k], _ = o.Get(k)
+	}
+	return m
+}
+
 // HostnameOrURL is Context's hostnameOrURL as text ("" for null).
 func (p Payload) HostnameOrURL() string {
 	if p.Monitor == nil {
@@ -77,9 +90,10 @@ func (p Payload) HostnameOrURL() string {
 const KumaVersion = "2.5.3"
 
 // extractAddress is NotificationProvider.extractAddress as of KumaVersion:
-// the address a monitor watches, by monitor type. Since Kuma 2.5.0 a DNS
-// monitor's address is its hostname alone (its port is the resolver's, not
-// the watched host's); before, "hostname:53".
+// the address a monitor watches, by monitor type. m's null members are nil
+// (fields) or liquidjs.Null (membersAsSent); the result keeps which. Since
+// Kuma 2.5.0 a DNS monitor's address is its hostname alone (its port is the
+// resolver's, not the watched host's); before, "hostname:53".
 func extractAddress(m map[string]any) any {
 	typ, _ := m["type"].(string) // JavaScript's switch compares with ===
 	switch typ {

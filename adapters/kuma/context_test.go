@@ -73,22 +73,22 @@ func TestContextHostnameOrURL(t *testing.T) {
 		{"http bare https://", obj("type", "http", "url", "https://"), ""},
 		{"http bare http://", obj("type", "http", "url", "http://"), ""},
 		{"http empty url", obj("type", "http", "url", ""), ""},
-		{"http null url", obj("type", "http", "url", nil), nil},
-		{"http no url", obj("type", "http"), nil},
+		{"http null url", obj("type", "http", "url", nil), liquidjs.Null},
+		{"http no url", obj("type", "http"), nil}, // undefined in Kuma,
 		{"docker", obj("type", "docker", "url", "https://", "docker_container", "app"), ""},
 		{"mqtt", obj("type", "mqtt", "url", "https://", "hostname", "broker", "port", 1883), ""},
 		{"no type", obj("url", "https://c.example"), "https://c.example"},
 		{"type not a string", obj("type", nil, "url", "https://d.example"), "https://d.example"},
 		{"push", obj("type", "push", "url", "https://", "hostname", "h"), "Heartbeat"},
 		{"ping", obj("type", "ping", "hostname", "198.51.100.1", "port", 7), "198.51.100.1"},
-		{"ping null hostname", obj("type", "ping", "hostname", nil), nil},
+		{"ping null hostname", obj("type", "ping", "hostname", nil), liquidjs.Null},
 		{"port", obj("type", "port", "hostname", "db", "port", 5432), "db:5432"},
 		{"port null", obj("type", "port", "hostname", "db", "port", nil), "db"},
 		{"port 0", obj("type", "port", "hostname", "db", "port", 0), "db"},
 		{"port as string", obj("type", "port", "hostname", "db", "port", "5432"), "db:5432"},
 		{"port, hostname null", obj("type", "port", "hostname", nil, "port", 5432), "null:5432"},
 		{"dns (Kuma >= 2.5: the resolver's port is left out)", obj("type", "dns", "hostname", "example.org", "port", 53), "example.org"},
-		{"dns null hostname", obj("type", "dns", "hostname", nil, "port", 53), nil},
+		{"dns null hostname", obj("type", "dns", "hostname", nil, "port", 53), liquidjs.Null},
 		{"gamedig", obj("type", "gamedig", "hostname", "mc.example", "port", 25565), "mc.example:25565"},
 		{"steam", obj("type", "steam", "hostname", "cs.example", "port", 27015), "cs.example:27015"},
 		{"steam no port", obj("type", "steam", "hostname", "cs.example"), "cs.example"},
@@ -119,8 +119,8 @@ func TestContextNames(t *testing.T) {
 		want any
 	}{
 		{`{"msg":"m","monitor":{"name":"web"}}`, "web"},
-		{`{"msg":"m","monitor":{"name":null}}`, nil}, // Kuma passes monitorJSON.name as is
-		{`{"msg":"m","monitor":{}}`, nil},
+		{`{"msg":"m","monitor":{"name":null}}`, liquidjs.Null}, // Kuma passes monitorJSON.name as is
+		{`{"msg":"m","monitor":{}}`, nil},                      // undefined in Kuma
 		{`{"msg":"m","monitor":null}`, "Monitor Name not available"},
 		{`{"msg":"m"}`, "Monitor Name not available"},
 	} {
