@@ -286,6 +286,23 @@ func TestAppendArity(t *testing.T) {
 	}
 }
 
+// A range of more than maxRange elements fails to render (LiquidJS runs out
+// of memory on it) rather than take the process's memory or loop forever
+// where i+1 rounds to i (past 2^53).
+func TestRangeTooLarge(t *testing.T) {
+	e := testEngine(t, "UTC")
+	for _, src := range []string{`{{ (1..2000000) | size }}`, `{% for i in (0..n) %}{% endfor %}`, `{{ (m..p) }}`} {
+		tpl, err := e.Parse("t", src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		ctx := map[string]any{"n": math.Inf(1), "m": 9007199254740992.0, "p": 9007199254740992.0 + 4}
+		if out, err := tpl.Render(ctx); err == nil || !strings.Contains(err.Error(), "elements") {
+			t.Errorf("%s: Render = %q, %v; want the range's error", src, quoteShort(out), err)
+		}
+	}
+}
+
 func TestConcurrentRender(t *testing.T) {
 	e := testEngine(t, "Europe/Paris")
 	tpl, err := e.Parse("t", `{% for t in monitorJSON.tags %}{{ t.name }}{% endfor %}|{% assign x = heartbeatJSON.status | plus: 1 %}{{ x }}|{{ heartbeatJSON | json }}|{{ "now" | date: "%H:%M" }}`)

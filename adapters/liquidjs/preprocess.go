@@ -134,7 +134,7 @@ func rewriteLiquid(tag string) string {
 			word = s[:i]
 		}
 		if word == "echo" {
-			expr := rewriteExpr(strings.TrimSpace(strings.TrimPrefix(s, "echo")))
+			expr := rewriteRanges(rewriteExpr(strings.TrimSpace(strings.TrimPrefix(s, "echo"))))
 			if expr == "" {
 				expr = "nil"
 			}
@@ -249,5 +249,5 @@ func rewriteOutput(out string) string {
 	if l >= r {
 		return out
 	}
-	return out[:l] + rewriteExpr(out[l:r]) + out[r:]
+	return out[:l] + rewriteRanges(rewriteExpr(out[l:r])) + out[r:]
 }

@@ -20,6 +20,7 @@ const (
 	cmpFilter    = "__liquidjs_cmp"
 	enumFilter   = "__liquidjs_enum"
 	truthyFilter = "__liquidjs_truthy"
+	rangeFilter  = "__liquidjs_range"
 )
 
 // rewriteTag rewrites the arguments of tag (a whole "{% ... %}") if needed.
@@ -47,13 +48,50 @@ func rewriteTag(tag string) string {
 		args = name + "=" + rewriteExpr(value)
 	case "for", "tablerow":
 		args = rewriteLoop(p.args)
+	case "when", "cycle":
+		args = p.args
 	default:
 		return tag
 	}
+	args = rewriteRanges(args)
 	if args == p.args {
 		return tag
 	}
 	return "{%" + p.l + p.lead + p.name + args + p.r + "%}"
+}
+
+// rewriteRanges rewrites every range "(A..B)" of s, an expression as
+// osteele/liquid reads it, into "(A | __liquidjs_range: B)": osteele's
+// range takes integers only (it fails on "(1..n)" when n is a number of
+// the context, a float64) and is a value of its own that prints as "{1 3}",
+// while LiquidJS's is the array range(+A, +B + 1) (jsRange). In osteele's
+// grammar ".." outside a string is only ever the one of a range, and
+// "(" cond ")" takes the filtered value.
+func rewriteRanges(s string) string {
+	if !strings.Contains(s, "..") {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i+1 < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\'':
+			// osteele's strings: "..." with backslash escapes, '...' without.
+			for i++; i < len(s) && s[i] != c; i++ {
+				if c == '"' && s[i] == '\\' {
+					i++
+				}
+			}
+		case c == '.' && s[i+1] == '.':
+			b.WriteString(s[last:i] + " | " + rangeFilter + ": ")
+			last = i + 2
+			i++
+		}
+	}
+	if last == 0 {
+		return s
+	}
+	return b.String() + s[last:]
 }
 
 // scanTop calls f for each byte offset of s outside quotes and brackets.
