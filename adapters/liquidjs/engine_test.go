@@ -394,6 +394,10 @@ echo a | upcase
 %}`, KumaVariables); len(d) != 0 {
 		t.Errorf("clean liquid tag: %v", d)
 	}
+	// LiquidJS's strings have backslash escapes, single-quoted ones too.
+	if d := Lint("t", `{{ name | append: 'a\'b c' | prepend: "d\"e f" }}`, KumaVariables); len(d) != 0 {
+		t.Errorf("escaped quotes: %v", d)
+	}
 }
 
 func FuzzParseRender(f *testing.F) {

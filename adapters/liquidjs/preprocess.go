@@ -25,6 +25,9 @@ func preprocess(src string, toks []token) string {
 	for _, t := range toks {
 		b.WriteString(src[last:t.begin])
 		tag := src[t.begin:t.end]
+		if t.output || stringTags[t.name] {
+			tag = normalizeStrings(tag)
+		}
 		switch {
 		case t.output:
 			tag = oneLine(rewriteOutput(tag))
@@ -41,6 +44,13 @@ func preprocess(src string, toks []token) string {
 		last = t.end
 	}
 	return b.String() + src[last:]
+}
+
+// stringTags are the tags whose arguments are value expressions, in which
+// normalizeStrings rewrites string literals.
+var stringTags = map[string]bool{
+	"echo": true, "if": true, "elsif": true, "unless": true, "case": true, "when": true,
+	"assign": true, "for": true, "tablerow": true, "cycle": true,
 }
 
 // tagParts splits "{%- name args -%}" into its pieces.
@@ -132,6 +142,9 @@ func rewriteLiquid(tag string) string {
 		word := s
 		if i := strings.IndexAny(s, " \t"); i >= 0 {
 			word = s[:i]
+		}
+		if stringTags[word] {
+			s = normalizeStrings(s)
 		}
 		if word == "echo" {
 			expr := rewriteRanges(rewriteExpr(strings.TrimSpace(strings.TrimPrefix(s, "echo"))))

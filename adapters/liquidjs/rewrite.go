@@ -95,6 +95,9 @@ func rewriteRanges(s string) string {
 }
 
 // scanTop calls f for each byte offset of s outside quotes and brackets.
+// Strings are read as osteele reads them: "..." with backslash escapes,
+// '...' without (normalizeStrings has written any with a backslash as
+// "...").
 func scanTop(s string, f func(i int) bool) {
 	var quote byte
 	depth := 0
@@ -104,6 +107,8 @@ func scanTop(s string, f func(i int) bool) {
 		case quote != 0:
 			if c == quote {
 				quote = 0
+			} else if c == '\\' && quote == '"' {
+				i++ // (osteele's "..." has escapes: normalizeStrings wrote them)
 			}
 			continue
 		case c == '"' || c == '\'':
