@@ -30,9 +30,9 @@ func preprocess(src string, toks []token) string {
 		}
 		switch {
 		case t.output:
-			tag = oneLine(rewriteOutput(tag))
+			tag = hideBraces(oneLine(rewriteOutput(tag)))
 		case t.name == "echo":
-			tag = oneLine(rewriteOutput(rewriteEcho(tag)))
+			tag = hideBraces(oneLine(rewriteOutput(rewriteEcho(tag))))
 		case t.name == "#":
 			tag = rewriteComment(tag)
 		case t.name == "liquid":
@@ -151,7 +151,8 @@ func rewriteLiquid(tag string) string {
 			if expr == "" {
 				expr = "nil"
 			}
-			b.WriteString("{{" + open + " " + expr + " ")
+			o := hideBraces("{{" + open + " " + expr + " }}")
+			b.WriteString(o[:len(o)-2])
 			closer = "}}"
 		} else {
 			t := rewriteTag("{% " + s + " %}")

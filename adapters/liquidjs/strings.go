@@ -120,3 +120,85 @@ func jsStringLiteral(lit string) string {
 	}
 	return string(utf16.Decode(u))
 }
+
+// strFilter decodes a string literal hideBraces encoded.
+const strFilter = "__liquidjs_str"
+
+var (
+	braceEncoder = strings.NewReplacer("%", "%25", "}", "%7D")
+	braceDecoder = strings.NewReplacer("%7D", "}", "%25", "%")
+)
+
+// hideBraces rewrites the string literals of out (an output "{{ ... }}" in
+// osteele's syntax, as preprocess wrote it) that contain "}}": LiquidJS
+// reads an output to the first "}}" outside a string, osteele's scanner to
+// the first "}}" (its pattern ignores quotes), so {{ x | append: "}}" }}
+// was cut short. Such a literal becomes ("ENCODED" | __liquidjs_str), its
+// value with "%" and "}" percent-encoded, which __liquidjs_str decodes.
+func hideBraces(out string) string {
+	if strings.Count(out, "}}") < 2 {
+		return out
+	}
+	var b strings.Builder
+	last := 0
+	for i := 2; i < len(out)-2; i++ {
+		q := out[i]
+		if q != '"' && q != '\'' {
+			continue
+		}
+		// osteele's strings: "..." with backslash escapes, '...' without.
+		j := i + 1
+		for j < len(out) && out[j] != q {
+			if q == '"' && out[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(out) {
+			break
+		}
+		if lit := out[i : j+1]; strings.Contains(lit, "}}") {
+			b.WriteString(out[last:i])
+			b.WriteString("(" + osteeleQuote(braceEncoder.Replace(osteeleString(lit))) + " | " + strFilter + ")")
+			last = j + 1
+		}
+		i = j
+	}
+	if last == 0 {
+		return out
+	}
+	b.WriteString(out[last:])
+	return b.String()
+}
+
+// osteeleString is the value of the literal lit (quotes included) as
+// osteele's lexer reads it: '...' as it is, "..." with the escapes \\ \"
+// \n \t \r (a backslash before any other character stays).
+func osteeleString(lit string) string {
+	body := lit[1 : len(lit)-1]
+	if lit[0] == '\'' || !strings.Contains(body, `\`) {
+		return body
+	}
+	var b strings.Builder
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' || i+1 >= len(body) {
+			b.WriteByte(body[i])
+			continue
+		}
+		i++
+		switch c := body[i]; c {
+		case '\\', '"':
+			b.WriteByte(c)
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
