@@ -171,6 +171,7 @@ func (e *Engine) registerTags() {
 	e.cfg.AddFilter(pairFilter, pair)
 	e.cfg.AddFilter(rangeFilter, jsRange)
 	e.cfg.AddFilter(strFilter, braceDecoder.Replace)
+	e.cfg.AddFilter(propFilter, jsProperty)
 	// increment/decrement: counters start at 0; increment prints then adds,
 	// decrement subtracts then prints.
 	counter := func(delta float64) render.TagCompiler {

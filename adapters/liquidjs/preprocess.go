@@ -25,6 +25,9 @@ func preprocess(src string, toks []token) string {
 	for _, t := range toks {
 		b.WriteString(src[last:t.begin])
 		tag := src[t.begin:t.end]
+		if t.output || stringTags[t.name] || t.name == "liquid" {
+			tag = applyEdits(tag, t.begin, propertyEdits(src, t))
+		}
 		if t.output || stringTags[t.name] {
 			tag = normalizeStrings(tag)
 		}

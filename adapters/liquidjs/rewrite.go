@@ -45,9 +45,14 @@ func rewriteTag(tag string) string {
 		if !ok {
 			return tag
 		}
-		args = name + "=" + rewriteExpr(value)
+		args = mangleDefined(name) + "=" + rewriteExpr(value)
+	case "capture":
+		args = mangleDefined(p.args)
 	case "for", "tablerow":
 		args = rewriteLoop(p.args)
+		if in := findWord(args, "in"); in > 0 {
+			args = mangleDefined(args[:in-1]) + args[in-1:]
+		}
 	case "when", "cycle":
 		args = p.args
 	default:
@@ -203,20 +208,32 @@ func rewriteCondition(args string) string {
 	return b.String()
 }
 
+// hasFilter reports whether s has a "|" outside strings and brackets (a
+// "|" inside is one of a value preprocess wrote, such as
+// (x | __liquidjs_prop: "1")).
+func hasFilter(s string) bool {
+	found := false
+	scanTop(s, func(i int) bool {
+		found = s[i] == '|'
+		return !found
+	})
+	return found
+}
+
 func rewriteComparison(seg string) string {
 	pos, op := findOp(seg)
 	if pos < 0 {
 		// A bare operand: LiquidJS's truthiness (null is falsy), which
 		// osteele's if tag (nil and false only) lacks.
 		t := strings.TrimSpace(seg)
-		if t == "" || strings.Contains(t, "|") || findWord(t, "contains") >= 0 {
+		if t == "" || hasFilter(t) || findWord(t, "contains") >= 0 {
 			return seg
 		}
 		return " " + t + " | " + truthyFilter + " "
 	}
 	left := strings.TrimSpace(seg[:pos])
 	right := strings.TrimSpace(seg[pos+len(op):])
-	if left == "" || right == "" || strings.Contains(left, "|") || strings.Contains(right, "|") {
+	if left == "" || right == "" || hasFilter(left) || hasFilter(right) {
 		return seg
 	}
 	if op == "<>" {
