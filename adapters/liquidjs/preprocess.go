@@ -139,6 +139,17 @@ func rewriteLiquid(tag string) string {
 		if s == "" || s[0] == '#' || s == "-" {
 			continue
 		}
+		// LiquidJS reads a line as a tag's content: a "-" at either end
+		// is a trim mark, which a line has no use for.
+		if strings.HasSuffix(s, "-") {
+			s = strings.TrimSpace(s[:len(s)-1])
+		}
+		if strings.HasPrefix(s, "-") {
+			s = strings.TrimSpace(s[1:])
+		}
+		if s == "" || s[0] == '#' {
+			continue
+		}
 		b.WriteString(closer)
 		open += strings.Repeat("\n", pending)
 		pending = 0
