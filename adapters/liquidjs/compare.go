@@ -3,6 +3,7 @@ package liquidjs
 import (
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -136,12 +137,41 @@ func toEnumerable(v any) any {
 	return v // ranges and other iterables
 }
 
+// maxRange is the most elements a range may have. LiquidJS (with Kuma's
+// unlimited memoryLimit) builds any range, and runs out of memory on a huge
+// one; we fail the render instead.
+const maxRange = 1 << 20
+
+// jsRange is the value of LiquidJS's range "(low..high)": the array
+// range(+low, +high + 1), the numbers from Number(low) on by steps of 1
+// while below Number(high) + 1 (none when either is NaN).
+func jsRange(low, high any) ([]any, error) {
+	lo, hi := jsToNumber(low), jsToNumber(high)+1
+	if lo != lo || hi != hi || lo >= hi {
+		return []any{}, nil
+	}
+	if hi-lo > maxRange {
+		return nil, fmt.Errorf("range (%s..%s) has more than %d elements", JSNumber(lo), JSNumber(hi-1), maxRange)
+	}
+	out := make([]any, 0, int(math.Ceil(hi-lo)))
+	for i := lo; i < hi; i++ {
+		if len(out) == maxRange { // (past 2^53, i+1 may round to i)
+			return nil, fmt.Errorf("range (%s..%s) has more than %d elements", JSNumber(lo), JSNumber(hi-1), maxRange)
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
 func (e *Engine) registerTags() {
 	e.cfg.AddFilter(cmpFilter, func(a any, op string, b any) (bool, error) { return jsCompare(a, op, b) })
 	e.cfg.AddFilter(enumFilter, toEnumerable)
 	e.cfg.AddFilter(truthyFilter, jsTruthy)
 	e.cfg.AddFilter(exprFilter, evalExpr)
 	e.cfg.AddFilter(pairFilter, pair)
+	e.cfg.AddFilter(rangeFilter, jsRange)
+	e.cfg.AddFilter(strFilter, braceDecoder.Replace)
+	e.cfg.AddFilter(propFilter, jsProperty)
 	// increment/decrement: counters start at 0; increment prints then adds,
 	// decrement subtracts then prints.
 	counter := func(delta float64) render.TagCompiler {

@@ -286,6 +286,23 @@ func TestAppendArity(t *testing.T) {
 	}
 }
 
+// A range of more than maxRange elements fails to render (LiquidJS runs out
+// of memory on it) rather than take the process's memory or loop forever
+// where i+1 rounds to i (past 2^53).
+func TestRangeTooLarge(t *testing.T) {
+	e := testEngine(t, "UTC")
+	for _, src := range []string{`{{ (1..2000000) | size }}`, `{% for i in (0..n) %}{% endfor %}`, `{{ (m..p) }}`} {
+		tpl, err := e.Parse("t", src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		ctx := map[string]any{"n": math.Inf(1), "m": 9007199254740992.0, "p": 9007199254740992.0 + 4}
+		if out, err := tpl.Render(ctx); err == nil || !strings.Contains(err.Error(), "elements") {
+			t.Errorf("%s: Render = %q, %v; want the range's error", src, quoteShort(out), err)
+		}
+	}
+}
+
 func TestConcurrentRender(t *testing.T) {
 	e := testEngine(t, "Europe/Paris")
 	tpl, err := e.Parse("t", `{% for t in monitorJSON.tags %}{{ t.name }}{% endfor %}|{% assign x = heartbeatJSON.status | plus: 1 %}{{ x }}|{{ heartbeatJSON | json }}|{{ "now" | date: "%H:%M" }}`)
@@ -377,6 +394,10 @@ echo a | upcase
 %}`, KumaVariables); len(d) != 0 {
 		t.Errorf("clean liquid tag: %v", d)
 	}
+	// LiquidJS's strings have backslash escapes, single-quoted ones too.
+	if d := Lint("t", `{{ name | append: 'a\'b c' | prepend: "d\"e f" }}`, KumaVariables); len(d) != 0 {
+		t.Errorf("escaped quotes: %v", d)
+	}
 }
 
 func FuzzParseRender(f *testing.F) {
@@ -392,6 +413,7 @@ func FuzzParseRender(f *testing.F) {
 		"{{ msg\n | append:\n 'a\n\\b\"' | prepend: \"c\\\nd\" -}}\n{%- echo name\n | size %}",
 		"{{ name msg == | upcase }}{{ not x and }}{% if == not %}{% endif %}{{ x | f: a: 1, b: | g: \"k\": }}{% assign v = 1 2 contains %}",
 		"{% for i in arr | f, limit: 1, x: 2 reversed == 3 %}{% endfor %}{% tablerow i in (1..2) y | cols: 1 %}{% endtablerow %}",
+		"{{ (1..n) | join }}{{ 'a\\'b}}' | append: \"}}\", k: (\"1\"..x.1) }}{{ x.1.-1 | f: 1a: 2 }}{{ x - }}{% assign - = 1 %}{% if a.1 > \"1\" %}{% endif %}",
 	} {
 		f.Add(s)
 	}

@@ -153,7 +153,7 @@ func rewriteValue(s string, condition bool) (out string) {
 		}
 	}()
 	var pairs [][3]int // key begin, key end, value end
-	r := &exprReader{jsTokenizer: jsTokenizer{in: s}, src: s}
+	r := &exprReader{jsTokenizer: jsTokenizer{in: s}, src: s, rewritten: true}
 	r.onPair = func(first bool, kb, ke, ve int) {
 		if first {
 			pairs = append(pairs, [3]int{kb, ke, ve})

@@ -200,11 +200,18 @@ func (l *linter) expr(s string, off int) {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\'':
-			j := strings.IndexByte(s[i+1:], c)
-			if j < 0 {
+			// (LiquidJS's strings have backslash escapes, both kinds.)
+			j := i + 1
+			for j < len(s) && s[j] != c {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(s) {
 				return
 			}
-			i += j + 2
+			i = j + 1
 			prevDot = false
 			continue
 		case c == '|':

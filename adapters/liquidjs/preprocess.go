@@ -25,11 +25,17 @@ func preprocess(src string, toks []token) string {
 	for _, t := range toks {
 		b.WriteString(src[last:t.begin])
 		tag := src[t.begin:t.end]
+		if t.output || stringTags[t.name] || t.name == "liquid" {
+			tag = applyEdits(tag, t.begin, propertyEdits(src, t))
+		}
+		if t.output || stringTags[t.name] {
+			tag = normalizeStrings(tag)
+		}
 		switch {
 		case t.output:
-			tag = oneLine(rewriteOutput(tag))
+			tag = hideBraces(oneLine(rewriteOutput(tag)))
 		case t.name == "echo":
-			tag = oneLine(rewriteOutput(rewriteEcho(tag)))
+			tag = hideBraces(oneLine(rewriteOutput(rewriteEcho(tag))))
 		case t.name == "#":
 			tag = rewriteComment(tag)
 		case t.name == "liquid":
@@ -41,6 +47,13 @@ func preprocess(src string, toks []token) string {
 		last = t.end
 	}
 	return b.String() + src[last:]
+}
+
+// stringTags are the tags whose arguments are value expressions, in which
+// normalizeStrings rewrites string literals.
+var stringTags = map[string]bool{
+	"echo": true, "if": true, "elsif": true, "unless": true, "case": true, "when": true,
+	"assign": true, "for": true, "tablerow": true, "cycle": true,
 }
 
 // tagParts splits "{%- name args -%}" into its pieces.
@@ -126,6 +139,17 @@ func rewriteLiquid(tag string) string {
 		if s == "" || s[0] == '#' || s == "-" {
 			continue
 		}
+		// LiquidJS reads a line as a tag's content: a "-" at either end
+		// is a trim mark, which a line has no use for.
+		if strings.HasSuffix(s, "-") {
+			s = strings.TrimSpace(s[:len(s)-1])
+		}
+		if strings.HasPrefix(s, "-") {
+			s = strings.TrimSpace(s[1:])
+		}
+		if s == "" || s[0] == '#' {
+			continue
+		}
 		b.WriteString(closer)
 		open += strings.Repeat("\n", pending)
 		pending = 0
@@ -133,12 +157,16 @@ func rewriteLiquid(tag string) string {
 		if i := strings.IndexAny(s, " \t"); i >= 0 {
 			word = s[:i]
 		}
+		if stringTags[word] {
+			s = normalizeStrings(s)
+		}
 		if word == "echo" {
-			expr := rewriteExpr(strings.TrimSpace(strings.TrimPrefix(s, "echo")))
+			expr := rewriteRanges(rewriteExpr(strings.TrimSpace(strings.TrimPrefix(s, "echo"))))
 			if expr == "" {
 				expr = "nil"
 			}
-			b.WriteString("{{" + open + " " + expr + " ")
+			o := hideBraces("{{" + open + " " + expr + " }}")
+			b.WriteString(o[:len(o)-2])
 			closer = "}}"
 		} else {
 			t := rewriteTag("{% " + s + " %}")
@@ -249,5 +277,5 @@ func rewriteOutput(out string) string {
 	if l >= r {
 		return out
 	}
-	return out[:l] + rewriteExpr(out[l:r]) + out[r:]
+	return out[:l] + rewriteRanges(rewriteExpr(out[l:r])) + out[r:]
 }

@@ -20,6 +20,7 @@ const (
 	cmpFilter    = "__liquidjs_cmp"
 	enumFilter   = "__liquidjs_enum"
 	truthyFilter = "__liquidjs_truthy"
+	rangeFilter  = "__liquidjs_range"
 )
 
 // rewriteTag rewrites the arguments of tag (a whole "{% ... %}") if needed.
@@ -44,19 +45,64 @@ func rewriteTag(tag string) string {
 		if !ok {
 			return tag
 		}
-		args = name + "=" + rewriteExpr(value)
+		args = mangleDefined(name) + "=" + rewriteExpr(value)
+	case "capture":
+		args = mangleDefined(p.args)
 	case "for", "tablerow":
 		args = rewriteLoop(p.args)
+		if in := findWord(args, "in"); in > 0 {
+			args = mangleDefined(args[:in-1]) + args[in-1:]
+		}
+	case "when", "cycle":
+		args = p.args
 	default:
 		return tag
 	}
+	args = rewriteRanges(args)
 	if args == p.args {
 		return tag
 	}
 	return "{%" + p.l + p.lead + p.name + args + p.r + "%}"
 }
 
+// rewriteRanges rewrites every range "(A..B)" of s, an expression as
+// osteele/liquid reads it, into "(A | __liquidjs_range: B)": osteele's
+// range takes integers only (it fails on "(1..n)" when n is a number of
+// the context, a float64) and is a value of its own that prints as "{1 3}",
+// while LiquidJS's is the array range(+A, +B + 1) (jsRange). In osteele's
+// grammar ".." outside a string is only ever the one of a range, and
+// "(" cond ")" takes the filtered value.
+func rewriteRanges(s string) string {
+	if !strings.Contains(s, "..") {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i+1 < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\'':
+			// osteele's strings: "..." with backslash escapes, '...' without.
+			for i++; i < len(s) && s[i] != c; i++ {
+				if c == '"' && s[i] == '\\' {
+					i++
+				}
+			}
+		case c == '.' && s[i+1] == '.':
+			b.WriteString(s[last:i] + " | " + rangeFilter + ": ")
+			last = i + 2
+			i++
+		}
+	}
+	if last == 0 {
+		return s
+	}
+	return b.String() + s[last:]
+}
+
 // scanTop calls f for each byte offset of s outside quotes and brackets.
+// Strings are read as osteele reads them: "..." with backslash escapes,
+// '...' without (normalizeStrings has written any with a backslash as
+// "...").
 func scanTop(s string, f func(i int) bool) {
 	var quote byte
 	depth := 0
@@ -66,6 +112,8 @@ func scanTop(s string, f func(i int) bool) {
 		case quote != 0:
 			if c == quote {
 				quote = 0
+			} else if c == '\\' && quote == '"' {
+				i++ // (osteele's "..." has escapes: normalizeStrings wrote them)
 			}
 			continue
 		case c == '"' || c == '\'':
@@ -160,20 +208,32 @@ func rewriteCondition(args string) string {
 	return b.String()
 }
 
+// hasFilter reports whether s has a "|" outside strings and brackets (a
+// "|" inside is one of a value preprocess wrote, such as
+// (x | __liquidjs_prop: "1")).
+func hasFilter(s string) bool {
+	found := false
+	scanTop(s, func(i int) bool {
+		found = s[i] == '|'
+		return !found
+	})
+	return found
+}
+
 func rewriteComparison(seg string) string {
 	pos, op := findOp(seg)
 	if pos < 0 {
 		// A bare operand: LiquidJS's truthiness (null is falsy), which
 		// osteele's if tag (nil and false only) lacks.
 		t := strings.TrimSpace(seg)
-		if t == "" || strings.Contains(t, "|") || findWord(t, "contains") >= 0 {
+		if t == "" || hasFilter(t) || findWord(t, "contains") >= 0 {
 			return seg
 		}
 		return " " + t + " | " + truthyFilter + " "
 	}
 	left := strings.TrimSpace(seg[:pos])
 	right := strings.TrimSpace(seg[pos+len(op):])
-	if left == "" || right == "" || strings.Contains(left, "|") || strings.Contains(right, "|") {
+	if left == "" || right == "" || hasFilter(left) || hasFilter(right) {
 		return seg
 	}
 	if op == "<>" {

@@ -30,6 +30,14 @@ type exprReader struct {
 	// whether it is the filter's first, and the offsets of the key's
 	// begin and end and the value's end.
 	onPair func(first bool, keyBegin, keyEnd, valueEnd int)
+	// onName, when not nil, is told of each variable name (prop false)
+	// and property name after a "." (prop true) the reader reads: its
+	// begin and end, and where the value it is part of begins.
+	onName func(prop bool, valueBegin, begin, end int)
+	// rewritten: the input is preprocess's rewrite, in which a property
+	// osteele cannot read is "(value | __liquidjs_prop: "name")" (see
+	// propertyEdits): readRange reads it as the value it stands for.
+	rewritten bool
 }
 
 // blank blanks out[from:to], keeping line breaks, so that lines and the
@@ -111,8 +119,9 @@ func (r *exprReader) readWord(keys []string) bool {
 
 func (r *exprReader) readValue() bool {
 	r.skipBlank()
+	begin := r.p
 	variable := r.readWord(jsLiterals) || r.readQuoted() || r.readRange() || r.readNumber()
-	return r.readProperties(!variable) || variable
+	return r.readProperties(!variable, begin) || variable
 }
 
 func (r *exprReader) readValueOrThrow() {
@@ -129,6 +138,14 @@ func (r *exprReader) readRange() bool {
 	r.p++
 	r.readValueOrThrow()
 	r.skipBlank()
+	if r.rewritten && r.match("| "+propFilter+": ") {
+		r.p += len("| " + propFilter + ": ")
+		r.readQuoted()
+		if r.skipBlank(); r.read() != ')' {
+			r.fail("invalid range syntax")
+		}
+		return true
+	}
 	if dot := r.read(); dot != '.' || r.read() != '.' { // (reads the second only after a first)
 		r.fail("invalid range syntax")
 	}
@@ -164,10 +181,11 @@ func (r *exprReader) readNumber() bool {
 	return true
 }
 
-// readProperties reads [value], .name and, first, a name; it reports
-// whether it read any.
-func (r *exprReader) readProperties(first bool) bool {
+// readProperties reads [value], .name and, first, a name, of the value
+// that begins at valueBegin; it reports whether it read any.
+func (r *exprReader) readProperties(first bool, valueBegin int) bool {
 	for n := 0; ; n++ {
+		begin := r.p
 		switch {
 		case r.at(0) == '[':
 			r.p++
@@ -176,10 +194,16 @@ func (r *exprReader) readProperties(first bool) bool {
 				r.fail("[ not closed")
 			}
 		case first && n == 0 && r.readIdentifier() != "":
+			if r.onName != nil {
+				r.onName(false, valueBegin, begin, r.p)
+			}
 		case r.at(0) == '.' && r.at(1) != '.':
 			r.p++
 			if r.readIdentifier() == "" {
 				return n > 0
+			}
+			if r.onName != nil {
+				r.onName(true, valueBegin, begin+1, r.p)
 			}
 		default:
 			return n > 0
@@ -205,9 +229,9 @@ func (r *exprReader) readFilteredValue() {
 // `| name: arg, arg, key: arg`) does not:
 //
 //   - a "|" with nothing after it: LiquidJS reads no filter, so it is blanked;
-//   - a filter whose name starts with a digit ("| 1"): no filter has such a
-//     name, so LiquidJS passes the value through (strictFilters is off in
-//     Kuma), and it is blanked whole;
+//   - a filter whose name osteele cannot read ("| 1", "| -f", "| a?b"): no
+//     filter has such a name, so LiquidJS passes the value through
+//     (strictFilters is off in Kuma), and it is blanked whole;
 //   - arguments that are empty (": " alone, ", ," or a trailing ","): LiquidJS
 //     skips them, so their ":" or "," is blanked;
 //   - blanks before the ":" ("name : arg"): the ":" moves to the name.
@@ -239,9 +263,23 @@ func (r *exprReader) readFilter() bool {
 			r.p++
 			r.skipBlank()
 			keyBegin := r.p
+			// (The names of a key "name: value" are not names: onName
+			// hears of them only when no ":" follows.)
+			onName, names := r.onName, [][4]int(nil)
+			if onName != nil {
+				r.onName = func(prop bool, valueBegin, begin, end int) {
+					names = append(names, [4]int{map[bool]int{true: 1}[prop], valueBegin, begin, end})
+				}
+			}
 			arg := r.readValue()
+			keyEnd := r.p
+			r.onName = onName
+			if r.skipBlank(); onName != nil && r.at(0) != ':' {
+				for _, n := range names {
+					onName(n[0] == 1, n[1], n[2], n[3])
+				}
+			}
 			if arg {
-				keyEnd := r.p
 				if r.skipBlank(); r.at(0) == ':' {
 					r.p++
 					r.readValue()
@@ -259,7 +297,7 @@ func (r *exprReader) readFilter() bool {
 	case r.at(0) != '|' && !r.end():
 		r.fail(`expected ":" after filter name`)
 	}
-	if name[0] >= '0' && name[0] <= '9' {
+	if !osteeleName(name, false) {
 		r.blank(pipe, r.p)
 	}
 	return true
@@ -326,7 +364,13 @@ func (r *exprReader) readHashes() {
 // rewrites the tag's filters for osteele/liquid (see readFilter). A case's when and an unless's elsif after an
 // else are not read (LiquidJS skips them): the caller does not pass them.
 func checkValues(src string, tag token, out []byte) (err *structureError) {
-	r := &exprReader{jsTokenizer: jsTokenizer{in: src[:tag.argsAt+len(tag.args)], p: tag.argsAt}, src: src, out: out}
+	return readValues(src, tag, out, nil)
+}
+
+// readValues is checkValues, which tells onName (when not nil) of the
+// names it reads (see exprReader.onName).
+func readValues(src string, tag token, out []byte, onName func(prop bool, valueBegin, begin, end int)) (err *structureError) {
+	r := &exprReader{jsTokenizer: jsTokenizer{in: src[:tag.argsAt+len(tag.args)], p: tag.argsAt}, src: src, out: out, onName: onName}
 	defer func() {
 		if v := recover(); v != nil {
 			e, ok := v.(*structureError)
