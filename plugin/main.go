@@ -35,7 +35,8 @@ func main() {
 	defer stop()
 	exe, _ := os.Executable()
 	a := &app{
-		getenv:     underNetdataRoot(os.Getenv, netdataRoot(exe)),
+		getenv:      os.Getenv,
+		netdataRoot: netdataRoot(exe),
 		stdin:      os.Stdin,
 		stdout:     os.Stdout,
 		stderr:     os.Stderr,
@@ -72,6 +73,10 @@ func setGC(args []string) {
 // app is one invocation: its environment and streams, injectable for tests.
 type app struct {
 	getenv   func(string) string
+	// netdataRoot is the root of the netdata install whose plugins.d
+	// holds this binary: "/opt/netdata" for a static install, where
+	// netdata's directories are (netdataVar), else "".
+	netdataRoot string
 	stdin    io.Reader
 	stdout   io.Writer
 	stderr   io.Writer

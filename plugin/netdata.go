@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -24,9 +23,9 @@ type netdataDirs struct {
 
 func (a *app) netdataDirs() netdataDirs {
 	return netdataDirs{
-		user:  cmp.Or(a.getenv("NETDATA_USER_CONFIG_DIR"), "/etc/netdata"),
-		stock: cmp.Or(a.getenv("NETDATA_STOCK_CONFIG_DIR"), "/usr/lib/netdata/conf.d"),
-		cache: cmp.Or(a.getenv("NETDATA_CACHE_DIR"), "/var/cache/netdata"),
+		user:  a.netdataVar("NETDATA_USER_CONFIG_DIR"),
+		stock: a.netdataVar("NETDATA_STOCK_CONFIG_DIR"),
+		cache: a.netdataVar("NETDATA_CACHE_DIR"),
 	}
 }
 
@@ -51,7 +50,7 @@ func (a *app) netdataContent(s settings, fc *fileConfig, f netdata.Fields, def s
 // environment, the conf's date_format/use_fqdn/images_base_url, host names,
 // the time zone and the clock.
 func (a *app) netdataEnv(s settings, vars *healthconf.Vars) netdata.Env {
-	env := netdata.EnvFromOS(a.getenv)
+	env := netdata.EnvFromOS(a.netdataVar)
 	env.FQDN, env.ShortHostname = a.hostnames()
 	env.UseFQDN = vars.Get("use_fqdn") == "YES"
 	env.DateFormat = vars.Get("date_format")

@@ -212,7 +212,7 @@ func ownerOf(dir string) (d string, uid, gid int, ok bool) {
 func (a *app) shareWithNetdata(toml string, files ...string) string {
 	desc := "mode 0600"
 	// netdata's user is the owner of NETDATA_LIB_DIR (/var/lib/netdata).
-	_, uid, gid, ok := ownerOf(netdata.LibDir(a.getenv))
+	_, uid, gid, ok := ownerOf(netdata.LibDir(a.netdataVar))
 	if os.Geteuid() != 0 || !ok || uid == 0 || modeOf(toml, a.netdataDirs()) != netdataMode {
 		return desc
 	}

@@ -238,7 +238,7 @@ func (a *app) defaultConfigPath() string {
 // directory, whose contents may be removed at any time.
 func (a *app) defaultStateDir(mode configMode) string {
 	if mode == netdataMode {
-		return filepath.Join(netdata.LibDir(a.getenv), "matrix-notify")
+		return filepath.Join(netdata.LibDir(a.netdataVar), "matrix-notify")
 	}
 	if dir := a.getenv("XDG_STATE_HOME"); dir != "" {
 		return filepath.Join(dir, "matrix-notify")
@@ -407,28 +407,27 @@ func netdataRoot(exe string) string {
 	return ""
 }
 
-// underNetdataRoot is getenv, with netdata's directories under root when the
-// environment does not name them. netdata names them when it runs us; an
-// admin who runs `flush` or `queue` by hand from a static install
-// (/opt/netdata) must find the same configuration and outbox, not
-// /etc/netdata's.
-func underNetdataRoot(getenv func(string) string, root string) func(string) string {
-	if root == "" {
-		return getenv
+// netdataVar is the environment variable key, and for netdata's directories
+// (NETDATA_*_DIR) alarm-notify.sh's default when netdata does not name it,
+// under a.netdataRoot: an admin who runs `flush` or `queue` by hand from a
+// static install (/opt/netdata) must find the same configuration and
+// outbox as its alarms, not /etc/netdata's. (Whether netdata named them is
+// a.getenv's to say: chooseMode asks it.)
+func (a *app) netdataVar(key string) string {
+	if v := a.getenv(key); v != "" {
+		return v
 	}
-	dirs := map[string]string{
-		"NETDATA_USER_CONFIG_DIR":  "/etc/netdata",
-		"NETDATA_STOCK_CONFIG_DIR": "/usr/lib/netdata/conf.d",
-		"NETDATA_CACHE_DIR":        netdata.DefaultCacheDir,
-		"NETDATA_LIB_DIR":          netdata.DefaultLibDir,
+	if d, ok := netdataDirDefaults[key]; ok {
+		return a.netdataRoot + d
 	}
-	return func(key string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		if d, ok := dirs[key]; ok {
-			return root + d
-		}
-		return ""
-	}
+	return ""
+}
+
+// netdataDirDefaults are netdata's directories as alarm-notify.sh defaults
+// them, in a package install.
+var netdataDirDefaults = map[string]string{
+	"NETDATA_USER_CONFIG_DIR":  "/etc/netdata",
+	"NETDATA_STOCK_CONFIG_DIR": "/usr/lib/netdata/conf.d",
+	"NETDATA_CACHE_DIR":        netdata.DefaultCacheDir,
+	"NETDATA_LIB_DIR":          netdata.DefaultLibDir,
 }

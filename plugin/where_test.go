@@ -189,7 +189,7 @@ func TestNetdataRoot(t *testing.T) {
 		}
 	}
 	env := map[string]string{"NETDATA_CACHE_DIR": "/run/nd-cache"}
-	getenv := underNetdataRoot(func(k string) string { return env[k] }, "/opt/netdata")
+	a := &app{getenv: func(k string) string { return env[k] }, netdataRoot: "/opt/netdata"}
 	for k, want := range map[string]string{
 		"NETDATA_USER_CONFIG_DIR":  "/opt/netdata/etc/netdata",
 		"NETDATA_STOCK_CONFIG_DIR": "/opt/netdata/usr/lib/netdata/conf.d",
@@ -197,9 +197,16 @@ func TestNetdataRoot(t *testing.T) {
 		"NETDATA_LIB_DIR":          "/opt/netdata/var/lib/netdata",
 		"HOME":                     "",
 	} {
-		if got := getenv(k); got != want {
+		if got := a.netdataVar(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
+	}
+	// Whether netdata named its directories is the environment's to say:
+	// a static install's by-hand flush of a standalone outbox stays
+	// standalone.
+	bare := &app{getenv: func(string) string { return "" }, netdataRoot: "/nonexistent/opt/netdata"}
+	if m := bare.chooseMode(commonFlags{}, bare.netdataDirs()); m != standaloneMode {
+		t.Errorf("chooseMode = %v, want standalone: no netdata variable is set and the install has no setup", m)
 	}
 }
 
