@@ -177,6 +177,32 @@ func TestE2ERootDryRunActsAsCacheOwner(t *testing.T) {
 	}
 }
 
+// TestE2EConfigErrorRoomsInTOML: the rooms only in matrix-notify.toml,
+// which has a mistake (an unknown key; a value apply refuses): the alarm is
+// still kept, for the rooms the file names, and flush delivers it once the
+// file is fixed. A dry run fails on the mistake (exit 2).
+func TestE2EConfigErrorRoomsInTOML(t *testing.T) {
+	for _, mistake := range []string{"homesever = \"x\"", "lifecycle = \"threads\""} {
+		t.Run(mistake, func(t *testing.T) {
+			hs := sendertest.New(sendertest.Options{Joined: []string{"!ops:hs.test"}})
+			defer hs.Close()
+			h := newNetdataHome(t, confFor(hs, ""))
+			h.writeTOML(t, "[matrix]\nrooms = [\"!ops:hs.test\"]\n"+mistake+"\n")
+			if r := h.run(t, []string{"MATRIX_NOTIFY_DRY_RUN=1"}, alarmN(0)...); r.code != exitUsage {
+				t.Errorf("dry run: exit %d, want 2\n%s", r.code, r.stderr)
+			}
+			if r := h.run(t, nil, alarmN(0)...); r.code != exitFailed || !strings.Contains(r.stderr, "notifications kept, not sent") {
+				t.Fatalf("alarm: exit %d, want 3 (kept)\n%s", r.code, r.stderr)
+			}
+			h.writeTOML(t, "[matrix]\nrooms = [\"!ops:hs.test\"]\n")
+			if r := h.run(t, nil, "flush"); r.code != 0 || !strings.Contains(r.stderr, "flush delivered=1 ") {
+				t.Fatalf("flush after the fix: exit %d\n%s", r.code, r.stderr)
+			}
+			checkExactlyOnceInOrder(t, hs, "!ops:hs.test", 1)
+		})
+	}
+}
+
 // TestE2EStaticInstallByHand: matrix-notify in a static install's
 // plugins.d (/opt/netdata/usr/libexec/netdata/plugins.d), run by hand with
 // none of netdata's variables: `queue` and `flush` use that install's

@@ -160,12 +160,18 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 	}
 	rooms := netdata.Recipients(vars, alarm.Roles, alarm, d.cache, a.logFunc())
 	if len(rooms) == 0 && c.unreadable != nil {
-		// The rooms are in the file that cannot be read: there is no room
-		// to keep the alarm for. Said at ERROR, with the file's fix (exit
-		// 3 alone is what netdata logs, and it reads as "queued").
+		if s.DryRun && c.unreadableWhy == whyHasError {
+			return usageError{c.unreadable} // a dry run checks the configuration
+		}
+		// The rooms are in the file that cannot be used: there is no
+		// room to keep the alarm for. Said at ERROR, with the file's fix
+		// (exit 3 alone is what netdata logs, and it reads as "queued").
 		a.log.Error(c.unreadable.Error())
-		a.log.Error("Matrix notification lost: its rooms are in a file that cannot be read; [matrix] rooms in matrix-notify.toml keeps alarms even then",
-			"alarm", id, "status", alarm.Status, "roles", alarm.Roles, "file", c.unreadableFile)
+		why := "its rooms are in a file that cannot be read; [matrix] rooms in matrix-notify.toml keeps alarms even then"
+		if c.unreadableWhy == whyHasError {
+			why = "its rooms are in a configuration file that has an error"
+		}
+		a.log.Error("Matrix notification lost: "+why, "alarm", id, "status", alarm.Status, "roles", alarm.Roles, "file", c.unreadableFile)
 		return fmt.Errorf("%w: Matrix notification for %s lost", errNotDelivered, id)
 	}
 	if len(rooms) == 0 {

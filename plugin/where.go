@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/BurntSushi/toml"
+
 	"matrix-notify/adapters/netdata"
 	"matrix-notify/adapters/netdata/healthconf"
 )
@@ -95,6 +97,9 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 	c.searched = append(c.searched, path)
 	c.fc = &fileConfig{dir: filepath.Dir(path)}
 	fc, err := loadFileConfig(path, required, a.log)
+	if err == nil {
+		err = fc.apply(&c.s)
+	}
 	var pe *fs.PathError
 	switch {
 	case errors.As(err, &pe) && errors.Is(err, fs.ErrPermission):
@@ -110,14 +115,13 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 	case err != nil && netdatasOwn(cmd) && mode == netdataMode:
 		// A mistake in the TOML file must not cost netdata's alarm: it
 		// is kept, as for a file that cannot be read, for `flush` once
-		// the file is fixed (which then reports the same error).
+		// the file is fixed (which then reports the same error), in the
+		// rooms the file names if it reads as TOML at all.
 		c.notUsable(path, whyHasError, err)
+		c.s.Rooms = roomsIn(path)
 	case err != nil:
 		return nil, usageError{err}
 	default:
-		if err := fc.apply(&c.s); err != nil {
-			return nil, usageError{err}
-		}
 		for _, w := range c.s.Severity.Validate() {
 			a.log.Warn("config: " + w)
 		}
@@ -430,4 +434,23 @@ var netdataDirDefaults = map[string]string{
 	"NETDATA_STOCK_CONFIG_DIR": "/usr/lib/netdata/conf.d",
 	"NETDATA_CACHE_DIR":        netdata.DefaultCacheDir,
 	"NETDATA_LIB_DIR":          netdata.DefaultLibDir,
+}
+
+// roomsIn is [matrix] rooms of the TOML file at path, read leniently (the
+// file has an error: unknown keys and values of other keys are no matter
+// here), or nil.
+func roomsIn(path string) []string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var fc struct {
+		Matrix struct {
+			Rooms []string `toml:"rooms"`
+		} `toml:"matrix"`
+	}
+	if _, err := toml.Decode(string(data), &fc); err != nil {
+		return nil
+	}
+	return fc.Matrix.Rooms
 }
