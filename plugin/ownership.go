@@ -75,21 +75,18 @@ func restrictCommand(path string, st fs.FileInfo, ndGID int) string {
 	return fmt.Sprintf("chown root:%s %s && chmod 0640 %s", groupName(ndGID), path, path)
 }
 
-// netdataGroup is the group netdata runs as: ours, or, run as root, the
-// netdata group (-1 when there is none).
+// netdataGroup is the group netdata runs as: the netdata group, else (a
+// netdata run as another user) ours unless we are root; -1 when unknown.
 func netdataGroup() int {
+	if g, err := user.LookupGroup("netdata"); err == nil {
+		if gid, err := strconv.Atoi(g.Gid); err == nil {
+			return gid
+		}
+	}
 	if os.Geteuid() != 0 {
 		return os.Getegid()
 	}
-	g, err := user.LookupGroup("netdata")
-	if err != nil {
-		return -1
-	}
-	gid, err := strconv.Atoi(g.Gid)
-	if err != nil {
-		return -1
-	}
-	return gid
+	return -1
 }
 
 // causeError is an error worded for a person that keeps the error it comes

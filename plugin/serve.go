@@ -133,6 +133,12 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	a.log.Info("shutting down: finishing requests in flight")
 	time.AfterFunc(stopGrace, endInFlight)
 	err = srv.Shutdown(inFlight)
+	if errors.Is(err, context.Canceled) {
+		// stopGrace ran out with webhooks unanswered: what they carried
+		// is in the outbox (stored before its first attempt).
+		a.log.Warn("stopped with webhooks unanswered after the grace period: their notifications stay queued", "grace", stopGrace)
+		err = nil
+	}
 	stopBackground()
 	if rcv.outbox != nil {
 		// What the last requests queued goes now, within what is left of

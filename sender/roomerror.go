@@ -98,7 +98,7 @@ func ClassifyRoomError(err error) RoomProblem {
 	}
 	if se.Resolve {
 		switch {
-		case se.Status == http.StatusNotFound:
+		case se.Status == http.StatusNotFound && se.ErrCode == "M_NOT_FOUND":
 			return RoomAliasUnknown
 		case se.Status == http.StatusBadRequest && invalidRoomID(se.ErrCode, strings.ToLower(se.Message)):
 			return RoomInvalidID
