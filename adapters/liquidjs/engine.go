@@ -17,6 +17,7 @@ package liquidjs
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -159,9 +160,11 @@ func newParseError(name, orig, src string, perr parser.Error) *ParseError {
 	if tok := m[3]; tok != "" {
 		if strings.Contains(tok, "__liquidjs_") {
 			// The tag as we rewrote it means nothing to the user: quote
-			// their own tag instead.
-			if o := originalTag(orig, pe.Line, tok); o != "" {
+			// their own tag instead, or none.
+			if o := cmp.Or(originalTag(orig, pe.Line, tok), originalOutput(orig, pe.Line, tok)); o != "" {
 				tok = o
+			} else {
+				return pe
 			}
 		}
 		pe.Col = columnOf(src, pe.Line, tok)
@@ -215,6 +218,25 @@ var rForTag = lazyRegexp(`^\{%-?\s*for\s`)
 var rTagKeyword = lazyRegexp(`^\{%-?\s*(\w+)`)
 
 // originalTag returns the first tag on line (1-based) of orig whose keyword
+// originalOutput is the user's output ({{ ... }}) on line of orig that
+// rewritten, an output, stands for: the only one there, else "".
+func originalOutput(orig string, line int, rewritten string) string {
+	lines := strings.Split(orig, "\n")
+	if !strings.HasPrefix(rewritten, "{{") || line < 1 || line > len(lines) {
+		return ""
+	}
+	text := lines[line-1]
+	start := strings.Index(text, "{{")
+	if start < 0 || strings.Count(text, "{{") != 1 {
+		return ""
+	}
+	end := strings.Index(text[start:], "}}")
+	if end < 0 {
+		return ""
+	}
+	return text[start : start+end+2]
+}
+
 // is the same as rewritten's ("{% if ... %}"), or "".
 func originalTag(orig string, line int, rewritten string) string {
 	m := rTagKeyword().FindStringSubmatch(rewritten)

@@ -22,3 +22,27 @@ func TestParseErrorQuotesTheUsersTag(t *testing.T) {
 		t.Errorf("error = %q", msg)
 	}
 }
+
+// TestParseErrorQuotesTheUsersOutput: an output we rewrote (an expression
+// LiquidJS evaluates, a property by number, a range) that osteele still
+// refuses is quoted as the user wrote it, or not at all: check-template
+// showed "{{ nil | __liquidjs_expr: … }}".
+func TestParseErrorQuotesTheUsersOutput(t *testing.T) {
+	e := New(Options{})
+	for src, quote := range map[string]string{
+		"{{ x y 1. }}":            `"{{ x y 1. }}"`,
+		"{{ x.1. }}":              `"{{ x.1. }}"`,
+		"{{ x | f: a: 1. }}":      `"{{ x | f: a: 1. }}"`,
+		"{{ (1..2.) }}":           `"{{ (1..2.) }}"`,
+		"a {{ x }} {{ x == 1. }}": "",
+	} {
+		_, err := e.Parse("t", src)
+		if err == nil {
+			t.Errorf("%s: want a parse error", src)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "__liquidjs") || !strings.Contains(msg, quote) {
+			t.Errorf("%s: error = %q, want it to quote %s and nothing of ours", src, msg, quote)
+		}
+	}
+}

@@ -414,6 +414,7 @@ func FuzzParseRender(f *testing.F) {
 		"{{ name msg == | upcase }}{{ not x and }}{% if == not %}{% endif %}{{ x | f: a: 1, b: | g: \"k\": }}{% assign v = 1 2 contains %}",
 		"{% for i in arr | f, limit: 1, x: 2 reversed == 3 %}{% endfor %}{% tablerow i in (1..2) y | cols: 1 %}{% endtablerow %}",
 		"{{ (1..n) | join }}{{ 'a\\'b}}' | append: \"}}\", k: (\"1\"..x.1) }}{{ x.1.-1 | f: 1a: 2 }}{{ x - }}{% assign - = 1 %}{% if a.1 > \"1\" %}{% endif %}",
+		`{{000""0000000000000.}}`, // the review's: our rewrite in the error
 	} {
 		f.Add(s)
 	}
