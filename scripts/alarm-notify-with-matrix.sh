@@ -15,7 +15,7 @@
 #
 # Exit code: matrix-notify's when it reports a usage error (2) or did not
 # deliver (3: queued, also when its configuration has an error or cannot be
-# read, as the alarm is kept), so netdata's alarm log shows it; otherwise 0
+# read, as the alarm is kept; or lost, as its ERROR lines say), so netdata's alarm log shows it; otherwise 0
 # when either program sent something, else 1 (alarm-notify.sh's "nothing
 # sent").
 dir="${0%/*}"

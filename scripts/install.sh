@@ -164,10 +164,12 @@ if [ "${no_link}" -eq 0 ]; then
     echo "not linked: ${link} exists and is not a link (remove it, or use --no-link)"
   elif [ "${dry_run}" -eq 1 ]; then
     echo "would link ${link} -> ${plugins_dir}/matrix-notify"
-    run_as="matrix-notify"
+    run_as="${link}"
+    case ":${PATH}:" in *":${link_dir}:"*) run_as="matrix-notify" ;; esac
   elif mkdir -p "${link_dir}" 2>/dev/null && ln -sfn "${plugins_dir}/matrix-notify" "${link}" 2>/dev/null; then
     echo "linked ${link} -> ${plugins_dir}/matrix-notify"
-    run_as="matrix-notify"
+    run_as="${link}" # by name only where PATH finds it
+    case ":${PATH}:" in *":${link_dir}:"*) run_as="matrix-notify" ;; esac
   else
     echo "not linked: cannot write ${link_dir} (run the commands by their path, or as root)"
   fi

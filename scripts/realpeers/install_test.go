@@ -102,7 +102,7 @@ func TestInstallScript(t *testing.T) {
 			if to, err := os.Readlink(link); err != nil || to != filepath.Join(dir, "matrix-notify") {
 				t.Errorf("link %s -> %q (%v), want %s", link, to, err, filepath.Join(dir, "matrix-notify"))
 			}
-			if !strings.Contains(string(out), "linked "+link+" -> ") || !strings.Contains(string(out), "runuser -u netdata -- matrix-notify test") {
+			if !strings.Contains(string(out), "linked "+link+" -> ") || !strings.Contains(string(out), "runuser -u netdata -- "+link+" test") {
 				t.Errorf("the script does not say it linked %s, or does not use the link:\n%s", link, out)
 			}
 			matches, _ := filepath.Glob(filepath.Join(root, "*/*/*/*/*.plugin"))

@@ -35,7 +35,7 @@ func TestNetdataDaemon(t *testing.T) {
 		realpeer.Skip(t, "REALPEERS_NETDATA is not set: this test runs a real netdata daemon (Debian's netdata package; `make integration` sets it when netdata is installed)")
 	}
 	if os.Geteuid() != 0 {
-		realpeer.Skip(t, "needs root: netdata is started as root and drops to user netdata, as packaged")
+		t.Skip("needs root: netdata is started as root and drops to user netdata, as packaged")
 	}
 	nu, err := user.Lookup("netdata")
 	if err != nil {
@@ -53,7 +53,7 @@ func TestNetdataDaemon(t *testing.T) {
 	pkgPlugins := strings.TrimSpace(string(out))
 	pkgStock := filepath.Join(filepath.Dir(pkgPlugins), "conf.d")
 	if _, err := os.Stat(filepath.Join(pkgStock, "health_alarm_notify.conf")); err != nil {
-		realpeer.Skip(t, "netdata's stock health_alarm_notify.conf is not next to its plugins.d (%s): only Debian's layout is set up here", pkgStock)
+		t.Skipf("netdata's stock health_alarm_notify.conf is not next to its plugins.d (%s): only Debian's layout is set up here", pkgStock)
 	}
 
 	ways := []struct {
