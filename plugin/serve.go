@@ -132,13 +132,7 @@ func (a *app) runServe(ctx context.Context, args []string) error {
 	// stopGrace, exit 0.
 	a.log.Info("shutting down: finishing requests in flight")
 	time.AfterFunc(stopGrace, endInFlight)
-	err = srv.Shutdown(inFlight)
-	if errors.Is(err, context.Canceled) {
-		// stopGrace ran out with webhooks unanswered: what they carried
-		// is in the outbox (stored before its first attempt).
-		a.log.Warn("stopped with webhooks unanswered after the grace period: their notifications stay queued", "grace", stopGrace)
-		err = nil
-	}
+	err = a.shutdown(srv, inFlight)
 	stopBackground()
 	if rcv.outbox != nil {
 		// What the last requests queued goes now, within what is left of
@@ -197,6 +191,19 @@ func (a *app) newReceiver(s settings, fc *fileConfig, listen string) (*receiver,
 	}
 	rcv.batcher = sender.NewBatcher(rcv.outbox, rcv.transport, s.Concurrency, rcv.deadline)
 	return rcv, nil
+}
+
+// shutdown stops srv from accepting and waits for the requests in flight
+// until inFlight ends. Those still unanswered then are cut off, a stop
+// like any other: what they carried is in the outbox, stored before its
+// first attempt. (It was an error, and serve exited 3.)
+func (a *app) shutdown(srv *http.Server, inFlight context.Context) error {
+	err := srv.Shutdown(inFlight)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		a.log.Warn("stopped with webhooks unanswered after the grace period: their notifications stay queued", "grace", stopGrace)
+		return nil
+	}
+	return err
 }
 
 // drainInterval is how often serve retries what is queued when nothing new
