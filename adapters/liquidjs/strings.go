@@ -26,30 +26,40 @@ func normalizeStrings(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
+	// LiquidJS's readQuoted: to the next unescaped quote, either kind.
+	return replaceLiterals(s, 0, len(s), func(byte) bool { return true }, func(lit string) (string, bool) {
+		if !strings.Contains(lit, `\`) {
+			return "", false
+		}
+		return osteeleQuote(jsStringLiteral(lit)) + strings.Repeat("\n", strings.Count(lit, "\n")), true
+	})
+}
+
+// replaceLiterals is s with the closed string literals that begin in
+// s[from:to] replaced where replace says (ok), each literal given with its
+// quotes. Inside a literal quoted with q, a backslash escapes the next
+// character when escapes(q). Scanning stops at a literal not closed.
+func replaceLiterals(s string, from, to int, escapes func(q byte) bool, replace func(lit string) (string, bool)) string {
 	var b strings.Builder
 	last := 0
-	for i := 0; i < len(s); i++ {
+	for i := from; i < to; i++ {
 		q := s[i]
 		if q != '"' && q != '\'' {
 			continue
 		}
-		// LiquidJS's readQuoted: to the next unescaped quote.
-		j, escaped, closed := i+1, false, false
-		for ; j < len(s); j++ {
-			if s[j] == q && !escaped {
-				closed = true
-				break
+		j := i + 1
+		for j < len(s) && s[j] != q {
+			if escapes(q) && s[j] == '\\' {
+				j++
 			}
-			escaped = !escaped && s[j] == '\\'
+			j++
 		}
-		if !closed {
+		if j >= len(s) {
 			break
 		}
-		lit := s[i : j+1]
-		if strings.Contains(lit, `\`) {
+		if r, ok := replace(s[i : j+1]); ok {
 			b.WriteString(s[last:i])
-			b.WriteString(osteeleQuote(jsStringLiteral(lit)))
-			b.WriteString(strings.Repeat("\n", strings.Count(lit, "\n")))
+			b.WriteString(r)
 			last = j + 1
 		}
 		i = j
@@ -139,36 +149,13 @@ func hideBraces(out string) string {
 	if strings.Count(out, "}}") < 2 {
 		return out
 	}
-	var b strings.Builder
-	last := 0
-	for i := 2; i < len(out)-2; i++ {
-		q := out[i]
-		if q != '"' && q != '\'' {
-			continue
+	// osteele's strings: "..." with backslash escapes, '...' without.
+	return replaceLiterals(out, 2, len(out)-2, func(q byte) bool { return q == '"' }, func(lit string) (string, bool) {
+		if !strings.Contains(lit, "}}") {
+			return "", false
 		}
-		// osteele's strings: "..." with backslash escapes, '...' without.
-		j := i + 1
-		for j < len(out) && out[j] != q {
-			if q == '"' && out[j] == '\\' {
-				j++
-			}
-			j++
-		}
-		if j >= len(out) {
-			break
-		}
-		if lit := out[i : j+1]; strings.Contains(lit, "}}") {
-			b.WriteString(out[last:i])
-			b.WriteString("(" + osteeleQuote(braceEncoder.Replace(osteeleString(lit))) + " | " + strFilter + ")")
-			last = j + 1
-		}
-		i = j
-	}
-	if last == 0 {
-		return out
-	}
-	b.WriteString(out[last:])
-	return b.String()
+		return "(" + osteeleQuote(braceEncoder.Replace(osteeleString(lit))) + " | " + strFilter + ")", true
+	})
 }
 
 // osteeleString is the value of the literal lit (quotes included) as
