@@ -33,20 +33,18 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	exe, _ := os.Executable()
 	a := &app{
-		getenv:      os.Getenv,
-		netdataRoot: netdataRoot(exe),
-		stdin:       os.Stdin,
-		stdout:      os.Stdout,
-		stderr:      os.Stderr,
-		now:         time.Now,
-		hostname:    os.Hostname,
-		location:    time.Local,
-		spawn:       spawnBackgroundFlush,
-		executable:  os.Executable,
-		environ:     os.Environ,
-		becomeUser:  becomeUser,
+		getenv:     os.Getenv,
+		stdin:      os.Stdin,
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+		now:        time.Now,
+		hostname:   os.Hostname,
+		location:   time.Local,
+		spawn:      spawnBackgroundFlush,
+		executable: os.Executable,
+		environ:    os.Environ,
+		becomeUser: becomeUser,
 	}
 	setGC(os.Args[1:])
 	os.Exit(a.run(ctx, os.Args[1:]))
@@ -72,17 +70,13 @@ func setGC(args []string) {
 
 // app is one invocation: its environment and streams, injectable for tests.
 type app struct {
-	getenv func(string) string
-	// netdataRoot is the root of the netdata install whose plugins.d
-	// holds this binary: "/opt/netdata" for a static install, where
-	// netdata's directories are (netdataVar), else "".
-	netdataRoot string
-	stdin       io.Reader
-	stdout      io.Writer
-	stderr      io.Writer
-	now         func() time.Time
-	hostname    func() (string, error)
-	location    *time.Location // time.Local unless TOML's timezone says otherwise
+	getenv   func(string) string
+	stdin    io.Reader
+	stdout   io.Writer
+	stderr   io.Writer
+	now      func() time.Time
+	hostname func() (string, error)
+	location *time.Location // time.Local unless TOML's timezone says otherwise
 	// environ is the whole environment, which health_alarm_notify.conf
 	// may refer to as bash's `source` would see it.
 	environ func() []string

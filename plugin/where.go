@@ -416,15 +416,22 @@ func netdataRoot(exe string) string {
 // under a.netdataRoot: an admin who runs `flush` or `queue` by hand from a
 // static install (/opt/netdata) must find the same configuration and
 // outbox as its alarms, not /etc/netdata's. (Whether netdata named them is
-// a.getenv's to say: chooseMode asks it.)
+// a.getenv's to say: chooseMode asks it.) netdata names them when it runs
+// us, so an alarm never asks where the binary is.
 func (a *app) netdataVar(key string) string {
 	if v := a.getenv(key); v != "" {
 		return v
 	}
-	if d, ok := netdataDirDefaults[key]; ok {
-		return a.netdataRoot + d
+	d, ok := netdataDirDefaults[key]
+	if !ok {
+		return ""
 	}
-	return ""
+	if a.executable != nil {
+		if exe, err := a.executable(); err == nil {
+			return netdataRoot(exe) + d
+		}
+	}
+	return d
 }
 
 // netdataDirDefaults are netdata's directories as alarm-notify.sh defaults

@@ -189,7 +189,9 @@ func TestNetdataRoot(t *testing.T) {
 		}
 	}
 	env := map[string]string{"NETDATA_CACHE_DIR": "/run/nd-cache"}
-	a := &app{getenv: func(k string) string { return env[k] }, netdataRoot: "/opt/netdata"}
+	a := &app{getenv: func(k string) string { return env[k] }, executable: func() (string, error) {
+		return "/opt/netdata/usr/libexec/netdata/plugins.d/matrix-notify", nil
+	}}
 	for k, want := range map[string]string{
 		"NETDATA_USER_CONFIG_DIR":  "/opt/netdata/etc/netdata",
 		"NETDATA_STOCK_CONFIG_DIR": "/opt/netdata/usr/lib/netdata/conf.d",
@@ -204,7 +206,9 @@ func TestNetdataRoot(t *testing.T) {
 	// Whether netdata named its directories is the environment's to say:
 	// a static install's by-hand flush of a standalone outbox stays
 	// standalone.
-	bare := &app{getenv: func(string) string { return "" }, netdataRoot: "/nonexistent/opt/netdata"}
+	bare := &app{getenv: func(string) string { return "" }, executable: func() (string, error) {
+		return "/nonexistent/opt/netdata/usr/libexec/netdata/plugins.d/matrix-notify", nil
+	}}
 	if m := bare.chooseMode(commonFlags{}, bare.netdataDirs()); m != standaloneMode {
 		t.Errorf("chooseMode = %v, want standalone: no netdata variable is set and the install has no setup", m)
 	}
