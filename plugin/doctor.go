@@ -206,6 +206,12 @@ func (a *app) reportRoom(out io.Writer, cr configuredRoom, st sender.RoomStatus,
 	return ok
 }
 
+// isRoomRef reports whether a custom-method recipient is a Matrix room id
+// or alias (the custom method may be anything: an e-mail address, a URL).
+func isRoomRef(r string) bool {
+	return len(r) > 1 && (r[0] == '!' || r[0] == '#') && strings.Contains(r, ":")
+}
+
 // doctorRooms lists every configured room once, with where it is named:
 // [matrix] rooms, [kuma] rooms and routes, and netdata's
 // DEFAULT_RECIPIENT_MATRIX and role_recipients_matrix[ROLE] (modifiers
@@ -244,21 +250,16 @@ func doctorRooms(s settings, fc *fileConfig, vars *healthconf.Vars) []configured
 		if vars == nil || (method == "custom" && vars.Get("SEND_CUSTOM") != "YES") {
 			continue
 		}
-		// The custom method may be anything; its rooms are what
-		// matrix-notify would get.
-		room := func(r string) bool {
-			return method == "matrix" || (len(r) > 1 && (r[0] == '!' || r[0] == '#') && strings.Contains(r, ":"))
-		}
 		def := "DEFAULT_RECIPIENT_" + strings.ToUpper(method)
 		for _, r := range netdata.SplitRecipients(vars.Get(def)) {
-			if room(r) {
+			if method == "matrix" || isRoomRef(r) {
 				add(r, def)
 			}
 		}
 		roles := "role_recipients_" + method
 		for _, role := range slices.Sorted(maps.Keys(vars.Arrays[roles])) {
 			for _, r := range netdata.SplitRecipients(vars.Index(roles, role)) {
-				if room(r) {
+				if method == "matrix" || isRoomRef(r) {
 					add(r, roles+"["+role+"]")
 				}
 			}
