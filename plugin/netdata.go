@@ -160,9 +160,6 @@ func (a *app) sendAlarm(ctx context.Context, alarm netdata.Alarm, load func() (*
 	}
 	rooms := netdata.Recipients(vars, alarm.Roles, alarm, d.cache, a.logFunc())
 	if len(rooms) == 0 && c.unreadable != nil {
-		if s.DryRun && c.unreadableWhy == whyHasError {
-			return usageError{c.unreadable} // a dry run checks the configuration
-		}
 		// The rooms are in the file that cannot be used: there is no
 		// room to keep the alarm for. Said at ERROR, with the file's fix
 		// (exit 3 alone is what netdata logs, and it reads as "queued").

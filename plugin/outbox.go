@@ -107,9 +107,6 @@ func (t notSent) Send(context.Context, sender.Message) (string, error) { return 
 // the configuration the file gives.
 func (a *app) keep(ctx context.Context, c *invocationConfig, n sender.Notification) error {
 	s := c.s
-	if s.DryRun && c.unreadableWhy == whyHasError {
-		return usageError{c.unreadable} // a dry run checks the configuration
-	}
 	a.log.Error(c.unreadable.Error())
 	msgs := sender.Messages(n)
 	if s.DryRun {

@@ -131,6 +131,9 @@ func (a *app) loadConfig(cmd string, cf commonFlags, mode configMode) (*invocati
 		}
 	}
 	a.applyOverrides(&c.s, cf)
+	if c.s.DryRun && c.unreadableWhy == whyHasError {
+		return nil, usageError{c.unreadable} // a dry run checks the configuration: nothing to keep
+	}
 	c.s.StateDir = cmp.Or(c.s.StateDir, a.defaultStateDir(mode))
 	c.s.flushArgs = backgroundFlushArgs(mode, cf.config)
 	if mode == netdataMode && a.netdataWaits {
